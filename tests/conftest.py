@@ -1,0 +1,51 @@
+"""Shared test set-up.
+
+Hypothesis profiles: the default keeps `make test` fast; `SSLTHEORY_PROFILE=thorough` runs at
+least 500 examples per property (e.g. `SSLTHEORY_PROFILE=thorough .venv/bin/pytest tests`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile(
+    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("SSLTHEORY_PROFILE", "default"))
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def mnist_path() -> Path:
+    """MNIST idx files: $SSLTHEORY_MNIST, else ../shared/data/mnist beside the repository."""
+    env = os.environ.get("SSLTHEORY_MNIST")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    path = mnist_path()
+    if not (path / "train-images-idx3-ubyte.gz").exists() and not (path / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"MNIST idx files not found at {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    """Tests run two at a time on two cores; keep torch from oversubscribing them."""
+    try:
+        import torch
+    except ImportError:  # theory-only environments
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(min(old, 2))
+    yield
+    torch.set_num_threads(old)
