@@ -1,0 +1,158 @@
+"""Projection heads of the ISSL paper's code (REFERENCE.md, "heads" row), with configurable widths.
+
+Every head maps the representation z (B, z_dim) to what its loss consumes. The *family* of the
+head that scores z inside a loss is the probe family the representation is pushed to be ideal
+for (THEORY.md T1 vs T2, T8, T9): CISSL's and DISSL's students are linear in z up to a
+normalisation or a batch-norm (an affine map at evaluation), SimCLR's and DINO's heads are MLPs.
+
+==========================  ======================================================================
+head                        layers (defaults of REFERENCE.md)
+==========================  ======================================================================
+`simclr_head`               Linear(z,1024) BN ReLU Linear(1024,128) BN(128); shared by both views
+`cissl_student_head`        Linear(z,128) BN(128)
+`cissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,128) BN(128)
+`DINOHead`                  Linear(z,1024) BN GELU Linear(1024,256), l2-normalise, cosine layer to C
+`dissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,512,no bias) BN(512) Linear(512,C)
+`dissl_student_head`        Linear(z,512,no bias) BN(512) Linear(512,C)
+`exact_head`                Linear(z,K) ("linear") or Linear(z,h) BN ReLU Linear(h,K) ("mlp")
+==========================  ======================================================================
+
+Initialisation [code]: linear weights truncated normal with std 0.02 (truncated at +-2, i.e.
++-100 std, as timm/DINO), biases 0, batch-norm weight 1 and bias 0. For CPU runs pass smaller
+`hidden_dim`, `out_dim`, `bottleneck_dim` and `n_codes`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "init_head_",
+    "simclr_head",
+    "cissl_student_head",
+    "cissl_teacher_head",
+    "CosineLayer",
+    "DINOHead",
+    "dissl_teacher_head",
+    "dissl_student_head",
+    "exact_head",
+]
+
+
+def _check_width(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def init_head_(module: nn.Module) -> nn.Module:
+    """Initialise every Linear / CosineLayer / batch-norm inside `module` as REFERENCE.md says; returns it."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, CosineLayer):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def _mlp(z_dim: int, hidden_dim: int, out_dim: int, activation: type[nn.Module], out_bias: bool = True) -> list[nn.Module]:
+    return [nn.Linear(z_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), activation(), nn.Linear(hidden_dim, out_dim, bias=out_bias)]
+
+
+def simclr_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:
+    """SimCLR projection g, shared by both views: (B, z_dim) -> (B, out_dim). [code]"""
+    z_dim, hidden_dim, out_dim = (_check_width(v, n) for v, n in ((z_dim, "z_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim")))
+    return init_head_(nn.Sequential(*_mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
+
+
+def cissl_student_head(z_dim: int, out_dim: int = 128) -> nn.Sequential:
+    """CISSL student W: Linear + BN, i.e. affine in z at evaluation (THEORY.md T8): (B, z_dim) -> (B, out_dim). [code]"""
+    z_dim, out_dim = _check_width(z_dim, "z_dim"), _check_width(out_dim, "out_dim")
+    return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
+
+
+def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:
+    """CISSL teacher producing the targets v_j: (B, z_dim) -> (B, out_dim). Same layers as `simclr_head`. [code]"""
+    return simclr_head(z_dim, hidden_dim, out_dim)
+
+
+class CosineLayer(nn.Module):
+    """Weight-normalised linear layer with unit-norm rows and no bias (DINO's last layer, g fixed to 1).
+
+    forward(x: (B, in_dim), frozen=False) -> (B, out_dim) = x @ normalize(weight, rows).T.
+    With `frozen` the weight is used detached, so it gets no gradient (its .grad stays None and
+    the optimiser skips it): DINO freezes this layer during the first epoch [code].
+    """
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_dim, in_dim))
+        nn.init.trunc_normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        weight = self.weight.detach() if frozen else self.weight
+        return F.linear(x, F.normalize(weight, dim=1))
+
+
+class DINOHead(nn.Module):
+    """DINO projection: MLP (BN, GELU) -> bottleneck -> l2-normalise -> `CosineLayer` to C codes. [code]
+
+    Parameters
+    ----------
+    z_dim : int
+    n_codes : int, default 1000 (REFERENCE.md: C = 1000 on TinyImageNet)
+    hidden_dim : int, default 1024
+    bottleneck_dim : int, default 256
+
+    forward(z: (B, z_dim), freeze_last_layer=False) -> logits (B, n_codes), each in [-1, 1].
+    """
+
+    def __init__(self, z_dim: int, n_codes: int = 1000, hidden_dim: int = 1024, bottleneck_dim: int = 256) -> None:
+        super().__init__()
+        z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
+        hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
+        self.mlp = nn.Sequential(*_mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
+        self.last_layer = CosineLayer(bottleneck_dim, n_codes)
+        init_head_(self)
+
+    def forward(self, z: torch.Tensor, freeze_last_layer: bool = False) -> torch.Tensor:
+        return self.last_layer(F.normalize(self.mlp(z), dim=1), frozen=freeze_last_layer)
+
+
+def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024, bottleneck_dim: int = 512) -> nn.Sequential:
+    """DISSL teacher T: MLP (BN, ReLU) -> Linear(no bias) bottleneck -> BN -> Linear to C: (B, z_dim) -> (B, n_codes). [code]"""
+    z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
+    hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
+    layers = _mlp(z_dim, hidden_dim, bottleneck_dim, nn.ReLU, out_bias=False)
+    return init_head_(nn.Sequential(*layers, nn.BatchNorm1d(bottleneck_dim), nn.Linear(bottleneck_dim, n_codes)))
+
+
+def dissl_student_head(z_dim: int, n_codes: int = 16384, bottleneck_dim: int = 512) -> nn.Sequential:
+    """DISSL student S: Linear(no bias) -> BN -> Linear to C, affine in z at evaluation: (B, z_dim) -> (B, n_codes). [code]"""
+    z_dim, n_codes, bottleneck_dim = (
+        _check_width(v, n) for v, n in ((z_dim, "z_dim"), (n_codes, "n_codes"), (bottleneck_dim, "bottleneck_dim"))
+    )
+    return init_head_(
+        nn.Sequential(nn.Linear(z_dim, bottleneck_dim, bias=False), nn.BatchNorm1d(bottleneck_dim), nn.Linear(bottleneck_dim, n_codes))
+    )
+
+
+def exact_head(z_dim: int, n_classes: int, family: str = "linear", hidden_dim: int = 1024) -> nn.Sequential:
+    """Head predicting M from z for exact ISSL: (B, z_dim) -> (B, n_classes) logits.
+
+    family "linear": one affine layer (trains z towards THEORY.md T1, affinely independent codes);
+    family "mlp": Linear(z, hidden_dim) BN ReLU Linear(hidden_dim, K) (only T2, distinct codes).
+    """
+    z_dim, n_classes = _check_width(z_dim, "z_dim"), _check_width(n_classes, "n_classes")
+    if family == "linear":
+        return init_head_(nn.Sequential(nn.Linear(z_dim, n_classes)))
+    if family == "mlp":
+        return init_head_(nn.Sequential(*_mlp(z_dim, _check_width(hidden_dim, "hidden_dim"), n_classes, nn.ReLU)))
+    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")

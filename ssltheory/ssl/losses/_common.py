@@ -1,0 +1,61 @@
+"""Boundary checks and the float32 rule shared by every loss in this package.
+
+REFERENCE.md: "Loss maths in float32 under mixed precision" [code]. Each loss casts its inputs with
+`.float()` and runs inside `float32_maths(x)`, which switches autocast off on x's device type so
+that softmax, log and exp are never computed in bf16/fp16.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+
+
+def float32_maths(reference: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Context in which autocast is disabled on `reference`'s device type."""
+    return torch.autocast(device_type=reference.device.type, enabled=False)
+
+
+def check_matrix(x: object, name: str) -> torch.Tensor:
+    """A floating (n, d) tensor with n >= 1 and d >= 1."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, dim), got shape {tuple(x.shape)}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{name} must be non-empty, got shape {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}")
+
+
+def check_view_list(views: object, name: str, min_views: int) -> list[torch.Tensor]:
+    """A sequence of at least `min_views` floating (B, C) tensors of one common shape."""
+    if isinstance(views, torch.Tensor) or not isinstance(views, Sequence):
+        raise ValueError(f"{name} must be a list of (batch, dim) tensors, one per view, got {type(views).__name__}")
+    views = list(views)
+    if len(views) < min_views:
+        raise ValueError(f"{name} must hold at least {min_views} views, got {len(views)}")
+    for i, v in enumerate(views):
+        check_matrix(v, f"{name}[{i}]")
+        check_same_shape(v, views[0], f"{name}[{i}]", f"{name}[0]")
+    return views
+
+
+def check_positive(value: float, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value != value:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return reduction

@@ -1,0 +1,143 @@
+"""DINO's self-distillation loss with a centred, sharpened EMA teacher (Caron et al. 2021).
+
+As re-implemented in the ISSL paper's code (REFERENCE.md). In THEORY.md's terms DINO is a
+distillation ISSL whose teacher is *not* trained by the loss: the student's cross-entropy to the
+teacher asks for invariance (teacher on view a predicts the student on view b) and for
+predictability of the teacher's codes, while collapse (a constant teacher, which T7.2 shows is
+never optimal for DISSL) is prevented only by centring (pushes towards uniform marginal use of the
+codes, a stand-in for DISSL's -lambda H(pbar) term) and sharpening (low teacher temperature, a
+stand-in for DISSL's determinism term beta CE(t_v, t_v')). The EMA teacher and the temperature
+schedules live in `ssltheory.ssl.methods` (they depend on the step); this module holds the loss
+and the centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ssltheory.ssl.losses._common import check_positive, check_view_list, float32_maths
+from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_no_grad, resolve_distributed
+
+__all__ = ["DINOLoss"]
+
+
+class DINOLoss(nn.Module):
+    """Cross-entropy from the centred, sharpened teacher on one view to the student on every other view.
+
+    With teacher logits g_t (global views only) and student logits g_s (all views),
+    ``t_v = softmax((g_t(v) - center) / teacher_temperature)`` (no gradient) and
+    ``log s_w = log_softmax(g_s(w) / student_temperature)``, the loss is the mean over ordered
+    pairs (v, w), v a teacher view, w any student view, w != v, of ``mean_rows -sum_c t_v log s_w``
+    [paper: Caron et al. 2021 eq. 2-3; code: DINO ``DINOLoss``]. With two views this is the
+    symmetrised CE(t_a, s_b) / 2 + CE(t_b, s_a) / 2 of REFERENCE.md. After computing the loss the
+    centre is updated (no gradient) as ``center <- m center + (1 - m) mean(g_t)`` over the global
+    batch of all teacher views.
+
+    Parameters
+    ----------
+    n_codes : int
+        C, the number of teacher/student outputs (REFERENCE.md: 1000).
+    student_temperature : float, default 0.1
+    teacher_temperature : float, default 0.07
+        Used when `forward` is not given one; the warm-up 0.04 -> 0.07 is the method's schedule.
+    center_momentum : float in [0, 1), default 0.9
+    distributed : "auto", True or False, default "auto"
+        Whether the centre's batch mean is all-reduced over processes
+        (`ssltheory.ssl.losses.distributed`). The loss itself is per-row, hence local.
+
+    Forward
+    -------
+    student_logits : list of n_views (B, C) tensors, the student head on every view
+        (global views first, in the same order as the teacher's).
+    teacher_logits : list of n_global (B, C) tensors, the EMA teacher head on the global views,
+        1 <= n_global <= n_views; view v of both lists is the same crop.
+    teacher_temperature : float, optional
+
+    Returns
+    -------
+    loss : scalar float32
+    logs : dict of floats: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
+
+    Example
+    -------
+    >>> loss_fn = DINOLoss(n_codes=64, distributed=False)
+    >>> student = [torch.randn(8, 64, requires_grad=True) for _ in range(2)]
+    >>> teacher = [torch.randn(8, 64) for _ in range(2)]
+    >>> loss, logs = loss_fn(student, teacher, teacher_temperature=0.04)
+    """
+
+    def __init__(
+        self,
+        n_codes: int,
+        student_temperature: float = 0.1,
+        teacher_temperature: float = 0.07,
+        center_momentum: float = 0.9,
+        distributed: str | bool = "auto",
+    ) -> None:
+        super().__init__()
+        if not isinstance(n_codes, int) or isinstance(n_codes, bool) or n_codes < 1:
+            raise ValueError(f"n_codes must be a positive integer, got {n_codes!r}")
+        if not isinstance(center_momentum, (int, float)) or not 0.0 <= center_momentum < 1.0:
+            raise ValueError(f"center_momentum must be in [0, 1), got {center_momentum!r}")
+        self.n_codes = n_codes
+        self.student_temperature = check_positive(student_temperature, "student_temperature")
+        self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")
+        self.center_momentum = float(center_momentum)
+        self.distributed = check_distributed_option(distributed)
+        self.register_buffer("center", torch.zeros(1, n_codes))
+
+    def forward(
+        self,
+        student_logits: Sequence[torch.Tensor],
+        teacher_logits: Sequence[torch.Tensor],
+        teacher_temperature: float | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        student_logits = check_view_list(student_logits, "student_logits", min_views=2)
+        teacher_logits = check_view_list(teacher_logits, "teacher_logits", min_views=1)
+        if len(teacher_logits) > len(student_logits):
+            raise ValueError(
+                f"teacher_logits has {len(teacher_logits)} views but student_logits only {len(student_logits)}"
+            )
+        if teacher_logits[0].shape != student_logits[0].shape:
+            raise ValueError(
+                f"teacher_logits views have shape {tuple(teacher_logits[0].shape)} "
+                f"but student_logits views have shape {tuple(student_logits[0].shape)}"
+            )
+        if student_logits[0].shape[1] != self.n_codes:
+            raise ValueError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
+        temperature = self.teacher_temperature if teacher_temperature is None else check_positive(
+            teacher_temperature, "teacher_temperature"
+        )
+        use_dist = resolve_distributed(self.distributed)
+
+        with float32_maths(student_logits[0]):
+            raw_teacher = [t.detach().float() for t in teacher_logits]
+            center = self.center.float()
+            teacher_probs = [torch.softmax((t - center) / temperature, dim=1) for t in raw_teacher]
+            student_log_probs = [torch.log_softmax(s.float() / self.student_temperature, dim=1) for s in student_logits]
+
+            terms = []
+            for v, t in enumerate(teacher_probs):
+                for w, log_s in enumerate(student_log_probs):
+                    if w == v:
+                        continue  # the same crop: nothing to predict
+                    terms.append(-(t * log_s).sum(dim=1).mean())
+            loss = torch.stack(terms).mean()
+            teacher_entropy = torch.stack([-(t * torch.log(t.clamp_min(1e-30))).sum(1).mean() for t in teacher_probs])
+
+        self.update_center(torch.cat(raw_teacher, dim=0), use_dist)
+        logs = {
+            "loss": float(loss.detach()),
+            "teacher_entropy": float(teacher_entropy.mean()),
+            "teacher_temperature": float(temperature),
+        }
+        return loss, logs
+
+    @torch.no_grad()
+    def update_center(self, teacher_rows: torch.Tensor, distributed: bool) -> None:
+        """EMA of the teacher's mean logits over the global batch: (N, C) rows of all teacher views."""
+        batch_center = global_mean_no_grad(teacher_rows.float(), distributed).unsqueeze(0)
+        self.center.mul_(self.center_momentum).add_(batch_center.to(self.center.dtype), alpha=1.0 - self.center_momentum)

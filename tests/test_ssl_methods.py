@@ -1,0 +1,255 @@
+"""Methods and heads: the trainer's interface, REFERENCE.md's heads and defaults, gradient flow.
+
+Tiny encoders and heads keep this file to a few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ssltheory.ssl import heads
+from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.methods import METHODS, build_method, default_options
+
+SMALL = {
+    "simclr": dict(hidden_dim=16, out_dim=8),
+    "cissl": dict(hidden_dim=16, out_dim=8),
+    "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
+    "dissl": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
+    "exact": dict(n_classes=3, head="mlp", hidden_dim=16),
+}
+
+
+class CountingEncoder(nn.Module):
+    """Flatten + linear encoder that records the batch size of every call."""
+
+    def __init__(self, in_features: int, out_dim: int = 6) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        self.calls: list[int] = []
+        self.fc = nn.Linear(in_features, out_dim)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(x.shape[0])
+        return self.fc(self.pool(x).flatten(1))
+
+
+def _views(method, batch=4, size=8, small=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n_big = method.n_global_views
+    return [torch.rand(batch, 3, size, size, generator=g) for _ in range(n_big)] + [
+        torch.rand(batch, 3, small, small, generator=g) for _ in range(method.n_views - n_big)
+    ]
+
+
+# ---------------------------------------------------------------- interface
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_training_step_returns_float32_scalar_and_float_logs_and_trains_the_encoder(name):
+    torch.manual_seed(0)
+    method = build_method(name, CountingEncoder(48), **SMALL[name])
+    views = _views(method)
+    loss, logs = method.training_step(views, torch.tensor([0, 1, 2, 0]), step=0, total_steps=10)
+    assert loss.dtype == torch.float32 and loss.ndim == 0 and torch.isfinite(loss)
+    assert logs and all(isinstance(v, float) for v in logs.values())
+    loss.backward()
+    assert method.encoder.fc.weight.grad is not None and method.encoder.fc.weight.grad.abs().sum() > 0
+    method.on_step_end(0, 10)
+    assert method.needs_labels == (name == "exact")
+    # forward is the same call (what DistributedDataParallel invokes)
+    again, _ = method(views, torch.tensor([0, 1, 2, 0]), 0, 10)
+    assert torch.isfinite(again)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_all_views_of_one_resolution_go_through_the_encoder_in_one_batch(name):
+    options = dict(SMALL[name])
+    if name in ("dino", "dissl"):
+        options.update(n_views=4, n_global_views=2)  # multi-crop: 2 large + 2 small
+    method = build_method(name, CountingEncoder(48), **options)
+    method.training_step(_views(method, batch=3), torch.tensor([0, 1, 2]), 0, 10)
+    student_calls = method.encoder.calls
+    if name in ("dino", "dissl"):
+        assert student_calls == [6, 6]  # one call per resolution
+    else:
+        assert student_calls == [3 * method.n_views]
+    if name == "dino":
+        assert method.teacher_encoder.calls == [6]  # the teacher sees the large crops only
+
+
+def test_build_method_defaults_are_reference_md():
+    assert default_options("simclr") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
+    assert default_options("cissl") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
+    dissl = default_options("dissl")
+    assert (dissl["n_codes"], dissl["lambda_maximality"], dissl["beta_det_inv"]) == (16384, 2.3, 0.8)
+    assert (dissl["teacher_temperature"], dissl["student_temperature"]) == (0.5, 1.0)
+    assert (dissl["hidden_dim"], dissl["bottleneck_dim"]) == (1024, 512)
+    dino = default_options("dino")
+    assert (dino["n_codes"], dino["hidden_dim"], dino["bottleneck_dim"]) == (1000, 1024, 256)
+    assert (dino["student_temperature"], dino["warmup_teacher_temperature"], dino["teacher_temperature"]) == (0.1, 0.04, 0.07)
+    assert (dino["center_momentum"], dino["ema_momentum"]) == (0.9, 0.996)
+
+
+def test_build_method_rejects_unknown_names_options_and_bad_batches():
+    enc = CountingEncoder(48)
+    with pytest.raises(ValueError, match="name must be one of"):
+        build_method("byol", enc)
+    with pytest.raises(ValueError, match="temprature"):
+        build_method("simclr", enc, temprature=0.1)
+    with pytest.raises(ValueError, match="n_classes"):
+        build_method("exact", enc)
+    method = build_method("simclr", enc, **SMALL["simclr"])
+    with pytest.raises(ValueError, match="views has 1 entries"):
+        method.training_step([torch.rand(4, 3, 8, 8)], None, 0, 10)
+    with pytest.raises(ValueError, match="views\\[1\\]"):
+        method.training_step([torch.rand(4, 3, 8, 8), torch.rand(5, 3, 8, 8)], None, 0, 10)
+    exact = build_method("exact", enc, n_classes=3)
+    with pytest.raises(ValueError, match="labels"):
+        exact.training_step([torch.rand(4, 3, 8, 8)], None, 0, 10)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        exact.training_step([torch.rand(4, 3, 8, 8)], torch.tensor([0, 1, 2, 3]), 0, 10)
+
+
+# ---------------------------------------------------------------- DINO: EMA teacher, schedules, frozen last layer
+
+
+def test_dino_teacher_gets_no_gradient_and_follows_the_ema_rule():
+    torch.manual_seed(0)
+    method = build_method("dino", CountingEncoder(48), **SMALL["dino"], freeze_last_layer_steps=0)
+    assert not any(p.requires_grad for p in method.teacher_encoder.parameters())
+    assert not any(p.requires_grad for p in method.teacher_head.parameters())
+    # the teacher starts as a copy of the student
+    assert all(torch.equal(a, b) for a, b in zip(method.encoder.parameters(), method.teacher_encoder.parameters()))
+
+    loss, _ = method.training_step(_views(method), None, 0, 10)
+    loss.backward()
+    assert all(p.grad is None for p in method.teacher_encoder.parameters())
+    with torch.no_grad():
+        for p in method.encoder.parameters():
+            p.add_(1.0)  # stand-in for an optimiser step
+    old = [p.clone() for p in method.teacher_encoder.parameters()]
+    method.on_step_end(3, 10)
+    m = 1 - (1 - 0.996) * (math.cos(math.pi * 3 / 10) + 1) / 2
+    for t_old, s, t_new in zip(old, method.encoder.parameters(), method.teacher_encoder.parameters()):
+        assert torch.allclose(t_new, m * t_old + (1 - m) * s)
+
+
+def test_dino_schedules_match_reference_md():
+    method = build_method("dino", CountingEncoder(48), **SMALL["dino"])
+    total = 3000  # "300 epochs" of 10 steps: warm-up 50 epochs = 500 steps, freeze 1 epoch = 10 steps
+    assert method.teacher_temperature_at(0, total) == pytest.approx(0.04)
+    assert method.teacher_temperature_at(250, total) == pytest.approx(0.055)
+    assert method.teacher_temperature_at(500, total) == pytest.approx(0.07)
+    assert method.teacher_temperature_at(2999, total) == pytest.approx(0.07)
+    assert method.ema_momentum_at(0, total) == pytest.approx(0.996)
+    assert method.ema_momentum_at(total // 2, total) == pytest.approx(0.998)
+    assert method.ema_momentum_at(total, total) == pytest.approx(1.0)
+    assert method.last_layer_frozen_at(9, total) and not method.last_layer_frozen_at(10, total)
+    explicit = build_method("dino", CountingEncoder(48), **SMALL["dino"], freeze_last_layer_steps=2, teacher_temperature_warmup_steps=4)
+    assert explicit.last_layer_frozen_at(1, 10) and not explicit.last_layer_frozen_at(2, 10)
+    assert explicit.teacher_temperature_at(2, 10) == pytest.approx(0.055)
+
+
+def test_dino_last_layer_gets_no_gradient_while_frozen():
+    for step, frozen in ((0, True), (5, False)):
+        torch.manual_seed(0)
+        method = build_method("dino", CountingEncoder(48), **SMALL["dino"], freeze_last_layer_steps=5)
+        loss, logs = method.training_step(_views(method), None, step, 100)
+        loss.backward()
+        assert logs["last_layer_frozen"] == float(frozen)
+        grad = method.head.last_layer.weight.grad
+        assert (grad is None) if frozen else (grad is not None and grad.abs().sum() > 0)
+        assert method.head.mlp[0].weight.grad is not None  # the rest of the head trains
+
+
+# ---------------------------------------------------------------- DISSL / CISSL: gradients reach the teacher
+
+
+@pytest.mark.parametrize("name", ["dissl", "cissl"])
+def test_jointly_trained_teacher_head_receives_gradients(name):
+    torch.manual_seed(0)
+    method = build_method(name, CountingEncoder(48), **SMALL[name])
+    loss, _ = method.training_step(_views(method), None, 0, 10)
+    loss.backward()
+    for head in (method.teacher_head, method.student_head):
+        grads = [p.grad for p in head.parameters()]
+        assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    assert not hasattr(method, "teacher_encoder")  # no EMA copy
+
+
+def test_exact_issl_learns_separable_classes():
+    # Linear-head exact ISSL on 3 well-separated classes of images reaches accuracy 1 quickly.
+    torch.manual_seed(0)
+    images = torch.zeros(6, 3, 4, 4)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    for i, y in enumerate(labels):
+        images[i, int(y)] = 1.0
+    method = build_method("exact", CountingEncoder(48), n_classes=3, head="linear")
+    for step in range(40):  # plain gradient descent (torch.optim's first call costs seconds of imports)
+        loss, logs = method.training_step([images], labels, step, 40)
+        method.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in method.parameters():
+                p -= 0.5 * p.grad
+    assert logs["accuracy"] == 1.0 and logs["loss"] < 0.1
+
+
+# ---------------------------------------------------------------- heads as REFERENCE.md
+
+
+def _layer_signature(module: nn.Module) -> list[tuple]:
+    out = []
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            out.append(("Linear", m.in_features, m.out_features, m.bias is not None))
+        elif isinstance(m, nn.BatchNorm1d):
+            out.append(("BN", m.num_features))
+        elif isinstance(m, (nn.ReLU, nn.GELU)):
+            out.append((type(m).__name__,))
+        elif isinstance(m, heads.CosineLayer):
+            out.append(("Cosine", m.weight.shape[1], m.weight.shape[0]))
+    return out
+
+
+def test_heads_have_reference_md_layers():
+    z = 512
+    assert _layer_signature(heads.simclr_head(z)) == [
+        ("Linear", z, 1024, True), ("BN", 1024), ("ReLU",), ("Linear", 1024, 128, True), ("BN", 128)
+    ]  # fmt: skip
+    assert _layer_signature(heads.cissl_student_head(z)) == [("Linear", z, 128, True), ("BN", 128)]
+    assert _layer_signature(heads.cissl_teacher_head(z)) == _layer_signature(heads.simclr_head(z))
+    assert _layer_signature(heads.DINOHead(z)) == [
+        ("Linear", z, 1024, True), ("BN", 1024), ("GELU",), ("Linear", 1024, 256, True), ("Cosine", 256, 1000)
+    ]  # fmt: skip
+    assert _layer_signature(heads.dissl_teacher_head(z, n_codes=64)) == [
+        ("Linear", z, 1024, True), ("BN", 1024), ("ReLU",), ("Linear", 1024, 512, False), ("BN", 512), ("Linear", 512, 64, True)
+    ]  # fmt: skip
+    assert _layer_signature(heads.dissl_student_head(z, n_codes=64)) == [
+        ("Linear", z, 512, False), ("BN", 512), ("Linear", 512, 64, True)
+    ]  # fmt: skip
+    assert _layer_signature(heads.exact_head(z, 10)) == [("Linear", z, 10, True)]
+
+
+def test_head_linear_weights_are_truncated_normal_std_002_with_zero_bias():
+    head = heads.dissl_teacher_head(256, n_codes=2048, hidden_dim=1024, bottleneck_dim=512)
+    for m in head.modules():
+        if isinstance(m, nn.Linear):
+            assert m.weight.std().item() == pytest.approx(0.02, rel=0.05)
+            assert m.weight.abs().max().item() <= 2.0
+            assert m.bias is None or torch.count_nonzero(m.bias) == 0
+
+
+def test_dino_cosine_layer_outputs_cosines():
+    head = heads.DINOHead(8, n_codes=5, hidden_dim=16, bottleneck_dim=4).eval()
+    out = head(torch.randn(7, 8))
+    assert out.abs().max() <= 1.0 + 1e-6
+    w = torch.nn.functional.normalize(head.last_layer.weight, dim=1)
+    x = torch.nn.functional.normalize(head.mlp(torch.randn(3, 8)), dim=1)
+    assert torch.allclose(head.last_layer(x), x @ w.T, atol=1e-6)
