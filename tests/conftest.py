@@ -39,13 +39,13 @@ def mnist_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    """Tests run two at a time on two cores; keep torch from oversubscribing them."""
+    """Tiny tensors: one thread avoids thread-pool overhead (and oversubscription)."""
     try:
         import torch
     except ImportError:  # theory-only environments
         yield
         return
     old = torch.get_num_threads()
-    torch.set_num_threads(min(old, 2))
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
