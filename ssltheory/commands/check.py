@@ -1,0 +1,65 @@
+"""``ssltheory check``: is a representation ideal for linear / universal probes? (THEORY.md T1, T2)
+
+    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T] [--json]
+
+FEATURES.npy holds the codes (n, d); CLASSES.npy one non-negative integer class id per row (n,).
+Exit 0: ideal; 1: checked and not ideal (the output carries the certificate); 2: bad input, with
+one line on stderr naming the problem (raised here as ValueError, printed by ``ssltheory.cli``).
+The JSON output has exactly DESIGN.md's fields: ideal, probe, n_points, n_classes, dim,
+conditions (name -> {ok, value, detail}), certificate (null or {task, witness}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
+    parser.add_argument("--classes", metavar="CLASSES.npy", required=True, help="class ids, non-negative integers, shape (n,)")
+    parser.add_argument("--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)")
+    parser.add_argument(
+        "--tol", type=float, default=None, metavar="T",
+        help="relative tolerance: values at or below T x (largest singular value of the centred class codes) count as 0 "
+        "(default: max(K, d) x machine epsilon of the features' dtype)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+
+def load_npy(path: str, what: str) -> np.ndarray:
+    """Read one array from a .npy file, refusing pickles; ValueError naming the problem."""
+    file = Path(path)
+    if not file.exists():
+        raise ValueError(f"{what} file not found: {file}")
+    if file.is_dir():
+        raise ValueError(f"{what} path is a directory, not a .npy file: {file}")
+    with open(file, "rb") as handle:
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic[:2] == b"PK":
+        raise ValueError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
+    if magic != _NPY_MAGIC:
+        raise ValueError(f"{what} file {file} is not a .npy file (no NumPy header)")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssltheory.conditions import is_ideal
+
+    features = load_npy(args.features, "features")
+    classes = load_npy(args.classes, "classes")
+    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol)
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        print(verdict.summary())
+    return 0 if verdict.ok else 1

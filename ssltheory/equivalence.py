@@ -1,0 +1,220 @@
+"""The equivalence ~ induced by augmentations and its maximal invariant M (THEORY.md section 0).
+
+[paper] The classes of ~ are the connected components of the undirected augmentation graph
+("x can be augmented into a"); M maps an input to the index of its class and K = |X/~|.
+With sampled augmentations two inputs are joined when some of their sampled views coincide,
+exactly (same dtype, shape and bytes) or under a user key.
+
+Classes are numbered 0..K-1 by first appearance, so two ways of building the same partition give
+identical ``labels``.
+
+Example::
+
+    >>> classes = EquivalenceClasses.from_pairs(5, [(0, 2), (3, 4)])
+    >>> classes.labels.tolist(), classes.n_classes
+    ([0, 1, 0, 2, 2], 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from ssltheory._validate import as_count, as_features, as_labels
+
+#: rows per block when features are streamed through float64 (keeps float32 input uncopied)
+_BLOCK_ROWS = 2048
+
+
+def _first_appearance(labels: np.ndarray) -> np.ndarray:
+    """Renumber arbitrary int labels (n,) to 0..K-1 in order of first appearance."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inverse.reshape(-1)]
+
+
+def _view_key(view) -> Hashable:
+    """Default key of a sampled view: dtype, shape and raw bytes (exact coincidence)."""
+    arr = np.ascontiguousarray(view)
+    return (arr.dtype.str, arr.shape, arr.tobytes())
+
+
+class EquivalenceClasses:
+    """A partition of n inputs into K classes, the classes of ~ (THEORY.md section 0) [paper].
+
+    Build it with :meth:`from_labels`, :meth:`from_pairs` or :meth:`from_views` (classes numbered
+    by first appearance); the constructor itself trusts its argument, any int64 numbering
+    0..K-1 with every class present.
+
+    Attributes:
+        labels: int64 (n_points,), the maximal invariant M: class index of each input, numbered
+            0..K-1 by first appearance.
+        n_classes: K.
+        n_points: n.
+        sizes: int64 (K,), number of inputs in each class.
+        members: list of K int64 index arrays, the inputs of each class in increasing order.
+    """
+
+    def __init__(self, labels: np.ndarray):
+        self.labels = labels
+        self.labels.setflags(write=False)
+        self.n_points = int(labels.shape[0])
+        self.n_classes = int(labels.max()) + 1
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def from_labels(cls, labels) -> "EquivalenceClasses":
+        """Classes given directly by one non-negative integer label per input (n,)."""
+        return cls(_first_appearance(as_labels(labels, name="labels")))
+
+    @classmethod
+    def from_pairs(cls, n: int, pairs) -> "EquivalenceClasses":
+        """Classes of the smallest equivalence containing the given augmentation pairs [paper].
+
+        Args:
+            n: number of inputs (>= 1).
+            pairs: array-like (m, 2) of input indices in [0, n): "x_i can be augmented into x_j".
+                Direction is ignored; m may be 0 (every input is its own class).
+
+        Returns:
+            the connected components of the undirected augmentation graph
+            (``scipy.sparse.csgraph.connected_components``).
+        """
+        n = as_count(n, "n", minimum=1)
+        arr = np.asarray(pairs)
+        if arr.size == 0:
+            arr = np.zeros((0, 2), dtype=np.int64)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(f"pairs must have shape (m, 2), got {arr.shape}")
+        flat = as_labels(arr.reshape(-1), name="pairs") if arr.size else np.zeros(0, dtype=np.int64)
+        if flat.size and flat.max() >= n:
+            i = int(np.argmax(flat >= n))
+            raise ValueError(f"pairs refers to input {flat[i]} (pair {i // 2}) but n is {n}")
+        edges = flat.reshape(-1, 2)
+        graph = sp.coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
+        _, components = connected_components(graph, directed=False)
+        return cls(_first_appearance(components.astype(np.int64)))
+
+    @classmethod
+    def from_views(cls, views: Iterable, key: Callable | None = None) -> "EquivalenceClasses":
+        """Classes from sampled augmentations: inputs are joined when some sampled views coincide.
+
+        [paper, section 0 of THEORY.md] With finitely many sampled views per input, ~ is
+        approximated by the components of the graph linking i and j whenever a view of x_i and
+        a view of x_j have the same key.
+
+        Args:
+            views: a sequence of length n; ``views[i]`` is an iterable of the sampled views of
+                input i (an array with a leading views axis works). Include x_i itself among its
+                views if it should count.
+            key: callable view -> hashable. Default: exact coincidence, i.e. the same dtype, shape
+                and bytes (note that 0.0 and -0.0 differ in bytes).
+
+        Returns:
+            EquivalenceClasses over the n inputs.
+        """
+        if key is not None and not callable(key):
+            raise ValueError(f"key must be callable or None, got {type(key).__name__}")
+        key = _view_key if key is None else key
+        views = list(views)
+        if not views:
+            raise ValueError("views is empty: it needs one sequence of sampled views per input")
+        owner: dict = {}
+        pairs = []
+        for i, sampled in enumerate(views):
+            try:
+                sampled = list(sampled)
+            except TypeError:
+                raise ValueError(f"views[{i}] must be an iterable of sampled views, got {type(sampled).__name__}") from None
+            for view in sampled:
+                k = key(view)
+                j = owner.setdefault(k, i)
+                if j != i:
+                    pairs.append((j, i))
+        return cls.from_pairs(len(views), np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+
+    # ---------------------------------------------------------------- structure
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.n_classes).astype(np.int64)
+
+    @cached_property
+    def members(self) -> list[np.ndarray]:
+        order = np.argsort(self.labels, kind="stable")
+        return np.split(order, np.cumsum(self.sizes)[:-1])
+
+    def refines(self, other: "EquivalenceClasses") -> bool:
+        """True when every class of ``self`` lies inside a class of ``other`` (THEORY.md T4)."""
+        if not isinstance(other, EquivalenceClasses):
+            raise ValueError(f"other must be an EquivalenceClasses, got {type(other).__name__}")
+        if other.n_points != self.n_points:
+            raise ValueError(f"other has {other.n_points} points but these classes have {self.n_points}")
+        joint = np.unique(self.labels * other.n_classes + other.labels)
+        return joint.size == self.n_classes
+
+    @cached_property
+    def first(self) -> np.ndarray:
+        """int64 (K,): the first input of each class (its representative)."""
+        return np.unique(self.labels, return_index=True)[1].astype(np.int64)
+
+    def class_codes(self, Z) -> np.ndarray:
+        """Per-class mean of the codes: c_m = mean of z_i over x_i in class m.
+
+        For an invariant encoder this is the class code c_m of THEORY.md section 0, exactly: the
+        mean is taken as z_first + mean(z_i - z_first), so identical rows give back that row
+        bit for bit; for a non-invariant encoder it is the class mean (a point of the convex
+        hull of the class's codes).
+
+        Args:
+            Z: array-like (n_points, d), one code per input.
+
+        Returns:
+            float64 (K, d). Sums accumulate in float64, streamed in row blocks.
+        """
+        Z = as_features(Z, "Z", dtype=None)
+        if Z.shape[0] != self.n_points:
+            raise ValueError(f"Z has {Z.shape[0]} rows but the classes cover {self.n_points} points")
+        return np.asarray(Z[self.first], dtype=np.float64) + self._mean_offsets(Z)
+
+    def _mean_offsets(self, Z: np.ndarray) -> np.ndarray:
+        """mean over class m of (z_i - z_first(m)), (K, d) float64, for a validated Z (n, d)."""
+        n, d = Z.shape
+        indicator = sp.csc_matrix((np.ones(n), (self.labels, np.arange(n))), shape=(self.n_classes, n))
+        sums = np.zeros((self.n_classes, d))
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(n, start + _BLOCK_ROWS)
+            block = np.asarray(Z[start:stop], dtype=np.float64) - Z[self.first[self.labels[start:stop]]]
+            sums += indicator[:, start:stop] @ block
+        return sums / self.sizes[:, None]
+
+    # ---------------------------------------------------------------- dunder
+    def __eq__(self, other) -> bool:
+        return isinstance(other, EquivalenceClasses) and np.array_equal(self.labels, other.labels)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"EquivalenceClasses(n_points={self.n_points}, n_classes={self.n_classes})"
+
+
+def as_classes(classes, n: int | None = None, name: str = "classes", other: str = "features") -> EquivalenceClasses:
+    """Accept an EquivalenceClasses or one class id per point (n,); check it covers n points.
+
+    Raw ids are numbered by their rank among the distinct ids (``np.unique``), not by first
+    appearance: class m is the m-th smallest id, so when the ids are 0..K-1 a task's entry m
+    belongs to the class the user calls m.
+
+    Raises:
+        ValueError: wrong type, bad ids (see ``as_labels``) or a point count that differs from n.
+    """
+    if isinstance(classes, EquivalenceClasses):
+        if n is not None and classes.n_points != n:
+            raise ValueError(f"{name} covers {classes.n_points} points but {other} has {n} rows")
+        return classes
+    ids = as_labels(classes, n, name=name, other=other)
+    return EquivalenceClasses(np.unique(ids, return_inverse=True)[1].reshape(-1).astype(np.int64))

@@ -1,0 +1,222 @@
+"""Convex geometry of codes (THEORY.md T1, T5): affine rank, Radon splits, LP separability, probes.
+
+Independent checks: exact rational rank (sympy), a hull-intersection LP written here (the other
+side of T1.1, not the margin LP of the library) and plain loops over points and labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from ssltheory import linearly_separable
+from ssltheory.geometry import (
+    affine_rank,
+    affine_singular_values,
+    default_rtol,
+    probe_predict,
+    pseudo_inverse_probe,
+    radon_split,
+    separating_probe,
+)
+
+
+def exact_affine_rank(C) -> int:
+    """rank[c_1 - c_0, ..., c_{K-1} - c_0] in exact rational arithmetic."""
+    rows = [[sympy.Rational(float(v)) for v in c] for c in np.asarray(C)]
+    if len(rows) == 1:
+        return 0
+    return sympy.Matrix([[a - b for a, b in zip(r, rows[0])] for r in rows[1:]]).rank()
+
+
+def hulls_intersect(A, B) -> bool:
+    """Is there mu, nu >= 0, sum 1 each, with sum mu_i a_i = sum nu_j b_j? (feasibility LP)"""
+    A, B = np.atleast_2d(A), np.atleast_2d(B)
+    d = A.shape[1]
+    eq = np.zeros((d + 2, len(A) + len(B)))
+    eq[:d, : len(A)], eq[:d, len(A):] = A.T, -B.T
+    eq[d, : len(A)] = 1
+    eq[d + 1, len(A):] = 1
+    rhs = np.r_[np.zeros(d), 1.0, 1.0]
+    res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=rhs, bounds=(0, None), method="highs")
+    assert res.status in (0, 2), res.message
+    return res.status == 0
+
+
+def strict_margins(W, b, Z, y) -> list[float]:
+    """For each point: own score minus the best other score (> 0: strictly correct). A loop."""
+    out = []
+    for z, label in zip(np.asarray(Z, dtype=float), y):
+        scores = [float(np.dot(w, z) + bj) for w, bj in zip(W, b)]
+        out.append(scores[label] - max((s for j, s in enumerate(scores) if j != label), default=-np.inf))
+    return out
+
+
+@st.composite
+def integer_codes(draw, max_points=7, max_dim=4, low=-3, high=3):
+    K = draw(st.integers(1, max_points))
+    d = draw(st.integers(1, max_dim))
+    flat = draw(st.lists(st.integers(low, high), min_size=K * d, max_size=K * d))
+    return np.array(flat, dtype=float).reshape(K, d)
+
+
+# ---------------------------------------------------------------- affine rank
+def test_affine_rank_fixed_example():
+    assert affine_rank([[0, 0], [1, 0], [2, 0]]) == 1
+    assert affine_rank([[0, 0], [1, 0], [0, 1]]) == 2
+    assert affine_rank([[3.0, 3.0]]) == 0
+
+
+@given(integer_codes())
+def test_affine_rank_agrees_with_exact_rational_rank(C):
+    assert affine_rank(C) == exact_affine_rank(C)
+
+
+def test_affine_rank_tolerance_is_relative_to_the_largest_singular_value():
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1e-9]])
+    assert affine_rank(C) == 2  # default rtol = 3 * 2.2e-16, far below 1e-9 / s_max
+    assert affine_rank(C, tol=1e-6) == 1
+    assert affine_rank(C * 1e6, tol=1e-6) == 1  # scale-free
+    assert default_rtol(3, 2) == 3 * np.finfo(np.float64).eps
+    assert default_rtol(3, 2, np.float32) == 3 * np.finfo(np.float32).eps
+    s = affine_singular_values(C)
+    assert s.shape == (2,) and s[0] >= s[1] > 0
+
+
+def test_affine_rank_rejects_bad_input():
+    with pytest.raises(ValueError, match="C must be a 2-D array"):
+        affine_rank([1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        affine_rank([[0.0], [np.nan]])
+    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+        affine_rank([[0.0], [1.0]], tol=-1)
+
+
+# ---------------------------------------------------------------- Radon
+def test_radon_split_fixed_example():
+    split = radon_split([[0, 0], [1, 0], [2, 0]])
+    np.testing.assert_allclose(split.lambda_, [-0.5, 1.0, -0.5])
+    assert split.task.tolist() == [0, 1, 0]
+    np.testing.assert_allclose(split.common_point, [1.0, 0.0])
+    assert radon_split([[0, 0], [1, 0], [0, 1]]) is None
+
+
+@given(integer_codes())
+def test_a_radon_split_exists_iff_codes_are_affinely_dependent_and_its_hulls_meet(C):
+    split = radon_split(C)
+    K = len(C)
+    assert (split is None) == (exact_affine_rank(C) == K - 1)
+    if split is None:
+        return
+    lam = split.lambda_
+    assert abs(lam.sum()) < 1e-9 and np.linalg.norm(lam @ C) < 1e-9 and np.abs(lam).max() > 0
+    pos, neg = lam > 0, lam < 0
+    np.testing.assert_allclose(lam[pos].sum(), 1.0)
+    np.testing.assert_allclose(split.common_point, -(lam[neg] @ C[neg]), atol=1e-9)
+    assert hulls_intersect(C[pos], C[~pos])
+    assert not linearly_separable(C, split.task)
+
+
+# ---------------------------------------------------------------- separability
+def test_linearly_separable_fixed_examples():
+    square = np.array([[0, 0], [1, 1], [0, 1], [1, 0]], dtype=float)
+    assert not linearly_separable(square, [0, 0, 1, 1])  # XOR
+    assert linearly_separable(square, [0, 1, 0, 1])
+    assert linearly_separable(square, [0, 0, 0, 0])
+    triangle = np.array([[0, 0], [1, 0], [0, 1]], dtype=float)
+    assert linearly_separable(triangle, [0, 1, 2])
+
+
+@given(integer_codes(max_points=8, max_dim=3, low=-2, high=2), st.lists(st.integers(0, 1), min_size=8, max_size=8))
+def test_strict_separability_is_disjointness_of_the_two_convex_hulls(Z, labels):
+    y = np.array(labels[: len(Z)])
+    if len(set(y.tolist())) < 2:
+        assert linearly_separable(Z, y)
+        return
+    assert linearly_separable(Z, y) == (not hulls_intersect(Z[y == 0], Z[y == 1]))
+
+
+@given(integer_codes(max_points=8, max_dim=3), st.lists(st.integers(0, 3), min_size=8, max_size=8))
+def test_every_returned_probe_realizes_its_labels_with_strict_margins(Z, labels):
+    y = np.array(labels[: len(Z)])
+    probe = separating_probe(Z, y)
+    present = sorted(set(y.tolist()))
+    if probe is None:
+        assert len(present) >= 2
+        if len(present) == 2:  # T1.1: no probe means the two hulls meet
+            assert hulls_intersect(Z[y == present[0]], Z[y == present[1]])
+        return
+    W, b = probe
+    assert W.shape == (y.max() + 1, Z.shape[1]) and b.shape == (y.max() + 1,)
+    assert min(strict_margins(W, b, Z, y)) > 0
+    assert probe_predict(W, b, Z).tolist() == y.tolist()
+
+
+@given(integer_codes(max_points=8, max_dim=3, low=-2, high=2), st.lists(st.integers(0, 2), min_size=8, max_size=8))
+def test_multiclass_realizability_implies_pairwise_separability(Z, labels):
+    y = np.array(labels[: len(Z)])
+    if linearly_separable(Z, y):
+        for a in set(y.tolist()):
+            for c in set(y.tolist()) - {a}:
+                assert not hulls_intersect(Z[y == a], Z[y == c])
+
+
+def test_collinear_codes_are_argmax_predictable_but_the_middle_is_not_separable():
+    """T1.4: (0,0), (1,0), (2,0) in R^2, d = 2 = K - 1."""
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    W, b = np.array([[-2.0, 0.0], [0.0, 0.0], [2.0, 0.0]]), np.array([1.0, 0.0, -3.0])
+    assert min(strict_margins(W, b, C, [0, 1, 2])) > 0  # M itself is predicted
+    assert linearly_separable(C, [0, 1, 2])
+    assert not linearly_separable(C, [0, 1, 0])
+    assert hulls_intersect(C[[1]], C[[0, 2]])
+
+
+def test_separating_probe_handles_absent_label_values():
+    Z = np.array([[0.0], [1.0]])
+    W, b = separating_probe(Z, [0, 3])
+    assert W.shape == (4, 1)
+    assert probe_predict(W, b, Z).tolist() == [0, 3]
+
+
+def test_separability_rejects_bad_input():
+    with pytest.raises(ValueError, match="y has 2 entries but Z has 3 rows"):
+        linearly_separable(np.zeros((3, 2)), [0, 1])
+    with pytest.raises(ValueError, match="y must hold integers"):
+        linearly_separable(np.zeros((2, 2)), [0.5, 1])
+
+
+# ---------------------------------------------------------------- pseudo-inverse probes
+def test_pseudo_inverse_probe_fixed_example():
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    W, b = pseudo_inverse_probe(C, [1, 0, 1])
+    np.testing.assert_allclose(C @ W.T + b, [[0, 1], [1, 0], [0, 1]], atol=1e-12)
+
+
+@given(st.integers(2, 7), st.integers(0, 6), st.integers(2, 5), st.integers(0, 2**32 - 1))
+def test_affinely_independent_codes_realize_every_task_with_the_pseudo_inverse(K, extra_dim, k, seed):
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((K, K - 1 + extra_dim))
+    task = rng.integers(0, k, K)
+    W, b = pseudo_inverse_probe(C, task)
+    for c, label in zip(C, task):
+        target = np.zeros(task.max() + 1)
+        target[label] = 1
+        np.testing.assert_allclose(W @ c + b, target, atol=1e-8)
+    assert probe_predict(W, b, C).tolist() == task.tolist()
+    assert linearly_separable(C, task)
+
+
+def test_pseudo_inverse_probe_refuses_dependent_codes_with_a_forbidden_task():
+    with pytest.raises(ValueError, match="affinely dependent"):
+        pseudo_inverse_probe([[0, 0], [1, 0], [2, 0]], [0, 1, 0])
+
+
+def test_probe_predict_checks_shapes():
+    with pytest.raises(ValueError, match="W has 2 columns but Z has 3"):
+        probe_predict(np.zeros((2, 2)), np.zeros(2), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
+        probe_predict(np.zeros((2, 3)), np.zeros(3), np.zeros((4, 3)))
