@@ -1,0 +1,464 @@
+"""Continuous scores and baselines (ssltheory.metrics), THEORY.md section 2.
+
+Every property is checked independently of the code under test: explicit loops over classes,
+normal-equation ridge fits, exact rational ranks and null vectors (sympy), LP separability
+(scipy linprog, not geometry.linearly_separable), closed forms of known spectra.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.optimize
+import scipy.stats
+import sympy
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from ssltheory import metrics
+from ssltheory.metrics import (
+    affine_conditioning,
+    alpha_req,
+    cover_fraction,
+    dimension_deficit,
+    heldout_class_accuracy,
+    ideal_score,
+    invariance_ratio,
+    lidar,
+    rankme,
+    score_all,
+    split_views,
+    task_accuracy,
+    worst_task_accuracy,
+)
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+# ------------------------------------------------------------------------------------------
+# independent references
+
+
+def ss_loop(Z, labels):
+    """Within- and total sum of squares by explicit loops over points."""
+    K = labels.max() + 1
+    means = [np.mean([Z[i] for i in range(len(Z)) if labels[i] == m], axis=0) for m in range(K)]
+    grand = np.mean(Z, axis=0)
+    within = sum(float(np.sum((Z[i] - means[labels[i]]) ** 2)) for i in range(len(Z)))
+    total = sum(float(np.sum((Z[i] - grand) ** 2)) for i in range(len(Z)))
+    return within, total
+
+
+def ridge_reference(Z, labels, task, mask, ridge):
+    """Held-out accuracy of a ridge probe with intercept, by the primal normal equations."""
+    Xtr, Xte = Z[mask], Z[~mask]
+    k = int(task.max()) + 1
+    Y = np.eye(k)[task[labels[mask]]]
+    xbar, ybar = Xtr.mean(axis=0), Y.mean(axis=0)
+    Xc = Xtr - xbar
+    lam = ridge * np.linalg.norm(Xc, 2) ** 2
+    if lam > 0:
+        W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(Z.shape[1]), Xc.T @ (Y - ybar))
+    else:
+        W = np.linalg.lstsq(Xc, Y - ybar, rcond=None)[0]
+    F = (Xte - xbar) @ W + ybar
+    correct = 0
+    for row, lab in zip(F, task[labels[~mask]]):
+        others = np.delete(row, lab)
+        correct += bool(row[lab] > others.max())
+    return correct / len(F)
+
+
+def strictly_separable(P, Q):
+    """LP: is there (w, b) with w.p + b >= 1 on P and w.q + b <= -1 on Q?"""
+    d = P.shape[1] if len(P) else Q.shape[1]
+    A = np.vstack([-np.hstack([P, np.ones((len(P), 1))]), np.hstack([Q, np.ones((len(Q), 1))])])
+    res = scipy.optimize.linprog(np.zeros(d + 1), A_ub=A, b_ub=-np.ones(len(A)), bounds=[(None, None)] * (d + 1),
+                                 method="highs")
+    return res.status == 0
+
+
+def exact_affine_rank(C):
+    C = sympy.Matrix(C.astype(int).tolist())
+    return (C[1:, :] - sympy.ones(C.rows - 1, 1) * C[0, :]).rank() if C.rows > 1 else 0
+
+
+def entropy_rank(values, eps):
+    total = sum(values)
+    h = 0.0
+    for v in values:
+        p = v / total + eps
+        h -= p * math.log(p)
+    return math.exp(h)
+
+
+def views_of(C, n_views):
+    """Invariant codes: each class code repeated n_views times; labels (K*n_views,)."""
+    labels = np.repeat(np.arange(len(C)), n_views)
+    return np.asarray(C, dtype=float)[labels], labels
+
+
+def integer_codes(max_k=5, max_d=4):
+    return st.tuples(st.integers(2, max_k), st.integers(1, max_d)).flatmap(
+        lambda kd: st.lists(st.lists(st.integers(-3, 3), min_size=kd[1], max_size=kd[1]),
+                            min_size=kd[0], max_size=kd[0]).map(np.array)
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# invariance ratio
+
+
+def test_invariance_ratio_fixed_example():
+    Z = np.array([[0.0], [2.0], [10.0], [10.0]])
+    r = invariance_ratio(Z, [0, 0, 1, 1])
+    # within = 1 + 1, total = 5.5^2 + 3.5^2 + 2 * 4.5^2 = 83; class 0: (2/2) / (83/4)
+    assert r.value == pytest.approx(2 / 83)
+    assert r.per_class == pytest.approx([4 / 83, 0.0])
+
+
+@given(seeds, st.integers(2, 6), st.integers(1, 5), st.integers(1, 4), st.floats(0.0, 3.0))
+def test_invariance_ratio_is_within_over_total_sum_of_squares(seed, K, d, views, noise):
+    rng = np.random.default_rng(seed)
+    Z, labels = views_of(rng.standard_normal((K, d)), views)
+    Z = Z + noise * rng.standard_normal(Z.shape)
+    within, total = ss_loop(Z, labels)
+    r = invariance_ratio(Z, labels)
+    assert r.value == pytest.approx(within / total, rel=1e-9, abs=1e-12)
+    sizes = np.bincount(labels)
+    assert np.dot(sizes / len(Z), r.per_class) == pytest.approx(r.value, rel=1e-9, abs=1e-12)
+    if noise == 0.0:
+        assert r.value == 0.0  # invariant codes
+
+
+# ------------------------------------------------------------------------------------------
+# affine conditioning and dimension
+
+
+def test_affine_conditioning_of_collinear_codes_fixed_example():
+    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)  # THEORY.md T1.4's counterexample
+    a = affine_conditioning(Z, labels)
+    assert a.rank == 1
+    assert a.condition < 1e-12
+    assert a.singular_values[0] == pytest.approx(math.sqrt(2))  # centred (-1,0),(0,0),(1,0)
+
+
+def test_regular_simplex_is_perfectly_conditioned():
+    Z, labels = views_of(np.eye(5), 3)
+    a = affine_conditioning(Z, labels)
+    assert a.rank == 4 and a.condition == pytest.approx(1.0)
+
+
+@given(integer_codes())
+def test_effective_affine_rank_matches_exact_rational_rank(C):
+    Z, labels = views_of(C, 2)
+    a = affine_conditioning(Z, labels)
+    r = exact_affine_rank(C)
+    assert a.rank == r
+    K = len(C)
+    # s_{K-1} > 0 exactly when the codes are affinely independent
+    assert (a.condition > 1e-9) == (r == K - 1)
+    # singular values: square roots of the eigenvalues of the centred scatter, by a loop
+    centred = [C[m] - C.mean(axis=0) for m in range(K)]
+    scatter = sum(np.outer(c, c) for c in centred)
+    eig = np.sort(np.clip(np.linalg.eigvalsh(scatter), 0, None))[::-1][: len(a.singular_values)]
+    assert a.singular_values**2 == pytest.approx(eig, abs=1e-9)  # squares: sqrt amplifies rounding at 0
+
+
+def test_dimension_deficit_fixed_examples():
+    assert dimension_deficit(10, 3) == 6
+    assert dimension_deficit(10, 9) == 0
+    assert dimension_deficit(10, 50) == 0
+
+
+def test_cover_fraction_fixed_example():
+    assert cover_fraction(10, 8) == 1022 / 1024  # THEORY.md T5
+    assert cover_fraction(4, 3) == 1.0
+
+
+@given(st.integers(1, 300), st.integers(0, 300))
+def test_cover_fraction_is_a_binomial_tail(K, d):
+    # 2 sum_{i<=d} binom(K-1, i) / 2^K = P(Binomial(K-1, 1/2) <= d)
+    assert cover_fraction(K, d) == pytest.approx(scipy.stats.binom.cdf(d, K - 1, 0.5), rel=1e-9, abs=1e-300)
+
+
+@given(seeds, st.integers(3, 6), st.integers(1, 3))
+def test_cover_fraction_counts_the_separable_dichotomies_of_generic_codes(seed, K, d):
+    C = np.random.default_rng(seed).standard_normal((K, d))
+    separable = 0
+    for bits in itertools.product([0, 1], repeat=K - 1):  # class 0 on side 1; complements double
+        y = np.array((1,) + bits, dtype=bool)
+        separable += 2 * strictly_separable(C[y], C[~y]) if (~y).any() else 2
+    assert separable / 2**K == pytest.approx(cover_fraction(K, d))
+
+
+# ------------------------------------------------------------------------------------------
+# probes on held-out views
+
+
+def test_split_views_keeps_a_view_on_each_side():
+    labels = np.array([0, 0, 0, 0, 1, 1, 2])
+    mask = split_views(labels, heldout_fraction=0.5, random_state=3)
+    assert mask[labels == 0].sum() == 2 and mask[labels == 1].sum() == 1 and mask[labels == 2].all()
+
+
+def test_task_accuracy_fixed_example():
+    # codes 0, 1, 2 on a line, "ends versus middle": the least-squares line is flat at 1/3
+    Z, labels = views_of([[0.0], [1.0], [2.0]], 2)
+    mask = np.array([True, False] * 3)
+    assert task_accuracy(Z, labels, np.array([1, 0, 1]), mask, ridge=0.0) == pytest.approx(2 / 3)
+
+
+@given(seeds, st.integers(2, 5), st.integers(1, 6), st.integers(2, 4), st.integers(2, 3),
+       st.sampled_from([0.0, 1e-3, 0.3]))
+def test_task_accuracy_is_the_heldout_accuracy_of_a_ridge_probe(seed, K, d, views, k, ridge):
+    rng = np.random.default_rng(seed)
+    Z, labels = views_of(rng.standard_normal((K, d)), views)
+    Z = Z + 0.5 * rng.standard_normal(Z.shape)
+    task = rng.integers(0, k, size=K)
+    assume(len(np.unique(task)) >= 2)
+    mask = split_views(labels, random_state=seed)
+    expected = ridge_reference(Z, labels, task, mask, ridge)
+    assert task_accuracy(Z, labels, task, mask, ridge=ridge) == pytest.approx(expected)
+    expected_classes = ridge_reference(Z, labels, np.arange(K), mask, ridge)
+    assert heldout_class_accuracy(Z, labels, mask, ridge=ridge) == pytest.approx(expected_classes)
+
+
+@given(seeds, st.integers(2, 6), st.integers(0, 3), st.integers(2, 4))
+def test_invariant_affinely_independent_codes_lose_no_task(seed, K, extra, views):
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((K, K - 1 + extra))
+    assume(affine_conditioning(*views_of(C, 1)).condition > 1e-3 or K == 2)
+    Z, labels = views_of(C, views)
+    assert heldout_class_accuracy(Z, labels, ridge=0.0) == 1.0
+    assert worst_task_accuracy(Z, labels, ridge=0.0, n_random=16, greedy_steps=4).accuracy == 1.0
+
+
+def test_radon_split_of_collinear_codes_fixed_example():
+    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)
+    mask = np.array([True, False] * 3)
+    w = worst_task_accuracy(Z, labels, mask, n_radon=1, n_random=0, greedy_steps=0, ridge=0.0)
+    assert w.source == "radon"
+    assert w.task.tolist() in ([1, 0, 1], [0, 1, 0])  # the dependence (1, -2, 1)
+    assert w.accuracy == pytest.approx(2 / 3)
+
+
+@given(st.integers(1, 3).flatmap(
+    lambda d: st.lists(st.lists(st.integers(-4, 4), min_size=d, max_size=d), min_size=d + 2, max_size=d + 2)
+))
+def test_affinely_dependent_codes_have_a_radon_task_no_probe_realizes(rows):
+    C = np.array(rows)
+    A = sympy.Matrix([list(map(int, c)) + [1] for c in C]).T  # (d+1) x K with columns (c_m, 1)
+    null = A.nullspace()
+    assume(len(null) == 1)
+    lam = np.array([float(v) for v in null[0]])
+    assume(np.all(lam != 0))
+    Z, labels = views_of(C, 2)
+    w = worst_task_accuracy(Z, labels, n_radon=1, n_random=0, greedy_steps=0, ridge=0.0)
+    assert w.source == "radon"
+    assert w.task.tolist() in ((lam > 0).astype(int).tolist(), (lam < 0).astype(int).tolist())
+    side = w.task.astype(bool)
+    assert not strictly_separable(C[side].astype(float), C[~side].astype(float))
+    assert w.accuracy < 1.0
+
+
+@given(seeds, st.integers(2, 7), st.integers(1, 5), st.integers(2, 4), st.floats(0.0, 1.0))
+def test_worst_task_accuracy_is_the_reference_accuracy_of_the_task_it_reports(seed, K, d, views, noise):
+    rng = np.random.default_rng(seed)
+    Z, labels = views_of(rng.standard_normal((K, d)), views)
+    Z = Z + noise * rng.standard_normal(Z.shape)
+    mask = split_views(labels, random_state=seed)
+    w = worst_task_accuracy(Z, labels, mask, n_random=8, greedy_steps=6, ridge=1e-3, random_state=seed)
+    assert w.task.shape == (K,) and 0 < w.task.sum() < K
+    assert w.accuracy == pytest.approx(ridge_reference(Z, labels, w.task, mask, 1e-3))
+    # and no worse than any "one class versus the rest" task, which a loop scores independently
+    if K <= 3:  # then every binary task is one of these: the search found the true minimum
+        singles = [ridge_reference(Z, labels, (np.arange(K) == m).astype(int), mask, 1e-3) for m in range(K)]
+        assert w.accuracy == pytest.approx(min(singles))
+
+
+# ------------------------------------------------------------------------------------------
+# ideal score
+
+
+def test_ideal_score_of_the_collinear_counterexample():
+    s = ideal_score(*views_of([[0, 0], [1, 0], [2, 0]], 2))
+    assert (s.invariance, s.affine_independence, s.dimension) == (1.0, 0.5, 1.0)
+    assert s.value == 0.5
+
+
+@given(seeds, st.integers(2, 6), st.integers(0, 3), st.integers(1, 4))
+def test_ideal_score_is_one_exactly_for_invariant_independent_codes(seed, K, extra, views):
+    C = np.random.default_rng(seed).standard_normal((K, K - 1 + extra))
+    assert ideal_score(*views_of(C, views)).value == 1.0
+
+
+@given(integer_codes(max_k=6, max_d=4), st.integers(2, 3), seeds, st.just(0.0) | st.floats(1e-3, 1.0))
+def test_ideal_score_is_the_product_of_one_factor_per_condition(C, views, seed, noise):
+    Z, labels = views_of(C, views)
+    Z = Z + noise * np.random.default_rng(seed).standard_normal(Z.shape)
+    K, d = len(C), C.shape[1]
+    within, total = ss_loop(Z, labels)
+    invariance = 1 - within / total if total > 0 else 1.0
+    means = np.array([Z[labels == m].mean(axis=0) for m in range(K)])
+    if noise == 0.0:
+        rank = exact_affine_rank(C)
+    else:
+        rank = np.linalg.matrix_rank(means[1:] - means[0], tol=1e-8 * np.linalg.norm(means - means.mean(0), 2))
+    s = ideal_score(Z, labels)
+    assert s.invariance == pytest.approx(invariance, abs=1e-12)
+    assert s.affine_independence == pytest.approx(rank / (K - 1))
+    assert s.dimension == pytest.approx(min(1.0, d / (K - 1)))
+    assert s.value == pytest.approx(invariance * rank / (K - 1) * min(1.0, d / (K - 1)))
+    # each violated condition pulls the score below 1
+    violated = (within > 1e-12 * max(total, 1)) + (rank < K - 1) + (d < K - 1)
+    assert (s.value < 1.0) == (violated > 0)
+
+
+# ------------------------------------------------------------------------------------------
+# RankMe
+
+
+def test_rankme_of_an_isotropic_gaussian_is_about_its_dimension():
+    Z = np.random.default_rng(0).standard_normal((4000, 8))
+    assert rankme(Z) == pytest.approx(8.0, rel=0.01)
+
+
+@given(seeds, st.lists(st.floats(0.01, 100.0), min_size=1, max_size=8), st.integers(0, 5))
+def test_rankme_is_the_entropy_rank_of_the_singular_values(seed, s, extra_rows):
+    rng = np.random.default_rng(seed)
+    d = len(s)
+    U = np.linalg.qr(rng.standard_normal((d + extra_rows, d)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    Z = U @ np.diag(s) @ V.T
+    assert rankme(Z) == pytest.approx(entropy_rank(s, 1e-7), rel=1e-7)
+
+
+# ------------------------------------------------------------------------------------------
+# alpha-ReQ
+
+
+def test_alpha_req_of_a_harmonic_spectrum_fixed_example():
+    rng = np.random.default_rng(1)
+    eig = 1.0 / np.arange(1, 7)  # alpha = 1
+    n = 12
+    U = np.linalg.qr(np.hstack([np.ones((n, 1)), rng.standard_normal((n, 6))]))[0][:, 1:]  # orthogonal to 1
+    Z = U @ np.diag(np.sqrt((n - 1) * eig))
+    assert alpha_req(Z) == pytest.approx(1.0, abs=1e-9)
+
+
+@given(seeds, st.floats(0.2, 3.0), st.floats(0.1, 10.0), st.integers(3, 20), st.integers(1, 5))
+def test_alpha_req_recovers_the_exponent_of_a_power_law_spectrum(seed, alpha, scale, d, extra):
+    rng = np.random.default_rng(seed)
+    n = d + 1 + extra
+    eig = scale * np.arange(1, d + 1) ** -alpha
+    U = np.linalg.qr(np.hstack([np.ones((n, 1)), rng.standard_normal((n, d))]))[0][:, 1:]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    Z = U @ np.diag(np.sqrt((n - 1) * eig)) @ V.T + rng.standard_normal(d)  # any mean
+    assert alpha_req(Z) == pytest.approx(alpha, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# LiDAR
+
+
+def lidar_reference(Z, labels, delta, eps=1e-8):
+    K = labels.max() + 1
+    d = Z.shape[1]
+    means = np.array([Z[labels == m].mean(axis=0) for m in range(K)])
+    mu = means.mean(axis=0)
+    sb = sum(np.outer(means[m] - mu, means[m] - mu) for m in range(K)) / (K - 1)
+    sw = sum(np.outer(Z[i] - means[labels[i]], Z[i] - means[labels[i]]) for i in range(len(Z)))
+    sw = sw / (len(Z) - K) + delta * np.eye(d)
+    lam = np.clip(scipy.linalg.eigh(sb, sw, eigvals_only=True), 0, None)  # generalized eigenproblem
+    return entropy_rank(list(lam), eps)
+
+
+def test_lidar_of_a_simplex_with_isotropic_noise_is_k_minus_one():
+    K, d = 4, 6
+    means = np.eye(d)[:K] * 5.0
+    # views: mean +- e_j for every j, so each class's scatter is exactly 2 I
+    Z = np.array([means[m] + sign * np.eye(d)[j] for m in range(K) for j in range(d) for sign in (1, -1)])
+    labels = np.repeat(np.arange(K), 2 * d)
+    assert lidar(Z, labels, delta=0.0) == pytest.approx(K - 1, rel=1e-5)
+
+
+@given(seeds, st.integers(2, 5), st.integers(1, 4), st.integers(2, 5), st.sampled_from([0.0, 1e-4, 0.5]))
+def test_lidar_is_the_entropy_rank_of_the_generalized_lda_eigenvalues(seed, K, d, views, delta):
+    rng = np.random.default_rng(seed)
+    Z, labels = views_of(rng.standard_normal((K, d)), views)
+    Z = Z + 0.3 * rng.standard_normal(Z.shape)
+    assume(delta > 0 or len(Z) - K >= d + 1)
+    assert lidar(Z, labels, delta=delta) == pytest.approx(lidar_reference(Z, labels, delta), rel=1e-6)
+
+
+@given(seeds, st.integers(2, 5), st.integers(1, 4))
+def test_lidar_is_invariant_to_invertible_linear_maps(seed, K, d):
+    rng = np.random.default_rng(seed)
+    Z, labels = views_of(rng.standard_normal((K, d)), d + 3)
+    Z = Z + 0.3 * rng.standard_normal(Z.shape)
+    A = rng.standard_normal((d, d)) + 2 * np.eye(d)
+    assume(np.linalg.cond(A) < 1e4)
+    assert lidar(Z @ A, labels, delta=0.0) == pytest.approx(lidar(Z, labels, delta=0.0), rel=1e-6)
+
+
+def test_lidar_needs_two_views_per_class_to_whiten():
+    Z = np.random.default_rng(0).standard_normal((5, 2))
+    with pytest.raises(ValueError, match=r"at least 2 views per class.*\[2\]"):
+        lidar(Z, [0, 0, 1, 1, 2])
+    with pytest.raises(ValueError, match="within-class covariance is singular"):
+        lidar(np.random.default_rng(0).standard_normal((4, 3)), [0, 0, 1, 1], delta=0.0)
+
+
+# ------------------------------------------------------------------------------------------
+# score_all and bad input
+
+
+def test_score_all_reports_every_score_as_json():
+    rng = np.random.default_rng(0)
+    Z, labels = views_of(rng.standard_normal((6, 8)), 3)
+    out = score_all(Z + 0.05 * rng.standard_normal(Z.shape), labels)
+    json.dumps(out)
+    for key in ("invariance_ratio", "affine_rank", "worst_task_accuracy", "rankme", "alpha_req", "lidar",
+                "ideal_score", "worst_task", "heldout_class_accuracy", "dimension_deficit", "cover_fraction"):
+        assert key in out
+    assert len(out["worst_task"]) == 6 and out["affine_rank"] == 5 and out["dimension_deficit"] == 0
+
+
+def test_score_all_of_ideal_codes():
+    Z, labels = views_of(np.random.default_rng(2).standard_normal((5, 4)), 2)
+    out = score_all(Z, labels, ridge=0.0)
+    assert out["ideal_score"] == 1.0 and out["worst_task_accuracy"] == 1.0
+    assert out["invariance_ratio"] == 0.0 and out["heldout_class_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "Z, labels, message",
+    [
+        (np.array([[0.0], [np.nan], [1.0], [2.0]]), [0, 0, 1, 1], "NaN|finite"),
+        (np.zeros((4, 2)), [0, 0, 1], "classes has 3 entries but features has 4 rows"),
+        (np.arange(8.0).reshape(4, 2), [0, 0, 0, 0], "1 class"),
+        (np.arange(8.0).reshape(4, 2), [0, 0, 1, 2], "at least 2 views per class"),
+    ],
+)
+def test_bad_input_is_a_value_error_naming_the_problem(Z, labels, message):
+    with pytest.raises(ValueError, match=message):
+        score_all(Z, labels)
+
+
+def test_train_mask_must_train_on_every_scored_class():
+    Z, labels = views_of(np.eye(3), 2)
+    with pytest.raises(ValueError, match=r"classes \[2\] have held-out views but no training view"):
+        heldout_class_accuracy(Z, labels, np.array([True, False, True, False, False, False]))
+    with pytest.raises(ValueError, match="train_mask has shape"):
+        worst_task_accuracy(Z, labels, np.ones(5, dtype=bool))
+
+
+def test_module_is_a_theory_room():
+    source = open(metrics.__file__).read()
+    assert "import torch" not in source and "ssltheory.ssl" not in source
