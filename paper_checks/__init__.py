@@ -1,0 +1,21 @@
+"""Every claim of the paper and of THEORY.md as an executable check with a verdict.
+
+Dubois, Hashimoto, Ermon, Liang, "Improving Self-Supervised Learning by Characterizing
+Idealized Representations", NeurIPS 2022. Modules:
+
+- ``registry.py``: claims (id, statement, provenance, paper value, one check per scale) and
+  running them (`select`, `run_claim`);
+- ``theory_probes.py`` (T1, T2, T5), ``theory_efficiency.py`` (T3, T4),
+  ``theory_objectives.py`` (T6-T9): the theory, checked by LPs, enumeration and exact arithmetic;
+- ``empirical.py``: the paper's training claims (E1-E7) through ``ssltheory.ssl.train``;
+- ``report.py``: the table, JSON and RESULTS.md; ``cli.py``: ``ssltheory paper-check``.
+
+Example::
+
+    from paper_checks import CheckContext, run_claim, select
+    [run_claim(c, CheckContext(scale="quick")).verdict for c in select(["T5"])]
+"""
+
+from paper_checks.registry import CheckContext, Claim, ClaimResult, Outcome, all_claims, run_claim, select
+
+__all__ = ["CheckContext", "Claim", "ClaimResult", "Outcome", "all_claims", "run_claim", "select"]

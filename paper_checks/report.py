@@ -1,0 +1,142 @@
+"""Rendering check results: the terminal table, JSON, and paper_checks/RESULTS.md.
+
+RESULTS.md is never written by hand: a ``--scale cpu`` run merges its results into
+``paper_checks/results_cpu.json`` (one entry per claim, the latest run of that claim) and renders
+RESULTS.md from that file, so running the theory claims today and the empirical ones tomorrow
+yields one table. Every number in it comes from the run recorded beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from paper_checks.registry import ClaimResult, jsonable
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+RESULTS_MD = PACKAGE_DIR / "RESULTS.md"
+RESULTS_JSON = PACKAGE_DIR / "results_cpu.json"
+
+
+def _cell(text, width: int | None = None, markdown: bool = True) -> str:
+    s = "" if text is None else str(text)
+    s = s.replace("\n", " ")
+    if markdown:
+        s = s.replace("|", "\\|")
+    if width is not None and len(s) > width:
+        s = s[: width - 1] + "…"
+    return s
+
+
+def format_table(results: list[ClaimResult], statement_width: int = 60, measured_width: int = 70) -> str:
+    """A plain aligned text table: id, statement, provenance, paper value, measured, verdict."""
+    header = ("id", "statement", "prov", "paper", "measured", "verdict")
+    rows = [(r.id, _cell(r.statement, statement_width, False), r.provenance, _cell(r.paper_value or "-", 24, False),
+             _cell(r.measured, measured_width, False), r.verdict) for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    out = [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    counts = summary_counts(results)
+    out.append("")
+    out.append(", ".join(f"{v} {k}" for k, v in counts.items() if v) or "no claims run")
+    return "\n".join(out)
+
+
+def summary_counts(results) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "pending-gpu": 0, "error": 0}
+    for r in results:
+        verdict = r.verdict if isinstance(r, ClaimResult) else r["verdict"]
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_info(words: list[str], seed: int, scale: str) -> dict:
+    """Where and how a run was made: date, command, versions, machine (no paths)."""
+    import numpy
+    import scipy
+
+    info = {"date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": "ssltheory paper-check " + " ".join(words),
+            "scale": scale, "seed": seed, "python": platform.python_version(), "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} cpu"}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return info
+
+
+def write_json(path: Path, results: list[ClaimResult], info: dict) -> None:
+    _atomic_write(path, json.dumps({"run": info, "results": [r.to_dict() for r in results]}, indent=1) + "\n")
+
+
+def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
+                      store: Path = RESULTS_JSON) -> list[dict]:
+    """Merge this run's results into ``store`` (claim id -> latest entry with its run info) and
+    return the merged entries in registry ``order``."""
+    merged: dict[str, dict] = {}
+    if store.exists():
+        try:
+            merged = {e["id"]: e for e in json.loads(store.read_text(encoding="utf-8"))["results"]}
+        except (ValueError, KeyError, TypeError):
+            merged = {}  # a damaged store is rebuilt from this run
+    for r in results:
+        merged[r.id] = {**r.to_dict(), "run": info}
+    entries = [merged[i] for i in order if i in merged] + [e for i, e in merged.items() if i not in order]
+    _atomic_write(store, json.dumps({"results": entries}, indent=1) + "\n")
+    return entries
+
+
+def render_results_md(entries: list[dict], all_ids: list[str] | None = None) -> str:
+    """RESULTS.md from stored entries: a summary table (with seeds and spreads) and the evidence;
+    ``all_ids`` (the registry's ids) lets it list the claims with no stored result yet."""
+    counts = summary_counts(entries)
+    missing = [i for i in (all_ids or []) if i not in {e["id"] for e in entries}]
+    runs = sorted({(e["run"]["date"], e["run"]["command"], e["run"]["machine"]) for e in entries})
+    lines = [
+        "# Paper checks: results at `cpu` scale",
+        "",
+        "Written by `ssltheory paper-check --scale cpu` (paper_checks/report.py); do not edit by hand.",
+        "Each row is the latest cpu-scale run of that claim; the runs that produced them:",
+        "",
+    ]
+    lines += [f"- {date}: `{cmd}` ({machine})" for date, cmd, machine in runs]
+    lines += ["", "Summary: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)]
+    if missing:
+        lines += ["", "Not yet run at this scale: " + ", ".join(missing) + "."]
+    lines += ["",
+              "| id | statement | prov. | paper | measured | verdict | seeds | spread | s |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        lines.append("| " + " | ".join([
+            e["id"], _cell(e["statement"]), e["provenance"], _cell(e["paper_value"] or "-"), _cell(e["measured"]),
+            f"**{e['verdict']}**", _cell(",".join(map(str, e.get("seeds") or [])) or "-"), _cell(e.get("spread") or "-"),
+            f"{e['seconds']:.1f}"]) + " |")
+    lines += ["", "## Evidence", ""]
+    for e in entries:
+        evidence = json.dumps(jsonable(e["evidence"]), sort_keys=False)
+        if len(evidence) > 3000:
+            evidence = evidence[:3000] + " …(truncated; full evidence in results_cpu.json)"
+        lines += [f"### {e['id']} ({e['verdict']})", "", e["statement"], "", "```json", evidence, "```", ""]
+    return "\n".join(lines)
+
+
+def write_results_md(entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD) -> None:
+    _atomic_write(path, render_results_md(entries, all_ids))
