@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list experiments and their parts, then exit")
 
 
-def _load(name: str):
+def load(name: str):
+    """The module of a registered experiment (ValueError naming the available ones if unknown)."""
     experiments = available()
     if name not in experiments:
         raise ValueError(f"unknown experiment {name!r}; available: {', '.join(experiments)}")
@@ -66,14 +67,14 @@ def _load(name: str):
 def run(args: argparse.Namespace) -> int:
     if args.list:
         for name in available():
-            module = _load(name)
+            module = load(name)
             print(f"{name}: {module.DESCRIPTION}")
             for part in module.PARTS:
                 print(f"  {part}")
         return 0
     if not args.name:
         raise ValueError("an experiment name is required (see --list)")
-    module = _load(args.name)
+    module = load(args.name)
     parts = list(module.PARTS) if not args.part else args.part
     unknown = [p for p in parts if p not in module.PARTS]
     if unknown:
