@@ -641,6 +641,17 @@ def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None) -> float:
     return float(-slope)
 
 
+def _alpha_req_or_none(Z) -> float | None:
+    """alpha-ReQ, or None where it is undefined (fewer than 2 non-zero covariance eigenvalues,
+    e.g. a collapsed representation), so that such a representation can still be scored."""
+    try:
+        return alpha_req(Z)
+    except ValueError as exc:
+        if "eigenvalues" in str(exc) or "zero covariance" in str(exc):
+            return None
+        raise
+
+
 def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
     """LiDAR (Thilak et al., ICLR 2024): effective rank of the LDA matrix of augmented views.
 
@@ -722,7 +733,7 @@ def score_all(
     ``cover_fraction`` (bound at d) and ``cover_fraction_effective`` (bound at the effective
     affine rank); ``heldout_class_accuracy``; ``worst_task_accuracy``, ``worst_task`` (list, one
     0/1 label per class), ``worst_task_source``, ``worst_task_evaluated``; ``rankme``,
-    ``alpha_req``, ``lidar``; ``ideal_score`` and its factors ``ideal_invariance``,
+    ``alpha_req`` (None where undefined: fewer than 2 non-zero covariance eigenvalues), ``lidar``; ``ideal_score`` and its factors ``ideal_invariance``,
     ``ideal_affine_independence``, ``ideal_dimension``; and the settings ``tol``, ``ridge``.
 
     Every class needs at least 2 views (held-out scoring and LiDAR's whitening). The same
@@ -761,7 +772,7 @@ def score_all(
         "worst_task_source": worst.source,
         "worst_task_evaluated": worst.n_evaluated,
         "rankme": rankme(Z),
-        "alpha_req": alpha_req(Z),
+        "alpha_req": _alpha_req_or_none(Z),
         "lidar": lidar(Z, classes, delta=lidar_delta),
         "ideal_score": ideal.value,
         "ideal_invariance": ideal.invariance,
