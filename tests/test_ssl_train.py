@@ -1,0 +1,236 @@
+"""The trainer: schedule, sampling, exact resumption, refusals, NaN handling, run directory.
+
+Tiny runs only (scikit-learn's 8x8 digits, a few steps, a small CNN) so the file stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ssltheory import cli
+from ssltheory.ssl import train as T
+from ssltheory.ssl.train import TrainConfig, load_checkpoint, load_run, train, warmup_cosine
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny(tmp_path: Path, **overrides) -> TrainConfig:
+    """A run of a few steps on 8x8 digits with a small CNN and narrow heads."""
+    base = dict(
+        method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=6, batch_size=16, hidden_dim=16,
+        aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(tmp_path / "run"),
+    )
+    base.update(overrides)
+    if base["method"] != "exact":
+        base.setdefault("proj_dim", 8)
+    if base["method"] in ("dino", "dissl"):
+        base.setdefault("n_codes", 12)
+    return TrainConfig(**base)
+
+
+def weights(run_dir: Path) -> dict:
+    return torch.load(Path(run_dir) / "encoder.pt", map_location="cpu", weights_only=True)
+
+
+# ---- learning-rate schedule -------------------------------------------------------------------
+
+
+def test_warmup_starts_above_zero_example():
+    assert warmup_cosine(0, 10, 100) == pytest.approx(0.1)
+    assert warmup_cosine(9, 10, 100) == pytest.approx(1.0)
+    assert warmup_cosine(55, 10, 100) == pytest.approx(0.5)
+    assert warmup_cosine(100, 10, 100) == pytest.approx(0.0)
+
+
+@given(st.integers(0, 50), st.integers(1, 400))
+def test_warmup_then_cosine_is_positive_rising_then_falling(warmup, extra):
+    total = warmup + extra
+    lrs = [warmup_cosine(s, warmup, total) for s in range(total)]
+    assert all(lr > 0 for lr in lrs)  # no step at lr 0: the authors' first-epoch bug
+    assert max(lrs) == pytest.approx(1.0)
+    peak = max(warmup - 1, 0)
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))  # strictly rising warm-up
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1 :]))  # then non-increasing
+    # the cosine half matches its closed form, written out independently
+    for s in range(warmup, total):
+        assert lrs[s] == pytest.approx((1 + math.cos(math.pi * (s - warmup) / extra)) / 2)
+
+
+# ---- sampling -----------------------------------------------------------------------------------
+
+
+def test_epoch_sampler_covers_each_index_once_per_epoch_example():
+    sampler = T._EpochSampler(10, 3, seed=0)
+    first_epoch = torch.cat([sampler.next_batch() for _ in range(3)])
+    assert len(set(first_epoch.tolist())) == 9  # 3 batches of 3 distinct indices, one index left over
+
+
+@given(st.integers(2, 60), st.integers(1, 60), st.integers(0, 10))
+def test_epoch_sampler_draws_distinct_indices_within_each_epoch(n, batch, seed):
+    batch = min(batch, n)
+    sampler = T._EpochSampler(n, batch, seed=seed)
+    per_epoch = n // batch
+    for _ in range(2):
+        drawn = torch.cat([sampler.next_batch() for _ in range(per_epoch)]).tolist()
+        assert len(drawn) == len(set(drawn)) == per_epoch * batch
+        assert all(0 <= i < n for i in drawn)
+
+
+# ---- configuration -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [("method", "byol", "method"), ("data", "imagenet", "data"), ("steps", 0, "steps"), ("batch_size", 1, "batch_size"),
+     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device")],
+)
+def test_bad_config_is_refused_naming_the_field(tmp_path, field, value, words):
+    with pytest.raises(ValueError, match=words):
+        replace(tiny(tmp_path), **{field: value}).validate()
+
+
+def test_steps_and_epochs_are_exclusive(tmp_path):
+    with pytest.raises(ValueError, match="exactly one of steps and epochs"):
+        tiny(tmp_path, epochs=1.0).validate()
+
+
+# ---- a run, its files, and exact resumption ------------------------------------------------------
+
+
+def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
+    out = train(tiny(tmp_path))
+    config = json.loads((out / "config.json").read_text())
+    assert config["method"] == "dissl" and config["total_steps"] == 6 and config["image_size"] == 8
+    lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [1, 2, 3, 4, 5, 6]
+    assert all(math.isfinite(l["loss"]) for l in lines)
+    assert lines[0]["lr"] > 0
+    state = load_checkpoint(out / "checkpoint.pt")  # weights_only=True inside
+    assert state["step"] == 6
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+    encoder, saved = load_run(out)
+    assert not encoder.training and saved["z_dim"] == 8
+    with torch.no_grad():
+        assert encoder(torch.rand(3, 1, 8, 8)).shape == (3, 8)
+
+
+@pytest.mark.parametrize(
+    "method, extra",
+    [("dissl", {}), ("dino", {}), ("simclr", {}), ("cissl", {}), ("exact", {"label_views": True})],
+)
+def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
+    whole = train(tiny(tmp_path / "whole", method=method, **extra))
+    interrupted = tiny(tmp_path / "cut", method=method, **extra)
+    train(interrupted, stop_after=3)  # dies after step 3; the last checkpoint is step 2
+    assert load_checkpoint(Path(interrupted.out) / "checkpoint.pt")["step"] == 2
+    assert not (Path(interrupted.out) / "encoder.pt").exists()
+    resumed = train(replace(interrupted, resume=True))
+    a, b = weights(whole), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # metrics of the resumed run read like one uninterrupted run
+    steps = [json.loads(l)["step"] for l in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_existing_run_is_not_overwritten_without_resume(tmp_path):
+    config = tiny(tmp_path, steps=2)
+    train(config)
+    before = weights(config.out)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(config)
+    assert all(torch.equal(before[k], v) for k, v in weights(config.out).items())
+
+
+def test_checkpoint_from_another_configuration_names_the_keys(tmp_path):
+    config = tiny(tmp_path)
+    train(config, stop_after=3)
+    with pytest.raises(ValueError, match=r"differing keys: .*batch_size.*seed"):
+        train(replace(config, resume=True, batch_size=8, seed=1))
+    checkpoint = torch.load(Path(config.out) / "checkpoint.pt", weights_only=True)
+    checkpoint["config"]["z_dim"] = 4
+    torch.save(checkpoint, Path(config.out) / "checkpoint.pt")
+    with pytest.raises(ValueError, match=r"checkpoint .* differing keys: z_dim"):
+        train(replace(config, resume=True))
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    config = tiny(tmp_path)
+    train(config, stop_after=3)
+    path = Path(config.out) / "checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="corrupt"):
+        train(replace(config, resume=True))
+
+
+class _NanAfter(torch.nn.Module):
+    """Wraps a real method; its loss turns NaN from step ``k`` on."""
+
+    def __init__(self, inner, k):
+        super().__init__()
+        self.inner, self.k = inner, k
+        self.n_views, self.n_global_views, self.needs_labels = inner.n_views, inner.n_global_views, inner.needs_labels
+
+    def training_step(self, views, labels, step, total_steps):
+        loss, logs = self.inner.training_step(views, labels, step, total_steps)
+        return (loss * float("nan") if step >= self.k else loss), logs
+
+    def on_step_end(self, step, total_steps):
+        self.inner.on_step_end(step, total_steps)
+
+
+def test_nan_loss_exits_2_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    import ssltheory.ssl.methods as methods
+
+    real = methods.build_method
+    monkeypatch.setattr(methods, "build_method", lambda *a, **k: _NanAfter(real(*a, **k), 5))
+    out = tmp_path / "run"
+    code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "8", "--batch-size", "16",
+                     "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12", "--checkpoint-every", "2", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "loss became nan at step 5" in err and len(err.strip().splitlines()) == 1
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 4
+    assert not (out / "encoder.pt").exists()
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    for argv, words in [
+        (["--method", "byol", "--data", "digits"], "method 'byol' is unknown"),
+        (["--method", "dissl", "--data", "imagenet"], "data 'imagenet' is unknown"),
+        (["--method", "dissl", "--data", "mnist", "--data-dir", str(tmp_path / "nowhere")], ""),
+    ]:
+        code = cli.main(["train", *argv, "--steps", "2", "--quiet", "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run" / "encoder.pt").exists()
+
+
+def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "ssltheory.cli",
+         "train", "--method", "simclr", "--data", "digits", "--steps", "3", "--batch-size", "16", "--z-dim", "8",
+         "--hidden-dim", "16", "--proj-dim", "8", "--log-every", "1", "--quiet", "--out", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "encoder.pt").exists()
+    assert load_checkpoint(out / "checkpoint.pt")["world_size"] == 2
+    assert len(load_checkpoint(out / "checkpoint.pt")["rng"]) == 2  # both ranks' augmentation states
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # one writer
