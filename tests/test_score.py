@@ -1,0 +1,252 @@
+"""``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
+
+Independent checks: the affine rank against sympy's exact rank of the centred class codes, the
+invariance ratio against a loop over views, THEORY.md T1.4's collinear counterexample, and the
+view-major class layout against identity "augmentations" (every view of an image identical).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from ssltheory.cli import main
+
+
+def score(argv, capsys=None) -> tuple[int, dict | str, str]:
+    """Run ``ssltheory score ARGV`` in-process: (exit code, parsed JSON or the printed text, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["score", *map(str, argv)])
+    payload = json.loads(out.getvalue()) if code == 0 and "--json" in map(str, argv) else out.getvalue()
+    return code, payload, err.getvalue()
+
+
+def save(folder: Path, Z, classes) -> tuple[Path, Path]:
+    np.save(folder / "Z.npy", np.asarray(Z))
+    np.save(folder / "c.npy", np.asarray(classes))
+    return folder / "Z.npy", folder / "c.npy"
+
+
+# ------------------------------------------------------------------------- FEATURES.npy
+
+
+def test_affinely_independent_invariant_codes_score_ideal(tmp_path, capsys):
+    # K = 3 classes with codes (0,0), (1,0), (0,1), two identical views each: T1.2 holds with d = 2
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    classes = np.repeat(np.arange(3), 2)
+    Z, c = save(tmp_path, C[classes], classes)
+    code, text, _ = score([Z, "--classes", c])
+    assert code == 0 and "ideal score        1.0000" in text and "affine rank        2 of 2" in text
+    code, out, _ = score([Z, "--classes", c, "--json"])
+    assert code == 0
+    assert out["invariance_ratio"] == 0.0 and out["affine_rank"] == 2 and out["ideal_score"] == 1.0
+    assert out["worst_task_accuracy"] == 1.0
+    for field in ("rankme", "alpha_req", "lidar", "worst_task", "affine_singular_values", "source"):
+        assert field in out
+
+
+def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
+    # THEORY.md T1.4: (0,0), (1,0), (2,0) -- "middle versus the ends" is not linearly separable.
+    # A 1e-3 wobble off the line keeps alpha-ReQ defined (it needs 2 non-zero eigenvalues) and stays
+    # far below the rank tolerance (1e-2 x the largest singular value).
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    classes = np.repeat(np.arange(3), 2)
+    Z = C[classes] + np.array([[0.0, 1e-3], [0.0, -1e-3]] * 3)
+    Zp, c = save(tmp_path, Z, classes)
+    code, out, err = score([Zp, "--classes", c, "--json"], capsys)
+    assert code == 0, err
+    assert out["affine_rank"] == 1 and out["ideal_score"] == pytest.approx(0.5, abs=1e-5)
+    assert out["worst_task_accuracy"] < 1.0
+    assert out["worst_task"] in ([0, 1, 0], [1, 0, 1])
+
+
+def _exact_affine_rank(C: np.ndarray) -> int:
+    M = sympy.Matrix(C.astype(int).tolist())
+    centred = M - sympy.ones(M.rows, 1) * (sympy.ones(1, M.rows) * M) / M.rows
+    return centred.rank()
+
+
+def _loop_invariance_ratio(Z: np.ndarray, classes: np.ndarray) -> float:
+    within = 0.0
+    for m in np.unique(classes):
+        rows = [Z[i] for i in range(len(Z)) if classes[i] == m]
+        mean = sum(rows) / len(rows)
+        within += sum(float(np.dot(r - mean, r - mean)) for r in rows)
+    grand = Z.mean(axis=0)
+    total = sum(float(np.dot(z - grand, z - grand)) for z in Z)
+    return within / total if total > 0 else 0.0
+
+
+@settings(max_examples=25)
+@given(
+    K=st.integers(2, 6),
+    d=st.integers(2, 5),
+    rank=st.integers(2, 5),
+    views=st.integers(2, 3),
+    seed=st.integers(0, 2**16),
+    noise=st.sampled_from([0.0, 0.3]),
+)
+def test_reported_rank_and_invariance_match_exact_computation(K, d, rank, views, seed, noise):
+    rng = np.random.default_rng(seed)
+    rank = min(rank, d)
+    C = rng.integers(-3, 4, size=(K, rank)) @ rng.integers(-2, 3, size=(rank, d))  # integer codes, rank <= rank
+    if np.ptp(C) == 0:
+        C[0, 0] += 1
+    # alpha-ReQ, part of every score, needs a covariance with 2 non-zero eigenvalues
+    assume(noise > 0 or np.linalg.matrix_rank(C - C.mean(axis=0)) >= 2)
+    classes = np.tile(np.arange(K), views)
+    Z = C[classes] + noise * rng.standard_normal((K * views, d))
+    with tempfile.TemporaryDirectory() as folder:
+        Zp, cp = save(Path(folder), Z, classes)
+        code, out, err = score([Zp, "--classes", cp, "--json", "--tol", "1e-9"])
+    assert code == 0, err
+    assert out["invariance_ratio"] == pytest.approx(_loop_invariance_ratio(Z, classes), rel=1e-9, abs=1e-12)
+    if noise == 0.0:
+        assert out["invariance_ratio"] == 0.0
+        assert out["affine_rank"] == _exact_affine_rank(C)
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+def test_nan_features_exit_2_with_one_line(tmp_path, capsys):
+    Z = np.zeros((4, 2))
+    Z[1, 1] = np.nan
+    Zp, cp = save(tmp_path, Z, [0, 0, 1, 1])
+    code, _, err = score([Zp, "--classes", cp], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "NaN" in err
+
+
+def test_a_class_with_one_view_cannot_be_whitened(tmp_path, capsys):
+    Zp, cp = save(tmp_path, np.random.default_rng(0).standard_normal((5, 3)), [0, 0, 1, 1, 2])
+    code, _, err = score([Zp, "--classes", cp], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "at least 2 views" in err
+
+
+def test_features_need_classes_and_a_run_refuses_them(tmp_path, capsys):
+    Zp, cp = save(tmp_path, np.zeros((4, 2)), [0, 0, 1, 1])
+    code, _, err = score([Zp], capsys)
+    assert code == 2 and "--classes is required" in err
+    code, _, err = score([tmp_path / "missing.npy", "--classes", cp], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_released_layout_with_missing_keys_exits_2(tmp_path, capsys):
+    path = tmp_path / "dissl_resnet50.pt"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "layer1.0.conv1.weight": torch.zeros(64, 64, 1, 1)}, path)
+    code, _, err = score([path, "--data", "patches", "--n-images", "4", "--views", "2"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "missing keys: bn1.weight" in err
+
+
+# ------------------------------------------------------------------------- RUN and ENCODER
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    from ssltheory.ssl.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run") / "dissl"
+    return train(TrainConfig(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
+                             proj_dim=16, n_codes=32, quiet=True, out=str(out)))
+
+
+def test_run_and_its_encoder_file_give_the_same_scores(tiny_run, tmp_path, capsys):
+    common = ["--views", "3", "--n-images", "6", "--json", "--seed", "3"]
+    code, from_run, err = score([tiny_run, *common, "--report", tmp_path / "report"], capsys)
+    assert code == 0, err
+    assert from_run["n_classes"] == 6 and from_run["n_points"] == 18 and from_run["dim"] == 8
+    assert from_run["source"]["kind"] == "run" and from_run["source"]["aug_strength"] == 1.0
+    for name in ("report.md", "spectrum.png", "invariance.png", "worst_task.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert f"{from_run['worst_task_accuracy']:.4g}" in (tmp_path / "report" / "report.md").read_text()
+    code, from_file, err = score([tiny_run / "encoder.pt", "--arch", "small_cnn", "--z-dim", "8", "--data", "patches",
+                                  *common], capsys)
+    assert code == 0, err
+    for key in ("invariance_ratio", "affine_rank", "worst_task_accuracy", "rankme", "alpha_req", "lidar", "ideal_score"):
+        assert from_file[key] == pytest.approx(from_run[key], rel=1e-6), key
+
+
+def test_identity_views_of_an_image_share_its_class(tiny_run, capsys):
+    # with no augmentation every view of an image is the image: invariant iff rows are grouped by image
+    code, out, err = score([tiny_run, "--aug", "none", "--views", "3", "--n-images", "5", "--json"], capsys)
+    assert code == 0, err
+    assert out["invariance_ratio"] == 0.0 and out["n_classes"] == 5
+
+
+def test_classes_from_labels_uses_the_data_labels(tiny_run, capsys):
+    code, out, err = score([tiny_run, "--classes-from", "labels", "--views", "2", "--n-images", "40", "--json"], capsys)
+    assert code == 0, err
+    assert out["n_points"] == 80 and 2 <= out["n_classes"] <= 10
+
+
+def test_state_dict_with_extra_and_missing_keys_exits_2(tiny_run, tmp_path, capsys):
+    state = torch.load(tiny_run / "encoder.pt", weights_only=True)
+    state["head.weight"] = torch.zeros(3)
+    del state["fc.bias"]
+    torch.save(state, tmp_path / "bad.pt")
+    code, _, err = score([tmp_path / "bad.pt", "--arch", "small_cnn", "--z-dim", "8", "--data", "patches"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "missing keys ['fc.bias']" in err and "extra keys ['head.weight']" in err
+
+
+def test_too_few_views_per_image_exit_2(tiny_run, capsys):
+    code, _, err = score([tiny_run, "--views", "1"], capsys)
+    assert code == 2 and "at least 2" in err
+
+
+# ------------------------------------------------------------------------- the validation experiment
+
+
+def test_spearman_fixed_example_and_orientation():
+    from experiments.score_validation import oriented, spearman
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    assert oriented("invariance_ratio", [0.1, 0.5]).tolist() == [-0.1, -0.5]
+    assert oriented("alpha_req", [0.5, 1.0, 2.0]).tolist() == [-0.5, 0.0, -1.0]
+
+
+@settings(max_examples=30)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=3, max_size=12))
+def test_spearman_is_pearson_of_average_ranks(pairs):
+    from scipy.stats import spearmanr
+
+    from experiments.score_validation import spearman
+
+    x, y = np.array(pairs).T
+    assume(np.ptp(x) > 0 and np.ptp(y) > 0)
+    assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+
+
+def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
+    from scipy.stats import spearmanr
+
+    from experiments.runner import EXPERIMENTS
+    from experiments.score_validation import PARTS, oriented, read_csv
+
+    assert EXPERIMENTS["score-validation"] == "experiments.score_validation"
+    written = PARTS["score_validation"]("quick", tmp_path, 0)
+    assert {p.name for p in written} == {"score_validation.csv", "score_validation.png", "score_validation.md"}
+    rows = read_csv(tmp_path / "score_validation.csv")
+    assert len(rows) == 3
+    acc = [r["linear_accuracy"] for r in rows]
+    assert all(0.0 <= a <= 1.0 for a in acc)
+    md = (tmp_path / "score_validation.md").read_text()
+    for name in ("ideal_score", "rankme", "alpha_req", "lidar"):
+        rho = spearmanr(oriented(name, [r[name] for r in rows]), acc).statistic
+        line = next(l for l in md.splitlines() if l.startswith(f"| {name}"))
+        cell = line.split("|")[2].strip().strip("*")
+        assert cell == ("n/a" if np.isnan(rho) else f"{rho:+.2f}"), (name, line)
+    assert (tmp_path / "score_validation.png").stat().st_size > 0
