@@ -1,0 +1,99 @@
+"""Benchmark 2: ``is_ideal(Z, classes, probe="linear")`` versus one numpy SVD of the same codes.
+
+THEORY.md T1.2 [paper]: for invariant codes, linear ideal-ness is affine independence of the K
+class codes, which is a rank question, so the floor a user would compare against is the one
+decomposition that answers it: ``np.linalg.svd(C, compute_uv=False)`` on the (K, d) class-code
+matrix C (singular values only: no certificate needs vectors when the codes are ideal).
+
+Inputs: one point per class (n = K, classes 0..K-1), codes drawn from a seeded standard normal,
+so generic: affinely independent when K - 1 <= d (ideal), affinely dependent when K - 1 > d (not
+ideal; ``is_ideal`` must then also build and LP-verify a certificate, T1.3, which no single SVD
+gives: that row prices the certificate). The 4096 x 4096 case is float64: in float32 its smallest
+singular value falls under the default tolerance, the verdict is "not ideal" and the row would
+time the certificate instead of the rank test. Both sides get the same array, in the dtype shown in
+the row name (float32 is what encoders produce; the SVD of both sides then runs in float32).
+
+Row: ``ratio = ours_s / baseline_s`` (a slowdown), target ``<= 2``. One timed call = one
+``is_ideal`` (its validation included) / one ``np.linalg.svd``. A warm-up on a small matrix
+precedes the timed rounds; matrices up to 1024 x 1024 also get a warm-up round at full size and
+samples of several calls (at least 50 ms), the 4096 x 4096 one (tens of seconds per SVD on two
+cores) is timed one call per sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, \
+    time_alternately
+
+NAME = "ideal"
+TARGET = 2.0
+
+#: (K, d, dtype, repeats) at full size and in --quick
+FULL = ((1024, 1024, "float32", 5), (4096, 4096, "float64", 2), (512, 128, "float32", 2))
+QUICK = ((128, 128, "float64", 3), (256, 256, "float32", 3), (64, 16, "float32", 2))
+
+
+def row_name(K: int, d: int, dtype: str) -> str:
+    """Named by the shape; whether K - 1 <= d (``full_dim``) or not (``dim_deficit``). The verdict
+    itself is in ``details``: square Gaussian codes are badly conditioned (smallest / largest
+    singular value ~ 1 / (2 K)), so in float32, whose default tolerance is max(K, d) * 1.2e-7,
+    is_ideal rightly calls large ones numerically affinely dependent and pays for a certificate."""
+    kind = "full_dim" if K - 1 <= d else "dim_deficit"
+    return f"is_ideal_K{K}_d{d}_{dtype}_{kind}"
+
+
+def run(config: BenchConfig) -> list[Row]:
+    target = f"<= {TARGET:g}"
+    cases = [c for c in (QUICK if config.quick else FULL) if config.wants(row_name(*c[:3]))]
+    try:
+        from ssltheory.conditions import is_ideal
+    except ImportError as exc:
+        return [pending_row(row_name(*c[:3]), SLOWDOWN, target, f"ours not importable yet: {exc}") for c in cases]
+    rows = []
+    for K, d, dtype, repeats in cases:
+        name = row_name(K, d, dtype)
+        try:
+            rows.append(_compare(name, is_ideal, K, d, dtype, config.repeats or repeats, config.seed))
+        except Exception as exc:  # e.g. a solver failure inside is_ideal: report it, keep going
+            rows.append(error_row(name, SLOWDOWN, target, exc))
+    return rows
+
+
+def _compare(name: str, is_ideal, K: int, d: int, dtype: str, repeats: int, seed: int) -> Row:
+    rng = np.random.default_rng(seed)
+    codes = rng.normal(size=(K, d)).astype(dtype)
+    classes = np.arange(K)
+    verdict = {}
+
+    def ours():
+        verdict["v"] = is_ideal(codes, classes, probe="linear")
+
+    def baseline():
+        np.linalg.svd(codes, compute_uv=False)
+
+    small = min(K, 64), min(d, 64)
+    is_ideal(codes[: small[0], : small[1]], classes[: small[0]], probe="linear")
+    np.linalg.svd(codes[: small[0], : small[1]], compute_uv=False)
+    big = K * d > 1024 * 1024  # one call is seconds: no calibration round, one call per sample
+    ours_t, base_t = time_alternately(ours, baseline, repeats=repeats, warmup=0 if big else 1,
+                                      min_sample_s=0.0 if big else 0.02)
+    v = verdict["v"]
+    details = {
+        "call": "is_ideal(codes, arange(K), probe='linear') vs np.linalg.svd(codes, compute_uv=False)",
+        "codes": f"({K}, {d}) {dtype}, seeded standard normal, one point per class",
+        "verdict_ok": bool(v.ok),
+        "expected_ok_in_exact_arithmetic": K - 1 <= d,
+        "affine_independence_detail": _conditioning(v),
+        "certificate": None if v.certificate is None else v.certificate.kind,
+        "ours_timings": spread(ours_t),
+        "baseline_timings": spread(base_t),
+    }
+    return slowdown_row(name, median(ours_t), median(base_t), TARGET, details)
+
+
+def _conditioning(verdict) -> str:
+    """The affine-independence detail of the verdict (singular values and tolerance), as text."""
+    condition = verdict.conditions.get("affine_independence") if isinstance(verdict.conditions, dict) else None
+    return getattr(condition, "detail", None) or "n/a"
