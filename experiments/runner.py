@@ -30,6 +30,8 @@ from pathlib import Path
 EXPERIMENTS: dict[str, str] = {
     "synthetic": "experiments.synthetic",
     "score-validation": "experiments.score_validation",
+    "controlled": "experiments.controlled",
+    "paper-analogues": "experiments.paper_analogues",
 }
 
 SCALES = ("quick", "cpu", "gpu")

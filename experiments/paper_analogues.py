@@ -1,0 +1,344 @@
+"""Analogues of the paper's Table 1, Fig. 7a and Fig. 7c at CPU scale (GitHub issue 6 item 4).
+
+The paper's numbers (REFERENCE.md: TinyImageNet, ResNet-18, 300 epochs) are far out of reach on
+two CPU cores, so each result is rerun in miniature on the embedded patch-source task
+(``data.load_patches``: 32x32 patches of ten scikit-image pictures, label = source picture, which
+is also the maximal invariant of crops and flips) with the small CNN, short runs and at least
+three seeds, and the paper's numbers are printed beside ours *for orientation only*: the
+dataset, the encoder, the budget and hence the absolute accuracies differ; what can be compared
+is the sign and rough size of each effect.
+
+Parts (each writes ``<part>.csv`` with every number, ``<part>.png``; Table 1 also ``table1.md``):
+
+- ``table1`` [paper, Table 1]: SimCLR vs CISSL and DINO vs DISSL, then cumulatively "+ dim" (a
+  larger representation), "+ steps" (a longer run, the paper's "+ epochs") and "+ aug" (the
+  coarse augmentation: strength 2 plus blur, a coarser relation, THEORY.md T4). Score: test
+  accuracy of a linear probe on frozen, un-augmented features, weight decay chosen on the
+  validation split (``probes.LinearProbe``), never on test.
+- ``fig7a`` [paper, Fig. 7a]: DISSL with augmentation strength s in {0.25, 0.5, 1}: test accuracy
+  of a linear probe versus the number of labelled training examples (the paper's 200 / 1k / 10k /
+  100k of 100k images become the same fractions, 0.25% (at least one per class) / 1% / 10% / 100%
+  of the 4,000 training patches). Fixed weight decay (``LABEL_CURVE_WEIGHT_DECAY``): with 10
+  labels there is nothing to select on.
+- ``fig7c`` [paper, Fig. 7c]: CISSL with increasing z: linear probe, and an MLP probe
+  (``probes.MLPProbe``, epoch chosen on validation). The paper's second arm is an MLP *head* with
+  an MLP probe; CISSL's student head is linear by construction in ``ssl.methods`` (THEORY.md T8)
+  and has no MLP option, so ours is "linear head + MLP probe": it shows what the MLP probe adds on
+  the same representation, not the paper's matched-MLP-head comparison.
+
+Runs shared between parts (the DISSL and CISSL base runs) are trained once per process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from experiments.controlled import features_of, train_encoder
+from experiments.synthetic import _log_ticks, _plt, _read_csv, _save_figure, _write_csv
+
+DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
+
+#: The paper's results, read from REFERENCE.md (TinyImageNet, ResNet-18; Fig. 7a/7c approximate,
+#: read off the figures). THE PAPER'S NUMBERS, NOT OURS: printed beside ours for orientation.
+PAPER = {
+    "table1": {  # linear-probe top-1 (%), single seed
+        "SimCLR": 45.2, "CISSL": 45.8, "CISSL + dim": 47.6, "CISSL + dim + steps": 48.7, "CISSL + dim + steps + aug": 51.2,
+        "DINO": 43.3, "DISSL": 45.1, "DISSL + dim": 48.0, "DISSL + dim + steps": 49.0, "DISSL + dim + steps + aug": 50.7,
+    },
+    "fig7a": {  # DISSL accuracy at 200 / 1k / 10k / 100k labels = 0.2% / 1% / 10% / 100% of the labels
+        "fractions": (0.002, 0.01, 0.1, 1.0),
+        1.0: (0.075, 0.178, 0.33, 0.44), 0.5: (0.06, 0.138, 0.28, 0.39), 0.25: (0.025, 0.047, 0.125, 0.20),
+    },
+    "fig7c": {  # CISSL, 1000 epochs, z = 128 / 512 / 2048 / 8192
+        "z": (128, 512, 2048, 8192),
+        "linear head + linear probe": (0.403, 0.470, 0.484, 0.488),
+        "MLP head + MLP probe": (0.430, 0.477, 0.491, 0.490),
+    },
+}
+
+#: Weight decay of the linear probe in the label curves (standardised features, LinearProbe's units).
+LABEL_CURVE_WEIGHT_DECAY = 1e-3
+
+SCALES = {
+    "quick": {"data": "patches", "seeds": (0,), "steps": 6, "batch_size": 32, "z_dim": 32, "big_z": 64,
+              "more_steps": 2, "heads": dict(hidden_dim=64, proj_dim=32), "n_codes": 64,
+              "strengths": (0.25, 1.0), "fig7c_z": (8, 32), "fractions": (0.0025, 1.0),
+              "mlp_probe": dict(hidden=64, epochs=5), "probe_grid": (1e-3,)},
+    "cpu": {"data": "patches", "seeds": (0, 1, 2), "steps": 100, "batch_size": 64, "z_dim": 64, "big_z": 256,
+            "more_steps": 2, "heads": dict(hidden_dim=256, proj_dim=64), "n_codes": 512,
+            "strengths": (0.25, 0.5, 1.0), "fig7c_z": (16, 64, 256, 1024), "fractions": (0.0025, 0.01, 0.1, 1.0),
+            "mlp_probe": dict(hidden=256, epochs=30), "probe_grid": (1e-2, 1e-3, 1e-4)},
+    # REFERENCE.md's configuration: give TinyImageNet's directory as SSLTHEORY_TINYIMAGENET.
+    "gpu": {"data": "tinyimagenet", "seeds": (0, 1, 2), "epochs": 300.0, "batch_size": None, "z_dim": 512,
+            "big_z": 2048, "more_steps": 1000 / 300, "heads": dict(), "n_codes": None, "arch": "resnet18",
+            "strengths": (0.25, 0.5, 1.0), "fig7c_z": (128, 512, 2048, 8192), "fractions": (0.002, 0.01, 0.1, 1.0),
+            "mlp_probe": dict(hidden=2048, epochs=100), "probe_grid": (1e-4, 1e-5, 1e-6), "device": "cuda"},
+}
+_GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256}  # REFERENCE.md
+_GPU_CODES = {"dino": 1000, "dissl": 16384, 0.25: 24000, 0.5: 20000, 1.0: 16384}
+
+_CACHE: dict = {}
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool = False, coarse: bool = False,
+               strength: float = 1.0, z_dim: int | None = None) -> dict:
+    """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows."""
+    import os
+
+    cfg = SCALES[scale]
+    config = {"data": cfg["data"], "method": method, "aug": "coarse" if coarse else "simclr",
+              "aug_strength": 2.0 if coarse else strength, "arch": cfg.get("arch", "small_cnn"),
+              "z_dim": z_dim if z_dim is not None else (cfg["big_z"] if big_z else cfg["z_dim"]), **cfg["heads"]}
+    factor = cfg["more_steps"] if more_steps else 1
+    if "epochs" in cfg:
+        config["epochs"] = cfg["epochs"] * factor
+        config["batch_size"] = _GPU_BATCH[method]
+        config["device"] = cfg["device"]
+        config["data_dir"] = os.environ.get("SSLTHEORY_TINYIMAGENET")
+        if method in ("dino", "dissl"):
+            config["n_codes"] = _GPU_CODES[strength] if method == "dissl" and not coarse else _GPU_CODES[method]
+    else:
+        config["steps"] = int(round(cfg["steps"] * factor))
+        config["batch_size"] = cfg["batch_size"]
+        if method in ("dino", "dissl"):
+            config["n_codes"] = cfg["n_codes"]
+    return config
+
+
+def run_features(scale: str, config: dict, seed: int) -> dict:
+    """Train ``config`` with ``seed`` (once per process) and return the frozen features and labels
+    of the train / val / test splits: {"train": (Z, y), "val": ..., "test": ..., "seconds": s}."""
+    from ssltheory.ssl.data import load_dataset
+
+    key = (scale, seed, tuple(sorted(config.items())))
+    if key in _CACHE:
+        return _CACHE[key]
+    work = Path(tempfile.mkdtemp(prefix="analogue_"))
+    try:
+        encoder, saved, seconds = train_encoder(work / "run", seed, **config)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ds = load_dataset(config["data"], config.get("data_dir"))
+    result = {name: (features_of(encoder, saved, split.images).astype(np.float32), split.labels.numpy())
+              for name, split in (("train", ds.train), ("val", ds.val), ("test", ds.test))}
+    result["seconds"] = seconds
+    _CACHE[key] = result
+    return result
+
+
+def linear_accuracy(feats: dict, grid) -> float:
+    """Test accuracy of a linear probe fitted on train, weight decay chosen on val from ``grid``."""
+    from ssltheory.ssl.probes import LinearProbe
+
+    probe = LinearProbe(weight_decay=list(grid), max_iter=100).fit(*feats["train"], *feats["val"])
+    return probe.score(*feats["test"])
+
+
+def label_curve(feats: dict, fractions, seed: int) -> list[tuple[int, float]]:
+    """(number of labels, test accuracy) of a fixed-decay linear probe fitted on a stratified
+    ``fraction`` of the training labels (at least one per class), for each fraction."""
+    from ssltheory.ssl.data import stratified_indices
+    from ssltheory.ssl.probes import LinearProbe
+
+    Z, y = feats["train"]
+    out = []
+    for fraction in fractions:
+        idx = np.arange(len(y)) if fraction >= 1 else stratified_indices(y, fraction, seed)
+        probe = LinearProbe(weight_decay=LABEL_CURVE_WEIGHT_DECAY).fit(Z[idx], y[idx])
+        out.append((len(idx), probe.score(*feats["test"])))
+    return out
+
+
+# ------------------------------------------------------------------------------ Table 1
+
+TABLE1_ROWS = (
+    ("contrastive", "SimCLR", "simclr", {}),
+    ("contrastive", "CISSL", "cissl", {}),
+    ("contrastive", "CISSL + dim", "cissl", {"big_z": True}),
+    ("contrastive", "CISSL + dim + steps", "cissl", {"big_z": True, "more_steps": True}),
+    ("contrastive", "CISSL + dim + steps + aug", "cissl", {"big_z": True, "more_steps": True, "coarse": True}),
+    ("distillation", "DINO", "dino", {}),
+    ("distillation", "DISSL", "dissl", {}),
+    ("distillation", "DISSL + dim", "dissl", {"big_z": True}),
+    ("distillation", "DISSL + dim + steps", "dissl", {"big_z": True, "more_steps": True}),
+    ("distillation", "DISSL + dim + steps + aug", "dissl", {"big_z": True, "more_steps": True, "coarse": True}),
+)
+
+
+def table1(scale: str, out: Path, seed: int) -> list[Path]:
+    cfg = SCALES[scale]
+    rows = []
+    for family, row, method, flags in TABLE1_ROWS:
+        config = arm_config(scale, method, **flags)
+        for s in cfg["seeds"]:
+            feats = run_features(scale, config, seed + s)
+            acc = linear_accuracy(feats, cfg["probe_grid"])
+            rows.append({"family": family, "row": row, "method": method, "seed": seed + s, "accuracy": acc,
+                         "z_dim": config["z_dim"], "steps": config.get("steps", ""), "aug": config["aug"],
+                         "paper_accuracy": PAPER["table1"][row] / 100, "train_seconds": round(feats["seconds"], 1)})
+            print(f"    {row:28s} seed {seed + s}: {acc:.4f} ({feats['seconds']:.0f} s)", flush=True)
+    csv_path = _write_csv(out / "table1.csv", rows)
+    return [csv_path, write_table1_markdown(csv_path, out / "table1.md"), plot_table1(csv_path, out / "table1.png")]
+
+
+def _summary(rows: list[dict], key: str) -> dict:
+    """key value -> (mean, sd, n) of the accuracy column."""
+    out = {}
+    for value in dict.fromkeys(r[key] for r in rows):
+        acc = np.array([float(r["accuracy"]) for r in rows if r[key] == value])
+        out[value] = (float(acc.mean()), float(acc.std(ddof=1)) if len(acc) > 1 else 0.0, len(acc))
+    return out
+
+
+def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
+    rows = _read_csv(csv_path)
+    summary = _summary(rows, "row")
+    lines = ["| row | ours: linear-probe accuracy, mean ± sd over seeds (n) | the paper's (TinyImageNet, REFERENCE.md) |",
+             "|---|---|---|"]
+    for row, (mean, sd, n) in summary.items():
+        spread = f"± {100 * sd:.1f} ({n} seeds)" if n > 1 else "(1 seed: no spread)"
+        lines.append(f"| {row} | {100 * mean:.1f} {spread} | {PAPER['table1'][row]:.1f} |")
+    tmp = md_path.with_name(md_path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(md_path)
+    return md_path
+
+
+def plot_table1(csv_path: Path, png_path: Path) -> Path:
+    plt = _plt()
+    rows = _read_csv(csv_path)
+    summary = _summary(rows, "row")
+    names = list(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    x = np.arange(len(names))
+    means = np.array([summary[n][0] for n in names])
+    sds = np.array([summary[n][1] for n in names])
+    colours = ["tab:blue" if n.startswith(("SimCLR", "CISSL")) else "tab:orange" for n in names]
+    axes[0].bar(x, means, yerr=sds, color=colours, alpha=0.7, capsize=3)
+    for i, n in enumerate(names):
+        seeds = [float(r["accuracy"]) for r in rows if r["row"] == n]
+        axes[0].plot([i] * len(seeds), seeds, "k.", ms=4)
+    lo = max(0.0, float((means - sds).min()) - 0.05)
+    axes[0].set_ylim(lo, min(1.0, float((means + sds).max()) + 0.03))
+    axes[0].set_title("ours: patch task, small CNN (mean ± sd, dots = seeds)", fontsize=9)
+    axes[0].set_ylabel("linear-probe test accuracy")
+    axes[1].bar(x, [PAPER["table1"][n] / 100 for n in names], color=colours, alpha=0.4, hatch="//")
+    axes[1].set_ylim(0.40, 0.53)
+    axes[1].set_title("the paper's (TinyImageNet, ResNet-18, REFERENCE.md)", fontsize=9)
+    for ax in axes:
+        ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
+    fig.suptitle("Table 1 analogue", fontsize=10)
+    fig.tight_layout()
+    out = _save_figure(fig, png_path)
+    plt.close(fig)
+    return out
+
+
+# ------------------------------------------------------------------------------ Fig. 7a
+
+
+def fig7a(scale: str, out: Path, seed: int) -> list[Path]:
+    cfg = SCALES[scale]
+    rows = []
+    for strength in cfg["strengths"]:
+        config = arm_config(scale, "dissl", strength=strength)
+        for s in cfg["seeds"]:
+            feats = run_features(scale, config, seed + s)
+            for n_labels, acc in label_curve(feats, cfg["fractions"], seed + s):
+                rows.append({"strength": strength, "seed": seed + s, "n_labels": n_labels,
+                             "fraction": n_labels / len(feats["train"][1]), "accuracy": acc,
+                             "train_seconds": round(feats["seconds"], 1)})
+            print(f"    DISSL s={strength} seed {seed + s}: " + ", ".join(
+                f"{r['n_labels']}: {r['accuracy']:.3f}" for r in rows[-len(cfg['fractions']):]), flush=True)
+    csv_path = _write_csv(out / "fig7a.csv", rows)
+    return [csv_path, plot_fig7a(csv_path, out / "fig7a.png")]
+
+
+def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
+    plt = _plt()
+    rows = _read_csv(csv_path)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    strengths = sorted({float(r["strength"]) for r in rows})
+    for strength in strengths:
+        sel = [r for r in rows if float(r["strength"]) == strength]
+        ns = sorted({int(r["n_labels"]) for r in sel})
+        acc = [np.array([float(r["accuracy"]) for r in sel if int(r["n_labels"]) == n]) for n in ns]
+        mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])
+        line, = axes[0].plot(ns, mean, marker="o", label=f"s = {strength:g}")
+        axes[0].fill_between(ns, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
+        if strength in PAPER["fig7a"]:
+            axes[1].plot([100_000 * f for f in PAPER["fig7a"]["fractions"]], PAPER["fig7a"][strength], marker="s",
+                         ls="--", color=line.get_color(), label=f"s = {strength:g}")
+        _log_ticks(axes[0], ns)
+    _log_ticks(axes[1], [100_000 * f for f in PAPER["fig7a"]["fractions"]])
+    axes[0].set_title("ours: DISSL on the patch task (mean ± sd over seeds)", fontsize=9)
+    axes[1].set_title("the paper's Fig. 7a (TinyImageNet, approximate)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("labelled training examples")
+        ax.set_ylabel("linear-probe test accuracy")
+        ax.legend(fontsize=8)
+    fig.suptitle("Fig. 7a analogue: augmentation strength vs sample efficiency", fontsize=10)
+    fig.tight_layout()
+    out = _save_figure(fig, png_path)
+    plt.close(fig)
+    return out
+
+
+# ------------------------------------------------------------------------------ Fig. 7c
+
+
+def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
+    from ssltheory.ssl.probes import MLPProbe
+
+    cfg = SCALES[scale]
+    rows = []
+    for z in cfg["fig7c_z"]:
+        config = arm_config(scale, "cissl", z_dim=z)
+        for s in cfg["seeds"]:
+            feats = run_features(scale, config, seed + s)
+            linear = linear_accuracy(feats, cfg["probe_grid"])
+            mlp = MLPProbe(**cfg["mlp_probe"], random_state=seed + s).fit(*feats["train"], *feats["val"]).score(*feats["test"])
+            for arm, acc in (("linear head + linear probe", linear), ("linear head + MLP probe", mlp)):
+                rows.append({"z_dim": z, "seed": seed + s, "arm": arm, "accuracy": acc,
+                             "train_seconds": round(feats["seconds"], 1)})
+            print(f"    CISSL z={z} seed {seed + s}: linear {linear:.3f}, MLP probe {mlp:.3f}", flush=True)
+    csv_path = _write_csv(out / "fig7c.csv", rows)
+    return [csv_path, plot_fig7c(csv_path, out / "fig7c.png")]
+
+
+def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
+    plt = _plt()
+    rows = _read_csv(csv_path)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for arm, colour in (("linear head + linear probe", "tab:blue"), ("linear head + MLP probe", "tab:red")):
+        sel = [r for r in rows if r["arm"] == arm]
+        zs = sorted({int(r["z_dim"]) for r in sel})
+        acc = [np.array([float(r["accuracy"]) for r in sel if int(r["z_dim"]) == z]) for z in zs]
+        mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])
+        axes[0].plot(zs, mean, marker="o", color=colour, label=arm)
+        axes[0].fill_between(zs, mean - sd, mean + sd, color=colour, alpha=0.2)
+        _log_ticks(axes[0], zs)
+    for arm, colour in (("linear head + linear probe", "tab:blue"), ("MLP head + MLP probe", "tab:red")):
+        axes[1].plot(PAPER["fig7c"]["z"], PAPER["fig7c"][arm], marker="s", ls="--", color=colour, label=arm)
+    _log_ticks(axes[1], PAPER["fig7c"]["z"])
+    axes[0].set_title("ours: CISSL on the patch task (mean ± sd over seeds)", fontsize=9)
+    axes[1].set_title("the paper's Fig. 7c (TinyImageNet, approximate)", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("representation dimension z")
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize=8)
+    fig.suptitle("Fig. 7c analogue: dimension and probe family", fontsize=10)
+    fig.tight_layout()
+    out = _save_figure(fig, png_path)
+    plt.close(fig)
+    return out
+
+
+PARTS = {"table1": table1, "fig7a": fig7a, "fig7c": fig7c}
