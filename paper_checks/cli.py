@@ -8,7 +8,8 @@ a table (id, statement, provenance, paper value, measured, verdict), or with ``-
 objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md. A ``cpu``-scale run
 merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md.
 
-Exit status: 0 when no claim fails (pass or pending-gpu), 1 when a check fails or cannot run
+Exit status: 0 when no claim fails (pass, refuted or pending-gpu: a refuted [derived] statement is a
+result, reported with its counterexample), 1 when a check fails or cannot run
 (verdict ``fail`` or ``error``), 2 for bad input (unknown claim id, bad scale, missing directory).
 """
 

@@ -9,6 +9,10 @@ evidence dict. Verdicts:
 
 - ``pass``: the check ran and agrees with the claim;
 - ``fail``: the check ran and contradicts the claim; the evidence holds the counterexample;
+- ``refuted``: a ``derived`` statement (worked out for this project, not the paper's) whose check
+  found a counterexample. THEORY.md: "if a check finds a counterexample, report the counterexample:
+  that is a result, not a failure". The evidence holds the counterexample and a corrected claim
+  is registered beside it; never counted as a pass;
 - ``pending-gpu``: a ``gpu``-scale check on a machine without a CUDA device (or without data);
 - ``error``: the check could not run (an exception, e.g. a module it needs is missing); never
   counted as a pass.
@@ -31,7 +35,7 @@ import numpy as np
 
 SCALES = ("quick", "cpu", "gpu")
 PROVENANCES = ("paper", "code", "derived")
-VERDICTS = ("pass", "fail", "pending-gpu", "error")
+VERDICTS = ("pass", "fail", "refuted", "pending-gpu", "error")
 
 #: Modules that register claims, imported by :func:`all_claims` in this order.
 CLAIM_MODULES = ("paper_checks.theory_probes", "paper_checks.theory_efficiency", "paper_checks.theory_objectives",
@@ -228,6 +232,8 @@ def run_claim(claim: Claim, ctx: CheckContext) -> ClaimResult:
         out = claim.checks[ctx.scale](ctx)
         if out.verdict not in VERDICTS:
             raise RuntimeError(f"check returned unknown verdict {out.verdict!r}")
+        if out.verdict == "fail" and claim.provenance == "derived":
+            out = Outcome("refuted", out.measured, out.evidence, seeds=out.seeds, spread=out.spread)
     except Exception as exc:  # a crash is reported as such, with its evidence
         tb = traceback.format_exception(exc)
         out = Outcome("error", f"check raised {type(exc).__name__}",

@@ -48,7 +48,7 @@ def format_table(results: list[ClaimResult], statement_width: int = 60, measured
 
 
 def summary_counts(results) -> dict[str, int]:
-    counts = {"pass": 0, "fail": 0, "pending-gpu": 0, "error": 0}
+    counts = {"pass": 0, "fail": 0, "refuted": 0, "pending-gpu": 0, "error": 0}
     for r in results:
         verdict = r.verdict if isinstance(r, ClaimResult) else r["verdict"]
         counts[verdict] = counts.get(verdict, 0) + 1

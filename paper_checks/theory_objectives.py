@@ -315,13 +315,13 @@ def _sympy_closed_forms() -> dict:
     return checks
 
 
-def _t72_check(ctx: CheckContext, regime: str) -> Outcome:
+def _t72_check(ctx: CheckContext, regime: str, divisible_only: bool = False) -> Outcome:
     minima = _t72_minima(ctx)
     rows, bad = [], []
     tol = 1e-6
     for (K, C), (found, T, info) in minima.items():
         forms = closed_form(K, C, LAMBDA, BETA)
-        if regime not in forms:
+        if regime not in forms or (divisible_only and K % C):
             continue
         target = forms[regime]
         row = {"K": K, "C": C, "closed_form": round(target, 6), "brute_force_min": round(found, 6),
@@ -354,6 +354,11 @@ def _t72_check(ctx: CheckContext, regime: str) -> Outcome:
 def check_t7_2a(ctx: CheckContext) -> Outcome:
     """C <= K: brute-force minimum vs -lambda log C over K in {2,3,4}, C in {2,3,4,6}."""
     return _t72_check(ctx, "C<=K")
+
+
+def check_t7_2a_divisible(ctx: CheckContext) -> Outcome:
+    """T7.2a corrected by T7.2a's counterexamples: C <= K and C divides K (equal-mass groups exist)."""
+    return _t72_check(ctx, "C<=K", divisible_only=True)
 
 
 def check_t7_2b(ctx: CheckContext) -> Outcome:
@@ -531,6 +536,9 @@ register("T7.2b", "DISSL optimum, C >= K, K | C: min = -(lambda-1-beta) log C - 
          "over its own C/K codes).", "derived", group="theory", check=check_t7_2b)
 register("T7.2c", "A collapsed (constant) DISSL teacher is never optimal when K >= 2.", "derived", group="theory",
          check=check_t7_2c)
+register("T7.2d", "DISSL optimum, C <= K and C | K (T7.2a corrected as its counterexamples call for: the C codes can "
+         "split the classes into C equal-mass groups): min = -lambda log C.", "derived", group="theory",
+         check=check_t7_2a_divisible)
 register("T8", "CISSL's inner classifier is linear: argmax_j <normalize(Wz), v_j> = argmax_j <Wz, v_j>; each row of "
          "the CISSL loss is >= log 2, its minimum.", "code", group="theory", check=check_t8)
 register("T9", "SimCLR's inner probe is not linear: an encoder with d < K-1 (not LIN-ideal) reaches the SimCLR loss "
