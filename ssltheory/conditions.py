@@ -56,7 +56,12 @@ from ssltheory.tasks import enumerate_binary_tasks
 
 PROBES = ("linear", "universal")
 
-#: largest LP (constraints x variables) built to verify a certificate; larger ones are skipped
+#: LP verification of a certificate (an independent re-check; the certificates are exact by
+#: construction, T1.3 / T2): with ``verify_lp=None`` (default) it runs when the LP has at most
+#: LP_VERIFY_AUTO_ENTRIES entries (points x (d + 1) x (labels - 1); milliseconds), with
+#: ``verify_lp=True`` up to LP_VERIFY_MAX_ENTRIES, never with ``verify_lp=False``. On a (512, 128)
+#: code matrix the LP alone took 0.56 s against 4 ms for the SVD that decides the verdict.
+LP_VERIFY_AUTO_ENTRIES = 5_000
 LP_VERIFY_MAX_ENTRIES = 400_000
 #: non-invariant features: search every binary task by LP when K and the LP are at most this big
 SEARCH_MAX_CLASSES = 10
@@ -114,7 +119,8 @@ class Certificate:
             ``class`` and ``distance``, and when a task is given, ``task_reason`` and its evidence.
             ``lp_verified`` is True when an independent LP found the task unrealizable on the
             data, False when the LP found a probe (the failure then holds only at the tolerance),
-            None when the LP was too large to run.
+            None when the LP was not run (too large for ``verify_lp``, not asked for, or HiGHS
+            failed), with ``lp_note`` saying which.
         kind: "affine-dependence", "shared-code" or "not-invariant".
     """
 
@@ -320,14 +326,25 @@ def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float) -> t
     return None
 
 
-def _lp_unrealizable(X: np.ndarray, y: np.ndarray) -> bool | None:
+def _lp_unrealizable(X: np.ndarray, y: np.ndarray, verify_lp: bool | None) -> tuple[bool | None, str | None]:
     """Independent LP check that labels y (n,) on points X (n, d) are not LIN-realizable.
 
-    Returns True (no probe), False (an LP found a probe) or None (LP too large to run).
+    Returns (True (no probe) / False (an LP found a probe) / None (not run), None or why not).
+    ``verify_lp``: None runs LPs of at most LP_VERIFY_AUTO_ENTRIES entries, True of at most
+    LP_VERIFY_MAX_ENTRIES, False none. A HiGHS failure is recorded, not raised: the certificate
+    stands on its own and the input was not at fault.
     """
-    if X.shape[0] * (X.shape[1] + 1) * max(1, int(y.max())) > LP_VERIFY_MAX_ENTRIES:
-        return None
-    return not linearly_separable(X, y)
+    if verify_lp is False:
+        return None, "LP verification not requested (verify_lp=False)"
+    entries = X.shape[0] * (X.shape[1] + 1) * max(1, int(y.max()))
+    limit = LP_VERIFY_MAX_ENTRIES if verify_lp else LP_VERIFY_AUTO_ENTRIES
+    if entries > limit:
+        hint = "" if verify_lp else "; pass verify_lp=True to run it"
+        return None, f"LP of {entries} entries not run (limit {limit}{hint}); the certificate is exact by construction"
+    try:
+        return not linearly_separable(X, y), None
+    except RuntimeError as exc:  # HiGHS gave no answer (numerical trouble, time or iteration limit)
+        return None, f"LP verification failed: {exc}"
 
 
 def _separating_task(n_classes: int, m: int) -> np.ndarray:
@@ -338,7 +355,7 @@ def _separating_task(n_classes: int, m: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ the predicate
-def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None) -> IdealVerdict:
+def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, verify_lp: bool | None = None) -> IdealVerdict:
     """Is the representation Z ideal for the probe family? (THEORY.md T1, T2) [paper].
 
     Args:
@@ -350,6 +367,10 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None) -> Ide
         probe: "linear" (affine argmax probes, T1) or "universal" (any function of z, T2).
         tol: relative tolerance, or None for max(K, d) * eps(dtype of Z); every comparison uses
             atol = rtol * s_max (see the module docstring).
+        verify_lp: re-check a linear certificate's task by an independent exact LP (witness
+            ``lp_verified``). None (default): only small LPs (LP_VERIFY_AUTO_ENTRIES), so that a
+            failing verdict costs about one SVD; True: up to LP_VERIFY_MAX_ENTRIES; False: never.
+            The verdict and the certificate do not depend on it.
 
     Returns:
         IdealVerdict with the four conditions and, when not ideal, a certificate. For
@@ -364,6 +385,8 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None) -> Ide
     """
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
+    if verify_lp not in (None, True, False):
+        raise ValueError(f"verify_lp must be None, True or False, got {verify_lp!r}")
     tol = as_tolerance(tol)
     Z = as_features(Z, "features", dtype=None)
     classes = as_classes(classes, Z.shape[0], name="classes", other="features")
@@ -442,13 +465,22 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None) -> Ide
     certificate = None
     if not ok:
         if invariant:
-            certificate = _invariant_certificate(probe, codes, rank, shared, atol)
+            certificate = _invariant_certificate(probe, codes, rank, shared, atol, verify_lp)
         else:
-            certificate = _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol)
+            certificate = _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol, verify_lp)
     return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol)
 
 
-def _invariant_certificate(probe, codes, rank, shared, atol) -> Certificate:
+def _with_lp_check(witness: dict, X: np.ndarray, y: np.ndarray, verify_lp: bool | None) -> dict:
+    """witness plus ``lp_verified`` (and ``lp_note`` when the LP did not run)."""
+    verified, note = _lp_unrealizable(X, y, verify_lp)
+    witness["lp_verified"] = verified
+    if note is not None:
+        witness["lp_note"] = note
+    return witness
+
+
+def _invariant_certificate(probe, codes, rank, shared, atol, verify_lp) -> Certificate:
     """Certificate for invariant codes: two classes sharing a code, else a Radon split (T1.3, T2)."""
     K = codes.shape[0]
     if shared is not None:
@@ -456,27 +488,26 @@ def _invariant_certificate(probe, codes, rank, shared, atol) -> Certificate:
         task = _separating_task(K, m2)
         witness = {"classes": [m, m2], "distance": dist, "tolerance": atol, "code": codes[m]}
         if probe == "linear":
-            witness["lp_verified"] = _lp_unrealizable(codes, task)
+            _with_lp_check(witness, codes, task, verify_lp)
         return Certificate(task, witness, "shared-code")
-    radon = _radon_from_rank(codes, rank)
+    radon = _radon_from_rank(codes, rank, atol)
     witness = {
         "lambda": radon.lambda_,
         "support": np.flatnonzero(radon.lambda_),
         "common_point": radon.common_point,
         "residual": radon.residual,
-        "lp_verified": _lp_unrealizable(codes, radon.task),
     }
-    return Certificate(radon.task, witness, "affine-dependence")
+    return Certificate(radon.task, _with_lp_check(witness, codes, radon.task, verify_lp), "affine-dependence")
 
 
-def _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol) -> Certificate:
+def _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol, verify_lp) -> Certificate:
     """Certificate for non-invariant features: the pair, plus an unrealizable task if one is found.
 
     Tasks tried, each valid on the points themselves [derived]: two points of different classes
     that coincide (no probe of any family separates them); for linear probes, two classes with
     the same mean or affinely dependent class means (each mean lies in its class's hull, so the
     hulls of the two sides share a point, T1.1); and, for small problems, every binary task by
-    LP. A task from the means is kept only if the LP (when small enough to run) agrees.
+    LP. A task from the means is kept unless the LP (when run, see ``verify_lp``) finds a probe.
     """
     K = classes.n_classes
     labels = classes.labels
@@ -500,25 +531,31 @@ def _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, ato
             reason = f"classes {shared[0]} and {shared[1]} have the same mean, a point of both hulls"
             evidence = {"classes": [shared[0], shared[1]]}
         elif rank < K - 1:
-            radon = _radon_from_rank(codes, rank)
+            radon = _radon_from_rank(codes, rank, atol)
             candidate = radon.task
             reason = "the class means are affinely dependent: their Radon split's hulls share a point"
             evidence = {"lambda": radon.lambda_, "common_point": radon.common_point}
         else:
             candidate, reason, evidence = None, "", {}
         if candidate is not None:
-            verified = _lp_unrealizable(X, y_of(candidate))
+            verified, note = _lp_unrealizable(X, y_of(candidate), verify_lp)
             if verified is not False:
                 task = candidate
                 witness.update(task_reason=reason, lp_verified=verified, **evidence)
+                if note is not None:
+                    witness["lp_note"] = note
         small = K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES
         witness["every_binary_task_realizable"] = None  # undetermined unless the search runs
-        if small:
-            failing = [t for t in enumerate_binary_tasks(K) if not linearly_separable(Z, t[labels])]
-            witness["every_binary_task_realizable"] = not failing
-            if task is None and failing:
-                task = failing[0]
-                witness.update(task_reason="found by LP over every binary task", lp_verified=True)
+        if small and verify_lp is not False:
+            try:
+                failing = [t for t in enumerate_binary_tasks(K) if not linearly_separable(Z, t[labels])]
+            except RuntimeError as exc:  # HiGHS gave no answer: the search is undetermined
+                witness["search_note"] = f"LP search over binary tasks failed: {exc}"
+            else:
+                witness["every_binary_task_realizable"] = not failing
+                if task is None and failing:
+                    task = failing[0]
+                    witness.update(task_reason="found by LP over every binary task", lp_verified=True)
     return Certificate(task, witness, "not-invariant")
 
 

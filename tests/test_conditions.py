@@ -392,6 +392,68 @@ def test_classes_may_be_an_equivalence_object():
         is_ideal(np.zeros((3, 1)), classes)
 
 
+# ---------------------------------------------------------------- certificate cost: LP verification, Radon subsets
+def test_lp_verification_runs_for_small_lps_and_is_opt_in_beyond():
+    # 3 collinear codes: a 9-entry LP, verified by default. 200 generic codes in R^30: 6200
+    # entries, above LP_VERIFY_AUTO_ENTRIES, so verified only when asked for.
+    assert is_ideal(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 2]).certificate.witness["lp_verified"] is True
+    C = np.random.default_rng(0).standard_normal((200, 30))
+    default = is_ideal(C, np.arange(200)).certificate
+    assert default.witness["lp_verified"] is None and "verify_lp=True" in default.witness["lp_note"]
+    asked = is_ideal(C, np.arange(200), verify_lp=True).certificate
+    assert asked.witness["lp_verified"] is True and "lp_note" not in asked.witness
+    assert asked.task.tolist() == default.task.tolist()  # the certificate does not depend on the check
+    never = is_ideal(C[:5, :2], np.arange(5), verify_lp=False).certificate
+    assert never.witness["lp_verified"] is None and "not requested" in never.witness["lp_note"]
+
+
+def test_a_highs_failure_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
+    import ssltheory.conditions as conditions
+    from ssltheory import cli
+
+    def failing(Z, y):
+        raise RuntimeError("HiGHS could not decide separability: simulated")
+
+    monkeypatch.setattr(conditions, "linearly_separable", failing)
+    collinear = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    cert = is_ideal(collinear, [0, 1, 2]).certificate
+    assert cert.task.tolist() == [0, 1, 0] and cert.witness["lp_verified"] is None
+    assert "simulated" in cert.witness["lp_note"]
+    # non-invariant features: the binary-task search is undetermined, not a traceback
+    cert = is_ideal(np.array([[0.0], [1.0], [5.0]]), [0, 0, 1]).certificate
+    assert cert.kind == "not-invariant" and "simulated" in cert.witness["search_note"]
+    # and the command line still answers "not ideal" with its JSON
+    np.save(tmp_path / "z.npy", collinear)
+    np.save(tmp_path / "c.npy", np.arange(3))
+    code = cli.main(["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and json.loads(out)["certificate"]["witness"]["lp_verified"] is None and "Traceback" not in err
+
+
+def test_dimension_deficit_certificate_example():
+    # 6 codes in R^2: the split comes from the first rank + 2 = 4 classes.
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [3.0, 7.0], [-2.0, 5.0]])
+    cert = is_ideal(C, np.arange(6)).certificate
+    assert cert.kind == "affine-dependence" and set(cert.witness["support"].tolist()) <= {0, 1, 2, 3}
+    assert cert.task.tolist() in ([1, 0, 0, 1, 0, 0], [0, 1, 1, 0, 0, 0])
+    assert hulls_intersect(C[cert.task == 1], C[cert.task == 0])
+
+
+@given(st.integers(1, 5), st.integers(3, 12), st.integers(0, 2**32 - 1), st.sampled_from(["float64", "float32"]))
+def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(d, extra, seed, dtype):
+    # K = d + extra >= d + 3 generic codes: affinely dependent; the certificate's task must have
+    # intersecting hulls (LP), and lambda must be an affine dependence (float64 residual).
+    K = d + extra
+    C = np.random.default_rng(seed).standard_normal((K, d)).astype(dtype)
+    verdict = is_ideal(C, np.arange(K), verify_lp=False)
+    cert = verdict.certificate
+    assert not verdict.ok and cert.kind == "affine-dependence"
+    C64 = C.astype(np.float64)
+    assert hulls_intersect(C64[cert.task == 1], C64[cert.task == 0])
+    lam = np.asarray(cert.witness["lambda"])
+    assert abs(lam.sum()) < 1e-9 and np.linalg.norm(lam @ C64) <= max(verdict.atol, 1e-12)
+
+
 # ---------------------------------------------------------------- bad input (DESIGN.md)
 GOOD_Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 
@@ -412,6 +474,7 @@ GOOD_Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
         (GOOD_Z, [[0, 1, 2]], {}, "classes must be a 1-D array"),
         (GOOD_Z, [0, 1, 2], {"probe": "mlp"}, "probe must be one of linear, universal"),
         (GOOD_Z, [0, 1, 2], {"tol": -1.0}, "tol must be a finite number >= 0"),
+        (GOOD_Z, [0, 1, 2], {"verify_lp": "yes"}, "verify_lp must be None, True or False"),
     ],
 )
 def test_is_ideal_rejects_bad_input_naming_the_problem(Z, classes, kwargs, message):

@@ -234,6 +234,75 @@ def test_dino_teacher_gets_no_gradient_and_student_does():
     assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in student)
 
 
+def _np_softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_dino_student_gradient_example():
+    # One teacher view, two student views, uniform student: only view 1 is a target, and its
+    # gradient is (s - t) / (T_s * B) with s uniform.
+    teacher = [torch.tensor([[0.0, 0.0, 0.0]])]
+    student = [torch.zeros(1, 3, requires_grad=True), torch.zeros(1, 3, requires_grad=True)]
+    loss, _ = DINOLoss(3, student_temperature=0.5, distributed=False)(student, teacher, teacher_temperature=1.0)
+    loss.backward()
+    assert student[0].grad is None  # its own crop is the only teacher view: no term reaches it
+    assert torch.allclose(student[1].grad, torch.zeros(1, 3), atol=1e-7)  # t = s = uniform
+
+
+@given(st.integers(1, 3), st.integers(2, 5), st.integers(2, 4), st.integers(1, 2), st.integers(0, 2**31 - 1))
+def test_dino_student_gradient_is_the_softmax_residual(batch, n_codes, n_views, n_global, seed):
+    # d/dg_w of mean_pairs mean_rows CE(t_v, softmax(g_w / T_s)) = sum_{v != w} (s_w - t_v) / (T_s P B),
+    # P the number of pairs: the closed form, in float64, against autograd through the loss.
+    n_global = min(n_global, n_views)
+    t_s, t_t = 0.1, 0.04
+    g = torch.Generator().manual_seed(seed)
+    student = [torch.randn(batch, n_codes, generator=g).requires_grad_() for _ in range(n_views)]
+    teacher = [torch.randn(batch, n_codes, generator=g) for _ in range(n_global)]
+    loss, _ = DINOLoss(n_codes, student_temperature=t_s, distributed=False)(student, teacher, teacher_temperature=t_t)
+    loss.backward()
+    t = [_np_softmax(x.double().numpy() / t_t) for x in teacher]  # centre 0 before the first update
+    n_pairs = sum(1 for v in range(n_global) for w in range(n_views) if w != v)
+    for w, x in enumerate(student):
+        s = _np_softmax(x.detach().double().numpy() / t_s)
+        grad = np.zeros_like(s) if x.grad is None else x.grad.double().numpy()  # None: no pair reaches view w
+        expected = sum((s - t[v] for v in range(n_global) if v != w), np.zeros_like(s)) / (t_s * n_pairs * batch)
+        np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_logged_teacher_entropy_example():
+    # Constant teacher rows: uniform t, entropy log C, for DINO (any centre, any temperature) and DISSL.
+    c = 6
+    _, logs = DINOLoss(c, distributed=False)([torch.zeros(2, c)] * 2, [torch.ones(2, c)] * 2, teacher_temperature=0.04)
+    assert logs["teacher_entropy"] == pytest.approx(math.log(c), rel=1e-5)
+    _, logs = DISSLLoss(distributed=False)([torch.zeros(2, c)] * 2, [torch.ones(2, c)] * 2)
+    assert logs["teacher_entropy"] == pytest.approx(math.log(c), rel=1e-5)
+
+
+@given(st.integers(1, 4), st.integers(2, 6), st.integers(2, 3), st.integers(0, 2**31 - 1), st.sampled_from([0.04, 0.5]))
+def test_logged_teacher_entropy_equals_a_loop(batch, n_codes, n_views, seed, temperature):
+    # mean over teacher views and rows of -sum_c t log t, row by row in float64 python.
+    g = torch.Generator().manual_seed(seed)
+    student = [torch.randn(batch, n_codes, generator=g) for _ in range(n_views)]
+    teacher = [3 * torch.randn(batch, n_codes, generator=g) for _ in range(n_views)]
+    center = torch.randn(1, n_codes, generator=g)
+
+    def loop_entropy(views, shift):
+        values = []
+        for tv in views:
+            for row in tv.double().numpy():
+                t = _softmax((row - shift) / temperature)
+                values.append(-sum(p * math.log(p) for p in t if p > 0))
+        return sum(values) / len(values)
+
+    dino = DINOLoss(n_codes, distributed=False)
+    dino.center.copy_(center)
+    _, logs = dino(student, teacher, teacher_temperature=temperature)
+    assert logs["teacher_entropy"] == pytest.approx(loop_entropy(teacher, center[0].double().numpy()), rel=1e-4, abs=1e-5)
+    _, logs = DISSLLoss(teacher_temperature=temperature, distributed=False)(student, teacher)
+    assert logs["teacher_entropy"] == pytest.approx(loop_entropy(teacher, 0.0), rel=1e-4, abs=1e-5)
+
+
 def test_dino_matches_lightly_if_importable():
     lightly_loss = pytest.importorskip("lightly.loss", reason="lightly is not installed; the loop checks above stand")
     student = [torch.randn(4, 8) for _ in range(2)]

@@ -234,3 +234,28 @@ def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
     assert load_checkpoint(out / "checkpoint.pt")["world_size"] == 2
     assert len(load_checkpoint(out / "checkpoint.pt")["rng"]) == 2  # both ranks' augmentation states
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # one writer
+
+
+# ---- the step the loop calls (also timed by benchmarks/throughput.py) -------------------------
+
+
+def test_train_step_updates_weights_and_refuses_a_non_finite_loss():
+    from ssltheory.ssl.encoders import build_encoder
+    from ssltheory.ssl.methods import build_method
+
+    torch.manual_seed(0)
+    method = build_method("simclr", build_encoder("small_cnn", 1, 8, 8), hidden_dim=16, out_dim=8).train()
+    params = [p for p in method.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, 1, 4))
+    views = [torch.randn(6, 1, 8, 8), torch.randn(6, 1, 8, 8)]
+    before = [p.detach().clone() for p in params]
+    loss, logs, lr = T.train_step(method, views, None, optimizer, scheduler, params, 0, 4)
+    assert torch.isfinite(loss) and not loss.requires_grad and lr == pytest.approx(1e-2 * warmup_cosine(0, 1, 4))
+    assert any(not torch.equal(a, b) for a, b in zip(before, params))
+    assert all(p.grad is None or p.grad.abs().max() <= 2.0 for p in params)  # clipped by value 2
+    after_first = [p.detach().clone() for p in params]
+    views[0][0, 0, 0, 0] = float("nan")
+    with pytest.raises(T.NonFiniteLossError, match="loss became nan at step 1"):
+        T.train_step(method, views, None, optimizer, scheduler, params, 1, 4)
+    assert all(torch.equal(a, b) for a, b in zip(after_first, params))  # nothing was updated

@@ -1,7 +1,8 @@
 """One training loop for every self-supervised objective, and the `ssltheory train` subcommand.
 
 Reads top to bottom like nanoGPT's ``train.py`` or DINO's ``main_dino.py``: configuration, data,
-model, optimiser, resume, then one loop (sample, augment, step, log, checkpoint).
+model, optimiser, resume, then one loop (sample, augment, step, log, checkpoint). The step itself
+is :func:`train_step`, public so that the throughput benchmark times the trainer's own code.
 
 Faithful to the authors' public code (REFERENCE.md) [code]: Adam, learning rate
 ``2e-3 * batch_size / 256``, weight decay 1e-6, linear warm-up then cosine decay, gradient
@@ -34,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -192,6 +194,51 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 # ----------------------------------------------------------------------------------------------
 
 
+def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tensor | None, optimizer: torch.optim.Optimizer,
+               scheduler, params: list[torch.Tensor], step: int, total_steps: int, *, world_size: int = 1,
+               autocast=None) -> tuple[torch.Tensor, dict, float]:
+    """One optimiser step of the trainer, from augmented views to updated weights [code: REFERENCE.md].
+
+    ``method.training_step`` under ``autocast`` (the trainer passes bf16 autocast on CUDA, off
+    elsewhere; None: no autocast), a finiteness check agreed by every rank, backward, gradients
+    averaged over ``world_size`` ranks, clipping by value 2, the optimiser step, the scheduler step
+    (``scheduler`` may be None) and ``method.on_step_end`` (EMA teachers, schedules).
+
+    Args:
+        method: a ``Method`` (or its DDP-free wrapper) in train mode.
+        views: n_views augmented batches (B, C, h, w) on the method's device, large crops first.
+        labels: class ids (B,) when ``method.needs_labels``, else None.
+        optimizer, scheduler: the trainer's Adam and LambdaLR (warm-up then cosine).
+        params: the parameters the optimiser updates (clipped here).
+        step, total_steps: 0-based index of this step and the run's length (the methods' schedules).
+
+    Returns:
+        (loss, logs, lr): the loss before the update (a scalar tensor, no graph), the method's
+        logs, and the learning rate this step used.
+
+    Raises:
+        NonFiniteLossError: the loss is NaN or infinite on some rank; nothing was updated.
+    """
+    with autocast if autocast is not None else contextlib.nullcontext():
+        loss, logs = method.training_step(views, labels, step, total_steps)
+    finite = torch.isfinite(loss.detach()).float()
+    if world_size > 1:  # every rank stops together, none waits in a collective
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    if not finite.item():
+        raise NonFiniteLossError(f"loss became {loss.item()} at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if world_size > 1:
+        _average_gradients(params, world_size)
+    torch.nn.utils.clip_grad_value_(params, 2.0)
+    optimizer.step()
+    lr = optimizer.param_groups[0]["lr"] if scheduler is None else scheduler.get_last_lr()[0]
+    if scheduler is not None:
+        scheduler.step()
+    method.on_step_end(step, total_steps)
+    return loss.detach(), logs, lr
+
+
 def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
     """Train ``config.method`` on ``config.data``; return the run directory.
 
@@ -327,25 +374,12 @@ def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         batch_labels = labels[index].to(device) if method.needs_labels else None
 
-        with autocast:
-            loss, logs = method.training_step(views, batch_labels, step, total_steps)
-        finite = torch.isfinite(loss.detach()).float()
-        if world_size > 1:  # every rank stops together, none waits in a collective
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if not finite.item():
+        try:
+            loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
+                                        world_size=world_size, autocast=autocast)
+        except NonFiniteLossError as exc:
             where = f"step {last_checkpoint} in {checkpoint_path}" if last_checkpoint is not None else "none was written yet"
-            raise NonFiniteLossError(
-                f"loss became {loss.item()} at step {step}; training stopped, last good checkpoint: {where}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if world_size > 1:
-            _average_gradients(params, world_size)
-        torch.nn.utils.clip_grad_value_(params, 2.0)
-        optimizer.step()
-        lr = scheduler.get_last_lr()[0]
-        scheduler.step()
-        method.on_step_end(step, total_steps)
+            raise NonFiniteLossError(f"{exc}; training stopped, last good checkpoint: {where}") from None
         step += 1
         steps_this_process += 1
         progress.update(1)

@@ -115,23 +115,15 @@ class DINOLoss(nn.Module):
 
         with float32_maths(student_logits[0]):
             raw_teacher = [t.detach().float() for t in teacher_logits]
-            center = self.center.float()
-            teacher_probs = [torch.softmax((t - center) / temperature, dim=1) for t in raw_teacher]
+            teacher_probs, teacher_entropy = _sharpened_teacher(raw_teacher, self.center.float(), temperature)
             student_log_probs = [torch.log_softmax(s.float() / self.student_temperature, dim=1) for s in student_logits]
 
-            terms = []
-            for v, t in enumerate(teacher_probs):
-                for w, log_s in enumerate(student_log_probs):
-                    if w == v:
-                        continue  # the same crop: nothing to predict
-                    terms.append(-(t * log_s).sum(dim=1).mean())
-            loss = torch.stack(terms).mean()
-            teacher_entropy = torch.stack([-(t * torch.log(t.clamp_min(1e-30))).sum(1).mean() for t in teacher_probs])
+            loss = _pair_cross_entropy(teacher_probs, student_log_probs)
 
         self.update_center(torch.cat(raw_teacher, dim=0), use_dist)
         logs = {
             "loss": float(loss.detach()),
-            "teacher_entropy": float(teacher_entropy.mean()),
+            "teacher_entropy": teacher_entropy,
             "teacher_temperature": float(temperature),
         }
         return loss, logs
@@ -141,3 +133,54 @@ class DINOLoss(nn.Module):
         """EMA of the teacher's mean logits over the global batch: (N, C) rows of all teacher views."""
         batch_center = global_mean_no_grad(teacher_rows.float(), distributed).unsqueeze(0)
         self.center.mul_(self.center_momentum).add_(batch_center.to(self.center.dtype), alpha=1.0 - self.center_momentum)
+
+
+def _pair_cross_entropy(teacher_probs: list[torch.Tensor], student_log_probs: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over ordered pairs (v teacher view, w student view, w != v) of mean_rows -t_v . log s_w.
+
+    teacher_probs: n_global (B, C) t_v (no gradient); student_log_probs: n_views (B, C) log s_w.
+    Grouped by student view [derived]: the sum over pairs is sum_w <T_w, log s_w> with T_w the
+    sum of the teacher views other than w, so each student view costs one flat dot product (no
+    (B, C) product per pair in the forward pass), and the gradient reaching log s_w is
+    -T_w / (n_pairs B), the same as the pair-by-pair sum's."""
+    n_rows = student_log_probs[0].shape[0]
+    all_teachers = None  # the target of every student view that is not a teacher view
+    total, n_pairs = None, 0
+    for w, log_s in enumerate(student_log_probs):
+        others = [t for v, t in enumerate(teacher_probs) if v != w]
+        if not others:
+            continue  # a single teacher view and its own crop: nothing to predict
+        if len(others) == 1:
+            target = others[0]
+        elif w >= len(teacher_probs):
+            if all_teachers is None:
+                all_teachers = torch.stack(others).sum(0)
+            target = all_teachers
+        else:
+            target = torch.stack(others).sum(0)
+        term = torch.dot(target.reshape(-1), log_s.reshape(-1))
+        total = term if total is None else total + term
+        n_pairs += len(others)
+    return -total / (n_pairs * n_rows)
+
+
+@torch.no_grad()
+def _sharpened_teacher(raw_teacher: list[torch.Tensor], center: torch.Tensor, temperature: float):
+    """(t_v = softmax((g_v - center) / temperature) for each teacher view, mean entropy H(t_v)).
+
+    raw_teacher: n_global (B, C) detached float32 logits g_v; center (1, C). The entropy is for
+    logging only, so it is computed here, without autograd, from quantities the softmax needs
+    anyway [derived]: with z = (g - center) / T, H(t) = logsumexp(z) - sum_c t_c z_c and
+    logsumexp(z) = max_c z_c - log(max_c t_c) (because max_c t_c = exp(max_c z_c - logsumexp(z)),
+    and max_c t_c >= 1/C keeps that log well conditioned). Two max reductions per row and one
+    flat dot product: no elementwise log over the (B, C) matrix and no (B, C) temporary beyond z
+    and t, which matters on a CPU, where every fresh (B, C) buffer costs page faults.
+    """
+    probs, entropies = [], []
+    for g in raw_teacher:
+        z = (g - center).div_(temperature)
+        t = torch.softmax(z, dim=1)
+        log_normaliser = z.amax(dim=1) - torch.log(t.amax(dim=1))
+        entropies.append(log_normaliser.mean() - torch.dot(z.reshape(-1), t.reshape(-1)) / len(z))
+        probs.append(t)
+    return probs, float(torch.stack(entropies).mean())

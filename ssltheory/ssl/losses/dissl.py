@@ -133,7 +133,7 @@ class DISSLLoss(nn.Module):
             marginal_entropy = torch.stack(marginal).mean()
             loss = distill - self.lambda_maximality * marginal_entropy + self.beta_det_inv * det_inv
 
-            teacher_entropy = torch.stack([entropy(t_v).mean() for t_v in t]).mean().detach()
+            teacher_entropy = _mean_entropy(t, log_t)
 
         logs = {
             "loss": float(loss.detach()),
@@ -146,3 +146,13 @@ class DISSLLoss(nn.Module):
             "kl_invariance": float(det_inv.detach() - teacher_entropy),
         }
         return loss, logs
+
+
+@torch.no_grad()
+def _mean_entropy(probs: Sequence[torch.Tensor], log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean over views and rows of H(t_v) = -sum_c t_c log t_c, for logging: (B, C) probabilities
+    and their log-probabilities (the loss's own log_softmax, so no elementwise log is recomputed),
+    without autograd. Each row's sum is a batched (1, C) x (C, 1) product: no (B, C) temporary,
+    which at C = 16384 would cost more than the product itself."""
+    rows = [torch.bmm(t.unsqueeze(1), log_t.unsqueeze(2)).view(-1) for t, log_t in zip(probs, log_probs)]
+    return -torch.stack([r.mean() for r in rows]).mean()
