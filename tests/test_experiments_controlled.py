@@ -203,6 +203,67 @@ def test_quick_heatmap_and_relations_write_every_cell(tmp_path):
     assert {int(r["n_labels"]) for r in rel} == set(cfg["n_labels"])
 
 
+# ------------------------------------------------------------------ the d >= K - 1 threshold part
+
+
+def _sklearn_val_minimum(X_fit, y_fit, X_val, y_val, tasks, lam):
+    """Validation minimum over tasks of one scikit-learn logistic regression per task (independent)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = X_fit.mean(0), np.where(X_fit.std(0) > 1e-12, X_fit.std(0), 1.0)
+    accuracies = []
+    for task in tasks:
+        model = LogisticRegression(C=1.0 / (lam * len(X_fit)), tol=1e-12, max_iter=10_000)
+        model.fit((X_fit - mean) / std, task[y_fit])
+        accuracies.append((model.predict((X_val - mean) / std) == task[y_val]).mean())
+    return min(accuracies)
+
+
+def test_choose_weight_decay_breaks_ties_toward_the_stronger_decay_fixed_example():
+    codes = np.vstack([np.zeros(3), np.eye(3)])  # 4 affinely independent codes: every task separable
+    y = np.repeat(np.arange(4), 5)
+    lam, val_min = controlled.choose_weight_decay(codes[y], y, codes[y], y, enumerate_binary_tasks(4), (1e-3, 1e-2))
+    assert val_min == {1e-3: 1.0, 1e-2: 1.0} and lam == 1e-2
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3))
+def test_choose_weight_decay_maximises_the_validation_minimum_of_independent_fits(seed, d):
+    rng = np.random.default_rng(seed)
+    K, tasks, grid = 4, enumerate_binary_tasks(4), (1e-3, 1e-1, 3.0)
+    centres = rng.normal(size=(K, d))
+    y_fit, y_val = np.repeat(np.arange(K), 15), np.repeat(np.arange(K), 10)
+    X_fit = centres[y_fit] + 0.7 * rng.normal(size=(len(y_fit), d))
+    X_val = centres[y_val] + 0.7 * rng.normal(size=(len(y_val), d))
+    lam, val_min = controlled.choose_weight_decay(X_fit, y_fit, X_val, y_val, tasks, grid)
+    reference = {g: _sklearn_val_minimum(X_fit, y_fit, X_val, y_val, tasks, g) for g in grid}
+    one_point = 1 / len(y_val)  # the two solvers may disagree on a point lying on a decision boundary
+    assert all(abs(val_min[g] - reference[g]) <= one_point + 1e-12 for g in grid)
+    assert val_min[lam] == max(val_min.values()) and lam == max(g for g in grid if val_min[g] == val_min[lam])
+
+
+def test_choose_weight_decay_names_the_bad_argument():
+    X, y = np.zeros((4, 1)), np.arange(4)
+    for bad in ((), (1e-3, 0.0), (float("nan"),)):
+        with pytest.raises(ValueError, match="weight_decays must be a non-empty sequence of positive numbers"):
+            controlled.choose_weight_decay(X, y, X, y, enumerate_binary_tasks(4), bad)
+
+
+def test_quick_issl_threshold_writes_one_row_per_dimension(tmp_path):
+    th = controlled.SCALES["quick"]["threshold"]
+    written = controlled.issl_threshold("quick", tmp_path, 0)
+    assert [p.name for p in written] == ["issl_threshold.csv", "issl_threshold.png"]
+    assert all(p.stat().st_size > 0 for p in written)
+    rows = _rows(tmp_path / "issl_threshold.csv")
+    assert [int(r["d"]) for r in rows] == list(th["dims"])
+    for r in rows:
+        assert int(r["n_tasks"]) == 511 and 0 <= float(r["min_task_accuracy"]) <= float(r["mean_task_accuracy"]) <= 1
+        assert float(r["weight_decay"]) in th["weight_decays"] and 0 <= float(r["digit_cross_error"]) <= 1
+        assert r["worst_task"].count("0") + r["worst_task"].count("1") == 10
+        if int(r["d"]) < 9:  # T1.2: d >= K - 1 is necessary
+            assert r["ideal_linear"] == "False" and int(r["affine_rank"]) <= int(r["d"])
+
+
 # ------------------------------------------------------------------ paper analogues
 
 
