@@ -252,7 +252,7 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
         summary.append({
             "representation": name, "linear test acc": linear_test, "worst binary task": worst.accuracy,
             "affine rank": f"{section['effective_affine_rank']}/{K - 1}",
-            "codes ideal": "yes" if section["verdict"]["ideal"] else "no",
+            "class codes ideal": "yes" if section["verdict"]["ideal"] else "no",
             "invariance ratio": section["invariance_ratio"],
         })
         print(f"{name}: linear {linear_test:.3f}, worst binary task found {worst.accuracy:.3f} "
