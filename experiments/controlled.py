@@ -78,11 +78,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experiments.synthetic import _log_ticks, _plt, _read_csv, _save_figure, _write_csv
 from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.tasks import enumerate_binary_tasks
+from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
 
@@ -435,21 +435,21 @@ def controlled_heatmap(scale: str, out: Path, seed: int) -> list[Path]:
                             "steps": config["total_steps"], "image_size": cfg["image_size"], "n_fit": len(idx),
                             "n_test": len(y_test),
                         })
-                        _write_csv(out / "controlled_heatmap.csv", rows)  # after every cell: partial runs keep their results
+                        write_csv(out / "controlled_heatmap.csv", rows)  # after every cell: partial runs keep their results
                         print(f"    head {head:6s} d {d:2d} probe {probe:6s}: min {acc[worst]:.4f} mean {acc.mean():.4f} "
                               f"ideal_linear {predicates['ideal_linear']} rank {predicates['affine_rank']} "
                               f"({seconds:.0f}+{rows[-1]['probe_seconds']:.0f} s)", flush=True)
                     shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    csv_path = _write_csv(out / "controlled_heatmap.csv", rows)
+    csv_path = write_csv(out / "controlled_heatmap.csv", rows)
     return [csv_path, plot_controlled_heatmap(csv_path, out / "controlled_heatmap.png")]
 
 
 def plot_controlled_heatmap(csv_path: Path, png_path: Path) -> Path:
     """One head-by-probe panel per d (mean over seeds of the min-task accuracy), then min accuracy vs d."""
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     dims = sorted({int(r["d"]) for r in rows})
     heads, probes = ["linear", "mlp"], ["linear", "mlp"]
 
@@ -480,7 +480,7 @@ def plot_controlled_heatmap(csv_path: Path, png_path: Path) -> Path:
     ax.legend(fontsize=6, loc="lower right")
     fig.suptitle("Exact ISSL on MNIST, M = label: minimum test accuracy over all binary invariant tasks", fontsize=9)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 
@@ -542,14 +542,14 @@ def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    csv_path = _write_csv(out / "controlled_relations.csv", rows)
+    csv_path = write_csv(out / "controlled_relations.csv", rows)
     return [csv_path, plot_controlled_relations(csv_path, out / "controlled_relations.png")]
 
 
 def plot_controlled_relations(csv_path: Path, png_path: Path) -> Path:
     """Accuracy vs labelled examples, one line per relation; pair task and digit task side by side."""
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=False)
     for ax, task, title in zip(axes, ("pairs", "digits"),
                                ("pair task y//2 (invariant to all three)", "digit task (not invariant to coarser)")):
@@ -560,14 +560,14 @@ def plot_controlled_relations(csv_path: Path, png_path: Path) -> Path:
             mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])
             ax.plot(ns, mean, marker="o", color=colour, label=relation)
             ax.fill_between(ns, mean - sd, mean + sd, color=colour, alpha=0.2)
-        _log_ticks(ax, ns)
+        log_ticks(ax, ns)
         ax.set_xlabel("labelled training examples")
         ax.set_ylabel("test accuracy (linear probe)")
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=8)
     fig.suptitle("CISSL on MNIST with finer (instance), exact (digit) and coarser (digit pair) relations", fontsize=9)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 
@@ -652,7 +652,7 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
                     "steps": config["total_steps"], "batch_size": config["batch_size"], "image_size": th["image_size"],
                     "n_codes": len(coded), "n_fit": len(fit), "n_val": len(y_val), "n_test": len(y_test),
                 })
-                _write_csv(out / "issl_threshold.csv", rows)  # after every run: partial runs keep their results
+                write_csv(out / "issl_threshold.csv", rows)  # after every run: partial runs keep their results
                 r = rows[-1]
                 print(f"    d {d:2d}: min {r['min_task_accuracy']:.4f} mean {r['mean_task_accuracy']:.4f} digit "
                       f"{r['digit_accuracy']:.4f} lam {lam:g} ideal_linear {r['ideal_linear']} "
@@ -660,15 +660,15 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    csv_path = _write_csv(out / "issl_threshold.csv", rows)
+    csv_path = write_csv(out / "issl_threshold.csv", rows)
     return [csv_path, plot_issl_threshold(csv_path, out / "issl_threshold.png")]
 
 
 def plot_issl_threshold(csv_path: Path, png_path: Path) -> Path:
     """Minimum accuracy over the 511 tasks and digit accuracy vs d (means over seeds), 0.99 dashed;
     each d marked filled when the class codes pass is_ideal(probe="linear")."""
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     dims = sorted({int(r["d"]) for r in rows})
 
     def mean(d, key):
@@ -691,7 +691,7 @@ def plot_issl_threshold(csv_path: Path, png_path: Path) -> Path:
     steps = {r["steps"] for r in rows}
     ax.set_title(f"Exact ISSL, linear head, MNIST ({', '.join(sorted(steps))} steps)", fontsize=9)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.controlled import features_of, train_encoder
-from experiments.synthetic import _log_ticks, _plt, _read_csv, _save_figure, _write_csv
+from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
 
@@ -184,7 +184,7 @@ def table1(scale: str, out: Path, seed: int) -> list[Path]:
                          "z_dim": config["z_dim"], "steps": config.get("steps", ""), "aug": config["aug"],
                          "paper_accuracy": PAPER["table1"][row] / 100, "train_seconds": round(feats["seconds"], 1)})
             print(f"    {row:28s} seed {seed + s}: {acc:.4f} ({feats['seconds']:.0f} s)", flush=True)
-    csv_path = _write_csv(out / "table1.csv", rows)
+    csv_path = write_csv(out / "table1.csv", rows)
     return [csv_path, write_table1_markdown(csv_path, out / "table1.md"), plot_table1(csv_path, out / "table1.png")]
 
 
@@ -198,7 +198,7 @@ def _summary(rows: list[dict], key: str) -> dict:
 
 
 def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
-    rows = _read_csv(csv_path)
+    rows = read_csv(csv_path)
     summary = _summary(rows, "row")
     lines = ["| row | ours: linear-probe accuracy, mean ± sd over seeds (n) | the paper's (TinyImageNet, REFERENCE.md) |",
              "|---|---|---|"]
@@ -212,8 +212,8 @@ def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
 
 
 def plot_table1(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     summary = _summary(rows, "row")
     names = list(summary)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -236,7 +236,7 @@ def plot_table1(csv_path: Path, png_path: Path) -> Path:
         ax.set_xticks(x, names, rotation=60, ha="right", fontsize=7)
     fig.suptitle("Table 1 analogue", fontsize=10)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 
@@ -257,13 +257,13 @@ def fig7a(scale: str, out: Path, seed: int) -> list[Path]:
                              "train_seconds": round(feats["seconds"], 1)})
             print(f"    DISSL s={strength} seed {seed + s}: " + ", ".join(
                 f"{r['n_labels']}: {r['accuracy']:.3f}" for r in rows[-len(cfg['fractions']):]), flush=True)
-    csv_path = _write_csv(out / "fig7a.csv", rows)
+    csv_path = write_csv(out / "fig7a.csv", rows)
     return [csv_path, plot_fig7a(csv_path, out / "fig7a.png")]
 
 
 def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     strengths = sorted({float(r["strength"]) for r in rows})
     for strength in strengths:
@@ -276,8 +276,8 @@ def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
         if strength in PAPER["fig7a"]:
             axes[1].plot([100_000 * f for f in PAPER["fig7a"]["fractions"]], PAPER["fig7a"][strength], marker="s",
                          ls="--", color=line.get_color(), label=f"s = {strength:g}")
-        _log_ticks(axes[0], ns)
-    _log_ticks(axes[1], [100_000 * f for f in PAPER["fig7a"]["fractions"]])
+        log_ticks(axes[0], ns)
+    log_ticks(axes[1], [100_000 * f for f in PAPER["fig7a"]["fractions"]])
     axes[0].set_title("ours: DISSL on the patch task (mean ± sd over seeds)", fontsize=9)
     axes[1].set_title("the paper's Fig. 7a (TinyImageNet, approximate)", fontsize=9)
     for ax in axes:
@@ -286,7 +286,7 @@ def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("Fig. 7a analogue: augmentation strength vs sample efficiency", fontsize=10)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 
@@ -309,13 +309,13 @@ def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
                 rows.append({"z_dim": z, "seed": seed + s, "arm": arm, "accuracy": acc,
                              "train_seconds": round(feats["seconds"], 1)})
             print(f"    CISSL z={z} seed {seed + s}: linear {linear:.3f}, MLP probe {mlp:.3f}", flush=True)
-    csv_path = _write_csv(out / "fig7c.csv", rows)
+    csv_path = write_csv(out / "fig7c.csv", rows)
     return [csv_path, plot_fig7c(csv_path, out / "fig7c.png")]
 
 
 def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for arm, colour in (("linear head + linear probe", "tab:blue"), ("linear head + MLP probe", "tab:red")):
         sel = [r for r in rows if r["arm"] == arm]
@@ -324,10 +324,10 @@ def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
         mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])
         axes[0].plot(zs, mean, marker="o", color=colour, label=arm)
         axes[0].fill_between(zs, mean - sd, mean + sd, color=colour, alpha=0.2)
-        _log_ticks(axes[0], zs)
+        log_ticks(axes[0], zs)
     for arm, colour in (("linear head + linear probe", "tab:blue"), ("MLP head + MLP probe", "tab:red")):
         axes[1].plot(PAPER["fig7c"]["z"], PAPER["fig7c"][arm], marker="s", ls="--", color=colour, label=arm)
-    _log_ticks(axes[1], PAPER["fig7c"]["z"])
+    log_ticks(axes[1], PAPER["fig7c"]["z"])
     axes[0].set_title("ours: CISSL on the patch task (mean ± sd over seeds)", fontsize=9)
     axes[1].set_title("the paper's Fig. 7c (TinyImageNet, approximate)", fontsize=9)
     for ax in axes:
@@ -336,7 +336,7 @@ def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("Fig. 7c analogue: dimension and probe family", fontsize=10)
     fig.tight_layout()
-    out = _save_figure(fig, png_path)
+    out = save_figure(fig, png_path)
     plt.close(fig)
     return out
 

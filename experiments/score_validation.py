@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from experiments._io import write_csv
 
 DESCRIPTION = "do the ideal-ness scores predict linear-probe accuracy better than RankMe, alpha-ReQ, LiDAR? (issue 5)"
 
@@ -275,15 +276,6 @@ def correlation_table(rows: list[dict], names, prefix: str = "") -> dict:
 
 # --------------------------------------------------------------------------------------------
 # outputs
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -574,7 +566,7 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
                   f"worst {row['worst_task_accuracy']:.3f} rankme {row['rankme']:.1f} lidar {row['lidar']:.1f} "
                   f"({row['seconds_train']:.0f}+{row['seconds_measure']:.0f} s)", flush=True)
     csv_path, png_path, md_path = out / "score_validation.csv", out / "score_validation.png", out / "score_validation.md"
-    _write_csv(csv_path, rows)
+    write_csv(csv_path, rows)
     rows = read_csv(csv_path)  # the report is drawn from what the CSV holds
     table = correlation_table(rows, list(SCORES))
     ref_table = correlation_table(rows, list(SCORES), prefix="ref_")

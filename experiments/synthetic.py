@@ -28,7 +28,6 @@ two coincide: removing any one code leaves K - 1 affinely independent codes.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -46,54 +45,12 @@ from ssltheory.efficiency import (
 from ssltheory.geometry import affine_rank, linearly_separable, radon_split
 from ssltheory.synthetic import finite_world, noisy_representation, random_codes, relu_head
 from ssltheory.tasks import enumerate_binary_tasks, sample_tasks
+from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "phase transition at d = K-1, invariance and sample efficiency, coarsening, probe families"
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _write_csv(path: Path, rows: list[dict]) -> Path:
-    """Write rows atomically (temp file, then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp.replace(path)
-    return path
-
-
-def _read_csv(path: Path) -> list[dict]:
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def _save_figure(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    tmp.replace(path)
-    return path
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _log_ticks(ax, ticks) -> None:
-    """Log-scaled x axis labelled with the plotted values as plain numbers."""
-    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
-
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(sorted(set(ticks))))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def _soft_margin_probe(Z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,13 +181,13 @@ def phase_transition(scale: str, out: Path, seed: int) -> list[Path]:
                     "n_tasks_searched": cfg["n_tasks"] + int(certified),
                 }
             )
-    csv_path = _write_csv(out / "phase_transition.csv", rows)
+    csv_path = write_csv(out / "phase_transition.csv", rows)
     return [csv_path, plot_phase_transition(csv_path, out / "phase_transition.png")]
 
 
 def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     Ks = sorted({int(r["K"]) for r in rows})
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -260,7 +217,7 @@ def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
     ax1.legend(fontsize=7, loc="lower right")
     ax2.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    path = _save_figure(fig, png_path)
+    path = save_figure(fig, png_path)
     plt.close(fig)
     return path
 
@@ -326,13 +283,13 @@ def invariance_violation(scale: str, out: Path, seed: int) -> list[Path]:
                         "population_ideal": population_ideal,
                     }
                 )
-    csv_path = _write_csv(out / "invariance_violation.csv", rows)
+    csv_path = write_csv(out / "invariance_violation.csv", rows)
     return [csv_path, plot_invariance_violation(csv_path, out / "invariance_violation.png", K, cfg["class_size"])]
 
 
 def plot_invariance_violation(csv_path: Path, png_path: Path, K: int, class_size: int) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     sigmas = sorted({float(r["sigma"]) for r in rows})
     ns = sorted({int(r["n"]) for r in rows})
     fig, ax = plt.subplots(figsize=(6.5, 4.3))
@@ -350,13 +307,13 @@ def plot_invariance_violation(csv_path: Path, png_path: Path, K: int, class_size
         )
     exact = [float(next(r for r in rows if int(r["n"]) == n)["missing_mass_exact"]) for n in ns]
     ax.plot(ns, exact, "k--", lw=1.5, label="missing mass E[p(unseen classes)] (T3 floor, exact)")
-    _log_ticks(ax, ns)
+    log_ticks(ax, ns)
     ax.set_xlabel("number of labelled samples n")
     ax.set_ylabel("E_D[ sup over ERM probes of the 0-1 risk ]\n(max over the tasks tried)")
     ax.set_title(f"T3: invariance is needed for sample optimality\n(K = {K} classes x {class_size} inputs, simplex codes + noise sigma)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = _save_figure(fig, png_path)
+    path = save_figure(fig, png_path)
     plt.close(fig)
     return path
 
@@ -415,13 +372,13 @@ def coarsening(scale: str, out: Path, seed: int) -> list[Path]:
                     "n_draws": cfg["n_draws"],
                 }
             )
-    csv_path = _write_csv(out / "coarsening.csv", rows)
+    csv_path = write_csv(out / "coarsening.csv", rows)
     return [csv_path, plot_coarsening(csv_path, out / "coarsening.png")]
 
 
 def plot_coarsening(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     fig, ax = plt.subplots(figsize=(10, 4.3))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     names = {
@@ -446,13 +403,13 @@ def plot_coarsening(csv_path: Path, png_path: Path) -> Path:
         ax.plot(ns, [float(r["missing_mass_exact"]) for r in sub], "-", color=color, lw=1.2, label=f"{label}: missing mass (exact)")
         if name == "coarse_label_mixing":
             ax.axhline(float(sub[0]["bayes_error"]), color=color, ls=":", lw=1.5, label="label-mixing: Bayes error of the task (floor)")
-    _log_ticks(ax, ns)
+    log_ticks(ax, ns)
     ax.set_xlabel("number of labelled samples n")
     ax.set_ylabel("E_D[ sup over ERM probes of the 0-1 risk ]")
     ax.set_title("T4: label-preserving coarsening is more sample efficient;\nmoving one class across labels makes the task non-invariant")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    path = _save_figure(fig, png_path)
+    path = save_figure(fig, png_path)
     plt.close(fig)
     return path
 
@@ -508,13 +465,13 @@ def probe_families(scale: str, out: Path, seed: int) -> list[Path]:
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     row["sklearn_mlp_worst_task_accuracy"] = float(min(_sklearn_mlp_accuracy(C, t) for t in tasks))
             rows.append(row)
-    csv_path = _write_csv(out / "probe_families.csv", rows)
+    csv_path = write_csv(out / "probe_families.csv", rows)
     return [csv_path, plot_probe_families(csv_path, out / "probe_families.png")]
 
 
 def plot_probe_families(csv_path: Path, png_path: Path) -> Path:
-    plt = _plt()
-    rows = _read_csv(csv_path)
+    plt = pyplot()
+    rows = read_csv(csv_path)
     Ks = sorted({int(r["K"]) for r in rows})
     fig, axes = plt.subplots(1, len(Ks), figsize=(5.2 * len(Ks), 4.0), squeeze=False)
     for ax, K in zip(axes[0], Ks):
@@ -525,14 +482,14 @@ def plot_probe_families(csv_path: Path, png_path: Path) -> Path:
         if "sklearn_mlp_worst_task_accuracy" in sub[0]:
             ax.plot(d, [float(r["sklearn_mlp_worst_task_accuracy"]) for r in sub], "^--", ms=4, label="sklearn MLPClassifier (lbfgs, width 2K)")
         ax.axvline(K - 1, color="k", ls="--", lw=1, label="d = K - 1")
-        _log_ticks(ax, [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= max(d)])
+        log_ticks(ax, [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= max(d)])
         ax.set_xlabel("code dimension d")
         ax.set_ylabel("accuracy on the worst invariant task found")
         ax.set_title(f"T1/T2/T9: K = {K} distinct invariant codes")
         ax.set_ylim(0.45, 1.03)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    path = _save_figure(fig, png_path)
+    path = save_figure(fig, png_path)
     plt.close(fig)
     return path
 

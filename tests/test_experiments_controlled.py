@@ -305,5 +305,5 @@ def test_label_curve_uses_the_stated_label_budgets_and_plots_them(tmp_path):
     assert all(acc == 1.0 for _, acc in curve)
     rows = [{"strength": s, "seed": 0, "n_labels": n, "fraction": n / 200, "accuracy": acc, "train_seconds": 0.0}
             for s in (0.25, 1.0) for n, acc in curve]
-    csv_path = paper_analogues._write_csv(tmp_path / "fig7a.csv", rows)
+    csv_path = paper_analogues.write_csv(tmp_path / "fig7a.csv", rows)
     assert paper_analogues.plot_fig7a(csv_path, tmp_path / "fig7a.png").stat().st_size > 0
