@@ -141,3 +141,22 @@ def test_real_subprocess_reports_bad_input_and_verdicts(tmp_path):
     good = subprocess.run([*ssltheory_command(), "check", z, "--classes", c, "--json"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert good.returncode == 1 and json.loads(good.stdout)["certificate"]["task"] == [0, 1, 0]
+
+
+def test_verify_lp_flag_confirms_a_large_certificate_by_lp(tmp_path, capsys):
+    """300 random codes in R^20 are affinely dependent; the Radon certificate's LP (6,300 entries)
+    is past the default size, so it runs only with --verify-lp, and then confirms the task."""
+    import json
+
+    import numpy as np
+
+    from ssltheory.cli import main
+
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "z.npy", rng.normal(size=(300, 20)))
+    np.save(tmp_path / "y.npy", np.arange(300))
+    args = [str(tmp_path / "z.npy"), "--classes", str(tmp_path / "y.npy"), "--json"]
+    assert main(["check", *args]) == 1
+    assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["lp_verified"] is None
+    assert main(["check", *args, "--verify-lp"]) == 1
+    assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["lp_verified"] is True

@@ -1,6 +1,6 @@
 """``ssltheory check``: is a representation ideal for linear / universal probes? (THEORY.md T1, T2)
 
-    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T] [--json]
+    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T] [--verify-lp] [--json]
 
 FEATURES.npy holds the codes (n, d); CLASSES.npy one non-negative integer class id per row (n,).
 Exit 0: ideal; 1: checked and not ideal (the output carries the certificate); 2: bad input, with
@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tol", type=float, default=None, metavar="T",
         help="relative tolerance: values at or below T x (largest singular value of the centred class codes) count as 0 "
         "(default: max(K, d) x machine epsilon of the features' dtype)",
+    )
+    parser.add_argument(
+        "--verify-lp", action="store_true",
+        help="also confirm a failure certificate with an exact LP on larger problems (slower; small ones always are)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     features = load_npy(args.features, "features")
     classes = load_npy(args.classes, "classes")
-    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol)
+    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol, verify_lp=True if args.verify_lp else None)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))
     else:
