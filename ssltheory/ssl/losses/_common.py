@@ -49,6 +49,23 @@ def check_view_list(views: object, name: str, min_views: int) -> list[torch.Tens
     return views
 
 
+def check_student_teacher_views(
+    student_logits: object, teacher_logits: object, min_teacher_views: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Views of a distillation loss (DINO, DISSL): at least 2 student views, at most as many
+    teacher views (the large crops come first), all of one shape."""
+    student = check_view_list(student_logits, "student_logits", min_views=2)
+    teacher = check_view_list(teacher_logits, "teacher_logits", min_views=min_teacher_views)
+    if len(teacher) > len(student):
+        raise ValueError(f"teacher_logits has {len(teacher)} views but student_logits only {len(student)}")
+    if teacher[0].shape != student[0].shape:
+        raise ValueError(
+            f"teacher_logits views have shape {tuple(teacher[0].shape)} "
+            f"but student_logits views have shape {tuple(student[0].shape)}"
+        )
+    return student, teacher
+
+
 def check_positive(value: float, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value != value:
         raise ValueError(f"{name} must be a positive number, got {value!r}")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_positive, check_view_list, float32_maths
+from ssltheory.ssl.losses._common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_no_grad, resolve_distributed
 
 __all__ = ["DINOLoss"]
@@ -95,17 +95,7 @@ class DINOLoss(nn.Module):
         teacher_logits: Sequence[torch.Tensor],
         teacher_temperature: float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        student_logits = check_view_list(student_logits, "student_logits", min_views=2)
-        teacher_logits = check_view_list(teacher_logits, "teacher_logits", min_views=1)
-        if len(teacher_logits) > len(student_logits):
-            raise ValueError(
-                f"teacher_logits has {len(teacher_logits)} views but student_logits only {len(student_logits)}"
-            )
-        if teacher_logits[0].shape != student_logits[0].shape:
-            raise ValueError(
-                f"teacher_logits views have shape {tuple(teacher_logits[0].shape)} "
-                f"but student_logits views have shape {tuple(student_logits[0].shape)}"
-            )
+        student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
         if student_logits[0].shape[1] != self.n_codes:
             raise ValueError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
         temperature = self.teacher_temperature if teacher_temperature is None else check_positive(

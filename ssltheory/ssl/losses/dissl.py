@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_positive, check_view_list, float32_maths
+from ssltheory.ssl.losses._common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_with_grad, resolve_distributed
 
 __all__ = ["DISSLLoss", "entropy"]
@@ -101,17 +101,7 @@ class DISSLLoss(nn.Module):
     def forward(
         self, student_logits: Sequence[torch.Tensor], teacher_logits: Sequence[torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        student_logits = check_view_list(student_logits, "student_logits", min_views=2)
-        teacher_logits = check_view_list(teacher_logits, "teacher_logits", min_views=2)
-        if len(teacher_logits) > len(student_logits):
-            raise ValueError(
-                f"teacher_logits has {len(teacher_logits)} views but student_logits only {len(student_logits)}"
-            )
-        if teacher_logits[0].shape != student_logits[0].shape:
-            raise ValueError(
-                f"teacher_logits views have shape {tuple(teacher_logits[0].shape)} "
-                f"but student_logits views have shape {tuple(student_logits[0].shape)}"
-            )
+        student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 2)
         use_dist = resolve_distributed(self.distributed)
 
         with float32_maths(student_logits[0]):
