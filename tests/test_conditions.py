@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from tests.oracles import strict_margins
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
@@ -48,14 +49,6 @@ def every_split_separable(Z, labels, K) -> bool:
 def exact_affine_rank(C) -> int:
     rows = [[sympy.Rational(float(v)) for v in c] for c in np.asarray(C)]
     return sympy.Matrix([[a - b for a, b in zip(r, rows[0])] for r in rows[1:]]).rank()
-
-
-def strict_margins(W, b, Z, y) -> list[float]:
-    out = []
-    for z, label in zip(np.asarray(Z, dtype=float), y):
-        scores = [float(np.dot(w, z) + bj) for w, bj in zip(W, b)]
-        out.append(scores[label] - max((s for j, s in enumerate(scores) if j != label), default=-np.inf))
-    return out
 
 
 # ---------------------------------------------------------------- generated worlds

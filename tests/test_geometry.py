@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from tests.oracles import strict_margins
 from ssltheory import linearly_separable
 from ssltheory.geometry import (
     affine_rank,
@@ -45,15 +46,6 @@ def hulls_intersect(A, B) -> bool:
     res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=rhs, bounds=(0, None), method="highs")
     assert res.status in (0, 2), res.message
     return res.status == 0
-
-
-def strict_margins(W, b, Z, y) -> list[float]:
-    """For each point: own score minus the best other score (> 0: strictly correct). A loop."""
-    out = []
-    for z, label in zip(np.asarray(Z, dtype=float), y):
-        scores = [float(np.dot(w, z) + bj) for w, bj in zip(W, b)]
-        out.append(scores[label] - max((s for j, s in enumerate(scores) if j != label), default=-np.inf))
-    return out
 
 
 @st.composite
