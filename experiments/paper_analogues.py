@@ -20,11 +20,11 @@ Parts (each writes ``<part>.csv`` with every number, ``<part>.png``; Table 1 als
   100k of 100k images become the same fractions, 0.25% (at least one per class) / 1% / 10% / 100%
   of the 4,000 training patches). Fixed weight decay (``LABEL_CURVE_WEIGHT_DECAY``): with 10
   labels there is nothing to select on.
-- ``fig7c`` [paper, Fig. 7c]: CISSL with increasing z: linear probe, and an MLP probe
-  (``probes.MLPProbe``, epoch chosen on validation). The paper's second arm is an MLP *head* with
-  an MLP probe; CISSL's student head is linear by construction in ``ssl.methods`` (THEORY.md T8)
-  and has no MLP option, so ours is "linear head + MLP probe": it shows what the MLP probe adds on
-  the same representation, not the paper's matched-MLP-head comparison.
+- ``fig7c`` [paper, Fig. 7c]: CISSL with increasing z, three arms: the paper's two, "linear head +
+  linear probe" (CISSL as published) and "MLP head + MLP probe" (CISSL trained with an MLP
+  student head, ``TrainConfig.student_head="mlp"``, scored by ``probes.MLPProbe`` with its epoch
+  chosen on validation), plus "linear head + MLP probe", which separates what the MLP probe adds
+  on the same representation from what the MLP head changes in the representation.
 
 Runs shared between parts (the DISSL and CISSL base runs) are trained once per process.
 """
@@ -88,14 +88,17 @@ _CACHE: dict = {}
 
 
 def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool = False, coarse: bool = False,
-               strength: float = 1.0, z_dim: int | None = None) -> dict:
-    """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows."""
+               strength: float = 1.0, z_dim: int | None = None, student_head: str = "linear") -> dict:
+    """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows;
+    ``student_head`` "mlp" gives CISSL an MLP student (Fig. 7c's MLP-head arm)."""
     import os
 
     cfg = SCALES[scale]
     config = {"data": cfg["data"], "method": method, "aug": "coarse" if coarse else "simclr",
               "aug_strength": 2.0 if coarse else strength, "arch": cfg.get("arch", "small_cnn"),
               "z_dim": z_dim if z_dim is not None else (cfg["big_z"] if big_z else cfg["z_dim"]), **cfg["heads"]}
+    if student_head != "linear":
+        config["student_head"] = student_head
     factor = cfg["more_steps"] if more_steps else 1
     if "epochs" in cfg:
         config["epochs"] = cfg["epochs"] * factor
@@ -299,16 +302,21 @@ def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
 
     cfg = SCALES[scale]
     rows = []
+
+    def mlp_accuracy(feats: dict, s: int) -> float:
+        return MLPProbe(**cfg["mlp_probe"], random_state=seed + s).fit(*feats["train"], *feats["val"]).score(*feats["test"])
+
     for z in cfg["fig7c_z"]:
-        config = arm_config(scale, "cissl", z_dim=z)
         for s in cfg["seeds"]:
-            feats = run_features(scale, config, seed + s)
-            linear = linear_accuracy(feats, cfg["probe_grid"])
-            mlp = MLPProbe(**cfg["mlp_probe"], random_state=seed + s).fit(*feats["train"], *feats["val"]).score(*feats["test"])
-            for arm, acc in (("linear head + linear probe", linear), ("linear head + MLP probe", mlp)):
+            linear_head = run_features(scale, arm_config(scale, "cissl", z_dim=z), seed + s)
+            mlp_head = run_features(scale, arm_config(scale, "cissl", z_dim=z, student_head="mlp"), seed + s)
+            arms = (("linear head + linear probe", linear_accuracy(linear_head, cfg["probe_grid"]), linear_head),
+                    ("linear head + MLP probe", mlp_accuracy(linear_head, s), linear_head),
+                    ("MLP head + MLP probe", mlp_accuracy(mlp_head, s), mlp_head))
+            for arm, acc, feats in arms:
                 rows.append({"z_dim": z, "seed": seed + s, "arm": arm, "accuracy": acc,
                              "train_seconds": round(feats["seconds"], 1)})
-            print(f"    CISSL z={z} seed {seed + s}: linear {linear:.3f}, MLP probe {mlp:.3f}", flush=True)
+            print(f"    CISSL z={z} seed {seed + s}: " + ", ".join(f"{a} {acc:.3f}" for a, acc, _ in arms), flush=True)
     csv_path = write_csv(out / "fig7c.csv", rows)
     return [csv_path, plot_fig7c(csv_path, out / "fig7c.png")]
 
@@ -317,8 +325,11 @@ def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for arm, colour in (("linear head + linear probe", "tab:blue"), ("linear head + MLP probe", "tab:red")):
+    for arm, colour in (("linear head + linear probe", "tab:blue"), ("MLP head + MLP probe", "tab:red"),
+                        ("linear head + MLP probe", "tab:grey")):
         sel = [r for r in rows if r["arm"] == arm]
+        if not sel:
+            continue
         zs = sorted({int(r["z_dim"]) for r in sel})
         acc = [np.array([float(r["accuracy"]) for r in sel if int(r["z_dim"]) == z]) for z in zs]
         mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])

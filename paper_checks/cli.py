@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         report._atomic_write(args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results]))
     if args.scale == "cpu":
         order = [c.id for c in all_claims()]
-        entries = report.merge_cpu_results(results, info, order)
-        report.write_results_md(entries, order)
+        report.record_cpu_run(results, info, order)
         print(f"[paper-check] wrote {report.RESULTS_MD}", file=sys.stderr)
     return 1 if any(r.verdict in ("fail", "error") for r in results) else 0
 

@@ -9,8 +9,9 @@ Scales (every run: `TrainConfig` -> `train` -> `probe_run` on the run's frozen t
 - ``cpu``: longer CPU runs (300 steps, batch 128) on MNIST when ``--data-dir`` holds the idx
   files (else the patch task and digits), three seeds; the tolerance is twice the standard error
   of the compared difference (at least half a point) and the spread over seeds is reported. That
-  is 10 arms x 3 seeds = 30 runs plus their probes: hours on two shared cores, so run it on a
-  quiet machine (``ssltheory paper-check --scale cpu empirical --data-dir DATA``).
+  is 12 arms x 3 seeds = 36 runs plus their probes, about an hour on two quiet cores
+  (``ssltheory paper-check --scale cpu empirical --data-dir DATA``; or two processes,
+  ``E1 E2 E5`` and ``E3 E4 E6 E7``, which merge into one RESULTS.md).
 - ``gpu``: the paper's configurations (REFERENCE.md): ResNet-18 on TinyImageNet (E1-E5) and the
   controlled CIFAR-10 design with label views (E6-E7), 300 epochs, the paper's batch sizes,
   learning-rate rule, heads and codes, on CUDA; ``pending-gpu`` without a CUDA device or without
@@ -58,6 +59,7 @@ _SCALES = {
 _GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "exact": 512}
 _GPU_CODES = {"dino": 1000, "dissl": 16384}
 _FIG7A_CODES = {0.25: 24000, 0.5: 20000, 1.0: 16384}
+_DEFAULT_STRENGTH = 1.0  # TrainConfig's aug_strength=None with the simclr augmentation
 
 _RUN_CACHE: dict = {}
 _PROBE_CACHE: dict = {}
@@ -234,14 +236,17 @@ def pair_arms(ctx: CheckContext, methods: tuple[str, str]) -> list[dict]:
 
 
 def dimension_arms(ctx: CheckContext) -> list[dict]:
-    """E3/E4: CISSL (Fig 7c) at the small and the large dimension."""
-    return [_arm("ssl", method="cissl", z_dim=z) for z in _settings(ctx)["dims"]]
+    """E3/E4: CISSL (Fig 7c) at the small and the large dimension, with the paper's linear student
+    head (scored by linear probes) and with an MLP student head (scored by MLP probes)."""
+    return [_arm("ssl", method="cissl", z_dim=z, **({"student_head": "mlp"} if head == "mlp" else {}))
+            for head in ("linear", "mlp") for z in _settings(ctx)["dims"]]
 
 
 def augmentation_arms(ctx: CheckContext) -> list[dict]:
-    """E5: DISSL at the weak and the strong augmentation (Fig 7a: C grows as strength falls)."""
+    """E5: DISSL at the weak and the strong augmentation (Fig 7a: C grows as strength falls).
+    Strength 1 is the default, so that arm is E2's DISSL run (trained once, shared)."""
     s = _settings(ctx)
-    return [_arm("ssl", method="dissl", z_dim=s["dims"][0], aug_strength=st,
+    return [_arm("ssl", method="dissl", z_dim=s["dims"][0], **({"aug_strength": st} if st != _DEFAULT_STRENGTH else {}),
                  **({"n_codes": _FIG7A_CODES[st]} if ctx.scale == "gpu" else {})) for st in s["strengths"]]
 
 
@@ -313,16 +318,20 @@ def check_e2(ctx: CheckContext) -> Outcome:
 
 
 def _dimension_runs(ctx: CheckContext) -> dict:
+    """Fig 7c's two arms at each dimension: {z: {"linear": linear head + linear probe accuracies,
+    "mlp": MLP head + MLP probe accuracies}}, one value per seed."""
     s = _settings(ctx)
-    out = {}
+    out: dict = {}
     for arm in dimension_arms(ctx):
-        runs = [_run_arm(ctx, arm, seed, probes=("linear", "mlp"))[1.0] for seed in s["seeds"]]
-        out[arm["z_dim"]] = {"linear": [r["linear_accuracy"] for r in runs], "mlp": [r["mlp_accuracy"] for r in runs]}
+        family = arm.get("student_head", "linear")
+        runs = [_run_arm(ctx, arm, seed, probes=(family,))[1.0] for seed in s["seeds"]]
+        out.setdefault(arm["z_dim"], {})[family] = [r[f"{family}_accuracy"] for r in runs]
     return out
 
 
 def check_e3(ctx: CheckContext) -> Outcome:
-    """A larger representation dimension raises linear-probe accuracy (CISSL, small vs large z)."""
+    """A larger representation dimension raises linear-probe accuracy (CISSL with its linear
+    student head, small vs large z)."""
     pending = _gpu_unavailable(ctx, "tinyimagenet")
     if pending:
         return pending
@@ -337,7 +346,8 @@ def check_e3(ctx: CheckContext) -> Outcome:
 
 
 def check_e4(ctx: CheckContext) -> Outcome:
-    """The dimension gain of MLP probes is smaller than that of linear probes."""
+    """The dimension gain of MLP probes (on CISSL with an MLP student head, Fig 7c's MLP arm) is
+    smaller than that of linear probes (on CISSL with its linear head)."""
     pending = _gpu_unavailable(ctx, "tinyimagenet")
     if pending:
         return pending
@@ -348,7 +358,7 @@ def check_e4(ctx: CheckContext) -> Outcome:
     gain_mlp = np.subtract(runs[large]["mlp"], runs[small]["mlp"])
     cmp = _compare(ctx, gain_lin, gain_mlp)  # linear gain - MLP gain
     return Outcome("pass" if cmp["not_contradicted"] else "fail",
-                   f"gain linear {100 * cmp['mean_a']:+.1f} pt vs MLP {100 * cmp['mean_b']:+.1f} pt" + _resolution(cmp),
+                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + _resolution(cmp),
                    {**cmp, "dims": [small, large], "accuracies": runs, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(cmp))
 
@@ -366,7 +376,8 @@ def check_e5(ctx: CheckContext) -> Outcome:
     acc = {}
     for arm in augmentation_arms(ctx):
         per_seed = [_run_arm(ctx, arm, seed, fractions=s["fractions"]) for seed in s["seeds"]]
-        acc[arm["aug_strength"]] = {f: [r[f]["linear_accuracy"] for r in per_seed] for f in s["fractions"]}
+        acc[arm.get("aug_strength", _DEFAULT_STRENGTH)] = {f: [r[f]["linear_accuracy"] for r in per_seed]
+                                                           for f in s["fractions"]}
     budgets = {}
     for f in s["fractions"]:
         budgets[str(f)] = _compare(ctx, acc[strong][f], acc[weak][f])

@@ -21,6 +21,7 @@ from paper_checks.registry import ClaimResult, jsonable
 PACKAGE_DIR = Path(__file__).resolve().parent
 RESULTS_MD = PACKAGE_DIR / "RESULTS.md"
 RESULTS_JSON = PACKAGE_DIR / "results_cpu.json"
+RESULTS_LOCK = PACKAGE_DIR / ".results_cpu.lock"  # not committed (.gitignore)
 
 
 def _cell(text, width: int | None = None, markdown: bool = True) -> str:
@@ -101,6 +102,24 @@ def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
         merged[r.id] = {**r.to_dict(), "run": info}
     entries = [merged[i] for i in order if i in merged] + [e for i, e in merged.items() if i not in order]
     _atomic_write(store, json.dumps({"results": entries}, indent=1) + "\n")
+    return entries
+
+
+def record_cpu_run(results: list[ClaimResult], info: dict, order: list[str], store: Path = RESULTS_JSON,
+                   markdown: Path = RESULTS_MD, lock: Path = RESULTS_LOCK) -> list[dict]:
+    """Merge a cpu-scale run into ``store`` and rewrite ``markdown``, holding an exclusive lock so
+    two cpu runs (say, the empirical claims split over two processes) finishing together cannot
+    drop each other's results. Returns the merged entries."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            entries = merge_cpu_results(results, info, order, store)
+            write_results_md(entries, order, markdown)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
     return entries
 
 

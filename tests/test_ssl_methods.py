@@ -235,6 +235,20 @@ def test_heads_have_reference_md_layers():
         ("Linear", z, 512, False), ("BN", 512), ("Linear", 512, 64, True)
     ]  # fmt: skip
     assert _layer_signature(heads.exact_head(z, 10)) == [("Linear", z, 10, True)]
+    assert _layer_signature(heads.cissl_student_head(z, family="mlp")) == _layer_signature(heads.simclr_head(z))
+
+
+def test_cissl_mlp_student_head_is_built_and_bad_families_are_refused():
+    from ssltheory.ssl.methods import build_method
+
+    method = build_method("cissl", CountingEncoder(48), hidden_dim=32, out_dim=8, student_head="mlp")
+    assert any(isinstance(m, nn.ReLU) for m in method.student_head.modules())
+    assert not any(isinstance(m, nn.ReLU) for m in build_method("cissl", CountingEncoder(48), out_dim=8).student_head.modules())
+    loss, _ = method.training_step(_views(method), None, step=0, total_steps=10)
+    loss.backward()
+    assert method.student_head[0].weight.grad is not None and torch.isfinite(loss)
+    with pytest.raises(ValueError, match="family must be 'linear' or 'mlp'"):
+        heads.cissl_student_head(6, family="deep")
 
 
 def test_head_linear_weights_are_truncated_normal_std_002_with_zero_bias():

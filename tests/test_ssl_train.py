@@ -94,7 +94,8 @@ def test_epoch_sampler_draws_distinct_indices_within_each_epoch(n, batch, seed):
 @pytest.mark.parametrize(
     "field, value, words",
     [("method", "byol", "method"), ("data", "imagenet", "data"), ("steps", 0, "steps"), ("batch_size", 1, "batch_size"),
-     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device")],
+     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"), ("student_head", "deep", "student_head"),
+     ("student_head", "mlp", "student_head chooses CISSL's student head; method dissl")],
 )
 def test_bad_config_is_refused_naming_the_field(tmp_path, field, value, words):
     with pytest.raises(ValueError, match=words):
@@ -128,7 +129,8 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 
 @pytest.mark.parametrize(
     "method, extra",
-    [("dissl", {}), ("dino", {}), ("simclr", {}), ("cissl", {}), ("exact", {"label_views": True})],
+    [("dissl", {}), ("dino", {}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
+     ("exact", {"label_views": True})],
 )
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
     whole = train(tiny(tmp_path / "whole", method=method, **extra))

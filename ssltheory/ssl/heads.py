@@ -9,7 +9,8 @@ normalisation or a batch-norm (an affine map at evaluation), SimCLR's and DINO's
 head                        layers (defaults of REFERENCE.md)
 ==========================  ======================================================================
 `simclr_head`               Linear(z,1024) BN ReLU Linear(1024,128) BN(128); shared by both views
-`cissl_student_head`        Linear(z,128) BN(128)
+`cissl_student_head`        Linear(z,128) BN(128); family "mlp" (Fig 7c's MLP-head arm):
+                            Linear(z,1024) BN ReLU Linear(1024,128) BN(128)
 `cissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,128) BN(128)
 `DINOHead`                  Linear(z,1024) BN GELU Linear(1024,256), l2-normalise, cosine layer to C
 `dissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,512,no bias) BN(512) Linear(512,C)
@@ -72,10 +73,21 @@ def simclr_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Se
     return init_head_(nn.Sequential(*_mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
 
 
-def cissl_student_head(z_dim: int, out_dim: int = 128) -> nn.Sequential:
-    """CISSL student W: Linear + BN, i.e. affine in z at evaluation (THEORY.md T8): (B, z_dim) -> (B, out_dim). [code]"""
+def cissl_student_head(z_dim: int, out_dim: int = 128, family: str = "linear", hidden_dim: int = 1024) -> nn.Sequential:
+    """CISSL student: (B, z_dim) -> (B, out_dim). [code]
+
+    family "linear" (the paper's CISSL): Linear + BN, affine in z at evaluation, so the loss's
+    inner classifier is linear and z is pushed towards LIN-ideal (THEORY.md T8).
+    family "mlp" (the MLP-head arm of Fig 7c): Linear(z, hidden_dim) BN ReLU Linear(hidden_dim,
+    out_dim) BN, so the inner classifier is an MLP and z need only be ideal for MLP probes (T2).
+    """
     z_dim, out_dim = _check_width(z_dim, "z_dim"), _check_width(out_dim, "out_dim")
-    return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
+    if family == "linear":
+        return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
+    if family == "mlp":
+        hidden_dim = _check_width(hidden_dim, "hidden_dim")
+        return init_head_(nn.Sequential(*_mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
+    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
 
 
 def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:

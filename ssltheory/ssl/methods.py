@@ -197,18 +197,20 @@ class SimCLRMethod(Method):
 class CISSLMethod(Method):
     """CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8).
 
-    Options: temperature 0.07, hidden_dim 1024 (teacher), out_dim 128, distributed "auto"
-    (teacher targets gathered from every process, with gradients).
+    Options: temperature 0.07, hidden_dim 1024 (teacher, and an MLP student), out_dim 128,
+    student_head "linear" (the paper's CISSL) or "mlp" (Fig 7c's MLP-head arm: the inner
+    classifier becomes an MLP, so z is pushed towards MLP- rather than LIN-ideal), distributed
+    "auto" (teacher targets gathered from every process, with gradients).
     """
 
     name = "cissl"
 
     def __init__(
         self, encoder: nn.Module, temperature: float = 0.07, hidden_dim: int = 1024, out_dim: int = 128,
-        distributed: str | bool = "auto",
+        student_head: str = "linear", distributed: str | bool = "auto",
     ) -> None:  # fmt: skip
         super().__init__(encoder)
-        self.student_head = heads.cissl_student_head(self.z_dim, out_dim)
+        self.student_head = heads.cissl_student_head(self.z_dim, out_dim, family=student_head, hidden_dim=hidden_dim)
         self.teacher_head = heads.cissl_teacher_head(self.z_dim, hidden_dim, out_dim)
         self.loss = CISSLLoss(temperature=temperature, distributed=distributed)
 

@@ -94,6 +94,7 @@ class TrainConfig:
     proj_dim: int | None = None  # output of the SimCLR / CISSL projection, DISSL bottleneck
     n_codes: int | None = None  # C of DINO / DISSL
     exact_head: str = "linear"  # head family of exact ISSL: linear (T1) or mlp (T2)
+    student_head: str = "linear"  # CISSL's student: linear (the paper's, T8) or mlp (Fig 7c's MLP-head arm)
     label_views: bool = False
     device: str = "cpu"
     seed: int = 0
@@ -113,6 +114,8 @@ class TrainConfig:
         options: dict = {"hidden_dim": self.hidden_dim}
         if self.method in ("simclr", "cissl"):
             options["out_dim"] = self.proj_dim
+            if self.method == "cissl":
+                options["student_head"] = self.student_head
         elif self.method in ("dino", "dissl"):
             options.update(bottleneck_dim=self.proj_dim, n_codes=self.n_codes, n_views=2 + self.n_small_crops)
         else:  # exact ISSL: one view, or the image and another of its label
@@ -135,6 +138,10 @@ class TrainConfig:
             raise ValueError("proj_dim does not apply to exact ISSL (its head maps z to the K classes)")
         if self.exact_head not in ("linear", "mlp"):
             raise ValueError(f"exact_head must be 'linear' or 'mlp', got {self.exact_head!r}")
+        if self.student_head not in ("linear", "mlp"):
+            raise ValueError(f"student_head must be 'linear' or 'mlp', got {self.student_head!r}")
+        if self.student_head != "linear" and self.method != "cissl":
+            raise ValueError(f"student_head chooses CISSL's student head; method {self.method} has none")
         if self.aug not in AUGMENTATIONS:
             raise ValueError(f"aug {self.aug!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
         if (self.steps is None) == (self.epochs is None):
@@ -643,6 +650,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-codes", type=int, default=None, help="C, the number of codes of DINO / DISSL")
     parser.add_argument("--exact-head", default=TrainConfig.exact_head, choices=["linear", "mlp"],
                         help="head family of exact ISSL (default linear)")
+    parser.add_argument("--student-head", default=TrainConfig.student_head, choices=["linear", "mlp"],
+                        help="CISSL's student head: linear (the paper's) or mlp (Fig 7c's MLP-head arm)")
     parser.add_argument("--label-views", action="store_true", help="second view = another image of the same label")
     parser.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--seed", type=int, default=d.seed)
