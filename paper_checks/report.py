@@ -22,6 +22,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RESULTS_MD = PACKAGE_DIR / "RESULTS.md"
 RESULTS_JSON = PACKAGE_DIR / "results_cpu.json"
 RESULTS_LOCK = PACKAGE_DIR / ".results_cpu.lock"  # not committed (.gitignore)
+EMPIRICAL_PNG = PACKAGE_DIR / "empirical_cpu.png"
+EMPIRICAL_CSV = PACKAGE_DIR / "empirical_cpu.csv"
 
 
 def _cell(text, width: int | None = None, markdown: bool = True) -> str:
@@ -106,9 +108,11 @@ def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
 
 
 def record_cpu_run(results: list[ClaimResult], info: dict, order: list[str], store: Path = RESULTS_JSON,
-                   markdown: Path = RESULTS_MD, lock: Path = RESULTS_LOCK) -> list[dict]:
-    """Merge a cpu-scale run into ``store`` and rewrite ``markdown``, holding an exclusive lock so
-    two cpu runs (say, the empirical claims split over two processes) finishing together cannot
+                   markdown: Path = RESULTS_MD, lock: Path = RESULTS_LOCK, figure: Path | None = EMPIRICAL_PNG,
+                   figure_csv: Path = EMPIRICAL_CSV) -> list[dict]:
+    """Merge a cpu-scale run into ``store``, redraw the empirical figure (``figure`` and its CSV,
+    `plots.plot_empirical`; None: no figure) and rewrite ``markdown``, holding an exclusive lock
+    so two cpu runs (say, the empirical claims split over two processes) finishing together cannot
     drop each other's results. Returns the merged entries."""
     import fcntl
 
@@ -117,15 +121,20 @@ def record_cpu_run(results: list[ClaimResult], info: dict, order: list[str], sto
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             entries = merge_cpu_results(results, info, order, store)
-            write_results_md(entries, order, markdown)
+            if figure is not None:
+                from paper_checks.plots import plot_empirical
+
+                plot_empirical(entries, figure, figure_csv)
+            write_results_md(entries, order, markdown, figure if figure is not None and figure.exists() else None)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     return entries
 
 
-def render_results_md(entries: list[dict], all_ids: list[str] | None = None) -> str:
+def render_results_md(entries: list[dict], all_ids: list[str] | None = None, figure: Path | None = None) -> str:
     """RESULTS.md from stored entries: a summary table (with seeds and spreads) and the evidence;
-    ``all_ids`` (the registry's ids) lets it list the claims with no stored result yet."""
+    ``all_ids`` (the registry's ids) lets it list the claims with no stored result yet; ``figure``
+    (beside RESULTS.md) is shown under the table."""
     counts = summary_counts(entries)
     missing = [i for i in (all_ids or []) if i not in {e["id"] for e in entries}]
     runs = sorted({(e["run"]["date"], e["run"]["command"], e["run"]["machine"]) for e in entries})
@@ -148,6 +157,9 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None) -> 
             e["id"], _cell(e["statement"]), e["provenance"], _cell(e["paper_value"] or "-"), _cell(e["measured"]),
             f"**{e['verdict']}**", _cell(",".join(map(str, e.get("seeds") or [])) or "-"), _cell(e.get("spread") or "-"),
             f"{e['seconds']:.1f}"]) + " |")
+    if figure is not None:
+        lines += ["", f"![The empirical claims: arms, seeds, tolerances]({figure.name})",
+                  "", f"Every compared difference of the empirical claims ({figure.name}; numbers in {figure.stem}.csv)."]
     lines += ["", "## Evidence", ""]
     for e in entries:
         evidence = json.dumps(jsonable(e["evidence"]), sort_keys=False)
@@ -157,5 +169,6 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None) -> 
     return "\n".join(lines)
 
 
-def write_results_md(entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD) -> None:
-    _atomic_write(path, render_results_md(entries, all_ids))
+def write_results_md(entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD,
+                     figure: Path | None = None) -> None:
+    _atomic_write(path, render_results_md(entries, all_ids, figure))

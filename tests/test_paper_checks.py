@@ -9,6 +9,7 @@ counterexample; T7.2d, the corrected statement, passes); every other theory clai
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -215,7 +216,8 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     def record(claim_id):
         result = ClaimResult(claim_id, "a statement", "paper", "empirical", "cpu", None, "1 vs 0", "pass", {}, [0], None, 0.1)
         start.wait()
-        report.record_cpu_run([result], {"date": claim_id, "command": "c", "machine": "m"}, ids, store, markdown, lock)
+        report.record_cpu_run([result], {"date": claim_id, "command": "c", "machine": "m"}, ids, store, markdown, lock,
+                              figure=tmp_path / "empirical.png", figure_csv=tmp_path / "empirical.csv")
 
     threads = [threading.Thread(target=record, args=(i,)) for i in ids]
     for t in threads:
@@ -267,7 +269,7 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4
 
 
-def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys):
+def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_path):
     """E1-E7 at quick scale, end to end through the command line (tiny real training runs): every
     claim reaches a verdict (no error), and each verdict follows from its own evidence by the stated
     rule (pass iff every compared difference is above -tolerance). Which way the tiny runs go is a
@@ -286,3 +288,15 @@ def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys):
             assert c["not_contradicted"] == (c["diff"] > -c["tolerance"])
         assert (r["verdict"] == "pass") == all(c["not_contradicted"] for c in comparisons), claim_id
     assert code == (1 if any(r["verdict"] == "fail" for r in results.values()) else 0)
+    # the cpu-scale figure draws every comparison of this evidence: one panel per difference, each seed a row
+    from paper_checks.plots import comparison_panels, plot_empirical
+
+    entries = list(results.values())
+    written = plot_empirical(entries, tmp_path / "e.png", tmp_path / "e.csv")
+    assert [p.name for p in written] == ["e.png", "e.csv"] and (tmp_path / "e.png").stat().st_size > 0
+    panels = [p for r in entries for p in comparison_panels(r)]
+    assert len(panels) == 1 + 1 + 1 + 1 + 3 + 1 + 2  # E5: one per label budget; E7: linear and MLP probe
+    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    assert len(rows) == 2 * len(panels)  # quick scale: one seed per arm
+    for p in panels:
+        assert p["diff"] == pytest.approx(sum(p["values_a"]) / len(p["values_a"]) - sum(p["values_b"]) / len(p["values_b"]), abs=1e-3)
