@@ -201,11 +201,14 @@ def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
 
 
 def _resolution(*cmps: dict) -> str:
-    """Suffix for the measured cell: whether every compared difference is beyond the tolerance."""
+    """Suffix for the measured cell: "contradicted" when some difference is below -tolerance (the
+    claim fails), "resolved" when every difference is above +tolerance, else "unresolved"."""
+    worst = min(cmps, key=lambda c: c["diff"] / c["tolerance"])
+    if not all(c["not_contradicted"] for c in cmps):
+        return f" [contradicted: difference {100 * worst['diff']:+.1f} pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
     if all(c["resolved"] for c in cmps):
         return " [resolved]"
-    worst = min(c["diff"] for c in cmps)
-    return f" [unresolved: difference {100 * worst:+.1f} pt within the {100 * cmps[0]['tolerance']:.1f} pt tolerance]"
+    return f" [unresolved: difference {100 * worst['diff']:+.1f} pt within the {100 * worst['tolerance']:.1f} pt tolerance]"
 
 
 def _spread(cmp: dict) -> str | None:

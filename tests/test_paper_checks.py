@@ -201,6 +201,20 @@ def test_cli_out_dir_gets_json_and_markdown(tmp_path, capsys):
     assert "| T1.4 |" in (tmp_path / "o" / "RESULTS.md").read_text()
 
 
+def test_empirical_comparisons_are_labelled_contradicted_resolved_or_unresolved():
+    from paper_checks import empirical
+
+    ctx = CheckContext(scale="cpu")  # tolerance: 2 standard errors of the difference, >= 0.5 pt
+    up = empirical._compare(ctx, [0.80, 0.81, 0.82], [0.70, 0.71, 0.72])
+    flat = empirical._compare(ctx, [0.80, 0.81, 0.82], [0.80, 0.812, 0.82])
+    down = empirical._compare(ctx, [0.70, 0.71, 0.72], [0.80, 0.81, 0.82])
+    assert up["resolved"] and flat["not_contradicted"] and not flat["resolved"] and not down["not_contradicted"]
+    assert up["tolerance"] == pytest.approx(2 * math.sqrt(2 * 0.0001 / 3))
+    assert empirical._resolution(up) == " [resolved]"
+    assert empirical._resolution(up, flat).startswith(" [unresolved: difference -0.1 pt within")
+    assert empirical._resolution(up, flat, down).startswith(" [contradicted: difference -10.0 pt, beyond")
+
+
 def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     """Two cpu runs (the empirical claims split over processes) merge under a lock: eight writers
     recording one claim each at the same moment leave all eight in the store and in RESULTS.md."""
