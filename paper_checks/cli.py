@@ -1,12 +1,13 @@
 """`ssltheory paper-check`: run the paper's claims as executable checks.
 
     ssltheory paper-check --scale quick|cpu|gpu [CLAIM ...] [--json] [--out DIR]
-                          [--seed N] [--data-dir PATH] [--device cpu|cuda] [--list]
+                          [--seed N] [--data-dir PATH] [--device cpu|cuda] [--list] [--render-only]
 
 CLAIM is an id or an id prefix (``T7`` selects T7.1 and T7.2a-c); none means every claim. Prints
 a table (id, statement, provenance, paper value, measured, verdict), or with ``--json`` a list of
 objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md. A ``cpu``-scale run
-merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md.
+merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md and
+paper_checks/empirical_cpu.png; ``--render-only`` rewrites those two from the stored results.
 
 Exit status: 0 when no claim fails (pass, refuted or pending-gpu: a refuted [derived] statement is a
 result, reported with its counterexample), 1 when a check fails or cannot run
@@ -37,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "tinyimagenet/ and cifar10/ under it at gpu scale)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu makes the gpu-scale training checks report pending-gpu; default: CUDA when available")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument("--render-only", action="store_true",
+                        help="run nothing: redraw paper_checks/RESULTS.md and its figure from results_cpu.json")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +47,20 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for c in claims:
             print(f"{c.id:6s} [{c.provenance}] [{c.group}] {c.statement}")
+        return 0
+    if args.render_only:
+        from paper_checks import report
+
+        store = report.RESULTS_JSON
+        if not store.exists():
+            raise ValueError(f"--render-only: no stored cpu results ({store.name}); run --scale cpu first")
+        try:
+            json.loads(store.read_text(encoding="utf-8"))["results"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"--render-only: {store.name} is damaged ({err}); nothing rewritten") from None
+        entries = report.record_cpu_run([], {}, [c.id for c in all_claims()], store, report.RESULTS_MD,
+                                        report.RESULTS_LOCK, report.EMPIRICAL_PNG, report.EMPIRICAL_CSV)
+        print(f"[paper-check] rendered {len(entries)} stored results into {report.RESULTS_MD}", file=sys.stderr)
         return 0
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise ValueError(f"--data-dir {args.data_dir} is not a directory")
@@ -71,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         report._atomic_write(args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results]))
     if args.scale == "cpu":
         order = [c.id for c in all_claims()]
-        report.record_cpu_run(results, info, order)
+        report.record_cpu_run(results, info, order, report.RESULTS_JSON, report.RESULTS_MD, report.RESULTS_LOCK,
+                              report.EMPIRICAL_PNG, report.EMPIRICAL_CSV)
         print(f"[paper-check] wrote {report.RESULTS_MD}", file=sys.stderr)
     return 1 if any(r.verdict in ("fail", "error") for r in results) else 0
 

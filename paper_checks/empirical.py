@@ -369,6 +369,14 @@ def check_e4(ctx: CheckContext) -> Outcome:
 # --------------------------------------------------------------------------- E5: augmentation
 
 
+#: What "label-preserving" means for E5's arms, recorded with every verdict (the claim is conditional on it).
+_AUGMENTATION_PREMISE = (
+    "strength s sets the crop's minimum area to min(1, 0.2/s) of the image, colour jitter 0.4s and grayscale 0.1s "
+    "(brightness and contrast only on 1-channel images); horizontal flips (p 0.5) are applied at every strength. On the patch task every crop of a patch still comes "
+    "from its source picture, so the label is preserved by construction; on MNIST a crop of 20% of a 28-px digit "
+    "or a mirrored digit need not keep its label, so there the claim's premise is not guaranteed at s = 1.")
+
+
 def check_e5(ctx: CheckContext) -> Outcome:
     """Stronger label-preserving augmentation (DISSL, strength 1 vs 0.25) helps at every label budget."""
     pending = _gpu_unavailable(ctx, "tinyimagenet")
@@ -388,7 +396,8 @@ def check_e5(ctx: CheckContext) -> Outcome:
     return Outcome("pass" if ok else "fail",
                    "; ".join(f"{float(f):g}: {100 * c['mean_b']:.1f}->{100 * c['mean_a']:.1f}" for f, c in budgets.items())
                    + _resolution(*budgets.values()),
-                   {"label_fractions": budgets, "strengths": [weak, strong], "note": _tolerance_note(ctx)},
+                   {"label_fractions": budgets, "strengths": [weak, strong], "data": _data_for(ctx, "ssl")[0],
+                    "premise": _AUGMENTATION_PREMISE, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]),
                    spread=_spread(next(iter(budgets.values()))))
 

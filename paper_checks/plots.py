@@ -36,7 +36,7 @@ def comparison_panels(entry: dict) -> list[dict]:
         return [_pair(f"E4: gain z={small}->{large}", "linear head/probe", "MLP head/probe", ev, "accuracy gain")]
     if cid == "E5":
         weak, strong = ev["strengths"]
-        return [_pair(f"E5: {float(f):g} of the labels", f"s={strong}", f"s={weak}", cmp)
+        return [_pair(f"E5: {100 * float(f):g}% of the labels", f"s={strong}", f"s={weak}", cmp)
                 for f, cmp in ev["label_fractions"].items()]
     if cid == "E6":
         small, large = ev["dims"]

@@ -242,6 +242,24 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     assert all(f"| {i} |" in markdown.read_text() for i in ids)
 
 
+def test_render_only_redraws_results_md_from_the_store_and_refuses_a_damaged_one(tmp_path, monkeypatch, capsys):
+    from paper_checks import report
+
+    paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
+             "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
+    for name, path in paths.items():
+        monkeypatch.setattr(report, name, path)
+    assert main(["paper-check", "--render-only"]) == 2
+    assert "no stored cpu results" in capsys.readouterr().err
+    assert main(["paper-check", "--scale", "cpu", "T1.4"]) == 0  # a real cpu-scale run writes the store
+    paths["RESULTS_MD"].unlink()
+    assert main(["paper-check", "--render-only"]) == 0
+    assert "| T1.4 |" in paths["RESULTS_MD"].read_text()
+    paths["RESULTS_JSON"].write_text("{not json")
+    assert main(["paper-check", "--render-only"]) == 2
+    assert "damaged" in capsys.readouterr().err and paths["RESULTS_JSON"].read_text() == "{not json"
+
+
 def test_gpu_scale_empirical_claim_is_pending_without_cuda_or_data(capsys):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
