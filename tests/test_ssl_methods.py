@@ -85,7 +85,8 @@ def test_all_views_of_one_resolution_go_through_the_encoder_in_one_batch(name):
 
 def test_build_method_defaults_are_reference_md():
     assert default_options("simclr") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
-    assert default_options("cissl") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
+    assert default_options("cissl") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, student_head="linear",
+                                            distributed="auto")
     dissl = default_options("dissl")
     assert (dissl["n_codes"], dissl["lambda_maximality"], dissl["beta_det_inv"]) == (16384, 2.3, 0.8)
     assert (dissl["teacher_temperature"], dissl["student_temperature"]) == (0.5, 1.0)
