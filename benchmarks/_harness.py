@@ -30,6 +30,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ssltheory._json import jsonable
+
 #: Keys every row carries, in print order. Tests check rows against this schema.
 ROW_KEYS = ("name", "ours_s", "baseline_s", "ratio", "ratio_def", "target", "meets_target", "status", "details")
 SPEEDUP = "baseline_s / ours_s"
@@ -79,19 +81,7 @@ class Row:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        return {k: _jsonable(out[k]) for k in ROW_KEYS}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        return _jsonable(value.item())
-    return value
+        return {k: jsonable(out[k]) for k in ROW_KEYS}
 
 
 def speedup_row(name: str, ours_s: float, baseline_s: float, at_least: float, details: dict, extra_ok: bool = True,

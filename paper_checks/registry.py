@@ -24,7 +24,6 @@ imported; :func:`all_claims` imports them.
 from __future__ import annotations
 
 import importlib
-import math
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
+
+from ssltheory._json import jsonable
 
 SCALES = ("quick", "cpu", "gpu")
 PROVENANCES = ("paper", "code", "derived")
@@ -143,8 +144,8 @@ class ClaimResult:
             "paper_value": self.paper_value,
             "measured": self.measured,
             "verdict": self.verdict,
-            "evidence": jsonable(self.evidence),
-            "seeds": jsonable(self.seeds),
+            "evidence": jsonable(self.evidence, nonfinite="string"),
+            "seeds": jsonable(self.seeds, nonfinite="string"),
             "spread": self.spread,
             "seconds": round(self.seconds, 3),
         }
@@ -244,23 +245,3 @@ def run_claim(claim: Claim, ctx: CheckContext) -> ClaimResult:
         evidence=out.evidence, seeds=list(out.seeds), spread=out.spread,
         seconds=time.perf_counter() - start,
     )
-
-
-def jsonable(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays, paths, fractions and tuples turned into JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(obj, (int, str)) or obj is None:
-        return obj
-    return str(obj)

@@ -162,7 +162,7 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None, fig
                   "", f"Every compared difference of the empirical claims ({figure.name}; numbers in {figure.stem}.csv)."]
     lines += ["", "## Evidence", ""]
     for e in entries:
-        evidence = json.dumps(jsonable(e["evidence"]), sort_keys=False)
+        evidence = json.dumps(jsonable(e["evidence"], nonfinite="string"), sort_keys=False)
         if len(evidence) > 3000:
             evidence = evidence[:3000] + " …(truncated; full evidence in results_cpu.json)"
         lines += [f"### {e['id']} ({e['verdict']})", "", e["statement"], "", "```json", evidence, "```", ""]

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ssltheory._json import jsonable
 from ssltheory._validate import as_count, as_features, as_tolerance
 from ssltheory.equivalence import _BLOCK_ROWS, as_classes
 from ssltheory.geometry import (
@@ -74,23 +75,6 @@ _PAIR_BLOCK_FLOATS = 1 << 22
 
 
 # ------------------------------------------------------------------------ verdict objects
-def _jsonable(obj):
-    """numpy scalars / arrays to plain Python, non-finite floats to None (JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
 @dataclass(frozen=True)
 class Condition:
     """One condition of the verdict: whether it holds, its measured value and a readable detail."""
@@ -100,7 +84,7 @@ class Condition:
     detail: str
 
     def to_dict(self) -> dict:
-        return _jsonable({"ok": self.ok, "value": self.value, "detail": self.detail})
+        return jsonable({"ok": self.ok, "value": self.value, "detail": self.detail})
 
 
 @dataclass(frozen=True)
@@ -129,7 +113,7 @@ class Certificate:
     kind: str
 
     def to_dict(self) -> dict:
-        return _jsonable({"task": self.task, "witness": {"kind": self.kind, **self.witness}})
+        return jsonable({"task": self.task, "witness": {"kind": self.kind, **self.witness}})
 
 
 @dataclass(frozen=True)
@@ -186,7 +170,7 @@ class IdealVerdict:
                 lines.append("  task: none found (see the witness)")
             else:
                 lines.append(f"  task (label per class): {_short(cert.task.tolist())}")
-            for key, value in _jsonable(cert.witness).items():
+            for key, value in jsonable(cert.witness).items():
                 lines.append(f"  {key}: {_short(value)}")
         return "\n".join(lines)
 

@@ -36,6 +36,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ssltheory._json import jsonable
 from ssltheory._validate import as_features, as_labels
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import EquivalenceClasses
@@ -103,9 +104,9 @@ def score_representation(
         "effective_affine_rank": int(conditioning.rank),
         "conditioning": float(conditioning.condition),
         "dimension_deficit": dimension_deficit(K, d),
-        "verdict": _jsonable(verdict.to_dict()),
+        "verdict": jsonable(verdict.to_dict(), nonfinite="string"),
         "accuracies": {k: float(v) for k, v in accuracies.items()},
-        "extra": _jsonable(dict(extra or {})),
+        "extra": jsonable(dict(extra or {}), nonfinite="string"),
     }
 
 
@@ -126,7 +127,7 @@ def write_report(out_dir, sections: Mapping[str, dict], *, title: str = "Ideal-n
             raise ValueError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"title": title, "notes": notes, "sections": {k: _jsonable(v) for k, v in sections.items()}}
+    report = {"title": title, "notes": notes, "sections": {k: jsonable(v, nonfinite="string") for k, v in sections.items()}}
     paths = {"json": out / "report.json", "md": out / "report.md", "png": out / "report.png"}
     _atomic_write(paths["json"], json.dumps(report, indent=2))
     written = json.loads(paths["json"].read_text())  # draw and tabulate from what was written
@@ -218,18 +219,3 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(text + "\n")
     os.replace(tmp, path)
-
-
-def _jsonable(obj):
-    """Plain JSON types from numpy scalars / arrays and tuples."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return obj
