@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -84,11 +85,18 @@ def plan(names: list[str], parts: list[str] | None = None) -> list[tuple[str, st
 
 
 def prepare_out(out: Path) -> Path:
-    """Create the output folder (ValueError if the path is a file); returns it."""
+    """Create the output folder and check that files can be written in it, before any work;
+    returns it. ValueError if the path is a file, OSError (naming the folder) if it cannot be
+    created or written."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory; give a folder")
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(out)) from None
     return out
 
 
@@ -97,8 +105,9 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     """Run the parts of the named experiments at ``scale`` into ``out``; returns the paths written.
 
     Every part writes whole files (its CSV and PNG), so an experiment that fails leaves the files
-    of the parts before it intact. ``echo`` gets one line per finished part (its time and files;
-    default: printed above the progress meter, on stderr).
+    of the parts before it intact. ``echo`` gets a first line once the names and ``out`` are
+    checked, then one line per finished part (its time and files; default: printed above the
+    progress meter, on stderr).
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
@@ -107,6 +116,7 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     written: list[Path] = []
     with Progress(len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})",
                   unit="part") as bar:
+        (echo or bar.write)(f"{', '.join(names)}: {len(jobs)} parts, scale {scale}, seed {seed}, writing to {out}")
         for name, part, make in jobs:
             start = time.perf_counter()
             paths = [Path(p) for p in make(scale, out, seed)]
@@ -135,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.name:
         raise ValueError("an experiment name is required (see --list)")
     out = Path(args.out) if args.out is not None else Path("out") / args.name
-    print(f"experiment {args.name}, scale {args.scale}, seed {args.seed}, writing to {out}", file=sys.stderr, flush=True)
     run_experiments([args.name], args.scale, out, args.seed, args.part)
     return 0
 
