@@ -27,12 +27,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
+from ssltheory.files import writable_folder
 from ssltheory.progress import Progress
 
 #: experiment name -> module defining DESCRIPTION and PARTS
@@ -85,19 +85,12 @@ def plan(names: list[str], parts: list[str] | None = None) -> list[tuple[str, st
 
 
 def prepare_out(out: Path) -> Path:
-    """Create the output folder and check that files can be written in it, before any work;
-    returns it. ValueError if the path is a file, OSError (naming the folder) if it cannot be
-    created or written."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory; give a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    """Create the output folder and check that files can be written in it, before any work
+    (:func:`ssltheory.files.writable_folder`); returns it."""
     try:
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(out)) from None
-    return out
+        return writable_folder(out)
+    except ValueError:
+        raise ValueError(f"--out {out} exists and is not a directory; give a folder") from None
 
 
 def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: list[str] | None = None,

@@ -68,3 +68,22 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 130) -> Path:
     with atomic_output(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return path
+
+
+def writable_folder(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` (and its parents) and check that a file can be written in it, so a
+    long job refuses an unusable output folder before it starts; returns ``path``.
+
+    Raises ``ValueError`` when ``path`` is an existing file, ``OSError`` naming ``path`` when the
+    folder cannot be created or written (read-only, full, permission denied).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory; give a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    return path
