@@ -1,11 +1,14 @@
-# make demo: the main job.  make test: the whole suite.
-# Both create ./.venv on first use and install the package with the pinned versions of constraints.txt.
+# make demo: the main job.  make test: the fast suite (what CI and a developer run each time).
+# make test-all: every test, the slow end-to-end checks included.  make test-slow: only those.
+# make time-test: measure `make test` from a fresh clone (install included): the README's numbers.
+# All create ./.venv on first use and install the package with the pinned versions of constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ssltheory-installed
+PYTEST := $(BIN)/python -m pytest -q
 
-.PHONY: demo test install clean
+.PHONY: demo test test-all test-slow time-test install clean
 
 install: $(STAMP)
 
@@ -18,7 +21,16 @@ demo: $(STAMP)
 	$(BIN)/ssltheory demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST) -m "not slow"
+
+test-all: $(STAMP)
+	$(PYTEST)
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
+
+time-test:
+	bash .ci/time-make-test test
 
 clean:
 	rm -rf $(VENV) build *.egg-info
