@@ -81,12 +81,11 @@ def simplex(K: int = 4) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    """A finished two-step run (small CNN on the embedded patches)."""
-    from ssltheory.ssl.train import TrainConfig, train
-
+    """A finished two-step run (small CNN on the embedded patches), written by the command line
+    so that ``--resume`` with the same flags continues it."""
     out = tmp_path_factory.mktemp("runs") / "dissl"
-    return train(TrainConfig(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
-                             proj_dim=16, n_codes=32, quiet=True, out=str(out)))
+    assert cli.main([*TRAIN, "--out", str(out)]) == 0
+    return out
 
 
 def copy_run(run: Path, tmp_path: Path) -> Path:
@@ -250,7 +249,7 @@ def test_train_resume_a_corrupt_checkpoint(tiny_run, tmp_path, capfd):
 
 
 def test_api_corrupt_checkpoint(tmp_path):
-    from ssltheory.ssl.train import load_checkpoint
+    from ssltheory.ssl.runs import load_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(b"PK\x03\x04 garbage")
@@ -268,23 +267,20 @@ def test_probe_a_missing_run(tmp_path, capfd):
     fails_cleanly(["probe", tmp_path / "nothing-here"], capfd, "nothing-here")
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch seams")
 def test_train_resume_with_a_json_list_config(tiny_run, tmp_path, capfd):
     run = copy_run(tiny_run, tmp_path)
     (run / "config.json").write_text(json.dumps([1, 2, 3]))
     fails_cleanly([*TRAIN, "--resume", "--out", run], capfd, "config.json")
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch seams")
 def test_probe_a_json_list_config(tiny_run, tmp_path, capfd):
     run = copy_run(tiny_run, tmp_path)
     (run / "config.json").write_text(json.dumps(["not", "a", "config"]))
     fails_cleanly(["probe", run], capfd, "config.json")
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch seams")
 def test_api_json_list_config(tiny_run, tmp_path):
-    from ssltheory.ssl.train import load_run
+    from ssltheory.ssl.runs import load_run
 
     run = copy_run(tiny_run, tmp_path)
     (run / "config.json").write_text("[]")
@@ -292,7 +288,6 @@ def test_api_json_list_config(tiny_run, tmp_path):
         load_run(run)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch seams")
 def test_train_resume_after_a_half_written_metrics_line(tiny_run, tmp_path, capfd):
     """Not an error: the half line is dropped with one line saying so, and the run resumes."""
     run = copy_run(tiny_run, tmp_path)
@@ -307,7 +302,6 @@ def test_train_resume_after_a_half_written_metrics_line(tiny_run, tmp_path, capf
         json.loads(line)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch seams")
 def test_a_raw_pickle_checkpoint_is_refused_in_one_line_without_the_advice_to_unpickle(tiny_run, tmp_path, capfd):
     import argparse
     import pickle
@@ -394,6 +388,6 @@ def test_api_train_into_an_unwritable_folder(unwritable):
     from ssltheory.ssl.train import TrainConfig, train
 
     with pytest.raises(OSError) as err:
-        train(TrainConfig(method="dissl", data="patches", z_dim=8, steps=1, batch_size=16, hidden_dim=32, proj_dim=16,
+        train(TrainConfig.from_flags(method="dissl", data="patches", z_dim=8, steps=1, batch_size=16, hidden_dim=32, proj_dim=16,
                           n_codes=32, quiet=True, out=str(unwritable)))
     assert str(unwritable.parent) in str(err.value)
