@@ -353,7 +353,8 @@ def test_an_unknown_command(capfd):
 # ------------------------------------------------------------------------------ pipes
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["experiment", "--list"], ["figures", "--list"], ["paper-check", "--list"]])
+@pytest.mark.parametrize("argv", [["--help"], ["experiment", "--list"], ["paper-check", "--list"],
+                                  pytest.param(["figures", "--list"], marks=pytest.mark.slow)])
 def test_a_closed_pipe_ends_the_command_quietly(argv):
     """``ssltheory ... | head -1``: the reader goes away; no traceback, the SIGPIPE exit code."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))

@@ -88,6 +88,7 @@ def test_report_refuses_bad_input_naming_it():
 # ---- the demo --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_quick_writes_the_report_and_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--quick", "--out", str(out)]) == 0

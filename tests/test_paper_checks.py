@@ -301,6 +301,7 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4
 
 
+@pytest.mark.slow
 def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_path):
     """E1-E7 at quick scale, end to end through the command line (tiny real training runs): every
     claim reaches a verdict (no error), and each verdict follows from its own evidence by the stated
