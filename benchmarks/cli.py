@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ssltheory.benchmarks._harness import BenchConfig, Row, limited_threads, load_average, machine_info
 from ssltheory.files import writable_folder
-from ssltheory.progress import Progress
+from ssltheory.progress import Progress, ticking
 
 #: benchmark name -> module; each module exposes ``run(config: BenchConfig) -> list[Row]``.
 BENCHMARKS = {
@@ -82,7 +82,8 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
     starts with a kept name); ``echo(row)`` is called as each row is ready. A progress meter over
     the benchmarks goes to stderr."""
     rows: list[Row] = []
-    with Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar:
+    with Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar, \
+            ticking(bar):
         for bench, keep in selection.items():
             module = importlib.import_module(BENCHMARKS[bench])
             bench_config = dataclasses.replace(config, rows=None if keep is None else frozenset(keep))

@@ -33,7 +33,7 @@ from types import ModuleType
 from typing import Callable
 
 from ssltheory.files import writable_folder
-from ssltheory.progress import Progress
+from ssltheory.progress import Progress, ticking
 
 #: experiment name -> module defining DESCRIPTION and PARTS
 EXPERIMENTS: dict[str, str] = {
@@ -108,14 +108,15 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     out = prepare_out(out)
     written: list[Path] = []
     with Progress(len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})",
-                  unit="part") as bar:
+                  unit="part") as bar, ticking(bar):
         (echo or bar.write)(f"{', '.join(names)}: {len(jobs)} parts, scale {scale}, seed {seed}, writing to {out}")
         for name, part, make in jobs:
+            bar.update(0, part=f"{name}/{part}")
             start = time.perf_counter()
             paths = [Path(p) for p in make(scale, out, seed)]
             written += paths
             (echo or bar.write)(f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}")
-            bar.update(1, done=part)
+            bar.update(1)
     return written
 
 
