@@ -1,7 +1,8 @@
 # make demo: the main job.  make test: the fast suite (what CI and a developer run each time).
 # make test-all: every test, the slow end-to-end checks included.  make test-slow: only those.
 # make time-test: measure `make test` from a fresh clone (install included): the README's numbers.
-# All create ./.venv on first use and install the package with the pinned versions of constraints.txt.
+# All create ./.venv on first use and install the package with the pinned versions of constraints.txt
+# (--no-compile: Python compiles only the modules it imports, on first import, not all of torch).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -14,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0 -e '.[test]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
