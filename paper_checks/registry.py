@@ -36,7 +36,7 @@ from ssltheory._json import jsonable
 
 SCALES = ("quick", "cpu", "gpu")
 PROVENANCES = ("paper", "code", "derived")
-VERDICTS = ("pass", "fail", "refuted", "pending-gpu", "error")
+VERDICTS = ("pass", "inconclusive", "fail", "refuted", "pending-gpu", "error")
 
 #: Modules that register claims, imported by :func:`all_claims` in this order.
 CLAIM_MODULES = ("paper_checks.theory_probes", "paper_checks.theory_efficiency", "paper_checks.theory_objectives",
