@@ -1,25 +1,27 @@
-"""The paper's empirical claims (E1-E7), checked by training through `ssltheory.ssl.train` and
+"""The paper's empirical claims (E1-E12), checked by training through `ssltheory.ssl.train` and
 probing with `ssltheory.ssl.probes.probe_run`.
 
 Scales (every run: `TrainConfig` -> `train` -> `probe_run` on the run's frozen test features):
 
-- ``quick``: tiny CPU runs on embedded data (the patch-source task for E1-E5, scikit-learn's
-  digits with label views for E6-E7), one seed, tens of steps. Such runs are noisy: a claim is
-  judged with an absolute tolerance of 3 accuracy points, and the evidence says so.
-- ``cpu``: longer CPU runs (300 steps, batch 128) on MNIST when ``--data-dir`` holds the idx
-  files (else the patch task and digits), three seeds; the tolerance is twice the standard error
-  of the compared difference (at least half a point) and the spread over seeds is reported. That
-  is 12 arms x 3 seeds = 36 runs plus their probes, about an hour on two quiet cores
-  (``ssltheory paper-check --scale cpu empirical --data-dir DATA``; or two processes,
-  ``E1 E2 E5`` and ``E3 E4 E6 E7``, which merge into one RESULTS.md).
-- ``gpu``: the paper's configurations (REFERENCE.md): ResNet-18 on TinyImageNet (E1-E5) and the
-  controlled CIFAR-10 design with label views (E6-E7), 300 epochs, the paper's batch sizes,
-  learning-rate rule, heads and codes, on CUDA; ``pending-gpu`` without a CUDA device or without
-  the dataset under ``--data-dir``.
+- ``quick``: tiny CPU runs on embedded data (the patch-source task for E1-E5 and E8-E9,
+  scikit-learn's digits for E5.mnist and, with label views, E6-E7), one seed, tens of steps. Such
+  runs are noisy: a claim is judged with an absolute tolerance of 3 accuracy points, and the
+  evidence says so.
+- ``cpu``: longer CPU runs (300 steps, batch 128) on MNIST when ``--data-dir`` holds the idx files
+  (else the patch task and digits), three seeds; the tolerance is twice the standard error of the
+  compared difference (at least half a point) and the spread over seeds is reported. E5 runs on the
+  patch task at every scale below gpu, where its premise (label-preserving augmentation) holds;
+  E5.mnist repeats it on MNIST as a labelled control. One thread per run
+  (``ssltheory paper-check --scale cpu empirical --data-dir DATA``, or several processes on
+  disjoint claims, which merge into one RESULTS.md).
+- ``gpu``: the paper's configurations (REFERENCE.md): ResNet-18 on TinyImageNet (E1-E5, E8-E9) and
+  the controlled CIFAR-10 design with label views (E6-E7), 300 epochs (1000 for "+ epochs"), the
+  paper's batch sizes, learning-rate rule, heads and codes, on CUDA; ``pending-gpu`` without a CUDA
+  device or without the dataset under ``--data-dir``. The ImageNet tables (E10-E12) are
+  ``pending-gpu`` at every scale, with their configurations (`IMAGENET_CONFIGS`).
 
-Verdict rule: a claim "A >= B" or "X helps" passes when the measured difference is above
-``-tolerance`` (the data do not contradict it) and fails otherwise; the evidence records whether
-the difference also exceeds ``+tolerance`` (a resolved effect) or not.
+Verdict rule (`judge`, docs/THEORY.md section 3): ``pass`` when every compared difference lies
+beyond +tolerance, ``fail`` when one lies beyond -tolerance, ``inconclusive`` otherwise.
 """
 
 from __future__ import annotations
@@ -192,18 +194,28 @@ def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str
     return out
 
 
-def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
-    """Difference of means a - b (the claim says a > b), its tolerance for this scale, the spreads
-    and the difference's direction (`direction`)."""
+def compare_arms(a, b, tolerance: float | None = None) -> dict:
+    """Difference of means a - b (the claim says a > b) with its tolerance, the spreads and the
+    difference's direction (`direction`). ``tolerance`` None: twice the standard error of the
+    difference over seeds, at least half a point (0.005); a number: that fixed tolerance.
+
+    Args:
+        a, b: per-seed values of the two arms (accuracies as fractions).
+    """
     a, b = np.asarray(a, float), np.asarray(b, float)
     diff = float(a.mean() - b.mean())
-    tol = _settings(ctx)["tolerance"]
-    if tol is None:  # several seeds: twice the standard error of the difference, at least half a point
+    tol = tolerance
+    if tol is None:
         se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 and len(b) > 1 else 0.0
         tol = max(2 * se, 0.005)
     return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": diff, "tolerance": tol,
             "std_a": float(a.std(ddof=1)) if len(a) > 1 else None, "std_b": float(b.std(ddof=1)) if len(b) > 1 else None,
             "values_a": a.round(4).tolist(), "values_b": b.round(4).tolist(), "direction": direction(diff, tol)}
+
+
+def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
+    """`compare_arms` with this scale's tolerance."""
+    return compare_arms(a, b, _settings(ctx)["tolerance"])
 
 
 def direction(diff: float, tolerance: float) -> str:

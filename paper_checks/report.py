@@ -175,7 +175,8 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None, fig
               "[derived] statement with a counterexample. The paper column is a transcription of the paper "
               "(paper_checks/paper_numbers.py), not our measurement; `measured` is ours."]
     if missing:
-        lines += ["", "Not yet run at this scale: " + ", ".join(missing) + "."]
+        lines += ["", "Not yet run at this scale: " + ", ".join(missing) + " (each trains its own runs: "
+                  "`ssltheory paper-check --scale cpu ID`)."]
     lines += ["",
               "| id | statement | prov. | paper | measured | verdict | seeds | spread | s |",
               "|---|---|---|---|---|---|---|---|---|"]

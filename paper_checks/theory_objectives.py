@@ -1,4 +1,4 @@
-"""Checks of THEORY.md T6-T9: what the ISSL objectives optimise.
+"""Checks of docs/THEORY.md T6-T9: what the ISSL objectives optimise.
 
 - T6: the log-loss decomposition H[A'|Z] = H[A'|M] + H[M|Z], pointwise in exact rationals;
 - T7.1: the DISSL identity, against the library's `DISSLLoss` on random logits and in sympy;
@@ -265,7 +265,7 @@ def brute_force_teacher_minimum(K: int, C: int, lam: float, beta: float, restart
 
 
 def closed_form(K: int, C: int, lam: float, beta: float) -> dict:
-    """THEORY.md T7.2's minima: -lam log C if C <= K; -(lam-1-beta) log C - (1+beta) log K if C >= K
+    """docs/THEORY.md T7.2's minima: -lam log C if C <= K; -(lam-1-beta) log C - (1+beta) log K if C >= K
     and K divides C (both when C = K)."""
     out = {}
     if C <= K:

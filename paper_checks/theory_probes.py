@@ -1,4 +1,4 @@
-"""Checks of THEORY.md T1 (linear ideal), T2 (universal ideal) and T5 (Cover's count).
+"""Checks of docs/THEORY.md T1 (linear ideal), T2 (universal ideal) and T5 (Cover's count).
 
 Each check draws random codes with fixed seeds (more and larger at ``cpu`` scale) and tests the
 statement's conclusion by an independent computation: the library's exact LP
@@ -391,7 +391,7 @@ def check_t1_4(ctx: CheckContext) -> Outcome:
 
 def relu_interpolator(u: np.ndarray, knots: np.ndarray, targets: np.ndarray):
     """The width-(K-1) one-hidden-layer ReLU network f(z) = A relu(W1 z + b1) + a0 with
-    f(c_m) = targets[m] [derived, THEORY.md T2].
+    f(c_m) = targets[m] [derived, docs/THEORY.md T2].
 
     Args:
         u: (d,) projection direction keeping the K class codes distinct.

@@ -194,7 +194,7 @@ def test_cli_json_lists_results_and_exit_code_follows_verdicts(capsys):
     out = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in out] == ["T1.4", "T5"]
     assert {"id", "statement", "provenance", "paper_value", "measured", "verdict", "evidence"} <= set(out[0])
-    # a [derived] statement with a counterexample is a result (THEORY.md), reported, not a failure
+    # a [derived] statement with a counterexample is a result (docs/THEORY.md), reported, not a failure
     assert main(["paper-check", "--scale", "quick", "T7.2a"]) == 0
     table = capsys.readouterr().out
     assert "T7.2a" in table and "refuted" in table
