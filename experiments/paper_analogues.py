@@ -23,7 +23,7 @@ Parts (each writes ``<part>.csv`` with every number, ``<part>.png``; Table 1 als
   labels there is nothing to select on.
 - ``fig7c`` [paper, Fig. 7c]: CISSL with increasing z, three arms: the paper's two, "linear head +
   linear probe" (CISSL as published) and "MLP head + MLP probe" (CISSL trained with an MLP
-  student head, ``TrainConfig.student_head="mlp"``, scored by ``probes.MLPProbe`` with its epoch
+  student head, method option ``student_head="mlp"``, scored by ``probes.MLPProbe`` with its epoch
   chosen on validation), plus "linear head + MLP probe", which separates what the MLP probe adds
   on the same representation from what the MLP head changes in the representation.
 
@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.controlled import features_of, train_encoder
-from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
-from paper_checks import paper_numbers as paper
-from paper_checks.empirical import compare_arms, judge, seeds_to_resolve
+from ssltheory.experiments.controlled import features_of, train_encoder
+from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.paper_checks import paper_numbers as paper
+from ssltheory.paper_checks.empirical import compare_arms, judge, seeds_to_resolve
 
 DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
 

@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
+from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.id:6s} [{c.provenance}] [{c.group}] {c.statement}")
         return 0
     if args.render_only:
-        from paper_checks import report
+        from ssltheory.paper_checks import report
 
         store = report.RESULTS_JSON
         if not store.exists():
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         results.append(result)
 
-    from paper_checks import report
+    from ssltheory.paper_checks import report
 
     info = report.run_info(_command_words(args), args.seed, args.scale)
     if args.json:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_checks import paper_numbers as paper
-from paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks import paper_numbers as paper
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- configurations
 
@@ -156,7 +156,7 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
             torch.set_num_threads(1)  # shared CPUs: one thread per run
         try:
             start = time.perf_counter()
-            run_dir = train(TrainConfig(**kwargs, out=str(out)))
+            run_dir = train(TrainConfig.from_flags(**kwargs, out=str(out)))
         finally:
             torch.set_num_threads(threads)
         record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}
@@ -681,7 +681,7 @@ def imagenet_configurations(claim_id: str) -> dict:
             out[arm] = {"config": kwargs, "status": "method not in this toolkit"}
         else:
             try:
-                TrainConfig(**{**kwargs, "device": "cpu"}, out="imagenet-run").validate()
+                TrainConfig.from_flags(**{**kwargs, "device": "cpu"}, out="imagenet-run").validate()
                 out[arm] = {"config": kwargs, "status": "valid"}
             except ValueError as err:
                 out[arm] = {"config": kwargs, "status": f"invalid: {err}"}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments._io import pyplot, save_figure, write_csv
-from paper_checks.empirical import comparisons
+from ssltheory.experiments._io import pyplot, save_figure, write_csv
+from ssltheory.paper_checks.empirical import comparisons
 
 
 def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict:

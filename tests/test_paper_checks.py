@@ -19,11 +19,11 @@ import math
 import numpy as np
 import pytest
 
-from paper_checks.registry import CheckContext, run_claim, select
-from paper_checks.registry import SCALES, VERDICTS
-from paper_checks import theory_efficiency as eff
-from paper_checks import theory_objectives as obj
-from paper_checks import theory_probes as probes
+from ssltheory.paper_checks.registry import CheckContext, run_claim, select
+from ssltheory.paper_checks.registry import SCALES, VERDICTS
+from ssltheory.paper_checks import theory_efficiency as eff
+from ssltheory.paper_checks import theory_objectives as obj
+from ssltheory.paper_checks import theory_probes as probes
 from ssltheory.cli import main
 
 EXPECTED_THEORY = {"T1.1": "pass", "T1.2": "pass", "T1.3": "pass", "T1.4": "pass", "T2": "pass", "T3": "pass",
@@ -58,7 +58,7 @@ def test_selectors_pick_prefixes_groups_and_reject_unknown_ids():
 
 
 def test_a_contradicted_claim_fails_unless_it_is_a_derived_statement_which_is_refuted():
-    from paper_checks.registry import CheckContext, Claim, Outcome, run_claim
+    from ssltheory.paper_checks.registry import CheckContext, Claim, Outcome, run_claim
 
     def contradicted(ctx):
         return Outcome("fail", "counterexample", {"counterexample": [1, 2]})
@@ -71,7 +71,7 @@ def test_a_contradicted_claim_fails_unless_it_is_a_derived_statement_which_is_re
 
 
 def test_a_crashing_check_is_reported_as_error_not_pass():
-    from paper_checks.registry import Claim
+    from ssltheory.paper_checks.registry import Claim
 
     def boom(ctx):
         raise RuntimeError("module missing")
@@ -213,7 +213,7 @@ def _cmp(diff, tolerance, values=(0.8, 0.8)):
 
 
 def test_a_difference_within_its_tolerance_is_inconclusive_whatever_its_sign():
-    from paper_checks.empirical import direction, judge
+    from ssltheory.paper_checks.empirical import direction, judge
 
     assert judge(_cmp(0.02, 0.01)) == "pass"
     for diff in (0.004, 0.0, -0.004, 0.01, -0.01):  # the band is closed: exactly +-tolerance is not resolved
@@ -231,7 +231,7 @@ def test_a_difference_within_its_tolerance_is_inconclusive_whatever_its_sign():
 def test_verdicts_follow_from_random_evidence_by_the_rule():
     """The rule against a direct reading on random synthetic comparisons, and `rejudge` of stored
     entries (including the old "pass within tolerance") agrees with it."""
-    from paper_checks.empirical import _resolution, judge, rejudge
+    from ssltheory.paper_checks.empirical import _resolution, judge, rejudge
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -251,7 +251,7 @@ def test_verdicts_follow_from_random_evidence_by_the_rule():
 def test_the_stored_e7_row_that_read_pass_within_tolerance_is_now_a_fail():
     """The cpu results kept E7's -5.6 pt linear-probe difference (tolerance 0.5 pt): resolved against
     the claim, so `fail`, and its measured cell names that difference."""
-    from paper_checks.empirical import rejudge
+    from ssltheory.paper_checks.empirical import rejudge
 
     lin = {**_cmp(-0.056, 0.005), "mean_a": 0.8845, "mean_b": 0.9405}
     mlp = {**_cmp(0.1378, 0.044), "mean_a": 0.7462, "mean_b": 0.6084}
@@ -263,7 +263,7 @@ def test_the_stored_e7_row_that_read_pass_within_tolerance_is_now_a_fail():
 
 
 def test_seeds_to_resolve_is_the_smallest_n_with_twice_the_standard_error_below_the_difference():
-    from paper_checks.empirical import seeds_to_resolve
+    from ssltheory.paper_checks.empirical import seeds_to_resolve
 
     c = {"diff": 0.01, "std_a": 0.01, "std_b": 0.01}
     n = seeds_to_resolve(c)
@@ -273,7 +273,7 @@ def test_seeds_to_resolve_is_the_smallest_n_with_twice_the_standard_error_below_
 
 
 def test_summary_counts_every_verdict_including_zeros():
-    from paper_checks import report
+    from ssltheory.paper_checks import report
 
     counts = report.summary_counts([{"verdict": "pass"}, {"verdict": "inconclusive"}, {"verdict": "inconclusive"}])
     assert list(counts) == list(VERDICTS)
@@ -282,7 +282,7 @@ def test_summary_counts_every_verdict_including_zeros():
 
 
 def test_paper_numbers_are_the_transcribed_tables_and_reach_the_registry():
-    from paper_checks import paper_numbers as paper
+    from ssltheory.paper_checks import paper_numbers as paper
 
     assert paper.TABLE1["contrastive"]["SimCLR"] == (44.9, 0.2)
     assert paper.TABLE1["distillation"]["best of DINO / SwAV / SimSiam"] == (43.5, 0.2)
@@ -364,8 +364,8 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     recording one claim each at the same moment leave all eight in the store and in RESULTS.md."""
     import threading
 
-    from paper_checks import report
-    from paper_checks.registry import ClaimResult
+    from ssltheory.paper_checks import report
+    from ssltheory.paper_checks.registry import ClaimResult
 
     store, markdown, lock = tmp_path / "results.json", tmp_path / "RESULTS.md", tmp_path / ".lock"
     ids = [f"X{i}" for i in range(8)]
@@ -387,7 +387,7 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
 
 
 def test_render_only_redraws_results_md_from_the_store_and_refuses_a_damaged_one(tmp_path, monkeypatch, capsys):
-    from paper_checks import report
+    from ssltheory.paper_checks import report
 
     paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
              "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
@@ -417,7 +417,7 @@ def test_gpu_scale_empirical_claim_is_pending_without_cuda_or_data(capsys):
 def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     """The gpu arms are real configurations: every one builds a TrainConfig that validates (the
     device is switched to cpu here only because this machine may have no CUDA)."""
-    from paper_checks.empirical import planned_configs
+    from ssltheory.paper_checks.empirical import planned_configs
     from ssltheory.ssl.train import TrainConfig
 
     ctx = CheckContext(scale="gpu", data_dir=tmp_path)
@@ -428,19 +428,19 @@ def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
         assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18"
         assert kwargs["epochs"] == (1000 if kwargs.get("z_dim") == 2048 and kwargs["epochs"] != 300 else 300)
         assert kwargs["batch_size"] == (512 if kwargs["method"] in ("simclr", "cissl", "exact") else 256)
-        TrainConfig(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
+        TrainConfig.from_flags(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
     dissl = [c for c in configs if c["method"] == "dissl"]
     assert {c.get("n_codes") for c in dissl} >= {16384, 24000}  # Fig 7a: more codes for weaker augmentation
 
 
 def test_quick_and_cpu_configurations_validate(tmp_path):
-    from paper_checks.empirical import planned_configs
+    from ssltheory.paper_checks.empirical import planned_configs
     from ssltheory.ssl.train import TrainConfig
 
     for scale in ("quick", "cpu"):
         configs = planned_configs(CheckContext(scale=scale))
         for kwargs in configs:
-            TrainConfig(**kwargs, out=str(tmp_path / "run")).validate()
+            TrainConfig.from_flags(**kwargs, out=str(tmp_path / "run")).validate()
         # Fig 7c's two arms (E3/E4): CISSL with its linear student and with an MLP student, at both dimensions
         cissl = {(c.get("student_head", "linear"), c["z_dim"]) for c in configs if c["method"] == "cissl"}
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4
@@ -449,7 +449,7 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
 def test_e5_runs_where_its_premise_holds_and_mnist_is_a_separate_control(tmp_path):
     """With MNIST under --data-dir, E1-E4 train on MNIST, E5 on the patch task (crops and flips keep
     the label) and E5.mnist on MNIST; without it E5.mnist falls back to 8x8 digits."""
-    from paper_checks.empirical import CLAIM_ARMS, _train_config
+    from ssltheory.paper_checks.empirical import CLAIM_ARMS, _train_config
 
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
     with_mnist = CheckContext(scale="cpu", data_dir=tmp_path)
@@ -465,7 +465,7 @@ def test_e5_runs_where_its_premise_holds_and_mnist_is_a_separate_control(tmp_pat
 
 
 def _check_verdicts_follow_from_evidence(results: dict) -> None:
-    from paper_checks.empirical import comparisons, judge
+    from ssltheory.paper_checks.empirical import comparisons, judge
 
     for claim_id, r in results.items():
         assert r["verdict"] in ("pass", "inconclusive", "fail"), (claim_id, r["measured"])
@@ -481,7 +481,7 @@ def test_one_tiny_empirical_claim_trains_probes_and_judges_end_to_end(capsys, tm
     runs and probes, and a verdict that follows from the evidence by the rule. Which way such tiny
     runs go is not asserted."""
     pytest.importorskip("torch")
-    from paper_checks import empirical
+    from ssltheory.paper_checks import empirical
 
     quick = {**empirical._SCALES["quick"], "ssl": {**empirical._SCALES["quick"]["ssl"], "steps": 8}}
     monkeypatch.setitem(empirical._SCALES, "quick", quick)
@@ -508,7 +508,7 @@ def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_p
     assert all(results[i]["verdict"] == "pending-gpu" for i in ("E10", "E11", "E12"))
     _check_verdicts_follow_from_evidence(trained)
     assert code == (1 if any(r["verdict"] == "fail" for r in results.values()) else 0)
-    from paper_checks.plots import comparison_panels, plot_empirical
+    from ssltheory.paper_checks.plots import comparison_panels, plot_empirical
 
     entries = list(results.values())
     written = plot_empirical(entries, tmp_path / "e.png", tmp_path / "e.csv")
