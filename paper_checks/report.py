@@ -185,7 +185,7 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None, fig
     for e in entries:
         lines.append("| " + " | ".join([
             e["id"], _cell(e["statement"]), e["provenance"], _cell(e["paper_value"] or "-"), _cell(e["measured"]),
-            f"**{e['verdict']}**", _cell(",".join(map(str, e.get("seeds") or [])) or "-"), _cell(e.get("spread") or "-"),
+            f"**{e['verdict']}**" + (f" (stored as {e['verdict_as_run']}; re-judged)" if "verdict_as_run" in e else ""), _cell(",".join(map(str, e.get("seeds") or [])) or "-"), _cell(e.get("spread") or "-"),
             f"{e['seconds']:.1f}"]) + " |")
     if figure is not None:
         lines += ["", f"![The empirical claims: arms, seeds, tolerances]({figure.name})",

@@ -520,3 +520,23 @@ def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_p
     assert len(rows) == 2 * len(panels)  # quick scale: one seed per arm
     for p in panels:
         assert p["diff"] == pytest.approx(sum(p["values_a"]) / len(p["values_a"]) - sum(p["values_b"]) / len(p["values_b"]), abs=1e-3)
+
+
+def test_merging_re_judges_a_stored_pass_within_tolerance_and_says_so(tmp_path):
+    """A store written under the old rule (E1 "pass" with +0.4 pt inside a 0.7 pt tolerance) is
+    re-judged on the next merge: inconclusive, marked as re-judged in RESULTS.md, its statement and
+    paper value refreshed from the registry, its measurements untouched."""
+    from ssltheory.paper_checks import report
+
+    old = {"id": "E1", "statement": "old words", "provenance": "paper", "group": "empirical", "scale": "cpu",
+           "paper_value": "45.8 vs 45.2", "measured": "cissl 82.2 vs simclr 81.8 (linear probe %)",
+           "verdict": "pass", "evidence": {**_cmp(0.004, 0.0067), "values_a": [0.82, 0.83], "values_b": [0.81, 0.82]},
+           "seeds": [0, 1], "spread": None, "seconds": 1.0, "run": {"date": "d", "command": "c", "machine": "m"}}
+    store = tmp_path / "r.json"
+    store.write_text(json.dumps({"results": [old]}))
+    (entry,) = report.merge_cpu_results([], {}, ["E1"], store)
+    assert entry["verdict"] == "inconclusive" and entry["verdict_as_run"] == "pass"
+    assert entry["evidence"]["values_a"] == [0.82, 0.83] and "44.9 ± 0.2" in entry["paper_value"]
+    assert entry["statement"] == select(["E1"])[0].statement
+    assert json.loads(store.read_text())["results"][0]["verdict"] == "inconclusive"
+    assert "**inconclusive** (stored as pass; re-judged)" in report.render_results_md([entry], ["E1"])
