@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     claims = select(args.claims)  # ValueError (exit 2) on an unknown id
     if args.list:
         for c in claims:
-            print(f"{c.id:6s} [{c.provenance}] [{c.group}] {c.statement}")
+            print(f"{c.id:8s} [{c.provenance}] [{c.group}] {c.statement}")
         return 0
     if args.render_only:
         from ssltheory.paper_checks import report
