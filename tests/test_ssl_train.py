@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 #: method options given flag-style to ``tiny`` (aliases such as proj_dim allowed)
-OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim")
+OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim", "variant")
 
 
 def tiny(tmp_path: Path, **overrides) -> TrainConfig:
@@ -145,7 +145,7 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 
 @pytest.mark.parametrize(
     "method, extra",
-    [("dissl", {}), ("dino", {}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
+    [("dissl", {}), ("dino", {}), ("dino", {"variant": "authors"}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
      ("exact", {"label_views": True})],
 )
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):

@@ -24,7 +24,7 @@ from ssltheory.ssl.data import DATASETS
 
 __all__ = ["TrainConfig", "ARCHS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
 
-#: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder``.
+#: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
 #: Augmentation kinds of ``ssltheory.ssl.augment.build_augmentation``.
 AUGMENTATIONS = ("simclr", "coarse", "none")
