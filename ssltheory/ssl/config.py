@@ -112,12 +112,15 @@ class TrainConfig:
     def from_preset(cls, preset: str, **explicit) -> "TrainConfig":
         """A config of preset ``preset`` (see :data:`PRESETS`) for ``explicit["method"]``, with every
         explicit field overriding the preset's (``steps`` or ``epochs`` replaces the preset's
-        length; ``method_options`` are merged over the preset's)."""
+        length; another ``aug`` drops the preset's strength, so ``coarse`` keeps its own default;
+        ``method_options`` are merged over the preset's)."""
         method = explicit.get("method", cls.method)
         values = preset_values(preset, method)
         if "steps" in explicit or "epochs" in explicit:
             values.pop("steps", None)
             values.pop("epochs", None)
+        if explicit.get("aug", values.get("aug", cls.aug)) != values.get("aug", cls.aug):
+            values.pop("aug_strength", None)  # the preset's strength is for its own augmentation kind
         options = {**values.pop("method_options"), **dict(explicit.pop("method_options", None) or {})}
         return cls(**{**values, **explicit, "method_options": options})
 
