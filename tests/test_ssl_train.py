@@ -236,6 +236,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "run" / "encoder.pt").exists()
+    assert not (tmp_path / "run").exists()  # nothing half-written: not even an empty run directory
 
 
 def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
