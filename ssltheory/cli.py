@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "paper-check": ("paper_checks.cli", "run the paper's claims as executable checks"),
     "figures": ("ssltheory.commands.figures", "regenerate every figure in figures/"),
     "bench": ("benchmarks.cli", "side-by-side benchmarks against the usual tools"),
+    "sweep": ("ssltheory.commands.sweep", "grid / random search of training runs on submitit (Slurm, local, debug)"),
 }
 
 

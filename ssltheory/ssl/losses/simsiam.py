@@ -19,7 +19,19 @@ from torch import nn
 
 from ssltheory.ssl.losses._common import check_matrix, check_same_shape, float32_maths
 
-__all__ = ["SimSiamLoss"]
+__all__ = ["SimSiamLoss", "projection_std"]
+
+
+@torch.no_grad()
+def projection_std(z: torch.Tensor) -> float:
+    """Mean over coordinates of the batch standard deviation of the l2-normalised rows of z (B, D).
+
+    About 1/sqrt(D) when the projections spread over the sphere, 0 at collapse (all rows equal)
+    [paper: Chen & He 2021 sec. 4.1 and fig. 2]; SimSiam's collapse monitor. 0.0 for one row.
+    """
+    if z.shape[0] < 2:
+        return 0.0
+    return float(F.normalize(z.detach().float(), dim=1).std(dim=0).mean())
 
 
 class SimSiamLoss(nn.Module):
@@ -44,9 +56,7 @@ class SimSiamLoss(nn.Module):
     Returns
     -------
     loss : scalar float32 in [-1, 1]
-    logs : dict of floats: ``loss``, ``projection_std`` (mean over coordinates of the batch
-        standard deviation of the l2-normalised z; about 1/sqrt(D) when healthy, 0 at collapse
-        [paper: Chen & He 2021 fig. 2]).
+    logs : dict of floats: ``loss`` (the collapse monitor, `projection_std`, is the method's log).
 
     Example
     -------
@@ -68,11 +78,7 @@ class SimSiamLoss(nn.Module):
             check_matrix(x, name)
             check_same_shape(x, p_a, name, "p_a")
         with float32_maths(p_a):
-            target_a, target_b = z_a.detach().float(), z_b.detach().float()
-            d_ab = -F.cosine_similarity(p_a.float(), target_b, dim=1, eps=self.eps).mean()
-            d_ba = -F.cosine_similarity(p_b.float(), target_a, dim=1, eps=self.eps).mean()
+            d_ab = -F.cosine_similarity(p_a.float(), z_b.detach().float(), dim=1, eps=self.eps).mean()
+            d_ba = -F.cosine_similarity(p_b.float(), z_a.detach().float(), dim=1, eps=self.eps).mean()
             loss = (d_ab + d_ba) / 2
-        with torch.no_grad():
-            unit = F.normalize(torch.cat([target_a, target_b]), dim=1)
-            spread = unit.std(dim=0).mean() if unit.shape[0] > 1 else torch.zeros(())
-        return loss, {"loss": float(loss.detach()), "projection_std": float(spread)}
+        return loss, {"loss": float(loss.detach())}

@@ -19,6 +19,7 @@ equipartition runs over more rows than a small batch holds; its rows' codes are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -65,25 +66,25 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     """
     import torch.distributed as dist
 
-    q = scores.detach().float() / epsilon
+    q = scores.detach().float() / epsilon  # a fresh (N, K) buffer: the steps below work in place
     shift = q.max()
     if distributed:
         dist.all_reduce(shift, op=dist.ReduceOp.MAX)
-    q = torch.exp(q - shift)  # (N, K)
+    q.sub_(shift).exp_()
     n_rows = torch.tensor(float(q.shape[0]), device=q.device)
     total = q.sum()
     if distributed:
         dist.all_reduce(n_rows)
         dist.all_reduce(total)
-    q = q / total
+    q.div_(total)
     n_prototypes = q.shape[1]
     for _ in range(iterations):
         column = q.sum(dim=0, keepdim=True)  # (1, K): mass of each prototype
         if distributed:
             dist.all_reduce(column)
-        q = q / column / n_prototypes
-        q = q / q.sum(dim=1, keepdim=True) / n_rows  # rows are local
-    return q * n_rows
+        q.div_(column * n_prototypes)
+        q.div_(q.sum(dim=1, keepdim=True) * n_rows)  # rows are local
+    return q.mul_(n_rows)
 
 
 class EmbeddingQueue(nn.Module):
@@ -147,9 +148,8 @@ class SwAVLoss(nn.Module):
     Returns
     -------
     loss : scalar float32
-    logs : dict of floats: ``loss``, ``code_entropy`` (mean entropy of the codes, log K when
-        uniform), ``prototype_usage`` (entropy of the mean code over the batch / log K; 1 when
-        the batch is equipartitioned).
+    logs : dict of floats: ``loss``, ``prototype_usage`` (entropy of the mean code over the
+        batch / log K; 1 when the batch is equipartitioned, 0 when one prototype takes it all).
 
     Example
     -------
@@ -203,14 +203,11 @@ class SwAVLoss(nn.Module):
                     n_pairs += 1
             loss = -total / (n_pairs * batch)
         with torch.no_grad():
-            stacked = torch.stack(codes)  # (n_global, B, K)
-            entropy = -(stacked * torch.log(stacked.clamp_min(1e-30))).sum(-1).mean()
-            mean_code = stacked.mean(dim=(0, 1))
+            mean_code = torch.stack([q.mean(dim=0) for q in codes]).mean(dim=0)  # (K,)
             usage = -(mean_code * torch.log(mean_code.clamp_min(1e-30))).sum()
-            log_k = torch.log(torch.tensor(float(stacked.shape[-1])))
+        n_prototypes = scores[0].shape[1]
         logs = {
             "loss": float(loss.detach()),
-            "code_entropy": float(entropy),
-            "prototype_usage": float(usage / log_k) if stacked.shape[-1] > 1 else 1.0,
+            "prototype_usage": float(usage) / math.log(n_prototypes) if n_prototypes > 1 else 1.0,
         }
         return loss, logs
