@@ -285,17 +285,17 @@ CONFIGURATION_REASON = (
 
 def _demo_recipe() -> dict:
     """Method, encoder, heads, batch and strength of the demo (``ssltheory demo``, not --quick),
-    with the method options the trainer derives from them (``TrainConfig.method_options``)."""
+    with the method options the trainer derives from them (``TrainConfig.build_options``)."""
     from ssltheory.commands.demo import DEMO_METHODS, recipe
     from ssltheory.ssl.train import TrainConfig
 
     plan = recipe(quick=False, steps=None, batch_size=None)
     method = "dissl" if "dissl" in DEMO_METHODS else DEMO_METHODS[0]
-    config = TrainConfig(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
+    config = TrainConfig.from_flags(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
                          hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
                          n_codes=plan.n_codes if method in ("dino", "dissl") else None, aug_strength=plan.aug_strength)
     return dict(method=method, arch=config.arch, z_dim=config.z_dim, batch_size=config.batch_size,
-                strength=config.aug_strength, method_options=config.method_options(n_classes=0))
+                strength=config.aug_strength, method_options=config.build_options(n_classes=None))
 
 
 #: row name -> mode measured in the children

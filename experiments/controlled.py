@@ -204,7 +204,7 @@ def train_encoder(run_dir: Path, seed: int, **config) -> tuple[nn.Module, dict, 
     from ssltheory.ssl.train import TrainConfig, load_run, train
 
     start = time.perf_counter()
-    cfg = TrainConfig(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
+    cfg = TrainConfig.from_flags(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
     train(cfg)
     encoder, saved = load_run(run_dir)
     return encoder, saved, time.perf_counter() - start

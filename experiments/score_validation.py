@@ -147,7 +147,7 @@ def _train(spec: RunSpec, settings: dict, out: Path) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     codes = settings["n_codes"] if spec.method in ("dissl", "dino") else None
-    config = TrainConfig(
+    config = TrainConfig.from_flags(
         method=spec.method, data=spec.data, data_dir=settings["data_dirs"][spec.data], arch=settings["arch"],
         z_dim=spec.z_dim, steps=spec.steps, batch_size=settings["batch_size"], lr=settings["lr"],
         aug="simclr", aug_strength=spec.aug_strength, hidden_dim=settings["hidden_dim"],

@@ -20,8 +20,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("ssltheory.commands.check", "is a representation ideal for linear/universal probes? (exact, with a certificate)"),
     "demo": ("ssltheory.commands.demo", "the README's main job: train, probe, check and report on embedded real images"),
-    "train": ("ssltheory.ssl.train", "train an SSL encoder (simclr, cissl, dino, dissl, exact)"),
-    "probe": ("ssltheory.ssl.probes", "fit linear / MLP / kNN probes on a trained run's frozen features"),
+    "train": ("ssltheory.commands.train", "train an SSL encoder (simclr, cissl, dino, dissl, exact)"),
+    "probe": ("ssltheory.commands.probe", "fit linear / MLP / kNN probes on a trained run's frozen features"),
     "score": ("ssltheory.commands.score", "score a run, encoder or features against the ideal conditions"),
     "experiment": ("experiments.runner", "run an experiment (synthetic, score-validation, ...) and write CSV + PNG"),
     "paper-check": ("paper_checks.cli", "run the paper's claims as executable checks"),

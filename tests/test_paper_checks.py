@@ -283,7 +283,7 @@ def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     for kwargs in configs:
         assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18" and kwargs["epochs"] == 300
         assert kwargs["batch_size"] == (512 if kwargs["method"] in ("simclr", "cissl", "exact") else 256)
-        TrainConfig(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
+        TrainConfig.from_flags(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
     dissl = [c for c in configs if c["method"] == "dissl"]
     assert {c.get("n_codes") for c in dissl} >= {16384, 24000}  # Fig 7a: more codes for weaker augmentation
 
@@ -295,7 +295,7 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
     for scale in ("quick", "cpu"):
         configs = planned_configs(CheckContext(scale=scale))
         for kwargs in configs:
-            TrainConfig(**kwargs, out=str(tmp_path / "run")).validate()
+            TrainConfig.from_flags(**kwargs, out=str(tmp_path / "run")).validate()
         # Fig 7c's two arms (E3/E4): CISSL with its linear student and with an MLP student, at both dimensions
         cissl = {(c.get("student_head", "linear"), c["z_dim"]) for c in configs if c["method"] == "cissl"}
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4

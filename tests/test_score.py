@@ -157,7 +157,7 @@ def tiny_run(tmp_path_factory) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run") / "dissl"
-    return train(TrainConfig(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
+    return train(TrainConfig.from_flags(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
                              proj_dim=16, n_codes=32, quiet=True, out=str(out)))
 
 

@@ -21,9 +21,14 @@ from hypothesis import strategies as st
 
 from ssltheory import cli
 from ssltheory.ssl import train as T
+from ssltheory.ssl.methods import options_from_flags
 from ssltheory.ssl.train import TrainConfig, load_checkpoint, load_run, train, warmup_cosine
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+#: method options given flag-style to ``tiny`` (aliases such as proj_dim allowed)
+OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim")
 
 
 def tiny(tmp_path: Path, **overrides) -> TrainConfig:
@@ -33,11 +38,19 @@ def tiny(tmp_path: Path, **overrides) -> TrainConfig:
         aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(tmp_path / "run"),
     )
     base.update(overrides)
+    flags = {k: base.pop(k) for k in OPTION_FLAGS if k in base}
     if base["method"] != "exact":
-        base.setdefault("proj_dim", 8)
+        flags.setdefault("proj_dim", 8)
     if base["method"] in ("dino", "dissl"):
-        base.setdefault("n_codes", 12)
-    return TrainConfig(**base)
+        flags.setdefault("n_codes", 12)
+    if base["method"] == "cissl":
+        flags.setdefault("mlp_hidden_dim", 16)
+    return TrainConfig(**base, method_options=options_from_flags(base["method"], flags))
+
+
+def stop_at(k: int):
+    """A train() callback that stops the run after step ``k``, as if it had been killed there."""
+    return lambda step, record: step >= k
 
 
 def weights(run_dir: Path) -> dict:
@@ -94,8 +107,9 @@ def test_epoch_sampler_draws_distinct_indices_within_each_epoch(n, batch, seed):
 @pytest.mark.parametrize(
     "field, value, words",
     [("method", "byol", "method"), ("data", "imagenet", "data"), ("steps", 0, "steps"), ("batch_size", 1, "batch_size"),
-     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"), ("student_head", "deep", "student_head"),
-     ("student_head", "mlp", "student_head chooses CISSL's student head; method dissl")],
+     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"),
+     ("method_options", {"student_head": "deep"}, "student_head"),
+     ("method_options", {"student_head": "mlp"}, r"unknown option\(s\) \['student_head'\] for method 'dissl'")],
 )
 def test_bad_config_is_refused_naming_the_field(tmp_path, field, value, words):
     with pytest.raises(ValueError, match=words):
@@ -135,7 +149,7 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
     whole = train(tiny(tmp_path / "whole", method=method, **extra))
     interrupted = tiny(tmp_path / "cut", method=method, **extra)
-    train(interrupted, stop_after=3)  # dies after step 3; the last checkpoint is step 2
+    train(interrupted, callback=stop_at(3))  # dies after step 3; the last checkpoint is step 2
     assert load_checkpoint(Path(interrupted.out) / "checkpoint.pt")["step"] == 2
     assert not (Path(interrupted.out) / "encoder.pt").exists()
     resumed = train(replace(interrupted, resume=True))
@@ -159,7 +173,7 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
 
 def test_checkpoint_from_another_configuration_names_the_keys(tmp_path):
     config = tiny(tmp_path)
-    train(config, stop_after=3)
+    train(config, callback=stop_at(3))
     with pytest.raises(ValueError, match=r"differing keys: .*batch_size.*seed"):
         train(replace(config, resume=True, batch_size=8, seed=1))
     checkpoint = torch.load(Path(config.out) / "checkpoint.pt", weights_only=True)
@@ -171,7 +185,7 @@ def test_checkpoint_from_another_configuration_names_the_keys(tmp_path):
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     config = tiny(tmp_path)
-    train(config, stop_after=3)
+    train(config, callback=stop_at(3))
     path = Path(config.out) / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError, match="corrupt"):
