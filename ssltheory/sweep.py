@@ -280,19 +280,30 @@ def _run_id(settings: dict) -> str:
 
 
 def train_config(settings: dict, run_dir: Path):
-    """The `TrainConfig` of one run: ``settings`` (TrainConfig fields) trained into ``run_dir``,
-    quiet, resumable, checkpointing ``_CHECKPOINTS_PER_RUN`` times unless ``checkpoint_every`` is set."""
-    from ssltheory.ssl.train import TrainConfig
+    """The `TrainConfig` of one run trained into ``run_dir``, quiet and resumable.
+
+    ``settings`` are command-line style (``TrainConfig.from_flags``): TrainConfig fields, method
+    options by their flag names (``hidden_dim``, ``proj_dim``, ``n_codes``, ...), and optionally
+    ``preset`` (``cpu`` / ``paper``; explicit settings override it). A method option that some
+    registered method has but this run's method lacks is left out (one [train] section serves a
+    grid over methods: ``n_codes`` reaches DINO, DISSL and SwAV only); a name no method has is
+    an error. ``checkpoint_every`` defaults to a tenth of the steps, so a killed run loses at
+    most that much.
+    """
+    from ssltheory.ssl import methods as registry
+    from ssltheory.ssl.config import TrainConfig
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(settings) - fields)
-    if unknown:
-        raise ValueError(f"unknown training setting(s) {unknown}; accepted: {sorted(fields - _RESERVED)}")
-    values = {**settings, "out": str(run_dir), "resume": True, "quiet": True}
+    method = settings.get("method", TrainConfig.method)
+    known = registry.cli_options()
+    values = {k: v for k, v in settings.items()
+              if k in fields or k == "preset" or k not in known or method in known[k]["methods"]}
+    preset = values.pop("preset", None)
+    values.update(out=str(run_dir), resume=True, quiet=True)
     if "checkpoint_every" not in settings and isinstance(settings.get("steps"), int):
         values["checkpoint_every"] = max(1, settings["steps"] // _CHECKPOINTS_PER_RUN)
     try:
-        return TrainConfig(**values).validate()
+        return TrainConfig.from_flags(preset, **values).validate()
     except TypeError as exc:
         raise ValueError(f"bad training settings {settings}: {exc}") from None
 
@@ -412,7 +423,7 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
                 job.result()
                 echo(f"done {run.run_id} ({run.label}, seed {run.seed})")
             except Exception as exc:  # one failed run must not hide the others; its error is kept
-                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                message = _error_line(exc)
                 failed.append((run.run_id, message))
                 echo(f"FAILED {run.run_id} ({run.label}, seed {run.seed}): {message}")
     rows = read_results(out)
@@ -422,6 +433,17 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     (out / "table.csv").write_text(csv_text)
     return {"runs": len(runs), "skipped": len(runs) - len(todo), "failed": failed, "rows": rows,
             "wall_s": time.perf_counter() - started, "table": str(table), "submitit": submitit.__version__}
+
+
+def _error_line(exc: BaseException) -> str:
+    """The job's own error line (``SomeError: message``) out of submitit's failure report, which
+    ends with the paths of the job's logs; else the report's first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if ":" in line and head.isidentifier() and (head.endswith("Error") or head.endswith("Exception")):
+            return line
+    return lines[0] if lines else type(exc).__name__
 
 
 class _Job:
