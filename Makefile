@@ -24,7 +24,7 @@ test: $(STAMP)
 # trains, probes and scores CISSL and DISSL, runs `bench --only gpu`, writes benchmarks/GPU_RESULTS.*.
 GPU_PYTHON ?= $(BIN)/python
 gpu-check:
-	$(GPU_PYTHON) -m benchmarks.gpu_check
+	$(GPU_PYTHON) -m ssltheory.benchmarks.gpu_check
 
 clean:
 	rm -rf $(VENV) build *.egg-info

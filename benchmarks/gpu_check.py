@@ -8,13 +8,14 @@ On a machine with one CUDA GPU and no internet, within 8 minutes (the default si
    resized to 32 x 32 and repeated to three channels, read from ``--data-dir`` (default the
    ``shared/data/mnist`` folder beside the repository, else ``$SSLTHEORY_MNIST``), for a fixed
    number of steps, and reports images/s, peak memory, FLOPs per step and model FLOP
-   utilisation against the device's dense bf16 peak (``benchmarks.gpu.PEAK_BF16``; "unknown"
+   utilisation against the device's dense bf16 peak (``ssltheory.benchmarks.gpu.PEAK_BF16``; "unknown"
    for a device not in that table);
 2. probes each trained encoder (linear probe on frozen features: fit on the train split, weight
    decay chosen on the validation split, accuracy on the test split) and scores it
    (``ssltheory.metrics.score_all`` on augmented views of held-out images, each image its class);
-3. runs ``ssltheory bench --only gpu`` (the two-view epoch benchmark, ``benchmarks.gpu``);
-4. writes ``benchmarks/GPU_RESULTS.json`` and ``benchmarks/GPU_RESULTS.md`` (``--out`` elsewhere).
+3. runs ``ssltheory bench --only gpu`` (the two-view epoch benchmark, ``ssltheory.benchmarks.gpu``);
+4. writes ``benchmarks/GPU_RESULTS.json`` and ``benchmarks/GPU_RESULTS.md`` under the current directory
+   (from the repository's root: the committed files; ``--out`` elsewhere).
 
 The training loop is the trainer's step without its per-step host synchronisation: the uint8
 images live on the device and are augmented there in batches, the batch indices are drawn on
@@ -31,9 +32,9 @@ the command exits 2 with one line saying so.
 
 Usage::
 
-    make gpu-check                       # or: python -m benchmarks.gpu_check
-    python -m benchmarks.gpu_check --steps 300 --compile both
-    python -m benchmarks.gpu_check --dry-run --out /tmp/gpu_check
+    make gpu-check                       # or: python -m ssltheory.benchmarks.gpu_check
+    python -m ssltheory.benchmarks.gpu_check --steps 300 --compile both
+    python -m ssltheory.benchmarks.gpu_check --dry-run --out /tmp/gpu_check
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.gpu import peak_flops
+from ssltheory.benchmarks.gpu import peak_flops
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "benchmarks"
+#: the results' folder, relative to the current directory (from the repository's root: the committed files)
+DEFAULT_OUT = Path("benchmarks")
 METHODS = ("cissl", "dissl")
 
 
@@ -80,8 +81,9 @@ TINY_HEADS = {"cissl": {"hidden_dim": 16, "out_dim": 8, "mlp_hidden_dim": 16},
 
 
 def default_data_dir() -> Path | None:
-    """``shared/data/mnist`` beside the repository, else ``$SSLTHEORY_MNIST``, else None."""
-    beside = REPO.parent / "shared" / "data" / "mnist"
+    """``../shared/data/mnist`` from the current directory (beside the repository when run from its
+    root), else ``$SSLTHEORY_MNIST``, else None."""
+    beside = Path("..") / "shared" / "data" / "mnist"
     if beside.is_dir():
         return beside
     env = os.environ.get("SSLTHEORY_MNIST")
@@ -236,8 +238,8 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
 
 def gpu_benchmark(quick: bool) -> list[dict]:
     """The rows of ``ssltheory bench --only gpu`` (pending without CUDA)."""
-    from benchmarks._harness import BenchConfig
-    from benchmarks.cli import run_benchmarks
+    from ssltheory.benchmarks._harness import BenchConfig
+    from ssltheory.benchmarks.cli import run_benchmarks
 
     return [r.to_dict() for r in run_benchmarks(BenchConfig(quick=quick), {"gpu": None})]
 
@@ -293,7 +295,7 @@ def run_check(*, dry_run: bool, data_dir: str | Path | None, sizes: Sizes, compi
 def render(record: dict) -> str:
     """The Markdown report of a record."""
     lines = ["# GPU check", "",
-             "Written by `make gpu-check` (`python -m benchmarks.gpu_check`); regenerate with the same command on a",
+             "Written by `make gpu-check` (`python -m ssltheory.benchmarks.gpu_check`); regenerate with the same command on a",
              "machine with one CUDA GPU. Do not edit by hand. What each number means: `benchmarks/gpu_check.py`.", "",
              f"- dry run: {record['dry_run']}; torch {record['torch']}, CUDA {record['cuda']}; "
              f"wall time {record['wall_seconds']:.1f} s",
@@ -343,7 +345,7 @@ def write_results(record: dict, out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="every stage on the CPU at toy sizes (seconds)")
     parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: shared/data/mnist beside the repo)")
     parser.add_argument("--steps", type=int, default=None, help=f"timed steps per method (default {Sizes.steps})")

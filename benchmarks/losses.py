@@ -4,7 +4,7 @@ Ours: ``ssltheory.ssl.losses`` (``NTXentLoss``, ``CISSLLoss``, ``DINOLoss``, ``D
 ``SwAVLoss``, ``BarlowTwinsLoss``, ``SimSiamLoss``) with the defaults of REFERENCE.md and of
 their papers. Baseline (``run``, rows ``loss_*``): lightly's ``NTXentLoss`` / ``DINOLoss`` where
 lightly is importable (it is optional, never required), otherwise the plain reference
-implementations of :mod:`benchmarks.reference_losses`; the other losses race the reference.
+implementations of :mod:`ssltheory.benchmarks.reference_losses`; the other losses race the reference.
 
 Peers (``run_peers``, rows ``peer_loss_*``, ``ssltheory bench --peers``): every loss that lightly
 also implements (SimCLR, DINO, SwAV, Barlow Twins, SimSiam via ``NegativeCosineSimilarity`` with
@@ -32,8 +32,8 @@ from typing import Callable
 
 import torch
 
-from benchmarks import reference_losses as ref
-from benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
+from ssltheory.benchmarks import reference_losses as ref
+from ssltheory.benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
 
 NAME = "losses"
 TARGET = 1.2  # ours at most 1.2 times the baseline's time
@@ -76,7 +76,7 @@ def _simclr_baseline():
     if lightly_cls is not None:
         loss = lightly_cls(temperature=0.07, memory_bank_size=0)
         return (lambda x: loss(x[0], x[1])), "lightly.loss.NTXentLoss"
-    return (lambda x: ref.ntxent(x[0], x[1], 0.07)), "benchmarks.reference_losses.ntxent (lightly not installed)"
+    return (lambda x: ref.ntxent(x[0], x[1], 0.07)), "ssltheory.benchmarks.reference_losses.ntxent (lightly not installed)"
 
 
 # ---- CISSL ---------------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def _cissl_ours():
 
 
 def _cissl_baseline():
-    return (lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)), "benchmarks.reference_losses.cissl (no lightly counterpart)"
+    return (lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)), "ssltheory.benchmarks.reference_losses.cissl (no lightly counterpart)"
 
 
 # ---- DINO ----------------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _dino_baseline(n_codes: int = DINO_CODES):
         return (lambda x: loss([x[2], x[3]], [x[0], x[1]], epoch=0)), "lightly.loss.DINOLoss"
     center = torch.zeros(1, n_codes)
     return (lambda x: ref.dino([x[0], x[1]], [x[2], x[3]], center, DINO_TEACHER_TEMP, 0.1, 0.9)), \
-        "benchmarks.reference_losses.dino (lightly not installed)"
+        "ssltheory.benchmarks.reference_losses.dino (lightly not installed)"
 
 
 # ---- DISSL ---------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def _dissl_ours():
 
 
 def _dissl_baseline():
-    return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "benchmarks.reference_losses.dissl (no lightly counterpart)"
+    return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "ssltheory.benchmarks.reference_losses.dissl (no lightly counterpart)"
 
 
 # ---- SwAV, Barlow Twins, SimSiam ------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _swav_ours():
 
 
 def _swav_reference():
-    return (lambda x: ref.swav(x, 2, 0.1, 0.05, 3)), "benchmarks.reference_losses.swav"
+    return (lambda x: ref.swav(x, 2, 0.1, 0.05, 3)), "ssltheory.benchmarks.reference_losses.swav"
 
 
 def _swav_lightly():
@@ -173,7 +173,7 @@ def _barlow_ours():
 
 
 def _barlow_reference():
-    return (lambda x: ref.barlow_twins(x[0], x[1], 0.0051)), "benchmarks.reference_losses.barlow_twins"
+    return (lambda x: ref.barlow_twins(x[0], x[1], 0.0051)), "ssltheory.benchmarks.reference_losses.barlow_twins"
 
 
 def _barlow_lightly():
@@ -189,7 +189,7 @@ def _simsiam_ours():
 
 
 def _simsiam_reference():
-    return (lambda x: ref.simsiam(*x)), "benchmarks.reference_losses.simsiam"
+    return (lambda x: ref.simsiam(*x)), "ssltheory.benchmarks.reference_losses.simsiam"
 
 
 def _simsiam_lightly():

@@ -82,7 +82,7 @@ from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.tasks import enumerate_binary_tasks
-from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
 

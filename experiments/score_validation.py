@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from experiments._io import write_csv
+from ssltheory.experiments._io import write_csv
 
 DESCRIPTION = "do the ideal-ness scores predict linear-probe accuracy better than RankMe, alpha-ReQ, LiDAR? (issue 5)"
 

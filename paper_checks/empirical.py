@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- configurations
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_ssl_data import mnist_tree
 
-from benchmarks import gpu_check
+from ssltheory.benchmarks import gpu_check
 
 
 def test_dry_run_trains_probes_scores_and_writes_the_results(tmp_path):
@@ -35,7 +35,7 @@ def test_dry_run_trains_probes_scores_and_writes_the_results(tmp_path):
 
 
 def test_peak_table_knows_the_usual_devices():
-    from benchmarks.gpu import peak_flops
+    from ssltheory.benchmarks.gpu import peak_flops
 
     assert peak_flops("NVIDIA H200") == peak_flops("NVIDIA H100 80GB HBM3") == 989e12
     assert peak_flops("NVIDIA A100-SXM4-80GB") == 312e12 and peak_flops("Some GPU") is None

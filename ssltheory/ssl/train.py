@@ -41,6 +41,7 @@ import math
 import os
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ from ssltheory.ssl import methods as methods_registry
 from ssltheory.ssl.config import TrainConfig
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
 
-__all__ = ["TrainConfig", "NonFiniteLossError", "train", "train_step", "warmup_cosine", "load_checkpoint", "load_run"]
+__all__ = ["TrainConfig", "Built", "NonFiniteLossError", "build", "train", "train_step", "warmup_cosine", "load_checkpoint", "load_run"]
 
 class NonFiniteLossError(ValueError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
@@ -162,21 +163,39 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
         raise
 
 
-def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int,
-                  device: torch.device) -> Path:
-    """The body of :func:`train`, run while holding the run directory's writer lock (rank 0)."""
-    from ssltheory.progress import Progress
+@dataclass
+class Built:
+    """What a training configuration builds (see :func:`build`).
+
+    Attributes:
+        dataset: the ImageDataset.
+        images, labels: the pretraining split, uint8 (N, C, H, W) and int64 (N,): the whole
+            training split (train and val rows) [code].
+        total_steps: the run's length in optimiser steps.
+        encoder, method, augment: freshly initialised (seeded with ``config.seed``), on the CPU.
+    """
+
+    dataset: object
+    images: torch.Tensor
+    labels: torch.Tensor
+    total_steps: int
+    encoder: nn.Module
+    method: nn.Module
+    augment: nn.Module
+
+
+def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
+    """Everything :func:`train` builds from ``config`` before its first step, without training:
+    the data (``dataset``, or ``config.data`` loaded), its pretraining split, the run's length,
+    the encoder, the method (options from the registry) and the augmentation (the dataset's
+    jitter scale, e.g. CIFAR-10's half jitter, and the blur kernel of its image size).
+
+    Raises ValueError for a configuration that cannot run on that data."""
     from ssltheory.ssl.augment import build_augmentation
-    from ssltheory.ssl.data import DATASETS, SameLabelSampler, load_dataset
+    from ssltheory.ssl.data import DATASETS, load_dataset
     from ssltheory.ssl.encoders import build_encoder
 
-    is_main = rank == 0
-    if is_main:
-        _check_run_dir(run, config)  # again, now that this process is the only writer
-    say = print if is_main and not config.quiet else (lambda *a, **k: None)
-    say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
-
-    # ---- data: uint8 images stay on the host; each batch is moved, then augmented on the device
+    config.validate()
     if dataset is None:
         dataset = load_dataset(config.data, config.data_dir)  # the probes load it the same way
     pretrain = dataset.pretraining()  # the whole training split [code]
@@ -190,18 +209,38 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training images")
     steps_per_epoch = n_train // config.batch_size
     total_steps = config.steps if config.steps is not None else max(1, math.ceil(config.epochs * steps_per_epoch))
-    warmup_steps = round(config.warmup_fraction * total_steps)
-    partners = SameLabelSampler(labels) if config.label_views else None
     jitter_scale = DATASETS[dataset.name].jitter_scale if dataset.name in DATASETS else 1.0
 
-    # ---- model: identical initialisation on every rank, then per-rank augmentation randomness
-    _seed_everything(config.seed)
+    _seed_everything(config.seed)  # identical initialisation on every rank
     encoder = build_encoder(config.arch, channels, height, config.z_dim)
     method = methods_registry.build_method(config.method, encoder, **config.build_options(dataset.n_classes))
     augment = build_augmentation(
         config.aug, height, channels, config.aug_strength, jitter_scale=jitter_scale,
         mean=dataset.mean, std=dataset.std, n_large=method.n_global_views, n_small_crops=config.n_small_crops,
     )
+    return Built(dataset, images, labels, total_steps, encoder, method, augment)
+
+
+def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int,
+                  device: torch.device) -> Path:
+    """The body of :func:`train`, run while holding the run directory's writer lock (rank 0)."""
+    from ssltheory.progress import Progress
+    from ssltheory.ssl.data import SameLabelSampler
+
+    is_main = rank == 0
+    if is_main:
+        _check_run_dir(run, config)  # again, now that this process is the only writer
+    say = print if is_main and not config.quiet else (lambda *a, **k: None)
+    say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
+
+    built = build(config, dataset, world_size=world_size)
+    dataset, images, labels, total_steps = built.dataset, built.images, built.labels, built.total_steps
+    encoder, method, augment = built.encoder, built.method, built.augment
+    channels, height = images.shape[1], images.shape[2]
+    warmup_steps = round(config.warmup_fraction * total_steps)
+    partners = SameLabelSampler(labels) if config.label_views else None
+    n_train = len(images)
+
     method, augment = method.to(device), augment.to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
