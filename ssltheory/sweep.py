@@ -80,6 +80,7 @@ __all__ = [
     "read_results",
     "results_table",
     "EXECUTORS",
+    "make_executor",
 ]
 
 EXECUTORS = ("local", "slurm", "debug")
@@ -246,7 +247,8 @@ def expand_runs(config: SweepConfig) -> list[RunSpec]:
             if run_id in seen:
                 continue  # a random search may draw the same point twice
             seen.add(run_id)
-            train_config(settings, Path("runs") / run_id)  # validates
+            # validates; the device is checked where the job runs (a login node has no GPU)
+            train_config({**settings, "device": "cpu"}, Path("runs") / run_id)
             runs.append(RunSpec(run_id, dict(point), seed, settings))
     return runs
 
@@ -415,7 +417,7 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
          f"({config.executor_setting('kind')}, {config.executor_setting('parallel')} at a time)")
     failed = []
     if todo:
-        executor = _executor(config, out / "submitit")
+        executor = make_executor(config, out / "submitit")
         args = [(r.to_dict(), str(out)) for r in todo]
         jobs = _submit(executor, config, args, poll_s)
         for run, job in zip(todo, jobs):
@@ -459,7 +461,8 @@ class _Job:
         return submitit.helpers.DelayedSubmission(_Job(), spec, out)
 
 
-def _executor(config: SweepConfig, folder: Path):
+def make_executor(config: SweepConfig, folder: Path):
+    """The submitit executor of ``config``'s [executor] section, writing its job folders under ``folder``."""
     import submitit
 
     kind = config.executor_setting("kind")
@@ -474,7 +477,10 @@ def _executor(config: SweepConfig, folder: Path):
         executor.update_parameters(timeout_min=timeout, gpus_per_node=gpus,
                                    setup=[f"export {k}={v}" for k, v in threads.items()])
         return executor
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    except RuntimeError as exc:  # submitit's "Could not detect srun"
+        raise ValueError(f"[executor] kind slurm needs a Slurm cluster here ({exc}); use kind local or debug") from None
     params = {"timeout_min": timeout, "gpus_per_node": gpus, "cpus_per_task": cpus, "tasks_per_node": 1, "nodes": 1,
               "slurm_array_parallelism": int(config.executor_setting("parallel")), "name": config.name,
               "slurm_setup": [f"export {k}={v}" for k, v in threads.items()]}

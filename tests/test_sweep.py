@@ -145,3 +145,33 @@ def test_local_executor_runs_jobs_in_separate_processes(tmp_path):
     summary = run_sweep(config, tmp_path, poll_s=0.2)
     assert (summary["runs"], summary["failed"]) == (4, [])
     assert len(list((tmp_path / "submitit").glob("*_log.out"))) == 4
+
+
+def test_slurm_executor_submits_one_array_with_the_resources_and_concurrency_cap(tmp_path, monkeypatch):
+    # A stand-in sbatch records the script it is given; srun only has to exist.
+    from ssltheory.sweep import make_executor
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ncat \"$1\" > {tmp_path / 'submitted.sh'}\necho 'Submitted batch job 4242'\n")
+    for tool in ("srun", "sbatch"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    config = _config(executor={"kind": "slurm", "partition": "gpu", "gpus_per_job": 1, "cpus_per_job": 4,
+                               "mem_gb": 16, "timeout_min": 90, "parallel": 2})
+    runs = expand_runs(config)
+    jobs = make_executor(config, tmp_path / "submitit").map_array(print, [r.run_id for r in runs])
+    script = (tmp_path / "submitted.sh").read_text()
+    assert len(jobs) == 4 and jobs[0].job_id.startswith("4242")
+    for line in ("--array=0-3%2", "--partition=gpu", "--gpus-per-node=1", "--cpus-per-task=4", "--mem=16GB",
+                 "--time=90", "export OMP_NUM_THREADS=4"):
+        assert line in script, line
+
+
+def test_slurm_without_a_cluster_is_one_clear_error(tmp_path, monkeypatch):
+    from ssltheory.sweep import make_executor
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
+    with pytest.raises(ValueError, match="needs a Slurm cluster"):
+        make_executor(_config(executor={"kind": "slurm"}), tmp_path / "submitit")
