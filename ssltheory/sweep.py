@@ -428,7 +428,8 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
                 message = _error_line(exc)
                 failed.append((run.run_id, message))
                 echo(f"FAILED {run.run_id} ({run.label}, seed {run.seed}): {message}")
-    rows = read_results(out)
+    ids = {r.run_id for r in runs}
+    rows = [r for r in read_results(out) if r["run_id"] in ids]  # rows of an edited file's old points stay out
     table = out / "table.md"
     text, csv_text = results_table(rows, list(config.space))
     table.write_text(f"# Sweep {config.name}\n\n{text}")
