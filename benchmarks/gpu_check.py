@@ -114,8 +114,6 @@ def train_and_time(method_name: str, dataset, device, sizes: Sizes, compile_enco
     method = build_method(method_name, encoder, **options).to(device)
     if cuda:
         method = method.to(memory_format=torch.channels_last)
-    if compile_encoder:
-        method.encoder = torch.compile(encoder)
     augment = build_augmentation("simclr", sizes.image_size, dataset.channels, 1.0, mean=dataset.mean, std=dataset.std,
                                  n_large=method.n_global_views).to(device)
     params = [p for p in method.parameters() if p.requires_grad]
@@ -152,9 +150,11 @@ def train_and_time(method_name: str, dataset, device, sizes: Sizes, compile_enco
 
     counter = FlopCounterMode(display=False)
     with counter:
-        step(0)  # also the first warm-up step (and the compilation, if any)
-    flops_per_step = int(counter.get_total_flops())
+        step(0)  # also the first warm-up step
+    flops_per_step = int(counter.get_total_flops())  # counted eagerly: a compiled graph hides its ops
     compile_started = time.perf_counter()
+    if compile_encoder:
+        method.encoder = torch.compile(encoder)  # compiled during the warm-up steps
     for k in range(1, sizes.warmup_steps):
         step(k)
     sync()
@@ -219,8 +219,8 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
     idx = np.sort(np.random.default_rng(seed).choice(len(part), size=n_images, replace=False))
     augmentation = build_augmentation("simclr", sizes.image_size, dataset.channels, 1.0, mean=dataset.mean,
                                       std=dataset.std)
-    Z = sample_views(encoder.cpu(), part.images[idx], augmentation, sizes.score_views,
-                     generator=torch.Generator().manual_seed(seed))
+    Z = sample_views(encoder, part.images[idx], augmentation, sizes.score_views,
+                     generator=torch.Generator().manual_seed(seed), device=device)
     scores = score_all(Z, view_classes(n_images, sizes.score_views), tol=DEFAULT_TOL, random_state=seed)
     keep = ("ideal_score", "invariance_ratio", "affine_rank", "dimension_deficit", "worst_task_accuracy",
             "heldout_class_accuracy", "rankme", "alpha_req", "lidar")
