@@ -360,3 +360,64 @@ def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help
     code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--width", "3", "--quiet",
                      "--out", str(tmp_path / "other")])
     assert code == 2 and "width does not apply to method simclr (it applies to toy)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- DINO: the original and the authors' variant
+
+
+def _dino(variant, **extra):
+    torch.manual_seed(0)
+    return build_method("dino", CountingEncoder(48), **SMALL["dino"], variant=variant, **extra)
+
+
+def test_dino_variants_build_the_heads_each_code_describes():
+    original, authors = _dino("original"), _dino("authors")
+    z = original.z_dim
+    assert [type(m).__name__ for m in original.head.mlp] == ["Linear", "BatchNorm1d", "GELU", "Linear"]
+    assert original.head.mlp[-1].bias is not None  # bottleneck with bias, then normalise, then the cosine layer
+    assert [type(m).__name__ for m in authors.head.mlp] == ["Linear", "BatchNorm1d", "GELU"]
+    assert authors.head.bottleneck.bias is None and authors.head.bottleneck.in_features == 16
+    # the authors' head normalises the hidden output before the bottleneck: scaling it changes nothing
+    h = torch.randn(5, 16)
+    f = lambda x: authors.head.last_layer(torch.nn.functional.normalize(authors.head.bottleneck(torch.nn.functional.normalize(x, dim=1)), dim=1))
+    assert torch.allclose(f(h), f(7.0 * h), atol=1e-6)
+    # the original copies the student head into the teacher; the authors re-initialise it
+    assert all(torch.equal(a, b) for a, b in zip(original.head.state_dict().values(), original.teacher_head.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(authors.head.state_dict().values(), authors.teacher_head.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(authors.encoder.state_dict().values(), authors.teacher_encoder.state_dict().values()))
+    assert z == 6
+
+
+@pytest.mark.parametrize("variant", ["original", "authors"])
+def test_dino_centre_updates_once_or_once_per_teacher_view_against_a_loop(variant):
+    method = _dino(variant, center_momentum=0.8)
+    method.loss.center.copy_(torch.randn(1, 12))
+    c0 = method.loss.center.clone()
+    views = _views(method, batch=5)
+    with torch.no_grad():  # all views through each head in one batch, as the method does (batch-norm statistics)
+        teacher = method.teacher_head(method.teacher_encoder(torch.cat(views))).chunk(2)
+        student = method.head(method.encoder(torch.cat(views)), freeze_last_layer=True).chunk(2)
+    temperature = method.teacher_temperature_at(0, 10)
+    loss, _ = method.training_step(views, None, 0, 10)
+    m, means = 0.8, [t.mean(0, keepdim=True) for t in teacher]
+    # loop oracle of the symmetrised cross-entropy, with the centre each half sees
+    centres = [c0, c0] if variant == "original" else [c0, m * c0 + (1 - m) * means[0]]
+    terms = []
+    for v, w in ((0, 1), (1, 0)):
+        t = torch.softmax((teacher[v] - centres[v]) / temperature, dim=1)
+        terms.append(-(t * torch.log_softmax(student[w] / 0.1, dim=1)).sum(1).mean())
+    assert loss.item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-5)
+    expected = m * c0 + (1 - m) * (means[0] + means[1]) / 2 if variant == "original" else m * centres[1] + (1 - m) * means[1]
+    assert torch.allclose(method.loss.center, expected, atol=1e-6)
+
+
+def test_dino_teacher_temperature_warms_per_step_or_per_epoch():
+    original, authors = _dino("original"), _dino("authors")
+    total = 300 * 4  # 4 steps an epoch; warm-up 50 epochs = 200 steps
+    assert [original.teacher_temperature_at(s, total) for s in (0, 100, 200)] == pytest.approx([0.04, 0.055, 0.07])
+    assert original.teacher_temperature_at(1, total) > original.teacher_temperature_at(0, total)
+    per_epoch = [authors.teacher_temperature_at(s, total) for s in range(200)]
+    assert all(per_epoch[4 * e] == per_epoch[4 * e + k] for e in range(50) for k in range(4))  # constant within an epoch
+    assert per_epoch[0] == pytest.approx(0.04) and per_epoch[-1] == pytest.approx(0.07)  # linspace(0.04, 0.07, 50)
+    assert per_epoch[4 * 10] == pytest.approx(0.04 + 0.03 * 10 / 49)
+    assert authors.teacher_temperature_at(200, total) == pytest.approx(0.07)

@@ -180,7 +180,7 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast)",
+            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast); the original DINO or the authors' variant",
             "ssltheory.ssl.method_impl:DINOMethod", "multi_crop",
             (
                 Option("n_codes", 1000, "C, the number of codes", minimum=1),
@@ -195,6 +195,8 @@ METHODS: dict[str, MethodSpec] = {
                 Option("ema_momentum", 0.996, "EMA momentum of the teacher at step 0 (cosine to 1)", minimum=0),
                 Option("freeze_last_layer_steps", None, "steps with the last layer frozen (default 1/300 of the run)",
                        kind=int, minimum=0, nullable=True),
+                Option("variant", "original", "original: the original DINO's head, centre and schedule; authors: the ISSL "
+                       "authors' re-implementation", choices=("original", "authors")),
                 *_views("multi_crop"),
                 _DISTRIBUTED,
             ),

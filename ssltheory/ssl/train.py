@@ -149,8 +149,8 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     run = RunDir(config.out)
-    if is_main:
-        _check_run_dir(run, config)  # refuse before anything is written
+    if is_main and run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"out {run.path} exists and is not a directory")
     created = not run.path.exists()
     try:
         with run.lock() if is_main else contextlib.nullcontext():
@@ -229,7 +229,7 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 
     is_main = rank == 0
     if is_main:
-        _check_run_dir(run, config)  # again, now that this process is the only writer
+        _check_run_dir(run, config)  # now that this process is the only writer, before anything is written
     say = print if is_main and not config.quiet else (lambda *a, **k: None)
     say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
 
