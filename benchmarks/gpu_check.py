@@ -5,8 +5,9 @@ On a machine with one CUDA GPU and no internet, within 8 minutes (the default si
 1. trains ResNet-18 (the 32-pixel stem) with CISSL and with DISSL and the paper's heads
    (REFERENCE.md: CISSL 1024 -> 128 teacher and linear student, DISSL C = 16384 codes), bf16
    autocast, channels-last, Adam (fused on CUDA), the paper's learning-rate rule, on MNIST
-   resized to 32 x 32 and repeated to three channels, read from ``--data-dir`` (default the
-   ``shared/data/mnist`` folder beside the repository, else ``$SSLTHEORY_MNIST``), for a fixed
+   resized to 32 x 32 and repeated to three channels, read from ``--data-dir`` (default
+   ``ssltheory.ssl.data.default_data_dir("mnist")``: ``$SSLTHEORY_MNIST``, else the
+   ``shared/data/mnist`` folder beside the repository), for a fixed
    number of steps, and reports images/s, peak memory, FLOPs per step and model FLOP
    utilisation against the device's dense bf16 peak (``ssltheory.benchmarks.gpu.PEAK_BF16``; "unknown"
    for a device not in that table);
@@ -78,16 +79,6 @@ DRY = Sizes(steps=2, warmup_steps=1, batch_size=8, image_size=16, arch="resnet18
             max_train_images=64, probe_images=40, score_images=8, score_views=2, bench_quick=True)
 TINY_HEADS = {"cissl": {"hidden_dim": 16, "out_dim": 8, "mlp_hidden_dim": 16},
               "dissl": {"hidden_dim": 16, "bottleneck_dim": 8, "n_codes": 32}}
-
-
-def default_data_dir() -> Path | None:
-    """``../shared/data/mnist`` from the current directory (beside the repository when run from its
-    root), else ``$SSLTHEORY_MNIST``, else None."""
-    beside = Path("..") / "shared" / "data" / "mnist"
-    if beside.is_dir():
-        return beside
-    env = os.environ.get("SSLTHEORY_MNIST")
-    return Path(env) if env else None
 
 
 # ---- 1. training, timed -----------------------------------------------------------------------
@@ -259,8 +250,8 @@ def run_check(*, dry_run: bool, data_dir: str | Path | None, sizes: Sizes, compi
     if not dry_run and not torch.cuda.is_available():
         raise ValueError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
     if data_dir is None:
-        raise ValueError("no MNIST folder: pass --data-dir (idx files), or put them in shared/data/mnist beside the "
-                         "repository, or set SSLTHEORY_MNIST")
+        raise ValueError("no MNIST folder: pass --data-dir (idx files), set SSLTHEORY_MNIST, or put them in "
+                         "shared/data/mnist beside the repository")
     device = torch.device("cuda" if not dry_run else "cpu")
     started = time.perf_counter()
     dataset = load_dataset("mnist", data_dir, image_size=sizes.image_size, channels=3)
@@ -347,7 +338,7 @@ def write_results(record: dict, out: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="every stage on the CPU at toy sizes (seconds)")
-    parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: shared/data/mnist beside the repo)")
+    parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: $SSLTHEORY_MNIST, else shared/data/mnist beside the repo)")
     parser.add_argument("--steps", type=int, default=None, help=f"timed steps per method (default {Sizes.steps})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"images per step (default {Sizes.batch_size})")
     parser.add_argument("--compile", choices=("off", "on", "both"), default="off",
@@ -364,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             sizes = Sizes(**{**asdict(sizes), flag: value})
     try:
-        data_dir = args.data_dir or default_data_dir()
+        from ssltheory.ssl.data import default_data_dir
+
+        data_dir = args.data_dir or default_data_dir("mnist")
         record = run_check(dry_run=args.dry_run, data_dir=data_dir, sizes=sizes, compile_mode=args.compile,
                            seed=args.seed, echo=lambda text: print(text, flush=True))
     except (ValueError, FileNotFoundError) as exc:
