@@ -154,6 +154,8 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
     created = not run.path.exists()
     try:
         with run.lock() if is_main else contextlib.nullcontext():
+            if is_main:  # under the lock, so that a second writer is told who holds the run
+                _check_run_dir(run, config)  # refuse before anything is written
             return _train_locked(config, dataset, callback, run, rank, world_size, device)
     except BaseException:
         if is_main and created and run.path.is_dir() and not any(p.name != ".lock" for p in run.path.iterdir()):
