@@ -333,3 +333,12 @@ def test_all_reduced_sinkhorn_and_cross_correlation_equal_the_single_process_los
         rows = slice(rank * LOCAL, (rank + 1) * LOCAL)
         for g_dist, x in zip(r["grads"], xs):
             assert torch.allclose(g_dist / WORLD, x.grad[rows], rtol=1e-4, atol=1e-6), (name, rank)
+
+
+def test_projection_std_is_zero_at_collapse_and_about_one_over_sqrt_d_when_spread():
+    from ssltheory.ssl.losses.simsiam import projection_std
+
+    assert projection_std(torch.ones(16, 8)) == pytest.approx(0.0, abs=1e-7)
+    assert projection_std(torch.eye(4)) == pytest.approx(math.sqrt(1 / 4 * 3 / 4 * 4 / 3))  # each column 1 once in 4
+    spread = projection_std(torch.randn(4096, 64, generator=torch.Generator().manual_seed(0)))
+    assert spread == pytest.approx(1 / math.sqrt(64), rel=0.05)
