@@ -318,7 +318,8 @@ def run_one(spec: dict, out: str) -> dict:
 
     ``spec`` is `RunSpec.to_dict()`; ``out`` the sweep directory. Idempotent: an existing result
     row is returned as it is; a finished run (``encoder.pt``) is not retrained; a checkpoint is
-    resumed. torch and the BLAS libraries use one thread (a sweep runs several jobs side by side).
+    resumed. The row's ``resumed_from`` says which: None (trained from scratch), "checkpoint"
+    or "finished". torch and the BLAS libraries use one thread (a sweep runs several jobs side by side).
     """
     import torch
 
@@ -333,10 +334,10 @@ def run_one(spec: dict, out: str) -> dict:
     run_dir = out_dir / "runs" / spec["run_id"]
     config = train_config(spec["settings"], run_dir)
     started = time.perf_counter()
-    resumed_from = None
-    if not (run_dir / "encoder.pt").exists():
-        if (run_dir / "checkpoint.pt").exists():
-            resumed_from = "checkpoint"
+    if (run_dir / "encoder.pt").exists():
+        resumed_from = "finished"  # trained before, killed while probing or scoring
+    else:
+        resumed_from = "checkpoint" if (run_dir / "checkpoint.pt").exists() else None
         train(config)
     trained = time.perf_counter()
     sweep = json.loads((out_dir / "sweep.json").read_text())
