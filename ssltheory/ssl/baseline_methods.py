@@ -7,17 +7,17 @@ an encoder, the heads of its own paper and the loss of ``ssltheory.ssl.losses``,
 ``ssltheory.ssl.methods``. The losses stay pure functions of head outputs; the heads and the
 step (which views go where, stop-gradients, the queue, the frozen prototypes) live here.
 
-==============  ===========================================================================  =========
-method          heads (defaults: the method's paper, ImageNet scale) [paper / code]           loss
-==============  ===========================================================================  =========
-`SwAVMethod`    Linear(z,2048) BN ReLU Linear(2048,128), l2-normalise, cosine layer to 3000     SwAVLoss
-                prototypes (frozen for the first 1/100 of the run); optional queue
-`BarlowTwins`   Linear(z,8192,no bias) BN ReLU Linear(8192,8192,no bias) BN ReLU                BarlowTwins
-`Method`        Linear(8192,8192,no bias)                                                       Loss
-`SimSiam`       projector Linear(z,2048,no bias) BN ReLU Linear(2048,2048,no bias) BN ReLU      SimSiamLoss
-`Method`        Linear(2048,2048) BN(affine=False); predictor Linear(2048,512,no bias) BN ReLU
-                Linear(512,2048)
-==============  ===========================================================================  =========
+- `SwAVMethod` (loss `SwAVLoss`): projector Linear(z,2048) BN ReLU Linear(2048,128), l2-normalise,
+  cosine layer to 3000 prototypes (frozen for the first 1/100 of the run); optional queue.
+- `BarlowTwinsMethod` (loss `BarlowTwinsLoss`): projector Linear(z,8192,no bias) BN ReLU
+  Linear(8192,8192,no bias) BN ReLU Linear(8192,8192,no bias).
+- `SimSiamMethod` (loss `SimSiamLoss`): projector Linear(z,2048,no bias) BN ReLU
+  Linear(2048,2048,no bias) BN ReLU Linear(2048,2048) BN(affine=False); predictor
+  Linear(2048,512,no bias) BN ReLU Linear(512,2048).
+
+Defaults are the methods' papers' (ImageNet scale) [paper / code]. The Method subclasses live here
+rather than in their loss files because ``method_impl`` imports the losses package: a loss module
+importing ``method_impl`` back would make the import order matter.
 
 Initialisation as every head of this package (``heads.init_head_``: truncated normal std 0.02,
 zero biases). For CPU runs pass smaller ``hidden_dim`` / ``out_dim`` / ``n_prototypes``. All three
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory._validate import as_count
 from ssltheory.ssl.heads import CosineLayer, init_head_
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss, projection_std
@@ -49,9 +50,7 @@ _SWAV_QUEUE_START_EPOCH = 15
 
 
 def _width(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return as_count(value, name, minimum=1)
 
 
 def _steps_or_none(value: object, name: str) -> int | None:
@@ -124,8 +123,7 @@ class SwAVMethod(Method):
         self.loss = SwAVLoss(temperature=temperature, epsilon=epsilon, sinkhorn_iterations=sinkhorn_iterations,
                              distributed=distributed)
         self.freeze_prototypes_steps = _steps_or_none(freeze_prototypes_steps, "freeze_prototypes_steps")
-        if not isinstance(queue_length, int) or isinstance(queue_length, bool) or queue_length < 0:
-            raise ValueError(f"queue_length must be a non-negative integer, got {queue_length!r}")
+        queue_length = as_count(queue_length, "queue_length", minimum=0)
         self.queue_start_step = _steps_or_none(queue_start_step, "queue_start_step")
         self.queue = EmbeddingQueue(n_global_views, queue_length, out_dim) if queue_length else None
 
