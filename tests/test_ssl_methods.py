@@ -421,3 +421,17 @@ def test_dino_teacher_temperature_warms_per_step_or_per_epoch():
     assert per_epoch[0] == pytest.approx(0.04) and per_epoch[-1] == pytest.approx(0.07)  # linspace(0.04, 0.07, 50)
     assert per_epoch[4 * 10] == pytest.approx(0.04 + 0.03 * 10 / 49)
     assert authors.teacher_temperature_at(200, total) == pytest.approx(0.07)
+
+
+def test_method_option_flags_never_shadow_a_training_field():
+    import dataclasses
+
+    from ssltheory.ssl.config import TrainConfig
+    from ssltheory.ssl.methods import cli_options
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert not set(cli_options()) & fields
+    for flag, entry in cli_options().items():  # one flag, one type across the methods that share it
+        types = {METHODS[m].option(o).type for m, o in entry["methods"].items()}
+        choices = {METHODS[m].option(o).choices for m, o in entry["methods"].items()}
+        assert len(types) == 1 and len(choices) == 1, flag
