@@ -21,6 +21,9 @@ SMALL = {
     "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
     "dissl": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
     "exact": dict(n_classes=3, head="mlp", hidden_dim=16),
+    "swav": dict(n_prototypes=12, hidden_dim=16, out_dim=8),
+    "barlow": dict(hidden_dim=16, out_dim=16),
+    "simsiam": dict(hidden_dim=16, out_dim=16, pred_dim=8),
 }
 
 
@@ -304,7 +307,7 @@ def test_options_are_checked_against_the_registry_and_aliases_map_by_method():
     assert options_from_flags("simclr", {"proj_dim": 8, "hidden_dim": None}) == {"out_dim": 8}
     assert options_from_flags("dissl", {"proj_dim": 8}) == {"bottleneck_dim": 8}
     assert options_from_flags("exact", {"exact_head": "mlp"}) == {"head": "mlp"}
-    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl\)"):
+    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl, swav\)"):
         options_from_flags("simclr", {"n_codes": 8})
     assert options_from_flags("simclr", {"n_codes": 8}, skip_missing=True) == {}
     with pytest.raises(ValueError, match="must be an integer"):
@@ -348,7 +351,7 @@ def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help
     monkeypatch.setitem(methods.METHODS, "toy", spec)
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
-    help_text = capsys.readouterr().out
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
     assert "--width WIDTH" in help_text and "toy 4" in help_text and "toy: an MLP head" in help_text
     out = tmp_path / "toy"
     code = cli.main(["train", "--method", "toy", "--data", "digits", "--steps", "2", "--batch-size", "16", "--z-dim", "8",
