@@ -149,11 +149,13 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     run = RunDir(config.out)
-    if is_main:
-        _check_run_dir(run, config)  # refuse before anything is written
+    if is_main and run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"out {run.path} exists and is not a directory")
     created = not run.path.exists()
     try:
         with run.lock() if is_main else contextlib.nullcontext():
+            if is_main:  # under the lock, so that a second writer is told who holds the run
+                _check_run_dir(run, config)  # refuse before anything is written
             return _train_locked(config, dataset, callback, run, rank, world_size, device)
     except BaseException:
         if is_main and created and run.path.is_dir() and not any(p.name != ".lock" for p in run.path.iterdir()):
@@ -228,8 +230,6 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     from ssltheory.ssl.data import SameLabelSampler
 
     is_main = rank == 0
-    if is_main:
-        _check_run_dir(run, config)  # again, now that this process is the only writer
     say = print if is_main and not config.quiet else (lambda *a, **k: None)
     say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
 
