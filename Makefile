@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ssltheory-installed
 PYTEST := $(BIN)/python -m pytest -q
 
-.PHONY: demo test test-all test-slow time-test install clean
+.PHONY: demo test test-all test-slow time-test install clean gpu-check
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ test-slow: $(STAMP)
 
 time-test:
 	bash .ci/time-make-test test
+
+# On a machine with one CUDA GPU (a CUDA build of torch in $(GPU_PYTHON)'s environment), no internet:
+# trains, probes and scores CISSL and DISSL, runs `bench --only gpu`, writes benchmarks/GPU_RESULTS.*.
+GPU_PYTHON ?= $(BIN)/python
+gpu-check:
+	$(GPU_PYTHON) -m ssltheory.benchmarks.gpu_check
 
 clean:
 	rm -rf $(VENV) build *.egg-info

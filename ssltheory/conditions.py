@@ -28,7 +28,7 @@ float64), matching the eps of the default.
 
 Example::
 
-    >>> Z = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])   # T1.4: collinear codes
+    >>> Z = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])   # collinear codes (span 1; T1.4 uses (0,1),(1,1),(2,1))
     >>> verdict = is_ideal(Z, [0, 1, 2])
     >>> verdict.ok, verdict.certificate.kind, verdict.certificate.task.tolist()
     (False, 'affine-dependence', [0, 1, 0])

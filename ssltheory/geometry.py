@@ -14,7 +14,7 @@ THEORY.md T1 [paper Thm 1 in spirit; proof by separating hyperplanes and Radon]:
 
 Example::
 
-    >>> C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])   # T1.4: collinear codes
+    >>> C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])   # collinear codes (span 1; T1.4 uses (0,1),(1,1),(2,1))
     >>> affine_rank(C)
     1
     >>> radon_split(C).task.tolist()       # the middle class versus the ends

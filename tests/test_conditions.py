@@ -172,7 +172,7 @@ def test_every_probe_returned_for_a_task_reproduces_it_exactly(world, k, seed):
         assert probe_predict(W, b, Z).tolist() == y.tolist()
 
 
-# ---------------------------------------------------------------- T1.4
+# ---------------------------------------------------------------- T1.4: predicting M is not enough
 def test_collinear_codes_argmax_predictable_with_enough_dimensions_are_not_ideal():
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
     verdict = is_ideal(C, [0, 1, 2])

@@ -43,7 +43,7 @@ def exact_affine_rank(codes: np.ndarray) -> int:
 
 
 def test_report_on_collinear_codes_example(tmp_path):
-    # THEORY.md T1.4: codes (0,0), (1,0), (2,0), two points each: "middle versus ends" fails
+    # collinear codes (0,0), (1,0), (2,0), two points each: "middle versus ends" fails (cf. docs/THEORY.md T1.4)
     Z = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), 2, axis=0)
     section = score_representation(Z, [0, 0, 1, 1, 2, 2], accuracies={"probe": 0.5})
     assert not section["verdict"]["ideal"]

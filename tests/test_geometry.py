@@ -158,7 +158,7 @@ def test_multiclass_realizability_implies_pairwise_separability(Z, labels):
 
 
 def test_collinear_codes_are_argmax_predictable_but_the_middle_is_not_separable():
-    """T1.4: (0,0), (1,0), (2,0) in R^2, d = 2 = K - 1."""
+    """(0,0), (1,0), (2,0) in R^2, d = 2 = K - 1 (span 1; docs/THEORY.md T1.4 uses (0,1), (1,1), (2,1))."""
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
     W, b = np.array([[-2.0, 0.0], [0.0, 0.0], [2.0, 0.0]]), np.array([1.0, 0.0, -3.0])
     assert min(strict_margins(W, b, C, [0, 1, 2])) > 0  # M itself is predicted

@@ -141,7 +141,7 @@ def test_invariance_ratio_is_within_over_total_sum_of_squares(seed, K, d, views,
 
 
 def test_affine_conditioning_of_collinear_codes_fixed_example():
-    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)  # THEORY.md T1.4's counterexample
+    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)  # collinear codes (cf. docs/THEORY.md T1.4)
     a = affine_conditioning(Z, labels)
     assert a.rank == 1
     assert a.condition < 1e-12

@@ -1,7 +1,7 @@
 """``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
 
 Independent checks: the affine rank against sympy's exact rank of the centred class codes, the
-invariance ratio against a loop over views, THEORY.md T1.4's collinear counterexample, and the
+invariance ratio against a loop over views, the collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the
 view-major class layout against identity "augmentations" (every view of an image identical).
 """
 
@@ -57,7 +57,7 @@ def test_affinely_independent_invariant_codes_score_ideal(tmp_path, capsys):
 
 
 def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
-    # THEORY.md T1.4: (0,0), (1,0), (2,0) -- "middle versus the ends" is not linearly separable.
+    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4) -- "middle versus the ends" is not linearly separable.
     # A 1e-3 wobble off the line keeps alpha-ReQ defined (it needs 2 non-zero eigenvalues) and stays
     # far below the rank tolerance (1e-2 x the largest singular value).
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])

@@ -229,7 +229,7 @@ def test_merged_classes_are_not_universal_ideal():
 
 
 def test_t9_relu_head_fixed_example():
-    codes = np.array([[0.0], [1.0], [2.0]])  # T1.4: the middle versus the ends
+    codes = np.array([[0.0], [1.0], [2.0]])  # collinear: the middle versus the ends (cf. docs/THEORY.md T1.4)
     head = relu_head(codes, [0, 1, 0])
     assert head.predict(codes).tolist() == [0, 1, 0]
     assert not linearly_separable(codes, [0, 1, 0])
