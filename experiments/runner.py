@@ -32,6 +32,7 @@ EXPERIMENTS: dict[str, str] = {
     "score-validation": "experiments.score_validation",
     "controlled": "experiments.controlled",
     "paper-analogues": "experiments.paper_analogues",
+    "fig7b": "experiments.fig7b",
 }
 
 SCALES = ("quick", "cpu", "gpu")

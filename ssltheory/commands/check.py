@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import numpy as np
-
-_NPY_MAGIC = b"\x93NUMPY"
-
+from ssltheory.files import load_npy
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
@@ -34,26 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also confirm a failure certificate with an exact LP on larger problems (slower; small ones always are)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
-
-
-def load_npy(path: str, what: str) -> np.ndarray:
-    """Read one array from a .npy file, refusing pickles; ValueError naming the problem."""
-    file = Path(path)
-    if not file.exists():
-        raise ValueError(f"{what} file not found: {file}")
-    if file.is_dir():
-        raise ValueError(f"{what} path is a directory, not a .npy file: {file}")
-    with open(file, "rb") as handle:
-        magic = handle.read(len(_NPY_MAGIC))
-    if magic[:2] == b"PK":
-        raise ValueError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
-    if magic != _NPY_MAGIC:
-        raise ValueError(f"{what} file {file} is not a .npy file (no NumPy header)")
-    try:
-        return np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None
 
 
 def run(args: argparse.Namespace) -> int:
