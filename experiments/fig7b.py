@@ -3,7 +3,7 @@
 The paper's Fig. 7b [paper] plots, for about 80 CISSL models of a random hyperparameter sweep, the
 ISSL log-loss (how well a linear head predicts the maximal invariant M from Z) against
 linear-probe accuracy, and finds that a lower log-loss goes with a higher accuracy. Here: the CISSL
-runs of the score-validation sweep (`experiments.score_validation`, a random design over z_dim,
+runs of the score-validation sweep (`ssltheory.experiments.score_validation`, a random design over z_dim,
 batch size, steps and augmentation strength, on the patch task and MNIST), each scored on the
 views of the one reference augmentation (each validation image its own class, so M is the source
 image): x = `ssltheory.metrics.heldout_log_loss` (a linear softmax head fitted on training views,
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import score_validation
-from experiments._io import pyplot, read_csv, write_csv
+from ssltheory.experiments import score_validation
+from ssltheory.experiments._io import pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.metrics import heldout_log_loss, split_views
 

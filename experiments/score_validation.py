@@ -5,7 +5,7 @@ Design (THEORY.md section 2 [derived]; the scores are `ssltheory.metrics.score_a
 
 1. A random design of training runs (`design`): small CNN, datasets ``patches`` and MNIST, three
    methods (CISSL for half of the runs, so that the CISSL runs also form the random sweep of
-   `experiments.fig7b`; SimCLR and DISSL a quarter each), and for every run, independently of
+   `ssltheory.experiments.fig7b`; SimCLR and DISSL a quarter each), and for every run, independently of
    every other factor, z_dim (a few levels, balanced), batch size (balanced levels), training steps
    (log-uniform) and augmentation strength (uniform). Every factor is drawn independently, so no
    factor is aliased with another (the largest absolute correlation between two factor columns is
@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from experiments._io import pyplot, read_csv, write_csv
+from ssltheory.experiments._io import pyplot, read_csv, write_csv
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
 from ssltheory.report import DEFAULT_TOL
@@ -162,7 +162,7 @@ def _train(spec: RunSpec, cfg: dict, out: Path) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     codes = cfg["n_codes"] if spec.method in ("dissl", "dino") else None
-    config = TrainConfig(
+    config = TrainConfig.from_flags(
         method=spec.method, data=spec.data, data_dir=cfg["data_dirs"][spec.data], arch=cfg["arch"],
         z_dim=spec.z_dim, steps=spec.steps, batch_size=spec.batch_size, lr=cfg["lr"],
         aug="simclr", aug_strength=spec.aug_strength, hidden_dim=cfg["hidden_dim"],
