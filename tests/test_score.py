@@ -274,3 +274,36 @@ def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
         cell = line.split("|")[2].strip().strip("*")
         assert cell == ("n/a" if np.isnan(rho) else f"{rho:+.2f}"), (name, line)
     assert (tmp_path / "score_validation.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------- valid but degenerate input
+
+
+@pytest.mark.parametrize("name, Z", [
+    ("collapsed", np.ones((12, 5))),
+    ("rank 1", np.outer(np.arange(12.0), [1.0, -2.0, 0.5])),
+    ("constant zero", np.zeros((12, 4))),
+    ("d = 1", (np.arange(12.0) % 5)[:, None]),
+])
+def test_degenerate_features_are_scored_not_refused(name, Z, tmp_path, capsys):
+    Zp, cp = save(tmp_path, Z, np.tile(np.arange(4), 3))
+    code, text, err = score([Zp, "--classes", cp, "--report", tmp_path / "r"], capsys)
+    assert code == 0, err
+    assert "ideal score" in text and "alpha-ReQ" in text
+    code, out, err = score([Zp, "--classes", cp, "--json"], capsys)
+    assert code == 0, err
+    assert out["ideal_score"] < 1.0 and out["verdict"]["ideal"] is False and (tmp_path / "r" / "report.md").exists()
+
+
+def test_score_encoder_scores_any_module_on_reference_views():
+    import ssltheory
+
+    images = torch.randint(0, 256, (6, 1, 12, 12), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 7))
+    scores = ssltheory.score_encoder(encoder, images, n_views=3, mean=(0.5,), std=(0.25,))
+    assert scores.n_points == 18 and scores.n_classes == 6 and scores.dim == 7
+    assert scores.augmentation == {"kind": "simclr", "strength": 1.0} and scores.ideal_score < 1.0
+    collapsed = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 3))
+    torch.nn.init.zeros_(collapsed[1].weight)
+    flat = ssltheory.score_encoder(collapsed, images, n_views=2, mean=(0.5,), std=(0.25,))
+    assert flat.ideal_score < 1.0 and flat.lidar is None and any("lidar" in note for note in flat.notes)
