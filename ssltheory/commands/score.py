@@ -45,7 +45,6 @@ from pathlib import Path
 import numpy as np
 
 from ssltheory.files import load_npy
-from ssltheory.report import DEFAULT_TOL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference augmentation drawing the views, the same for every encoder (default simclr)")
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
-    parser.add_argument("--tol", type=float, default=DEFAULT_TOL,
-                        help=f"relative tolerance of the affine rank (default {DEFAULT_TOL:g} x largest singular value)")
+    parser.add_argument("--tol", type=float, default=None,
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
+                             "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images, views and held-out split (default 0)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
@@ -212,7 +212,7 @@ def _check_args(args) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ssltheory.metrics import score_all
-    from ssltheory.report import score_representation, write_score_report
+    from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 
     target = Path(args.target)
     if not target.exists():
