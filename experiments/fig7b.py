@@ -11,7 +11,7 @@ log-loss on held-out views, nats; log K is chance), y = the run's linear-probe t
 Spearman and Pearson correlations over all CISSL runs and within each dataset.
 
 Writes ``<out>/fig7b.csv`` (one row per CISSL run) and ``fig7b.png``. The runs are shared with
-score-validation (same cache), so running both trains each run once.
+score-validation (the same cache under ``<out>``), so running both into one folder trains each run once.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     """Measure (or read back) the sweep's runs; write fig7b.csv and fig7b.png into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = rows_from(score_validation.collect(scale, seed))
+    rows = rows_from(score_validation.collect(out, scale, seed))
     if len(rows) < 3:
         raise ValueError(f"the {scale} sweep has {len(rows)} CISSL runs; Fig. 7b needs at least 3")
     csv_path, png_path = out / "fig7b.csv", out / "fig7b.png"

@@ -29,8 +29,8 @@ on the runs this experiment reports.
 Writes ``<out>/score_validation.csv`` (one row per run: factors, accuracy, every score),
 ``score_validation.png`` (accuracy against each score) and ``score_validation.md`` (the tables,
 written from the CSV's numbers). Trained runs are cached (codes and accuracy, one ``.npz`` per run)
-under the system's temporary directory, so an interrupted sweep resumes, and two worker processes
-share the work.
+under ``<out>/.score_validation_runs/`` (ignored by git), so an interrupted sweep resumes, two worker
+processes share the work, and `ssltheory.experiments.fig7b` reads the same runs.
 
 Scales: ``quick`` (6 tiny runs on scikit-learn's digits, for the test suite: the pipeline, not the
 science), ``cpu`` (`CPU_RUNS` runs; MNIST from ``$SSLTHEORY_MNIST`` or ``../shared/data/mnist``
@@ -227,10 +227,15 @@ def measure(spec: RunSpec, cfg: dict, work: Path, datasets: dict) -> dict:
     return {"row": row, "codes": views.codes, "classes": views.classes, "augmentation": views.augmentation}
 
 
-def cache_dir(scale: str, seed: int, *, for_design: bool = False) -> Path:
-    """Where `collect` keeps one ``.npz`` per measured run (system temporary directory)."""
+#: folder, inside the output folder, where measured runs are kept (it ignores itself for git)
+CACHE = ".score_validation_runs"
+
+
+def cache_dir(out_dir, scale: str, seed: int, *, for_design: bool = False) -> Path:
+    """Where `collect` keeps one ``.npz`` per measured run: ``out_dir/.score_validation_runs/...``
+    (a ``.gitignore`` inside keeps it out of version control)."""
     tag = "design" if for_design else "validation"
-    return Path(tempfile.gettempdir()) / f"ssltheory_score_validation_{scale}_{seed}_{tag}"
+    return Path(out_dir) / CACHE / f"{scale}_seed{seed}_{tag}"
 
 
 def _save_measurement(path: Path, got: dict) -> None:
@@ -280,15 +285,18 @@ def _worker(args) -> int:
     return done
 
 
-def collect(scale: str, seed: int = 0, *, for_design: bool = False, workers: int | None = None) -> list[dict]:
+def collect(out_dir, scale: str, seed: int = 0, *, for_design: bool = False, workers: int | None = None) -> list[dict]:
     """Measure (or read from the cache) every run of ``scale``: a list of `load_measurement` dicts.
 
     ``workers`` processes (default: the scale's, at most 2 at cpu scale, one thread each) share the
     runs; a run measured by an earlier, interrupted call is read back, not retrained.
     """
     cfg = settings(scale, seed, for_design=for_design)
-    cache = cache_dir(scale, seed, for_design=for_design)
+    cache = cache_dir(out_dir, scale, seed, for_design=for_design)
     cache.mkdir(parents=True, exist_ok=True)
+    ignore = Path(out_dir) / CACHE / ".gitignore"
+    if not ignore.exists():
+        atomic_write_text(ignore, "*\n")
     for stale in cache.glob("*.lock"):  # a lock whose process is gone: free the run again
         try:
             os.kill(int(stale.read_text() or 0), 0)
@@ -580,9 +588,9 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = settings(scale, seed)
-    measurements = collect(scale, seed)
+    measurements = collect(out, scale, seed)
     started = time.perf_counter()
-    design_rows = score_rows(collect(scale, seed, for_design=True)) if scale == "cpu" else None
+    design_rows = score_rows(collect(out, scale, seed, for_design=True)) if scale == "cpu" else None
     csv_path, png_path, md_path = out / "score_validation.csv", out / "score_validation.png", out / "score_validation.md"
     write_csv(csv_path, score_rows(measurements))
     rows = read_rows(csv_path)  # the report is drawn from what the CSV holds
