@@ -274,6 +274,18 @@ def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
         cell = line.split("|")[2].strip().strip("*")
         assert cell == ("n/a" if np.isnan(rho) else f"{rho:+.2f}"), (name, line)
     assert (tmp_path / "score_validation.png").stat().st_size > 0
+    # Fig. 7b reads the same cached runs: its rows are the CISSL runs, its log-loss the metric's
+    from ssltheory.experiments.fig7b import PARTS as FIG7B
+    from ssltheory.experiments.score_validation import collect
+    from ssltheory.metrics import heldout_log_loss, split_views
+
+    FIG7B["fig7b"]("quick", tmp_path, 0)
+    fig = read_rows(tmp_path / "fig7b.csv")
+    cissl = [m for m in collect(tmp_path, "quick", 0) if m["row"]["method"] == "cissl"]
+    assert len(fig) == len(cissl) >= 3 and (tmp_path / "fig7b.png").stat().st_size > 0
+    for row, m in zip(fig, cissl):
+        mask = split_views(m["classes"], random_state=m["row"]["seed"])
+        assert row["issl_log_loss"] == pytest.approx(heldout_log_loss(m["codes"], m["classes"], mask), rel=1e-8)
 
 
 # ------------------------------------------------------------------------- valid but degenerate input
