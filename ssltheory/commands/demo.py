@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
     runs = train_all(plan, out / "runs", seed=args.seed, device=args.device, jobs=jobs)
 
-    print(f"\n== 3. probes and class-code checks (tol {args.tol:g}) ==")
+    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tol {args.tol:g}) ==")
     sections, summary = score_encoders(plan, runs, tol=args.tol, seed=args.seed, device=args.device)
 
     from ssltheory.report import write_report
