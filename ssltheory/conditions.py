@@ -411,6 +411,16 @@ class _Verifier:
         return out
 
 
+def _oriented(found: tuple[np.ndarray, list[Fraction]], lam: np.ndarray) -> tuple[np.ndarray, list[Fraction]]:
+    """The exact circuit with the sign that agrees with the float lambda (same task when possible)."""
+    classes, values = found
+    if float(np.dot([float(v) for v in values], lam[classes])) >= 0:
+        return found
+    flipped = [-v for v in values]
+    positive = sum(v for v in flipped if v > 0)
+    return classes, [v / positive for v in flipped]
+
+
 def _exact_lambda_witness(witness: dict, classes: np.ndarray, lam: list[Fraction], K: int) -> np.ndarray:
     """Put an exact circuit into an affine-dependence witness; returns its task (K,)."""
     full = np.zeros(K)
@@ -648,6 +658,7 @@ def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_tru
                     "tolerance, and exactly every task is LIN-realizable (T1.2)",
                 }
             else:
+                found = _oriented(found, radon.lambda_)
                 task = _exact_lambda_witness(witness, found[0], found[1], K)
                 witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(found[1], col) if v > 0)) for col in exact_codes[found[0]].T])
                 witness["residual"] = 0.0

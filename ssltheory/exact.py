@@ -28,7 +28,7 @@ import flint
 import numpy as np
 
 #: largest LP (constraint rows x variables) handed to sympy's rational simplex
-EXACT_LP_MAX_ENTRIES = 6_000
+EXACT_LP_MAX_ENTRIES = 1_000
 
 
 def rational_matrix(A) -> flint.fmpq_mat:
@@ -103,7 +103,7 @@ def exact_dependence(C, support=None) -> tuple[np.ndarray, list[Fraction]] | Non
 
     Returns:
         (classes (s,) int64 increasing, lambda as s Fractions, scaled so the positive ones sum
-        to 1), or None when the columns (restricted to ``support``) are independent.
+        to 1, the first class's negative), or None when the columns (restricted to ``support``) are independent.
     """
     K = C.nrows() if isinstance(C, flint.fmpq_mat) else np.asarray(C).shape[0]
     cols = np.arange(K) if support is None else np.asarray(sorted(set(int(s) for s in support)), dtype=np.int64)
@@ -128,10 +128,9 @@ def exact_dependence(C, support=None) -> tuple[np.ndarray, list[Fraction]] | Non
         lam[int(cols[pivots[b]])] = -_fraction(R[b, e])
     classes = np.array(sorted(lam), dtype=np.int64)
     values = [lam[int(m)] for m in classes]
-    positive = sum(v for v in values if v > 0)
-    if positive == 0:  # only the free column, e.g. a zero column: impossible with the row of ones
+    if values[0] > 0:  # orientation: the first class of the circuit gets label 0 (lambda < 0)
         values = [-v for v in values]
-        positive = sum(v for v in values if v > 0)
+    positive = sum(v for v in values if v > 0)
     return classes, [v / positive for v in values]
 
 

@@ -84,7 +84,7 @@ def test_affine_rank_rejects_bad_input():
         affine_rank([1.0, 2.0])
     with pytest.raises(ValueError, match="NaN or Inf"):
         affine_rank([[0.0], [np.nan]])
-    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"tol is a relative tolerance and must be in \[0, 1\)"):
         affine_rank([[0.0], [1.0]], tol=-1)
 
 
