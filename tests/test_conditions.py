@@ -1,7 +1,7 @@
 """The ideal-ness predicates (THEORY.md T1, T2, T3, T5) and their certificates.
 
 Each property checks ``is_ideal`` against an independent computation: a hull-intersection LP over
-every split of the classes (T1.1), exact rational rank with sympy (T1.2(c)), pairwise equality
+every split of the classes (T1.1), exact rational rank (tests/oracles.py, T1.2(c)), pairwise equality
 of codes by a loop (T2), and enumeration of LP-separable dichotomies (T5).
 """
 
@@ -12,29 +12,16 @@ import json
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
-from tests.oracles import strict_margins
+from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
 
 
 # ---------------------------------------------------------------- independent checks
-def hulls_intersect(A, B) -> bool:
-    """Is there mu, nu >= 0, sum 1 each, with sum mu_i a_i = sum nu_j b_j? (feasibility LP)"""
-    A, B = np.atleast_2d(A), np.atleast_2d(B)
-    d = A.shape[1]
-    eq = np.zeros((d + 2, len(A) + len(B)))
-    eq[:d, : len(A)], eq[:d, len(A):] = A.T, -B.T
-    eq[d, : len(A)] = 1
-    eq[d + 1, len(A):] = 1
-    res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=np.r_[np.zeros(d), 1.0, 1.0], bounds=(0, None), method="highs")
-    assert res.status in (0, 2), res.message
-    return res.status == 0
 
 
 def every_split_separable(Z, labels, K) -> bool:
@@ -44,11 +31,6 @@ def every_split_separable(Z, labels, K) -> bool:
         if side.any() and hulls_intersect(Z[side == 1], Z[side == 0]):
             return False
     return True
-
-
-def exact_affine_rank(C) -> int:
-    rows = [[sympy.Rational(float(v)) for v in c] for c in np.asarray(C)]
-    return sympy.Matrix([[a - b for a, b in zip(r, rows[0])] for r in rows[1:]]).rank()
 
 
 # ---------------------------------------------------------------- generated worlds
