@@ -2,7 +2,7 @@
 
 Run ``ssltheory bench [--quick] [--json] [--only NAME ...]``. Each benchmark times our code and a
 baseline *alternately* on the same inputs, drops warm-up calls, and reports the median of the
-timed repeats as one JSON row (schema in :mod:`benchmarks._harness`)::
+timed repeats as one JSON row (schema in :mod:`ssltheory.benchmarks._harness`)::
 
     {"name", "ours_s", "baseline_s", "ratio", "ratio_def", "target", "meets_target", "status", "details"}
 
@@ -14,14 +14,16 @@ spells out which. A full run writes ``benchmarks/RESULTS.md``; nothing in that f
 ======================  =====================================================================
 ``--only`` name         module: ours versus the baseline
 ======================  =====================================================================
-``probe``               :mod:`benchmarks.probe_fit`: LinearProbe vs scikit-learn lbfgs
-``ideal``               :mod:`benchmarks.ideal`: ``is_ideal(probe="linear")`` vs one numpy SVD
-``losses``              :mod:`benchmarks.losses`: SimCLR, CISSL, DINO, DISSL vs
-                        :mod:`benchmarks.reference_losses` (or lightly, when installed)
-``throughput``          :mod:`benchmarks.throughput`: trainer step, batched vs per-image augment
-``gpu``                 :mod:`benchmarks.gpu`: ResNet-18 two-view epoch on 50,000 32x32 images
+``probe``               :mod:`ssltheory.benchmarks.probe_fit`: LinearProbe vs scikit-learn lbfgs
+``ideal``               :mod:`ssltheory.benchmarks.ideal`: ``is_ideal(probe="linear")`` vs one numpy SVD
+``losses``              :mod:`ssltheory.benchmarks.losses`: SimCLR, CISSL, DINO, DISSL vs
+                        :mod:`ssltheory.benchmarks.reference_losses` (or lightly, when installed)
+``throughput``          :mod:`ssltheory.benchmarks.throughput`: trainer step, batched vs per-image augment
+``gpu``                 :mod:`ssltheory.benchmarks.gpu`: ResNet-18 two-view epoch on 50,000 32x32 images
+``startup``             :mod:`ssltheory.benchmarks.startup`: ``ssltheory COMMAND --help`` vs
+                        ``python -c "import argparse"``
 ======================  =====================================================================
 
-Shared pieces: :mod:`benchmarks._harness` (timer, rows, machine), :mod:`benchmarks.report`
-(RESULTS.md), :mod:`benchmarks.cli` (the command).
+Shared pieces: :mod:`ssltheory.benchmarks._harness` (timer, rows, machine), :mod:`ssltheory.benchmarks.report`
+(RESULTS.md), :mod:`ssltheory.benchmarks.cli` (the command).
 """

@@ -2,12 +2,13 @@
 
 Usage::
 
-    ssltheory bench                      # full run (< 20 min on 2 cores), writes benchmarks/RESULTS.md
+    ssltheory bench                      # full run (< 20 min on 2 cores), writes ./benchmarks/RESULTS.md
     ssltheory bench --quick --json       # small sizes, < 1 min, JSON lines on stdout, no file
     ssltheory bench --only losses ideal  # some benchmarks (or single rows, e.g. loss_dissl)
 
-Output: one JSON object per row with ``--json`` (schema in :mod:`benchmarks._harness`), else a
-table. A full run (no ``--quick``, no ``--only``) writes ``benchmarks/RESULTS.md``; ``--out``
+Output: one JSON object per row with ``--json`` (schema in :mod:`ssltheory.benchmarks._harness`), else a
+table. A full run (no ``--quick``, no ``--only``) writes ``benchmarks/RESULTS.md`` under the current
+directory (the committed file when run from the repository's root); ``--out``
 writes that report elsewhere (or for quick / partial runs too). Exit 0 when every benchmark ran
 (missed targets and pending rows included), 1 when one raised (its row has status ``error``).
 """
@@ -22,19 +23,23 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks._harness import BenchConfig, Row, limited_threads, load_average, machine_info
+from ssltheory.benchmarks._harness import BenchConfig, Row, limited_threads, load_average, machine_info
 
 #: benchmark name -> module; each module exposes ``run(config: BenchConfig) -> list[Row]``.
 BENCHMARKS = {
-    "probe": "benchmarks.probe_fit",
-    "ideal": "benchmarks.ideal",
-    "losses": "benchmarks.losses",
-    "throughput": "benchmarks.throughput",
-    "gpu": "benchmarks.gpu",
+    "probe": "ssltheory.benchmarks.probe_fit",
+    "ideal": "ssltheory.benchmarks.ideal",
+    "losses": "ssltheory.benchmarks.losses",
+    "throughput": "ssltheory.benchmarks.throughput",
+    "gpu": "ssltheory.benchmarks.gpu",
+    "startup": "ssltheory.benchmarks.startup",
 }
 #: row-name prefixes of each benchmark, so that ``--only loss_dissl`` picks one row.
-ROW_PREFIX = {"probe": "probe_fit", "ideal": "is_ideal", "losses": "loss_", "throughput": "train_throughput", "gpu": "gpu_"}
-DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+ROW_PREFIX = {"probe": "probe_fit", "ideal": "is_ideal", "losses": "loss_", "throughput": "train_throughput", "gpu": "gpu_",
+              "startup": "cli_help"}
+#: a full run's report, relative to the current directory (run from the repository's root, the
+#: committed benchmarks/RESULTS.md), never inside the installed package
+DEFAULT_RESULTS = Path("benchmarks") / "RESULTS.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per comparison (default: per benchmark)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every generated input")
     parser.add_argument("--out", default=None,
-                        help="write the Markdown report here (default: benchmarks/RESULTS.md on a full run, none otherwise)")
+                        help="write the Markdown report here (default: ./benchmarks/RESULTS.md on a full run, none otherwise)")
 
 
 def _select(only: list[str] | None) -> dict[str, set[str] | None]:
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     load_after = load_average()
 
     if out is not None:
-        from benchmarks.report import write_results
+        from ssltheory.benchmarks.report import write_results
 
         command = "ssltheory bench " + " ".join(_argv_of(args))
         write_results(out, rows, machine, command.strip(), elapsed, load_before, load_after)
@@ -148,7 +153,7 @@ def _table_line(row: Row) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cli", description="side-by-side benchmarks")
+    parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.cli", description="side-by-side benchmarks")
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -8,7 +8,7 @@ Ours: the trainer's step (``ssltheory.ssl.train``'s loop body) with ``TrainConfi
 batch size, ResNet-18 with the 32-pixel stem (``build_encoder("resnet18", 3, 32)``), channels-last,
 bf16 autocast, Adam, gradient clipping by value 2, the uint8 images resident on the GPU and
 augmented there in batches (``build_augmentation("simclr", 32, 3)``). Baseline: the same model
-and step fed by the per-image augmentation of :class:`benchmarks.throughput.PerImageTwoViews` in
+and step fed by the per-image augmentation of :class:`ssltheory.benchmarks.throughput.PerImageTwoViews` in
 ``DataLoader`` workers (``num_workers = min(8, cores)``, pinned memory), views copied to the GPU.
 One timed call = one epoch (50,000 // batch steps) after ``warmup_steps`` untimed steps.
 
@@ -29,7 +29,7 @@ import time
 
 import torch
 
-from benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
 
 NAME = "gpu"
 ROW = "gpu_resnet18_two_view_epoch"
@@ -65,7 +65,7 @@ class _EpochRunner:
         from ssltheory.ssl.encoders import build_encoder
         from ssltheory.ssl.methods import build_method
 
-        from benchmarks.throughput import PerImageTwoViews, _seed_worker
+        from ssltheory.benchmarks.throughput import PerImageTwoViews, _seed_worker
 
         self.device, self.batch_size = device, batch_size
         self.steps_per_epoch = n_images // batch_size

@@ -3,7 +3,7 @@
 Ours: ``ssltheory.ssl.losses`` (``NTXentLoss``, ``CISSLLoss``, ``DINOLoss``, ``DISSLLoss``) with
 the defaults of REFERENCE.md. Baseline: lightly's ``NTXentLoss`` / ``DINOLoss`` where lightly is
 importable (it is optional, never required), otherwise the plain reference implementations of
-:mod:`benchmarks.reference_losses`; CISSL and DISSL have no lightly counterpart, so their
+:mod:`ssltheory.benchmarks.reference_losses`; CISSL and DISSL have no lightly counterpart, so their
 baseline is always the reference.
 
 Inputs are head outputs, identical for both sides: (B, 128) projections for SimCLR and CISSL,
@@ -23,8 +23,8 @@ from typing import Callable
 
 import torch
 
-from benchmarks import reference_losses as ref
-from benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
+from ssltheory.benchmarks import reference_losses as ref
+from ssltheory.benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
 
 NAME = "losses"
 TARGET = 1.2  # ours at most 1.2 times the baseline's time
@@ -67,7 +67,7 @@ def _simclr_baseline():
     if lightly_cls is not None:
         loss = lightly_cls(temperature=0.07, memory_bank_size=0)
         return (lambda x: loss(x[0], x[1])), "lightly.loss.NTXentLoss"
-    return (lambda x: ref.ntxent(x[0], x[1], 0.07)), "benchmarks.reference_losses.ntxent (lightly not installed)"
+    return (lambda x: ref.ntxent(x[0], x[1], 0.07)), "ssltheory.benchmarks.reference_losses.ntxent (lightly not installed)"
 
 
 # ---- CISSL ---------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def _cissl_ours():
 
 
 def _cissl_baseline():
-    return (lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)), "benchmarks.reference_losses.cissl (no lightly counterpart)"
+    return (lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)), "ssltheory.benchmarks.reference_losses.cissl (no lightly counterpart)"
 
 
 # ---- DINO ----------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def _dino_baseline(n_codes: int = DINO_CODES):
         return (lambda x: loss([x[2], x[3]], [x[0], x[1]], epoch=0)), "lightly.loss.DINOLoss"
     center = torch.zeros(1, n_codes)
     return (lambda x: ref.dino([x[0], x[1]], [x[2], x[3]], center, DINO_TEACHER_TEMP, 0.1, 0.9)), \
-        "benchmarks.reference_losses.dino (lightly not installed)"
+        "ssltheory.benchmarks.reference_losses.dino (lightly not installed)"
 
 
 # ---- DISSL ---------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ def _dissl_ours():
 
 
 def _dissl_baseline():
-    return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "benchmarks.reference_losses.dissl (no lightly counterpart)"
+    return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "ssltheory.benchmarks.reference_losses.dissl (no lightly counterpart)"
 
 
 def cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, dissl_codes: int = DISSL_CODES) -> list[LossCase]:

@@ -16,7 +16,7 @@ batch 128, strength 0.5), the README's main job and what a CPU user trains. ``Tr
 defaults (C = 16384 codes, batch 256) spend most of a CPU step in the two 16384-way heads, so
 the row measured the heads, not the pipelines (1.06x on 2026-11-24 with those defaults).
 
-Each measurement runs in a fresh child process (``python -m benchmarks.throughput --child``), so
+Each measurement runs in a fresh child process (``python -m ssltheory.benchmarks.throughput --child``), so
 that the two pipelines never share the cores at the same time (idle DataLoader workers would
 otherwise prefetch while ours is being timed) and so that peak memory is per pipeline. Children
 alternate: ours, baseline, baseline, ours, ... A child measures two modes in turn with the same
@@ -52,12 +52,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+import ssltheory
+from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
 
 NAME = "throughput"
 ROW = "train_throughput"
 TARGET = 1.5
-REPO_ROOT = Path(os.path.abspath(__file__)).parents[1]  # the folder that holds the benchmarks package
+#: the folder that holds the ``ssltheory`` package (a checkout's root, or site-packages)
+IMPORT_ROOT = Path(os.path.abspath(ssltheory.__file__)).parents[1]
 
 
 @dataclass
@@ -266,9 +268,9 @@ def measure(spec: ThroughputSpec) -> dict:
 def _run_child(spec: ThroughputSpec, timeout_s: float) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads),
                OPENBLAS_NUM_THREADS=str(spec.threads))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--child", json.dumps(asdict(spec))],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    env["PYTHONPATH"] = os.pathsep.join([str(IMPORT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    proc = subprocess.run([sys.executable, "-m", "ssltheory.benchmarks.throughput", "--child", json.dumps(asdict(spec))],
+                          env=env, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         raise RuntimeError(f"{spec.pipeline} child exited with {proc.returncode}: {tail}")
@@ -285,17 +287,17 @@ CONFIGURATION_REASON = (
 
 def _demo_recipe() -> dict:
     """Method, encoder, heads, batch and strength of the demo (``ssltheory demo``, not --quick),
-    with the method options the trainer derives from them (``TrainConfig.method_options``)."""
+    with the method options the trainer derives from them (``TrainConfig.build_options``)."""
     from ssltheory.commands.demo import DEMO_METHODS, recipe
     from ssltheory.ssl.train import TrainConfig
 
     plan = recipe(quick=False, steps=None, batch_size=None)
     method = "dissl" if "dissl" in DEMO_METHODS else DEMO_METHODS[0]
-    config = TrainConfig(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
+    config = TrainConfig.from_flags(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
                          hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
                          n_codes=plan.n_codes if method in ("dino", "dissl") else None, aug_strength=plan.aug_strength)
     return dict(method=method, arch=config.arch, z_dim=config.z_dim, batch_size=config.batch_size,
-                strength=config.aug_strength, method_options=config.method_options(n_classes=0))
+                strength=config.aug_strength, method_options=config.build_options(n_classes=None))
 
 
 #: row name -> mode measured in the children

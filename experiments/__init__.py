@@ -3,5 +3,5 @@
 Each experiment module exposes ``DESCRIPTION`` (one line) and ``PARTS``, a dict from part name to
 a function ``run_part(scale: str, out: Path, seed: int) -> list[Path]`` that writes
 ``out/<part>.csv`` and ``out/<part>.png`` and returns the paths written. The registry of
-experiment names lives in :mod:`experiments.runner`.
+experiment names lives in :mod:`ssltheory.experiments.runner`.
 """

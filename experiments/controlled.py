@@ -82,7 +82,7 @@ from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.tasks import enumerate_binary_tasks
-from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
 
@@ -204,7 +204,7 @@ def train_encoder(run_dir: Path, seed: int, **config) -> tuple[nn.Module, dict, 
     from ssltheory.ssl.train import TrainConfig, load_run, train
 
     start = time.perf_counter()
-    cfg = TrainConfig(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
+    cfg = TrainConfig.from_flags(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
     train(cfg)
     encoder, saved = load_run(run_dir)
     return encoder, saved, time.perf_counter() - start

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.controlled import features_of, train_encoder
-from experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments.controlled import features_of, train_encoder
+from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
 

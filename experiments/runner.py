@@ -1,100 +1,147 @@
-"""The ``ssltheory experiment`` subcommand: run a registered experiment and write CSV + PNG.
+"""The experiment runner: ``ssltheory experiment`` (one experiment) and ``ssltheory figures``
+(every experiment at one scale, the committed figures) both run experiments through
+:func:`run_experiments`.
 
 Usage::
 
     ssltheory experiment synthetic --scale quick --out out/synthetic
     ssltheory experiment synthetic --scale cpu --out figures --part phase_transition
-    python -m experiments.runner synthetic --scale quick --out out/x
+    python -m ssltheory.experiments.runner synthetic --scale quick --out out/x
     ssltheory experiment --list
 
 Scales (DESIGN.md): ``quick`` (seconds, CI), ``cpu`` (minutes on two cores; the committed
 figures), ``gpu`` (the largest configuration; the synthetic experiments are numpy/scipy only, so
 ``gpu`` only means "bigger").
 
-Registry: :data:`EXPERIMENTS` maps an experiment name to the module that defines it. To add one
-(e.g. ``score-validation``), write ``experiments/score_validation.py`` with ``DESCRIPTION`` and
-``PARTS`` (see :mod:`experiments`) and add a line here; a module that is not importable yet is
-simply not offered.
+Registry: :data:`EXPERIMENTS` maps an experiment name to the module that defines it. To add one,
+write ``experiments/<name>.py`` with ``DESCRIPTION`` and ``PARTS`` (see
+:mod:`ssltheory.experiments`) and add a line here.
+
+Progress: one line per part as it finishes (its time and the files written), and a
+:class:`ssltheory.progress.Progress` meter over the parts on stderr (a bar on a terminal, a line
+every few seconds elsewhere).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from ssltheory.progress import Progress
 
 #: experiment name -> module defining DESCRIPTION and PARTS
 EXPERIMENTS: dict[str, str] = {
-    "synthetic": "experiments.synthetic",
-    "score-validation": "experiments.score_validation",
-    "controlled": "experiments.controlled",
-    "paper-analogues": "experiments.paper_analogues",
+    "synthetic": "ssltheory.experiments.synthetic",
+    "score-validation": "ssltheory.experiments.score_validation",
+    "controlled": "ssltheory.experiments.controlled",
+    "paper-analogues": "ssltheory.experiments.paper_analogues",
 }
 
 SCALES = ("quick", "cpu", "gpu")
 
 
 def available() -> dict[str, str]:
-    """The registered experiments whose module exists."""
-    out = {}
-    for name, module in EXPERIMENTS.items():
-        try:
-            if importlib.util.find_spec(module) is not None:
-                out[name] = module
-        except ModuleNotFoundError:
-            continue
+    """The registered experiments, name -> module (every registered module ships with the package)."""
+    return dict(EXPERIMENTS)
+
+
+def load(name: str) -> ModuleType:
+    """The module of a registered experiment (ValueError naming the available ones if unknown)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(EXPERIMENTS[name])
+
+
+def describe(names: list[str] | None = None) -> list[str]:
+    """Lines listing experiments (default: all) and their parts, for ``--list``."""
+    lines = []
+    for name in names or list(EXPERIMENTS):
+        module = load(name)
+        lines.append(f"{name}: {module.DESCRIPTION}")
+        lines += [f"  {part}" for part in module.PARTS]
+    return lines
+
+
+def plan(names: list[str], parts: list[str] | None = None) -> list[tuple[str, str, Callable]]:
+    """The (experiment, part, function) triples to run, in order; ValueError on an unknown name.
+
+    ``parts`` (default: every part) are looked up in each experiment named.
+    """
+    jobs = []
+    for name in names:
+        module = load(name)
+        chosen = list(module.PARTS) if not parts else list(parts)
+        unknown = [p for p in chosen if p not in module.PARTS]
+        if unknown:
+            raise ValueError(f"experiment {name!r} has no part {unknown[0]!r}; parts: {', '.join(module.PARTS)}")
+        jobs += [(name, part, module.PARTS[part]) for part in chosen]
+    return jobs
+
+
+def prepare_out(out: Path) -> Path:
+    """Create the output folder (ValueError if the path is a file); returns it."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory; give a folder")
+    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
+def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: list[str] | None = None,
+                    *, echo: Callable[[str], None] | None = None) -> list[Path]:
+    """Run the parts of the named experiments at ``scale`` into ``out``; returns the paths written.
+
+    Every part writes whole files (its CSV and PNG), so an experiment that fails leaves the files
+    of the parts before it intact. ``echo`` gets one line per finished part (its time and files;
+    default: printed above the progress meter, on stderr).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    jobs = plan(names, parts)
+    out = prepare_out(out)
+    written: list[Path] = []
+    with Progress(len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})",
+                  unit="part") as bar:
+        for name, part, make in jobs:
+            start = time.perf_counter()
+            paths = [Path(p) for p in make(scale, out, seed)]
+            written += paths
+            (echo or bar.write)(f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}")
+            bar.update(1, done=part)
+    return written
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", help=f"experiment to run: {', '.join(available()) or 'none available'}")
+    """The options of ``ssltheory experiment``."""
+    parser.add_argument("name", nargs="?", help=f"experiment to run: {', '.join(EXPERIMENTS)}")
     parser.add_argument("--scale", choices=SCALES, default="quick", help="problem sizes (default quick)")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default out/<name>)")
-    parser.add_argument("--part", action="append", default=None, metavar="PART", help="run only this part (repeatable); default all parts")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default ./out/<name>)")
+    parser.add_argument("--part", action="append", default=None, metavar="PART",
+                        help="run only this part (repeatable); default all parts")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list experiments and their parts, then exit")
 
 
-def load(name: str):
-    """The module of a registered experiment (ValueError naming the available ones if unknown)."""
-    experiments = available()
-    if name not in experiments:
-        raise ValueError(f"unknown experiment {name!r}; available: {', '.join(experiments)}")
-    return importlib.import_module(experiments[name])
-
-
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory experiment``: list, or run one experiment's parts into ``--out``."""
     if args.list:
-        for name in available():
-            module = load(name)
-            print(f"{name}: {module.DESCRIPTION}")
-            for part in module.PARTS:
-                print(f"  {part}")
+        print("\n".join(describe()))
         return 0
     if not args.name:
         raise ValueError("an experiment name is required (see --list)")
-    module = load(args.name)
-    parts = list(module.PARTS) if not args.part else args.part
-    unknown = [p for p in parts if p not in module.PARTS]
-    if unknown:
-        raise ValueError(f"experiment {args.name!r} has no part {unknown[0]!r}; parts: {', '.join(module.PARTS)}")
     out = Path(args.out) if args.out is not None else Path("out") / args.name
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"experiment {args.name}, scale {args.scale}, seed {args.seed}, writing to {out}", flush=True)
-    for part in parts:
-        start = time.perf_counter()
-        written = module.PARTS[part](args.scale, out, args.seed)
-        print(f"  {part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in written)}", flush=True)
+    print(f"experiment {args.name}, scale {args.scale}, seed {args.seed}, writing to {out}", file=sys.stderr, flush=True)
+    run_experiments([args.name], args.scale, out, args.seed, args.part)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m experiments.runner``: the same as ``ssltheory experiment``."""
+    """``python -m ssltheory.experiments.runner``: the same as ``ssltheory experiment``."""
     from ssltheory.cli import main as cli_main
 
     return cli_main(["experiment", *(sys.argv[1:] if argv is None else argv)])

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from experiments._io import write_csv
+from ssltheory.experiments._io import write_csv
 
 DESCRIPTION = "do the ideal-ness scores predict linear-probe accuracy better than RankMe, alpha-ReQ, LiDAR? (issue 5)"
 
@@ -147,7 +147,7 @@ def _train(spec: RunSpec, settings: dict, out: Path) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     codes = settings["n_codes"] if spec.method in ("dissl", "dino") else None
-    config = TrainConfig(
+    config = TrainConfig.from_flags(
         method=spec.method, data=spec.data, data_dir=settings["data_dirs"][spec.data], arch=settings["arch"],
         z_dim=spec.z_dim, steps=spec.steps, batch_size=settings["batch_size"], lr=settings["lr"],
         aug="simclr", aug_strength=spec.aug_strength, hidden_dim=settings["hidden_dim"],

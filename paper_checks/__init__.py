@@ -12,10 +12,10 @@ Idealized Representations", NeurIPS 2022. Modules:
 
 Example::
 
-    from paper_checks import CheckContext, run_claim, select
+    from ssltheory.paper_checks import CheckContext, run_claim, select
     [run_claim(c, CheckContext(scale="quick")).verdict for c in select(["T5"])]
 """
 
-from paper_checks.registry import CheckContext, Claim, ClaimResult, Outcome, all_claims, run_claim, select
+from ssltheory.paper_checks.registry import CheckContext, Claim, ClaimResult, Outcome, all_claims, run_claim, select
 
 __all__ = ["CheckContext", "Claim", "ClaimResult", "Outcome", "all_claims", "run_claim", "select"]

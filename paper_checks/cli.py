@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
+from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.id:6s} [{c.provenance}] [{c.group}] {c.statement}")
         return 0
     if args.render_only:
-        from paper_checks import report
+        from ssltheory.paper_checks import report
 
         store = report.RESULTS_JSON
         if not store.exists():
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         results.append(result)
 
-    from paper_checks import report
+    from ssltheory.paper_checks import report
 
     info = report.run_info(_command_words(args), args.seed, args.scale)
     if args.json:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- configurations
 
@@ -148,7 +148,7 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
             torch.set_num_threads(1)  # shared CPUs: one thread per run
         try:
             start = time.perf_counter()
-            run_dir = train(TrainConfig(**kwargs, out=str(out)))
+            run_dir = train(TrainConfig.from_flags(**kwargs, out=str(out)))
         finally:
             torch.set_num_threads(threads)
         record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments._io import pyplot, save_figure, write_csv
+from ssltheory.experiments._io import pyplot, save_figure, write_csv
 
 
 def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict:

@@ -39,8 +39,8 @@ PROVENANCES = ("paper", "code", "derived")
 VERDICTS = ("pass", "fail", "refuted", "pending-gpu", "error")
 
 #: Modules that register claims, imported by :func:`all_claims` in this order.
-CLAIM_MODULES = ("paper_checks.theory_probes", "paper_checks.theory_efficiency", "paper_checks.theory_objectives",
-                 "paper_checks.empirical")
+CLAIM_MODULES = ("ssltheory.paper_checks.theory_probes", "ssltheory.paper_checks.theory_efficiency",
+                 "ssltheory.paper_checks.theory_objectives", "ssltheory.paper_checks.empirical")
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from paper_checks.registry import ClaimResult, jsonable
+from ssltheory.paper_checks.registry import ClaimResult, jsonable
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-RESULTS_MD = PACKAGE_DIR / "RESULTS.md"
-RESULTS_JSON = PACKAGE_DIR / "results_cpu.json"
-RESULTS_LOCK = PACKAGE_DIR / ".results_cpu.lock"  # not committed (.gitignore)
-EMPIRICAL_PNG = PACKAGE_DIR / "empirical_cpu.png"
-EMPIRICAL_CSV = PACKAGE_DIR / "empirical_cpu.csv"
+#: where a cpu-scale run records its results: relative to the current directory (run from the
+#: repository's root, the committed paper_checks/ folder), never inside the installed package
+RECORD_DIR = Path("paper_checks")
+RESULTS_MD = RECORD_DIR / "RESULTS.md"
+RESULTS_JSON = RECORD_DIR / "results_cpu.json"
+RESULTS_LOCK = RECORD_DIR / ".results_cpu.lock"  # not committed (.gitignore)
+EMPIRICAL_PNG = RECORD_DIR / "empirical_cpu.png"
+EMPIRICAL_CSV = RECORD_DIR / "empirical_cpu.csv"
 
 
 def _cell(text, width: int | None = None, markdown: bool = True) -> str:
@@ -122,7 +124,7 @@ def record_cpu_run(results: list[ClaimResult], info: dict, order: list[str], sto
         try:
             entries = merge_cpu_results(results, info, order, store)
             if figure is not None:
-                from paper_checks.plots import plot_empirical
+                from ssltheory.paper_checks.plots import plot_empirical
 
                 plot_empirical(entries, figure, figure_csv)
             write_results_md(entries, order, markdown, figure if figure is not None and figure.exists() else None)

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from paper_checks.registry import CheckContext, Outcome, register
-from paper_checks.theory_probes import _separable
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.theory_probes import _separable
 
 # --------------------------------------------------------------------------- brute force
 

@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 LAMBDA, BETA = 2.3, 0.8  # the paper's code defaults (REFERENCE.md)
 
@@ -485,7 +485,7 @@ def check_t9(ctx: CheckContext) -> Outcome:
     d = 1 codes fail T1 (rank 1 < K - 1: the task {z_1} vs {z_0, z_2} is not separable, by LP)."""
     import torch
 
-    from paper_checks.theory_probes import _separable, relu_interpolator
+    from ssltheory.paper_checks.theory_probes import _separable, relu_interpolator
     from ssltheory.ssl.losses.simclr import NTXentLoss
 
     rng = ctx.rng("T9")

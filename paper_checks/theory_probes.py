@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linprog
 
-from paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- shared helpers
 

@@ -1,10 +1,14 @@
 """The `ssltheory` command line.
 
-Each subcommand lives in the room of its idea; this module only dispatches, importing a
-subcommand's module lazily so that `ssltheory check` never pays for importing torch.
+Each subcommand lives in the room of its idea; this module only dispatches. It imports nothing
+heavy: the chosen subcommand's module is imported when that command runs (or shows its
+``--help``), and no other, so ``ssltheory --help`` and ``ssltheory check --help`` start without
+numpy, scipy or torch.
 
-Exit codes (DESIGN.md): 0 yes / ideal / success, 1 checked and not ideal, 2 bad input, with a
-one-line message on stderr naming the problem and never a traceback.
+Exit codes (DESIGN.md): 0 yes / ideal / success, 1 checked and not ideal, 2 bad input or a file
+that cannot be read or written, with one line on stderr naming the problem and what to do, never
+a traceback; 130 interrupted; 141 (the shell's code for SIGPIPE) when the reader of the output
+went away (``ssltheory score RUN | head -3``), quietly.
 
 A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 """
@@ -12,21 +16,43 @@ A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
+import os
 import sys
 
-#: name -> (module, one-line help). Modules are imported only when their command runs.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("ssltheory.commands.check", "is a representation ideal for linear/universal probes? (exact, with a certificate)"),
-    "demo": ("ssltheory.commands.demo", "the README's main job: train, probe, check and report on embedded real images"),
-    "train": ("ssltheory.ssl.train", "train an SSL encoder (simclr, cissl, dino, dissl, exact)"),
-    "probe": ("ssltheory.ssl.probes", "fit linear / MLP / kNN probes on a trained run's frozen features"),
-    "score": ("ssltheory.commands.score", "score a run, encoder or features against the ideal conditions"),
-    "experiment": ("experiments.runner", "run an experiment (synthetic, score-validation, ...) and write CSV + PNG"),
-    "paper-check": ("paper_checks.cli", "run the paper's claims as executable checks"),
-    "figures": ("ssltheory.commands.figures", "regenerate every figure in figures/"),
-    "bench": ("benchmarks.cli", "side-by-side benchmarks against the usual tools"),
+#: name -> (modules to try in order, one-line help). Only the chosen command's module is imported.
+SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "check": (("ssltheory.commands.check",),
+              "is a representation ideal for linear/universal probes? (exact, with a certificate)"),
+    "demo": (("ssltheory.commands.demo",),
+             "the README's main job: train, probe, check and report on embedded real images"),
+    "train": (("ssltheory.commands.train",),
+              "train an SSL encoder (simclr, cissl, dino, dissl, exact)"),
+    "probe": (("ssltheory.commands.probe",),
+              "fit linear / MLP / kNN probes on a trained run's frozen features"),
+    "score": (("ssltheory.commands.score",), "score a run, encoder or features against the ideal conditions"),
+    "experiment": (("ssltheory.experiments.runner",),
+                   "run an experiment (synthetic, score-validation, ...) and write CSV + PNG"),
+    "figures": (("ssltheory.commands.figures",), "regenerate every figure of figures/ (all experiments at one scale)"),
+    "paper-check": (("ssltheory.paper_checks.cli",), "run the paper's claims as executable checks"),
+    "bench": (("ssltheory.benchmarks.cli",), "side-by-side benchmarks against the usual tools"),
+}
+
+#: exit codes beside 0 / 1
+EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
+
+#: what to do about an OSError, by errno (the path and the system's reason are printed first)
+_OS_ADVICE = {
+    errno.ENOENT: "check the path",
+    errno.EACCES: "check its permissions, or write elsewhere with --out DIR",
+    errno.EPERM: "check its permissions, or write elsewhere with --out DIR",
+    errno.EROFS: "the file system is read-only: write elsewhere with --out DIR",
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere with --out DIR",
+    errno.EISDIR: "give a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "remove it or choose another path",
 }
 
 
@@ -36,47 +62,89 @@ class UsageError(ValueError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own errors: one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    out = {}
-    for name, (module, help_) in SUBCOMMANDS.items():
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-            continue
+def _module_of(name: str) -> str:
+    """The first importable module of command ``name`` (its candidates are tried in order)."""
+    candidates = SUBCOMMANDS[name][0]
+    for module in candidates:
         try:
-            if importlib.util.find_spec(module) is None:
-                continue
+            if importlib.util.find_spec(module) is not None:
+                return module
         except ModuleNotFoundError:
             continue
-        out[name] = (module, help_)
-    return out
+    raise UsageError(f"command {name!r} is not available in this installation (none of {', '.join(candidates)})")
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: the path, the system's reason and what to do.
+
+    ``[Errno 13] Permission denied: 'out/x.csv'`` becomes
+    ``cannot use out/x.csv: Permission denied (check its permissions, or write elsewhere with --out DIR)``.
+    """
+    path = exc.filename if exc.filename is not None else None
+    reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    advice = _OS_ADVICE.get(exc.errno)
+    where = f"cannot use {os.fsdecode(path)}: " if path is not None else ""
+    return f"{where}{reason}" + (f" ({advice})" if advice else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, object]:
+    """The top-level parser, with the arguments of command ``chosen`` only; returns it and the
+    chosen command's module (None when no command is chosen)."""
+    parser = _Parser(prog="ssltheory", description="Exact conditions for ideal SSL representations. "
+                     "Run 'ssltheory COMMAND --help' for a command's options.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    module = None
+    for name, (_, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == chosen:
+            module = importlib.import_module(_module_of(name))
+            module.add_arguments(p)
+    return parser, module
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``ssltheory ARGV``; returns the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = _available()
-    # Import only the chosen subcommand's module, then parse with its arguments.
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    parser = _Parser(prog="ssltheory", description="Exact conditions for ideal SSL representations.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    module = None
-    for name, (modname, help_) in commands.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        if name == chosen:
-            module = importlib.import_module(modname)
-            module.add_arguments(p)
-    args = parser.parse_args(argv)
+    command = chosen or "ssltheory"
     try:
+        if chosen is not None and chosen not in SUBCOMMANDS:
+            raise UsageError(f"unknown command {chosen!r}; commands: {', '.join(SUBCOMMANDS)}")
+        parser, module = build_parser(chosen)
+        if chosen is None and not any(a in ("-h", "--help") for a in argv):
+            parser.print_help()  # bare `ssltheory`: list the commands
+            return 0 if not argv else EXIT_USAGE
+        args = parser.parse_args(argv)
         return int(module.run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"ssltheory {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(f"ssltheory {command}: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # UsageError included; the library's bad-input errors
+        print(f"ssltheory {command}: error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"ssltheory {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"ssltheory {command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks import cli, reference_losses as ref
-from benchmarks._harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_row, slowdown_row, speedup_row, time_alternately
+from ssltheory.benchmarks import cli, reference_losses as ref
+from ssltheory.benchmarks._harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_row, slowdown_row, speedup_row, time_alternately
 
 EXPECTED_ROWS = {
     "probe_fit_10_classes", "probe_fit_100_classes",
@@ -23,6 +23,7 @@ EXPECTED_ROWS = {
     "loss_simclr", "loss_cissl", "loss_dino", "loss_dissl",
     "train_throughput", "train_throughput_augment_only",
     "gpu_resnet18_two_view_epoch",
+    "cli_help", "cli_help_check",
 }
 
 
@@ -219,7 +220,7 @@ def test_reference_dino_is_the_mean_cross_entropy_over_the_two_ordered_view_pair
 
 
 def test_per_image_pipeline_gives_two_normalised_views_of_the_right_shape():
-    from benchmarks.throughput import PerImageTwoViews
+    from ssltheory.benchmarks.throughput import PerImageTwoViews
 
     images = torch.randint(0, 256, (3, 3, 12, 12), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     random.seed(0)
@@ -233,7 +234,7 @@ def test_per_image_pipeline_gives_two_normalised_views_of_the_right_shape():
 
 
 def test_gpu_epoch_code_path_runs_on_the_cpu_at_toy_sizes():
-    from benchmarks.gpu import compare_epochs
+    from ssltheory.benchmarks.gpu import compare_epochs
 
     row = compare_epochs("cpu", n_images=32, batch_size=8, arch="small_cnn", method="simclr", image_size=16,
                          repeats=1, warmup_steps=1, num_workers=0)
@@ -243,7 +244,7 @@ def test_gpu_epoch_code_path_runs_on_the_cpu_at_toy_sizes():
 
 def test_probe_mapping_gives_sklearn_the_same_objective_as_ours():
     # C = 1 / (lam * n): sklearn's C * sum CE + ||W||^2 / 2, divided by C * n, is mean CE + lam / 2 ||W||^2
-    from benchmarks.probe_fit import sklearn_probe
+    from ssltheory.benchmarks.probe_fit import sklearn_probe
 
     lam, n = 1e-3, 250
     assert sklearn_probe(lam, n)[-1].C == pytest.approx(1 / (lam * n))

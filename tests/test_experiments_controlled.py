@@ -19,7 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments import controlled, paper_analogues
+from ssltheory.experiments import controlled, paper_analogues
 from ssltheory.geometry import linearly_separable
 from ssltheory.tasks import enumerate_binary_tasks
 from tests.oracles import exact_affine_rank

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from experiments import runner
+from ssltheory.experiments import runner
 from ssltheory.cli import main
 
 PARTS = ("phase_transition", "invariance_violation", "coarsening", "probe_families")

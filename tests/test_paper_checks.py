@@ -16,11 +16,11 @@ import math
 import numpy as np
 import pytest
 
-from paper_checks.registry import CheckContext, run_claim, select
-from paper_checks.registry import SCALES, VERDICTS
-from paper_checks import theory_efficiency as eff
-from paper_checks import theory_objectives as obj
-from paper_checks import theory_probes as probes
+from ssltheory.paper_checks.registry import CheckContext, run_claim, select
+from ssltheory.paper_checks.registry import SCALES, VERDICTS
+from ssltheory.paper_checks import theory_efficiency as eff
+from ssltheory.paper_checks import theory_objectives as obj
+from ssltheory.paper_checks import theory_probes as probes
 from ssltheory.cli import main
 
 EXPECTED_THEORY = {"T1.1": "pass", "T1.2": "pass", "T1.3": "pass", "T1.4": "pass", "T2": "pass", "T3": "pass",
@@ -52,7 +52,7 @@ def test_selectors_pick_prefixes_groups_and_reject_unknown_ids():
 
 
 def test_a_contradicted_claim_fails_unless_it_is_a_derived_statement_which_is_refuted():
-    from paper_checks.registry import CheckContext, Claim, Outcome, run_claim
+    from ssltheory.paper_checks.registry import CheckContext, Claim, Outcome, run_claim
 
     def contradicted(ctx):
         return Outcome("fail", "counterexample", {"counterexample": [1, 2]})
@@ -65,7 +65,7 @@ def test_a_contradicted_claim_fails_unless_it_is_a_derived_statement_which_is_re
 
 
 def test_a_crashing_check_is_reported_as_error_not_pass():
-    from paper_checks.registry import Claim
+    from ssltheory.paper_checks.registry import Claim
 
     def boom(ctx):
         raise RuntimeError("module missing")
@@ -202,7 +202,7 @@ def test_cli_out_dir_gets_json_and_markdown(tmp_path, capsys):
 
 
 def test_empirical_comparisons_are_labelled_contradicted_resolved_or_unresolved():
-    from paper_checks import empirical
+    from ssltheory.paper_checks import empirical
 
     ctx = CheckContext(scale="cpu")  # tolerance: 2 standard errors of the difference, >= 0.5 pt
     up = empirical._compare(ctx, [0.80, 0.81, 0.82], [0.70, 0.71, 0.72])
@@ -220,8 +220,8 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     recording one claim each at the same moment leave all eight in the store and in RESULTS.md."""
     import threading
 
-    from paper_checks import report
-    from paper_checks.registry import ClaimResult
+    from ssltheory.paper_checks import report
+    from ssltheory.paper_checks.registry import ClaimResult
 
     store, markdown, lock = tmp_path / "results.json", tmp_path / "RESULTS.md", tmp_path / ".lock"
     ids = [f"X{i}" for i in range(8)]
@@ -243,7 +243,7 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
 
 
 def test_render_only_redraws_results_md_from_the_store_and_refuses_a_damaged_one(tmp_path, monkeypatch, capsys):
-    from paper_checks import report
+    from ssltheory.paper_checks import report
 
     paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
              "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
@@ -273,7 +273,7 @@ def test_gpu_scale_empirical_claim_is_pending_without_cuda_or_data(capsys):
 def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     """The gpu arms are real configurations: every one builds a TrainConfig that validates (the
     device is switched to cpu here only because this machine may have no CUDA)."""
-    from paper_checks.empirical import planned_configs
+    from ssltheory.paper_checks.empirical import planned_configs
     from ssltheory.ssl.train import TrainConfig
 
     ctx = CheckContext(scale="gpu", data_dir=tmp_path)
@@ -283,19 +283,19 @@ def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     for kwargs in configs:
         assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18" and kwargs["epochs"] == 300
         assert kwargs["batch_size"] == (512 if kwargs["method"] in ("simclr", "cissl", "exact") else 256)
-        TrainConfig(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
+        TrainConfig.from_flags(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
     dissl = [c for c in configs if c["method"] == "dissl"]
     assert {c.get("n_codes") for c in dissl} >= {16384, 24000}  # Fig 7a: more codes for weaker augmentation
 
 
 def test_quick_and_cpu_configurations_validate(tmp_path):
-    from paper_checks.empirical import planned_configs
+    from ssltheory.paper_checks.empirical import planned_configs
     from ssltheory.ssl.train import TrainConfig
 
     for scale in ("quick", "cpu"):
         configs = planned_configs(CheckContext(scale=scale))
         for kwargs in configs:
-            TrainConfig(**kwargs, out=str(tmp_path / "run")).validate()
+            TrainConfig.from_flags(**kwargs, out=str(tmp_path / "run")).validate()
         # Fig 7c's two arms (E3/E4): CISSL with its linear student and with an MLP student, at both dimensions
         cissl = {(c.get("student_head", "linear"), c["z_dim"]) for c in configs if c["method"] == "cissl"}
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4
@@ -321,7 +321,7 @@ def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_p
         assert (r["verdict"] == "pass") == all(c["not_contradicted"] for c in comparisons), claim_id
     assert code == (1 if any(r["verdict"] == "fail" for r in results.values()) else 0)
     # the cpu-scale figure draws every comparison of this evidence: one panel per difference, each seed a row
-    from paper_checks.plots import comparison_panels, plot_empirical
+    from ssltheory.paper_checks.plots import comparison_panels, plot_empirical
 
     entries = list(results.values())
     written = plot_empirical(entries, tmp_path / "e.png", tmp_path / "e.csv")

@@ -151,7 +151,7 @@ def tiny_run(tmp_path_factory) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run") / "dissl"
-    return train(TrainConfig(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
+    return train(TrainConfig.from_flags(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
                              proj_dim=16, n_codes=32, quiet=True, out=str(out)))
 
 
@@ -203,7 +203,7 @@ def test_too_few_views_per_image_exit_2(tiny_run, capsys):
 
 
 def test_spearman_fixed_example_and_orientation():
-    from experiments.score_validation import oriented, spearman
+    from ssltheory.experiments.score_validation import oriented, spearman
 
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
@@ -217,7 +217,7 @@ def test_spearman_fixed_example_and_orientation():
 def test_spearman_is_pearson_of_average_ranks(pairs):
     from scipy.stats import spearmanr
 
-    from experiments.score_validation import spearman
+    from ssltheory.experiments.score_validation import spearman
 
     x, y = np.array(pairs).T
     assume(np.ptp(x) > 0 and np.ptp(y) > 0)
@@ -227,10 +227,10 @@ def test_spearman_is_pearson_of_average_ranks(pairs):
 def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
     from scipy.stats import spearmanr
 
-    from experiments.runner import EXPERIMENTS
-    from experiments.score_validation import PARTS, oriented, read_csv
+    from ssltheory.experiments.runner import EXPERIMENTS
+    from ssltheory.experiments.score_validation import PARTS, oriented, read_csv
 
-    assert EXPERIMENTS["score-validation"] == "experiments.score_validation"
+    assert EXPERIMENTS["score-validation"] == "ssltheory.experiments.score_validation"
     written = PARTS["score_validation"]("quick", tmp_path, 0)
     assert {p.name for p in written} == {"score_validation.csv", "score_validation.png", "score_validation.md"}
     rows = read_csv(tmp_path / "score_validation.csv")

@@ -86,7 +86,7 @@ def test_all_views_of_one_resolution_go_through_the_encoder_in_one_batch(name):
 def test_build_method_defaults_are_reference_md():
     assert default_options("simclr") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
     assert default_options("cissl") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, student_head="linear",
-                                            distributed="auto")
+                                            mlp_hidden_dim=2048, distributed="auto")
     dissl = default_options("dissl")
     assert (dissl["n_codes"], dissl["lambda_maximality"], dissl["beta_det_inv"]) == (16384, 2.3, 0.8)
     assert (dissl["teacher_temperature"], dissl["student_temperature"]) == (0.5, 1.0)
@@ -236,7 +236,11 @@ def test_heads_have_reference_md_layers():
         ("Linear", z, 512, False), ("BN", 512), ("Linear", 512, 64, True)
     ]  # fmt: skip
     assert _layer_signature(heads.exact_head(z, 10)) == [("Linear", z, 10, True)]
-    assert _layer_signature(heads.cissl_student_head(z, family="mlp")) == _layer_signature(heads.simclr_head(z))
+    # Fig. 7c's MLP-head arm as the authors run it: both heads two hidden layers of 2048
+    mlp_arm = [("Linear", z, 2048, True), ("BN", 2048), ("ReLU",), ("Linear", 2048, 2048, True), ("BN", 2048), ("ReLU",),
+               ("Linear", 2048, 128, True), ("BN", 128)]
+    assert _layer_signature(heads.cissl_student_head(z, family="mlp")) == mlp_arm
+    assert _layer_signature(heads.cissl_teacher_head(z, 2048, family="mlp")) == mlp_arm
 
 
 def test_cissl_mlp_student_head_is_built_and_bad_families_are_refused():
@@ -268,3 +272,88 @@ def test_dino_cosine_layer_outputs_cosines():
     w = torch.nn.functional.normalize(head.last_layer.weight, dim=1)
     x = torch.nn.functional.normalize(head.mlp(torch.randn(3, 8)), dim=1)
     assert torch.allclose(head.last_layer(x), x @ w.T, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_registry_defaults_are_the_classes_own_keyword_defaults():
+    import inspect
+
+    from ssltheory.ssl.methods import method_class
+
+    for name in METHODS:
+        params = inspect.signature(method_class(name).__init__).parameters
+        declared = {k: p.default for k, p in params.items() if k not in ("self", "encoder")}
+        assert declared == default_options(name), name
+
+
+def test_registries_and_the_train_command_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.data, ssltheory.commands.train, "
+            "ssltheory.commands.probe; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:3]")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1500:]
+
+
+def test_options_are_checked_against_the_registry_and_aliases_map_by_method():
+    from ssltheory.ssl.methods import check_options, options_from_flags
+
+    assert options_from_flags("simclr", {"proj_dim": 8, "hidden_dim": None}) == {"out_dim": 8}
+    assert options_from_flags("dissl", {"proj_dim": 8}) == {"bottleneck_dim": 8}
+    assert options_from_flags("exact", {"exact_head": "mlp"}) == {"head": "mlp"}
+    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl\)"):
+        options_from_flags("simclr", {"n_codes": 8})
+    assert options_from_flags("simclr", {"n_codes": 8}, skip_missing=True) == {}
+    with pytest.raises(ValueError, match="must be an integer"):
+        check_options("dissl", {"n_codes": 2.5})
+    with pytest.raises(ValueError, match="must be one of 'linear', 'mlp'"):
+        check_options("cissl", {"student_head": "deep"})
+    with pytest.raises(ValueError, match="set by the trainer"):
+        check_options("dino", {"n_views": 4}, allow_derived=False)
+    assert check_options("dino", {"n_views": 4})["n_views"] == 4  # build_method itself may set it
+
+
+class ToyMethod(torch.nn.Module):
+    """A method that is not built in: an MLP head and a squared distance between the two views."""
+
+    name, needs_labels, n_views, n_global_views = "toy", False, 2, 2
+
+    def __init__(self, encoder, width: int = 4):
+        super().__init__()
+        self.encoder = encoder
+        self.head = torch.nn.Linear(encoder.out_dim, width)
+
+    def training_step(self, views, labels, step, total_steps):
+        a, b = (self.head(self.encoder(v)) for v in views)
+        return (a - b).pow(2).mean() - a.std(0).mean(), {}
+
+    def forward(self, views, labels, step, total_steps):
+        return self.training_step(views, labels, step, total_steps)
+
+    def on_step_end(self, step, total_steps):
+        pass
+
+
+def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help(tmp_path, monkeypatch, capsys):
+    """The registry is the only list: an entry added at run time is validated, offered as --width
+    in `train --help`, refused for other methods, and trained by `ssltheory train`."""
+    from ssltheory import cli
+    from ssltheory.ssl import methods
+
+    spec = methods.MethodSpec("toy", "toy: an MLP head, squared distance", f"{__name__}:ToyMethod", "pair",
+                              (methods.Option("width", 4, "width of the toy head", minimum=1),))
+    monkeypatch.setitem(methods.METHODS, "toy", spec)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--width WIDTH" in help_text and "toy 4" in help_text and "toy: an MLP head" in help_text
+    out = tmp_path / "toy"
+    code = cli.main(["train", "--method", "toy", "--data", "digits", "--steps", "2", "--batch-size", "16", "--z-dim", "8",
+                     "--width", "3", "--quiet", "--out", str(out)])
+    assert code == 0 and (out / "encoder.pt").exists()
+    code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--width", "3", "--quiet",
+                     "--out", str(tmp_path / "other")])
+    assert code == 2 and "width does not apply to method simclr (it applies to toy)" in capsys.readouterr().err

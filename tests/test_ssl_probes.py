@@ -119,7 +119,7 @@ def test_weight_decay_is_chosen_on_validation_and_recorded():
 
 def test_linear_probe_bad_input_is_named():
     X, y = blobs(50, 3, 2, seed=3)
-    with pytest.raises(ValueError, match="y has 49 entries but the features have 50 rows"):
+    with pytest.raises(ValueError, match="y has 49 entries but the feature matrix has 50 rows"):
         LinearProbe(1e-2).fit(X, y[:-1])
     with pytest.raises(ValueError, match="NaN"):
         LinearProbe(1e-2).fit(np.full_like(X, np.nan), y)
@@ -227,7 +227,7 @@ def tiny_run(tmp_path_factory) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("probe") / "run"
-    config = TrainConfig(method="simclr", data="digits", arch="small_cnn", z_dim=8, steps=3, batch_size=16,
+    config = TrainConfig.from_flags(method="simclr", data="digits", arch="small_cnn", z_dim=8, steps=3, batch_size=16,
                          hidden_dim=16, proj_dim=8, quiet=True, out=str(out))
     return train(config)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,9 +23,14 @@ from hypothesis import strategies as st
 
 from ssltheory import cli
 from ssltheory.ssl import train as T
+from ssltheory.ssl.methods import options_from_flags
 from ssltheory.ssl.train import TrainConfig, load_checkpoint, load_run, train, warmup_cosine
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+#: method options given flag-style to ``tiny`` (aliases such as proj_dim allowed)
+OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim")
 
 
 def tiny(tmp_path: Path, **overrides) -> TrainConfig:
@@ -33,11 +40,19 @@ def tiny(tmp_path: Path, **overrides) -> TrainConfig:
         aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(tmp_path / "run"),
     )
     base.update(overrides)
+    flags = {k: base.pop(k) for k in OPTION_FLAGS if k in base}
     if base["method"] != "exact":
-        base.setdefault("proj_dim", 8)
+        flags.setdefault("proj_dim", 8)
     if base["method"] in ("dino", "dissl"):
-        base.setdefault("n_codes", 12)
-    return TrainConfig(**base)
+        flags.setdefault("n_codes", 12)
+    if base["method"] == "cissl":
+        flags.setdefault("mlp_hidden_dim", 16)
+    return TrainConfig(**base, method_options=options_from_flags(base["method"], flags))
+
+
+def stop_at(k: int):
+    """A train() callback that stops the run after step ``k``, as if it had been killed there."""
+    return lambda step, record: step >= k
 
 
 def weights(run_dir: Path) -> dict:
@@ -94,8 +109,9 @@ def test_epoch_sampler_draws_distinct_indices_within_each_epoch(n, batch, seed):
 @pytest.mark.parametrize(
     "field, value, words",
     [("method", "byol", "method"), ("data", "imagenet", "data"), ("steps", 0, "steps"), ("batch_size", 1, "batch_size"),
-     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"), ("student_head", "deep", "student_head"),
-     ("student_head", "mlp", "student_head chooses CISSL's student head; method dissl")],
+     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"),
+     ("method_options", {"student_head": "deep"}, "student_head"),
+     ("method_options", {"student_head": "mlp"}, r"unknown option\(s\) \['student_head'\] for method 'dissl'")],
 )
 def test_bad_config_is_refused_naming_the_field(tmp_path, field, value, words):
     with pytest.raises(ValueError, match=words):
@@ -135,7 +151,7 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
     whole = train(tiny(tmp_path / "whole", method=method, **extra))
     interrupted = tiny(tmp_path / "cut", method=method, **extra)
-    train(interrupted, stop_after=3)  # dies after step 3; the last checkpoint is step 2
+    train(interrupted, callback=stop_at(3))  # dies after step 3; the last checkpoint is step 2
     assert load_checkpoint(Path(interrupted.out) / "checkpoint.pt")["step"] == 2
     assert not (Path(interrupted.out) / "encoder.pt").exists()
     resumed = train(replace(interrupted, resume=True))
@@ -159,7 +175,7 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
 
 def test_checkpoint_from_another_configuration_names_the_keys(tmp_path):
     config = tiny(tmp_path)
-    train(config, stop_after=3)
+    train(config, callback=stop_at(3))
     with pytest.raises(ValueError, match=r"differing keys: .*batch_size.*seed"):
         train(replace(config, resume=True, batch_size=8, seed=1))
     checkpoint = torch.load(Path(config.out) / "checkpoint.pt", weights_only=True)
@@ -171,7 +187,7 @@ def test_checkpoint_from_another_configuration_names_the_keys(tmp_path):
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     config = tiny(tmp_path)
-    train(config, stop_after=3)
+    train(config, callback=stop_at(3))
     path = Path(config.out) / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError, match="corrupt"):
@@ -261,3 +277,231 @@ def test_train_step_updates_weights_and_refuses_a_non_finite_loss():
     with pytest.raises(T.NonFiniteLossError, match="loss became nan at step 1"):
         T.train_step(method, views, None, optimizer, scheduler, params, 1, 4)
     assert all(torch.equal(a, b) for a, b in zip(after_first, params))  # nothing was updated
+
+
+# ---- one writer per run directory, crashes, damaged files ------------------------------------------
+
+
+def _cli_train(out: Path, *extra: str, steps: int = 6) -> list[str]:
+    return [sys.executable, "-m", "ssltheory.cli", "train", "--method", "dissl", "--data", "digits", "--steps", str(steps),
+            "--batch-size", "16", "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12",
+            "--log-every", "1", "--out", str(out), *extra]
+
+
+def _env(**extra) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **extra}
+
+
+def test_a_second_writer_is_refused_naming_the_holders_pid(tmp_path, capsys):
+    from ssltheory.ssl.runs import RunDir
+
+    config = tiny(tmp_path, steps=2)
+    with RunDir(config.out).lock():
+        with pytest.raises(ValueError, match=rf"being written by another process \(pid {os.getpid()}\)"):
+            train(config)
+        code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--quiet", "--out", config.out])
+        err = capsys.readouterr().err
+        assert code == 2 and f"pid {os.getpid()}" in err and len(err.strip().splitlines()) == 1
+    assert not Path(config.out, "config.json").exists()  # the refused writer wrote nothing
+    train(config)  # the lock is gone with its holder
+    assert (Path(config.out) / "encoder.pt").exists()
+
+
+def test_two_concurrent_trains_on_one_out_the_second_is_refused_the_first_finishes_clean(tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.Popen(_cli_train(out, "--quiet", steps=400), cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.poll() is None, "the first run ended before the second could start; give it more steps"
+        second = subprocess.run(_cli_train(out, "--quiet", steps=400), cwd=REPO, env=_env(), capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode == 2 and f"pid {first.pid}" in second.stderr, second.stderr[-800:]
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        stdout, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr[-1500:]
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 401))  # one run's lines, none mixed in
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_a_killed_run_leaves_no_lock_and_resume_drops_a_half_written_metrics_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    kwargs = dict(method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=100_000, batch_size=16, hidden_dim=16,
+                  proj_dim=8, n_codes=12, aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(out))
+    script = "import json, sys; from ssltheory.ssl.train import TrainConfig, train; train(TrainConfig.from_flags(**json.loads(sys.argv[1])))"
+    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(kwargs)], cwd=REPO, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)  # no clean-up of any kind runs
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and (out / "checkpoint.pt").exists()
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write('{"step": 99999, "loss": 1.2')  # a line cut by the kill
+    at = load_checkpoint(out / "checkpoint.pt")["step"]
+    capsys.readouterr()
+    train(TrainConfig.from_flags(**{**kwargs, "quiet": False, "resume": True}), callback=stop_at(at + 2))
+    printed = capsys.readouterr().out
+    assert f"dropped the half-written last line" in printed and str(out / "metrics.jsonl") in printed
+    assert f"resumed from {out / 'checkpoint.pt'} at step {at}/" in printed
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, at + 3))
+
+
+def test_a_config_json_holding_a_list_is_one_clear_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("[1, 2, 3]\n")
+    (out / "encoder.pt").write_bytes(b"")
+    for argv in (["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--resume", "--quiet", "--out", str(out)],
+                 ["probe", str(out)]):
+        code = cli.main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and "holds a JSON list, not a training configuration" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_raw_pickle_or_foreign_object_checkpoint_is_never_unpickled(tmp_path, capfd):
+    import pickle
+
+    config = tiny(tmp_path)
+    train(config, callback=stop_at(3))
+    path = Path(config.out) / "checkpoint.pt"
+    foreign = {"model": Path("x")}  # a zip torch file holding a non-tensor object
+    torch.save(foreign, path)
+    for _ in range(2):
+        capfd.readouterr()
+        code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "6", "--batch-size", "16",
+                         "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12", "--aug-strength", "0.5",
+                         "--checkpoint-every", "2", "--log-every", "1", "--resume", "--quiet", "--out", config.out])
+        err = capfd.readouterr().err
+        assert code == 2 and "this file is not a plain state dict; it will not be unpickled" in err, err
+        assert len(err.strip().splitlines()) == 1 and "weights_only" not in err and "Warning" not in err
+        path.write_bytes(pickle.dumps({"model": 1}))  # second round: a raw pickle stream
+
+
+# ---- progress off a terminal, help without torch ---------------------------------------------------
+
+
+def test_train_prints_periodic_progress_lines_into_a_pipe(tmp_path):
+    result = subprocess.run(_cli_train(tmp_path / "run", steps=8), cwd=REPO, env=_env(SSLTHEORY_PROGRESS_INTERVAL="0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)  # as `2>&1 | cat`
+    assert result.returncode == 0, result.stdout[-1500:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("train dissl:")]
+    assert len(lines) >= 8 and "\r" not in result.stdout
+    assert all("step/s" in line and "img_per_s=" in line and "loss=" in line for line in lines)
+    assert " 1/8 [" in lines[0] and "<" in lines[0]  # step count, elapsed < time left
+    assert result.stdout.splitlines()[0].startswith("preset cpu (the default on cpu)")
+
+
+@pytest.mark.parametrize("command", ["train", "probe"])
+def test_help_does_not_import_torch(command):
+    code = ("import sys; from ssltheory import cli\ntry:\n    cli.main([%r, '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules") % command
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "usage: ssltheory " + command in result.stdout, result.stderr[-1500:]
+
+
+# ---- the recipe as the authors run it: what a configuration builds ------------------------------------
+
+
+def _signature(module) -> list:
+    out = []
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear):
+            out.append(("Linear", m.in_features, m.out_features))
+        elif isinstance(m, torch.nn.BatchNorm1d):
+            out.append(("BN", m.num_features))
+        elif isinstance(m, torch.nn.ReLU):
+            out.append(("ReLU",))
+    return out
+
+
+def _fake_dataset(name: str, size: int, channels: int = 3, n: int = 40):
+    from ssltheory.ssl.data import ImageDataset, Split
+
+    g = torch.Generator().manual_seed(0)
+    split = lambda k: Split(torch.randint(0, 256, (k, channels, size, size), dtype=torch.uint8, generator=g),
+                            torch.arange(k) % 4)
+    return ImageDataset(name, split(n), split(8), split(8), tuple("abcd"), channels, size, (0.5,) * channels, (0.25,) * channels)
+
+
+def test_cifar10_runs_build_half_strength_colour_jitter(tmp_path):
+    from tests.test_ssl_data import cifar_tree
+
+    cifar_tree(tmp_path / "cifar-10-batches-py")
+    config = tiny(tmp_path, method="simclr", data="cifar10", data_dir=str(tmp_path), aug_strength=1.0, batch_size=8)
+    aug = T.build(config).augment  # the augmentation `train --data cifar10` builds, from the files
+    assert (aug.brightness, aug.contrast, aug.saturation, aug.hue) == pytest.approx((0.2, 0.2, 0.2, 0.05))
+    other = T.build(replace(config, data="patches", data_dir=None)).augment
+    assert (other.brightness, other.hue) == pytest.approx((0.4, 0.1))  # TinyImageNet-style full strength elsewhere
+
+
+@pytest.mark.parametrize("size, kernel", [(32, 3), (64, 7), (28, 3), (8, 1)])
+def test_coarse_blur_kernel_is_a_tenth_of_the_image_rounded_to_odd(tmp_path, size, kernel):
+    config = tiny(tmp_path, method="simclr", aug="coarse", aug_strength=None, batch_size=8)
+    aug = T.build(config, _fake_dataset("folder", size)).augment
+    assert aug.blur_p == 0.5 and aug.blur_kernel == kernel
+
+
+def test_fig7c_mlp_head_arm_builds_both_cissl_heads_with_two_hidden_layers_of_2048(tmp_path):
+    config = TrainConfig(method="cissl", data="digits", z_dim=8, steps=1, batch_size=16, method_options={"student_head": "mlp"},
+                         out=str(tmp_path / "run"))
+    method = T.build(config).method
+    arm = [("Linear", 8, 2048), ("BN", 2048), ("ReLU",), ("Linear", 2048, 2048), ("BN", 2048), ("ReLU",),
+           ("Linear", 2048, 128), ("BN", 128)]
+    assert _signature(method.student_head) == arm and _signature(method.teacher_head) == arm
+    linear = T.build(replace(config, method_options={})).method
+    assert _signature(linear.student_head) == [("Linear", 8, 128), ("BN", 128)]
+    assert _signature(linear.teacher_head) == [("Linear", 8, 1024), ("BN", 1024), ("ReLU",), ("Linear", 1024, 128), ("BN", 128)]
+
+
+def test_ssl_pretraining_uses_the_whole_train_split_and_probes_keep_a_validation_split(tmp_path):
+    from ssltheory.ssl.data import load_dataset
+
+    ds = load_dataset("digits")
+    built = T.build(tiny(tmp_path, epochs=1.0, steps=None))
+    assert len(built.images) == len(ds.train) + len(ds.val) and len(ds.val) > 0
+    assert built.total_steps == (len(ds.train) + len(ds.val)) // 16
+    assert torch.equal(built.images[: len(ds.train)], ds.train.images)  # train rows, then val rows
+    assert not set(map(bytes, ds.test.images.numpy())) & set(map(bytes, built.images.numpy()))  # never the test split
+
+
+def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys):
+    from ssltheory.commands import demo
+    from ssltheory.commands import train as command
+
+    def parse(*argv):
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        command.add_arguments(parser)
+        return command.config_from_args(parser.parse_args([*argv, "--out", str(tmp_path / "r")]))
+
+    for method, batch in (("simclr", 512), ("cissl", 512), ("dino", 256), ("dissl", 256)):
+        config, preset, default = parse("--method", method, "--data", "cifar10", "--preset", "paper")
+        assert (config.arch, config.z_dim, config.batch_size, config.epochs, config.steps) == ("resnet18", 512, batch, 300.0, None)
+        assert config.resolved_method_options().get("n_codes") == {"dino": 1000, "dissl": 16384}.get(method)
+        assert preset == "paper" and not default
+    config, preset, default = parse("--method", "dissl", "--data", "patches")
+    plan = demo.recipe(quick=False, steps=None, batch_size=None)  # the demo's recipe is the cpu preset
+    assert preset == "cpu" and default
+    assert (config.arch, config.z_dim, config.steps, config.batch_size, config.aug_strength) == (
+        "small_cnn", plan.z_dim, plan.steps, plan.batch_size, plan.aug_strength)
+    assert config.method_options == {"hidden_dim": plan.hidden_dim, "bottleneck_dim": plan.proj_dim, "n_codes": plan.n_codes}
+    config, _, _ = parse("--method", "dissl", "--data", "patches", "--preset", "paper", "--batch-size", "64",
+                         "--steps", "5", "--n-codes", "32", "--z-dim", "16")
+    assert (config.batch_size, config.steps, config.epochs, config.z_dim, config.arch) == (64, 5, None, 16, "resnet18")
+    assert config.method_options == {"n_codes": 32}
+    built = T.build(replace(config, arch="small_cnn"))
+    assert built.method.student_head[-1].out_features == 32 and built.encoder.out_dim == 16
+    code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--batch-size", "16",
+                     "--out", str(tmp_path / "announced")])
+    err = capsys.readouterr().err
+    assert code == 0 and err.splitlines()[0].startswith("preset cpu (the default on cpu): the demo's recipe")

@@ -194,7 +194,7 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
     """Train (or reuse the finished run in ``out``, if it has this configuration)."""
     from ssltheory.ssl.train import TrainConfig, train
 
-    config = TrainConfig(
+    config = TrainConfig.from_flags(
         method=method, data=plan.data, arch="small_cnn", z_dim=plan.z_dim, steps=plan.steps,
         batch_size=plan.batch_size, hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
         n_codes=plan.n_codes if method in ("dino", "dissl") else None, aug_strength=plan.aug_strength,

@@ -8,12 +8,13 @@ The SimCLR-style pipeline of the paper's TinyImageNet runs, with a strength knob
     ColorJitter(brightness 0.4s, contrast 0.4s, saturation 0.4s, hue 0.1s), p 0.8,
         the four in a random order per image (as torchvision)
     grayscale, p 0.1s
-    [coarse only] Gaussian blur, kernel 7, sigma ~ U(0.1, 2), p 0.5
+    [coarse only] Gaussian blur, kernel int(0.1 x size) rounded to odd, sigma ~ U(0.1, 2), p 0.5
     normalise with the dataset's per-channel mean / std
 
 ``coarse`` is s = 2 plus the blur: a coarser augmentation relation, hence coarser classes M, which
 THEORY.md T4 says are more sample efficient for the tasks that stay invariant. ``jitter_scale=0.5``
-gives CIFAR's half jitter. ``none`` (or s = 0) is the identity up to normalisation; flips, which have
+gives CIFAR's half jitter (0.2s brightness / contrast / saturation, hue 0.05s); the trainer takes it
+from the dataset's registry entry. ``none`` (or s = 0) is the identity up to normalisation; flips, which have
 no strength in the reference, are on for every s > 0. On 1-channel images saturation, hue and
 grayscale do not apply and are skipped; brightness and contrast are kept.
 
@@ -324,8 +325,8 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
     """The augmentation of an SSL run (REFERENCE.md, "Augmentations") [code].
 
     Args:
-        kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur kernel 7
-            with p 0.5), ``none`` (identity up to normalisation; strength must be None or 0).
+        kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur with
+            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to normalisation; strength must be None or 0).
         image_size: side of the large views (pixels).
         channels: 1 or 3.
         strength: s >= 0; crop scale lower bound min(1, 0.2 / s), jitter 0.4s (hue 0.1s),
@@ -377,4 +378,11 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
     small_size = int(small_size) if small_size is not None else max(4, int(image_size) // 2)
     crops = [CropSpec(int(image_size), large_scale)] * n_large + [CropSpec(small_size, small_scale)] * n_small_crops
     return SSLAugmentation(crops, channels, mean, std, strength=s, jitter_scale=jitter_scale,
-                           blur_p=0.5 if kind == "coarse" else 0.0)
+                           blur_p=0.5 if kind == "coarse" else 0.0, blur_kernel=blur_kernel_size(int(image_size)))
+
+
+def blur_kernel_size(image_size: int) -> int:
+    """The coarse augmentation's blur kernel: int(0.1 x image size) rounded up to odd (7 at 64 px,
+    3 at 32 px, 3 at 28 px), at least 1 [code: REFERENCE.md]."""
+    k = max(1, int(0.1 * image_size))
+    return k if k % 2 == 1 else k + 1

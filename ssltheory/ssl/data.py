@@ -26,14 +26,13 @@ in the paper's controlled CIFAR-10 runs (REFERENCE.md) [code].
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 #: ImageNet statistics; REFERENCE.md normalises TinyImageNet with them [code].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -46,7 +45,9 @@ PATCH_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemist
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
-DATASETS = ("patches", "digits", "mnist", "cifar10", "tinyimagenet", "folder")
+#: Where the MNIST idx files are looked for when no directory is given: this variable, else
+#: ``shared/data/mnist`` beside the repository's checkout.
+MNIST_ENV = "SSLTHEORY_MNIST"
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,6 +67,8 @@ class Split:
     labels: torch.Tensor
 
     def __post_init__(self):
+        import torch
+
         if not isinstance(self.images, torch.Tensor) or self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
         if not isinstance(self.labels, torch.Tensor) or self.labels.dtype != torch.int64 or self.labels.ndim != 1:
@@ -78,6 +81,8 @@ class Split:
 
     def subset(self, indices) -> "Split":
         """The rows ``indices`` (int array or tensor), in that order."""
+        import torch
+
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return Split(self.images[idx], self.labels[idx])
 
@@ -87,7 +92,7 @@ class ImageDataset:
     """A dataset in memory: three splits and what a trainer needs to know about them.
 
     Attributes:
-        name: dataset name (one of :data:`DATASETS`).
+        name: dataset name (a key of :data:`DATASETS`).
         train, val, test: the splits; val never overlaps train, test is never used for selection.
         class_names: one name per class id.
         channels: C (1 or 3).
@@ -108,7 +113,17 @@ class ImageDataset:
 
     @property
     def n_classes(self) -> int:
+        """K, the number of classes."""
         return len(self.class_names)
+
+    def pretraining(self) -> Split:
+        """The whole training split, train then val rows (SSL pretraining sees every training
+        image, as the authors' [code]; the val rows still select the probes' hyperparameters)."""
+        import torch
+
+        if len(self.val) == 0:
+            return self.train
+        return Split(torch.cat([self.train.images, self.val.images]), torch.cat([self.train.labels, self.val.labels]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,9 +135,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
     """Load dataset ``name`` into memory, split into train / val / test.
 
     Args:
-        name: one of ``patches``, ``digits``, ``mnist``, ``cifar10``, ``tinyimagenet``, ``folder``.
-        data_dir: where the files are (required for mnist, cifar10, tinyimagenet, folder; ignored
-            by the embedded ``patches`` and ``digits``).
+        name: a key of :data:`DATASETS` (``patches``, ``digits``, ``mnist``, ``cifar10``,
+            ``tinyimagenet``, ``folder``).
+        data_dir: where the files are (required for the entries with ``needs_dir``; MNIST falls back
+            on :func:`default_data_dir`; ignored by the embedded ``patches`` and ``digits``).
         seed: seed of every random choice (patch positions, the train/val split).
         val_fraction: fraction of each class of the training set held out for validation, where the
             dataset has no validation split of its own (all but ``patches`` and a folder tree with
@@ -137,34 +153,22 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
     Returns:
         ImageDataset.
     """
-    if name not in DATASETS:
-        raise ValueError(f"name must be one of {', '.join(DATASETS)}, got {name!r}")
+    spec = dataset_spec(name)
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if image_size is not None and (int(image_size) != image_size or image_size < 1):
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    if name in ("mnist", "cifar10", "tinyimagenet", "folder"):
+    if spec.needs_dir:
+        if data_dir is None:
+            data_dir = default_data_dir(name)
         if data_dir is None:
             raise ValueError(f"data_dir is required for dataset {name!r}")
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise ValueError(f"data_dir {str(data_dir)!r} is not a directory")
-
-    if name == "patches":
-        (tr, va, te), names = load_patches(seed=seed, **options)
-    elif name == "digits":
-        (tr, va, te), names = load_digits(seed=seed, val_fraction=val_fraction, **options)
-    elif name == "folder":
-        (tr, va, te), names = load_folder(data_dir, seed=seed, val_fraction=val_fraction,
-                                          image_size=image_size, **options)
-    else:
-        if options:
-            raise ValueError(f"unknown options for {name}: {', '.join(sorted(options))}")
-        loader = {"mnist": load_mnist, "cifar10": load_cifar10, "tinyimagenet": load_tinyimagenet}[name]
-        (train_full, te), names = loader(data_dir)
-        tr, va = split_train_val(train_full, val_fraction, seed)
+    (tr, va, te), names = spec.loader(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
 
     splits = [tr, va, te]
     if channels is not None:
@@ -173,7 +177,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
         splits = [Split(resize_uint8(s.images, int(image_size)), s.labels) for s in splits]
     tr, va, te = splits
     c, h, w = tr.images.shape[1:]
-    if name == "tinyimagenet" and c == 3:
+    if spec.imagenet_stats and c == 3:
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     else:
         mean, std = channel_stats(tr.images)
@@ -187,6 +191,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of uint8 images (N, C, H, W), in [0, 1] units."""
+    import torch
+
     c = images.shape[1]
     total = torch.zeros(c, dtype=torch.float64)
     total_sq = torch.zeros(c, dtype=torch.float64)
@@ -202,6 +208,8 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float,
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, channels, H, W); grey repeats, RGB -> luminance (ITU-R 601)."""
+    import torch
+
     c = images.shape[1]
     if c == channels:
         return images
@@ -215,6 +223,9 @@ def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
 
 def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) to ``size`` with antialiased bilinear interpolation (no-op if equal)."""
+    import torch
+    import torch.nn.functional as F
+
     size = (size, size) if isinstance(size, int) else tuple(size)
     if tuple(images.shape[2:]) == size:
         return images
@@ -291,6 +302,8 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
     Returns:
         ((train, val, test) Splits with 3-channel uint8 images, grey pictures repeated), class names.
     """
+    import torch
+
     import skimage.data
     import skimage.transform
 
@@ -367,6 +380,8 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.1, test_fraction: floa
     :func:`load_dataset` to upsample). Grey levels 0..16 map to round(v * 255 / 16). There is no
     official test set: test (``test_fraction``) and val (``val_fraction`` of the rest) are
     stratified seeded draws. Returns ((train, val, test), class names)."""
+    import torch
+
     from sklearn.datasets import load_digits as _sk_digits
 
     if not 0.0 < test_fraction < 1.0:
@@ -427,6 +442,8 @@ def _find_file(root: Path, stems: Sequence[str]) -> Path:
 def load_mnist(root: str | Path):
     """MNIST from the four standard idx files in ``root`` (``train-images-idx3-ubyte[.gz]`` etc.).
     Returns ((train, test) Splits, class names); images uint8 (N, 1, 28, 28)."""
+    import torch
+
     root = Path(root)
     out = []
     for prefix in ("train", "t10k"):
@@ -471,6 +488,8 @@ def _load_cifar_pickle(path: Path) -> dict:
 
 
 def _cifar_batch(path: Path) -> Split:
+    import torch
+
     batch = _load_cifar_pickle(path)
     if "data" not in batch or "labels" not in batch:
         raise ValueError(f"{path}: CIFAR batch needs 'data' and 'labels' entries")
@@ -488,6 +507,8 @@ def _cifar_batch(path: Path) -> Split:
 def load_cifar10(root: str | Path):
     """CIFAR-10 from its python pickle batches in ``root`` (or ``root/cifar-10-batches-py``).
     Returns ((train, test) Splits, class names); images uint8 (N, 3, 32, 32)."""
+    import torch
+
     root = Path(root)
     if not (root / "data_batch_1").is_file() and (root / "cifar-10-batches-py").is_dir():
         root = root / "cifar-10-batches-py"
@@ -522,6 +543,8 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
 
 def _stack_images(paths: Sequence[Path], mode: str, size: int | None) -> torch.Tensor:
     """Read images into uint8 (N, C, H, W); all must share one size unless ``size`` resizes them."""
+    import torch
+
     arrays = []
     first_shape = None
     for path in paths:
@@ -545,6 +568,8 @@ def load_tinyimagenet(root: str | Path):
     ``val/val_annotations.txt`` (file, wnid, box). Classes are ``wnids.txt`` (else the sorted train
     folders); names come from ``words.txt`` when present. The official val set is returned as test.
     Returns ((train, test) Splits, class names); images uint8 (N, 3, 64, 64)."""
+    import torch
+
     root = Path(root)
     train_dir, val_dir = root / "train", root / "val"
     if not train_dir.is_dir():
@@ -635,6 +660,8 @@ def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, t
     different sizes raise ValueError naming two of them, unless ``image_size`` resizes each one
     (bilinear, antialiased). Returns ((train, val, test) Splits, class names).
     """
+    import torch
+
     root = Path(root)
     if (root / "train").is_dir() and (root / "test").is_dir():
         tr_p, tr_l, names = _scan_class_tree(root / "train")
@@ -683,6 +710,8 @@ class SameLabelSampler:
     """
 
     def __init__(self, labels):
+        import torch
+
         labels = torch.as_tensor(np.asarray(labels))
         if labels.ndim != 1 or len(labels) == 0:
             raise ValueError(f"labels must be a non-empty 1-d array, got shape {tuple(labels.shape)}")
@@ -703,6 +732,8 @@ class SameLabelSampler:
     def __call__(self, indices=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Partners of ``indices`` (int (B,); default all N indices), int64 (B,), same label, not
         the index itself unless its class is a singleton. Deterministic given ``generator``."""
+        import torch
+
         n = len(self.labels)
         idx = torch.arange(n) if indices is None else torch.as_tensor(np.asarray(indices), dtype=torch.int64)
         if idx.ndim != 1:
@@ -717,3 +748,96 @@ class SameLabelSampler:
         r = r + (r >= rank).long()  # skip the index itself
         r = torch.where(size == 1, rank, r)
         return self.order[self._start[cls] + r]
+
+
+# --------------------------------------------------------------------------------------------
+# the registry: the one list of datasets that the trainer, the probes and the command line read
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset entry: plain data plus the loader (no torch needed to read it).
+
+    Attributes:
+        name: what ``--data`` takes.
+        summary: one line for help texts.
+        loader: ``loader(data_dir, *, seed, val_fraction, image_size, **options) -> ((train, val,
+            test), class names)``; ``data_dir`` is a Path, or None when ``needs_dir`` is False.
+        needs_dir: the files come from ``data_dir``.
+        jitter_scale: colour-jitter multiplier of its augmentation (CIFAR's half jitter, 0.5
+            [code]: brightness / contrast / saturation 0.2s, hue 0.05s).
+        imagenet_stats: normalise 3-channel images with ImageNet's mean / std [code].
+    """
+
+    name: str
+    summary: str
+    loader: Callable
+    needs_dir: bool = True
+    jitter_scale: float = 1.0
+    imagenet_stats: bool = False
+
+
+def _no_options(name: str, options: dict) -> None:
+    if options:
+        raise ValueError(f"unknown options for {name}: {', '.join(sorted(options))}")
+
+
+def _train_test_loader(name: str, load: Callable) -> Callable:
+    """A loader for a dataset shipped as (train, test): val drawn from train, stratified, seeded."""
+
+    def loader(data_dir, *, seed, val_fraction, image_size, **options):
+        _no_options(name, options)
+        (train_full, test), names = load(data_dir)
+        train, val = split_train_val(train_full, val_fraction, seed)
+        return (train, val, test), names
+
+    return loader
+
+
+def _patches_loader(data_dir, *, seed, val_fraction, image_size, **options):
+    return load_patches(seed=seed, **options)
+
+
+def _digits_loader(data_dir, *, seed, val_fraction, image_size, **options):
+    return load_digits(seed=seed, val_fraction=val_fraction, **options)
+
+
+def _folder_loader(data_dir, *, seed, val_fraction, image_size, **options):
+    return load_folder(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
+
+
+#: name -> entry. Adding a dataset: its loader function above and one entry here.
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("patches", "embedded patch-source task (scikit-image pictures; label = source picture)",
+                    _patches_loader, needs_dir=False),
+        DatasetSpec("digits", "scikit-learn's 8x8 handwritten digits (embedded)", _digits_loader, needs_dir=False),
+        DatasetSpec("mnist", "MNIST idx files in --data-dir (default $SSLTHEORY_MNIST)", _train_test_loader("mnist", load_mnist)),
+        DatasetSpec("cifar10", "CIFAR-10 python batches in --data-dir (half colour jitter)",
+                    _train_test_loader("cifar10", load_cifar10), jitter_scale=0.5),
+        DatasetSpec("tinyimagenet", "TinyImageNet tree in --data-dir (ImageNet statistics)",
+                    _train_test_loader("tinyimagenet", load_tinyimagenet), imagenet_stats=True),
+        DatasetSpec("folder", "an ImageFolder tree in --data-dir (root/<class>/<image> or root/{train,val,test}/...)",
+                    _folder_loader),
+    )
+}
+
+
+def dataset_spec(name: object) -> DatasetSpec:
+    """The registry entry of dataset ``name`` (ValueError listing the names if it has none)."""
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"name must be one of {', '.join(DATASETS)}, got {name!r}")
+    return DATASETS[name]
+
+
+def default_data_dir(name: str) -> Path | None:
+    """Where dataset ``name``'s files are when no directory is given: for MNIST ``$SSLTHEORY_MNIST``,
+    else ``shared/data/mnist`` beside the repository checkout (if it exists); None otherwise."""
+    if name != "mnist":
+        return None
+    env = os.environ.get(MNIST_ENV)
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+    return beside if beside.is_dir() else None

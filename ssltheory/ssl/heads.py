@@ -10,8 +10,9 @@ head                        layers (defaults of REFERENCE.md)
 ==========================  ======================================================================
 `simclr_head`               Linear(z,1024) BN ReLU Linear(1024,128) BN(128); shared by both views
 `cissl_student_head`        Linear(z,128) BN(128); family "mlp" (Fig 7c's MLP-head arm):
-                            Linear(z,1024) BN ReLU Linear(1024,128) BN(128)
-`cissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,128) BN(128)
+                            Linear(z,2048) BN ReLU Linear(2048,2048) BN ReLU Linear(2048,128) BN(128)
+`cissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,128) BN(128); family "mlp": as the
+                            MLP-head arm's student (both heads two hidden layers of 2048)
 `DINOHead`                  Linear(z,1024) BN GELU Linear(1024,256), l2-normalise, cosine layer to C
 `dissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,512,no bias) BN(512) Linear(512,C)
 `dissl_student_head`        Linear(z,512,no bias) BN(512) Linear(512,C)
@@ -25,12 +26,17 @@ Initialisation [code]: linear weights truncated normal with std 0.02 (truncated 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory._validate import as_count
+
 __all__ = [
     "init_head_",
+    "mlp",
     "simclr_head",
     "cissl_student_head",
     "cissl_teacher_head",
@@ -43,9 +49,7 @@ __all__ = [
 
 
 def _check_width(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return as_count(value, name, minimum=1)
 
 
 def init_head_(module: nn.Module) -> nn.Module:
@@ -63,35 +67,56 @@ def init_head_(module: nn.Module) -> nn.Module:
     return module
 
 
-def _mlp(z_dim: int, hidden_dim: int, out_dim: int, activation: type[nn.Module], out_bias: bool = True) -> list[nn.Module]:
-    return [nn.Linear(z_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), activation(), nn.Linear(hidden_dim, out_dim, bias=out_bias)]
+def mlp(in_dim: int, hidden_dims: int | Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU,
+        out_bias: bool = True) -> list[nn.Module]:
+    """Layers of an MLP head, for ``nn.Sequential``: per hidden width h, Linear(prev, h) BN(h)
+    activation; then Linear(prev, out_dim) (bias per ``out_bias``). Maps (B, in_dim) -> (B, out_dim).
+    Not initialised: wrap the result with :func:`init_head_`. [code: the authors' heads]"""
+    widths = [hidden_dims] if isinstance(hidden_dims, int) else list(hidden_dims)
+    layers: list[nn.Module] = []
+    prev = _check_width(in_dim, "in_dim")
+    for h in widths:
+        h = _check_width(h, "hidden_dim")
+        layers += [nn.Linear(prev, h), nn.BatchNorm1d(h), activation()]
+        prev = h
+    return [*layers, nn.Linear(prev, _check_width(out_dim, "out_dim"), bias=out_bias)]
 
 
 def simclr_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:
     """SimCLR projection g, shared by both views: (B, z_dim) -> (B, out_dim). [code]"""
     z_dim, hidden_dim, out_dim = (_check_width(v, n) for v, n in ((z_dim, "z_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim")))
-    return init_head_(nn.Sequential(*_mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
+    return init_head_(nn.Sequential(*mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
 
 
-def cissl_student_head(z_dim: int, out_dim: int = 128, family: str = "linear", hidden_dim: int = 1024) -> nn.Sequential:
+def cissl_student_head(z_dim: int, out_dim: int = 128, family: str = "linear", hidden_dim: int = 2048) -> nn.Sequential:
     """CISSL student: (B, z_dim) -> (B, out_dim). [code]
 
     family "linear" (the paper's CISSL): Linear + BN, affine in z at evaluation, so the loss's
     inner classifier is linear and z is pushed towards LIN-ideal (THEORY.md T8).
-    family "mlp" (the MLP-head arm of Fig 7c): Linear(z, hidden_dim) BN ReLU Linear(hidden_dim,
-    out_dim) BN, so the inner classifier is an MLP and z need only be ideal for MLP probes (T2).
+    family "mlp" (Fig. 7c's MLP-head arm, as the authors run it): two hidden layers of
+    ``hidden_dim`` (2048) with BN and ReLU, then Linear to out_dim and BN, so the inner classifier
+    is an MLP and z need only be ideal for MLP probes (T2). The teacher of that arm is the same
+    MLP (:func:`cissl_teacher_head` with ``family="mlp"``).
     """
     z_dim, out_dim = _check_width(z_dim, "z_dim"), _check_width(out_dim, "out_dim")
     if family == "linear":
         return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
     if family == "mlp":
-        hidden_dim = _check_width(hidden_dim, "hidden_dim")
-        return init_head_(nn.Sequential(*_mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
+        return init_head_(nn.Sequential(*mlp(z_dim, (hidden_dim, hidden_dim), out_dim), nn.BatchNorm1d(out_dim)))
     raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
 
 
-def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:
-    """CISSL teacher producing the targets v_j: (B, z_dim) -> (B, out_dim). Same layers as `simclr_head`. [code]"""
+def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, family: str = "linear") -> nn.Sequential:
+    """CISSL teacher producing the targets v_j: (B, z_dim) -> (B, out_dim). [code]
+
+    family "linear" (the paper's CISSL, whose student is linear): the layers of `simclr_head`, one
+    hidden layer of ``hidden_dim`` (1024). family "mlp" (Fig. 7c's MLP-head arm): the same layers
+    as that arm's student, two hidden layers of ``hidden_dim`` (pass 2048).
+    """
+    if family == "mlp":
+        return cissl_student_head(z_dim, out_dim, family="mlp", hidden_dim=hidden_dim)
+    if family != "linear":
+        raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
     return simclr_head(z_dim, hidden_dim, out_dim)
 
 
@@ -130,7 +155,7 @@ class DINOHead(nn.Module):
         super().__init__()
         z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
         hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
-        self.mlp = nn.Sequential(*_mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
+        self.mlp = nn.Sequential(*mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
         self.last_layer = CosineLayer(bottleneck_dim, n_codes)
         init_head_(self)
 
@@ -142,7 +167,7 @@ def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024,
     """DISSL teacher T: MLP (BN, ReLU) -> Linear(no bias) bottleneck -> BN -> Linear to C: (B, z_dim) -> (B, n_codes). [code]"""
     z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
     hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
-    layers = _mlp(z_dim, hidden_dim, bottleneck_dim, nn.ReLU, out_bias=False)
+    layers = mlp(z_dim, hidden_dim, bottleneck_dim, nn.ReLU, out_bias=False)
     return init_head_(nn.Sequential(*layers, nn.BatchNorm1d(bottleneck_dim), nn.Linear(bottleneck_dim, n_codes)))
 
 
@@ -166,5 +191,5 @@ def exact_head(z_dim: int, n_classes: int, family: str = "linear", hidden_dim: i
     if family == "linear":
         return init_head_(nn.Sequential(nn.Linear(z_dim, n_classes)))
     if family == "mlp":
-        return init_head_(nn.Sequential(*_mlp(z_dim, _check_width(hidden_dim, "hidden_dim"), n_classes, nn.ReLU)))
+        return init_head_(nn.Sequential(*mlp(z_dim, _check_width(hidden_dim, "hidden_dim"), n_classes, nn.ReLU)))
     raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")

@@ -1,426 +1,346 @@
-"""SSL methods: an encoder, its heads and its loss behind one interface the trainer drives.
+"""The registry of SSL methods: the one list that the trainer, the command line and its help read.
 
-``build_method(name, encoder, **options) -> Method`` with name in {simclr, cissl, dino, dissl,
-exact}. The contract (docs/ARCHITECTURE.md) every `Method` honours:
+Each entry (:class:`MethodSpec`) names a method, says where its ``Method`` class lives, how many
+views it takes, and declares its options (:class:`Option`: name, default, help, allowed values) as
+plain data, so this module imports without torch (``ssltheory train --help`` stays fast). torch is
+imported only when :func:`build_method` builds one.
 
-- ``method.training_step(views, labels, step, total_steps) -> (loss, logs)``
-  views: list of ``method.n_views`` augmented batches, each (B, C, H, W) float, row k of every
-  view from the same image; the first ``method.n_global_views`` are the large crops (multi-crop:
-  later views may have another resolution). labels: (B,) int64 class ids, required when
-  ``method.needs_labels`` (exact ISSL), otherwise ignored (None is fine). step: 0-based index of
-  the optimiser step about to be taken; total_steps: the number of steps of the run (schedules).
-  loss: float32 scalar to ``backward()``; logs: dict of floats.
-  ``forward`` is the same call, so under DistributedDataParallel call the wrapper,
-  ``ddp_method(views, labels, step, total_steps)``, to get gradient synchronisation.
-- ``method.on_step_end(step, total_steps)``: call after ``optimizer.step()`` (DINO's EMA teacher
-  update; nothing for the others).
-- ``method.encoder``: the module whose output z is the representation (save / probe this one).
-- ``n_views``, ``n_global_views``, ``needs_labels``, ``name``.
+Adding a method touches two files: ``losses/<name>.py`` (its loss and a
+:class:`ssltheory.ssl.method_impl.Method` subclass that puts heads on the encoder) and one entry in
+:data:`METHODS` below. ``TrainConfig.method_options``, its validation, ``train``'s flags and their
+help text are generated from that entry.
 
-Trainer notes: optimise only parameters with ``requires_grad`` (DINO's teacher has none); DINO's
-last layer is frozen for its first steps by giving it no gradient at all (``.grad`` stays None,
-so the optimiser skips it; under DDP use ``find_unused_parameters=True`` or skip those steps'
-sync); convert batch-norms with ``nn.SyncBatchNorm.convert_sync_batchnorm`` for multi-GPU runs if
-desired. Every view goes through the encoder in one concatenated batch per resolution, so
-batch-norm statistics are shared across views as in the authors' code [code].
+``build_method(name, encoder, **options) -> Method``: options are checked against the entry (an
+unknown name or a wrong type is a ``ValueError`` naming it and listing the accepted ones); those
+not given take the entry's defaults (REFERENCE.md's). ``default_options(name)`` lists them. The
+built-in classes' own keyword defaults agree with the entries (a test checks it).
 
-Defaults are REFERENCE.md's; pass smaller ``hidden_dim``, ``out_dim``, ``bottleneck_dim`` and
-``n_codes`` for CPU runs. ``default_options(name)`` lists a method's options and defaults.
+Options marked ``derived`` are set by the trainer from the run, not by the user: ``n_views`` from
+``n_small_crops`` (multi-crop methods) or ``label_views`` (exact ISSL), ``n_classes`` from the
+data's labels.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
+import importlib
 import math
-from collections.abc import Sequence
-
-import torch
-from torch import nn
-
-from ssltheory.ssl import heads
-from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
+import numbers
+from dataclasses import dataclass
 
 __all__ = [
-    "Method",
-    "SimCLRMethod",
-    "CISSLMethod",
-    "DINOMethod",
-    "DISSLMethod",
-    "ExactMethod",
-    "build_method",
-    "default_options",
-    "encode_views",
+    "Option",
+    "MethodSpec",
     "METHODS",
+    "build_method",
+    "check_options",
+    "default_options",
+    "method_class",
+    "method_spec",
+    "options_from_flags",
+    "trainer_options",
+    "cli_options",
 ]
 
-#: REFERENCE.md: DINO's teacher temperature warms up over 50 of 300 epochs and the last layer is
-#: frozen for 1 epoch; with no explicit step counts these fractions of the run are used.
-_REFERENCE_EPOCHS = 300
-_DINO_WARMUP_EPOCHS = 50
-_DINO_FREEZE_EPOCHS = 1
 
+@dataclass(frozen=True)
+class Option:
+    """One keyword option of a method, as plain data.
 
-def _positive_int(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _optional_steps(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
-    return value
-
-
-def _check_views_counts(n_views: object, n_global_views: object) -> tuple[int, int]:
-    n_views, n_global_views = _positive_int(n_views, "n_views"), _positive_int(n_global_views, "n_global_views")
-    if n_global_views < 2:
-        raise ValueError(f"n_global_views must be at least 2, got {n_global_views}")
-    if n_views < n_global_views:
-        raise ValueError(f"n_views ({n_views}) must be at least n_global_views ({n_global_views})")
-    return n_views, n_global_views
-
-
-def encode_views(encoder: nn.Module, views: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Encode every view, one encoder call per resolution: list of (B, C, H, W) -> list of (B, z_dim)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, v in enumerate(views):
-        groups.setdefault(tuple(v.shape[1:]), []).append(i)
-    out: list[torch.Tensor | None] = [None] * len(views)
-    for indices in groups.values():
-        z = encoder(torch.cat([views[i] for i in indices], dim=0))
-        for i, z_i in zip(indices, z.chunk(len(indices), dim=0)):
-            out[i] = z_i
-    return out  # type: ignore[return-value]
-
-
-class Method(nn.Module):
-    """Base class: owns ``encoder``; validates the batch, then calls ``_step``. See the module docstring."""
-
-    name = "method"
-    needs_labels = False
-
-    def __init__(self, encoder: nn.Module, n_views: int = 2, n_global_views: int = 2) -> None:
-        super().__init__()
-        if not isinstance(encoder, nn.Module):
-            raise ValueError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
-        z_dim = getattr(encoder, "out_dim", None)
-        if not isinstance(z_dim, int) or z_dim < 1:
-            raise ValueError("encoder must have an integer attribute out_dim (its representation size)")
-        self.encoder = encoder
-        self.z_dim = z_dim
-        self.n_views = n_views
-        self.n_global_views = n_global_views
-
-    def forward(
-        self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.training_step(views, labels, step, total_steps)
-
-    def training_step(
-        self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """One objective evaluation on a batch of views; returns (float32 scalar loss, logs of floats)."""
-        views = self._check_views(views)
-        if self.needs_labels:
-            labels = self._check_labels(labels, views[0].shape[0])
-        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
-        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
-        loss, logs = self._step(views, labels, step, total_steps)
-        return loss, logs
-
-    def on_step_end(self, step: int, total_steps: int) -> None:
-        """Called after the optimiser step `step`; nothing to do for methods without a moving teacher."""
-
-    def _step(self, views, labels, step, total_steps):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _check_views(self, views: object) -> list[torch.Tensor]:
-        if isinstance(views, torch.Tensor) or not isinstance(views, Sequence):
-            raise ValueError(f"views must be a list of {self.n_views} image batches, got {type(views).__name__}")
-        views = list(views)
-        if len(views) != self.n_views:
-            raise ValueError(f"views has {len(views)} entries but {self.name} expects n_views={self.n_views}")
-        for i, v in enumerate(views):
-            if not isinstance(v, torch.Tensor) or v.ndim != 4 or not torch.is_floating_point(v):
-                raise ValueError(
-                    f"views[{i}] must be a float tensor of shape (B, C, H, W), got "
-                    f"{getattr(v, 'dtype', type(v).__name__)} {tuple(getattr(v, 'shape', ()))}"
-                )
-            if v.shape[0] != views[0].shape[0] or v.shape[1] != views[0].shape[1]:
-                raise ValueError(
-                    f"views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}: "
-                    "batch size and channels must agree"
-                )
-            if i < self.n_global_views and v.shape != views[0].shape:
-                raise ValueError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
-        if views[0].shape[0] < 2:
-            raise ValueError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
-        return views
-
-    def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
-        if not isinstance(labels, torch.Tensor):
-            raise ValueError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
-        if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
-        if labels.shape[0] != batch:
-            raise ValueError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
-        return labels
-
-
-class SimCLRMethod(Method):
-    """SimCLR: one MLP head shared by both views + NT-Xent (THEORY.md T9; REFERENCE.md defaults).
-
-    Options: temperature 0.07, hidden_dim 1024, out_dim 128, distributed "auto" (gathered negatives).
+    Attributes:
+        name: the keyword of the method's constructor (and the key in ``method_options``).
+        default: its value when not given (REFERENCE.md's where it has one).
+        help: one line for ``ssltheory train --help``.
+        kind: ``int``, ``float``, ``str`` or ``bool``; None: the type of ``default``.
+        choices: the allowed values, or None for any value of ``kind``.
+        minimum: the smallest allowed number (ints and floats), or None.
+        nullable: None is allowed (it means "derived from the run", see ``help``).
+        alias: an older flag that means this option for this method (``proj_dim`` is SimCLR's
+            ``out_dim`` but DINO's ``bottleneck_dim``); the command line accepts both.
+        derived: set by the trainer from the run (views, classes), never a flag.
+        cli: offered as a ``train`` flag (False for programmatic options such as ``distributed``).
     """
 
-    name = "simclr"
+    name: str
+    default: object
+    help: str
+    kind: type | None = None
+    choices: tuple | None = None
+    minimum: float | None = None
+    nullable: bool = False
+    alias: str | None = None
+    derived: bool = False
+    cli: bool = True
 
-    def __init__(
-        self, encoder: nn.Module, temperature: float = 0.07, hidden_dim: int = 1024, out_dim: int = 128,
-        distributed: str | bool = "auto",
-    ) -> None:  # fmt: skip
-        super().__init__(encoder)
-        self.head = heads.simclr_head(self.z_dim, hidden_dim, out_dim)
-        self.loss = NTXentLoss(temperature=temperature, distributed=distributed)
+    @property
+    def type(self) -> type:
+        """The option's value type (``kind``, else the default's type)."""
+        return self.kind if self.kind is not None else type(self.default)
 
-    def _step(self, views, labels, step, total_steps):
-        h = self.head(torch.cat(encode_views(self.encoder, views), dim=0))
-        return self.loss(*h.chunk(2, dim=0))
+    def check(self, value: object, method: str) -> object:
+        """Return ``value`` if it is allowed for this option, else raise ValueError naming it."""
+        where = f"option {self.name} of method {method}"
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError(f"{where} must be set, got None")
+        if self.choices is not None:
+            if value not in self.choices or isinstance(value, bool) != any(isinstance(c, bool) and c == value for c in self.choices):
+                raise ValueError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+            return value
+        kind = self.type
+        if kind is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise ValueError(f"{where} must be an integer, got {value!r}")
+        if kind is float and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)):
+            raise ValueError(f"{where} must be a finite number, got {value!r}")
+        if kind is str and not isinstance(value, str):
+            raise ValueError(f"{where} must be a string, got {value!r}")
+        if kind is bool and not isinstance(value, bool):
+            raise ValueError(f"{where} must be true or false, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{where} must be at least {self.minimum:g}, got {value!r}")
+        return int(value) if kind is int else float(value) if kind is float else value
 
 
-class CISSLMethod(Method):
-    """CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8).
+@dataclass(frozen=True)
+class MethodSpec:
+    """One registry entry.
 
-    Options: temperature 0.07, hidden_dim 1024 (teacher, and an MLP student), out_dim 128,
-    student_head "linear" (the paper's CISSL) or "mlp" (Fig 7c's MLP-head arm: the inner
-    classifier becomes an MLP, so z is pushed towards MLP- rather than LIN-ideal), distributed
-    "auto" (teacher targets gathered from every process, with gradients).
+    Attributes:
+        name: what ``--method`` takes.
+        summary: one line for help texts.
+        builder: ``"module:Class"`` of the ``Method`` subclass, imported when built.
+        views: how the trainer feeds it: ``"pair"`` (two augmented views), ``"multi_crop"`` (two
+            large crops plus ``n_small_crops`` small ones; options ``n_views``/``n_global_views``)
+            or ``"single"`` (one view, or the image and another of its label with ``label_views``;
+            option ``n_views``).
+        options: its keyword options, in the constructor's order.
+        needs_labels: the loss reads the labels (exact ISSL).
     """
 
-    name = "cissl"
+    name: str
+    summary: str
+    builder: str
+    views: str
+    options: tuple[Option, ...]
+    needs_labels: bool = False
 
-    def __init__(
-        self, encoder: nn.Module, temperature: float = 0.07, hidden_dim: int = 1024, out_dim: int = 128,
-        student_head: str = "linear", distributed: str | bool = "auto",
-    ) -> None:  # fmt: skip
-        super().__init__(encoder)
-        self.student_head = heads.cissl_student_head(self.z_dim, out_dim, family=student_head, hidden_dim=hidden_dim)
-        self.teacher_head = heads.cissl_teacher_head(self.z_dim, hidden_dim, out_dim)
-        self.loss = CISSLLoss(temperature=temperature, distributed=distributed)
+    def option(self, name: str) -> Option:
+        """The declared option ``name`` (KeyError if it has none)."""
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(name)
 
-    def _step(self, views, labels, step, total_steps):
-        z = torch.cat(encode_views(self.encoder, views), dim=0)
-        s_a, s_b = self.student_head(z).chunk(2, dim=0)
-        t_a, t_b = self.teacher_head(z).chunk(2, dim=0)
-        return self.loss(s_a, s_b, t_a, t_b)
-
-
-class DINOMethod(Method):
-    """DINO as re-implemented in the ISSL paper's code: EMA teacher, centring, sharpening.
-
-    Student = encoder + `DINOHead`; teacher = a copy of both (no gradients), updated in
-    `on_step_end` as teacher <- m teacher + (1 - m) student with
-    m = 1 - (1 - ema_momentum) (cos(pi step / total_steps) + 1) / 2 (0.996 -> 1, cosine). The
-    teacher sees the ``n_global_views`` large crops, the student every view.
-
-    Options (REFERENCE.md defaults)
-    -------------------------------
-    n_codes 1000, hidden_dim 1024, bottleneck_dim 256, student_temperature 0.1,
-    warmup_teacher_temperature 0.04 -> teacher_temperature 0.07 linearly over
-    teacher_temperature_warmup_steps (None: 50/300 of total_steps), center_momentum 0.9,
-    ema_momentum 0.996, freeze_last_layer_steps (None: 1/300 of total_steps, "the first epoch"),
-    n_views 2, n_global_views 2, distributed "auto" (centre all-reduced).
-    """
-
-    name = "dino"
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        n_codes: int = 1000,
-        hidden_dim: int = 1024,
-        bottleneck_dim: int = 256,
-        student_temperature: float = 0.1,
-        teacher_temperature: float = 0.07,
-        warmup_teacher_temperature: float = 0.04,
-        teacher_temperature_warmup_steps: int | None = None,
-        center_momentum: float = 0.9,
-        ema_momentum: float = 0.996,
-        freeze_last_layer_steps: int | None = None,
-        n_views: int = 2,
-        n_global_views: int = 2,
-        distributed: str | bool = "auto",
-    ) -> None:
-        n_views, n_global_views = _check_views_counts(n_views, n_global_views)
-        super().__init__(encoder, n_views, n_global_views)
-        if not isinstance(ema_momentum, (int, float)) or not 0.0 <= ema_momentum <= 1.0:
-            raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
-        if not isinstance(warmup_teacher_temperature, (int, float)) or not warmup_teacher_temperature > 0:
-            raise ValueError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
-        self.head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim)
-        self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
-        self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
-        self.loss = DINOLoss(
-            n_codes, student_temperature=student_temperature, teacher_temperature=teacher_temperature,
-            center_momentum=center_momentum, distributed=distributed,
-        )  # fmt: skip
-        self.warmup_teacher_temperature = float(warmup_teacher_temperature)
-        self.teacher_temperature_warmup_steps = _optional_steps(teacher_temperature_warmup_steps, "teacher_temperature_warmup_steps")
-        self.ema_momentum = float(ema_momentum)
-        self.freeze_last_layer_steps = _optional_steps(freeze_last_layer_steps, "freeze_last_layer_steps")
-
-    def teacher_temperature_at(self, step: int, total_steps: int) -> float:
-        """Linear warm-up from warmup_teacher_temperature to teacher_temperature, then constant."""
-        warmup = self.teacher_temperature_warmup_steps
-        if warmup is None:
-            warmup = round(total_steps * _DINO_WARMUP_EPOCHS / _REFERENCE_EPOCHS)
-        final = self.loss.teacher_temperature
-        if step >= warmup:
-            return final
-        return self.warmup_teacher_temperature + (final - self.warmup_teacher_temperature) * step / warmup
-
-    def ema_momentum_at(self, step: int, total_steps: int) -> float:
-        """Cosine schedule from ema_momentum at step 0 to 1 at total_steps."""
-        progress = min(step, total_steps) / total_steps
-        return 1.0 - (1.0 - self.ema_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
-
-    def last_layer_frozen_at(self, step: int, total_steps: int) -> bool:
-        freeze = self.freeze_last_layer_steps
-        if freeze is None:
-            freeze = round(total_steps * _DINO_FREEZE_EPOCHS / _REFERENCE_EPOCHS)
-        return step < freeze
-
-    def _step(self, views, labels, step, total_steps):
-        frozen = self.last_layer_frozen_at(step, total_steps)
-        z = torch.cat(encode_views(self.encoder, views), dim=0)
-        student = list(self.head(z, freeze_last_layer=frozen).chunk(self.n_views, dim=0))
-        with torch.no_grad():
-            z_t = torch.cat(encode_views(self.teacher_encoder, views[: self.n_global_views]), dim=0)
-            teacher = list(self.teacher_head(z_t).chunk(self.n_global_views, dim=0))
-        temperature = self.teacher_temperature_at(step, total_steps)
-        loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
-        logs["last_layer_frozen"] = float(frozen)
-        logs["ema_momentum"] = self.ema_momentum_at(step, total_steps)
-        return loss, logs
-
-    @torch.no_grad()
-    def on_step_end(self, step: int, total_steps: int) -> None:
-        """EMA update of the teacher (encoder and head) from the student, momentum of step `step`."""
-        m = self.ema_momentum_at(step, total_steps)
-        for student, teacher in ((self.encoder, self.teacher_encoder), (self.head, self.teacher_head)):
-            for p_s, p_t in zip(student.parameters(), teacher.parameters()):
-                p_t.mul_(m).add_(p_s.detach(), alpha=1.0 - m)
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """Every option name, derived ones included."""
+        return tuple(o.name for o in self.options)
 
 
-class DISSLMethod(Method):
-    """DISSL (THEORY.md T7): jointly trained MLP teacher and linear student, no stop-gradient, no EMA.
-
-    The teacher head sees the ``n_global_views`` large crops, the student head every view.
-
-    Options (REFERENCE.md defaults): n_codes 16384, hidden_dim 1024, bottleneck_dim 512,
-    lambda_maximality 2.3, beta_det_inv 0.8, teacher_temperature 0.5, student_temperature 1.0,
-    n_views 2, n_global_views 2, distributed "auto" (teacher marginal all-reduced with gradient).
-    """
-
-    name = "dissl"
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        n_codes: int = 16384,
-        hidden_dim: int = 1024,
-        bottleneck_dim: int = 512,
-        lambda_maximality: float = 2.3,
-        beta_det_inv: float = 0.8,
-        teacher_temperature: float = 0.5,
-        student_temperature: float = 1.0,
-        n_views: int = 2,
-        n_global_views: int = 2,
-        distributed: str | bool = "auto",
-    ) -> None:
-        n_views, n_global_views = _check_views_counts(n_views, n_global_views)
-        super().__init__(encoder, n_views, n_global_views)
-        self.teacher_head = heads.dissl_teacher_head(self.z_dim, n_codes, hidden_dim, bottleneck_dim)
-        self.student_head = heads.dissl_student_head(self.z_dim, n_codes, bottleneck_dim)
-        self.loss = DISSLLoss(
-            lambda_maximality=lambda_maximality, beta_det_inv=beta_det_inv, teacher_temperature=teacher_temperature,
-            student_temperature=student_temperature, distributed=distributed,
-        )  # fmt: skip
-
-    def _step(self, views, labels, step, total_steps):
-        z = encode_views(self.encoder, views)
-        student = list(self.student_head(torch.cat(z, dim=0)).chunk(self.n_views, dim=0))
-        teacher = list(self.teacher_head(torch.cat(z[: self.n_global_views], dim=0)).chunk(self.n_global_views, dim=0))
-        return self.loss(student, teacher)
+_DISTRIBUTED = Option("distributed", "auto", "gather across processes: auto (when a process group is up), True, False",
+                      choices=("auto", True, False), cli=False)
 
 
-class ExactMethod(Method):
-    """Exact ISSL: cross-entropy predicting the known class M from z (THEORY.md T6), head of a chosen family.
-
-    Options: n_classes (required, K), head "linear" (T1) or "mlp" (T2), hidden_dim 1024 (MLP head),
-    n_views 1 (the loss is averaged over views).
-    """
-
-    name = "exact"
-    needs_labels = True
-
-    def __init__(
-        self, encoder: nn.Module, n_classes: int | None = None, head: str = "linear", hidden_dim: int = 1024, n_views: int = 1
-    ) -> None:
-        if n_classes is None:
-            raise ValueError("exact ISSL needs the option n_classes (the number K of classes of M)")
-        n_classes = _positive_int(n_classes, "n_classes")
-        n_views = _positive_int(n_views, "n_views")
-        super().__init__(encoder, n_views, n_views)
-        self.n_classes = n_classes
-        self.head_family = head
-        self.head = heads.exact_head(self.z_dim, n_classes, head, hidden_dim)
-        self.loss = ExactISSLLoss()
-
-    def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
-        labels = super()._check_labels(labels, batch)
-        if int(labels.min()) < 0 or int(labels.max()) >= self.n_classes:
-            raise ValueError(
-                f"labels must lie in [0, {self.n_classes - 1}] (n_classes={self.n_classes}), "
-                f"got range [{int(labels.min())}, {int(labels.max())}]"
-            )
-        return labels
-
-    def _step(self, views, labels, step, total_steps):
-        logits = self.head(torch.cat(encode_views(self.encoder, views), dim=0))
-        return self.loss(list(logits.chunk(self.n_views, dim=0)), labels)
+def _hidden(default: int = 1024, what: str = "the MLP heads") -> Option:
+    return Option("hidden_dim", default, f"width of {what}", minimum=1)
 
 
-METHODS: dict[str, type[Method]] = {
-    "simclr": SimCLRMethod,
-    "cissl": CISSLMethod,
-    "dino": DINOMethod,
-    "dissl": DISSLMethod,
-    "exact": ExactMethod,
+def _views(kind: str) -> tuple[Option, ...]:
+    if kind == "multi_crop":
+        return (Option("n_views", 2, "views per image (2 large crops + the small ones)", minimum=1, derived=True),
+                Option("n_global_views", 2, "large crops among the views (the teacher's)", minimum=2, derived=True))
+    return (Option("n_views", 1, "views per image (2 with label views)", minimum=1, derived=True),)
+
+
+#: The registry: method name -> entry. REFERENCE.md's defaults; pass smaller widths for CPU runs.
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec(
+            "simclr", "SimCLR: one MLP head shared by both views, NT-Xent (THEORY.md T9)",
+            "ssltheory.ssl.method_impl:SimCLRMethod", "pair",
+            (
+                Option("temperature", 0.07, "softmax temperature of the loss", minimum=0),
+                _hidden(1024, "the MLP head"),
+                Option("out_dim", 128, "output size of the projection head", minimum=1, alias="proj_dim"),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "cissl", "CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8)",
+            "ssltheory.ssl.method_impl:CISSLMethod", "pair",
+            (
+                Option("temperature", 0.07, "softmax temperature of the loss", minimum=0),
+                _hidden(1024, "the teacher's MLP head"),
+                Option("out_dim", 128, "output size of the projection heads", minimum=1, alias="proj_dim"),
+                Option("student_head", "linear", "linear: the paper's CISSL (linear student); mlp: Fig. 7c's MLP-head arm "
+                       "(both heads two hidden layers of mlp_hidden_dim)", choices=("linear", "mlp")),
+                Option("mlp_hidden_dim", 2048, "width of both heads' two hidden layers in the MLP-head arm", minimum=1),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast)",
+            "ssltheory.ssl.method_impl:DINOMethod", "multi_crop",
+            (
+                Option("n_codes", 1000, "C, the number of codes", minimum=1),
+                _hidden(1024, "the MLP head"),
+                Option("bottleneck_dim", 256, "bottleneck before the cosine layer", minimum=1, alias="proj_dim"),
+                Option("student_temperature", 0.1, "student softmax temperature", minimum=0),
+                Option("teacher_temperature", 0.07, "teacher temperature after its warm-up", minimum=0),
+                Option("warmup_teacher_temperature", 0.04, "teacher temperature at step 0", minimum=0),
+                Option("teacher_temperature_warmup_steps", None, "steps of the teacher-temperature warm-up (default 50/300 of the run)",
+                       kind=int, minimum=0, nullable=True),
+                Option("center_momentum", 0.9, "momentum of the teacher's centre", minimum=0),
+                Option("ema_momentum", 0.996, "EMA momentum of the teacher at step 0 (cosine to 1)", minimum=0),
+                Option("freeze_last_layer_steps", None, "steps with the last layer frozen (default 1/300 of the run)",
+                       kind=int, minimum=0, nullable=True),
+                *_views("multi_crop"),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "dissl", "DISSL: jointly trained MLP teacher and linear student, no EMA (THEORY.md T7)",
+            "ssltheory.ssl.method_impl:DISSLMethod", "multi_crop",
+            (
+                Option("n_codes", 16384, "C, the number of codes", minimum=1),
+                _hidden(1024, "the teacher's MLP"),
+                Option("bottleneck_dim", 512, "bottleneck of both heads", minimum=1, alias="proj_dim"),
+                Option("lambda_maximality", 2.3, "weight of the batch-marginal entropy (maximality)", minimum=0),
+                Option("beta_det_inv", 0.8, "weight of the teacher's cross-view term (determinism and invariance)", minimum=0),
+                Option("teacher_temperature", 0.5, "teacher softmax temperature", minimum=0),
+                Option("student_temperature", 1.0, "student softmax temperature", minimum=0),
+                *_views("multi_crop"),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "exact", "exact ISSL: cross-entropy predicting the known class M from z (THEORY.md T6)",
+            "ssltheory.ssl.method_impl:ExactMethod", "single",
+            (
+                Option("n_classes", None, "K, the number of classes of M (the data's labels)", kind=int, minimum=1,
+                       nullable=True, derived=True),
+                Option("head", "linear", "head family predicting M: linear (T1) or mlp (T2)", choices=("linear", "mlp"),
+                       alias="exact_head"),
+                _hidden(1024, "the MLP head"),
+                *_views("single"),
+            ),
+            needs_labels=True,
+        ),
+    )
 }
 
 
-def default_options(name: str) -> dict[str, object]:
-    """The options `build_method(name, ...)` accepts, with their defaults (REFERENCE.md)."""
-    if name not in METHODS:
+def _spec(name: object) -> MethodSpec:
+    if not isinstance(name, str) or name not in METHODS:
         raise ValueError(f"name must be one of {', '.join(METHODS)}, got {name!r}")
-    params = inspect.signature(METHODS[name].__init__).parameters
-    return {k: p.default for k, p in params.items() if k not in ("self", "encoder")}
+    return METHODS[name]
 
 
-def build_method(name: str, encoder: nn.Module, **options: object) -> Method:
-    """Build the method `name` around `encoder` (a module with ``out_dim``); see the module docstring.
+def method_spec(name: object) -> MethodSpec:
+    """The entry of ``--method name`` (ValueError "method 'x' is unknown; choose one of ..." otherwise)."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise ValueError(f"method {name!r} is unknown; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
 
-    Unknown options raise ValueError naming them and listing the accepted ones.
+
+def default_options(name: str) -> dict[str, object]:
+    """The options ``build_method(name, ...)`` accepts, with their defaults (REFERENCE.md), in order."""
+    return {o.name: o.default for o in _spec(name).options}
+
+
+def check_options(name: str, options: dict, *, allow_derived: bool = True) -> dict[str, object]:
+    """Check ``options`` against method ``name``'s entry; return them completed with the defaults.
+
+    Raises ValueError for an unknown method, an option it does not declare (naming the accepted
+    ones), a value of the wrong type or out of range, or (``allow_derived=False``, as for
+    ``TrainConfig.method_options``) a derived option, which the trainer sets.
     """
-    allowed = default_options(name)
-    unknown = sorted(set(options) - set(allowed))
+    spec = _spec(name)
+    if not isinstance(options, dict):
+        raise ValueError(f"method options must be a dict of option name -> value, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(spec.option_names), key=str)
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for method {name!r}; accepted: {sorted(allowed)}")
-    return METHODS[name](encoder, **options)
+        accepted = [o.name for o in spec.options if allow_derived or not o.derived]
+        raise ValueError(f"unknown option(s) {unknown} for method {name!r}; accepted: {sorted(accepted)}")
+    resolved = default_options(name)
+    for key, value in options.items():
+        option = spec.option(key)
+        if option.derived and not allow_derived:
+            raise ValueError(f"option {key} of method {name} is set by the trainer ({option.help}); leave it out")
+        resolved[key] = option.check(value, name)
+    return resolved
+
+
+def method_class(name: str) -> type:
+    """The ``Method`` subclass of method ``name`` (imports torch)."""
+    module, _, attr = _spec(name).builder.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_method(name: str, encoder, **options: object):
+    """Build the method ``name`` around ``encoder`` (an ``nn.Module`` with an int ``out_dim``).
+
+    ``options`` are checked by :func:`check_options` (unknown ones raise ValueError naming them
+    and listing the accepted ones); the rest take the registry's defaults. Returns a
+    :class:`ssltheory.ssl.method_impl.Method`; see that module for the contract.
+    """
+    resolved = check_options(name, options)
+    return method_class(name)(encoder, **resolved)
+
+
+def trainer_options(name: str, options: dict, *, n_small_crops: int = 0, label_views: bool = False,
+                    n_classes: int | None = None) -> dict[str, object]:
+    """The options the trainer passes to ``build_method``: the user's ``options`` plus the derived
+    ones (view counts from ``n_small_crops`` / ``label_views``, K from the data)."""
+    spec = _spec(name)
+    options = dict(options)
+    if spec.views == "multi_crop":
+        options["n_views"] = 2 + n_small_crops
+    elif spec.views == "single":
+        options["n_views"] = 2 if label_views else 1
+    if "n_classes" in spec.option_names and n_classes is not None:
+        options["n_classes"] = n_classes
+    return options
+
+
+def cli_options() -> dict[str, dict]:
+    """Every user-settable option over the registry, for the command line: flag name -> {"option":
+    the first declaration (type, help), "methods": {method: option name}} (aliases included, so
+    ``proj_dim`` maps to ``out_dim`` or ``bottleneck_dim`` by method)."""
+    flags: dict[str, dict] = {}
+    for spec in METHODS.values():
+        for option in spec.options:
+            if option.derived or not option.cli:
+                continue
+            for flag in (option.name, option.alias):
+                if flag is None:
+                    continue
+                entry = flags.setdefault(flag, {"option": option, "methods": {}})
+                entry["methods"][spec.name] = option.name
+    return flags
+
+
+def options_from_flags(name: str, values: dict, *, skip_missing: bool = False) -> dict[str, object]:
+    """Translate flag-style values (option names or their aliases, None = not given) into method
+    ``name``'s option names. A value the method has no option for raises ValueError naming the
+    methods it applies to, unless ``skip_missing`` (a recipe shared by several methods)."""
+    spec = _spec(name)
+    flags = cli_options()
+    out: dict[str, object] = {}
+    for flag, value in values.items():
+        if value is None:
+            continue
+        target = flags.get(flag, {"methods": {}})["methods"].get(name)
+        if target is None and flag in spec.option_names and not spec.option(flag).derived:
+            target = flag
+        if target is None:
+            if skip_missing:
+                continue
+            users = sorted(flags.get(flag, {"methods": {}})["methods"])
+            applies = f"it applies to {', '.join(users)}" if users else "no method has it"
+            raise ValueError(f"option {flag} does not apply to method {name} ({applies})")
+        if target in out and out[target] != value:
+            raise ValueError(f"option {target} of method {name} is given twice with different values")
+        out[target] = value
+    return out

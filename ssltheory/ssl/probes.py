@@ -1,4 +1,4 @@
-"""Probes on frozen, un-augmented features, and the ``ssltheory probe RUN`` subcommand.
+"""Probes on frozen, un-augmented features (the ``ssltheory probe RUN`` command is ``ssltheory.commands.probe``).
 
 The paper scores a representation by how well a probe family F fits invariant tasks (THEORY.md
 section 0: LIN, UNI; kNN and bounded MLPs as extensions). Here the probes are fitted on the
@@ -17,8 +17,6 @@ Estimators follow scikit-learn: ``fit(X, y)`` / ``predict`` / ``score`` and ``ra
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory._validate import as_features, as_labels
 from ssltheory.ssl.data import stratified_indices
 
 #: Default weight-decay grid of the linear probe, strongest first (the warm-start direction).
@@ -40,36 +39,17 @@ DEFAULT_WEIGHT_DECAYS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
 def _as_features(X, name: str = "X") -> np.ndarray:
+    """The shared feature check (:func:`ssltheory._validate.as_features`) as float32, torch accepted."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-d (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {X.shape})")
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise ValueError(f"{name} must be real numbers, got dtype {X.dtype}")
-    X = X.astype(np.float32, copy=False)
-    if not np.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return X
+    return as_features(X, name, dtype=np.float32)
 
 
 def _as_targets(y, n: int, name: str = "y") -> np.ndarray:
+    """The shared label check (:func:`ssltheory._validate.as_labels`), torch accepted."""
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-d, got shape {y.shape}")
-    if len(y) != n:
-        raise ValueError(f"{name} has {len(y)} entries but the features have {n} rows")
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise ValueError(f"{name} must hold integer class labels")
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    return y.astype(np.int64)
+    return as_labels(y, n, name, other="the feature matrix", unit="rows")
 
 
 def _check_fitted(estimator, attr: str = "classes_"):
@@ -678,7 +658,7 @@ class KNNProbe:
 
 
 # --------------------------------------------------------------------------------------------
-# the `probe` subcommand
+# probing a run
 
 
 def labelled_subset(labels, fraction: float, random_state: int = 0) -> np.ndarray:
@@ -692,33 +672,17 @@ def labelled_subset(labels, fraction: float, random_state: int = 0) -> np.ndarra
     return stratified_indices(labels, fraction, random_state)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="run directory written by `ssltheory train`")
-    parser.add_argument("--probe", nargs="+", default=["linear"], choices=["linear", "mlp", "knn"],
-                        help="probe families to fit (default: linear)")
-    parser.add_argument("--labels-fraction", type=float, default=1.0,
-                        help="fraction of the train and val labels used, stratified (default 1)")
-    parser.add_argument("--weight-decay", type=float, nargs="+", default=None,
-                        help=f"linear probe weight-decay grid (default {' '.join(map(str, DEFAULT_WEIGHT_DECAYS))})")
-    parser.add_argument("--mlp-width", type=int, default=2048, help="MLP probe hidden width (default 2048)")
-    parser.add_argument("--mlp-epochs", type=int, default=50, help="MLP probe epochs (default 50)")
-    parser.add_argument("--knn-k", type=int, nargs="+", default=[20], help="k of the kNN probe (several: chosen on val)")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the label subset and the probes")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
 def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, labels_fraction: float = 1.0,
               weight_decay: Sequence[float] | None = None, mlp_width: int = 2048, mlp_epochs: int = 50,
               knn_k: Sequence[int] = (20,), batch_size: int = 256, device: str = "cpu", seed: int = 0) -> dict:
     """Fit the requested probes on a trained run's frozen train features, select on val, score on
     test. The dataset is loaded exactly as the trainer loaded it, so test regions/images are the
     ones the encoder never trained on; images are normalised with the run's statistics (config
-    "mean"/"std", else the augmentation defaults). Returns a flat dict (see ``run``)."""
+    "mean"/"std", else the augmentation defaults). Returns a flat dict: the run's facts, then per probe its test, val and train accuracies and
+    the hyperparameter chosen on val."""
     from ssltheory.ssl.augment import Normalize, default_normalization
     from ssltheory.ssl.data import load_dataset
-    from ssltheory.ssl.train import load_run
+    from ssltheory.ssl.runs import load_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -786,22 +750,3 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
             "knn_seconds": round(time.perf_counter() - t0, 3),
         })
     return result
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ssltheory probe RUN``: print the probes' accuracies (JSON with ``--json``); exit 0."""
-    result = probe_run(args.run, args.probe, labels_fraction=args.labels_fraction, weight_decay=args.weight_decay,
-                       mlp_width=args.mlp_width, mlp_epochs=args.mlp_epochs, knn_k=args.knn_k,
-                       batch_size=args.batch_size, device=args.device, seed=args.seed)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-        return 0
-    print(f"{result['run']}: {result['method']} on {result['data']}, d={result['dim']}, "
-          f"{result['n_train']} train / {result['n_val']} val / {result['n_test']} test labels")
-    for name in ("linear", "mlp", "knn"):
-        if f"{name}_accuracy" in result:
-            extra = {"linear": lambda: f"weight decay {result['linear_weight_decay']:g}",
-                     "mlp": lambda: f"epoch {result['mlp_best_epoch']}",
-                     "knn": lambda: f"k {result['knn_k']}"}[name]()
-            print(f"  {name:6s} test {result[f'{name}_accuracy']:.4f}  val {result[f'{name}_val_accuracy']:.4f}  ({extra})")
-    return 0

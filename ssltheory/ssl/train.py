@@ -1,4 +1,4 @@
-"""One training loop for every self-supervised objective, and the `ssltheory train` subcommand.
+"""One training loop for every self-supervised objective (the command is ``ssltheory.commands.train``).
 
 Reads top to bottom like nanoGPT's ``train.py`` or DINO's ``main_dino.py``: configuration, data,
 model, optimiser, resume, then one loop (sample, augment, step, log, checkpoint). The step itself
@@ -10,12 +10,11 @@ clipping by value 2, both views through the encoder in one batch, mixed precisio
 accelerator (bf16 here). Departs from it on purpose where their code has a known problem: the
 warm-up starts at ``lr / warmup_steps``, never at 0 for a whole epoch.
 
-Run directory (docs/ARCHITECTURE.md)::
-
-    RUN/config.json     the TrainConfig as run, plus image_channels, image_size, total_steps
-    RUN/metrics.jsonl   one JSON object per logged step
-    RUN/checkpoint.pt   latest checkpoint (temp file in RUN, then os.replace)
-    RUN/encoder.pt      final encoder state dict (loadable with weights_only=True)
+The run directory (config.json, metrics.jsonl, checkpoint.pt, encoder.pt and the writer's lock)
+is read and written by :mod:`ssltheory.ssl.runs` alone; ``load_checkpoint`` and ``load_run`` are
+re-exported here. One process writes a run at a time (a second is refused naming the holder's pid).
+Progress goes to stderr (:class:`ssltheory.progress.Progress`): a bar on a terminal, otherwise a
+line every few seconds with the step, loss, images per second and time left.
 
 A checkpoint holds the method (encoder + heads + loss buffers), optimiser, scheduler, step, the
 epoch order of the sampler and every random state (torch CPU/CUDA, numpy, python, the sampler's
@@ -29,21 +28,20 @@ the teacher marginal across ranks is the method's own option (``distributed=True
 
 Example::
 
-    ssltheory train --method dissl --data patches --steps 300 --out runs/dissl
+    from ssltheory.ssl.train import TrainConfig, train
+    run_dir = train(TrainConfig(method="dissl", data="patches", steps=300, out="runs/dissl"))
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import math
 import os
 import random
-import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,136 +49,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-METHODS = ("simclr", "cissl", "dino", "dissl", "exact")
-DATASETS = ("patches", "digits", "mnist", "cifar10", "tinyimagenet", "folder")
-ARCHS = ("small_cnn", "resnet18", "resnet50")
-AUGMENTATIONS = ("simclr", "coarse", "none")
+from ssltheory.ssl import methods as methods_registry
+from ssltheory.ssl.config import TrainConfig
+from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
 
-#: Config keys that may change between a run and its resumption without changing what is computed
-#: (where files go, where it runs, how often it reports).
-RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_every", "resume"})
-
+__all__ = ["TrainConfig", "Built", "NonFiniteLossError", "build", "train", "train_step", "warmup_cosine", "load_checkpoint", "load_run"]
 
 class NonFiniteLossError(ValueError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved as RUN/config.json.
-
-    Exactly one of ``steps`` and ``epochs`` sets the length (an epoch is ``n_train // batch_size``
-    steps). ``lr=None`` means the paper's rule ``2e-3 * batch_size / 256`` [code]. ``None`` head
-    sizes mean the method's defaults (REFERENCE.md). ``label_views`` makes the second view an
-    augmentation of *another image of the same label*, so the maximal invariant M is the label
-    (the paper's controlled CIFAR-10 design [code]).
-    """
-
-    method: str = "dissl"
-    data: str = "patches"
-    data_dir: str | None = None
-    arch: str = "small_cnn"
-    z_dim: int = 128
-    steps: int | None = None
-    epochs: float | None = None
-    batch_size: int = 256
-    lr: float | None = None
-    weight_decay: float = 1e-6
-    warmup_fraction: float = 10 / 300  # the paper's 10 warm-up epochs out of 300
-    aug: str = "simclr"
-    aug_strength: float | None = None  # None: the kind's default (simclr 1, coarse 2)
-    n_small_crops: int = 0
-    hidden_dim: int | None = None  # width of the MLP heads
-    proj_dim: int | None = None  # output of the SimCLR / CISSL projection, DISSL bottleneck
-    n_codes: int | None = None  # C of DINO / DISSL
-    exact_head: str = "linear"  # head family of exact ISSL: linear (T1) or mlp (T2)
-    student_head: str = "linear"  # CISSL's student: linear (the paper's, T8) or mlp (Fig 7c's MLP-head arm)
-    label_views: bool = False
-    device: str = "cpu"
-    seed: int = 0
-    checkpoint_every: int = 0  # 0: only at the end
-    log_every: int = 10
-    quiet: bool = False  # no progress bar, nothing printed
-    resume: bool = False
-    out: str = "runs/run"
-
-    @property
-    def base_lr(self) -> float:
-        return self.lr if self.lr is not None else 2e-3 * self.batch_size / 256
-
-    def method_options(self, n_classes: int) -> dict:
-        """Keyword options for ``build_method``: only those set, so the method keeps its defaults
-        (REFERENCE.md). ``n_classes`` is K of the data's labels (exact ISSL predicts it)."""
-        options: dict = {"hidden_dim": self.hidden_dim}
-        if self.method in ("simclr", "cissl"):
-            options["out_dim"] = self.proj_dim
-            if self.method == "cissl":
-                options["student_head"] = self.student_head
-        elif self.method in ("dino", "dissl"):
-            options.update(bottleneck_dim=self.proj_dim, n_codes=self.n_codes, n_views=2 + self.n_small_crops)
-        else:  # exact ISSL: one view, or the image and another of its label
-            options.update(n_classes=n_classes, head=self.exact_head, n_views=2 if self.label_views else 1)
-        return {k: v for k, v in options.items() if v is not None}
-
-    def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the first bad field; return self."""
-        if self.method not in METHODS:
-            raise ValueError(f"method {self.method!r} is unknown; choose one of {', '.join(METHODS)}")
-        if self.data not in DATASETS:
-            raise ValueError(f"data {self.data!r} is unknown; choose one of {', '.join(DATASETS)}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch {self.arch!r} is unknown; choose one of {', '.join(ARCHS)}")
-        if self.n_codes is not None and self.method not in ("dino", "dissl"):
-            raise ValueError(f"n_codes is the number of codes of dino and dissl; method {self.method} has none")
-        if self.n_small_crops and self.method not in ("dino", "dissl"):
-            raise ValueError(f"n_small_crops (multi-crop) applies to dino and dissl, not to {self.method}")
-        if self.proj_dim is not None and self.method == "exact":
-            raise ValueError("proj_dim does not apply to exact ISSL (its head maps z to the K classes)")
-        if self.exact_head not in ("linear", "mlp"):
-            raise ValueError(f"exact_head must be 'linear' or 'mlp', got {self.exact_head!r}")
-        if self.student_head not in ("linear", "mlp"):
-            raise ValueError(f"student_head must be 'linear' or 'mlp', got {self.student_head!r}")
-        if self.student_head != "linear" and self.method != "cissl":
-            raise ValueError(f"student_head chooses CISSL's student head; method {self.method} has none")
-        if self.aug not in AUGMENTATIONS:
-            raise ValueError(f"aug {self.aug!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError(f"epochs must be positive, got {self.epochs!r}")
-        for name in ("z_dim", "batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("hidden_dim", "proj_dim", "n_codes"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2 (the objectives contrast a batch), got {self.batch_size}")
-        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction!r}")
-        if self.aug_strength is not None and not (math.isfinite(self.aug_strength) and self.aug_strength > 0):
-            raise ValueError(f"aug_strength must be positive, got {self.aug_strength!r}")
-        if self.aug == "none" and self.aug_strength is not None:
-            raise ValueError("aug_strength does not apply to aug 'none' (no augmentation)")
-        if self.n_small_crops < 0 or self.checkpoint_every < 0:
-            raise ValueError("n_small_crops and checkpoint_every must be non-negative")
-        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
-            raise ValueError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {self.device} requested but CUDA is not available on this machine")
-        if not str(self.out):
-            raise ValueError("out must name a run directory")
-        return self
-
-    def identity(self) -> dict:
-        """The fields that must agree between a run and its resumption."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RESUMABLE_KEYS}
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -246,34 +122,86 @@ def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tenso
     return loss.detach(), logs, lr
 
 
-def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
-    """Train ``config.method`` on ``config.data``; return the run directory.
+def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
+    """Train ``config.method`` on ``config.data`` (or on ``dataset``); return the run directory.
 
-    ``stop_after`` ends this process after that many optimiser steps *without* writing anything
-    more, exactly as if it had been killed (used to test ``resume``). Raises ``ValueError`` for bad
-    input (unknown names, another run in ``out``, a checkpoint from another configuration) and
-    ``NonFiniteLossError`` when the loss stops being finite.
+    Args:
+        config: the run (validated here).
+        dataset: an in-memory ``ssltheory.ssl.data.ImageDataset`` to train on instead of loading
+            ``config.data`` (``config.data`` is then only recorded; the augmentation follows the
+            dataset's own registry entry, e.g. CIFAR-10's half jitter). SSL pretraining uses its
+            whole training split (train and val rows, ``ImageDataset.pretraining``) [code].
+        callback: called after every optimiser step as ``callback(step, record)`` (``step``
+            1-based; ``record`` the step's loss, lr, seconds and method logs as floats). If it
+            returns True, training stops there and nothing more is written: the run directory
+            is as an interruption at that step leaves it, and ``resume=True`` continues from its
+            last checkpoint, bit for bit.
+
+    Raises:
+        ValueError: bad input (unknown names, another run in ``out``, another process writing
+            ``out``, a checkpoint from another configuration, unreadable files).
+        NonFiniteLossError: the loss stopped being finite (the last good checkpoint is kept).
     """
-    from ssltheory.ssl.augment import build_augmentation
-    from ssltheory.ssl.data import SameLabelSampler, load_dataset
-    from ssltheory.ssl.encoders import build_encoder
-    from ssltheory.ssl.methods import build_method
-
     config.validate()
     rank, world_size = _init_distributed(config)
     is_main = rank == 0
     device = torch.device(config.device if not config.device == "cuda" else f"cuda:{_local_rank()}")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    out = Path(config.out)
-    if is_main:
-        _check_run_dir(out, config)  # refuse before anything is written
-    say = print if is_main and not config.quiet else (lambda *a, **k: None)
-    say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
+    run = RunDir(config.out)
+    if is_main and run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"out {run.path} exists and is not a directory")
+    created = not run.path.exists()
+    try:
+        with run.lock() if is_main else contextlib.nullcontext():
+            if is_main:  # under the lock, so that a second writer is told who holds the run
+                _check_run_dir(run, config)  # refuse before anything is written
+            return _train_locked(config, dataset, callback, run, rank, world_size, device)
+    except BaseException:
+        if is_main and created and run.path.is_dir() and not any(p.name != ".lock" for p in run.path.iterdir()):
+            with contextlib.suppress(OSError):  # nothing was written: leave no empty run behind
+                run.lock_path.unlink()
+                run.path.rmdir()
+        raise
 
-    # ---- data: uint8 images stay on the host; each batch is moved, then augmented on the device
-    dataset = load_dataset(config.data, config.data_dir)  # the probes load it the same way
-    images, labels = dataset.train.images, dataset.train.labels
+
+@dataclass
+class Built:
+    """What a training configuration builds (see :func:`build`).
+
+    Attributes:
+        dataset: the ImageDataset.
+        images, labels: the pretraining split, uint8 (N, C, H, W) and int64 (N,): the whole
+            training split (train and val rows) [code].
+        total_steps: the run's length in optimiser steps.
+        encoder, method, augment: freshly initialised (seeded with ``config.seed``), on the CPU.
+    """
+
+    dataset: object
+    images: torch.Tensor
+    labels: torch.Tensor
+    total_steps: int
+    encoder: nn.Module
+    method: nn.Module
+    augment: nn.Module
+
+
+def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
+    """Everything :func:`train` builds from ``config`` before its first step, without training:
+    the data (``dataset``, or ``config.data`` loaded), its pretraining split, the run's length,
+    the encoder, the method (options from the registry) and the augmentation (the dataset's
+    jitter scale, e.g. CIFAR-10's half jitter, and the blur kernel of its image size).
+
+    Raises ValueError for a configuration that cannot run on that data."""
+    from ssltheory.ssl.augment import build_augmentation
+    from ssltheory.ssl.data import DATASETS, load_dataset
+    from ssltheory.ssl.encoders import build_encoder
+
+    config.validate()
+    if dataset is None:
+        dataset = load_dataset(config.data, config.data_dir)  # the probes load it the same way
+    pretrain = dataset.pretraining()  # the whole training split [code]
+    images, labels = pretrain.images, pretrain.labels
     n_train, channels, height, width = images.shape
     if height != width:
         raise ValueError(f"data {config.data!r} has {height}x{width} images; the encoders expect square images")
@@ -283,17 +211,38 @@ def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
         raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training images")
     steps_per_epoch = n_train // config.batch_size
     total_steps = config.steps if config.steps is not None else max(1, math.ceil(config.epochs * steps_per_epoch))
-    warmup_steps = round(config.warmup_fraction * total_steps)
-    partners = SameLabelSampler(labels) if config.label_views else None
+    jitter_scale = DATASETS[dataset.name].jitter_scale if dataset.name in DATASETS else 1.0
 
-    # ---- model: identical initialisation on every rank, then per-rank augmentation randomness
-    _seed_everything(config.seed)
+    _seed_everything(config.seed)  # identical initialisation on every rank
     encoder = build_encoder(config.arch, channels, height, config.z_dim)
-    method = build_method(config.method, encoder, **config.method_options(dataset.n_classes))
+    method = methods_registry.build_method(config.method, encoder, **config.build_options(dataset.n_classes))
     augment = build_augmentation(
-        config.aug, height, channels, config.aug_strength,
+        config.aug, height, channels, config.aug_strength, jitter_scale=jitter_scale,
         mean=dataset.mean, std=dataset.std, n_large=method.n_global_views, n_small_crops=config.n_small_crops,
     )
+    return Built(dataset, images, labels, total_steps, encoder, method, augment)
+
+
+def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int,
+                  device: torch.device) -> Path:
+    """The body of :func:`train`, run while holding the run directory's writer lock (rank 0)."""
+    from ssltheory.progress import Progress
+    from ssltheory.ssl.data import SameLabelSampler
+
+    is_main = rank == 0
+    if is_main:
+        _check_run_dir(run, config)  # again, now that this process is the only writer
+    say = print if is_main and not config.quiet else (lambda *a, **k: None)
+    say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
+
+    built = build(config, dataset, world_size=world_size)
+    dataset, images, labels, total_steps = built.dataset, built.images, built.labels, built.total_steps
+    encoder, method, augment = built.encoder, built.method, built.augment
+    channels, height = images.shape[1], images.shape[2]
+    warmup_steps = round(config.warmup_fraction * total_steps)
+    partners = SameLabelSampler(labels) if config.label_views else None
+    n_train = len(images)
+
     method, augment = method.to(device), augment.to(device)
     if device.type == "cuda":
         method = method.to(memory_format=torch.channels_last)
@@ -312,7 +261,7 @@ def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
 
     # ---- resume
     step = 0
-    checkpoint_path = out / "checkpoint.pt"
+    checkpoint_path = run.checkpoint_path
     if config.resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, config)
         if state["world_size"] != world_size:
@@ -327,135 +276,81 @@ def train(config: TrainConfig, *, stop_after: int | None = None) -> Path:
         _set_rng_state(state["rng"][rank], device)
         step = int(state["step"])
         if is_main:
-            _truncate_metrics(out / "metrics.jsonl", step)
+            note = run.truncate_metrics(step)
+            if note:
+                say(note, flush=True)
             say(f"resumed from {checkpoint_path} at step {step}/{total_steps}", flush=True)
     if is_main:
-        _make_run_dir(out)
-        if step == 0 and (out / "metrics.jsonl").exists():  # a run killed before its first checkpoint
-            (out / "metrics.jsonl").unlink()
-        _atomic_write_text(
-            out / "config.json",
-            json.dumps(
-                {
-                    **dataclasses.asdict(config), "image_channels": channels, "image_size": height,
-                    "mean": list(dataset.mean), "std": list(dataset.std), "total_steps": total_steps,
-                },
-                indent=2,
-                sort_keys=True,
-            ),
-        )
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.remove_stale_temporaries()
+        if step == 0:  # a run killed before its first checkpoint starts again
+            run.clear_metrics()
+        run.write_config({
+            **dataclasses.asdict(config), "image_channels": channels, "image_size": height,
+            "mean": list(dataset.mean), "std": list(dataset.std), "total_steps": total_steps,
+        })
 
     def save_checkpoint(at_step: int) -> None:
         rng = _gather_rng_states(world_size, device, augment_generator)
         if is_main:
-            _atomic_torch_save(
-                {
-                    "model": method.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "sampler": sampler.state_dict(),
-                    "rng": rng,
-                    "step": at_step,
-                    "world_size": world_size,
-                    "config": dataclasses.asdict(config),
-                },
-                checkpoint_path,
-            )
+            run.save_checkpoint({
+                "model": method.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "sampler": sampler.state_dict(),
+                "rng": rng,
+                "step": at_step,
+                "world_size": world_size,
+                "config": dataclasses.asdict(config),
+            })
 
     # ---- the loop
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    progress = _progress_bar(total_steps, step, disable=config.quiet or not is_main)
     method.train()
-    steps_this_process = 0
     last_checkpoint = step if checkpoint_path.exists() and config.resume else None
-    started = time.perf_counter()
-    while step < total_steps:
-        index = sampler.next_batch()  # same global batch on every rank
-        index = index.chunk(world_size)[rank]
-        batch = images[index].to(device, non_blocking=True)
-        views = augment(batch, generator=augment_generator)  # list of (B, C, h, w), large crops first
-        if partners is not None:  # the second view is of another image with the same label
-            other = images[partners(index, generator=sampler.generator)].to(device, non_blocking=True)
-            views[1] = augment.view(other, 1, generator=augment_generator)
-        if device.type == "cuda":
-            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-        batch_labels = labels[index].to(device) if method.needs_labels else None
+    started, start_step = time.perf_counter(), step
+    with Progress(total_steps, f"train {config.method}", unit="step", initial=step,
+                  disable=config.quiet or not is_main) as progress:
+        while step < total_steps:
+            index = sampler.next_batch()  # same global batch on every rank
+            index = index.chunk(world_size)[rank]
+            batch = images[index].to(device, non_blocking=True)
+            views = augment(batch, generator=augment_generator)  # list of (B, C, h, w), large crops first
+            if partners is not None:  # the second view is of another image with the same label
+                other = images[partners(index, generator=sampler.generator)].to(device, non_blocking=True)
+                views[1] = augment.view(other, 1, generator=augment_generator)
+            if device.type == "cuda":
+                views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+            batch_labels = labels[index].to(device) if method.needs_labels else None
 
-        try:
-            loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
-                                        world_size=world_size, autocast=autocast)
-        except NonFiniteLossError as exc:
-            where = f"step {last_checkpoint} in {checkpoint_path}" if last_checkpoint is not None else "none was written yet"
-            raise NonFiniteLossError(f"{exc}; training stopped, last good checkpoint: {where}") from None
-        step += 1
-        steps_this_process += 1
-        progress.update(1)
-
-        if is_main and (step % config.log_every == 0 or step == total_steps):
-            record = {"step": step, "loss": loss.item(), "lr": lr, "seconds": round(time.perf_counter() - started, 3)}
+            try:
+                loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
+                                            world_size=world_size, autocast=autocast)
+            except NonFiniteLossError as exc:
+                where = f"step {last_checkpoint} in {checkpoint_path}" if last_checkpoint is not None else "none was written yet"
+                raise NonFiniteLossError(f"{exc}; training stopped, last good checkpoint: {where}") from None
+            step += 1
+            seconds = time.perf_counter() - started
+            record = {"step": step, "loss": loss.item(), "lr": lr, "seconds": round(seconds, 3)}
             record.update({k: _as_number(v) for k, v in logs.items()})
-            _append_jsonl(out / "metrics.jsonl", record)
-            progress.set_postfix(loss=f"{record['loss']:.4f}")
-        if stop_after is not None and steps_this_process >= stop_after and step < total_steps:
-            progress.close()
-            return out  # as if killed here: nothing more is written
-        if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total_steps:
-            save_checkpoint(step)
-            last_checkpoint = step
-    progress.close()
+            images_per_s = config.batch_size * (step - start_step) / max(seconds, 1e-9)
+            progress.update(1, loss=record["loss"], img_per_s=round(images_per_s))
+
+            if is_main and (step % config.log_every == 0 or step == total_steps):
+                run.append_metrics(record)
+            if callback is not None and callback(step, record) and step < total_steps:
+                return run.path  # stopped early: nothing more is written, as after an interruption
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total_steps:
+                save_checkpoint(step)
+                last_checkpoint = step
 
     save_checkpoint(step)
     if is_main:
-        _atomic_torch_save({k: v.detach().cpu() for k, v in encoder.state_dict().items()}, out / "encoder.pt")
-        say(f"wrote {out / 'encoder.pt'} after {step} steps", flush=True)
+        run.save_encoder(encoder.state_dict())
+        say(f"wrote {run.encoder_path} after {step} steps", flush=True)
     if world_size > 1:
         dist.barrier()
-    return out
-
-
-def load_checkpoint(path: str | Path, config: TrainConfig | None = None) -> dict:
-    """Load a checkpoint with ``weights_only=True``; if ``config`` is given, refuse one from another
-    configuration with a ValueError naming the differing keys."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # truncated or foreign file
-        raise ValueError(f"checkpoint {path} is unreadable or corrupt ({type(exc).__name__})") from None
-    missing = {"model", "optimizer", "scheduler", "sampler", "rng", "step", "world_size", "config"} - set(state)
-    if not isinstance(state, dict) or missing:
-        raise ValueError(f"checkpoint {path} lacks {', '.join(sorted(missing))}")
-    if config is not None:
-        _refuse_other_config(state["config"], config, what=f"checkpoint {path}")
-    return state
-
-
-def load_run(run_dir: str | Path) -> tuple[nn.Module, dict]:
-    """The trained encoder of a run, in eval mode on the CPU, and the run's config dict.
-
-    ``run_dir`` is a directory written by :func:`train` (it needs ``config.json`` and
-    ``encoder.pt``). The encoder maps (B, C, H, W) float images, normalised as by the run's
-    augmentation, to (B, z_dim) features.
-    """
-    from ssltheory.ssl.encoders import build_encoder
-
-    run_dir = Path(run_dir)
-    config_path, encoder_path = run_dir / "config.json", run_dir / "encoder.pt"
-    for path in (config_path, encoder_path):
-        if not path.exists():
-            raise FileNotFoundError(f"run directory {run_dir} has no {path.name} (is it a finished `ssltheory train` run?)")
-    try:
-        config = json.loads(config_path.read_text())
-        encoder = build_encoder(config["arch"], config["image_channels"], config["image_size"], config["z_dim"])
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"{config_path} is not a training configuration ({exc})") from None
-    try:
-        state = torch.load(encoder_path, map_location="cpu", weights_only=True)
-        encoder.load_state_dict(state)
-    except Exception as exc:
-        raise ValueError(f"{encoder_path} does not hold this run's encoder weights ({type(exc).__name__}: {exc})") from None
-    return encoder.eval(), config
+    return run.path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -497,12 +392,6 @@ def _average_gradients(params: list[torch.Tensor], world_size: int) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad)
             p.grad.div_(world_size)
-
-
-def _progress_bar(total: int, initial: int, disable: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=disable or not sys.stderr.isatty(), desc="train", unit="step")
 
 
 def _as_number(value):
@@ -566,108 +455,11 @@ def _init_distributed(config: TrainConfig) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _refuse_other_config(saved: dict, config: TrainConfig, what: str) -> None:
-    current = config.identity()
-    keys = sorted(k for k in set(current) | (set(saved) & set(dataclasses.asdict(config))) if k not in RESUMABLE_KEYS and saved.get(k) != current.get(k))
-    if keys:
-        detail = ", ".join(f"{k} ({saved.get(k)!r} there, {current.get(k)!r} here)" for k in keys)
-        raise ValueError(f"{what} comes from another configuration; differing keys: {detail}")
-
-
-def _check_run_dir(out: Path, config: TrainConfig) -> None:
+def _check_run_dir(run: RunDir, config: TrainConfig) -> None:
     """Refuse to overwrite a run that is in ``out`` unless resuming the same configuration."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out {out} exists and is not a directory")
-    saved_config = out / "config.json"
-    if saved_config.exists():
+    if run.path.exists() and not run.path.is_dir():
+        raise ValueError(f"out {run.path} exists and is not a directory")
+    if run.has_run():
         if not config.resume:
-            raise ValueError(f"out {out} already holds a run; pass --resume to continue it or choose another --out")
-        try:
-            saved = json.loads(saved_config.read_text())
-        except json.JSONDecodeError:
-            raise ValueError(f"{saved_config} is corrupt; cannot resume that run") from None
-        _refuse_other_config(saved, config, what=f"the run in {out}")
-
-
-def _make_run_dir(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp*"):  # left by a process killed while writing
-        stale.unlink()
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
-
-
-def _append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after the checkpoint we resume from (the killed run got further)."""
-    if not path.exists():
-        return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    _atomic_write_text(path, "\n".join(kept)) if kept else path.unlink()
-
-
-# ----------------------------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    parser.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
-    parser.add_argument("--data", required=True, help=f"one of {', '.join(DATASETS)}")
-    parser.add_argument("--data-dir", default=None, help="where the dataset's files are (mnist, cifar10, tinyimagenet, folder)")
-    parser.add_argument("--arch", default=d.arch, help=f"encoder: {', '.join(ARCHS)} (default {d.arch})")
-    parser.add_argument("--z-dim", type=int, default=d.z_dim, help=f"representation dimension (default {d.z_dim})")
-    length = parser.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=int, help="number of optimiser steps")
-    length.add_argument("--epochs", type=float, help="number of epochs (n_train // batch_size steps each)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"global batch size (default {d.batch_size})")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3 * batch / 256)")
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"Adam weight decay (default {d.weight_decay})")
-    parser.add_argument("--warmup-fraction", type=float, default=d.warmup_fraction, help="fraction of steps of linear warm-up")
-    parser.add_argument("--aug", default=d.aug, help=f"augmentation: {', '.join(AUGMENTATIONS)} (default {d.aug})")
-    parser.add_argument("--aug-strength", type=float, default=None, help="augmentation strength s (default: simclr 1, coarse 2)")
-    parser.add_argument("--n-small-crops", type=int, default=d.n_small_crops, help="extra small multi-crop views")
-    parser.add_argument("--hidden-dim", type=int, default=None, help="width of the MLP heads (default: the method's)")
-    parser.add_argument("--proj-dim", type=int, default=None, help="projection / bottleneck size (default: the method's)")
-    parser.add_argument("--n-codes", type=int, default=None, help="C, the number of codes of DINO / DISSL")
-    parser.add_argument("--exact-head", default=TrainConfig.exact_head, choices=["linear", "mlp"],
-                        help="head family of exact ISSL (default linear)")
-    parser.add_argument("--student-head", default=TrainConfig.student_head, choices=["linear", "mlp"],
-                        help="CISSL's student head: linear (the paper's) or mlp (Fig 7c's MLP-head arm)")
-    parser.add_argument("--label-views", action="store_true", help="second view = another image of the same label")
-    parser.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints (0: at the end)")
-    parser.add_argument("--log-every", type=int, default=d.log_every, help="steps between metrics.jsonl lines")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: die after k steps
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-
-
-def run(args: argparse.Namespace) -> int:
-    train(config_from_args(args), stop_after=args.stop_after)
-    return 0
+            raise ValueError(f"out {run.path} already holds a run; pass --resume to continue it or choose another --out")
+        refuse_other_config(run.read_config(), config, what=f"the run in {run.path}")
