@@ -251,7 +251,7 @@ def test_cover_count_fixed_examples():
         cover_count(0, 1)
 
 
-@given(st.integers(1, 9), st.integers(1, 5), st.integers(0, 2**32 - 1))
+@given(st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
 def test_cover_count_equals_the_number_of_separable_dichotomies_in_general_position(N, d, seed):
     Z = np.random.default_rng(seed).standard_normal((N, d))
     separable = 0
@@ -380,7 +380,8 @@ def test_verification_is_exact_for_small_codes_and_opt_in_beyond():
     default = is_ideal(C, np.arange(130)).certificate
     assert default.witness["verification"]["check"] == "none" and "verify='exact'" in default.witness["verification"]["reason"]
     asked = is_ideal(C, np.arange(130), verify="exact").certificate
-    assert asked.witness["verification"]["check"] == "exact" and asked.witness["lambda_exact"] == {3: "1/2", 7: "-1", 11: "1/2"}
+    assert asked.witness["verification"]["check"] == "exact"
+    assert asked.witness["lambda_exact"] in ({3: "1/2", 7: "-1", 11: "1/2"}, {3: "-1/2", 7: "1", 11: "-1/2"})
     assert asked.task.tolist() == default.task.tolist()  # the certificate does not depend on the check
     never = is_ideal(C[:5, :2], np.arange(5), verify="none").certificate
     assert never.witness["verification"]["check"] == "none" and "not requested" in never.witness["verification"]["reason"]
