@@ -529,7 +529,9 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
 
     With affinely independent codes the K x (d+1) matrix with rows (c_m, 1) has full row rank,
     so the minimum-norm least-squares solution (``scipy.linalg.lstsq``) solves the system
-    exactly; the probe then scores 1 for each class's own label and 0 for the others.
+    exactly; the probe then scores 1 for each class's own label and 0 for the others. In floats
+    the scores are 1 and 0 up to rounding (the codes are centred by c_0 and rescaled by a power
+    of two first, so their offset does not enter); ``exact.probe_is_strict`` proves the margins.
 
     Args:
         C: array-like (K, d), one code per class.
@@ -546,8 +548,9 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
     task = as_labels(task, C.shape[0], name="task", other="C")
     K, d = C.shape
     k = int(task.max()) + 1
-    mean = C.mean(axis=0)
-    A = np.column_stack([C - mean, np.ones(K)])
+    mean = C[0]
+    unit = power_of_two(np.abs(C - mean).max())
+    A = np.column_stack([(C - mean) / unit, np.ones(K)])
     E = np.zeros((K, k))
     E[np.arange(K), task] = 1.0
     X = sla.lstsq(A, E, check_finite=False)[0]  # (d+1, k)
@@ -557,7 +560,7 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
             f"no exact probe W c + b = e_task for these codes (residual {residual:.3g}); "
             f"codes are affinely dependent (affine rank {affine_rank(C)} < K-1 = {K - 1})"
         )
-    W = X[:d].T
+    W = X[:d].T / unit
     b = X[d] - W @ mean
     return W, b
 
@@ -566,7 +569,8 @@ def probe_predict(W, b, Z) -> np.ndarray:
     """Predictions of the affine argmax probe: argmax_j (W z_i + b)_j, shape (n,) int64.
 
     Ties go to the lowest label (numpy's argmax); realizability in THEORY.md asks for a strict
-    maximum, which :func:`separating_probe` and :func:`pseudo_inverse_probe` provide.
+    maximum, which :func:`separating_probe` and :func:`pseudo_inverse_probe` provide. The scores
+    are float64 products (rounded); ``exact.probe_is_strict`` decides the margins exactly.
 
     Args:
         W: (k, d) weights; b: (k,) biases; Z: (n, d) codes.

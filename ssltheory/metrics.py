@@ -202,7 +202,7 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` (K >= 2 classes).
-        tol: relative tolerance of the effective rank, >= 0, or None for `geometry.default_rtol`.
+        tol: relative tolerance of the effective rank in [0, 1), or None for `geometry.default_rtol`.
     """
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
