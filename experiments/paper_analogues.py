@@ -90,7 +90,7 @@ _CACHE: dict = {}
 def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool = False, coarse: bool = False,
                strength: float = 1.0, z_dim: int | None = None, student_head: str = "linear") -> dict:
     """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows;
-    ``student_head`` "mlp" gives CISSL an MLP student (Fig. 7c's MLP-head arm)."""
+    ``student_head`` "mlp" is Fig. 7c's MLP-head arm (both CISSL heads two hidden layers)."""
     import os
 
     cfg = SCALES[scale]
@@ -99,6 +99,8 @@ def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool
               "z_dim": z_dim if z_dim is not None else (cfg["big_z"] if big_z else cfg["z_dim"]), **cfg["heads"]}
     if student_head != "linear":
         config["student_head"] = student_head
+        if "hidden_dim" in cfg["heads"]:  # CPU scales narrow the MLP-head arm's two hidden layers like the other heads
+            config["mlp_hidden_dim"] = cfg["heads"]["hidden_dim"]
     factor = cfg["more_steps"] if more_steps else 1
     if "epochs" in cfg:
         config["epochs"] = cfg["epochs"] * factor

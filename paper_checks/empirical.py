@@ -241,8 +241,10 @@ def pair_arms(ctx: CheckContext, methods: tuple[str, str]) -> list[dict]:
 def dimension_arms(ctx: CheckContext) -> list[dict]:
     """E3/E4: CISSL (Fig 7c) at the small and the large dimension, with the paper's linear student
     head (scored by linear probes) and with an MLP student head (scored by MLP probes)."""
-    return [_arm("ssl", method="cissl", z_dim=z, **({"student_head": "mlp"} if head == "mlp" else {}))
-            for head in ("linear", "mlp") for z in _settings(ctx)["dims"]]
+    s = _settings(ctx)
+    # the MLP-head arm: both heads two hidden layers, 2048 wide at gpu scale, the scale's head width on CPU
+    mlp = {"student_head": "mlp", **({} if ctx.scale == "gpu" else {"mlp_hidden_dim": s["ssl"]["hidden_dim"]})}
+    return [_arm("ssl", method="cissl", z_dim=z, **(mlp if head == "mlp" else {})) for head in ("linear", "mlp") for z in s["dims"]]
 
 
 def augmentation_arms(ctx: CheckContext) -> list[dict]:

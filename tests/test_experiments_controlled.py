@@ -140,18 +140,27 @@ def test_class_code_predicates_agree_with_the_exact_affine_rank(d):
 # ------------------------------------------------------------------ data and relations
 
 
-def test_idx_files_round_trip_through_the_trainers_mnist_loader(tmp_path):
+def test_in_memory_data_is_what_the_trainers_mnist_loader_reads_from_idx_files(tmp_path):
     from ssltheory.ssl.data import load_dataset, read_idx
+    from tests.test_ssl_data import write_idx
 
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, size=(40, 8, 8), dtype=np.uint8), np.repeat(np.arange(10), 4).astype(np.uint8)
     test = rng.integers(0, 256, size=(20, 8, 8), dtype=np.uint8), np.repeat(np.arange(10), 2).astype(np.uint8)
-    root = controlled.write_controlled_data(tmp_path / "d", (*train, *test), relabel=controlled.PAIRS)
-    np.testing.assert_array_equal(read_idx(root / "train-images-idx3-ubyte", 3), train[0])
+    ds = controlled.controlled_dataset((*train, *test), relabel=controlled.PAIRS)
+    root = tmp_path / "d"
+    root.mkdir()
+    for name, array in (("train-images-idx3-ubyte", train[0]), ("train-labels-idx1-ubyte", train[1] // 2),
+                        ("t10k-images-idx3-ubyte", test[0]), ("t10k-labels-idx1-ubyte", test[1])):
+        write_idx(root / name, array, gz=False)
     np.testing.assert_array_equal(read_idx(root / "train-labels-idx1-ubyte", 1), train[1] // 2)  # pair labels
-    np.testing.assert_array_equal(read_idx(root / "t10k-labels-idx1-ubyte", 1), test[1])  # test keeps digits
-    ds = load_dataset("mnist", root, val_fraction=0.0)
-    assert ds.train.images.shape == (40, 1, 8, 8) and set(ds.train.labels.tolist()) == set(range(5))
+    files = load_dataset("mnist", root)  # the loader's own split of the same images
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(ds, split).images, getattr(files, split).images), split
+        assert torch.equal(getattr(ds, split).labels, getattr(files, split).labels), split
+    assert (ds.mean, ds.std) == (files.mean, files.std)
+    assert ds.pretraining().images.shape == (40, 1, 8, 8) and set(ds.train.labels.tolist()) == set(range(5))
+    np.testing.assert_array_equal(ds.test.labels.numpy(), test[1])  # test keeps digits
 
 
 def test_coarser_relation_preserves_the_pair_task_and_merges_digits():
