@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssltheory._validate import as_count, as_features, as_tolerance
-from ssltheory.conditions import cover_count
+from ssltheory.conditions import code_geometry, cover_count
 from ssltheory.equivalence import EquivalenceClasses, as_classes
-from ssltheory.geometry import affine_rank, affine_singular_values, default_rtol
+from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
 
 __all__ = [
     "InvarianceRatio",
@@ -202,7 +202,7 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` (K >= 2 classes).
-        tol: relative tolerance of the effective rank, >= 0, or None for `geometry.default_rtol`.
+        tol: relative tolerance of the effective rank in [0, 1), or None for `geometry.default_rtol`.
     """
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
@@ -498,7 +498,7 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, tol: float | None, r
     if count == 0 or K < 2:
         return []
     U, s, _ = np.linalg.svd(C - C.mean(axis=0), full_matrices=False)
-    rtol = default_rtol(*C.shape) if tol is None else tol
+    rtol = resolve_rtol(tol, *C.shape)
     rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
     U = U[:, :rank]
     out: list[np.ndarray] = []
@@ -561,7 +561,8 @@ def ideal_score(Z, classes, tol: float | None = None) -> IdealScore:
     class codes are affinely independent, which needs d >= K - 1. The score is the product of one
     factor per condition, each in [0, 1] and equal to 1 exactly when its condition holds:
 
-    - invariance = 1 - invariance_ratio (1 iff the codes are invariant);
+    - invariance = 1 - invariance_ratio (1 iff the codes are invariant by `conditions.code_geometry`,
+      the test `conditions.is_ideal` uses; just below 1 when the ratio rounds to 0 but they are not);
     - affine_independence = r / (K - 1), r the effective affine rank of the class codes at ``tol``
       (1 iff they are affinely independent at ``tol``);
     - dimension = min(1, d / (K - 1)) (1 iff d >= K - 1).
@@ -580,6 +581,10 @@ def ideal_score(Z, classes, tol: float | None = None) -> IdealScore:
     tol = as_tolerance(tol)
     K, d = classes.n_classes, Z.shape[1]
     invariance = 1.0 - invariance_ratio(Z, classes).value
+    if invariance == 1.0 and not code_geometry(Z, classes, tol).invariant:
+        # views that differ by less than the float resolution of the ratio: still not invariant
+        # by is_ideal's tolerance rule, so the factor stays below 1
+        invariance = float(np.nextafter(1.0, 0.0))
     rank = int(affine_rank(classes.class_codes(Z), tol))
     affine = min(rank, K - 1) / (K - 1)
     dimension = min(1.0, d / (K - 1))

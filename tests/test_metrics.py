@@ -36,6 +36,7 @@ from ssltheory.metrics import (
     task_accuracy,
     worst_task_accuracy,
 )
+from tests.oracles import exact_affine_rank
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -81,11 +82,6 @@ def strictly_separable(P, Q):
     res = scipy.optimize.linprog(np.zeros(d + 1), A_ub=A, b_ub=-np.ones(len(A)), bounds=[(None, None)] * (d + 1),
                                  method="highs")
     return res.status == 0
-
-
-def exact_affine_rank(C):
-    C = sympy.Matrix(C.astype(int).tolist())
-    return (C[1:, :] - sympy.ones(C.rows - 1, 1) * C[0, :]).rank() if C.rows > 1 else 0
 
 
 def entropy_rank(values, eps):
