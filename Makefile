@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ssltheory-installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean gpu-check
 
 install: $(STAMP)
 
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# On a machine with one CUDA GPU (a CUDA build of torch in $(GPU_PYTHON)'s environment), no internet:
+# trains, probes and scores CISSL and DISSL, runs `bench --only gpu`, writes benchmarks/GPU_RESULTS.*.
+GPU_PYTHON ?= $(BIN)/python
+gpu-check:
+	$(GPU_PYTHON) -m ssltheory.benchmarks.gpu_check
 
 clean:
 	rm -rf $(VENV) build *.egg-info

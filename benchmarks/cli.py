@@ -5,6 +5,8 @@ Usage::
     ssltheory bench                      # full run (< 20 min on 2 cores), writes ./benchmarks/RESULTS.md
     ssltheory bench --quick --json       # small sizes, < 1 min, JSON lines on stdout, no file
     ssltheory bench --only losses ideal  # some benchmarks (or single rows, e.g. loss_dissl)
+    ssltheory bench --peers              # our losses against lightly's (where lightly imports),
+                                         # writes benchmarks/PEERS.md
 
 Output: one JSON object per row with ``--json`` (schema in :mod:`ssltheory.benchmarks._harness`), else a
 table. A full run (no ``--quick``, no ``--only``) writes ``benchmarks/RESULTS.md`` under the current
@@ -40,6 +42,10 @@ ROW_PREFIX = {"probe": "probe_fit", "ideal": "is_ideal", "losses": "loss_", "thr
 #: a full run's report, relative to the current directory (run from the repository's root, the
 #: committed benchmarks/RESULTS.md), never inside the installed package
 DEFAULT_RESULTS = Path("benchmarks") / "RESULTS.md"
+#: ``--peers``: our losses against lightly's, run from an environment where lightly imports, so
+#: its own report (RESULTS.md is one run of the project's environment), also under the current directory
+PEERS = "ssltheory.benchmarks.peers"
+PEERS_RESULTS = Path("benchmarks") / "PEERS.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
                         help=f"benchmarks to run ({', '.join(BENCHMARKS)}) or row names (e.g. loss_dissl)")
+    parser.add_argument("--peers", action="store_true",
+                        help="time our losses against lightly's (needs lightly; writes benchmarks/PEERS.md unless --quick)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch and BLAS threads on both sides (default 1: on a shared machine, more threads than "
                              "free cores make OpenMP regions wait for descheduled threads and the timings meaningless)")
@@ -80,7 +88,7 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
     starts with a kept name); ``echo(row)`` is called as each row is ready."""
     rows: list[Row] = []
     for bench, keep in selection.items():
-        module = importlib.import_module(BENCHMARKS[bench])
+        module = importlib.import_module(PEERS if bench == "peers" else BENCHMARKS[bench])
         bench_config = dataclasses.replace(config, rows=None if keep is None else frozenset(keep))
         for row in module.run(bench_config):
             if bench_config.wants(row.name):
@@ -96,8 +104,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"threads must be at least 1, got {threads}")
     if args.repeats is not None and args.repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {args.repeats}")
-    selection = _select(args.only)
-    out = Path(args.out) if args.out else (DEFAULT_RESULTS if not args.quick and not args.only else None)
+    peers = getattr(args, "peers", False)
+    if peers and args.only:
+        raise ValueError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
+    selection = {"peers": None} if peers else _select(args.only)
+    default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
+    out = Path(args.out) if args.out else (default_out if not args.quick and not args.only else None)
 
     config = BenchConfig(quick=args.quick, threads=threads, seed=args.seed, repeats=args.repeats)
     machine = machine_info(threads)
@@ -128,6 +140,8 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         argv.append("--json")
     if args.only:
         argv += ["--only", *args.only]
+    if getattr(args, "peers", False):
+        argv.append("--peers")
     if args.threads != 1:
         argv += ["--threads", str(args.threads)]
     for flag in ("repeats",):

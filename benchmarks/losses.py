@@ -1,16 +1,25 @@
-"""Benchmark 3: forward + backward of the four SSL losses at batch 512 against a baseline.
+"""Benchmark 3: forward + backward of every SSL loss at batch 512 against a baseline.
 
-Ours: ``ssltheory.ssl.losses`` (``NTXentLoss``, ``CISSLLoss``, ``DINOLoss``, ``DISSLLoss``) with
-the defaults of REFERENCE.md. Baseline: lightly's ``NTXentLoss`` / ``DINOLoss`` where lightly is
-importable (it is optional, never required), otherwise the plain reference implementations of
-:mod:`ssltheory.benchmarks.reference_losses`; CISSL and DISSL have no lightly counterpart, so their
-baseline is always the reference.
+Ours: ``ssltheory.ssl.losses`` (``NTXentLoss``, ``CISSLLoss``, ``DINOLoss``, ``DISSLLoss``,
+``SwAVLoss``, ``BarlowTwinsLoss``, ``SimSiamLoss``) with the defaults of REFERENCE.md and of
+their papers. Baseline (``run``, rows ``loss_*``): lightly's ``NTXentLoss`` / ``DINOLoss`` where
+lightly is importable (it is optional, never required), otherwise the plain reference
+implementations of :mod:`ssltheory.benchmarks.reference_losses`; the other losses race the reference.
+
+Peers (``run_peers``, rows ``peer_loss_*``, ``ssltheory bench --peers``): every loss that lightly
+also implements (SimCLR, DINO, SwAV, Barlow Twins, SimSiam via ``NegativeCosineSimilarity`` with
+the stop-gradient) against lightly's, always; pending rows when lightly does not import (beside
+this project's pinned torch it does not: README, "Benchmarks", gives the separate environment).
+CISSL and DISSL have no lightly counterpart.
 
 Inputs are head outputs, identical for both sides: (B, 128) projections for SimCLR and CISSL,
-(B, C) logits for DINO (C = 1000, REFERENCE.md) and DISSL (C = 16384, THEORY.md T7), two views,
-float32, drawn from a seeded normal. One timed call = zero the input gradients, compute the loss,
-``backward()``. Before timing, the two sides' loss values are compared (``details.values_agree``),
-so the race is between equal computations.
+(B, C) logits for DINO (C = 1000, REFERENCE.md) and DISSL (C = 16384, THEORY.md T7), SwAV's
+prototype scores (cosines, 2 global + 4 small crops, K = 3000 [paper]), (B, 2048) projections
+for Barlow Twins (the small-image projector width; the ImageNet 8192 costs 16 times more per
+call and races the same matmul) and for SimSiam, float32, drawn from a seeded normal. One timed
+call = zero the input gradients, compute the loss, ``backward()``. Before timing, the two sides'
+loss values and gradients are compared (``details.values_agree`` / ``grads_agree``), so the race
+is between equal computations.
 
 Row: ``ratio = ours_s / baseline_s`` (a slowdown), target ``<= 1.2``.
 """
@@ -128,15 +137,106 @@ def _dissl_baseline():
     return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "ssltheory.benchmarks.reference_losses.dissl (no lightly counterpart)"
 
 
-def cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, dissl_codes: int = DISSL_CODES) -> list[LossCase]:
-    """The four comparisons; sizes are arguments so that tests can shrink them."""
+# ---- SwAV, Barlow Twins, SimSiam ------------------------------------------------------------------
+# SwAV inputs: 2 global + 4 small crops' prototype scores in [-1, 1] (cosines), with gradient.
+SWAV_PROTOTYPES = 3000
+SWAV_CROPS = 6
+BARLOW_DIM = 2048
+SIMSIAM_DIM = 2048
+
+
+def _swav_inputs(batch: int, generator: torch.Generator, prototypes: int) -> list[torch.Tensor]:
+    return [torch.randn(batch, prototypes, generator=generator).tanh().requires_grad_() for _ in range(SWAV_CROPS)]
+
+
+def _swav_ours():
+    from ssltheory.ssl.losses.swav import SwAVLoss
+
+    loss = SwAVLoss(temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, distributed=False)
+    return lambda x: loss(x, n_global=2)[0]
+
+
+def _swav_reference():
+    return (lambda x: ref.swav(x, 2, 0.1, 0.05, 3)), "ssltheory.benchmarks.reference_losses.swav"
+
+
+def _swav_lightly():
+    loss = _require_lightly("SwaVLoss")(temperature=0.1, sinkhorn_iterations=3, sinkhorn_epsilon=0.05)
+    return (lambda x: loss(x[:2], x[2:])), "lightly.loss.SwaVLoss"
+
+
+def _barlow_ours():
+    from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
+
+    loss = BarlowTwinsLoss(lambda_offdiag=0.0051, distributed=False)
+    return lambda x: loss(x[0], x[1])[0]
+
+
+def _barlow_reference():
+    return (lambda x: ref.barlow_twins(x[0], x[1], 0.0051)), "ssltheory.benchmarks.reference_losses.barlow_twins"
+
+
+def _barlow_lightly():
+    loss = _require_lightly("BarlowTwinsLoss")(lambda_param=0.0051)
+    return (lambda x: loss(x[0], x[1])), "lightly.loss.BarlowTwinsLoss"
+
+
+def _simsiam_ours():
+    from ssltheory.ssl.losses.simsiam import SimSiamLoss
+
+    loss = SimSiamLoss()
+    return lambda x: loss(*x)[0]
+
+
+def _simsiam_reference():
+    return (lambda x: ref.simsiam(*x)), "ssltheory.benchmarks.reference_losses.simsiam"
+
+
+def _simsiam_lightly():
+    cosine = _require_lightly("NegativeCosineSimilarity")()
+    return (lambda x: 0.5 * (cosine(x[0], x[3].detach()) + cosine(x[1], x[2].detach()))), \
+        "lightly.loss.NegativeCosineSimilarity (with SimSiam's stop-gradient)"
+
+
+def _require_lightly(class_name: str):
+    cls = _lightly(class_name)
+    if cls is None:
+        raise ImportError(f"lightly.loss.{class_name} does not import here (see README, Benchmarks, for the environment)")
+    return cls
+
+
+def _simclr_lightly():
+    loss = _require_lightly("NTXentLoss")(temperature=0.07, memory_bank_size=0)
+    return (lambda x: loss(x[0], x[1])), "lightly.loss.NTXentLoss"
+
+
+def _dino_lightly(n_codes: int = DINO_CODES):
+    _require_lightly("DINOLoss")
+    return _dino_baseline(n_codes)
+
+
+def cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, dissl_codes: int = DISSL_CODES,
+          swav_prototypes: int = SWAV_PROTOTYPES, wide_dim: int = BARLOW_DIM) -> list[LossCase]:
+    """The comparisons against the repository's baselines; sizes are arguments so that tests can shrink them."""
     return [
         LossCase("loss_simclr", lambda b, g: _leaves([(b, proj_dim)] * 2, [True] * 2, g), _simclr_ours, _simclr_baseline),
         LossCase("loss_cissl", lambda b, g: _leaves([(b, proj_dim)] * 4, [True] * 4, g), _cissl_ours, _cissl_baseline),
         LossCase("loss_dino", lambda b, g: _leaves([(b, dino_codes)] * 4, [True, True, False, False], g, DINO_LOGIT_SCALE),
                  functools.partial(_dino_ours, dino_codes), functools.partial(_dino_baseline, dino_codes)),
         LossCase("loss_dissl", lambda b, g: _leaves([(b, dissl_codes)] * 4, [True] * 4, g), _dissl_ours, _dissl_baseline),
+        LossCase("loss_swav", lambda b, g: _swav_inputs(b, g, swav_prototypes), _swav_ours, _swav_reference),
+        LossCase("loss_barlow", lambda b, g: _leaves([(b, wide_dim)] * 2, [True] * 2, g), _barlow_ours, _barlow_reference),
+        LossCase("loss_simsiam", lambda b, g: _leaves([(b, wide_dim)] * 4, [True] * 4, g), _simsiam_ours, _simsiam_reference),
     ]
+
+
+def peer_cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, swav_prototypes: int = SWAV_PROTOTYPES,
+               wide_dim: int = BARLOW_DIM) -> list[LossCase]:
+    """Every loss lightly also implements, against lightly's (ImportError when lightly does not import)."""
+    lightly_baselines = {"loss_simclr": _simclr_lightly, "loss_dino": functools.partial(_dino_lightly, dino_codes),
+                         "loss_swav": _swav_lightly, "loss_barlow": _barlow_lightly, "loss_simsiam": _simsiam_lightly}
+    chosen = cases(proj_dim=proj_dim, dino_codes=dino_codes, swav_prototypes=swav_prototypes, wide_dim=wide_dim)
+    return [LossCase("peer_" + c.name, c.inputs, c.ours, lightly_baselines[c.name]) for c in chosen if c.name in lightly_baselines]
 
 
 def _forward_backward(loss_fn: Callable[[list[torch.Tensor]], torch.Tensor], inputs: list[torch.Tensor]) -> float:
@@ -147,21 +247,33 @@ def _forward_backward(loss_fn: Callable[[list[torch.Tensor]], torch.Tensor], inp
     return float(loss.detach())
 
 
+QUICK_SIZES = {"proj_dim": 32, "dino_codes": 256, "swav_prototypes": 300, "wide_dim": 256}
+
+
 def run(config: BenchConfig) -> list[Row]:
+    """Rows ``loss_*``: every loss against lightly where it imports, else the reference."""
+    chosen = cases(dissl_codes=1024, **QUICK_SIZES) if config.quick else cases()
+    return _run_cases(chosen, config)
+
+
+def run_peers(config: BenchConfig) -> list[Row]:
+    """Rows ``peer_loss_*``: every loss lightly implements against lightly's (pending without lightly)."""
+    chosen = peer_cases(**QUICK_SIZES) if config.quick else peer_cases()
+    return _run_cases(chosen, config)
+
+
+def _run_cases(chosen: list[LossCase], config: BenchConfig) -> list[Row]:
     batch = 64 if config.quick else 512
     repeats = config.rounds(3, 11)
-    if config.quick:
-        chosen = cases(proj_dim=32, dino_codes=256, dissl_codes=1024)
-    else:
-        chosen = cases()
     rows = []
     for case in chosen:
         if not config.wants(case.name):
             continue
         try:
             ours = case.ours()
+            case.baseline()
         except ImportError as exc:
-            rows.append(pending_row(case.name, SLOWDOWN, f"<= {TARGET:g}", f"ours not importable yet: {exc}"))
+            rows.append(pending_row(case.name, SLOWDOWN, f"<= {TARGET:g}", f"not importable here: {exc}"))
             continue
         try:
             rows.append(_compare(case, ours, batch, repeats, config.seed, config.quick))

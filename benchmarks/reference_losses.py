@@ -1,4 +1,4 @@
-"""Plain reference implementations of the four SSL losses, the baseline of benchmark 3.
+"""Plain reference implementations of the SSL losses, the baseline of benchmark 3.
 
 What a user would write from the papers in an afternoon: the formula, term by term, on the whole
 batch, with no fused kernels, no in-place tricks, no cross-process options. They are the
@@ -91,3 +91,48 @@ def dissl(teacher_a: torch.Tensor, teacher_b: torch.Tensor, student_a: torch.Ten
     entropy = sum(-(p * torch.log(p.clamp_min(1e-30))).sum() for p in pbar) / 2
     return ce_student - lam * entropy + beta * ce_teacher
 
+
+
+def swav(crops: list[torch.Tensor], n_global: int = 2, temperature: float = 0.1, epsilon: float = 0.05,
+         iterations: int = 3) -> torch.Tensor:
+    """SwAV [paper: Caron et al. 2020 eq. 1-3, Algorithm 1].
+
+    crops: V (B, K) prototype scores, the ``n_global`` global crops first. Codes of each global
+    crop by ``iterations`` Sinkhorn-Knopp steps on exp(scores / epsilon) (no gradient); loss =
+    mean over pairs (global v, any crop w != v) of ``CE(q_v, softmax(scores_w / temperature))``.
+    """
+    losses = []
+    for v in range(n_global):
+        with torch.no_grad():
+            q = torch.exp(crops[v].float() / epsilon).T  # (K, B)
+            q = q / q.sum()
+            k, b = q.shape
+            for _ in range(iterations):
+                q = q / q.sum(dim=1, keepdim=True) / k
+                q = q / q.sum(dim=0, keepdim=True) / b
+            q = (q * b).T  # (B, K), rows sum to 1
+        for w, crop in enumerate(crops):
+            if w != v:
+                losses.append(-(q * torch.log_softmax(crop.float() / temperature, dim=1)).sum(1).mean())
+    return torch.stack(losses).mean()
+
+
+def barlow_twins(z_a: torch.Tensor, z_b: torch.Tensor, lam: float = 0.0051, eps: float = 1e-5) -> torch.Tensor:
+    """Barlow Twins [paper: Zbontar et al. 2021 eq. 1-2; code: batch-norm without affine, biased variance].
+
+    z_a, z_b: (B, D) projections. C = standardised z_a^T standardised z_b / B, loss
+    ``sum_i (1 - C_ii)^2 + lam sum_{i != j} C_ij^2``.
+    """
+    def standardise(z):
+        z = z.float()
+        return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + eps)
+
+    c = standardise(z_a).T @ standardise(z_b) / z_a.shape[0]
+    off = c - torch.diag(torch.diagonal(c))
+    return ((1 - torch.diagonal(c)) ** 2).sum() + lam * (off**2).sum()
+
+
+def simsiam(p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """SimSiam [paper: Chen & He 2021, Algorithm 1]: -(cos(p_a, sg z_b) + cos(p_b, sg z_a)) / 2, mean over rows."""
+    return -(F.cosine_similarity(p_a.float(), z_b.detach().float()).mean()
+             + F.cosine_similarity(p_b.float(), z_a.detach().float()).mean()) / 2

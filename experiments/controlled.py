@@ -1,4 +1,4 @@
-"""Controlled real-image experiments on MNIST with M = label (GitHub issue 6 item 3, issue 4).
+"""Controlled real-image experiments on MNIST with M = label.
 
 The paper's controlled CIFAR-10 design (REFERENCE.md) [code]: the "augmentation" of an image is
 another image with the same label, so the maximal invariant M is the label (K = 10 classes,
@@ -26,18 +26,17 @@ plotted) and ``<part>.png``:
   is fitted on n labelled training examples (stratified by digit) and scored on the test set, for
   the pair task (invariant to all three relations: T4 predicts coarser >= exact >= finer in sample
   efficiency) and for the digit task (not invariant to ``coarser``: T4's caveat predicts it fails).
-- ``issl_threshold`` (GitHub issue 4): exact ISSL with a linear head only, trained longer at full
+- ``issl_threshold``: exact ISSL with a linear head only, trained longer at full
   resolution (28 px at cpu scale, 2,500 steps of batch 128, no augmentation), d in {5, 9, 10, 20}:
   the minimum test accuracy over the 511 tasks with the probes' weight decay chosen on the
   trainer's validation split (never on test), the 10-way digit accuracy of a linear probe (which
   limits every task: the worst split's error is compared with the digit errors crossing it), and
   the class-code predicates. Its own sizes are ``SCALES[scale]["threshold"]``; too long for the
   heatmap's 25-minute cpu budget (per d about 7 minutes of training and 4 of probing on one core).
-  Measured (issue 4): the digit accuracy reaches 0.986-0.990 but the minimum over the tasks stays
-  far below 0.99 (0.68 at d = 9, 0.87 at d = 20 after 2,500 steps): cross-entropy through a linear
-  head only asks the codes to be argmax-separable (THEORY.md T1.4), and the trained codes are
-  badly conditioned (s_9/s_1 of 0.002-0.02), so the worst split is limited by geometry, not by
-  the digit errors crossing it (0.7-1.0 %).
+  What it shows (see its CSV): cross-entropy through a linear head only asks the codes to be
+  argmax-separable (THEORY.md T1.4), so a high digit accuracy does not make every binary task
+  separable when the trained codes are badly conditioned; the CSV's worst task, its error and the
+  digit errors crossing it tell geometry from digit mistakes.
 
 Sizes at cpu scale: the class codes, invariance ratio and affine conditioning use the features of
 ``n_codes`` = 20,000 training images (stratified); the linear probes are fitted on ``n_fit`` =
@@ -57,17 +56,16 @@ The probes of the heatmap (fitting 511 of them must be fast):
   with the other tasks), a finite member of the UNI family (T2): its accuracy is achievable, so
   the minimum over tasks is a lower bound on the per-task best MLP probe's minimum.
 
-Data at cpu scale: MNIST idx files from ``$SSLTHEORY_MNIST`` or ``../shared/data/mnist`` beside
-the repository, downsampled to ``image_size`` pixels (14 at cpu scale, chosen by a measurement:
-3.6x cheaper than 28 px on two shared cores) and written as idx files to a temporary directory,
-so the one trainer (``ssltheory.ssl.train``) reads them with its MNIST loader; the coarser relation
-is the same files with relabelled training labels. ``quick`` uses scikit-learn's 8x8 digits
-(embedded), so tests need no files.
+Data at cpu scale: MNIST idx files from ``$SSLTHEORY_MNIST`` or ``shared/data/mnist`` beside the
+repository (``ssltheory.ssl.data.default_data_dir``), downsampled to ``image_size`` pixels (14 at
+cpu scale, for time) and handed to the one trainer (``ssltheory.ssl.train.train(config,
+dataset)``) in memory, split exactly as its MNIST loader splits files; the coarser relation is the
+same images with relabelled training labels. ``quick`` uses scikit-learn's 8x8 digits (embedded),
+so tests need no files.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -85,8 +83,6 @@ from ssltheory.tasks import enumerate_binary_tasks
 from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: Relative tolerance of the predicates on the class codes: singular values of the centred codes
 #: at or below PREDICATE_RTOL * s_max count as zero (conditions.is_ideal, metrics.affine_conditioning).
@@ -130,25 +126,6 @@ SCALES = {
 # ------------------------------------------------------------------------------ data
 
 
-def mnist_path() -> Path:
-    """MNIST idx files: ``$SSLTHEORY_MNIST``, else ``../shared/data/mnist`` beside the repository."""
-    env = os.environ.get("SSLTHEORY_MNIST")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "mnist"
-
-
-def write_idx(path: Path, array: np.ndarray) -> Path:
-    """Write a uint8 array as an (uncompressed) idx file, the MNIST format read by ``data.read_idx``.
-
-    Header: magic 0x0000 08 ndim, then each dimension as a big-endian uint32; then the bytes.
-    """
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = (0x0800 + array.ndim).to_bytes(4, "big") + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(header + array.tobytes())
-    tmp.replace(path)
-    return path
-
-
 def source_splits(source: str, image_size: int | None, data_dir: Path | None = None):
     """The (train, test) images and digit labels of ``source`` ("mnist" or "digits").
 
@@ -156,12 +133,12 @@ def source_splits(source: str, image_size: int | None, data_dir: Path | None = N
     at ``image_size`` pixels (bilinear, antialiased; None keeps the native size). For ``digits``
     the training split is scikit-learn digits' train + val of ``data.load_digits``.
     """
-    from ssltheory.ssl.data import load_dataset, load_mnist, resize_uint8
+    from ssltheory.ssl.data import MNIST_ENV, default_data_dir, load_dataset, load_mnist, resize_uint8
 
     if source == "mnist":
-        root = Path(data_dir) if data_dir is not None else mnist_path()
-        if not root.is_dir():
-            raise ValueError(f"MNIST directory {root} does not exist (set SSLTHEORY_MNIST to the idx files)")
+        root = Path(data_dir) if data_dir is not None else default_data_dir("mnist")
+        if root is None or not root.is_dir():
+            raise ValueError(f"MNIST directory {root} does not exist (set {MNIST_ENV} to the idx files)")
         (train, test), _ = load_mnist(root)
         train_images, train_labels, test_images, test_labels = train.images, train.labels, test.images, test.labels
     elif source == "digits":
@@ -177,35 +154,38 @@ def source_splits(source: str, image_size: int | None, data_dir: Path | None = N
     return as_np(train_images[:, 0]), as_np(train_labels), as_np(test_images[:, 0]), as_np(test_labels)
 
 
-def write_controlled_data(root: Path, splits, relabel: np.ndarray | None = None) -> Path:
-    """Write ``splits`` (from :func:`source_splits`) as MNIST idx files in ``root``.
+def controlled_dataset(splits, relabel: np.ndarray | None = None):
+    """The in-memory ``mnist`` ImageDataset the trainer sees for ``splits`` (from :func:`source_splits`).
 
-    ``relabel`` (10,) maps each digit to the class the trainer sees (the coarser relation: the
-    same images, the label-view partner drawn within ``relabel[y]``); None keeps the digits. Test
-    labels are always the digits. Returns ``root``.
+    ``relabel`` (10,) maps each digit to the class the trainer sees (the coarser relation: the same
+    images, the label-view partner drawn within ``relabel[y]``); None keeps the digits. Test labels
+    are always the digits. Train / val are split as the MNIST loader splits them
+    (``ssltheory.ssl.data.dataset_from_splits``: 10 % stratified, seed 0), so the result equals
+    ``load_dataset("mnist", ...)`` on the same images written as idx files.
     """
+    from ssltheory.ssl.data import Split, dataset_from_splits
+
     train_images, train_labels, test_images, test_labels = splits
-    root.mkdir(parents=True, exist_ok=True)
     seen = train_labels if relabel is None else np.asarray(relabel, dtype=np.uint8)[train_labels]
-    write_idx(root / "train-images-idx3-ubyte", train_images)
-    write_idx(root / "train-labels-idx1-ubyte", seen)
-    write_idx(root / "t10k-images-idx3-ubyte", test_images)
-    write_idx(root / "t10k-labels-idx1-ubyte", test_labels)
-    return root
+    as_split = lambda images, labels: Split(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).unsqueeze(1),  # noqa: E731
+                                            torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+    return dataset_from_splits("mnist", as_split(train_images, seen), as_split(test_images, test_labels),
+                               [str(d) for d in range(10)], seed=0)
 
 
 # ------------------------------------------------------------------------------ training
 
 
-def train_encoder(run_dir: Path, seed: int, **config) -> tuple[nn.Module, dict, float]:
+def train_encoder(run_dir: Path, seed: int, dataset=None, **config) -> tuple[nn.Module, dict, float]:
     """Train with ``ssltheory.ssl.train`` (small CNN unless ``arch`` is given); return (encoder in
-    eval mode, the run's config dict, wall seconds). ``config``: TrainConfig fields (data,
-    data_dir, method, z_dim, steps...)."""
+    eval mode, the run's config dict, wall seconds). ``config``: TrainConfig fields and method
+    options by their flag names (data, data_dir, method, z_dim, steps, proj_dim...); ``dataset``:
+    an in-memory ImageDataset to train on instead of loading ``config["data"]``."""
     from ssltheory.ssl.train import TrainConfig, load_run, train
 
     start = time.perf_counter()
     cfg = TrainConfig.from_flags(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
-    train(cfg)
+    train(cfg, dataset)
     encoder, saved = load_run(run_dir)
     return encoder, saved, time.perf_counter() - start
 
@@ -396,15 +376,12 @@ def _fit_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def controlled_heatmap(scale: str, out: Path, seed: int) -> list[Path]:
     """Exact ISSL x head family x d, scored by linear and MLP probes on all 511 binary tasks."""
-    from ssltheory.ssl.data import load_dataset
-
     cfg = SCALES[scale]
     tasks = enumerate_binary_tasks(10)
     rows = []
     work = Path(tempfile.mkdtemp(prefix="controlled_"))
     try:
-        data_dir = write_controlled_data(work / "data", source_splits(cfg["source"], cfg["image_size"]))
-        ds = load_dataset("mnist", data_dir, seed=0)  # the trainer's own splits
+        ds = controlled_dataset(source_splits(cfg["source"], cfg["image_size"]))  # the trainer's own splits
         y_train, y_test = ds.train.labels.numpy(), ds.test.labels.numpy()
         coded = _fit_subset(y_train, cfg["n_codes"], seed)  # training images whose features give the class codes
         y_train = y_train[coded]
@@ -415,7 +392,7 @@ def controlled_heatmap(scale: str, out: Path, seed: int) -> list[Path]:
                 for d in cfg["dims"]:
                     run_dir = work / f"exact_{head}_d{d}_s{run_seed}"
                     encoder, config, seconds = train_encoder(
-                        run_dir, run_seed, data="mnist", data_dir=str(data_dir), method="exact", exact_head=head, z_dim=d, aug="none", **cfg["train"])
+                        run_dir, run_seed, ds, data="mnist", method="exact", exact_head=head, z_dim=d, aug="none", **cfg["train"])
                     Z_train, Z_test = features_of(encoder, config, ds.train.images[coded]), features_of(encoder, config, ds.test.images)
                     predicates = class_code_scores(Z_train, y_train)
                     for probe in ("linear", "mlp"):
@@ -503,7 +480,6 @@ def relation_config(relation: str) -> tuple[np.ndarray | None, bool]:
 
 def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
     """CISSL with finer / exact / coarser relations: linear-probe accuracy vs number of labels."""
-    from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.probes import LinearProbe
 
     cfg = SCALES[scale]
@@ -516,16 +492,15 @@ def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
     work = Path(tempfile.mkdtemp(prefix="controlled_rel_"))
     try:
         splits = source_splits(cfg["source"], cfg["image_size"])
-        digits_dir = write_controlled_data(work / "digits", splits)
-        ds = load_dataset("mnist", digits_dir, seed=0)
+        ds = controlled_dataset(splits)
         y_train, y_test = ds.train.labels.numpy(), ds.test.labels.numpy()
         for run_seed in [seed + s for s in cfg["seeds"]]:
             for relation in RELATIONS:
                 relabel, label_views = relation_config(relation)
-                data_dir = digits_dir if relabel is None else write_controlled_data(work / relation, splits, relabel)
+                seen = ds if relabel is None else controlled_dataset(splits, relabel)
                 run_dir = work / f"{relation}_s{run_seed}"
                 encoder, config, seconds = train_encoder(
-                    run_dir, run_seed, data="mnist", data_dir=str(data_dir), method="cissl", aug="simclr", aug_strength=strength,
+                    run_dir, run_seed, seen, data="mnist", method="cissl", aug="simclr", aug_strength=strength,
                     label_views=label_views, proj_dim=proj_dim, **rc)
                 Z_train, Z_test = features_of(encoder, config, ds.train.images), features_of(encoder, config, ds.test.images)
                 for n_labels in cfg["n_labels"]:
@@ -600,7 +575,7 @@ def choose_weight_decay(X_fit, y_fit, X_val, y_val, tasks, weight_decays) -> tup
 
 def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
     """Exact ISSL with a linear head, better trained than the heatmap's runs: does d >= K - 1 = 9
-    give a linearly ideal representation on MNIST test images? (GitHub issue 4; THEORY.md T1, T6.)
+    give a linearly ideal representation on MNIST test images? (THEORY.md T1, T6.)
 
     For each d of ``SCALES[scale]["threshold"]["dims"]``: train exact ISSL (cross-entropy on the
     label, linear head, no augmentation: M = label is given), choose the linear probes' weight
@@ -612,7 +587,6 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
     the digit probe's mistakes makes exactly these), and the class-code predicates of
     :func:`class_code_scores`. Writes ``issl_threshold.csv`` and ``issl_threshold.png``.
     """
-    from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.probes import LinearProbe
 
     cfg = SCALES[scale]
@@ -621,8 +595,7 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
     rows = []
     work = Path(tempfile.mkdtemp(prefix="threshold_"))
     try:
-        data_dir = write_controlled_data(work / "data", source_splits(cfg["source"], th["image_size"]))
-        ds = load_dataset("mnist", data_dir, seed=0)  # the trainer's own train / val split
+        ds = controlled_dataset(source_splits(cfg["source"], th["image_size"]))  # the trainer's own train / val split
         y_train, y_val, y_test = ds.train.labels.numpy(), ds.val.labels.numpy(), ds.test.labels.numpy()
         coded = _fit_subset(y_train, th["n_codes"], seed)
         y_train = y_train[coded]
@@ -631,7 +604,7 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
             for d in th["dims"]:
                 run_dir = work / f"exact_linear_d{d}_s{run_seed}"
                 encoder, config, seconds = train_encoder(
-                    run_dir, run_seed, data="mnist", data_dir=str(data_dir), method="exact", exact_head="linear", z_dim=d,
+                    run_dir, run_seed, ds, data="mnist", method="exact", exact_head="linear", z_dim=d,
                     aug="none", **th["train"])
                 Z_train, Z_val, Z_test = (features_of(encoder, config, images)
                                           for images in (ds.train.images[coded], ds.val.images, ds.test.images))

@@ -86,14 +86,11 @@ class RunSpec:
         return f"{self.data}_{self.method}_{self.seed}_{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
 def _mnist_dir() -> Path | None:
-    env = os.environ.get("SSLTHEORY_MNIST")
-    path = Path(env) if env else _repo_root().parent / "shared" / "data" / "mnist"
-    found = any((path / f"train-images-idx3-ubyte{ext}").exists() for ext in ("", ".gz"))
+    from ssltheory.ssl.data import default_data_dir
+
+    path = default_data_dir("mnist")
+    found = path is not None and any((path / f"train-images-idx3-ubyte{ext}").exists() for ext in ("", ".gz"))
     return path if found else None
 
 

@@ -3,14 +3,19 @@
     ssltheory paper-check --scale quick|cpu|gpu [CLAIM ...] [--json] [--out DIR]
                           [--seed N] [--data-dir PATH] [--device cpu|cuda] [--list] [--render-only]
 
-CLAIM is an id or an id prefix (``T7`` selects T7.1 and T7.2a-c); none means every claim. Prints
+CLAIM is an id or an id prefix (``T7`` selects T7.1 and T7.2a-d, ``E5`` selects E5 and E5.mnist,
+``P`` selects P2 and P3); none means every claim. Prints
 a table (id, statement, provenance, paper value, measured, verdict), or with ``--json`` a list of
 objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md. A ``cpu``-scale run
 merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md and
 paper_checks/empirical_cpu.png; ``--render-only`` rewrites those two from the stored results.
 
-Exit status: 0 when no claim fails (pass, refuted or pending-gpu: a refuted [derived] statement is a
-result, reported with its counterexample), 1 when a check fails or cannot run
+Verdicts: pass, inconclusive, fail, refuted, pending-gpu, error (paper_checks/registry.py); the
+table ends with the count of each. ``--render-only`` also re-judges the stored empirical results by
+the current rule (docs/THEORY.md section 3) without training anything.
+
+Exit status: 0 when no claim fails (pass, inconclusive, refuted or pending-gpu: a refuted [derived]
+statement is a result, reported with its counterexample), 1 when a check fails or cannot run
 (verdict ``fail`` or ``error``), 2 for bad input (unknown claim id, bad scale, missing directory).
 """
 
@@ -39,14 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu makes the gpu-scale training checks report pending-gpu; default: CUDA when available")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     parser.add_argument("--render-only", action="store_true",
-                        help="run nothing: redraw paper_checks/RESULTS.md and its figure from results_cpu.json")
+                        help="run nothing: re-judge the stored cpu results and redraw paper_checks/RESULTS.md "
+                             "and its figure from results_cpu.json")
 
 
 def run(args: argparse.Namespace) -> int:
     claims = select(args.claims)  # ValueError (exit 2) on an unknown id
     if args.list:
         for c in claims:
-            print(f"{c.id:6s} [{c.provenance}] [{c.group}] {c.statement}")
+            print(f"{c.id:8s} [{c.provenance}] [{c.group}] {c.statement}")
         return 0
     if args.render_only:
         from ssltheory.paper_checks import report

@@ -1,5 +1,6 @@
-"""The figure of the empirical claims at ``cpu`` scale: every compared difference of E1-E7 as a
-panel of two arms, their per-seed values and means, the tolerance and the verdict.
+"""The figure of the empirical claims at ``cpu`` scale: every compared difference of E1-E9 as a
+panel of two arms, their per-seed values and means, the tolerance and the verdict (title colour:
+green pass, orange inconclusive, red fail).
 
 Drawn from the stored entries (``paper_checks/results_cpu.json``) by ``record_cpu_run``, so it
 always shows the numbers of RESULTS.md: ``paper_checks/empirical_cpu.png`` with the CSV it was
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ssltheory.experiments._io import pyplot, save_figure, write_csv
+from ssltheory.paper_checks.empirical import comparisons
 
 
 def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict:
@@ -20,13 +22,13 @@ def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict
 
 def comparison_panels(entry: dict) -> list[dict]:
     """The compared differences of one stored empirical result, each as {"title", "a", "b",
-    "values_a", "values_b", "diff", "tolerance", "unit"} (the claim says a >= b, or a - b above
-    -tolerance). Empty for a claim without comparisons (theory claims, pending-gpu, error)."""
+    "values_a", "values_b", "diff", "tolerance", "unit"} (the claim says a > b). Empty for a claim
+    without comparisons (theory claims, pending-gpu, error)."""
     ev, cid = entry.get("evidence") or {}, entry["id"]
-    if entry.get("verdict") not in ("pass", "fail"):
+    if entry.get("verdict") not in ("pass", "fail", "inconclusive") or not comparisons(ev):
         return []
     if cid in ("E1", "E2"):
-        a, b = ("CISSL", "SimCLR") if cid == "E1" else ("DISSL", "DINO")
+        a, b = ("CISSL", "SimCLR") if cid == "E1" else ("DISSL", str(ev.get("best_baseline", "dino")).upper())
         return [_pair(f"{cid}: linear probe, z={ev.get('z_dim')}", a, b, ev)]
     if cid == "E3":
         small, large = ev["dims"]
@@ -34,9 +36,9 @@ def comparison_panels(entry: dict) -> list[dict]:
     if cid == "E4":
         small, large = ev["dims"]
         return [_pair(f"E4: gain z={small}->{large}", "linear head/probe", "MLP head/probe", ev, "accuracy gain")]
-    if cid == "E5":
+    if cid.startswith("E5"):
         weak, strong = ev["strengths"]
-        return [_pair(f"E5: {100 * float(f):g}% of the labels", f"s={strong}", f"s={weak}", cmp)
+        return [_pair(f"{cid} ({ev.get('data')}): {100 * float(f):g}% of the labels", f"s={strong}", f"s={weak}", cmp)
                 for f, cmp in ev["label_fractions"].items()]
     if cid == "E6":
         small, large = ev["dims"]
@@ -45,7 +47,14 @@ def comparison_panels(entry: dict) -> list[dict]:
     if cid == "E7":
         return [_pair("E7: linear probe, d >= K-1", "linear head", "MLP head", ev["linear_probe"]),
                 _pair("E7: MLP probe, d < K-1", "MLP head", "linear head", ev["mlp_probe"])]
+    if cid in ("E8", "E9"):
+        before, after = ev["rows"]
+        return [_pair(f"{cid}: {m.upper()}", after, before, cmp) for m, cmp in ev["methods"].items()]
     return []
+
+
+#: Title colour of a panel by its claim's verdict.
+VERDICT_COLOURS = {"pass": "tab:green", "inconclusive": "tab:orange", "fail": "tab:red"}
 
 
 def plot_empirical(entries: list[dict], png_path: Path, csv_path: Path) -> list[Path]:
@@ -77,7 +86,7 @@ def plot_empirical(entries: list[dict], png_path: Path, csv_path: Path) -> list[
         ax.set_xticks([0, 1], [p["a"], p["b"]], fontsize=7)
         ax.set_ylabel(p["unit"], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-        colour = "tab:green" if entry["verdict"] == "pass" else "tab:red"
+        colour = VERDICT_COLOURS[entry["verdict"]]
         ax.set_title(f"{p['title']}\n{entry['verdict']}: diff {100 * p['diff']:+.1f} pt, tol {100 * p['tolerance']:.1f}",
                      fontsize=7, color=colour)
     for ax in list(axes.flat)[len(panels):]:

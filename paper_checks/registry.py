@@ -1,24 +1,28 @@
-"""The registry of claims: every statement of the paper and of THEORY.md as an executable check.
+"""The registry of claims: every statement of the paper and of docs/THEORY.md as an executable check.
 
-A *claim* has an id (``T1.1`` ... ``T9`` for THEORY.md's statements, ``E1`` ... for the paper's
-empirical claims), its statement, its provenance tag (``paper`` / ``code`` / ``derived``, as in
-THEORY.md), the paper's value where REFERENCE.md gives one, and one check function per scale
-(``quick``: seconds, run by the test suite; ``cpu``: minutes on two cores; ``gpu``: the paper's
-configuration). A check returns an :class:`Outcome`: a verdict, the measured value and a short
-evidence dict. Verdicts:
+A *claim* has an id (``T1.1`` ... ``T9``, ``P2``, ``P3`` for docs/THEORY.md's statements, ``E1`` ...
+``E12`` for the paper's empirical claims), its statement, its provenance tag (``paper`` / ``code`` /
+``derived``, as in docs/THEORY.md), the paper's value where the paper reports one (a transcription,
+`paper_checks.paper_numbers`), and one check function per scale (``quick``: seconds, run by the
+test suite; ``cpu``: minutes on two cores; ``gpu``: the paper's configuration). A check returns an
+:class:`Outcome`: a verdict, the measured value and a short evidence dict. Verdicts:
 
-- ``pass``: the check ran and agrees with the claim;
-- ``fail``: the check ran and contradicts the claim; the evidence holds the counterexample;
+- ``pass``: the check ran and resolved the claim in its direction (for an empirical comparison:
+  every difference beyond its tolerance, docs/THEORY.md section 3);
+- ``inconclusive``: an empirical comparison ran but some difference lies within its tolerance (and
+  none against the claim): the data cannot tell the claim from its negation; never a pass;
+- ``fail``: the check ran and contradicts the claim; the evidence holds the counterexample or the
+  difference resolved against it;
 - ``refuted``: a ``derived`` statement (worked out for this project, not the paper's) whose check
-  found a counterexample. THEORY.md: "if a check finds a counterexample, report the counterexample:
-  that is a result, not a failure". The evidence holds the counterexample and a corrected claim
-  is registered beside it; never counted as a pass;
-- ``pending-gpu``: a ``gpu``-scale check on a machine without a CUDA device (or without data);
+  found a counterexample: a result, not a failure (docs/THEORY.md). The evidence holds the
+  counterexample and a corrected claim is registered beside it; never counted as a pass;
+- ``pending-gpu``: a ``gpu``-scale check on a machine without a CUDA device (or without data), or an
+  ImageNet-scale claim, with the configuration it would run;
 - ``error``: the check could not run (an exception, e.g. a module it needs is missing); never
   counted as a pass.
 
-Claims are registered by the modules of this package (``theory.py``, ``empirical.py``) when they are
-imported; :func:`all_claims` imports them.
+Claims are registered by the modules of this package (``theory_*.py``, ``empirical.py``) when they
+are imported; :func:`all_claims` imports them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ssltheory._json import jsonable
 
 SCALES = ("quick", "cpu", "gpu")
 PROVENANCES = ("paper", "code", "derived")
-VERDICTS = ("pass", "fail", "refuted", "pending-gpu", "error")
+VERDICTS = ("pass", "inconclusive", "fail", "refuted", "pending-gpu", "error")
 
 #: Modules that register claims, imported by :func:`all_claims` in this order.
 CLAIM_MODULES = ("ssltheory.paper_checks.theory_probes", "ssltheory.paper_checks.theory_efficiency",
@@ -101,12 +105,14 @@ class Claim:
     """One claim and its checks.
 
     Args:
-        id: ``T<n>[.<m>][letter]`` for THEORY.md statements, ``E<n>`` for empirical claims.
+        id: ``T<n>[.<m>][letter]`` or ``P<n>`` for docs/THEORY.md statements, ``E<n>[.<name>]`` for
+            empirical claims.
         statement: the claim, in one or two sentences.
-        provenance: ``paper``, ``code`` or ``derived`` (THEORY.md's tags).
+        provenance: ``paper``, ``code`` or ``derived`` (docs/THEORY.md's tags).
         group: ``theory`` or ``empirical``.
         checks: scale -> check function; every scale of :data:`SCALES` must be present.
-        paper_value: what the paper reports, where it reports a number (REFERENCE.md), else None.
+        paper_value: what the paper reports, where it reports a number (a transcription of the
+            paper, `paper_checks.paper_numbers`), else None.
     """
 
     id: str

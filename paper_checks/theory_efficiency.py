@@ -1,4 +1,5 @@
-"""Checks of THEORY.md T3 (sample optimality) and T4 (coarsening), both [derived].
+"""Checks of docs/THEORY.md T3 (sample optimality) and T4 (coarsening), both [derived], and P2
+(the sample efficiency of ideal encoders, the paper's Proposition 2 as transcribed).
 
 The library computes the quantities (`ssltheory.efficiency.missing_mass`, `worst_erm_risk`,
 `expected_missing_mass`); these checks compare them with computations written here: the worst
@@ -220,9 +221,139 @@ def check_t4(ctx: CheckContext) -> Outcome:
     )
 
 
+# --------------------------------------------------------------------------- P2
+
+
+def _equiprobable_world(rng: np.random.Generator, K: int, max_size: int):
+    """K classes of 1..max_size points, random point masses inside each class, every class of
+    mass exactly 1/K (Fractions); invariant codes with affinely independent class codes (Gaussian
+    in R^(K-1)). Returns (labels, p as Fractions, Z)."""
+    labels = np.repeat(np.arange(K), rng.integers(1, max_size + 1, size=K))
+    w = rng.integers(1, 5, size=len(labels))
+    p = [Fraction(int(w[x]), K * int(w[labels == labels[x]].sum())) for x in range(len(labels))]
+    return labels, p, rng.normal(size=(K, K - 1))[labels]
+
+
+def _sup_over_marginals_k2(n: int):
+    """sup over P in (0, 1) of P (1-P)^n + (1-P) P^n, the expected missing mass of two classes of
+    masses P, 1-P, exactly (sympy: the largest value at a critical point or an end of [0, 1])."""
+    import sympy
+
+    P = sympy.symbols("P", real=True)
+    f = sympy.expand(P * (1 - P) ** n + (1 - P) * P ** n)
+    points = [r for r in sympy.real_roots(sympy.Poly(sympy.diff(f, P), P)) if 0 <= r <= 1] + [sympy.Integer(0), sympy.Integer(1)]
+    values = [(sympy.nsimplify(f.subs(P, r)) if r.is_Rational else f.subs(P, r)) for r in points]
+    best = max(values, key=lambda v: float(sympy.N(v, 30)))
+    return best, float(sympy.N(best, 30))
+
+
+def _sup_over_marginals(K: int, n: int, rng: np.random.Generator, starts: int = 30) -> float:
+    """max over the simplex of sum_m P_m (1-P_m)^n (K classes), by multi-start SLSQP."""
+    from scipy.optimize import minimize
+
+    best = 0.0
+    cons = ({"type": "eq", "fun": lambda q: q.sum() - 1.0},)
+    for _ in range(starts):
+        res = minimize(lambda q: -np.sum(q * (1 - q) ** n), rng.dirichlet(np.ones(K)), method="SLSQP",
+                       bounds=[(0.0, 1.0)] * K, constraints=cons)
+        best = max(best, -float(res.fun))
+    return best
+
+
+def check_p2(ctx: CheckContext) -> Outcome:
+    """W_n(phi*) = (1 - 1/K)^n for invariant LIN-ideal encoders when the K classes are equiprobable
+    and every task keeps the marginal p(X) (the sup in W_n is over labelings g only). On random small
+    worlds (class masses 1/K, uneven point masses inside classes): W_n as the max over tasks of the
+    library's exact E_{D ~ p^n}[worst_erm_risk] (enumeration of every sample support, LPs), the
+    library's `expected_missing_mass`, and an exact Fraction sum over every draw sequence, all equal
+    (K-1)^n / K^n. Without the assumption: unequal class masses give sum_m P_m (1-P_m)^n instead,
+    and a sup over tasks that may also change the marginal p_t(X) (over class masses, of
+    sum_m P_m (1-P_m)^n) is (1 - 1/K)^n for small n but exceeds it once n is large enough (exact for
+    K = 2 by sympy; multi-start optimisation for K = 3, 4)."""
+    from ssltheory.efficiency import expected_missing_mass, expected_over_samples, worst_erm_risk
+    from ssltheory.equivalence import EquivalenceClasses
+    from ssltheory.tasks import enumerate_binary_tasks
+
+    rng = ctx.rng("P2")
+    n_max = ctx.pick(4, 6)
+    bad, worlds = [], 0
+    for _ in range(ctx.pick(4, 16)):
+        K = int(rng.integers(2, ctx.pick(3, 4) + 1))
+        labels, p, Z = _equiprobable_world(rng, K, ctx.pick(2, 2))
+        pf = np.array([float(v) for v in p])
+        classes = EquivalenceClasses.from_labels(labels)
+        tasks = [(np.asarray(t), 2) for t in enumerate_binary_tasks(K)] + ([(np.arange(K), K)] if K >= 3 else [])
+        caches = [dict() for _ in tasks]
+
+        def worst(support, y, k, cache):
+            key = tuple(int(i) for i in support)
+            if key not in cache:
+                cache[key] = worst_erm_risk(Z, y, np.asarray(support), "linear", pf, n_labels=k).risk
+            return cache[key]
+
+        worlds += 1
+        for n in range(1, n_max + 1):
+            formula = Fraction(K - 1, K) ** n
+            W = max(expected_over_samples(lambda S, y=t[labels], k=k, c=c: worst(S, y, k, c), pf, n, method="exact").value
+                    for (t, k), c in zip(tasks, caches))
+            lib = expected_missing_mass(classes, n, pf, method="exact").value
+            row = {"K": K, "n": n, "classes": labels.tolist(), "formula": str(formula), "W_n": W, "library_E_mm": lib}
+            if n <= 3 and len(labels) <= 6:
+                exact = sum((np.prod([p[x] for x in seq]) * _loop_missing_mass(labels, seq, p)
+                             for seq in itertools.product(range(len(labels)), repeat=n)), Fraction(0))
+                row["enumerated_exact"] = str(exact)
+                if exact != formula:
+                    bad.append(row)
+            if abs(W - float(formula)) > 1e-9 or abs(lib - float(formula)) > 1e-12:
+                bad.append(row)
+    # the assumption matters: classes of masses 1/3 and 2/3 under a fixed marginal
+    uneven = {"class_masses": ["1/3", "2/3"], "E_mm": [], "formula": []}
+    thirds = (Fraction(1, 3), Fraction(2, 3))
+    uneven_classes = EquivalenceClasses.from_labels([0, 1, 1])
+    for n in range(1, 5):
+        e = sum(q * (1 - q) ** n for q in thirds)
+        lib = expected_missing_mass(uneven_classes, n).value
+        uneven["E_mm"].append(str(e))
+        uneven["formula"].append(str(Fraction(1, 2) ** n))
+        if abs(lib - float(e)) > 1e-12 or e == Fraction(1, 2) ** n:
+            bad.append({"uneven": n, "E_mm": str(e), "library": lib})
+    # a task that may change the marginal: sup over class masses of sum_m P_m (1-P_m)^n, which the
+    # uniform marginal attains for small n only
+    sup_rows = []
+    for n in range(1, ctx.pick(6, 9)):
+        exact, value = _sup_over_marginals_k2(n)
+        sup_rows.append({"K": 2, "n": n, "sup_over_marginals": str(exact), "value": value,
+                         "formula": float(Fraction(1, 2) ** n)})
+    for K in (3, 4):
+        for n in ctx.pick((1, 4, 8, 12), (1, 2, 4, 6, 8, 10, 12, 16)):
+            sup_rows.append({"K": K, "n": n, "value": _sup_over_marginals(K, n, rng), "formula": float(Fraction(K - 1, K) ** n)})
+    for r in sup_rows:
+        r["exceeds"] = r["value"] > r["formula"] + 1e-7  # numeric optimum: 1e-7 above the formula counts
+        if r["value"] < r["formula"] - 1e-7 or (r["n"] == 1 and r["exceeds"]):  # uniform is feasible; n = 1: 1 - sum P^2
+            bad.append({"sup_over_marginals": r})
+    first = {K: next((r["n"] for r in sup_rows if r["K"] == K and r["exceeds"]), None) for K in (2, 3, 4)}
+    if None in first.values():
+        bad.append({"sup_over_marginals_never_exceeds": first})
+    larger = [f"K={K} at n={n}" for K, n in first.items()]
+    return Outcome(
+        "pass" if not bad else "fail",
+        f"W_n = (1-1/K)^n exactly on {worlds} equiprobable worlds (n=1..{n_max}); classes 1/3, 2/3: W_1..3 = "
+        f"{', '.join(uneven['E_mm'][:3])} vs {', '.join(uneven['formula'][:3])}; a sup over marginals exceeds "
+        f"(1-1/K)^n (first n tried): " + ", ".join(larger),
+        {"worlds": worlds, "n_max": n_max, "assumption": "equiprobable classes and a marginal p(X) that no task changes",
+         "uneven_classes": uneven, "sup_over_marginals": sup_rows, "first_n_where_sup_exceeds": first,
+         "violations": bad[:3]},
+        seeds=[ctx.seed],
+    )
+
+
 register("T3", "For population-ideal phi (LIN, UNI): sup_{f in ERM(D)} R_t(f) >= missing mass of unseen classes, "
          "with equality when phi is invariant; a non-invariant ideal encoder can be strictly worse.",
          "derived", group="theory", check=check_t3)
 register("T4", "Label-preserving coarsening never increases missing mass (for every sample), hence W_n of ideal "
          "encoders; merging differently-labelled classes makes some tasks non-invariant.",
          "derived", group="theory", check=check_t4)
+register("P2", "Sample efficiency of ideal encoders: W_n(phi*) = (1 - 1/K)^n, when the K classes are equiprobable and "
+         "the sup over tasks keeps the marginal p(X); with uneven classes W_n = sum_m P_m (1-P_m)^n, and a sup that "
+         "lets a task change p_t(X) exceeds (1 - 1/K)^n once n is large.", "paper", group="theory", check=check_p2,
+         paper_value="Prop. 2: W_n(phi*) = (1 - 1/|X/~|)^n")

@@ -1,11 +1,13 @@
-"""Checks of THEORY.md T6-T9: what the ISSL objectives optimise.
+"""Checks of docs/THEORY.md T6-T9: what the ISSL objectives optimise.
 
 - T6: the log-loss decomposition H[A'|Z] = H[A'|M] + H[M|Z], pointwise in exact rationals;
 - T7.1: the DISSL identity, against the library's `DISSLLoss` on random logits and in sympy;
 - T7.2a-c: the DISSL optimum over teachers, by brute force (enumeration of teachers that are
   uniform on a subset of codes per class, plus multi-start L-BFGS) and in sympy;
 - T8: CISSL's inner classifier is linear (argmax invariance) and each row's loss is >= log 2;
-- T9: an encoder with d = 1 < K - 1 reaches the SimCLR loss of a LIN-ideal encoder.
+- T9: an encoder with d = 1 < K - 1 reaches the SimCLR loss of a LIN-ideal encoder;
+- P3: minimisers of the ideal ISSL log-loss under unit norms are regular simplices when d >= K - 1
+  (L-BFGS from several starts, sympy for the value at the simplex).
 
 Everything here is written from the statements; the library's losses are compared with it.
 """
@@ -263,7 +265,7 @@ def brute_force_teacher_minimum(K: int, C: int, lam: float, beta: float, restart
 
 
 def closed_form(K: int, C: int, lam: float, beta: float) -> dict:
-    """THEORY.md T7.2's minima: -lam log C if C <= K; -(lam-1-beta) log C - (1+beta) log K if C >= K
+    """docs/THEORY.md T7.2's minima: -lam log C if C <= K; -(lam-1-beta) log C - (1+beta) log K if C >= K
     and K divides C (both when C = K)."""
     out = {}
     if C <= K:
@@ -526,6 +528,124 @@ def check_t9(ctx: CheckContext) -> Outcome:
     )
 
 
+# --------------------------------------------------------------------------- P3
+
+
+def ideal_log_loss(z: np.ndarray, w: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The ideal ISSL log-loss with unit norms and its gradient [paper Prop. 3 / Eq. 6, as transcribed].
+
+    L = mean_i [ log sum_m exp(<w_m, z_i>) - <w_{M(i)}, z_i> ] over points i (uniform), with z_i and
+    w_m normalised to unit length first. Args: z (n, d) raw codes, w (K, d) raw class weights,
+    labels (n,) classes. Returns (L, dL/dz (n, d), dL/dw (K, d)), gradients through the
+    normalisation."""
+    zn = z / np.linalg.norm(z, axis=1, keepdims=True)
+    wn = w / np.linalg.norm(w, axis=1, keepdims=True)
+    S = zn @ wn.T
+    S_max = S.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(S - S_max).sum(axis=1)) + S_max[:, 0]
+    loss = float(np.mean(lse - S[np.arange(len(labels)), labels]))
+    G = (np.exp(S - lse[:, None]) - np.eye(w.shape[0])[labels]) / len(labels)
+    d_zn, d_wn = G @ wn, G.T @ zn
+
+    def through_norm(x, xn, d):
+        return (d - np.sum(d * xn, axis=1, keepdims=True) * xn) / np.linalg.norm(x, axis=1, keepdims=True)
+
+    return loss, through_norm(z, zn, d_zn), through_norm(w, wn, d_wn)
+
+
+def simplex_log_loss(K: int):
+    """The ideal log-loss of unit codes and weights at the regular simplex (w_m = c_m, <c_m, c_m'> =
+    -1/(K-1)), exactly in sympy from the simplex's exact Gram matrix: returns (the value computed
+    from the Gram matrix, the closed form log(1 + (K-1) exp(-K/(K-1))))."""
+    import sympy
+
+    E = sympy.eye(K) - sympy.ones(K, K) / K  # centred one-hot: a regular simplex in R^K
+    C = sympy.Matrix.vstack(*[E.row(m) / sympy.sqrt((E.row(m) * E.row(m).T)[0]) for m in range(K)])
+    gram = sympy.simplify(C * C.T)
+    value = sum(sympy.log(sum(sympy.exp(gram[m, j]) for j in range(K))) - gram[m, m] for m in range(K)) / K
+    return sympy.simplify(value), sympy.log(1 + (K - 1) * sympy.exp(-sympy.Rational(K, K - 1)))
+
+
+def _minimise_ideal_loss(K: int, d: int, per_class: int, rng: np.random.Generator, starts: int):
+    """Multi-start L-BFGS of the ideal log-loss over per_class unit codes per class (the encoder may
+    be non-invariant) and K unit weights in R^d; in R^1 every sign pattern instead. Returns (best loss, codes (K * per_class, d) unit,
+    labels, every start's loss)."""
+    from scipy.optimize import minimize
+
+    labels = np.repeat(np.arange(K), per_class)
+    n = len(labels)
+
+    def f(x):
+        loss, gz, gw = ideal_log_loss(x[: n * d].reshape(n, d), x[n * d:].reshape(K, d), labels)
+        return loss, np.r_[gz.ravel(), gw.ravel()]
+
+    if d == 1:  # unit vectors in R^1 are +-1: no gradient moves a sign, so enumerate every sign pattern
+        signs = [np.array(x, float) for x in itertools.product((-1.0, 1.0), repeat=n + K)]
+        finals = [ideal_log_loss(x[:n, None], x[n:, None], labels)[0] for x in signs]
+        x = signs[int(np.argmin(finals))]
+        return float(min(finals)), x[:n, None], labels, finals
+    best, finals = None, []
+    for _ in range(starts):
+        res = minimize(f, rng.normal(size=(n + K) * d), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15})
+        finals.append(float(res.fun))
+        if best is None or res.fun < best.fun:
+            best = res
+    z = best.x[: n * d].reshape(n, d)
+    return float(best.fun), z / np.linalg.norm(z, axis=1, keepdims=True), labels, finals
+
+
+def check_p3(ctx: CheckContext) -> Outcome:
+    """Minimisers of the ideal ISSL log-loss with unit codes and weights and equiprobable classes:
+    for d >= K - 1 the best of several L-BFGS starts (two points per class, codes free to differ
+    inside a class) reaches the closed form log(1 + (K-1) e^(-K/(K-1))) (sympy: the value at the
+    regular simplex), its codes are invariant and form a regular simplex (equal pairwise distances
+    sqrt(2K/(K-1)), centroid 0), and `is_ideal` (linear, relative tolerance 1e-5) passes. For
+    d < K - 1 no start gets within 1e-3 of the closed form and `is_ideal` fails."""
+    import sympy
+
+    from ssltheory.conditions import is_ideal
+
+    rng = ctx.rng("P3")
+    starts = ctx.pick(4, 10)
+    cases = ctx.pick([(2, 1), (3, 2), (3, 3), (4, 3), (3, 1), (4, 2)],
+                     [(2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4), (6, 5), (3, 1), (4, 1), (4, 2), (5, 3), (6, 3)])
+    rows, bad = [], []
+    for K, d in cases:
+        from_gram, closed = simplex_log_loss(K)
+        exact = bool(sympy.simplify((sympy.exp(from_gram) - sympy.exp(closed)).rewrite(sympy.exp)) == 0)
+        target = float(closed)
+        loss, z, labels, finals = _minimise_ideal_loss(K, d, 2, rng, starts)
+        codes = np.vstack([z[labels == m].mean(axis=0) for m in range(K)])
+        spread = float(max(np.linalg.norm(z[labels == m] - codes[m], axis=1).max() for m in range(K)))
+        dists = np.array([np.linalg.norm(codes[a] - codes[b]) for a, b in itertools.combinations(range(K), 2)])
+        ideal = bool(is_ideal(z, labels, probe="linear", tol=1e-5).ok)
+        row = {"K": K, "d": d, "min_found": loss, "closed_form_simplex": target, "gap": loss - target,
+               "sympy_value_at_simplex_exact": exact, "within_class_spread": spread,
+               "pairwise_distances": [float(dists.min()), float(dists.max())],
+               "simplex_distance": math.sqrt(2 * K / (K - 1)), "centroid_norm": float(np.linalg.norm(codes.mean(axis=0))),
+               "is_ideal_linear": ideal, "worst_start": max(finals)}
+        rows.append(row)
+        below = min(finals) < target - 1e-7  # the simplex value is a lower bound of every start
+        if d >= K - 1:
+            simplex = (abs(loss - target) < 1e-6 and spread < 1e-4 and np.ptp(dists) < 1e-4
+                       and abs(dists.mean() - row["simplex_distance"]) < 1e-4 and row["centroid_norm"] < 1e-4)
+            if not (exact and simplex and ideal) or below:
+                bad.append(row)
+        elif not (loss > target + 1e-3 and not ideal) or not exact:
+            bad.append(row)
+    short = [r for r in rows if r["d"] < r["K"] - 1]
+    return Outcome(
+        "pass" if not bad else "fail",
+        "d >= K-1: regular simplex, min = log(1+(K-1)e^(-K/(K-1))), is_ideal on " +
+        f"{sum(r['d'] >= r['K'] - 1 for r in rows)}/{sum(r['d'] >= r['K'] - 1 for r in rows)} (K, d); d < K-1: " +
+        "; ".join(f"K={r['K']},d={r['d']}: {r['min_found']:.4f} > {r['closed_form_simplex']:.4f}" for r in short[:3]),
+        {"cases": rows, "starts": starts, "counterexamples": bad[:3],
+         "setting": "equiprobable classes, two points per class, unit-normalised codes and class weights, no temperature"},
+        seeds=[ctx.seed],
+    )
+
+
 register("T6", "If A, A' are independent given M and M(A)=M(A')=M(X): H[A'|Z] = H[A'|M] + H[M|Z]; predicting "
          "another view has the same minimizers as predicting M.", "derived", group="theory", check=check_t6)
 register("T7.1", "DISSL identity: L = E KL(t_v||s_v') + beta E KL(t_v||t_v') + (1+beta) E H(t_v) - lambda H(pbar).",
@@ -543,3 +663,7 @@ register("T8", "CISSL's inner classifier is linear: argmax_j <normalize(Wz), v_j
          "the CISSL loss is >= log 2, its minimum.", "code", group="theory", check=check_t8)
 register("T9", "SimCLR's inner probe is not linear: an encoder with d < K-1 (not LIN-ideal) reaches the SimCLR loss "
          "of a LIN-ideal encoder through its MLP head.", "paper", group="theory", check=check_t9)
+register("P3", "Minimisers of the ideal ISSL log-loss (unit-norm codes and class weights, equiprobable classes) with "
+         "d >= K-1 are sample optimal: their class codes form a regular simplex, min = log(1+(K-1)e^(-K/(K-1))); with "
+         "d < K-1 the minimum is higher and the minimisers are not ideal.", "paper", group="theory", check=check_p3,
+         paper_value="Prop. 3: unit-norm minimisers of L_I with d >= |X/~|-1 are sample optimal")

@@ -1,7 +1,7 @@
 """ssltheory: exact conditions for ideal self-supervised representations.
 
 Dubois, Hashimoto, Ermon, Liang, "Improving Self-Supervised Learning by Characterizing
-Idealized Representations", NeurIPS 2022. See THEORY.md statements T1-T9.
+Idealized Representations", NeurIPS 2022. See docs/THEORY.md, statements T1-T9, P2, P3.
 
 Public contract::
 

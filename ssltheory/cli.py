@@ -38,6 +38,7 @@ SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "figures": (("ssltheory.commands.figures",), "regenerate every figure of figures/ (all experiments at one scale)"),
     "paper-check": (("ssltheory.paper_checks.cli",), "run the paper's claims as executable checks"),
     "bench": (("ssltheory.benchmarks.cli",), "side-by-side benchmarks against the usual tools"),
+    "sweep": (("ssltheory.commands.sweep",), "grid / random search of training runs on submitit (Slurm, local, debug)"),
 }
 
 #: exit codes beside 0 / 1

@@ -47,7 +47,7 @@ import numpy as np
 from ssltheory._validate import as_count, as_features, as_tolerance
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import EquivalenceClasses, as_classes
-from ssltheory.geometry import affine_rank, affine_singular_values, default_rtol
+from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
 
 __all__ = [
     "InvarianceRatio",
@@ -211,7 +211,7 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` (K >= 2 classes).
-        tol: relative tolerance of the effective rank, >= 0, or None for `geometry.default_rtol`.
+        tol: relative tolerance of the effective rank in [0, 1), or None for `geometry.default_rtol`.
     """
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
@@ -507,7 +507,7 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, tol: float | None, r
     if count == 0 or K < 2:
         return []
     U, s, _ = np.linalg.svd(C - C.mean(axis=0), full_matrices=False)
-    rtol = default_rtol(*C.shape) if tol is None else tol
+    rtol = resolve_rtol(tol, *C.shape)
     rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
     U = U[:, :rank]
     out: list[np.ndarray] = []

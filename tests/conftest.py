@@ -23,17 +23,14 @@ settings.load_profile(os.environ.get("SSLTHEORY_PROFILE", "default"))
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def mnist_path() -> Path:
-    """MNIST idx files: $SSLTHEORY_MNIST, else ../shared/data/mnist beside the repository."""
-    env = os.environ.get("SSLTHEORY_MNIST")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "mnist"
-
-
 @pytest.fixture
 def mnist_dir() -> Path:
-    path = mnist_path()
-    if not (path / "train-images-idx3-ubyte.gz").exists() and not (path / "train-images-idx3-ubyte").exists():
-        pytest.skip(f"MNIST idx files not found at {path}")
+    """MNIST idx files where the library looks for them (``ssltheory.ssl.data.default_data_dir``)."""
+    from ssltheory.ssl.data import default_data_dir
+
+    path = default_data_dir("mnist")
+    if path is None or not any((path / f"train-images-idx3-ubyte{ext}").exists() for ext in ("", ".gz")):
+        pytest.skip(f"MNIST idx files not found (at {path}; set SSLTHEORY_MNIST)")
     return path
 
 

@@ -1,7 +1,7 @@
 """The ideal-ness report and the demo.
 
 The report's verdict comes from the theory core; here it is checked independently: affine
-independence of the class codes by an exact rational rank (sympy), and the certificate's task by a
+independence of the class codes by an exact rational rank (tests/oracles.py), and the certificate's task by a
 scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--quick``).
 """
 
@@ -12,38 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 from ssltheory import cli
 from ssltheory.report import score_representation, write_report
-
-
-def hulls_intersect(P: np.ndarray, Q: np.ndarray) -> bool:
-    """Is conv(P) ∩ conv(Q) non-empty? LP feasibility: a, b >= 0, sum a = sum b = 1, P^T a = Q^T b."""
-    p, q, d = len(P), len(Q), P.shape[1]
-    A_eq = np.zeros((d + 2, p + q))
-    A_eq[:d, :p], A_eq[:d, p:] = P.T, -Q.T
-    A_eq[d, :p] = 1
-    A_eq[d + 1, p:] = 1
-    b_eq = np.r_[np.zeros(d), 1, 1]
-    res = linprog(np.zeros(p + q), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-    return res.status == 0
-
-
-def exact_affine_rank(codes: np.ndarray) -> int:
-    rows = [[sympy.Rational(int(v)) for v in c] for c in codes]
-    M = sympy.Matrix([[a - b for a, b in zip(row, rows[0])] for row in rows[1:]])
-    return M.rank()
+from tests.oracles import exact_affine_rank, hulls_intersect
 
 
 # ---- the report's verdict -----------------------------------------------------------------------
 
 
 def test_report_on_collinear_codes_example(tmp_path):
-    # THEORY.md T1.4: codes (0,0), (1,0), (2,0), two points each: "middle versus ends" fails
+    # collinear codes (0,0), (1,0), (2,0), two points each: "middle versus ends" fails (cf. docs/THEORY.md T1.4)
     Z = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), 2, axis=0)
     section = score_representation(Z, [0, 0, 1, 1, 2, 2], accuracies={"probe": 0.5})
     assert not section["verdict"]["ideal"]

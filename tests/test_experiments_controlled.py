@@ -4,19 +4,17 @@ experiments/paper_analogues.py).
 The probes that score all 511 binary tasks are checked against independent computations: the
 batched Newton logistic regression against scikit-learn fitted one task at a time, linear
 realizability against the exact LP of ``geometry.linearly_separable`` (THEORY.md T1), the MLP probe
-against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (sympy).
+against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (tests/oracles.py).
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +22,7 @@ from hypothesis import strategies as st
 from ssltheory.experiments import controlled, paper_analogues
 from ssltheory.geometry import linearly_separable
 from ssltheory.tasks import enumerate_binary_tasks
+from tests.oracles import exact_affine_rank
 
 TASKS_10 = enumerate_binary_tasks(10)
 
@@ -125,18 +124,13 @@ def test_task_accuracies_names_the_bad_argument():
 # ------------------------------------------------------------------ predicates on class codes
 
 
-def _exact_affine_rank(codes: np.ndarray) -> int:
-    rows = [[Fraction(v) for v in row] for row in codes]
-    return int(sympy.Matrix([[a - b for a, b in zip(row, rows[0])] for row in rows[1:]]).rank())
-
-
 @pytest.mark.parametrize("d", [3, 5, 9])
 def test_class_code_predicates_agree_with_the_exact_affine_rank(d):
     rng = np.random.default_rng(d)
     codes = rng.integers(-5, 6, size=(10, d)).astype(float)  # integer codes: exact rank by sympy
     labels = np.repeat(np.arange(10), 3)
     scores = controlled.class_code_scores(codes[labels], labels, rtol=1e-9)
-    rank = _exact_affine_rank(codes)
+    rank = exact_affine_rank(codes)
     assert scores["affine_rank"] == rank
     assert scores["ideal_linear"] == (rank == 9)
     assert scores["ideal_universal"] == (len(np.unique(codes, axis=0)) == 10)
@@ -146,18 +140,27 @@ def test_class_code_predicates_agree_with_the_exact_affine_rank(d):
 # ------------------------------------------------------------------ data and relations
 
 
-def test_idx_files_round_trip_through_the_trainers_mnist_loader(tmp_path):
+def test_in_memory_data_is_what_the_trainers_mnist_loader_reads_from_idx_files(tmp_path):
     from ssltheory.ssl.data import load_dataset, read_idx
+    from tests.test_ssl_data import write_idx
 
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, size=(40, 8, 8), dtype=np.uint8), np.repeat(np.arange(10), 4).astype(np.uint8)
     test = rng.integers(0, 256, size=(20, 8, 8), dtype=np.uint8), np.repeat(np.arange(10), 2).astype(np.uint8)
-    root = controlled.write_controlled_data(tmp_path / "d", (*train, *test), relabel=controlled.PAIRS)
-    np.testing.assert_array_equal(read_idx(root / "train-images-idx3-ubyte", 3), train[0])
+    ds = controlled.controlled_dataset((*train, *test), relabel=controlled.PAIRS)
+    root = tmp_path / "d"
+    root.mkdir()
+    for name, array in (("train-images-idx3-ubyte", train[0]), ("train-labels-idx1-ubyte", train[1] // 2),
+                        ("t10k-images-idx3-ubyte", test[0]), ("t10k-labels-idx1-ubyte", test[1])):
+        write_idx(root / name, array, gz=False)
     np.testing.assert_array_equal(read_idx(root / "train-labels-idx1-ubyte", 1), train[1] // 2)  # pair labels
-    np.testing.assert_array_equal(read_idx(root / "t10k-labels-idx1-ubyte", 1), test[1])  # test keeps digits
-    ds = load_dataset("mnist", root, val_fraction=0.0)
-    assert ds.train.images.shape == (40, 1, 8, 8) and set(ds.train.labels.tolist()) == set(range(5))
+    files = load_dataset("mnist", root)  # the loader's own split of the same images
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(ds, split).images, getattr(files, split).images), split
+        assert torch.equal(getattr(ds, split).labels, getattr(files, split).labels), split
+    assert (ds.mean, ds.std) == (files.mean, files.std)
+    assert ds.pretraining().images.shape == (40, 1, 8, 8) and set(ds.train.labels.tolist()) == set(range(5))
+    np.testing.assert_array_equal(ds.test.labels.numpy(), test[1])  # test keeps digits
 
 
 def test_coarser_relation_preserves_the_pair_task_and_merges_digits():

@@ -36,6 +36,7 @@ from ssltheory.metrics import (
     task_accuracy,
     worst_task_accuracy,
 )
+from tests.oracles import exact_affine_rank
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -81,11 +82,6 @@ def strictly_separable(P, Q):
     res = scipy.optimize.linprog(np.zeros(d + 1), A_ub=A, b_ub=-np.ones(len(A)), bounds=[(None, None)] * (d + 1),
                                  method="highs")
     return res.status == 0
-
-
-def exact_affine_rank(C):
-    C = sympy.Matrix(C.astype(int).tolist())
-    return (C[1:, :] - sympy.ones(C.rows - 1, 1) * C[0, :]).rank() if C.rows > 1 else 0
 
 
 def entropy_rank(values, eps):
@@ -141,7 +137,7 @@ def test_invariance_ratio_is_within_over_total_sum_of_squares(seed, K, d, views,
 
 
 def test_affine_conditioning_of_collinear_codes_fixed_example():
-    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)  # THEORY.md T1.4's counterexample
+    Z, labels = views_of([[0, 0], [1, 0], [2, 0]], 2)  # collinear codes (cf. docs/THEORY.md T1.4)
     a = affine_conditioning(Z, labels)
     assert a.rank == 1
     assert a.condition < 1e-12

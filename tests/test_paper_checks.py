@@ -4,7 +4,10 @@ contract (table, --json, exit codes 0 / 1 / 2).
 
 Expected verdicts are the findings of the checks, not wishes: T7.2a is refuted because the closed form
 -lambda log C is not attained when C <= K and C does not divide K (K = 3, C = 2 is the
-counterexample; T7.2d, the corrected statement, passes); every other theory claim passes.
+counterexample; T7.2d, the corrected statement, passes); T1.4 passes because the paper's Theorem 1,
+read literally, is contradicted by the codes (0,1), (1,1), (2,1) (docs/THEORY.md T1.4); every other
+theory claim passes. The verdict rule of the empirical claims (pass / inconclusive / fail) is tested
+on synthetic evidence; one tiny end-to-end arm trains for real, and the full E1-E9 run is `slow`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from ssltheory.cli import main
 
 EXPECTED_THEORY = {"T1.1": "pass", "T1.2": "pass", "T1.3": "pass", "T1.4": "pass", "T2": "pass", "T3": "pass",
                    "T4": "pass", "T5": "pass", "T6": "pass", "T7.1": "pass", "T7.2a": "refuted", "T7.2b": "pass", "T7.2d": "pass",
-                   "T7.2c": "pass", "T8": "pass", "T9": "pass"}
+                   "T7.2c": "pass", "T8": "pass", "T9": "pass", "P2": "pass", "P3": "pass"}
+EMPIRICAL_IDS = ["E1", "E2", "E3", "E4", "E5", "E5.mnist", "E6", "E7", "E8", "E9", "E10", "E11", "E12"]
 
 
 # ------------------------------------------------------------------ registry
@@ -36,7 +40,7 @@ def test_every_claim_has_a_check_per_scale_and_a_provenance_tag():
     ids = [c.id for c in claims]
     assert len(ids) == len(set(ids))
     assert set(EXPECTED_THEORY) <= set(ids)
-    assert {f"E{i}" for i in range(1, 8)} <= set(ids)
+    assert set(EMPIRICAL_IDS) <= set(ids)
     for c in claims:
         assert set(c.checks) == set(SCALES)
         assert c.provenance in ("paper", "code", "derived")
@@ -46,6 +50,8 @@ def test_selectors_pick_prefixes_groups_and_reject_unknown_ids():
     assert [c.id for c in select(["T7"])] == ["T7.1", "T7.2a", "T7.2b", "T7.2c", "T7.2d"]
     assert [c.id for c in select(["t7.2"])] == ["T7.2a", "T7.2b", "T7.2c", "T7.2d"]
     assert [c.id for c in select(["T1"])] == ["T1.1", "T1.2", "T1.3", "T1.4"]
+    assert [c.id for c in select(["E5"])] == ["E5", "E5.mnist"] and [c.id for c in select(["E1"])] == ["E1"]
+    assert [c.id for c in select(["P"])] == ["P2", "P3"]
     assert {c.group for c in select(["theory"])} == {"theory"}
     with pytest.raises(ValueError, match="unknown claim id 'T99'"):
         select(["T99"])
@@ -188,7 +194,7 @@ def test_cli_json_lists_results_and_exit_code_follows_verdicts(capsys):
     out = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in out] == ["T1.4", "T5"]
     assert {"id", "statement", "provenance", "paper_value", "measured", "verdict", "evidence"} <= set(out[0])
-    # a [derived] statement with a counterexample is a result (THEORY.md), reported, not a failure
+    # a [derived] statement with a counterexample is a result (docs/THEORY.md), reported, not a failure
     assert main(["paper-check", "--scale", "quick", "T7.2a"]) == 0
     table = capsys.readouterr().out
     assert "T7.2a" in table and "refuted" in table
@@ -201,18 +207,156 @@ def test_cli_out_dir_gets_json_and_markdown(tmp_path, capsys):
     assert "| T1.4 |" in (tmp_path / "o" / "RESULTS.md").read_text()
 
 
-def test_empirical_comparisons_are_labelled_contradicted_resolved_or_unresolved():
-    from ssltheory.paper_checks import empirical
+def _cmp(diff, tolerance, values=(0.8, 0.8)):
+    return {"diff": diff, "tolerance": tolerance, "mean_a": values[0] + diff, "mean_b": values[1],
+            "values_a": [values[0] + diff], "values_b": [values[1]], "std_a": 0.01, "std_b": 0.01}
 
-    ctx = CheckContext(scale="cpu")  # tolerance: 2 standard errors of the difference, >= 0.5 pt
-    up = empirical._compare(ctx, [0.80, 0.81, 0.82], [0.70, 0.71, 0.72])
-    flat = empirical._compare(ctx, [0.80, 0.81, 0.82], [0.80, 0.812, 0.82])
-    down = empirical._compare(ctx, [0.70, 0.71, 0.72], [0.80, 0.81, 0.82])
-    assert up["resolved"] and flat["not_contradicted"] and not flat["resolved"] and not down["not_contradicted"]
-    assert up["tolerance"] == pytest.approx(2 * math.sqrt(2 * 0.0001 / 3))
-    assert empirical._resolution(up) == " [resolved]"
-    assert empirical._resolution(up, flat).startswith(" [unresolved: difference -0.1 pt within")
-    assert empirical._resolution(up, flat, down).startswith(" [contradicted: difference -10.0 pt, beyond")
+
+def test_a_difference_within_its_tolerance_is_inconclusive_whatever_its_sign():
+    from ssltheory.paper_checks.empirical import direction, judge
+
+    assert judge(_cmp(0.02, 0.01)) == "pass"
+    for diff in (0.004, 0.0, -0.004, 0.01, -0.01):  # the band is closed: exactly +-tolerance is not resolved
+        assert judge(_cmp(diff, 0.01)) == "inconclusive", diff
+    assert judge(_cmp(-0.02, 0.01)) == "fail"
+    assert direction(0.02, 0.01) == "for" and direction(-0.02, 0.01) == "against" and direction(0.0, 0.01) == "within"
+    # several differences: pass needs every one resolved for the claim; one against fails the claim
+    assert judge(_cmp(0.02, 0.01), _cmp(0.03, 0.01)) == "pass"
+    assert judge(_cmp(0.02, 0.01), _cmp(0.005, 0.01)) == "inconclusive"
+    assert judge(_cmp(0.02, 0.01), _cmp(0.005, 0.01), _cmp(-0.05, 0.01)) == "fail"
+    with pytest.raises(ValueError):
+        judge()
+
+
+def test_verdicts_follow_from_random_evidence_by_the_rule():
+    """The rule against a direct reading on random synthetic comparisons, and `rejudge` of stored
+    entries (including the old "pass within tolerance") agrees with it."""
+    from ssltheory.paper_checks.empirical import _resolution, judge, rejudge
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        cmps = [_cmp(float(rng.normal(0, 0.02)), float(rng.uniform(0.005, 0.03))) for _ in range(rng.integers(1, 4))]
+        expected = ("fail" if any(c["diff"] < -c["tolerance"] for c in cmps)
+                    else "pass" if all(c["diff"] > c["tolerance"] for c in cmps) else "inconclusive")
+        assert judge(*cmps) == expected
+        suffix = _resolution(*cmps)
+        assert suffix.startswith({"pass": " [resolved", "fail": " [against", "inconclusive": " [unresolved"}[expected])
+        stored = {"id": "E1", "group": "empirical", "verdict": "pass", "measured": "a 1 vs b 0 [resolved]",
+                  "evidence": {"label_fractions": {str(i): c for i, c in enumerate(cmps)}}}
+        again = rejudge(stored)
+        assert again["verdict"] == expected and again["measured"] == "a 1 vs b 0" + suffix
+        assert ("verdict_as_run" in again) == (expected != "pass")
+
+
+def test_the_stored_e7_row_that_read_pass_within_tolerance_is_now_a_fail():
+    """The cpu results kept E7's -5.6 pt linear-probe difference (tolerance 0.5 pt): resolved against
+    the claim, so `fail`, and its measured cell names that difference."""
+    from ssltheory.paper_checks.empirical import rejudge
+
+    lin = {**_cmp(-0.056, 0.005), "mean_a": 0.8845, "mean_b": 0.9405}
+    mlp = {**_cmp(0.1378, 0.044), "mean_a": 0.7462, "mean_b": 0.6084}
+    entry = {"id": "E7", "group": "empirical", "verdict": "fail",
+             "measured": "x [unresolved: difference -5.6 pt within the 0.5 pt tolerance]",
+             "evidence": {"linear_probe": lin, "mlp_probe": mlp}}
+    again = rejudge(entry)
+    assert again["verdict"] == "fail" and "against the claim: difference -5.6 pt, beyond the 0.5 pt" in again["measured"]
+
+
+def test_seeds_to_resolve_is_the_smallest_n_with_twice_the_standard_error_below_the_difference():
+    from ssltheory.paper_checks.empirical import seeds_to_resolve
+
+    c = {"diff": 0.01, "std_a": 0.01, "std_b": 0.01}
+    n = seeds_to_resolve(c)
+    assert 2 * math.sqrt(2e-4 / n) < 0.01 <= 2 * math.sqrt(2e-4 / (n - 1))
+    assert seeds_to_resolve({"diff": 0.004, "std_a": 0.01, "std_b": 0.01}) is None  # below the half-point floor
+    assert seeds_to_resolve({"diff": 0.02, "std_a": None, "std_b": None}) is None
+
+
+def test_summary_counts_every_verdict_including_zeros():
+    from ssltheory.paper_checks import report
+
+    counts = report.summary_counts([{"verdict": "pass"}, {"verdict": "inconclusive"}, {"verdict": "inconclusive"}])
+    assert list(counts) == list(VERDICTS)
+    assert counts["pass"] == 1 and counts["inconclusive"] == 2 and counts["fail"] == 0
+    assert report.format_counts(counts).startswith("1 pass, 2 inconclusive, 0 fail")
+
+
+def test_paper_numbers_are_the_transcribed_tables_and_reach_the_registry():
+    from ssltheory.paper_checks import paper_numbers as paper
+
+    assert paper.TABLE1["contrastive"]["SimCLR"] == (44.9, 0.2)
+    assert paper.TABLE1["distillation"]["best of DINO / SwAV / SimSiam"] == (43.5, 0.2)
+    assert paper.TABLE1["contrastive"]["+ coarse aug"] == (51.0, 0.1) and paper.TABLE1["distillation"]["+ epochs"] == (49.2, 0.1)
+    assert paper.TABLE3["DISSL"] == 68.9 and paper.TABLE4["DISSL"] == (70.7, 74.0)
+    assert paper.transfer_wins() == (7, 9)  # DISSL behind SwAV on Aircraft and Caltech
+    values = {c.id: c.paper_value or "" for c in select(None)}
+    assert "44.9 ± 0.2" in values["E1"] and "45.8 ± 0.0" in values["E1"]
+    assert "43.5 ± 0.2" in values["E2"] and "best of DINO/SwAV/SimSiam" in values["E2"]
+    assert "48.7 ± 0.1" in values["E8"] and "51.0 ± 0.1" in values["E9"] and "47.5 ± 0.2" in values["E7"]
+    assert "Table 3" in values["E10"] and "Table 4" in values["E11"] and "Table 5" in values["E12"]
+    assert all("[transcribed]" in values[i] for i in ("E1", "E2", "E3", "E5", "E7", "E8", "E9", "E10", "E11", "E12"))
+
+
+def test_imagenet_claims_are_pending_gpu_with_their_real_configurations():
+    for claim_id in ("E10", "E11", "E12"):
+        (claim,) = select([claim_id])
+        for scale in SCALES:
+            result = run_claim(claim, CheckContext(scale=scale))
+            assert result.verdict == "pending-gpu", (claim_id, scale, result.evidence)
+        configs = result.evidence["configurations"]
+        if claim_id != "E12":
+            assert configs and all(c["config"].get("arch") == "resnet50" and c["config"]["batch_size"] == 2560
+                                   for c in configs.values())
+            assert all(c["status"] in ("valid", "method not in this toolkit") for c in configs.values()), configs
+    (e10,) = select(["E10"])
+    cfg = run_claim(e10, CheckContext()).evidence["configurations"]
+    assert cfg["dissl"]["config"]["z_dim"] == 8192 and cfg["dissl"]["status"] == "valid"
+
+
+def test_t1_4_tests_the_literal_statement_with_the_off_origin_counterexample():
+    (claim,) = select(["T1.4"])
+    ev = run_claim(claim, CheckContext(scale="quick")).evidence
+    fixed = ev["fixed_case"]
+    assert fixed["codes"] == [[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]
+    assert fixed["i_M_argmax_predictable"] and fixed["ii_invariant"] and fixed["iii_span_dim"] == 2
+    assert not fixed["middle_vs_ends_separable"] and not fixed["is_ideal_linear"]
+    assert ev["old_example"]["iii_span_dim"] == 1 and ev["literal_reading"] == "not sufficient"
+
+
+def test_literal_conditions_on_fixed_examples():
+    # the scores -2z+1, 0, 2z-3 of the first coordinate, by hand
+    C = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+    W, b = np.array([[-2.0, 0.0], [0.0, 0.0], [2.0, 0.0]]), np.array([1.0, 0.0, -3.0])
+    cond = probes.literal_conditions(C, np.arange(3), W, b)
+    assert cond == {"i_M_argmax_predictable": True, "ii_invariant": True, "iii_span_dim": 2,
+                    "iii_span_at_least_K_minus_1": True}
+    assert probes.exact_linear_span_dim(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])) == 1
+    assert not probes.literal_conditions(C[[0, 1, 1]], np.array([0, 1, 0]), W, b)["ii_invariant"]
+
+
+def test_p3_ideal_log_loss_gradient_and_simplex_value():
+    rng = np.random.default_rng(1)
+    z, w, labels = rng.normal(size=(6, 3)), rng.normal(size=(3, 3)), np.array([0, 0, 1, 1, 2, 2])
+    loss, gz, gw = obj.ideal_log_loss(z, w, labels)
+    eps = 1e-6
+    for arr, grad in ((z, gz), (w, gw)):
+        for idx in [(0, 0), (2, 1), (1, 2)]:
+            bumped = arr.copy()
+            bumped[idx] += eps
+            args = (bumped, w) if arr is z else (z, bumped)
+            assert (obj.ideal_log_loss(*args, labels)[0] - loss) / eps == pytest.approx(grad[idx], abs=1e-4)
+    # the regular simplex by hand for K = 3: own score 1, the others -1/2
+    assert float(obj.simplex_log_loss(3)[1]) == pytest.approx(math.log(1 + 2 * math.exp(-1.5)))
+    angles = np.array([0, 2 * np.pi / 3, 4 * np.pi / 3])
+    simplex = np.c_[np.cos(angles), np.sin(angles)]
+    assert obj.ideal_log_loss(simplex, simplex, np.arange(3))[0] == pytest.approx(math.log(1 + 2 * math.exp(-1.5)))
+
+
+def test_p2_closed_forms_on_fixed_examples():
+    # two classes of masses P, 1-P: sup over P of the expected missing mass, n = 4, is 1/12 > 1/16
+    exact, value = eff._sup_over_marginals_k2(4)
+    assert value == pytest.approx(1 / 12) and value > 1 / 16
+    assert eff._sup_over_marginals_k2(2)[1] == pytest.approx(1 / 4)
 
 
 def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
@@ -281,7 +425,8 @@ def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     assert {c["data"] for c in configs} == {"tinyimagenet", "cifar10"}
     assert {c["method"] for c in configs} == {"simclr", "cissl", "dino", "dissl", "exact"}
     for kwargs in configs:
-        assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18" and kwargs["epochs"] == 300
+        assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18"
+        assert kwargs["epochs"] == (1000 if kwargs.get("z_dim") == 2048 and kwargs["epochs"] != 300 else 300)
         assert kwargs["batch_size"] == (512 if kwargs["method"] in ("simclr", "cissl", "exact") else 256)
         TrainConfig.from_flags(**{**kwargs, "device": "cpu"}, out=str(tmp_path / "run")).validate()
     dissl = [c for c in configs if c["method"] == "dissl"]
@@ -301,34 +446,97 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
         assert {h for h, _ in cissl} == {"linear", "mlp"} and len(cissl) == 4
 
 
+def test_e5_runs_where_its_premise_holds_and_mnist_is_a_separate_control(tmp_path):
+    """With MNIST under --data-dir, E1-E4 train on MNIST, E5 on the patch task (crops and flips keep
+    the label) and E5.mnist on MNIST; without it E5.mnist falls back to 8x8 digits."""
+    from ssltheory.paper_checks.empirical import CLAIM_ARMS, _train_config
+
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with_mnist = CheckContext(scale="cpu", data_dir=tmp_path)
+
+    def data_of(ctx, claim_id):
+        return {_train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})["data"]
+                for a in CLAIM_ARMS[claim_id](ctx)}
+
+    assert data_of(with_mnist, "E1") == {"mnist"} and data_of(with_mnist, "E5") == {"patches"}
+    assert data_of(with_mnist, "E5.mnist") == {"mnist"}
+    assert data_of(CheckContext(scale="cpu"), "E5.mnist") == {"digits"}
+    assert data_of(CheckContext(scale="gpu", data_dir=tmp_path), "E5") == {"tinyimagenet"}
+
+
+def _check_verdicts_follow_from_evidence(results: dict) -> None:
+    from ssltheory.paper_checks.empirical import comparisons, judge
+
+    for claim_id, r in results.items():
+        assert r["verdict"] in ("pass", "inconclusive", "fail"), (claim_id, r["measured"])
+        cmps = comparisons(r["evidence"])
+        assert cmps, claim_id
+        for c in cmps:
+            assert c["tolerance"] == 0.03 and c["diff"] == pytest.approx(c["mean_a"] - c["mean_b"])
+        assert r["verdict"] == judge(*cmps), claim_id
+
+
+def test_one_tiny_empirical_claim_trains_probes_and_judges_end_to_end(capsys, tmp_path, monkeypatch):
+    """E1 at quick scale through the command line, its runs cut to a few steps: two real training
+    runs and probes, and a verdict that follows from the evidence by the rule. Which way such tiny
+    runs go is not asserted."""
+    pytest.importorskip("torch")
+    from ssltheory.paper_checks import empirical
+
+    quick = {**empirical._SCALES["quick"], "ssl": {**empirical._SCALES["quick"]["ssl"], "steps": 8}}
+    monkeypatch.setitem(empirical._SCALES, "quick", quick)
+    monkeypatch.setattr(empirical, "_RUN_CACHE", {})
+    monkeypatch.setattr(empirical, "_PROBE_CACHE", {})
+    code = main(["paper-check", "--scale", "quick", "E1", "--json", "--out", str(tmp_path / "o")])
+    results = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert list(results) == ["E1"]
+    _check_verdicts_follow_from_evidence(results)
+    assert code == (1 if results["E1"]["verdict"] == "fail" else 0)
+    assert results["E1"]["evidence"]["values_a"] and results["E1"]["evidence"]["best_baseline"] == "simclr"
+
+
+@pytest.mark.slow
 def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_path):
-    """E1-E7 at quick scale, end to end through the command line (tiny real training runs): every
-    claim reaches a verdict (no error), and each verdict follows from its own evidence by the stated
-    rule (pass iff every compared difference is above -tolerance). Which way the tiny runs go is a
-    measurement, recorded in RESULTS.md and the closing notes, not asserted here."""
+    """E1-E9 at quick scale, end to end (tiny real training runs, minutes): every claim reaches a
+    verdict, each follows from its own evidence by the rule, and the cpu-scale figure draws every
+    comparison of this evidence."""
     pytest.importorskip("torch")
     code = main(["paper-check", "--scale", "quick", "empirical", "--json"])
     results = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
-    assert sorted(results) == [f"E{i}" for i in range(1, 8)]
-    for claim_id, r in results.items():
-        assert r["verdict"] in ("pass", "fail"), (claim_id, r["measured"])
-        ev = r["evidence"]
-        comparisons = ([ev] if "diff" in ev else list(ev["label_fractions"].values()) if "label_fractions" in ev
-                       else [ev["linear_probe"], ev["mlp_probe"]])
-        for c in comparisons:
-            assert c["tolerance"] == 0.03 and c["diff"] == pytest.approx(c["mean_a"] - c["mean_b"])
-            assert c["not_contradicted"] == (c["diff"] > -c["tolerance"])
-        assert (r["verdict"] == "pass") == all(c["not_contradicted"] for c in comparisons), claim_id
+    assert sorted(results) == sorted(EMPIRICAL_IDS)
+    trained = {i: r for i, r in results.items() if i not in ("E10", "E11", "E12")}
+    assert all(results[i]["verdict"] == "pending-gpu" for i in ("E10", "E11", "E12"))
+    _check_verdicts_follow_from_evidence(trained)
     assert code == (1 if any(r["verdict"] == "fail" for r in results.values()) else 0)
-    # the cpu-scale figure draws every comparison of this evidence: one panel per difference, each seed a row
     from ssltheory.paper_checks.plots import comparison_panels, plot_empirical
 
     entries = list(results.values())
     written = plot_empirical(entries, tmp_path / "e.png", tmp_path / "e.csv")
     assert [p.name for p in written] == ["e.png", "e.csv"] and (tmp_path / "e.png").stat().st_size > 0
     panels = [p for r in entries for p in comparison_panels(r)]
-    assert len(panels) == 1 + 1 + 1 + 1 + 3 + 1 + 2  # E5: one per label budget; E7: linear and MLP probe
+    # E5 and E5.mnist: one per label budget; E7: linear and MLP probe; E8, E9: CISSL and DISSL
+    assert len(panels) == 1 + 1 + 1 + 1 + 3 + 3 + 1 + 2 + 2 + 2
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     assert len(rows) == 2 * len(panels)  # quick scale: one seed per arm
     for p in panels:
         assert p["diff"] == pytest.approx(sum(p["values_a"]) / len(p["values_a"]) - sum(p["values_b"]) / len(p["values_b"]), abs=1e-3)
+
+
+def test_merging_re_judges_a_stored_pass_within_tolerance_and_says_so(tmp_path):
+    """A store written under the old rule (E1 "pass" with +0.4 pt inside a 0.7 pt tolerance) is
+    re-judged on the next merge: inconclusive, marked as re-judged in RESULTS.md, its statement and
+    paper value refreshed from the registry, its measurements untouched."""
+    from ssltheory.paper_checks import report
+
+    old = {"id": "E1", "statement": "old words", "provenance": "paper", "group": "empirical", "scale": "cpu",
+           "paper_value": "45.8 vs 45.2", "measured": "cissl 82.2 vs simclr 81.8 (linear probe %)",
+           "verdict": "pass", "evidence": {**_cmp(0.004, 0.0067), "values_a": [0.82, 0.83], "values_b": [0.81, 0.82]},
+           "seeds": [0, 1], "spread": None, "seconds": 1.0, "run": {"date": "d", "command": "c", "machine": "m"}}
+    store = tmp_path / "r.json"
+    store.write_text(json.dumps({"results": [old]}))
+    (entry,) = report.merge_cpu_results([], {}, ["E1"], store)
+    assert entry["verdict"] == "inconclusive" and entry["verdict_as_run"] == "pass"
+    assert entry["evidence"]["values_a"] == [0.82, 0.83] and "44.9 ± 0.2" in entry["paper_value"]
+    assert entry["statement"] == select(["E1"])[0].statement
+    assert json.loads(store.read_text())["results"][0]["verdict"] == "inconclusive"
+    assert "**inconclusive** (stored as pass; re-judged)" in report.render_results_md([entry], ["E1"])

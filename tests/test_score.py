@@ -1,7 +1,7 @@
 """``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
 
-Independent checks: the affine rank against sympy's exact rank of the centred class codes, the
-invariance ratio against a loop over views, THEORY.md T1.4's collinear counterexample, and the
+Independent checks: the affine rank against the exact rational rank of the class codes (tests/oracles.py), the
+invariance ratio against a loop over views, the collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the
 view-major class layout against identity "augmentations" (every view of an image identical).
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ssltheory.cli import main
+from tests.oracles import exact_affine_rank
 
 
 def score(argv, capsys=None) -> tuple[int, dict | str, str]:
@@ -57,7 +57,7 @@ def test_affinely_independent_invariant_codes_score_ideal(tmp_path, capsys):
 
 
 def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
-    # THEORY.md T1.4: (0,0), (1,0), (2,0) -- "middle versus the ends" is not linearly separable.
+    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4) -- "middle versus the ends" is not linearly separable.
     # A 1e-3 wobble off the line keeps alpha-ReQ defined (it needs 2 non-zero eigenvalues) and stays
     # far below the rank tolerance (1e-2 x the largest singular value).
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
@@ -72,12 +72,6 @@ def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
     assert out["ideal_score"] == pytest.approx((correct + 1) / 5) and out["ideal_score"] < 1.0
     assert out["worst_task_accuracy"] < 1.0
     assert out["worst_task"] in ([0, 1, 0], [1, 0, 1])
-
-
-def _exact_affine_rank(C: np.ndarray) -> int:
-    M = sympy.Matrix(C.astype(int).tolist())
-    centred = M - sympy.ones(M.rows, 1) * (sympy.ones(1, M.rows) * M) / M.rows
-    return centred.rank()
 
 
 def _loop_invariance_ratio(Z: np.ndarray, classes: np.ndarray) -> float:
@@ -117,7 +111,7 @@ def test_reported_rank_and_invariance_match_exact_computation(K, d, rank, views,
     assert out["invariance_ratio"] == pytest.approx(_loop_invariance_ratio(Z, classes), rel=1e-9, abs=1e-12)
     if noise == 0.0:
         assert out["invariance_ratio"] == 0.0
-        assert out["affine_rank"] == _exact_affine_rank(C)
+        assert out["affine_rank"] == exact_affine_rank(C)
 
 
 # ------------------------------------------------------------------------- bad input

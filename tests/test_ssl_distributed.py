@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, NTXentLoss
+from ssltheory.ssl.losses import BarlowTwinsLoss, CISSLLoss, DINOLoss, DISSLLoss, NTXentLoss, SwAVLoss
 
 WORLD = 2
 LOCAL_BATCH = 3
@@ -39,6 +39,8 @@ def global_inputs() -> dict[str, list[torch.Tensor]]:
         "cissl": [torch.randn(rows, DIM, generator=g) for _ in range(4)],  # s_a, s_b, t_a, t_b
         "dissl": [2 * torch.randn(rows, N_CODES, generator=g) for _ in range(4)],  # s_0, s_1, t_0, t_1
         "dino": [torch.randn(rows, N_CODES, generator=g) for _ in range(4)],  # s_0, s_1, t_0, t_1
+        "swav": [torch.randn(rows, N_CODES, generator=g).tanh() for _ in range(3)],  # 2 global crops + 1 small
+        "barlow": [torch.randn(rows, DIM, generator=g) for _ in range(2)],  # z_a, z_b
     }
 
 
@@ -50,6 +52,10 @@ def run_case(name: str, xs: list[torch.Tensor], distributed: bool) -> tuple[torc
         return CISSLLoss(temperature=0.07, distributed=distributed)(*xs)[0], None
     if name == "dissl":
         return DISSLLoss(distributed=distributed)(xs[:2], xs[2:])[0], None
+    if name == "swav":  # Sinkhorn's sums all-reduced
+        return SwAVLoss(epsilon=0.3, distributed=distributed)(xs, n_global=2)[0], None
+    if name == "barlow":  # batch statistics and the cross-correlation all-reduced
+        return BarlowTwinsLoss(distributed=distributed)(*xs)[0], None
     loss_fn = DINOLoss(N_CODES, center_momentum=0.9, distributed=distributed)
     loss_fn.center.fill_(0.25)
     loss = loss_fn(xs[:2], xs[2:], teacher_temperature=0.04)[0]
@@ -106,7 +112,7 @@ def _single(name: str):
     return loss.detach(), [torch.zeros_like(x) if x.grad is None else x.grad for x in xs], center
 
 
-@pytest.mark.parametrize("name", ["simclr", "cissl", "dissl", "dino"])
+@pytest.mark.parametrize("name", ["simclr", "cissl", "dissl", "dino", "swav", "barlow"])
 def test_distributed_loss_and_input_gradients_equal_single_process(distributed_results, name):
     loss, grads, center = _single(name)
     ranks = [r[name] for r in distributed_results]
@@ -120,7 +126,7 @@ def test_distributed_loss_and_input_gradients_equal_single_process(distributed_r
             assert torch.allclose(r["center"], center, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["simclr", "cissl", "dissl"])
+@pytest.mark.parametrize("name", ["simclr", "cissl", "dissl", "swav", "barlow"])
 def test_purely_local_losses_would_differ(name):
     # Sanity for the claim above: without the collectives the per-process losses are not the global one.
     loss, _, _ = _single(name)

@@ -21,6 +21,9 @@ SMALL = {
     "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
     "dissl": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
     "exact": dict(n_classes=3, head="mlp", hidden_dim=16),
+    "swav": dict(n_prototypes=12, hidden_dim=16, out_dim=8),
+    "barlow": dict(hidden_dim=16, out_dim=16),
+    "simsiam": dict(hidden_dim=16, out_dim=16, pred_dim=8),
 }
 
 
@@ -304,7 +307,7 @@ def test_options_are_checked_against_the_registry_and_aliases_map_by_method():
     assert options_from_flags("simclr", {"proj_dim": 8, "hidden_dim": None}) == {"out_dim": 8}
     assert options_from_flags("dissl", {"proj_dim": 8}) == {"bottleneck_dim": 8}
     assert options_from_flags("exact", {"exact_head": "mlp"}) == {"head": "mlp"}
-    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl\)"):
+    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl, swav\)"):
         options_from_flags("simclr", {"n_codes": 8})
     assert options_from_flags("simclr", {"n_codes": 8}, skip_missing=True) == {}
     with pytest.raises(ValueError, match="must be an integer"):
@@ -348,7 +351,7 @@ def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help
     monkeypatch.setitem(methods.METHODS, "toy", spec)
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
-    help_text = capsys.readouterr().out
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
     assert "--width WIDTH" in help_text and "toy 4" in help_text and "toy: an MLP head" in help_text
     out = tmp_path / "toy"
     code = cli.main(["train", "--method", "toy", "--data", "digits", "--steps", "2", "--batch-size", "16", "--z-dim", "8",
@@ -357,3 +360,78 @@ def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help
     code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--width", "3", "--quiet",
                      "--out", str(tmp_path / "other")])
     assert code == 2 and "width does not apply to method simclr (it applies to toy)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- DINO: the original and the authors' variant
+
+
+def _dino(variant, **extra):
+    torch.manual_seed(0)
+    return build_method("dino", CountingEncoder(48), **SMALL["dino"], variant=variant, **extra)
+
+
+def test_dino_variants_build_the_heads_each_code_describes():
+    original, authors = _dino("original"), _dino("authors")
+    z = original.z_dim
+    assert [type(m).__name__ for m in original.head.mlp] == ["Linear", "BatchNorm1d", "GELU", "Linear"]
+    assert original.head.mlp[-1].bias is not None  # bottleneck with bias, then normalise, then the cosine layer
+    assert [type(m).__name__ for m in authors.head.mlp] == ["Linear", "BatchNorm1d", "GELU"]
+    assert authors.head.bottleneck.bias is None and authors.head.bottleneck.in_features == 16
+    # the authors' head normalises the hidden output before the bottleneck: scaling it changes nothing
+    h = torch.randn(5, 16)
+    f = lambda x: authors.head.last_layer(torch.nn.functional.normalize(authors.head.bottleneck(torch.nn.functional.normalize(x, dim=1)), dim=1))
+    assert torch.allclose(f(h), f(7.0 * h), atol=1e-6)
+    # the original copies the student head into the teacher; the authors re-initialise it
+    assert all(torch.equal(a, b) for a, b in zip(original.head.state_dict().values(), original.teacher_head.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(authors.head.state_dict().values(), authors.teacher_head.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(authors.encoder.state_dict().values(), authors.teacher_encoder.state_dict().values()))
+    assert z == 6
+
+
+@pytest.mark.parametrize("variant", ["original", "authors"])
+def test_dino_centre_updates_once_or_once_per_teacher_view_against_a_loop(variant):
+    method = _dino(variant, center_momentum=0.8)
+    method.loss.center.copy_(torch.randn(1, 12))
+    c0 = method.loss.center.clone()
+    views = _views(method, batch=5)
+    with torch.no_grad():  # all views through each head in one batch, as the method does (batch-norm statistics)
+        teacher = method.teacher_head(method.teacher_encoder(torch.cat(views))).chunk(2)
+        student = method.head(method.encoder(torch.cat(views)), freeze_last_layer=True).chunk(2)
+    temperature = method.teacher_temperature_at(0, 10)
+    loss, _ = method.training_step(views, None, 0, 10)
+    m, means = 0.8, [t.mean(0, keepdim=True) for t in teacher]
+    # loop oracle of the symmetrised cross-entropy, with the centre each half sees
+    centres = [c0, c0] if variant == "original" else [c0, m * c0 + (1 - m) * means[0]]
+    terms = []
+    for v, w in ((0, 1), (1, 0)):
+        t = torch.softmax((teacher[v] - centres[v]) / temperature, dim=1)
+        terms.append(-(t * torch.log_softmax(student[w] / 0.1, dim=1)).sum(1).mean())
+    assert loss.item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-5)
+    expected = m * c0 + (1 - m) * (means[0] + means[1]) / 2 if variant == "original" else m * centres[1] + (1 - m) * means[1]
+    assert torch.allclose(method.loss.center, expected, atol=1e-6)
+
+
+def test_dino_teacher_temperature_warms_per_step_or_per_epoch():
+    original, authors = _dino("original"), _dino("authors")
+    total = 300 * 4  # 4 steps an epoch; warm-up 50 epochs = 200 steps
+    assert [original.teacher_temperature_at(s, total) for s in (0, 100, 200)] == pytest.approx([0.04, 0.055, 0.07])
+    assert original.teacher_temperature_at(1, total) > original.teacher_temperature_at(0, total)
+    per_epoch = [authors.teacher_temperature_at(s, total) for s in range(200)]
+    assert all(per_epoch[4 * e] == per_epoch[4 * e + k] for e in range(50) for k in range(4))  # constant within an epoch
+    assert per_epoch[0] == pytest.approx(0.04) and per_epoch[-1] == pytest.approx(0.07)  # linspace(0.04, 0.07, 50)
+    assert per_epoch[4 * 10] == pytest.approx(0.04 + 0.03 * 10 / 49)
+    assert authors.teacher_temperature_at(200, total) == pytest.approx(0.07)
+
+
+def test_method_option_flags_never_shadow_a_training_field():
+    import dataclasses
+
+    from ssltheory.ssl.config import TrainConfig
+    from ssltheory.ssl.methods import cli_options
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert not set(cli_options()) & fields
+    for flag, entry in cli_options().items():  # one flag, one type across the methods that share it
+        types = {METHODS[m].option(o).type for m, o in entry["methods"].items()}
+        choices = {METHODS[m].option(o).choices for m, o in entry["methods"].items()}
+        assert len(types) == 1 and len(choices) == 1, flag

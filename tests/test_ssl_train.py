@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 #: method options given flag-style to ``tiny`` (aliases such as proj_dim allowed)
-OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim")
+OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head", "mlp_hidden_dim", "variant")
 
 
 def tiny(tmp_path: Path, **overrides) -> TrainConfig:
@@ -145,7 +145,7 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 
 @pytest.mark.parametrize(
     "method, extra",
-    [("dissl", {}), ("dino", {}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
+    [("dissl", {}), ("dino", {}), ("dino", {"variant": "authors"}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
      ("exact", {"label_views": True})],
 )
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
@@ -236,6 +236,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "run" / "encoder.pt").exists()
+    assert not (tmp_path / "run").exists()  # nothing half-written: not even an empty run directory
 
 
 def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
@@ -505,3 +506,34 @@ def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys
                      "--out", str(tmp_path / "announced")])
     err = capsys.readouterr().err
     assert code == 0 and err.splitlines()[0].startswith("preset cpu (the default on cpu): the demo's recipe")
+
+
+def test_an_explicit_augmentation_kind_keeps_its_own_strength_under_a_preset(tmp_path):
+    for aug, strength in (("none", None), ("coarse", None), ("simclr", 0.5)):
+        config = TrainConfig.from_preset("cpu", method="dissl", data="digits", aug=aug, out=str(tmp_path / aug)).validate()
+        assert config.aug_strength == strength
+    assert TrainConfig.from_preset("cpu", method="dissl", aug="coarse", aug_strength=3.0).aug_strength == 3.0
+
+
+def test_resume_compares_method_options_by_value_and_names_the_one_that_differs(tmp_path):
+    config = tiny(tmp_path)
+    train(config, callback=stop_at(3))
+    explicit_default = replace(config, resume=True, method_options={**config.method_options, "lambda_maximality": 2.3})
+    train(explicit_default)  # an option given at its default is the same configuration
+    with pytest.raises(ValueError, match=r"differing keys: method_options\.n_codes \(12 there, 16 here\)"):
+        train(replace(config, resume=True, method_options={**config.method_options, "n_codes": 16}))
+
+
+def test_a_new_dataset_is_one_registry_entry_for_the_config_the_trainer_and_the_help(tmp_path, monkeypatch, capsys):
+    from ssltheory.ssl import data
+
+    def loader(data_dir, *, seed, val_fraction, image_size, **options):
+        ds = data.load_dataset("digits", seed=seed)
+        return (ds.train, ds.val, ds.test), list(ds.class_names)
+
+    monkeypatch.setitem(data.DATASETS, "digits_copy", data.DatasetSpec("digits_copy", "a copy of the digits", loader, needs_dir=False))
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "digits_copy: a copy of the digits" in capsys.readouterr().out
+    out = train(tiny(tmp_path, data="digits_copy", steps=2))
+    assert json.loads((out / "config.json").read_text())["data"] == "digits_copy"

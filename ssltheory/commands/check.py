@@ -1,12 +1,15 @@
 """``ssltheory check``: is a representation ideal for linear / universal probes? (THEORY.md T1, T2)
 
-    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T] [--verify-lp] [--json]
+    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T]
+                    [--verify auto|exact|float-lp|none] [--exact] [--json]
 
 FEATURES.npy holds the codes (n, d); CLASSES.npy one non-negative integer class id per row (n,).
 Exit 0: ideal; 1: checked and not ideal (the output carries the certificate); 2: bad input, with
 one line on stderr naming the problem (raised here as ValueError, printed by ``ssltheory.cli``).
-The JSON output has exactly DESIGN.md's fields: ideal, probe, n_points, n_classes, dim,
-conditions (name -> {ok, value, detail}), certificate (null or {task, witness}).
+The JSON output has DESIGN.md's fields: ideal, probe, n_points, n_classes, dim, conditions
+(name -> {ok, value, detail}), certificate (null or {task, witness}), plus mode ("tolerance" or
+"exact"). ``--exact`` decides the verdict in rational arithmetic (a proof; K up to a few
+hundred); ``--verify`` says how a certificate is re-checked (witness ``verification``).
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)")
     parser.add_argument(
         "--tol", type=float, default=None, metavar="T",
-        help="relative tolerance: values at or below T x (largest singular value of the centred class codes) count as 0 "
-        "(default: max(K, d) x machine epsilon of the features' dtype)",
+        help="relative tolerance in [0, 1): values at or below T x (largest singular value of the centred class codes) "
+        "count as 0 (default: max(K, d) x machine epsilon of the features' dtype)",
     )
     parser.add_argument(
-        "--verify-lp", action="store_true",
-        help="also confirm a failure certificate with an exact LP on larger problems (slower; small ones always are)",
+        "--verify", choices=("auto", "exact", "float-lp", "none"), default="auto",
+        help="how a failure certificate is re-checked: exact (rational arithmetic, K x d up to a few hundred thousand), "
+        "float-lp (a HiGHS LP), none; auto (default): exact when the codes are small",
+    )
+    parser.add_argument(
+        "--exact", action="store_true",
+        help="decide the verdict itself in exact rational arithmetic (a proof, not a judgement at a tolerance)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -37,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     features = load_npy(args.features, "features")
     classes = load_npy(args.classes, "classes")
-    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol, verify_lp=True if args.verify_lp else None)
+    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol, verify=args.verify, exact=args.exact)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))
     else:

@@ -44,7 +44,11 @@ def _flag(name: str) -> str:
 
 
 def _default_text(value: object) -> str:
-    return "derived from the run" if value is None else repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+    if value is None:
+        return "derived from the run"
+    if isinstance(value, str):
+        return repr(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _preset_defaults(defaults: TrainConfig, name: str) -> str:

@@ -38,9 +38,10 @@ from torch import nn
 
 from kornia.color import hsv_to_rgb, rgb_to_hsv
 
+from ssltheory.ssl.config import AUGMENTATIONS
 from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
 
-KINDS = ("simclr", "coarse", "none")
+KINDS = AUGMENTATIONS  # the kinds, listed once in ssltheory.ssl.config (read by help texts without torch)
 
 #: luminance weights of torchvision's rgb_to_grayscale (ITU-R 601)
 _GREY = (0.2989, 0.587, 0.114)

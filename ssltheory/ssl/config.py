@@ -24,7 +24,7 @@ from ssltheory.ssl.data import DATASETS
 
 __all__ = ["TrainConfig", "ARCHS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
 
-#: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder``.
+#: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
 #: Augmentation kinds of ``ssltheory.ssl.augment.build_augmentation``.
 AUGMENTATIONS = ("simclr", "coarse", "none")
@@ -112,12 +112,15 @@ class TrainConfig:
     def from_preset(cls, preset: str, **explicit) -> "TrainConfig":
         """A config of preset ``preset`` (see :data:`PRESETS`) for ``explicit["method"]``, with every
         explicit field overriding the preset's (``steps`` or ``epochs`` replaces the preset's
-        length; ``method_options`` are merged over the preset's)."""
+        length; another ``aug`` drops the preset's strength, so ``coarse`` keeps its own default;
+        ``method_options`` are merged over the preset's)."""
         method = explicit.get("method", cls.method)
         values = preset_values(preset, method)
         if "steps" in explicit or "epochs" in explicit:
             values.pop("steps", None)
             values.pop("epochs", None)
+        if explicit.get("aug", values.get("aug", cls.aug)) != values.get("aug", cls.aug):
+            values.pop("aug_strength", None)  # the preset's strength is for its own augmentation kind
         options = {**values.pop("method_options"), **dict(explicit.pop("method_options", None) or {})}
         return cls(**{**values, **explicit, "method_options": options})
 

@@ -170,7 +170,30 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
             raise ValueError(f"data_dir {str(data_dir)!r} is not a directory")
     (tr, va, te), names = spec.loader(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
 
-    splits = [tr, va, te]
+    return _assemble(name, (tr, va, te), names, channels=channels, image_size=image_size)
+
+
+def dataset_from_splits(name: str, train: Split, test: Split, class_names: Sequence[str], *, seed: int = 0,
+                        val_fraction: float = 0.1, val: Split | None = None) -> ImageDataset:
+    """An in-memory ImageDataset built exactly as :func:`load_dataset` builds one from files.
+
+    ``train`` is the whole training split; unless ``val`` is given, val is drawn from it
+    (stratified, ``val_fraction``, ``seed``) as the loaders of datasets shipped as (train, test)
+    do. ``name`` is the registry entry whose recipe applies (normalisation, the augmentation's
+    jitter scale). Normalisation statistics are computed on the train rows. Pass the result to
+    ``ssltheory.ssl.train.train(config, dataset)`` to train on images that never touch the disk.
+    """
+    dataset_spec(name)
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val is None:
+        train, val = split_train_val(train, val_fraction, seed)
+    return _assemble(name, (train, val, test), class_names)
+
+
+def _assemble(name: str, splits, names, *, channels: int | None = None, image_size: int | None = None) -> ImageDataset:
+    spec = dataset_spec(name)
+    splits = list(splits)
     if channels is not None:
         splits = [Split(convert_channels(s.images, channels), s.labels) for s in splits]
     if image_size is not None:

@@ -21,12 +21,13 @@
 
 from __future__ import annotations
 
-from torch import nn
 import torch
+from torch import nn
+
+from ssltheory._validate import as_count
+from ssltheory.ssl.config import ARCHS
 
 __all__ = ["build_encoder", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
-
-ARCHS = ("resnet18", "resnet50", "small_cnn")
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -187,12 +188,6 @@ class SmallCNN(nn.Module):
         return self.fc(self.features(x))
 
 
-def _positive_int(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | None = None) -> nn.Module:
     """Build an encoder for square images of side `image_size` with `in_channels` channels.
 
@@ -209,12 +204,12 @@ def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | Non
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-    in_channels = _positive_int(in_channels, "in_channels")
-    image_size = _positive_int(image_size, "image_size")
+    in_channels = as_count(in_channels, "in_channels", 1)
+    image_size = as_count(image_size, "image_size", 1)
     if image_size < 8:
         raise ValueError(f"image_size must be at least 8 pixels, got {image_size}")
     if z_dim is not None:
-        z_dim = _positive_int(z_dim, "z_dim")
+        z_dim = as_count(z_dim, "z_dim", 1)
     if arch == "resnet18":
         return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, image_size, z_dim)
     if arch == "resnet50":

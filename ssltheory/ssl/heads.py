@@ -14,6 +14,8 @@ head                        layers (defaults of REFERENCE.md)
 `cissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,128) BN(128); family "mlp": as the
                             MLP-head arm's student (both heads two hidden layers of 2048)
 `DINOHead`                  Linear(z,1024) BN GELU Linear(1024,256), l2-normalise, cosine layer to C
+                            (the original DINO's; variant "authors": l2-normalise the 1024-d output,
+                            then Linear(1024,256,no bias), l2-normalise, cosine layer)
 `dissl_teacher_head`        Linear(z,1024) BN ReLU Linear(1024,512,no bias) BN(512) Linear(512,C)
 `dissl_student_head`        Linear(z,512,no bias) BN(512) Linear(512,C)
 `exact_head`                Linear(z,K) ("linear") or Linear(z,h) BN ReLU Linear(h,K) ("mlp")
@@ -46,6 +48,10 @@ __all__ = [
     "dissl_student_head",
     "exact_head",
 ]
+
+
+#: DINO as the original code runs it, or as the ISSL authors re-implemented it.
+DINO_VARIANTS = ("original", "authors")
 
 
 def _check_width(value: object, name: str) -> int:
@@ -139,7 +145,14 @@ class CosineLayer(nn.Module):
 
 
 class DINOHead(nn.Module):
-    """DINO projection: MLP (BN, GELU) -> bottleneck -> l2-normalise -> `CosineLayer` to C codes. [code]
+    """DINO projection to C codes: (B, z_dim) -> logits (B, n_codes), each in [-1, 1].
+
+    variant "original" (ours by default; the original DINO's ``DINOHead``, Caron et al. 2021):
+    Linear(z, hidden) BN GELU Linear(hidden, bottleneck) (with bias), l2-normalise, `CosineLayer`.
+    variant "authors" (the ISSL authors' re-implementation, REFERENCE.md [code]): Linear(z, hidden)
+    BN GELU, l2-normalise the hidden output, Linear(hidden, bottleneck, no bias), l2-normalise,
+    `CosineLayer`. The widths (1024 hidden, 256 bottleneck, C = 1000) and the cosine last layer are
+    the authors' [code] in both.
 
     Parameters
     ----------
@@ -147,20 +160,32 @@ class DINOHead(nn.Module):
     n_codes : int, default 1000 (REFERENCE.md: C = 1000 on TinyImageNet)
     hidden_dim : int, default 1024
     bottleneck_dim : int, default 256
+    variant : "original" or "authors"
 
-    forward(z: (B, z_dim), freeze_last_layer=False) -> logits (B, n_codes), each in [-1, 1].
+    forward(z: (B, z_dim), freeze_last_layer=False) -> logits (B, n_codes).
     """
 
-    def __init__(self, z_dim: int, n_codes: int = 1000, hidden_dim: int = 1024, bottleneck_dim: int = 256) -> None:
+    def __init__(self, z_dim: int, n_codes: int = 1000, hidden_dim: int = 1024, bottleneck_dim: int = 256,
+                 variant: str = "original") -> None:
         super().__init__()
         z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
         hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
-        self.mlp = nn.Sequential(*mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
+        if variant not in DINO_VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
+        self.variant = variant
+        if variant == "original":
+            self.mlp = nn.Sequential(*mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
+        else:
+            self.mlp = nn.Sequential(nn.Linear(z_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.GELU())
+            self.bottleneck = nn.Linear(hidden_dim, bottleneck_dim, bias=False)
         self.last_layer = CosineLayer(bottleneck_dim, n_codes)
         init_head_(self)
 
     def forward(self, z: torch.Tensor, freeze_last_layer: bool = False) -> torch.Tensor:
-        return self.last_layer(F.normalize(self.mlp(z), dim=1), frozen=freeze_last_layer)
+        h = self.mlp(z)
+        if self.variant == "authors":
+            h = self.bottleneck(F.normalize(h, dim=1))
+        return self.last_layer(F.normalize(h, dim=1), frozen=freeze_last_layer)
 
 
 def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024, bottleneck_dim: int = 512) -> nn.Sequential:

@@ -220,20 +220,34 @@ class CISSLMethod(Method):
 
 
 class DINOMethod(Method):
-    """DINO as re-implemented in the ISSL paper's code: EMA teacher, centring, sharpening.
+    """DINO: EMA teacher, centring, sharpening; the original DINO by default, or the ISSL authors' variant.
 
-    Student = encoder + `DINOHead`; teacher = a copy of both (no gradients), updated in
-    `on_step_end` as teacher <- m teacher + (1 - m) student with
-    m = 1 - (1 - ema_momentum) (cos(pi step / total_steps) + 1) / 2 (0.996 -> 1, cosine). The
-    teacher sees the ``n_global_views`` large crops, the student every view.
+    Student = encoder + `DINOHead`; teacher = a copy of the encoder and a head (no gradients),
+    updated in `on_step_end` as teacher <- m teacher + (1 - m) student with
+    m = 1 - (1 - ema_momentum) (cos(pi step / total_steps) + 1) / 2 (0.996 -> 1, cosine) [code].
+    The teacher sees the ``n_global_views`` large crops, the student every view. The loss,
+    temperatures (student 0.1, teacher 0.04 -> 0.07), centre momentum 0.9, EMA schedule, widths
+    (1024, 256, C = 1000) and the frozen last layer during the first epoch are the authors' [code].
+
+    ``variant="original"`` (the default) follows the original DINO (Caron et al. 2021), not the
+    authors' re-implementation: one centre update a step over every teacher view; bottleneck
+    with bias, then l2-normalise, then the cosine layer; the teacher head a copy of the
+    student's; the teacher temperature warmed up linearly per step over 50/300 of the run (a
+    smooth version of the per-epoch schedule) [derived].
+    ``variant="authors"`` follows the ISSL authors' re-implementation (REFERENCE.md) [code]: the
+    centre updated inside each half of the symmetrised loss (once per teacher view, so twice a
+    step with two views); l2-normalise the 1024-d output before a bias-free bottleneck; the
+    teacher head re-initialised rather than copied; the teacher temperature warmed up per epoch
+    (constant within an epoch, ``linspace(0.04, 0.07, 50)`` over the first 50 of 300 epochs).
 
     Options (REFERENCE.md defaults)
     -------------------------------
     n_codes 1000, hidden_dim 1024, bottleneck_dim 256, student_temperature 0.1,
-    warmup_teacher_temperature 0.04 -> teacher_temperature 0.07 linearly over
+    warmup_teacher_temperature 0.04 -> teacher_temperature 0.07 over
     teacher_temperature_warmup_steps (None: 50/300 of total_steps), center_momentum 0.9,
     ema_momentum 0.996, freeze_last_layer_steps (None: 1/300 of total_steps, "the first epoch"),
-    n_views 2, n_global_views 2, distributed "auto" (centre all-reduced).
+    variant "original" or "authors", n_views 2, n_global_views 2, distributed "auto" (centre
+    all-reduced).
     """
 
     name = "dino"
@@ -251,19 +265,27 @@ class DINOMethod(Method):
         center_momentum: float = 0.9,
         ema_momentum: float = 0.996,
         freeze_last_layer_steps: int | None = None,
+        variant: str = "original",
         n_views: int = 2,
         n_global_views: int = 2,
         distributed: str | bool = "auto",
     ) -> None:
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
+        if variant not in heads.DINO_VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(heads.DINO_VARIANTS)}, got {variant!r}")
+        self.variant = variant
         if not isinstance(ema_momentum, (int, float)) or not 0.0 <= ema_momentum <= 1.0:
             raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
         if not isinstance(warmup_teacher_temperature, (int, float)) or not warmup_teacher_temperature > 0:
             raise ValueError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
-        self.head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim)
+        self.head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim, variant=variant)
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
-        self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
+        if variant == "authors":  # a freshly initialised teacher head
+            self.teacher_head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim, variant=variant)
+            self.teacher_head.requires_grad_(False)
+        else:
+            self.teacher_head = copy.deepcopy(self.head).requires_grad_(False)
         self.loss = DINOLoss(
             n_codes, student_temperature=student_temperature, teacher_temperature=teacher_temperature,
             center_momentum=center_momentum, distributed=distributed,
@@ -274,14 +296,19 @@ class DINOMethod(Method):
         self.freeze_last_layer_steps = _optional_steps(freeze_last_layer_steps, "freeze_last_layer_steps")
 
     def teacher_temperature_at(self, step: int, total_steps: int) -> float:
-        """Linear warm-up from warmup_teacher_temperature to teacher_temperature, then constant."""
+        """Warm-up from warmup_teacher_temperature to teacher_temperature, then constant: linear in
+        the step ("original"), or per epoch, ``linspace(warm, final, 50)[epoch]`` with 50 epochs in
+        the warm-up ("authors")."""
         warmup = self.teacher_temperature_warmup_steps
         if warmup is None:
             warmup = round(total_steps * _DINO_WARMUP_EPOCHS / _REFERENCE_EPOCHS)
-        final = self.loss.teacher_temperature
+        final, warm = self.loss.teacher_temperature, self.warmup_teacher_temperature
         if step >= warmup:
             return final
-        return self.warmup_teacher_temperature + (final - self.warmup_teacher_temperature) * step / warmup
+        if self.variant == "authors":
+            epoch = step * _DINO_WARMUP_EPOCHS // warmup  # 0 .. 49, each a 50th of the warm-up
+            return warm + (final - warm) * epoch / (_DINO_WARMUP_EPOCHS - 1)
+        return warm + (final - warm) * step / warmup
 
     def ema_momentum_at(self, step: int, total_steps: int) -> float:
         """Cosine schedule from ema_momentum at step 0 to 1 at total_steps."""
@@ -302,7 +329,14 @@ class DINOMethod(Method):
             z_t = torch.cat(encode_views(self.teacher_encoder, views[: self.n_global_views]), dim=0)
             teacher = list(self.teacher_head(z_t).chunk(self.n_global_views, dim=0))
         temperature = self.teacher_temperature_at(step, total_steps)
-        loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
+        if self.variant == "authors":  # one half of the symmetrised loss per teacher view, centre updated after each
+            halves = [self.loss([student[v], *student[:v], *student[v + 1:]], [teacher[v]], teacher_temperature=temperature)
+                      for v in range(self.n_global_views)]
+            loss = torch.stack([h[0] for h in halves]).mean()
+            logs = {**halves[-1][1], "loss": float(loss.detach()),
+                    "teacher_entropy": sum(h[1]["teacher_entropy"] for h in halves) / len(halves)}
+        else:
+            loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
         logs["last_layer_frozen"] = float(frozen)
         logs["ema_momentum"] = self.ema_momentum_at(step, total_steps)
         return loss, logs

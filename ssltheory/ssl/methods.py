@@ -180,7 +180,7 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast)",
+            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast); the original DINO or the authors' variant",
             "ssltheory.ssl.method_impl:DINOMethod", "multi_crop",
             (
                 Option("n_codes", 1000, "C, the number of codes", minimum=1),
@@ -195,6 +195,8 @@ METHODS: dict[str, MethodSpec] = {
                 Option("ema_momentum", 0.996, "EMA momentum of the teacher at step 0 (cosine to 1)", minimum=0),
                 Option("freeze_last_layer_steps", None, "steps with the last layer frozen (default 1/300 of the run)",
                        kind=int, minimum=0, nullable=True),
+                Option("variant", "original", "original: the original DINO's head, centre and schedule; authors: the ISSL "
+                       "authors' re-implementation", choices=("original", "authors")),
                 *_views("multi_crop"),
                 _DISTRIBUTED,
             ),
@@ -226,6 +228,44 @@ METHODS: dict[str, MethodSpec] = {
                 *_views("single"),
             ),
             needs_labels=True,
+        ),
+        MethodSpec(
+            "swav", "SwAV: swapped prediction of Sinkhorn-Knopp codes over prototypes, multi-crop, optional queue",
+            "ssltheory.ssl.baseline_methods:SwAVMethod", "multi_crop",
+            (
+                Option("n_prototypes", 3000, "K, the number of prototypes", minimum=1, alias="n_codes"),
+                _hidden(2048, "the projection MLP"),
+                Option("out_dim", 128, "size of the normalised projection", minimum=1, alias="proj_dim"),
+                Option("temperature", 0.1, "student softmax temperature", minimum=0),
+                Option("epsilon", 0.05, "Sinkhorn's entropic regularisation", minimum=0),
+                Option("sinkhorn_iterations", 3, "Sinkhorn-Knopp iterations", minimum=1),
+                Option("freeze_prototypes_steps", None, "steps with frozen prototypes (default 1/100 of the run)",
+                       kind=int, minimum=0, nullable=True),
+                Option("queue_length", 0, "queued projections per global crop (0: no queue)", minimum=0),
+                Option("queue_start_step", None, "step from which the queue is used (default 15/100 of the run)",
+                       kind=int, minimum=0, nullable=True),
+                *_views("multi_crop"),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "barlow", "Barlow Twins: cross-correlation of the two views' projections towards the identity",
+            "ssltheory.ssl.baseline_methods:BarlowTwinsMethod", "pair",
+            (
+                _hidden(8192, "the 3-layer projector"),
+                Option("out_dim", 8192, "output size of the projector", minimum=1, alias="proj_dim"),
+                Option("lambda_offdiag", 0.0051, "weight of the off-diagonal (redundancy) term", minimum=0),
+                _DISTRIBUTED,
+            ),
+        ),
+        MethodSpec(
+            "simsiam", "SimSiam: predictor and stop-gradient, negative cosine between views",
+            "ssltheory.ssl.baseline_methods:SimSiamMethod", "pair",
+            (
+                _hidden(2048, "the 3-layer projector"),
+                Option("out_dim", 2048, "output size of the projector", minimum=1, alias="proj_dim"),
+                Option("pred_dim", 512, "bottleneck of the predictor", minimum=1),
+            ),
         ),
     )
 }

@@ -230,8 +230,6 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     from ssltheory.ssl.data import SameLabelSampler
 
     is_main = rank == 0
-    if is_main:
-        _check_run_dir(run, config)  # again, now that this process is the only writer
     say = print if is_main and not config.quiet else (lambda *a, **k: None)
     say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)
 

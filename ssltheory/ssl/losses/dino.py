@@ -1,13 +1,16 @@
 """DINO's self-distillation loss with a centred, sharpened EMA teacher (Caron et al. 2021).
 
-As re-implemented in the ISSL paper's code (REFERENCE.md). In THEORY.md's terms DINO is a
+The loss form, temperatures and centre momentum are those of the ISSL paper's code (REFERENCE.md)
+[code]; the centre is updated once per call, as in the original DINO (the authors' re-implementation
+updates it inside each half of the symmetrised loss: ``DINOMethod(variant="authors")`` calls this
+loss once per teacher view). In THEORY.md's terms DINO is a
 distillation ISSL whose teacher is *not* trained by the loss: the student's cross-entropy to the
 teacher asks for invariance (teacher on view a predicts the student on view b) and for
 predictability of the teacher's codes, while collapse (a constant teacher, which T7.2 shows is
 never optimal for DISSL) is prevented only by centring (pushes towards uniform marginal use of the
 codes, a stand-in for DISSL's -lambda H(pbar) term) and sharpening (low teacher temperature, a
 stand-in for DISSL's determinism term beta CE(t_v, t_v')). The EMA teacher and the temperature
-schedules live in `ssltheory.ssl.methods` (they depend on the step); this module holds the loss
+schedules live in `ssltheory.ssl.method_impl.DINOMethod` (they depend on the step); this module holds the loss
 and the centre.
 """
 
