@@ -41,6 +41,7 @@ EXPERIMENTS: dict[str, str] = {
     "score-validation": "ssltheory.experiments.score_validation",
     "controlled": "ssltheory.experiments.controlled",
     "paper-analogues": "ssltheory.experiments.paper_analogues",
+    "fig7b": "ssltheory.experiments.fig7b",
 }
 
 SCALES = ("quick", "cpu", "gpu")
