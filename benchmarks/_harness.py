@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ssltheory._json import jsonable
+from ssltheory.files import jsonable
 
 #: Keys every row carries, in print order. Tests check rows against this schema.
 ROW_KEYS = ("name", "ours_s", "baseline_s", "ratio", "ratio_def", "target", "meets_target", "status", "details")

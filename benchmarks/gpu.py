@@ -65,7 +65,7 @@ class _EpochRunner:
         from ssltheory.ssl.encoders import build_encoder
         from ssltheory.ssl.methods import build_method
 
-        from ssltheory.benchmarks.throughput import PerImageTwoViews, _seed_worker
+        from ssltheory.benchmarks.throughput import PerImageTwoViews, seed_worker
 
         self.device, self.batch_size = device, batch_size
         self.steps_per_epoch = n_images // batch_size
@@ -83,7 +83,7 @@ class _EpochRunner:
         self.loader = torch.utils.data.DataLoader(
             PerImageTwoViews(images, image_size, 1.0), batch_size=batch_size, shuffle=True, drop_last=True,
             num_workers=num_workers, persistent_workers=num_workers > 0, pin_memory=self.cuda,
-            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed + 2))
+            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(seed + 2))
         self.step_count = 0
 
     def step(self, views: list[torch.Tensor]) -> None:

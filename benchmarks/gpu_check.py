@@ -189,11 +189,12 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
     import numpy as np
     import torch
 
-    from ssltheory._json import jsonable
-    from ssltheory.commands.score import DEFAULT_TOL, sample_views, view_classes
+    from ssltheory.files import jsonable
     from ssltheory.metrics import score_all
+    from ssltheory.report import DEFAULT_TOL
     from ssltheory.ssl.augment import Normalize, build_augmentation
     from ssltheory.ssl.probes import LinearProbe, extract_features
+    from ssltheory.ssl.views import sample_views, view_classes
 
     normalize = Normalize(dataset.mean, dataset.std).to(device)
     started = time.perf_counter()
@@ -219,7 +220,7 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
         "linear_accuracy": probe.score(*feats["test"]), "linear_val_accuracy": probe.val_accuracy_,
         "linear_weight_decay": probe.weight_decay_, "probe_images": {k: len(v[1]) for k, v in feats.items()},
         "probe_seconds": probed - started,
-        "scores": {k: jsonable(scores.get(k)) for k in keep}, "score_images": n_images, "score_views": sizes.score_views,
+        "scores": {k: jsonable(getattr(scores, k)) for k in keep}, "score_images": n_images, "score_views": sizes.score_views,
         "score_seconds": time.perf_counter() - probed,
     }
 
@@ -321,7 +322,7 @@ def _fmt(value, missing: str = "-") -> str:
 
 def write_results(record: dict, out: Path) -> list[Path]:
     """``out/GPU_RESULTS.json`` and ``out/GPU_RESULTS.md``, each written whole (temp file, rename)."""
-    from ssltheory._json import jsonable
+    from ssltheory.files import jsonable
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

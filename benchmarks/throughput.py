@@ -11,7 +11,7 @@ but views made the way a torchvision user would: a ``Dataset`` that augments one
 workers), the main process only training.
 
 Configuration (the brief: "same model and batch"): the demo's CPU recipe
-(``ssltheory.commands.demo.recipe``: DISSL, small CNN, z 128, heads 256 wide with C = 256 codes,
+(``ssltheory.ssl.config.demo_recipe``: DISSL, small CNN, z 128, heads 256 wide with C = 256 codes,
 batch 128, strength 0.5), the README's main job and what a CPU user trains. ``TrainConfig()``'s
 defaults (C = 16384 codes, batch 256) spend most of a CPU step in the two 16384-way heads, so
 the row measured the heads, not the pipelines (1.06x on 2026-11-24 with those defaults).
@@ -174,7 +174,9 @@ def _shift_hue(x: torch.Tensor, f: float) -> torch.Tensor:
     return hsv_to_rgb(torch.cat([h, hsv[:, 1:]], 1))[0].clamp_(0, 1)
 
 
-def _seed_worker(worker_id: int) -> None:
+def seed_worker(worker_id: int) -> None:
+    """``DataLoader(worker_init_fn=...)``: seed Python's ``random`` in each worker from torch's per-worker
+    seed, so the per-image baseline pipelines draw reproducible, distinct augmentations per worker."""
     random.seed(torch.initial_seed() % 2**32)
 
 
@@ -229,7 +231,7 @@ def measure(spec: ThroughputSpec) -> dict:
         loader = torch.utils.data.DataLoader(
             PerImageTwoViews(images, spec.image_size, spec.strength), batch_size=spec.batch_size, shuffle=True,
             drop_last=True, num_workers=spec.num_workers, persistent_workers=spec.num_workers > 0,
-            worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(spec.seed + 1))
+            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(spec.seed + 1))
 
         def batches():
             while True:
@@ -288,10 +290,9 @@ CONFIGURATION_REASON = (
 def _demo_recipe() -> dict:
     """Method, encoder, heads, batch and strength of the demo (``ssltheory demo``, not --quick),
     with the method options the trainer derives from them (``TrainConfig.build_options``)."""
-    from ssltheory.commands.demo import DEMO_METHODS, recipe
-    from ssltheory.ssl.train import TrainConfig
+    from ssltheory.ssl.config import DEMO_METHODS, TrainConfig, demo_recipe
 
-    plan = recipe(quick=False, steps=None, batch_size=None)
+    plan = demo_recipe(quick=False, steps=None, batch_size=None)
     method = "dissl" if "dissl" in DEMO_METHODS else DEMO_METHODS[0]
     config = TrainConfig.from_flags(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
                          hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,

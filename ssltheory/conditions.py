@@ -54,8 +54,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ssltheory import exact as rational
-from ssltheory._json import jsonable
-from ssltheory._validate import as_count, as_features
+from ssltheory.files import jsonable
+from ssltheory.validation import as_count, as_features
 from ssltheory.equivalence import BLOCK_ROWS, as_classes
 from ssltheory.geometry import (
     EXACT,

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import linprog
 
-from ssltheory._validate import as_count, as_features, as_labels
+from ssltheory.validation import as_count, as_features, as_labels
 from ssltheory.equivalence import EquivalenceClasses, as_classes
 from ssltheory.geometry import power_of_two
 

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ssltheory._validate import as_count, as_features, as_labels
+from ssltheory.validation import as_count, as_features, as_labels
 
 #: rows per block when features are streamed through float64 (keeps float32 input uncopied)
 BLOCK_ROWS = 2048

@@ -1,4 +1,5 @@
-"""Writing files whole, and reading arrays back safely (`load_npy`): every file the project writes (reports, figures, CSVs, checkpoints,
+"""Writing files whole, reading arrays back safely (`load_npy`), and the one conversion to JSON types
+(`jsonable`, so every JSON file encodes numbers the same way): every file the project writes (reports, figures, CSVs, checkpoints,
 results) goes through here, so that a reader never sees half of one.
 
 The recipe is the usual one: write to a temporary file in the destination's own folder (same file
@@ -10,16 +11,38 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
-
-from ssltheory._json import jsonable
+if TYPE_CHECKING:
+    import numpy as np
 
 _NPY_MAGIC = b"\x93NUMPY"
+
+
+def jsonable(obj: Any, nonfinite: str = "null") -> Any:
+    """``obj`` as plain JSON types: dict keys become strings, tuples lists; numpy arrays and
+    scalars and torch tensors (anything with ``tolist``) Python numbers or lists; bools stay
+    bools; other objects (paths, fractions) their ``str``. A non-finite float (JSON has no NaN)
+    becomes None when ``nonfinite="null"``, or its name ("nan", "inf", "-inf") when "string"."""
+    if nonfinite not in ("null", "string"):
+        raise ValueError(f"nonfinite must be 'null' or 'string', got {nonfinite!r}")
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v, nonfinite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v, nonfinite) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        return None if nonfinite == "null" else str(obj)
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays / scalars, torch tensors
+        return jsonable(obj.tolist(), nonfinite)
+    return str(obj)
 
 
 @contextlib.contextmanager
@@ -60,7 +83,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
-    """Write ``obj`` as JSON (numbers converted by :func:`ssltheory._json.jsonable`, non-finite
+    """Write ``obj`` as JSON (numbers converted by :func:`ssltheory.files.jsonable`, non-finite
     floats as null) to ``path`` whole, with a final newline; returns ``path``."""
     text = json.dumps(jsonable(obj), indent=indent, allow_nan=False)
     return atomic_write_text(path, text + "\n")
@@ -94,7 +117,13 @@ def writable_folder(path: str | os.PathLike) -> Path:
 
 
 def load_npy(path: str, what: str) -> np.ndarray:
-    """Read one array from a .npy file, refusing pickles; ValueError naming the problem."""
+    """Read one array from a .npy file, refusing pickles; ValueError naming the problem.
+
+    numpy is imported here, not at the top: command modules import this module to build their
+    parsers, and ``--help`` stays as light as argparse (docs/ARCHITECTURE.md, "help light").
+    """
+    import numpy as np
+
     file = Path(path)
     if not file.exists():
         raise ValueError(f"{what} file not found: {file}")

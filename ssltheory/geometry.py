@@ -44,7 +44,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ssltheory import exact
-from ssltheory._validate import as_features, as_labels, as_tolerance
+from ssltheory.validation import as_features, as_labels, as_tolerance
 
 # ------------------------------------------------------------------------ the tolerance rule
 def default_rtol(n_rows: int, dim: int, dtype=np.float64) -> float:

@@ -44,7 +44,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ssltheory._validate import as_count, as_features, as_tolerance
+from ssltheory.validation import as_count, as_features, as_tolerance
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import EquivalenceClasses, as_classes
 from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol

@@ -35,8 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ssltheory._json import jsonable
-from ssltheory._validate import as_features
+from ssltheory.files import jsonable
+from ssltheory.validation import as_features
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.files import atomic_write_text, save_figure, write_json

@@ -67,7 +67,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ssltheory._json import jsonable
+from ssltheory.files import jsonable
 
 __all__ = [
     "SweepConfig",
@@ -364,11 +364,12 @@ def _scores(run_dir: Path, settings: dict, seed: int) -> dict:
     import numpy as np
     import torch
 
-    from ssltheory.commands.score import DEFAULT_TOL, sample_views, view_classes
     from ssltheory.metrics import score_all
+    from ssltheory.report import DEFAULT_TOL
     from ssltheory.ssl.augment import build_augmentation
     from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.train import load_run
+    from ssltheory.ssl.views import sample_views, view_classes
 
     encoder, config = load_run(run_dir)
     part = load_dataset(config["data"], config.get("data_dir")).val
@@ -379,7 +380,7 @@ def _scores(run_dir: Path, settings: dict, seed: int) -> dict:
     Z = sample_views(encoder, part.images[idx], augmentation, settings["views"],
                      generator=torch.Generator().manual_seed(seed))
     scores = score_all(Z, view_classes(n_images, settings["views"]), tol=DEFAULT_TOL, random_state=seed)
-    return {k: v for k, v in jsonable(scores).items() if v is None or isinstance(v, (int, float, bool))}
+    return {k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (int, float, bool))}
 
 
 def _write_json(path: Path, record: dict) -> None:

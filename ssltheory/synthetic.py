@@ -41,7 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ssltheory._validate import as_count, as_labels
+from ssltheory.validation import as_count, as_labels
 from ssltheory.equivalence import EquivalenceClasses, as_classes
 
 GRAPH_SHAPES = ("chain", "star", "random")

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ssltheory._validate import as_count, as_labels
+from ssltheory.validation import as_count, as_labels
 from ssltheory.equivalence import as_classes
 
 #: enumeration refuses to build more rows than this (use sample_tasks beyond it)

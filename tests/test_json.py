@@ -1,4 +1,4 @@
-"""ssltheory._json.jsonable: the one conversion to JSON types every JSON file of the project uses."""
+"""ssltheory.files.jsonable: the one conversion to JSON types every JSON file of the project uses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssltheory._json import jsonable
+from ssltheory.files import jsonable
 
 
 def test_numpy_torch_tuples_paths_and_keys_become_plain_json():

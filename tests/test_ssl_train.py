@@ -476,7 +476,7 @@ def test_ssl_pretraining_uses_the_whole_train_split_and_probes_keep_a_validation
 
 
 def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys):
-    from ssltheory.commands import demo
+    from ssltheory.ssl.config import demo_recipe
     from ssltheory.commands import train as command
 
     def parse(*argv):
@@ -492,7 +492,7 @@ def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys
         assert config.resolved_method_options().get("n_codes") == {"dino": 1000, "dissl": 16384}.get(method)
         assert preset == "paper" and not default
     config, preset, default = parse("--method", "dissl", "--data", "patches")
-    plan = demo.recipe(quick=False, steps=None, batch_size=None)  # the demo's recipe is the cpu preset
+    plan = demo_recipe(quick=False, steps=None, batch_size=None)  # the demo's recipe is the cpu preset
     assert preset == "cpu" and default
     assert (config.arch, config.z_dim, config.steps, config.batch_size, config.aug_strength) == (
         "small_cnn", plan.z_dim, plan.steps, plan.batch_size, plan.aug_strength)

@@ -30,55 +30,16 @@ import argparse
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-#: The demo's CPU recipe for the patch task: 300 steps of batch 128, augmentation strength 0.5,
-#: heads 256 wide, 64-d projection / bottleneck, C = 256.
-DEMO_STEPS = 300
-DEMO_BATCH = 128
-DEMO_TOL = 1e-2
-DEMO_METHODS = ("cissl", "dissl")
-#: views per image and images (classes) of the verdict on views; K - 1 = 59 <= z_dim = 128
-DEMO_VIEWS = 8
-DEMO_IMAGES = 60
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What the demo trains on and how long: the patch task at CPU scale, or a smoke run."""
-
-    data: str
-    steps: int
-    batch_size: int
-    z_dim: int
-    hidden_dim: int
-    proj_dim: int
-    n_codes: int
-    aug_strength: float
-    views: int = DEMO_VIEWS
-    n_images: int = DEMO_IMAGES
-
-
-def recipe(quick: bool, steps: int | None, batch_size: int | None) -> Recipe:
-    """The demo's recipe (``quick``: the smoke run), with ``steps`` / ``batch_size`` overrides."""
-    if quick:
-        base = Recipe("digits", 4, 32, 16, 32, 16, 32, 0.5, 3, 12)
-    else:
-        base = Recipe("patches", DEMO_STEPS, DEMO_BATCH, 128, 256, 64, 256, 0.5)
-    return Recipe(
-        base.data, steps or base.steps, batch_size or base.batch_size, base.z_dim, base.hidden_dim, base.proj_dim,
-        base.n_codes, base.aug_strength, base.views, base.n_images,
-    )
-
+from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output directory (default ./demo_out)")
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
-    parser.add_argument("--tol", type=float, default=DEMO_TOL, help=f"relative tolerance of is_ideal (default {DEMO_TOL})")
+    parser.add_argument("--tol", type=float, default=None,
+                        help="relative tolerance of is_ideal (default ssltheory.report.DEFAULT_TOL, 0.01)")
     parser.add_argument("--seed", type=int, default=0, help="seed of training and of the random-init baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--jobs", type=int, default=None,
@@ -93,11 +54,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"batch-size must be at least 2, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {args.jobs}")
+    from ssltheory.report import DEFAULT_TOL, write_report
+
+    args.tol = DEFAULT_TOL if args.tol is None else args.tol
     if not 0 <= args.tol < 1:
         raise ValueError(f"tol must lie in [0, 1), got {args.tol}")
     started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(args.out)
-    plan = recipe(args.quick, args.steps, args.batch_size)
+    plan = demo_recipe(args.quick, args.steps, args.batch_size)
 
     print("== 1. exact checks on generated examples (THEORY.md T1, T2) ==")
     examples = exact_checks(seed=args.seed)
@@ -108,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tol {args.tol:g}) ==")
     sections, summary = score_encoders(plan, runs, tol=args.tol, seed=args.seed, device=args.device)
-
-    from ssltheory.report import write_report
 
     notes = (
         f"Data: {plan.data}. Training: {plan.steps} steps, batch {plan.batch_size}, small CNN, "
@@ -228,6 +190,8 @@ def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) 
 def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int, device: str):
     """Part 3-4: probe and judge on views a random-init encoder and each trained one; (sections, summary rows)."""
     import torch
+
+    import numpy as np
 
     from ssltheory.metrics import worst_task_accuracy
     from ssltheory.progress import Progress

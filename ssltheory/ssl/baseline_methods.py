@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory._validate import as_count
+from ssltheory.validation import as_count
 from ssltheory.ssl.heads import CosineLayer, init_head_
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss, projection_std

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
-__all__ = ["TrainConfig", "ARCHS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
@@ -69,6 +69,45 @@ def preset_values(name: str, method: str) -> dict:
             values[key] = by_method[method]
     values["method_options"] = method_registry.options_from_flags(method, preset["method"], skip_missing=True)
     return values
+
+
+#: The demo's CPU recipe for the patch task: 300 steps of batch 128, augmentation strength 0.5,
+#: heads 256 wide, 64-d projection / bottleneck, C = 256.
+DEMO_STEPS = 300
+DEMO_BATCH = 128
+DEMO_METHODS = ("cissl", "dissl")
+#: views per image and images (classes) of the verdict on views; K - 1 = 59 <= z_dim = 128
+DEMO_VIEWS = 8
+DEMO_IMAGES = 60
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the demo trains on and how long: the patch task at CPU scale, or a smoke run."""
+
+    data: str
+    steps: int
+    batch_size: int
+    z_dim: int
+    hidden_dim: int
+    proj_dim: int
+    n_codes: int
+    aug_strength: float
+    views: int = DEMO_VIEWS
+    n_images: int = DEMO_IMAGES
+
+
+def demo_recipe(quick: bool, steps: int | None, batch_size: int | None) -> Recipe:
+    """The demo's recipe (``quick``: the smoke run), with ``steps`` / ``batch_size`` overrides."""
+    if quick:
+        base = Recipe("digits", 4, 32, 16, 32, 16, 32, 0.5, 3, 12)
+    else:
+        base = Recipe("patches", DEMO_STEPS, DEMO_BATCH, 128, 256, 64, 256, 0.5)
+    return Recipe(
+        base.data, steps or base.steps, batch_size or base.batch_size, base.z_dim, base.hidden_dim, base.proj_dim,
+        base.n_codes, base.aug_strength, base.views, base.n_images,
+    )
+
 
 
 @dataclass

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltheory._validate import as_count
+from ssltheory.validation import as_count
 from ssltheory.ssl.config import ARCHS
 
 __all__ = ["build_encoder", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory._validate import as_count
+from ssltheory.validation import as_count
 
 __all__ = [
     "init_head_",

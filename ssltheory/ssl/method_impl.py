@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory._validate import as_count
+from ssltheory.validation import as_count
 from ssltheory.ssl import heads
 from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
 

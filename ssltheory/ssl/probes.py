@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory._validate import as_features, as_labels
+from ssltheory.validation import as_features, as_labels
 from ssltheory.ssl.data import stratified_indices
 
 #: Default weight-decay grid of the linear probe, strongest first (the warm-start direction).
@@ -39,14 +39,14 @@ DEFAULT_WEIGHT_DECAYS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
 def _as_features(X, name: str = "X") -> np.ndarray:
-    """The shared feature check (:func:`ssltheory._validate.as_features`) as float32, torch accepted."""
+    """The shared feature check (:func:`ssltheory.validation.as_features`) as float32, torch accepted."""
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     return as_features(X, name, dtype=np.float32)
 
 
 def _as_targets(y, n: int, name: str = "y") -> np.ndarray:
-    """The shared label check (:func:`ssltheory._validate.as_labels`), torch accepted."""
+    """The shared label check (:func:`ssltheory.validation.as_labels`), torch accepted."""
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     return as_labels(y, n, name, other="the feature matrix", unit="rows")
