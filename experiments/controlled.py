@@ -79,14 +79,16 @@ from torch import nn
 from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
 from ssltheory.metrics import affine_conditioning, invariance_ratio
+from ssltheory.report import DEFAULT_TOL
 from ssltheory.tasks import enumerate_binary_tasks
 from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
 
 #: Relative tolerance of the predicates on the class codes: singular values of the centred codes
-#: at or below PREDICATE_RTOL * s_max count as zero (conditions.is_ideal, metrics.affine_conditioning).
-PREDICATE_RTOL = 1e-2
+#: at or below PREDICATE_RTOL * s_max count as zero (conditions.is_ideal, metrics.affine_conditioning);
+#: the project's one default, ``ssltheory.report.DEFAULT_TOL``.
+PREDICATE_RTOL = DEFAULT_TOL
 
 #: Downstream super-classes of the relation part: digit y belongs to pair y // 2.
 PAIRS = np.arange(10) // 2

@@ -1,6 +1,6 @@
-"""The experiment runner: ``ssltheory experiment`` (one experiment) and ``ssltheory figures``
-(every experiment at one scale, the committed figures) both run experiments through
-:func:`run_experiments`.
+"""The experiment runner: ``ssltheory experiment`` (one experiment, `ssltheory.commands.experiment`)
+and ``ssltheory figures`` (every experiment at one scale, the committed figures) both run
+experiments through :func:`run_experiments`.
 
 Usage::
 
@@ -13,9 +13,9 @@ Scales (DESIGN.md): ``quick`` (seconds, CI), ``cpu`` (minutes on two cores; the 
 figures), ``gpu`` (the largest configuration; the synthetic experiments are numpy/scipy only, so
 ``gpu`` only means "bigger").
 
-Registry: :data:`EXPERIMENTS` maps an experiment name to the module that defines it. To add one,
-write ``experiments/<name>.py`` with ``DESCRIPTION`` and ``PARTS`` (see
-:mod:`ssltheory.experiments`) and add a line here.
+Registry: ``ssltheory.experiments.EXPERIMENTS`` maps an experiment name to the module that defines
+it (in the package's ``__init__``, so help texts read it without importing the runner). To add
+one, write ``experiments/<name>.py`` with ``DESCRIPTION`` and ``PARTS`` and add a line there.
 
 Progress: one line per part as it finishes (its time and the files written), and a
 :class:`ssltheory.progress.Progress` meter over the parts on stderr (a bar on a terminal, a line
@@ -24,7 +24,6 @@ every few seconds elsewhere).
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 import time
@@ -32,20 +31,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
+from ssltheory.experiments import EXPERIMENTS, SCALES
 from ssltheory.files import writable_folder
 from ssltheory.progress import Progress, ticking
-
-#: experiment name -> module defining DESCRIPTION and PARTS
-EXPERIMENTS: dict[str, str] = {
-    "synthetic": "ssltheory.experiments.synthetic",
-    "score-validation": "ssltheory.experiments.score_validation",
-    "controlled": "ssltheory.experiments.controlled",
-    "paper-analogues": "ssltheory.experiments.paper_analogues",
-    "fig7b": "ssltheory.experiments.fig7b",
-}
-
-SCALES = ("quick", "cpu", "gpu")
-
 
 def available() -> dict[str, str]:
     """The registered experiments, name -> module (every registered module ships with the package)."""
@@ -119,29 +107,6 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
             (echo or bar.write)(f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}")
             bar.update(1)
     return written
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``ssltheory experiment``."""
-    parser.add_argument("name", nargs="?", help=f"experiment to run: {', '.join(EXPERIMENTS)}")
-    parser.add_argument("--scale", choices=SCALES, default="quick", help="problem sizes (default quick)")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default ./out/<name>)")
-    parser.add_argument("--part", action="append", default=None, metavar="PART",
-                        help="run only this part (repeatable); default all parts")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--list", action="store_true", help="list experiments and their parts, then exit")
-
-
-def run(args: argparse.Namespace) -> int:
-    """``ssltheory experiment``: list, or run one experiment's parts into ``--out``."""
-    if args.list:
-        print("\n".join(describe()))
-        return 0
-    if not args.name:
-        raise ValueError("an experiment name is required (see --list)")
-    out = Path(args.out) if args.out is not None else Path("out") / args.name
-    run_experiments([args.name], args.scale, out, args.seed, args.part)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import torch
 from test_ssl_data import mnist_tree
 
 from ssltheory.benchmarks import gpu_check
+from ssltheory.benchmarks.cli import gpu_check_main
 
 
 def test_dry_run_trains_probes_scores_and_writes_the_results(tmp_path):
@@ -43,6 +44,6 @@ def test_peak_table_knows_the_usual_devices():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
 def test_without_a_gpu_the_real_check_exits_2_with_one_line(capsys, tmp_path):
-    assert gpu_check.main(["--data-dir", str(tmp_path)]) == 2
+    assert gpu_check_main(["--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("gpu-check: error: no CUDA device") and len(err.splitlines()) == 1

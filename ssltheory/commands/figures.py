@@ -1,6 +1,6 @@
 """``ssltheory figures``: regenerate every figure of ``figures/`` from its experiment.
 
-Every committed figure is written by a registered experiment (``ssltheory.experiments.runner``)
+Every committed figure is written by a registered experiment (``ssltheory.experiments.EXPERIMENTS``)
 as a PNG with the CSV it was drawn from beside it. This command runs them all (or the ones named)
 at one scale into one directory through the runner, so the README's figures regenerate from a
 single command::
@@ -21,14 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from ssltheory.experiments import runner
+from ssltheory.experiments import EXPERIMENTS, SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory figures``."""
     parser.add_argument("names", nargs="*", metavar="EXPERIMENT",
-                        help=f"experiments to run (default all: {', '.join(runner.EXPERIMENTS)})")
-    parser.add_argument("--scale", choices=runner.SCALES, default="cpu",
+                        help=f"experiments to run (default all: {', '.join(EXPERIMENTS)})")
+    parser.add_argument("--scale", choices=SCALES, default="cpu",
                         help="problem sizes (default cpu: the committed figures)")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="output directory (default ./figures)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run (or list) the named experiments, all by default."""
-    names = list(args.names) or list(runner.EXPERIMENTS)
+    from ssltheory.experiments import runner
+
+    names = list(args.names) or list(EXPERIMENTS)
     if args.list:
         print("\n".join(runner.describe(names)))
         return 0
