@@ -16,7 +16,7 @@ batch 128, strength 0.5), the README's main job and what a CPU user trains. ``Tr
 defaults (C = 16384 codes, batch 256) spend most of a CPU step in the two 16384-way heads, so
 the row measured the heads, not the pipelines (1.06x on 2026-11-24 with those defaults).
 
-Each measurement runs in a fresh child process (``python -m ssltheory.benchmarks.throughput --child``), so
+Each measurement runs in a fresh child process (``python -m ssltheory.benchmarks.throughput SPEC_JSON``), so
 that the two pipelines never share the cores at the same time (idle DataLoader workers would
 otherwise prefetch while ours is being timed) and so that peak memory is per pipeline. Children
 alternate: ours, baseline, baseline, ours, ... A child measures two modes in turn with the same
@@ -37,7 +37,6 @@ images/s), target ``>= 1.5``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -271,7 +270,7 @@ def _run_child(spec: ThroughputSpec, timeout_s: float) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads),
                OPENBLAS_NUM_THREADS=str(spec.threads))
     env["PYTHONPATH"] = os.pathsep.join([str(IMPORT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-m", "ssltheory.benchmarks.throughput", "--child", json.dumps(asdict(spec))],
+    proc = subprocess.run([sys.executable, "-m", "ssltheory.benchmarks.throughput", json.dumps(asdict(spec))],
                           env=env, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
@@ -369,10 +368,13 @@ def _row(name: str, mode: str, spec: ThroughputSpec, results: dict[str, list[dic
 
 
 def _child_entry(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="one throughput measurement (internal to `ssltheory bench`)")
-    parser.add_argument("--child", required=True, help="ThroughputSpec as JSON")
-    args = parser.parse_args(argv)
-    spec = json.loads(args.child)
+    """One throughput measurement in a fresh process (internal to ``ssltheory bench``): the one
+    argument is a ``ThroughputSpec`` as JSON; prints the measurement as one JSON line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("throughput child: expected one argument, a ThroughputSpec as JSON", file=sys.stderr)
+        return 2
+    spec = json.loads(argv[0])
     spec["modes"] = tuple(spec.get("modes", ThroughputSpec.modes))
     print(json.dumps(measure(ThroughputSpec(**spec))), flush=True)
     return 0
