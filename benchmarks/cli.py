@@ -2,8 +2,8 @@
 
 Usage::
 
-    ssltheory bench                      # full run (< 20 min on 2 cores), writes ./benchmarks/RESULTS.md
-    ssltheory bench --quick --json       # small sizes, < 1 min, JSON lines on stdout, no file
+    ssltheory bench                      # full run, writes ./benchmarks/RESULTS.md
+    ssltheory bench --quick --json       # small sizes, JSON lines on stdout, no file
     ssltheory bench --only losses ideal  # some benchmarks (or single rows, e.g. loss_dissl)
     ssltheory bench --peers              # our losses against lightly's (where lightly imports),
                                          # writes benchmarks/PEERS.md
@@ -24,10 +24,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ssltheory.benchmarks._harness import BenchConfig, Row, limited_threads, load_average, machine_info
-from ssltheory.files import writable_folder
-from ssltheory.progress import Progress, ticking
+if TYPE_CHECKING:  # the library is imported inside the functions that run it: --help stays light
+    from ssltheory.benchmarks._harness import BenchConfig, Row
 
 #: benchmark name -> module; each module exposes ``run(config: BenchConfig) -> list[Row]``.
 BENCHMARKS = {
@@ -51,7 +51,7 @@ PEERS_RESULTS = Path("benchmarks") / "PEERS.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="small sizes: the whole run takes under a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (no report file unless --out)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
                         help=f"benchmarks to run ({', '.join(BENCHMARKS)}) or row names (e.g. loss_dissl)")
@@ -89,6 +89,8 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
     """Run the selected benchmarks in order, keeping the rows named (a row is kept when its name
     starts with a kept name); ``echo(row)`` is called as each row is ready. A progress meter over
     the benchmarks goes to stderr."""
+    from ssltheory.progress import Progress, ticking
+
     rows: list[Row] = []
     with Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar, \
             ticking(bar):
@@ -105,6 +107,9 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssltheory.benchmarks._harness import BenchConfig, limited_threads, load_average, machine_info
+    from ssltheory.files import writable_folder
+
     threads = args.threads
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")

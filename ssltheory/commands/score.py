@@ -42,8 +42,6 @@ import functools
 import json
 from pathlib import Path
 
-import numpy as np
-
 from ssltheory.files import load_npy
 
 
@@ -125,6 +123,7 @@ def _load_dataset(name: str, data_dir: str | None):
 
 def _choose_images(dataset, split: str, n_images: int, seed: int):
     """A seeded sample of ``n_images`` images of ``split``: (uint8 (N, C, H, W), labels (N,))."""
+    import numpy as np
     part = getattr(dataset, split)
     if n_images > len(part):
         raise ValueError(f"--n-images is {n_images} but the {split} split has only {len(part)} images")
@@ -190,6 +189,7 @@ def _encoder_and_images(args) -> dict:
 
 
 def _check_args(args) -> None:
+    import numpy as np
     if args.views < 1:
         raise ValueError(f"--views must be at least 1, got {args.views}")
     if args.n_images < 2:
@@ -211,6 +211,7 @@ def _check_args(args) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 

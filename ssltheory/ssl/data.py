@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 
 #: ImageNet statistics; REFERENCE.md normalises TinyImageNet with them [code].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -81,6 +80,7 @@ class Split:
 
     def subset(self, indices) -> "Split":
         """The rows ``indices`` (int array or tensor), in that order."""
+        import numpy as np
         import torch
 
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
@@ -263,6 +263,7 @@ def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
 def stratified_indices(labels, fraction: float, seed: int) -> np.ndarray:
     """Indices of a stratified random subset: from each class of size n_c, round(fraction * n_c)
     members, at least 1 when fraction > 0 (sorted). Labels: int array (N,)."""
+    import numpy as np
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     chosen = []
@@ -278,6 +279,7 @@ def stratified_indices(labels, fraction: float, seed: int) -> np.ndarray:
 def split_train_val(train: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out a stratified ``val_fraction`` of each class of ``train`` (seeded); classes with a
     single member stay in train. Returns (train, val)."""
+    import numpy as np
     labels = train.labels.numpy()
     if val_fraction == 0:
         return train, train.subset(np.zeros(0, dtype=np.int64))
@@ -290,6 +292,7 @@ def split_train_val(train: Split, val_fraction: float, seed: int) -> tuple[Split
 
 def _stratified_three_way(labels: np.ndarray, test_fraction: float, val_fraction: float, seed: int):
     """(train, val, test) index arrays: test first, then val from the rest, both stratified."""
+    import numpy as np
     test = stratified_indices(labels, test_fraction, seed)
     rest = np.setdiff1d(np.arange(len(labels)), test)
     val = rest[stratified_indices(labels[rest], val_fraction, seed + 1)] if val_fraction > 0 else rest[:0]
@@ -325,6 +328,7 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
     Returns:
         ((train, val, test) Splits with 3-channel uint8 images, grey pictures repeated), class names.
     """
+    import numpy as np
     import torch
 
     import skimage.data
@@ -382,6 +386,7 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
 
 def _as_rgb_uint8(picture: np.ndarray, name: str) -> np.ndarray:
     """(H, W) or (H, W, 3|4) picture -> uint8 (H, W, 3); grey is repeated, alpha dropped."""
+    import numpy as np
     picture = np.asarray(picture)
     if picture.dtype == bool:
         picture = picture.astype(np.uint8) * 255
@@ -403,6 +408,7 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.1, test_fraction: floa
     :func:`load_dataset` to upsample). Grey levels 0..16 map to round(v * 255 / 16). There is no
     official test set: test (``test_fraction``) and val (``val_fraction`` of the rest) are
     stratified seeded draws. Returns ((train, val, test), class names)."""
+    import numpy as np
     import torch
 
     from sklearn.datasets import load_digits as _sk_digits
@@ -437,6 +443,7 @@ def read_idx(path: str | Path, expected_ndim: int) -> np.ndarray:
     Checks the magic number (0x0000 08 ndim), the dimensions and that the payload has exactly
     prod(dims) bytes; a truncated or padded file raises ValueError naming the file.
     """
+    import numpy as np
     path = Path(path)
     raw = _read_maybe_gzip(path)
     if len(raw) < 4 + 4 * expected_ndim:
@@ -465,6 +472,7 @@ def _find_file(root: Path, stems: Sequence[str]) -> Path:
 def load_mnist(root: str | Path):
     """MNIST from the four standard idx files in ``root`` (``train-images-idx3-ubyte[.gz]`` etc.).
     Returns ((train, test) Splits, class names); images uint8 (N, 1, 28, 28)."""
+    import numpy as np
     import torch
 
     root = Path(root)
@@ -511,6 +519,7 @@ def _load_cifar_pickle(path: Path) -> dict:
 
 
 def _cifar_batch(path: Path) -> Split:
+    import numpy as np
     import torch
 
     batch = _load_cifar_pickle(path)
@@ -554,6 +563,7 @@ def load_cifar10(root: str | Path):
 
 
 def _read_image(path: Path, mode: str) -> np.ndarray:
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -683,6 +693,7 @@ def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, t
     different sizes raise ValueError naming two of them, unless ``image_size`` resizes each one
     (bilinear, antialiased). Returns ((train, val, test) Splits, class names).
     """
+    import numpy as np
     import torch
 
     root = Path(root)
@@ -733,6 +744,7 @@ class SameLabelSampler:
     """
 
     def __init__(self, labels):
+        import numpy as np
         import torch
 
         labels = torch.as_tensor(np.asarray(labels))
@@ -755,6 +767,7 @@ class SameLabelSampler:
     def __call__(self, indices=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Partners of ``indices`` (int (B,); default all N indices), int64 (B,), same label, not
         the index itself unless its class is a singleton. Deterministic given ``generator``."""
+        import numpy as np
         import torch
 
         n = len(self.labels)
