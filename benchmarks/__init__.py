@@ -1,4 +1,4 @@
-"""Side-by-side benchmarks of ssltheory against the tools a user would otherwise pick (issue 7).
+"""Side-by-side benchmarks of ssltheory against the tools a user would otherwise pick.
 
 Run ``ssltheory bench [--quick] [--json] [--only NAME ...]``. Each benchmark times our code and a
 baseline *alternately* on the same inputs, drops warm-up calls, and reports the median of the

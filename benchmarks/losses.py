@@ -97,7 +97,7 @@ def _cissl_baseline():
 # inputs: student a, student b (with gradient), teacher a, teacher b (EMA network: no gradient).
 # DINO's last layer is a cosine (weight-normalised) layer, so its logits are O(1): we draw
 # 0.3 * N(0, 1). Standard-normal logits at teacher temperature 0.04 would produce subnormal
-# probabilities, whose arithmetic is ~50x slower on x86 and would time the FPU, not the code.
+# probabilities, whose arithmetic is far slower on x86 and would time the FPU, not the code.
 DINO_CODES = 1000
 DINO_LOGIT_SCALE = 0.3
 DINO_TEACHER_TEMP = 0.04  # the start of the 0.04 -> 0.07 warm-up

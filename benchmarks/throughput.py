@@ -10,11 +10,11 @@ but views made the way a torchvision user would: a ``Dataset`` that augments one
 ``torch.utils.data.DataLoader`` workers (``num_workers=2``, default prefetching, persistent
 workers), the main process only training.
 
-Configuration (the brief: "same model and batch"): the demo's CPU recipe
+Configuration (the same model and batch on both sides): the demo's CPU recipe
 (``ssltheory.ssl.config.demo_recipe``: DISSL, small CNN, z 128, heads 256 wide with C = 256 codes,
 batch 128, strength 0.5), the README's main job and what a CPU user trains. ``TrainConfig()``'s
 defaults (C = 16384 codes, batch 256) spend most of a CPU step in the two 16384-way heads, so
-the row measured the heads, not the pipelines (1.06x on 2026-11-24 with those defaults).
+a row with them would measure the heads, not the pipelines.
 
 Each measurement runs in a fresh child process (``python -m ssltheory.benchmarks.throughput SPEC_JSON``), so
 that the two pipelines never share the cores at the same time (idle DataLoader workers would
@@ -282,7 +282,7 @@ def _run_child(spec: ThroughputSpec, timeout_s: float) -> dict:
 CONFIGURATION_REASON = (
     "the demo's CPU recipe (ssltheory demo: DISSL, small CNN, z 128, heads 256 wide, C = 256 codes, batch 128, "
     "strength 0.5), the configuration a CPU user trains; TrainConfig()'s defaults (C = 16384 codes, batch 256) "
-    "spend most of a CPU step in the two 16384-way heads and hide the pipelines (1.06x with them on 2026-11-24)"
+    "spend most of a CPU step in the two 16384-way heads and hide the pipelines"
 )
 
 

@@ -31,8 +31,9 @@ plotted) and ``<part>.png``:
   the minimum test accuracy over the 511 tasks with the probes' weight decay chosen on the
   trainer's validation split (never on test), the 10-way digit accuracy of a linear probe (which
   limits every task: the worst split's error is compared with the digit errors crossing it), and
-  the class-code predicates. Its own sizes are ``SCALES[scale]["threshold"]``; too long for the
-  heatmap's 25-minute cpu budget (per d about 7 minutes of training and 4 of probing on one core).
+  the class-code predicates. Its own sizes are ``SCALES[scale]["threshold"]``; kept apart from the
+  heatmap because its longer training does not fit the heatmap's cpu budget (each part prints its
+  own time).
   What it shows (see its CSV): cross-entropy through a linear head only asks the codes to be
   argmax-separable (THEORY.md T1.4), so a high digit accuracy does not make every binary task
   separable when the trained codes are badly conditioned; the CSV's worst task, its error and the

@@ -1,4 +1,4 @@
-"""Synthetic experiments (GitHub issue 3): the theory's predictions on generated worlds.
+"""Synthetic experiments: the theory's predictions on generated worlds.
 
 Four parts, each writing ``<part>.csv`` (every number plotted) and ``<part>.png``:
 
