@@ -185,6 +185,7 @@ def limited_threads(n: int):
 
 
 def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else ``platform.processor()`` or ``platform.machine()``."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:

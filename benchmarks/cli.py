@@ -51,6 +51,7 @@ PEERS_RESULTS = Path("benchmarks") / "PEERS.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ssltheory bench``."""
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (no report file unless --out)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
@@ -107,6 +108,7 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
 
 
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory bench``: run the selected benchmarks, print their rows, write the report where asked; exit 0, or 1 when one raised."""
     from ssltheory.benchmarks._harness import BenchConfig, limited_threads, load_average, machine_info
     from ssltheory.files import writable_folder
 

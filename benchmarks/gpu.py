@@ -190,6 +190,7 @@ def compare_epochs(device: str | torch.device = "cuda", n_images: int = 50_000, 
 
 
 def run(config: BenchConfig) -> list[Row]:
+    """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
     target = f">= {TARGET:g}"
     if not config.wants(ROW):
         return []

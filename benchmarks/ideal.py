@@ -67,6 +67,7 @@ def row_name(K: int, d: int, dtype: str) -> str:
 
 
 def run(config: BenchConfig) -> list[Row]:
+    """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
     target = f"<= {TARGET:g}"
     cases = [c for c in (QUICK if config.quick else FULL) if config.wants(row_name(*c[:3]))]
     try:

@@ -67,6 +67,7 @@ CASES = (("probe_fit_10_classes", 10, 0.08), ("probe_fit_100_classes", 100, 0.12
 
 
 def run(config: BenchConfig) -> list[Row]:
+    """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
     target = f">= {TARGET:g}"
     cases = [c for c in CASES if config.wants(c[0])]
     try:

@@ -23,6 +23,8 @@ def _meets(row: Row) -> str:
 
 
 def render(rows: list[Row], machine: dict, command: str, elapsed_s: float, load_before, load_after) -> str:
+    """The text of RESULTS.md from the rows: the command that wrote it, its time, the machine, the
+    load before and after, a table, each row's details and the rows as JSON lines."""
     lines = [
         "# Benchmark results",
         "",

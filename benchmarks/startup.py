@@ -52,6 +52,7 @@ def heavy_imports(command: str | None) -> list[str]:
 
 
 def run(config: BenchConfig) -> list[Row]:
+    """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
     commands: list[str | None] = [None, "check"] if config.quick else [None, *SUBCOMMANDS]
     repeats = config.rounds(3, 7)
     rows = []

@@ -118,6 +118,9 @@ class PerImageTwoViews(torch.utils.data.Dataset):
         return self.augment(x), self.augment(x)
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """One normalised view of the image ``x`` (C, H, W), floats in [0, 1], made per image as a
+        DataLoader worker makes it: crop, flip, jitter, grey, the steps ``build_augmentation("simclr")``
+        takes on a whole batch."""
         x = self.random_resized_crop(x)
         if random.random() < 0.5:
             x = x.flip(-1)
@@ -128,6 +131,8 @@ class PerImageTwoViews(torch.utils.data.Dataset):
         return (x - self.mean) / self.std
 
     def random_resized_crop(self, x: torch.Tensor) -> torch.Tensor:
+        """RandomResizedCrop of one image (C, H, W) to (C, size, size): area scale and log aspect ratio
+        drawn per call, ten tries then the whole image (torchvision's rule)."""
         _, h, w = x.shape
         area = h * w
         for _ in range(10):  # torchvision's rule
@@ -143,6 +148,8 @@ class PerImageTwoViews(torch.utils.data.Dataset):
         return F.interpolate(crop, size=(self.size, self.size), mode="bicubic", align_corners=False)[0].clamp_(0, 1)
 
     def color_jitter(self, x: torch.Tensor) -> torch.Tensor:
+        """ColorJitter of one image (C, H, W): brightness, contrast, saturation and hue, in a random
+        order, as torchvision applies them."""
         b, c, s, hue = self.jitter
         ops = [0, 1, 2, 3]
         random.shuffle(ops)
@@ -305,6 +312,7 @@ ROWS = {ROW: "train", f"{ROW}_augment_only": "augment_only"}
 
 
 def run(config: BenchConfig) -> list[Row]:
+    """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
     target = f">= {TARGET:g}"
     wanted = [name for name in ROWS if config.wants(name)]
     if not wanted:

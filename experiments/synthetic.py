@@ -153,6 +153,10 @@ def _phase_grid(K: int, grid) -> list[int]:
 
 
 def phase_transition(scale: str, out: Path, seed: int) -> list[Path]:
+    """Part ``phase_transition`` [derived, THEORY.md T1, T5]: worst-task linear accuracy of K random
+    invariant codes against d, and the separable fraction of random dichotomies against Cover's
+    formula, at ``PHASE_SCALES[scale]``; writes the CSV and PNG into ``out`` and returns their paths.
+    """
     cfg = PHASE_SCALES[scale]
     rng = np.random.default_rng(seed)
     rows = []
@@ -186,6 +190,7 @@ def phase_transition(scale: str, out: Path, seed: int) -> list[Path]:
 
 
 def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``phase_transition``'s CSV into ``png_path``; returns it."""
     plt = pyplot()
     rows = read_csv(csv_path)
     Ks = sorted({int(r["K"]) for r in rows})
@@ -232,6 +237,10 @@ INVARIANCE_SCALES = {
 
 
 def invariance_violation(scale: str, out: Path, seed: int) -> list[Path]:
+    """Part ``invariance_violation`` [derived, THEORY.md T3]: the expected worst ERM risk of linear
+    probes against the number of labelled samples, for within-class noise sigma, beside the missing
+    mass floor, at ``INVARIANCE_SCALES[scale]``; writes the CSV and PNG into ``out``, returns their paths.
+    """
     cfg = INVARIANCE_SCALES[scale]
     rng = np.random.default_rng(seed)
     world = finite_world(cfg["K"], cfg["class_size"], graph="chain", random_state=rng)
@@ -347,6 +356,10 @@ COARSENING_SCALES = {
 
 
 def coarsening(scale: str, out: Path, seed: int) -> list[Path]:
+    """Part ``coarsening`` [derived, THEORY.md T4]: fine classes against a label-preserving and a
+    label-mixing coarsening, at ``COARSENING_SCALES[scale]``; writes the CSV and PNG into ``out`` and
+    returns their paths.
+    """
     cfg = COARSENING_SCALES[scale]
     rng = np.random.default_rng(seed)
     world = finite_world(cfg["K"], cfg["class_size"], graph="random", random_state=rng)
@@ -396,6 +409,7 @@ def coarsening(scale: str, out: Path, seed: int) -> list[Path]:
 
 
 def plot_coarsening(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``coarsening``'s CSV into ``png_path``; returns it."""
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, ax = plt.subplots(figsize=(10, 4.3))
@@ -456,6 +470,10 @@ def _sklearn_mlp_accuracy(C: np.ndarray, task: np.ndarray) -> float:
 
 
 def probe_families(scale: str, out: Path, seed: int) -> list[Path]:
+    """Part ``probe_families`` [derived, THEORY.md T1, T2, T9]: worst-task accuracy against d of linear
+    probes, the exact width-(K-1) ReLU head and scikit-learn's MLPClassifier; writes the CSV and PNG
+    into ``out`` and returns their paths.
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -489,6 +507,7 @@ def probe_families(scale: str, out: Path, seed: int) -> list[Path]:
 
 
 def plot_probe_families(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``probe_families``'s CSV into ``png_path``; returns it."""
     plt = pyplot()
     rows = read_csv(csv_path)
     Ks = sorted({int(r["K"]) for r in rows})

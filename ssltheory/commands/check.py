@@ -20,6 +20,7 @@ import json
 from ssltheory.files import load_npy
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ssltheory check``."""
     parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
     parser.add_argument("--classes", metavar="CLASSES.npy", required=True, help="class ids, non-negative integers, shape (n,)")
     parser.add_argument("--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)")
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory check``: the exact verdict on FEATURES.npy and CLASSES.npy; exit 0 ideal,
+    1 not ideal (2, bad input, is the caller's)."""
     from ssltheory.conditions import is_ideal
 
     features = load_npy(args.features, "features")

@@ -35,6 +35,7 @@ from pathlib import Path
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ssltheory demo``."""
     parser.add_argument("--out", default="demo_out", help="output directory (default ./demo_out)")
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory demo``: exact checks, training, probes and verdicts on views, then the report in ``--out``; exit 0."""
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"steps must be a positive integer, got {args.steps}")
     if args.batch_size is not None and args.batch_size < 2:

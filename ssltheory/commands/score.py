@@ -46,6 +46,7 @@ from ssltheory.files import load_npy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ssltheory score``."""
     parser.add_argument("target", metavar="RUN|ENCODER|FEATURES",
                         help="a `ssltheory train` run directory, an encoder state dict (.pt) or features (.npy)")
     parser.add_argument("--classes", metavar="CLASSES.npy", help="class id per row of FEATURES.npy (required for features)")
@@ -211,6 +212,7 @@ def _check_args(args) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
     import numpy as np
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report

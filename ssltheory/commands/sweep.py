@@ -21,6 +21,7 @@ from ssltheory.sweep import EXECUTORS, expand_runs, load_sweep_config, run_sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ssltheory sweep``."""
     parser.add_argument("config", help="the sweep file (.toml or .json)")
     parser.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name> in the current directory)")
     parser.add_argument("--executor", choices=EXECUTORS, default=None, help="override [executor] kind")
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``ssltheory sweep``: run (or, with ``--dry-run``, list) the sweep file's runs and write
+    their rows and table; exit 0, or 1 when a run failed."""
     config = load_sweep_config(args.config)
     out = args.out or f"sweeps/{config.name}"
     if args.parallel is not None and args.parallel < 1:

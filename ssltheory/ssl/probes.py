@@ -496,6 +496,9 @@ class MLPProbe:
         self.random_state = random_state
 
     def fit(self, X, y, X_val=None, y_val=None) -> "MLPProbe":
+        """Fit on features X (n, d) and labels y (n,); keep the epoch with the best accuracy on
+        (X_val, y_val), or on a stratified ``validation_fraction`` of X when they are not given.
+        """
         X = _as_features(X)
         y = _as_targets(y, len(X))
         hidden = (self.hidden, self.hidden) if np.isscalar(self.hidden) else tuple(self.hidden)
@@ -559,6 +562,7 @@ class MLPProbe:
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted labels (n,) of features X (n, d), in the labels' own values."""
         _check_fitted(self, "model_")
         X = _as_features(X)
         with torch.no_grad():
@@ -598,6 +602,9 @@ class KNNProbe:
         self.random_state = random_state
 
     def fit(self, X, y, X_val=None, y_val=None) -> "KNNProbe":
+        """Store features X (n, d) and labels y (n,) as the neighbour bank; with several ``k``, choose ``k_``
+        by accuracy on (X_val, y_val), or on a stratified ``validation_fraction`` of X when not given.
+        """
         X = _as_features(X)
         y = _as_targets(y, len(X))
         ks = [self.k] if np.isscalar(self.k) else list(self.k)
@@ -645,6 +652,7 @@ class KNNProbe:
         return torch.cat(out).numpy()
 
     def predict(self, X) -> np.ndarray:
+        """Predicted labels (n,) of features X (n, d) by the vote of their ``k_`` nearest bank rows."""
         _check_fitted(self, "_bank")
         X = _as_features(X)
         if X.shape[1] != self._bank.shape[1]:

@@ -69,6 +69,11 @@ class BarlowTwinsLoss(nn.Module):
         self.distributed = check_distributed_option(distributed)
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on two views' embeddings ``z_a``, ``z_b`` (batch, dim), same shape.
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+        """
         check_matrix(z_a, "z_a")
         check_matrix(z_b, "z_b")
         check_same_shape(z_a, z_b, "z_a", "z_b")

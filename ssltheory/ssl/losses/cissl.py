@@ -78,6 +78,12 @@ class CISSLLoss(nn.Module):
     def forward(
         self, student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor, teacher_b: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on the two views' student and teacher outputs, each (batch, dim)
+        (student and teacher widths as the heads give them).
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+        """
         for name, x in (("student_a", student_a), ("student_b", student_b), ("teacher_a", teacher_a), ("teacher_b", teacher_b)):
             check_matrix(x, name)
             check_same_shape(x, student_a, name, "student_a")

@@ -98,6 +98,14 @@ class DINOLoss(nn.Module):
         teacher_logits: Sequence[torch.Tensor],
         teacher_temperature: float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on per-view logits, each (batch, n_codes): the teacher's views
+        sharpened at ``teacher_temperature`` (default the loss's own) around the running centre, which
+        this call then updates.
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"``, ``"teacher_entropy"``,
+            ``"teacher_temperature"``).
+        """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
         if student_logits[0].shape[1] != self.n_codes:
             raise ValueError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")

@@ -101,6 +101,12 @@ class DISSLLoss(nn.Module):
     def forward(
         self, student_logits: Sequence[torch.Tensor], teacher_logits: Sequence[torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on the student's and the teacher's logits of two views, each
+        (batch, n_codes).
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+        """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 2)
         use_dist = resolve_distributed(self.distributed)
 

@@ -41,6 +41,12 @@ class ExactISSLLoss(nn.Module):
     def forward(
         self, logits: Sequence[torch.Tensor] | torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean cross-entropy of every view's logits (batch, n_classes) (one tensor or a list, one per view)
+        against ``labels`` (batch,), integers in [0, n_classes).
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"``, ``"accuracy"``).
+        """
         if isinstance(logits, torch.Tensor):
             logits = [logits]
         logits = check_view_list(logits, "logits", min_views=1)

@@ -74,6 +74,12 @@ class SimSiamLoss(nn.Module):
 
     def forward(self, p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor,
                 z_b: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on the predictions ``p_a``, ``p_b`` and the projections ``z_a``,
+        ``z_b`` of two views, each (batch, dim).
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+        """
         for x, name in ((p_a, "p_a"), (p_b, "p_b"), (z_a, "z_a"), (z_b, "z_b")):
             check_matrix(x, name)
             check_same_shape(x, p_a, name, "p_a")

@@ -107,6 +107,9 @@ class EmbeddingQueue(nn.Module):
 
     @torch.no_grad()
     def push(self, embeddings: Sequence[torch.Tensor]) -> None:
+        """Put the newest embeddings (one (batch, dim) tensor per global crop) at the front of the queue,
+        dropping the oldest rows.
+        """
         if len(embeddings) != self.queue.shape[0]:
             raise ValueError(f"push expects {self.queue.shape[0]} global crops, got {len(embeddings)}")
         batch = embeddings[0].shape[0]
@@ -170,6 +173,13 @@ class SwAVLoss(nn.Module):
 
     def forward(self, scores: Sequence[torch.Tensor], n_global: int = 2,
                 queue_scores: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the class docstring on prototype scores, one (batch, n_prototypes) tensor per crop
+        (the first ``n_global`` the global crops), with ``queue_scores`` (one (Q, n_prototypes) per global
+        crop) added to the codes' Sinkhorn batch when given.
+
+        Returns:
+            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+        """
         if not isinstance(n_global, int) or isinstance(n_global, bool) or n_global < 1:
             raise ValueError(f"n_global must be a positive integer, got {n_global!r}")
         scores = check_view_list(scores, "scores", min_views=2)
