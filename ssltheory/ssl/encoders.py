@@ -111,14 +111,13 @@ class DimensionExpansion(nn.Module):
 class ResNet(nn.Module):
     """ResNet trunk with a small-image stem, optional `DimensionExpansion`, average pooling, no fc.
 
-    Parameters
-    ----------
-    block : BasicBlock or Bottleneck
-    layers : blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-50
-    in_channels : image channels
-    image_size : side of the (square) training images, in pixels; picks the stem (module docstring)
-    z_dim : representation size; None keeps the trunk width (512 * block.expansion)
-    expansion_channels : hidden width of the `DimensionExpansion` block (512, REFERENCE.md)
+    Args:
+        block: BasicBlock or Bottleneck
+        layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18, (3, 4, 6, 3) for ResNet-50
+        in_channels: image channels
+        image_size: side of the (square) training images, in pixels; picks the stem (module docstring)
+        z_dim: representation size; None keeps the trunk width (512 * block.expansion)
+        expansion_channels: hidden width of the `DimensionExpansion` block (512, REFERENCE.md)
     """
 
     def __init__(
@@ -191,16 +190,14 @@ class SmallCNN(nn.Module):
 def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | None = None) -> nn.Module:
     """Build an encoder for square images of side `image_size` with `in_channels` channels.
 
-    Parameters
-    ----------
-    arch : "resnet18", "resnet50" or "small_cnn"
-    in_channels : 1 (grey) or 3 (RGB), any positive integer accepted
-    image_size : pixels per side (>= 8); selects the ResNet stem
-    z_dim : representation size; None means the natural width (512, 2048, 128)
+    Args:
+        arch: "resnet18", "resnet50" or "small_cnn"
+        in_channels: 1 (grey) or 3 (RGB), any positive integer accepted
+        image_size: pixels per side (>= 8); selects the ResNet stem
+        z_dim: representation size; None means the natural width (512, 2048, 128)
 
-    Returns
-    -------
-    nn.Module mapping (B, in_channels, H, W) float -> (B, z_dim), with attribute ``out_dim``.
+    Returns:
+        nn.Module mapping (B, in_channels, H, W) float -> (B, z_dim), with attribute ``out_dim``.
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")

@@ -154,13 +154,12 @@ class DINOHead(nn.Module):
     `CosineLayer`. The widths (1024 hidden, 256 bottleneck, C = 1000) and the cosine last layer are
     the authors' [code] in both.
 
-    Parameters
-    ----------
-    z_dim : int
-    n_codes : int, default 1000 (REFERENCE.md: C = 1000 on TinyImageNet)
-    hidden_dim : int, default 1024
-    bottleneck_dim : int, default 256
-    variant : "original" or "authors"
+    Args:
+        z_dim: int
+        n_codes: int, default 1000 (REFERENCE.md: C = 1000 on TinyImageNet)
+        hidden_dim: int, default 1024
+        bottleneck_dim: int, default 256
+        variant: "original" or "authors"
 
     forward(z: (B, z_dim), freeze_last_layer=False) -> logits (B, n_codes).
     """

@@ -35,31 +35,27 @@ class BarlowTwinsLoss(nn.Module):
     code), and ``C = n_a.T @ n_b / N`` over the N rows of the batch [paper: Zbontar et al. 2021
     eq. 1-2; code: ``facebookresearch/barlowtwins`` ``main.py``].
 
-    Parameters
-    ----------
-    lambda_offdiag : float, default 0.0051 [code] (the paper's lambda 5e-3, rounded so in the code)
-        Weight of the redundancy-reduction (off-diagonal) term.
-    eps : float, default 1e-5: added to the variance (batch-norm's).
-    distributed : "auto", True or False, default "auto"
-        Whether the batch statistics and C are all-reduced over processes (the global batch's
-        standardisation, as the authors' SyncBatchNorm, and its cross-correlation; with
-        gradients: each process returns the loss of the global C).
+    Args:
+        lambda_offdiag (float, default 0.0051 [code] (the paper's lambda 5e-3, rounded so in the code)):
+            Weight of the redundancy-reduction (off-diagonal) term.
+        eps: float, default 1e-5: added to the variance (batch-norm's).
+        distributed ("auto", True or False, default "auto"):
+            Whether the batch statistics and C are all-reduced over processes (the global batch's
+            standardisation, as the authors' SyncBatchNorm, and its cross-correlation; with
+            gradients: each process returns the loss of the global C).
 
-    Forward
-    -------
-    z_a, z_b : (B, D) float tensors, projections of the two views; row k of both from image k.
-        B >= 2 (a variance needs two rows).
+    Forward:
+        z_a, z_b: (B, D) float tensors, projections of the two views; row k of both from image k.
+            B >= 2 (a variance needs two rows).
 
-    Returns
-    -------
-    loss : scalar float32
-    logs : dict of floats: ``loss``, ``on_diagonal`` (sum (1 - C_ii)^2), ``off_diagonal``
-        (sum_{i != j} C_ij^2, unweighted), ``mean_diagonal`` (mean C_ii; 1 = perfectly invariant).
+    Returns:
+        loss: scalar float32
+        logs: dict of floats: ``loss``, ``on_diagonal`` (sum (1 - C_ii)^2), ``off_diagonal``
+            (sum_{i != j} C_ij^2, unweighted), ``mean_diagonal`` (mean C_ii; 1 = perfectly invariant).
 
-    Example
-    -------
-    >>> loss_fn = BarlowTwinsLoss(distributed=False)
-    >>> loss, logs = loss_fn(torch.randn(16, 32), torch.randn(16, 32))
+    Example:
+        >>> loss_fn = BarlowTwinsLoss(distributed=False)
+        >>> loss, logs = loss_fn(torch.randn(16, 32), torch.randn(16, 32))
     """
 
     def __init__(self, lambda_offdiag: float = 0.0051, eps: float = 1e-5, distributed: str | bool = "auto") -> None:

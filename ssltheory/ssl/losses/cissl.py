@@ -41,32 +41,28 @@ class CISSLLoss(nn.Module):
     ``is_self_contrastive=True``, ``is_pred_proj_same=False``]. Since q_i[self] + q_i[pos] <= 1,
     each row is at least log 2 (THEORY.md T8).
 
-    Parameters
-    ----------
-    temperature : float, default 0.07 (REFERENCE.md)
-    distributed : "auto", True or False, default "auto"
-        Whether the teacher targets are gathered from every process with gradients
-        (`ssltheory.ssl.losses.distributed`); rows stay local.
-    reduction : "mean" or "none"
-        "none" returns the 2B per-row losses.
+    Args:
+        temperature: float, default 0.07 (REFERENCE.md)
+        distributed ("auto", True or False, default "auto"):
+            Whether the teacher targets are gathered from every process with gradients
+            (`ssltheory.ssl.losses.distributed`); rows stay local.
+        reduction ("mean" or "none"):
+            "none" returns the 2B per-row losses.
 
-    Forward
-    -------
-    student_a, student_b : (B, D) float tensors, student head (linear) on views a and b.
-    teacher_a, teacher_b : (B, D) float tensors, teacher head (MLP) on views a and b.
-        Row k of all four comes from the same image.
+    Forward:
+        student_a, student_b: (B, D) float tensors, student head (linear) on views a and b.
+        teacher_a, teacher_b: (B, D) float tensors, teacher head (MLP) on views a and b.
+            Row k of all four comes from the same image.
 
-    Returns
-    -------
-    loss : scalar (or (2B,)), float32
-    logs : dict of floats: ``loss``, ``excess_over_log2`` (loss - log 2 >= 0),
-        ``n_targets`` (2B_global).
+    Returns:
+        loss: scalar (or (2B,)), float32
+        logs: dict of floats: ``loss``, ``excess_over_log2`` (loss - log 2 >= 0),
+            ``n_targets`` (2B_global).
 
-    Example
-    -------
-    >>> loss_fn = CISSLLoss(distributed=False)
-    >>> s_a, s_b, t_a, t_b = (torch.randn(8, 128) for _ in range(4))
-    >>> loss, logs = loss_fn(s_a, s_b, t_a, t_b)
+    Example:
+        >>> loss_fn = CISSLLoss(distributed=False)
+        >>> s_a, s_b, t_a, t_b = (torch.randn(8, 128) for _ in range(4))
+        >>> loss, logs = loss_fn(s_a, s_b, t_a, t_b)
     """
 
     def __init__(self, temperature: float = 0.07, distributed: str | bool = "auto", reduction: str = "mean") -> None:

@@ -39,37 +39,33 @@ class DINOLoss(nn.Module):
     centre is updated (no gradient) as ``center <- m center + (1 - m) mean(g_t)`` over the global
     batch of all teacher views.
 
-    Parameters
-    ----------
-    n_codes : int
-        C, the number of teacher/student outputs (REFERENCE.md: 1000).
-    student_temperature : float, default 0.1
-    teacher_temperature : float, default 0.07
-        Used when `forward` is not given one; the warm-up 0.04 -> 0.07 is the method's schedule.
-    center_momentum : float in [0, 1), default 0.9
-    distributed : "auto", True or False, default "auto"
-        Whether the centre's batch mean is all-reduced over processes
-        (`ssltheory.ssl.losses.distributed`). The loss itself is per-row, hence local.
+    Args:
+        n_codes (int):
+            C, the number of teacher/student outputs (REFERENCE.md: 1000).
+        student_temperature: float, default 0.1
+        teacher_temperature (float, default 0.07):
+            Used when `forward` is not given one; the warm-up 0.04 -> 0.07 is the method's schedule.
+        center_momentum: float in [0, 1), default 0.9
+        distributed ("auto", True or False, default "auto"):
+            Whether the centre's batch mean is all-reduced over processes
+            (`ssltheory.ssl.losses.distributed`). The loss itself is per-row, hence local.
 
-    Forward
-    -------
-    student_logits : list of n_views (B, C) tensors, the student head on every view
-        (global views first, in the same order as the teacher's).
-    teacher_logits : list of n_global (B, C) tensors, the EMA teacher head on the global views,
-        1 <= n_global <= n_views; view v of both lists is the same crop.
-    teacher_temperature : float, optional
+    Forward:
+        student_logits: list of n_views (B, C) tensors, the student head on every view
+            (global views first, in the same order as the teacher's).
+        teacher_logits: list of n_global (B, C) tensors, the EMA teacher head on the global views,
+            1 <= n_global <= n_views; view v of both lists is the same crop.
+        teacher_temperature: float, optional
 
-    Returns
-    -------
-    loss : scalar float32
-    logs : dict of floats: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
+    Returns:
+        loss: scalar float32
+        logs: dict of floats: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
 
-    Example
-    -------
-    >>> loss_fn = DINOLoss(n_codes=64, distributed=False)
-    >>> student = [torch.randn(8, 64, requires_grad=True) for _ in range(2)]
-    >>> teacher = [torch.randn(8, 64) for _ in range(2)]
-    >>> loss, logs = loss_fn(student, teacher, teacher_temperature=0.04)
+    Example:
+        >>> loss_fn = DINOLoss(n_codes=64, distributed=False)
+        >>> student = [torch.randn(8, 64, requires_grad=True) for _ in range(2)]
+        >>> teacher = [torch.randn(8, 64) for _ in range(2)]
+        >>> loss, logs = loss_fn(student, teacher, teacher_temperature=0.04)
     """
 
     def __init__(

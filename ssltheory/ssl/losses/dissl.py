@@ -50,34 +50,30 @@ class DISSLLoss(nn.Module):
     - ``loss = distill - lambda_maximality * marginal_entropy + beta_det_inv * det_inv``.
     [code: ISSL ``DISSL.forward``.]
 
-    Parameters
-    ----------
-    lambda_maximality : float, default 2.3   (lambda)
-    beta_det_inv : float, default 0.8        (beta)
-    teacher_temperature : float, default 0.5 (tau_t)
-    student_temperature : float, default 1.0 (tau_s)
-    distributed : "auto", True or False, default "auto"
-        Whether pbar is the mean over the global batch (all-reduce with gradient,
-        `ssltheory.ssl.losses.distributed`) rather than over this process's rows.
+    Args:
+        lambda_maximality: float, default 2.3   (lambda)
+        beta_det_inv: float, default 0.8        (beta)
+        teacher_temperature: float, default 0.5 (tau_t)
+        student_temperature: float, default 1.0 (tau_s)
+        distributed ("auto", True or False, default "auto"):
+            Whether pbar is the mean over the global batch (all-reduce with gradient,
+            `ssltheory.ssl.losses.distributed`) rather than over this process's rows.
 
-    Forward
-    -------
-    student_logits : list of n_views (B, C) tensors, student head S(z) on every view.
-    teacher_logits : list of n_teacher (B, C) tensors, teacher head T(z) on the large crops,
-        2 <= n_teacher <= n_views. Neither is detached: gradients reach both heads.
+    Forward:
+        student_logits: list of n_views (B, C) tensors, student head S(z) on every view.
+        teacher_logits: list of n_teacher (B, C) tensors, teacher head T(z) on the large crops,
+            2 <= n_teacher <= n_views. Neither is detached: gradients reach both heads.
 
-    Returns
-    -------
-    loss : scalar float32
-    logs : dict of floats: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
-        (H(pbar)), ``teacher_entropy`` (mean H(t_v)), ``kl_distillation``, ``kl_invariance``.
+    Returns:
+        loss: scalar float32
+        logs: dict of floats: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
+            (H(pbar)), ``teacher_entropy`` (mean H(t_v)), ``kl_distillation``, ``kl_invariance``.
 
-    Example
-    -------
-    >>> loss_fn = DISSLLoss(distributed=False)
-    >>> student = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
-    >>> teacher = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
-    >>> loss, logs = loss_fn(student, teacher)
+    Example:
+        >>> loss_fn = DISSLLoss(distributed=False)
+        >>> student = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
+        >>> teacher = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
+        >>> loss, logs = loss_fn(student, teacher)
     """
 
     def __init__(

@@ -45,12 +45,11 @@ __all__ = [
 def resolve_distributed(option: str | bool) -> bool:
     """Decide whether a loss should use the collectives of this module.
 
-    Parameters
-    ----------
-    option : "auto", True or False
-        "auto": yes exactly when torch.distributed is initialised with more than one process.
-        True: yes, and torch.distributed must be initialised (ValueError otherwise).
-        False: never (each process computes a purely local loss).
+    Args:
+        option ("auto", True or False):
+            "auto": yes exactly when torch.distributed is initialised with more than one process.
+            True: yes, and torch.distributed must be initialised (ValueError otherwise).
+            False: never (each process computes a purely local loss).
     """
     if isinstance(option, str):
         if option != "auto":

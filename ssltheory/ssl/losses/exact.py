@@ -23,19 +23,16 @@ __all__ = ["ExactISSLLoss"]
 class ExactISSLLoss(nn.Module):
     """Mean over views and rows of -log softmax(head(z_v))[M(x)].
 
-    Forward
-    -------
-    logits : list of n_views (B, K) tensors (or one (B, K) tensor), the head on each view's z.
-    labels : (B,) integer tensor, M(x) in {0..K-1} for each image (the same for all its views).
+    Forward:
+        logits: list of n_views (B, K) tensors (or one (B, K) tensor), the head on each view's z.
+        labels: (B,) integer tensor, M(x) in {0..K-1} for each image (the same for all its views).
 
-    Returns
-    -------
-    loss : scalar float32 (nats; H[M|Z] estimate)
-    logs : dict of floats: ``loss``, ``accuracy`` (fraction of rows whose argmax is M).
+    Returns:
+        loss: scalar float32 (nats; H[M|Z] estimate)
+        logs: dict of floats: ``loss``, ``accuracy`` (fraction of rows whose argmax is M).
 
-    Example
-    -------
-    >>> loss, logs = ExactISSLLoss()([torch.randn(8, 10)], torch.randint(0, 10, (8,)))
+    Example:
+        >>> loss, logs = ExactISSLLoss()([torch.randn(8, 10)], torch.randint(0, 10, (8,)))
     """
 
     def forward(

@@ -33,31 +33,27 @@ class NTXentLoss(nn.Module):
     positive among the other 2B - 1 (its instance), i.e. the invariance + "predict M" terms of
     THEORY.md T6 with instance classes, through a shared nonlinear head (T9).
 
-    Parameters
-    ----------
-    temperature : float, default 0.07 (REFERENCE.md)
-        Divides the cosine similarities.
-    distributed : "auto", True or False, default "auto"
-        Whether negatives are gathered from every process (with gradients; see
-        `ssltheory.ssl.losses.distributed`). Rows stay local; columns span the global batch.
-    reduction : "mean" or "none"
-        "none" returns the 2B per-row losses (views a then views b) instead of their mean.
+    Args:
+        temperature (float, default 0.07 (REFERENCE.md)):
+            Divides the cosine similarities.
+        distributed ("auto", True or False, default "auto"):
+            Whether negatives are gathered from every process (with gradients; see
+            `ssltheory.ssl.losses.distributed`). Rows stay local; columns span the global batch.
+        reduction ("mean" or "none"):
+            "none" returns the 2B per-row losses (views a then views b) instead of their mean.
 
-    Forward
-    -------
-    z_a, z_b : (B, D) float tensors
-        Head outputs of the two views; row k of both comes from the same image.
+    Forward:
+        z_a, z_b: (B, D) float tensors
+            Head outputs of the two views; row k of both comes from the same image.
 
-    Returns
-    -------
-    loss : scalar (or (2B,) with reduction "none"), float32
-    logs : dict of floats: ``loss``, ``positive_cosine`` (mean cosine between the two views),
-        ``n_negatives`` (2B_global - 2).
+    Returns:
+        loss: scalar (or (2B,) with reduction "none"), float32
+        logs: dict of floats: ``loss``, ``positive_cosine`` (mean cosine between the two views),
+            ``n_negatives`` (2B_global - 2).
 
-    Example
-    -------
-    >>> loss_fn = NTXentLoss(temperature=0.07, distributed=False)
-    >>> loss, logs = loss_fn(torch.randn(8, 128), torch.randn(8, 128))
+    Example:
+        >>> loss_fn = NTXentLoss(temperature=0.07, distributed=False)
+        >>> loss, logs = loss_fn(torch.randn(8, 128), torch.randn(8, 128))
     """
 
     def __init__(self, temperature: float = 0.07, distributed: str | bool = "auto", reduction: str = "mean") -> None:

@@ -41,29 +41,25 @@ class SimSiamLoss(nn.Module):
     2021 eq. 1-4 and Algorithm 1]. lightly's ``NegativeCosineSimilarity`` is D without the
     stop-gradient, which its users apply themselves.
 
-    Parameters
-    ----------
-    eps : float, default 1e-8: floor of the norms in the cosine (``F.cosine_similarity``'s).
+    Args:
+        eps: float, default 1e-8: floor of the norms in the cosine (``F.cosine_similarity``'s).
 
     The loss is per row, so it needs no cross-process option: DDP's gradient average over
     processes already gives the global batch's gradient.
 
-    Forward
-    -------
-    p_a, p_b : (B, D) predictor outputs of the two views (with gradient).
-    z_a, z_b : (B, D) projector outputs of the two views (detached here).
+    Forward:
+        p_a, p_b: (B, D) predictor outputs of the two views (with gradient).
+        z_a, z_b: (B, D) projector outputs of the two views (detached here).
 
-    Returns
-    -------
-    loss : scalar float32 in [-1, 1]
-    logs : dict of floats: ``loss`` (the collapse monitor, `projection_std`, is the method's log).
+    Returns:
+        loss: scalar float32 in [-1, 1]
+        logs: dict of floats: ``loss`` (the collapse monitor, `projection_std`, is the method's log).
 
-    Example
-    -------
-    >>> loss_fn = SimSiamLoss()
-    >>> p = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
-    >>> z = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
-    >>> loss, logs = loss_fn(p[0], p[1], z[0], z[1])
+    Example:
+        >>> loss_fn = SimSiamLoss()
+        >>> p = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
+        >>> z = [torch.randn(8, 32, requires_grad=True) for _ in range(2)]
+        >>> loss, logs = loss_fn(p[0], p[1], z[0], z[1])
     """
 
     def __init__(self, eps: float = 1e-8) -> None:

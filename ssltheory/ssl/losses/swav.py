@@ -132,33 +132,29 @@ class SwAVLoss(nn.Module):
     ``mean_rows -sum_k q_v log softmax(p_w / temperature)`` [paper: Caron et al. 2020 eq. 1-3;
     code: SwAV ``main_swav.py``; same pairs and averaging as lightly's ``SwaVLoss``].
 
-    Parameters
-    ----------
-    temperature : float, default 0.1 [paper]
-    epsilon : float, default 0.05 [paper]: Sinkhorn's entropic regularisation.
-    sinkhorn_iterations : int, default 3 [paper]
-    distributed : "auto", True or False, default "auto"
-        Whether Sinkhorn's sums run over the global batch (all-reduced), as in the SwAV code.
-        The cross-entropy is per-row, hence local.
+    Args:
+        temperature: float, default 0.1 [paper]
+        epsilon: float, default 0.05 [paper]: Sinkhorn's entropic regularisation.
+        sinkhorn_iterations: int, default 3 [paper]
+        distributed ("auto", True or False, default "auto"):
+            Whether Sinkhorn's sums run over the global batch (all-reduced), as in the SwAV code.
+            The cross-entropy is per-row, hence local.
 
-    Forward
-    -------
-    scores : list of n_views (B, K) tensors, the prototype scores of every crop, global first.
-    n_global : int, default 2: how many of them are global crops (the code targets).
-    queue_scores : optional list of n_global (Q, K) tensors, the current prototypes' scores of
-        the queued projections of each global crop (Q may be 0).
+    Forward:
+        scores: list of n_views (B, K) tensors, the prototype scores of every crop, global first.
+        n_global: int, default 2: how many of them are global crops (the code targets).
+        queue_scores: optional list of n_global (Q, K) tensors, the current prototypes' scores of
+            the queued projections of each global crop (Q may be 0).
 
-    Returns
-    -------
-    loss : scalar float32
-    logs : dict of floats: ``loss``, ``prototype_usage`` (entropy of the mean code over the
-        batch / log K; 1 when the batch is equipartitioned, 0 when one prototype takes it all).
+    Returns:
+        loss: scalar float32
+        logs: dict of floats: ``loss``, ``prototype_usage`` (entropy of the mean code over the
+            batch / log K; 1 when the batch is equipartitioned, 0 when one prototype takes it all).
 
-    Example
-    -------
-    >>> loss_fn = SwAVLoss(distributed=False)
-    >>> scores = [torch.randn(8, 30).tanh().requires_grad_() for _ in range(6)]
-    >>> loss, logs = loss_fn(scores, n_global=2)
+    Example:
+        >>> loss_fn = SwAVLoss(distributed=False)
+        >>> scores = [torch.randn(8, 30).tanh().requires_grad_() for _ in range(6)]
+        >>> loss, logs = loss_fn(scores, n_global=2)
     """
 
     def __init__(self, temperature: float = 0.1, epsilon: float = 0.05, sinkhorn_iterations: int = 3,
