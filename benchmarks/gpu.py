@@ -30,6 +30,11 @@ import time
 import torch
 
 from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.benchmarks.throughput import PerImageTwoViews, seed_worker
+from ssltheory.ssl.augment import build_augmentation
+from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.methods import build_method
+from ssltheory.ssl.train import TrainConfig
 
 NAME = "gpu"
 ROW = "gpu_resnet18_two_view_epoch"
@@ -61,12 +66,6 @@ class _EpochRunner:
 
     def __init__(self, device: torch.device, n_images: int, batch_size: int, arch: str, method: str, image_size: int,
                  method_options: dict | None, num_workers: int, seed: int):
-        from ssltheory.ssl.augment import build_augmentation
-        from ssltheory.ssl.encoders import build_encoder
-        from ssltheory.ssl.methods import build_method
-
-        from ssltheory.benchmarks.throughput import PerImageTwoViews, seed_worker
-
         self.device, self.batch_size = device, batch_size
         self.steps_per_epoch = n_images // batch_size
         g = torch.Generator().manual_seed(seed)
@@ -140,8 +139,6 @@ def compare_epochs(device: str | torch.device = "cuda", n_images: int = 50_000, 
     Defaults are the GPU benchmark's; tests pass ``device="cpu"`` and toy sizes to run the path.
     ``batch_size`` / ``method`` None: ``TrainConfig()``'s.
     """
-    from ssltheory.ssl.train import TrainConfig
-
     defaults = TrainConfig()
     batch_size = batch_size or defaults.batch_size
     method = method or defaults.method

@@ -48,7 +48,19 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ssltheory.benchmarks._harness import BenchConfig
+from ssltheory.benchmarks.cli import run_benchmarks
 from ssltheory.benchmarks.gpu import peak_flops
+from ssltheory.files import jsonable
+from ssltheory.metrics import score_all
+from ssltheory.report import DEFAULT_TOL
+from ssltheory.ssl.augment import Normalize, build_augmentation
+from ssltheory.ssl.data import load_dataset
+from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.methods import build_method
+from ssltheory.ssl.probes import LinearProbe, extract_features
+from ssltheory.ssl.train import warmup_cosine
+from ssltheory.ssl.views import sample_views, view_classes
 
 #: the results' folder, relative to the current directory (from the repository's root: the committed files)
 DEFAULT_OUT = Path("benchmarks")
@@ -87,11 +99,6 @@ def train_and_time(method_name: str, dataset, device, sizes: Sizes, compile_enco
     """Train ``method_name`` for ``sizes.warmup_steps + sizes.steps`` steps on ``dataset``'s train
     split; return (the trained encoder, eval mode, on ``device``; the measurement dict)."""
     import torch
-
-    from ssltheory.ssl.augment import build_augmentation
-    from ssltheory.ssl.encoders import build_encoder
-    from ssltheory.ssl.methods import build_method
-    from ssltheory.ssl.train import warmup_cosine
 
     torch.manual_seed(seed)
     cuda = device.type == "cuda"
@@ -188,13 +195,6 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
     import numpy as np
     import torch
 
-    from ssltheory.files import jsonable
-    from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL
-    from ssltheory.ssl.augment import Normalize, build_augmentation
-    from ssltheory.ssl.probes import LinearProbe, extract_features
-    from ssltheory.ssl.views import sample_views, view_classes
-
     normalize = Normalize(dataset.mean, dataset.std).to(device)
     started = time.perf_counter()
     feats = {}
@@ -229,9 +229,6 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
 
 def gpu_benchmark(quick: bool) -> list[dict]:
     """The rows of ``ssltheory bench --only gpu`` (pending without CUDA)."""
-    from ssltheory.benchmarks._harness import BenchConfig
-    from ssltheory.benchmarks.cli import run_benchmarks
-
     return [r.to_dict() for r in run_benchmarks(BenchConfig(quick=quick), {"gpu": None})]
 
 
@@ -242,8 +239,6 @@ def run_check(*, dry_run: bool, data_dir: str | Path | None, sizes: Sizes, compi
               seed: int = 0, echo=print) -> dict:
     """Every stage of the check; returns the JSON-ready record (see the module docstring)."""
     import torch
-
-    from ssltheory.ssl.data import load_dataset
 
     if compile_mode not in ("off", "on", "both"):
         raise ValueError(f"compile must be off, on or both, got {compile_mode!r}")
@@ -321,8 +316,6 @@ def _fmt(value, missing: str = "-") -> str:
 
 def write_results(record: dict, out: Path) -> list[Path]:
     """``out/GPU_RESULTS.json`` and ``out/GPU_RESULTS.md``, each written whole (temp file, rename)."""
-    from ssltheory.files import jsonable
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (("GPU_RESULTS.json", json.dumps(jsonable(record), indent=1, sort_keys=True) + "\n"),

@@ -34,6 +34,13 @@ import torch
 
 from ssltheory.benchmarks import reference_losses as ref
 from ssltheory.benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
+from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
+from ssltheory.ssl.losses.cissl import CISSLLoss
+from ssltheory.ssl.losses.dino import DINOLoss
+from ssltheory.ssl.losses.dissl import DISSLLoss
+from ssltheory.ssl.losses.simclr import NTXentLoss
+from ssltheory.ssl.losses.simsiam import SimSiamLoss
+from ssltheory.ssl.losses.swav import SwAVLoss
 
 NAME = "losses"
 TARGET = 1.2  # ours at most 1.2 times the baseline's time
@@ -65,8 +72,6 @@ def _lightly(class_name: str):
 
 
 def _simclr_ours():
-    from ssltheory.ssl.losses.simclr import NTXentLoss
-
     loss = NTXentLoss(temperature=0.07, distributed=False)
     return lambda x: loss(x[0], x[1])[0]
 
@@ -83,8 +88,6 @@ def _simclr_baseline():
 
 
 def _cissl_ours():
-    from ssltheory.ssl.losses.cissl import CISSLLoss
-
     loss = CISSLLoss(temperature=0.07, distributed=False)
     return lambda x: loss(x[0], x[1], x[2], x[3])[0]
 
@@ -104,8 +107,6 @@ DINO_TEACHER_TEMP = 0.04  # the start of the 0.04 -> 0.07 warm-up
 
 
 def _dino_ours(n_codes: int = DINO_CODES):
-    from ssltheory.ssl.losses.dino import DINOLoss
-
     loss = DINOLoss(n_codes=n_codes, student_temperature=0.1, center_momentum=0.9, distributed=False)
     return lambda x: loss([x[0], x[1]], [x[2], x[3]], teacher_temperature=DINO_TEACHER_TEMP)[0]
 
@@ -127,8 +128,6 @@ DISSL_CODES = 16384
 
 
 def _dissl_ours():
-    from ssltheory.ssl.losses.dissl import DISSLLoss
-
     loss = DISSLLoss(distributed=False)
     return lambda x: loss([x[2], x[3]], [x[0], x[1]])[0]
 
@@ -150,8 +149,6 @@ def _swav_inputs(batch: int, generator: torch.Generator, prototypes: int) -> lis
 
 
 def _swav_ours():
-    from ssltheory.ssl.losses.swav import SwAVLoss
-
     loss = SwAVLoss(temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, distributed=False)
     return lambda x: loss(x, n_global=2)[0]
 
@@ -166,8 +163,6 @@ def _swav_lightly():
 
 
 def _barlow_ours():
-    from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
-
     loss = BarlowTwinsLoss(lambda_offdiag=0.0051, distributed=False)
     return lambda x: loss(x[0], x[1])[0]
 
@@ -182,8 +177,6 @@ def _barlow_lightly():
 
 
 def _simsiam_ours():
-    from ssltheory.ssl.losses.simsiam import SimSiamLoss
-
     loss = SimSiamLoss()
     return lambda x: loss(*x)[0]
 

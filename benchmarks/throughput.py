@@ -53,6 +53,14 @@ import torch.nn.functional as F
 
 import ssltheory
 from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.ssl.augment import build_augmentation
+from ssltheory.ssl.config import DEMO_METHODS, TrainConfig, demo_recipe
+from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.methods import build_method
+from ssltheory.ssl.train import TrainConfig, train_step, warmup_cosine
+import ssltheory.ssl.augment
+import ssltheory.ssl.encoders
+import ssltheory.ssl.methods
 
 NAME = "throughput"
 ROW = "train_throughput"
@@ -195,11 +203,6 @@ def measure(spec: ThroughputSpec) -> dict:
     """Run ``spec`` in this process; return {mode: {seconds_per_step, images_per_s}} plus the peak
     memory of the process (and of its DataLoader workers). Modes: ``augment_only`` (views made and
     dropped), ``train`` (views made, then a training step)."""
-    from ssltheory.ssl.augment import build_augmentation
-    from ssltheory.ssl.encoders import build_encoder
-    from ssltheory.ssl.methods import build_method
-    from ssltheory.ssl.train import TrainConfig, train_step, warmup_cosine
-
     torch.set_num_threads(spec.threads)
     torch.manual_seed(spec.seed)
     random.seed(spec.seed)
@@ -296,8 +299,6 @@ CONFIGURATION_REASON = (
 def _demo_recipe() -> dict:
     """Method, encoder, heads, batch and strength of the demo (``ssltheory demo``, not --quick),
     with the method options the trainer derives from them (``TrainConfig.build_options``)."""
-    from ssltheory.ssl.config import DEMO_METHODS, TrainConfig, demo_recipe
-
     plan = demo_recipe(quick=False, steps=None, batch_size=None)
     method = "dissl" if "dissl" in DEMO_METHODS else DEMO_METHODS[0]
     config = TrainConfig.from_flags(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
@@ -319,9 +320,6 @@ def run(config: BenchConfig) -> list[Row]:
         return []
     try:
         shared = _demo_recipe()
-        import ssltheory.ssl.augment  # noqa: F401
-        import ssltheory.ssl.encoders  # noqa: F401
-        import ssltheory.ssl.methods  # noqa: F401
     except ImportError as exc:
         return [pending_row(name, SPEEDUP, target, f"ours not importable yet: {exc}") for name in wanted]
     if config.quick:

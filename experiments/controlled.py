@@ -79,10 +79,22 @@ from torch import nn
 
 from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
+from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.report import DEFAULT_TOL
+from ssltheory.ssl.augment import Normalize
+from ssltheory.ssl.data import (
+    MNIST_ENV,
+    Split,
+    dataset_from_splits,
+    default_data_dir,
+    load_dataset,
+    load_mnist,
+    resize_uint8,
+)
+from ssltheory.ssl.probes import LinearProbe, extract_features
+from ssltheory.ssl.train import TrainConfig, load_run, train
 from ssltheory.tasks import enumerate_binary_tasks
-from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
 
 DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
 
@@ -136,8 +148,6 @@ def source_splits(source: str, image_size: int | None, data_dir: Path | None = N
     at ``image_size`` pixels (bilinear, antialiased; None keeps the native size). For ``digits``
     the training split is scikit-learn digits' train + val of ``data.load_digits``.
     """
-    from ssltheory.ssl.data import MNIST_ENV, default_data_dir, load_dataset, load_mnist, resize_uint8
-
     if source == "mnist":
         root = Path(data_dir) if data_dir is not None else default_data_dir("mnist")
         if root is None or not root.is_dir():
@@ -166,8 +176,6 @@ def controlled_dataset(splits, relabel: np.ndarray | None = None):
     (``ssltheory.ssl.data.dataset_from_splits``: 10 % stratified, seed 0), so the result equals
     ``load_dataset("mnist", ...)`` on the same images written as idx files.
     """
-    from ssltheory.ssl.data import Split, dataset_from_splits
-
     train_images, train_labels, test_images, test_labels = splits
     seen = train_labels if relabel is None else np.asarray(relabel, dtype=np.uint8)[train_labels]
     as_split = lambda images, labels: Split(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).unsqueeze(1),  # noqa: E731
@@ -184,8 +192,6 @@ def train_encoder(run_dir: Path, seed: int, dataset=None, **config) -> tuple[nn.
     eval mode, the run's config dict, wall seconds). ``config``: TrainConfig fields and method
     options by their flag names (data, data_dir, method, z_dim, steps, proj_dim...); ``dataset``:
     an in-memory ImageDataset to train on instead of loading ``config["data"]``."""
-    from ssltheory.ssl.train import TrainConfig, load_run, train
-
     start = time.perf_counter()
     cfg = TrainConfig.from_flags(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
     train(cfg, dataset)
@@ -195,9 +201,6 @@ def train_encoder(run_dir: Path, seed: int, dataset=None, **config) -> tuple[nn.
 
 def features_of(encoder: nn.Module, config: dict, images: torch.Tensor) -> np.ndarray:
     """Frozen features (N, d) float64 of uint8 images (N, C, H, W), normalised as in training."""
-    from ssltheory.ssl.augment import Normalize
-    from ssltheory.ssl.probes import extract_features
-
     normalize = Normalize(config["mean"], config["std"])
     with torch.no_grad():
         return extract_features(encoder, images, batch_size=1024, transform=normalize).astype(np.float64)
@@ -486,8 +489,6 @@ def relation_config(relation: str) -> tuple[np.ndarray | None, bool]:
 
 def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
     """CISSL with finer / exact / coarser relations: linear-probe accuracy vs number of labels."""
-    from ssltheory.ssl.probes import LinearProbe
-
     cfg = SCALES[scale]
     rc = dict(cfg["relations"])
     strength = rc.pop("strength")
@@ -593,8 +594,6 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
     the digit probe's mistakes makes exactly these), and the class-code predicates of
     :func:`class_code_scores`. Writes ``issl_threshold.csv`` and ``issl_threshold.png``.
     """
-    from ssltheory.ssl.probes import LinearProbe
-
     cfg = SCALES[scale]
     th = cfg["threshold"]
     tasks = enumerate_binary_tasks(10)

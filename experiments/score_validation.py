@@ -56,6 +56,11 @@ from ssltheory.experiments._io import pyplot, read_csv, write_csv
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
 from ssltheory.report import DEFAULT_TOL
+from ssltheory.ssl.augment import Normalize
+from ssltheory.ssl.data import default_data_dir, load_dataset
+from ssltheory.ssl.probes import LinearProbe, extract_features
+from ssltheory.ssl.train import TrainConfig, load_run, train
+from ssltheory.ssl.views import encode_views, reference_augmentation
 
 DESCRIPTION = "does the label-free ideal_score rank encoders as linear probes do, better than RankMe, LiDAR, alpha-ReQ?"
 
@@ -87,8 +92,6 @@ class RunSpec:
 
 
 def _mnist_dir() -> Path | None:
-    from ssltheory.ssl.data import default_data_dir
-
     path = default_data_dir("mnist")
     found = path is not None and any((path / f"train-images-idx3-ubyte{ext}").exists() for ext in ("", ".gz"))
     return path if found else None
@@ -156,8 +159,6 @@ def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
 
 
 def _train(spec: RunSpec, cfg: dict, out: Path) -> Path:
-    from ssltheory.ssl.train import TrainConfig, train
-
     codes = cfg["n_codes"] if spec.method in ("dissl", "dino") else None
     config = TrainConfig.from_flags(
         method=spec.method, data=spec.data, data_dir=cfg["data_dirs"][spec.data], arch=cfg["arch"],
@@ -178,9 +179,6 @@ def _labelled(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 def _probe_accuracy(encoder, config: dict, dataset, cfg: dict, seed: int) -> dict:
     """Linear-probe accuracy on frozen un-augmented features: fit on train, select on val, score on test."""
-    from ssltheory.ssl.augment import Normalize
-    from ssltheory.ssl.probes import LinearProbe, extract_features
-
     normalize = Normalize(config["mean"], config["std"])
     n_train, n_val, n_test = cfg["probe_per_class"]
     feats = {}
@@ -199,10 +197,6 @@ def _probe_accuracy(encoder, config: dict, dataset, cfg: dict, seed: int) -> dic
 def measure(spec: RunSpec, cfg: dict, work: Path, datasets: dict) -> dict:
     """Train ``spec``; its probe accuracy and the codes of its reference views (a dict, cached by `collect`)."""
     import shutil
-
-    from ssltheory.ssl.data import load_dataset
-    from ssltheory.ssl.train import load_run
-    from ssltheory.ssl.views import encode_views, reference_augmentation
 
     started = time.perf_counter()
     run_dir = _train(spec, cfg, work / f"run_{spec.key()}")

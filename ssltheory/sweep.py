@@ -68,6 +68,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssltheory.files import jsonable
+from ssltheory.ssl import methods as registry
+from ssltheory.ssl.config import TrainConfig
 
 __all__ = [
     "SweepConfig",
@@ -292,9 +294,6 @@ def train_config(settings: dict, run_dir: Path):
     an error. ``checkpoint_every`` defaults to a tenth of the steps, so a killed run loses at
     most that much.
     """
-    from ssltheory.ssl import methods as registry
-    from ssltheory.ssl.config import TrainConfig
-
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     method = settings.get("method", TrainConfig.method)
     known = registry.cli_options()

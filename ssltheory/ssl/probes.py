@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.ssl.augment import Normalize, default_normalization
+from ssltheory.ssl.data import load_dataset, stratified_indices
+from ssltheory.ssl.runs import load_run
 from ssltheory.validation import as_features, as_labels
-from ssltheory.ssl.data import stratified_indices
 
 #: Default weight-decay grid of the linear probe, strongest first (the warm-start direction).
 DEFAULT_WEIGHT_DECAYS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
@@ -688,10 +690,6 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
     ones the encoder never trained on; images are normalised with the run's statistics (config
     "mean"/"std", else the augmentation defaults). Returns a flat dict: the run's facts, then per probe its test, val and train accuracies and
     the hyperparameter chosen on val."""
-    from ssltheory.ssl.augment import Normalize, default_normalization
-    from ssltheory.ssl.data import load_dataset
-    from ssltheory.ssl.runs import load_run
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"RUN {str(run_dir)!r} is not a directory (expected a `ssltheory train` run)")

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ssltheory.files import atomic_output, atomic_write_text
+from ssltheory.ssl import methods
+from ssltheory.ssl.config import RESUMABLE_KEYS
 
 __all__ = ["RunDir", "load_checkpoint", "load_run", "read_config", "read_metrics", "CHECKPOINT_KEYS"]
 
@@ -266,9 +268,6 @@ RUN_FACTS = frozenset({"image_channels", "image_size", "mean", "std", "total_ste
 
 def saved_identity(saved: dict) -> dict:
     """The identity (see ``TrainConfig.identity``) of a saved config dict; keys of older runs kept."""
-    from ssltheory.ssl import methods
-    from ssltheory.ssl.config import RESUMABLE_KEYS
-
     options = saved.get("method_options") or {}
     try:
         options = methods.check_options(saved.get("method"), options, allow_derived=False)

@@ -49,8 +49,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ssltheory.progress import Progress
 from ssltheory.ssl import methods as methods_registry
+from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import TrainConfig
+from ssltheory.ssl.data import DATASETS, SameLabelSampler, load_dataset
+from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
 
 __all__ = ["TrainConfig", "Built", "NonFiniteLossError", "build", "train", "train_step", "warmup_cosine", "load_checkpoint", "load_run"]
@@ -193,10 +197,6 @@ def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
     jitter scale, e.g. CIFAR-10's half jitter, and the blur kernel of its image size).
 
     Raises ValueError for a configuration that cannot run on that data."""
-    from ssltheory.ssl.augment import build_augmentation
-    from ssltheory.ssl.data import DATASETS, load_dataset
-    from ssltheory.ssl.encoders import build_encoder
-
     config.validate()
     if dataset is None:
         dataset = load_dataset(config.data, config.data_dir)  # the probes load it the same way
@@ -226,9 +226,6 @@ def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
 def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int,
                   device: torch.device) -> Path:
     """The body of :func:`train`, run while holding the run directory's writer lock (rank 0)."""
-    from ssltheory.progress import Progress
-    from ssltheory.ssl.data import SameLabelSampler
-
     is_main = rank == 0
     say = print if is_main and not config.quiet else (lambda *a, **k: None)
     say("config:", json.dumps(dataclasses.asdict(config), sort_keys=True), flush=True)

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssltheory.metrics import score_all
+from ssltheory.progress import Progress
+from ssltheory.report import DEFAULT_TOL
 from ssltheory.ssl.augment import Normalize, SSLAugmentation, build_augmentation
 from ssltheory.ssl.probes import extract_features
 
@@ -188,10 +191,6 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
         scores = score_encoder(encoder, images, mean=IMAGENET_MEAN, std=IMAGENET_STD)
         print(scores.format())
     """
-    from ssltheory.metrics import score_all
-    from ssltheory.progress import Progress
-    from ssltheory.report import DEFAULT_TOL
-
     with Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
         views = encode_views(encoder, images, augmentation=augmentation, n_views=n_views, labels=labels, mean=mean,
                              std=std, seed=seed, batch_size=batch_size, device=device, progress=bar)
