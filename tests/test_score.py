@@ -213,7 +213,7 @@ def test_state_dict_with_extra_and_missing_keys_exits_2(tiny_run, tmp_path, caps
     torch.save(state, tmp_path / "bad.pt")
     code, _, err = score([tmp_path / "bad.pt", "--arch", "small_cnn", "--z-dim", "8", "--data", "patches"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "missing keys ['fc.bias']" in err and "extra keys ['head.weight']" in err
+    assert "missing keys: fc.bias" in err and "extra keys: head.weight" in err
 
 
 def test_too_few_views_per_image_exit_2(tiny_run, capsys):

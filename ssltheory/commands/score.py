@@ -90,24 +90,6 @@ def _load_state_dict(path: Path) -> dict:
     return read_state_dict(path)[0]
 
 
-def _strict_load(encoder, state: dict, path: Path) -> None:
-    """Load ``state`` into ``encoder``; a ValueError lists missing / extra keys and shape mismatches."""
-    expected = encoder.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''} ({len(missing)})")
-        if extra:
-            parts.append(f"extra keys {extra[:8]}{' ...' if len(extra) > 8 else ''} ({len(extra)})")
-        raise ValueError(f"state dict {path} does not fit the encoder: {'; '.join(parts)}")
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
-    if wrong:
-        raise ValueError(f"state dict {path} has tensors of the wrong shape: {', '.join(wrong[:4])}")
-    encoder.load_state_dict(state)
-
-
 def _dataset(name: str | None, data_dir: str | None, what: str):
     if name is None:
         raise ValueError(f"--data is required to score {what} (which images to encode?)")
@@ -149,7 +131,7 @@ def _encoder_and_images(args) -> dict:
         image_size = args.image_size
     else:
         state = _load_state_dict(target)
-        from ssltheory.ssl.released import is_released_layout, load_resnet
+        from ssltheory.ssl.released import is_released_layout, load_resnet, load_strict
 
         if args.data is None:
             raise ValueError("--data is required to score an encoder state dict (which images to encode?)")
@@ -173,7 +155,7 @@ def _encoder_and_images(args) -> dict:
             image_size = args.image_size
             side = image_size or (dataset.image_size if isinstance(dataset.image_size, int) else dataset.image_size[0])
             encoder = build_encoder(args.arch, dataset.channels, side, args.z_dim)
-            _strict_load(encoder, state, target)
+            load_strict(encoder, state, target)
             encoder.eval()
             mean, std = dataset.mean, dataset.std
             source = {"kind": "encoder", "path": str(target), "arch": args.arch, "z_dim": encoder.out_dim}

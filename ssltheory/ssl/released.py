@@ -65,6 +65,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from ssltheory.ssl.encoders import build_encoder
 
 __all__ = [
     "RELEASED",
@@ -73,6 +74,8 @@ __all__ = [
     "LoadedResNet",
     "is_released_layout",
     "released_key",
+    "key_mismatch",
+    "load_strict",
     "to_encoder_state",
     "normalise_state",
     "read_state_dict",
@@ -173,6 +176,35 @@ def _listing(keys: list[str], limit: int = 10) -> str:
     return f"{shown}{f', ... ({len(keys)} in all)' if len(keys) > limit else ''}"
 
 
+def key_mismatch(missing: list[str], extra: list[str]) -> str:
+    """The one wording of a state dict that does not fit: ``"missing keys: a, b; extra keys: c"``
+    (each list cut after ten names, with its count); "" when both lists are empty."""
+    parts = [f"{what} keys: {_listing(keys)}" for what, keys in (("missing", missing), ("extra", extra)) if keys]
+    return "; ".join(parts)
+
+
+def load_strict(encoder: nn.Module, state: dict, source: str) -> None:
+    """Load ``state`` into ``encoder`` in its own layout, refusing any difference.
+
+    Args:
+        encoder: the module to load into.
+        state: name -> tensor, the same names and shapes as ``encoder.state_dict()``.
+        source: what the state came from (a path), named in the error.
+
+    Raises:
+        ValueError naming the missing and extra keys (:func:`key_mismatch`), or the tensors of the
+        wrong shape.
+    """
+    expected = encoder.state_dict()
+    problem = key_mismatch(sorted(set(expected) - set(state)), sorted(set(state) - set(expected)))
+    if problem:
+        raise ValueError(f"state dict {source} does not fit the encoder: {problem}")
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"state dict {source} has tensors of the wrong shape: {_listing(wrong, 4)}")
+    encoder.load_state_dict(state)
+
+
 def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     """Our-layout state dict for ``encoder`` (a ``build_encoder("resnet50", ...)``) from a released one.
 
@@ -189,12 +221,8 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     missing = [k for k in wanted if k not in state and not k.endswith("num_batches_tracked")]
     extra = sorted(k for k in state if k not in wanted)
     if missing or extra:
-        problems = []
-        if missing:
-            problems.append(f"missing keys: {_listing(missing)}")
-        if extra:
-            problems.append(f"extra keys: {_listing(extra)}")
-        raise ValueError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape ({'; '.join(problems)})")
+        raise ValueError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape "
+                         f"({key_mismatch(missing, extra)})")
     out = {}
     wrong = []
     for name, key in wanted.items():
@@ -296,8 +324,6 @@ def load_resnet(source, *, image_size: int | None = None) -> tuple[nn.Module, Lo
         ValueError: an unreadable or pickled file, no state dict, an unknown architecture (block
         counts other than ResNet-18's and ResNet-50's), missing / extra keys or wrong shapes.
     """
-    from ssltheory.ssl.encoders import build_encoder
-
     state, entry = read_state_dict(source)
     state, stripped, ignored, layout = normalise_state(dict(state))
     if "conv1.weight" not in state:
@@ -342,8 +368,6 @@ def load_released(source, image_size: int = 224) -> nn.Module:
     Raises:
         ValueError: an unreadable file, not a state dict, missing or extra keys, wrong shapes.
     """
-    from ssltheory.ssl.encoders import build_encoder
-
     state, _ = read_state_dict(source)
     state = _normalise_keys(dict(state))
     if "conv1.weight" not in state:
