@@ -293,8 +293,10 @@ class _HeldOutRidge:
     so B (n_te x r), M (r x K) and c (K,) serve every task. lam = ridge * s_1^2 (scale-free).
     """
 
-    def __init__(self, Z: np.ndarray, labels: np.ndarray, n_classes: int, mask: np.ndarray, ridge: float):
-        Xtr, Xte = Z[mask], Z[~mask]
+    def __init__(self, Z: np.ndarray, labels: np.ndarray, n_classes: int, mask: np.ndarray, ridge: float,
+                 evaluate: np.ndarray | None = None):
+        evaluate = ~mask if evaluate is None else evaluate  # the views scored (default: held out)
+        Xtr, Xte = Z[mask], Z[evaluate]
         mean = Xtr.mean(axis=0)
         U, s, Vt = np.linalg.svd(Xtr - mean, full_matrices=False)
         keep = s > (s[0] * max(Xtr.shape) * np.finfo(float).eps if s.size else 0.0)
@@ -305,7 +307,7 @@ class _HeldOutRidge:
         self.M = np.zeros((s.size, n_classes))
         np.add.at(self.M.T, train_labels, U)
         self.c = np.bincount(train_labels, minlength=n_classes) / Xtr.shape[0]
-        self.test_labels = labels[~mask]
+        self.test_labels = labels[evaluate]
         self.n_classes = n_classes
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
@@ -350,7 +352,9 @@ def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, 
 
     Args:
         Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
+            every class has a single view (Z holds class codes), the probe is fitted and scored on
+            all of them.
         ridge: relative ridge penalty, >= 0. random_state: seed of the default split.
 
     Returns:
@@ -444,7 +448,9 @@ def worst_task_accuracy(
 
     Args:
         Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
+            every class has a single view (Z holds class codes), the probe is fitted and scored on
+            all of them.
         n_radon, n_random, greedy_steps: search budget (>= 0 each).
         ridge: relative ridge penalty. tol: relative tolerance for exact dependence (None:
         `geometry.default_rtol`).
@@ -604,7 +610,9 @@ def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge:
 
     Args:
         Z: (n, d) codes of augmented views. classes: n class ids or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
+            every class has a single view (Z holds class codes), the probe is fitted and scored on
+            all of them.
         tol: relative tolerance of the verdict (None: `geometry.default_rtol`).
         ridge: relative ridge penalty of the probe, >= 0. random_state: seed of the default split.
 
@@ -614,9 +622,15 @@ def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge:
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
     ridge = _check_ridge(ridge)
-    mask = _train_mask(train_mask, classes, random_state)
     verdict = is_ideal(Z, classes, probe="linear", tol=tol)
-    probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
+    if train_mask is None and classes.n_points == classes.n_classes:
+        # One view per class: the rows are the class codes themselves, so a fresh view of a class
+        # has its class's code, and the probe fitted on all of them is scored on those same codes.
+        mask = np.ones(classes.n_points, dtype=bool)
+        probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge, evaluate=mask)
+    else:
+        mask = _train_mask(train_mask, classes, random_state)
+        probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
     n_heldout = int(probe.test_labels.size)
     accuracy = probe.class_accuracy()
     n_correct = int(round(accuracy * n_heldout))
@@ -637,7 +651,9 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
 
     Args:
         Z: (n, d) codes. classes: n class ids or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
+            every class has a single view (Z holds class codes), the probe is fitted and scored on
+            all of them.
         weight_decay: L2 penalty, > 0. max_iter: L-BFGS iterations. random_state: seed of the split.
     """
     from scipy.optimize import minimize

@@ -28,8 +28,12 @@ TASKS_10 = enumerate_binary_tasks(10)
 
 
 def _circle_codes(K: int) -> np.ndarray:
+    """K points on the unit circle, snapped to multiples of 2^-20 so that the circle's symmetries
+    (cos 60 deg = 0.5, sin 180 deg = 0, mirror pairs, and the squares of the lift) hold exactly in the
+    floats: `linearly_separable` is exact on the floats as given, so a coincidence broken only by
+    rounding would count as separable with a margin of 1e-17."""
     angle = 2 * np.pi * np.arange(K) / K
-    return np.c_[np.cos(angle), np.sin(angle)]
+    return np.round(np.c_[np.cos(angle), np.sin(angle)] * 2.0**20) / 2.0**20
 
 
 # ------------------------------------------------------------------ batched logistic regression
