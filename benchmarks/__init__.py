@@ -2,7 +2,7 @@
 
 Run ``ssltheory bench [--quick] [--json] [--only NAME ...]``. Each benchmark times our code and a
 baseline *alternately* on the same inputs, drops warm-up calls, and reports the median of the
-timed repeats as one JSON row (schema in :mod:`ssltheory.benchmarks._harness`)::
+timed repeats as one JSON row (schema in :mod:`ssltheory.benchmarks.harness`)::
 
     {"name", "ours_s", "baseline_s", "ratio", "ratio_def", "target", "meets_target", "status", "details"}
 
@@ -24,6 +24,6 @@ spells out which. A full run writes ``benchmarks/RESULTS.md``; nothing in that f
                         ``python -c "import argparse"``
 ======================  =====================================================================
 
-Shared pieces: :mod:`ssltheory.benchmarks._harness` (timer, rows, machine), :mod:`ssltheory.benchmarks.report`
+Shared pieces: :mod:`ssltheory.benchmarks.harness` (timer, rows, machine), :mod:`ssltheory.benchmarks.report`
 (RESULTS.md), :mod:`ssltheory.benchmarks.cli` (the command).
 """

@@ -8,7 +8,7 @@ Usage::
     ssltheory bench --peers              # our losses against lightly's (where lightly imports),
                                          # writes benchmarks/PEERS.md
 
-Output: one JSON object per row with ``--json`` (schema in :mod:`ssltheory.benchmarks._harness`), else a
+Output: one JSON object per row with ``--json`` (schema in :mod:`ssltheory.benchmarks.harness`), else a
 table. A full run (no ``--quick``, no ``--only``) writes ``benchmarks/RESULTS.md`` under the current
 directory (the committed file when run from the repository's root); ``--out``
 writes that report elsewhere (or for quick / partial runs too). Exit 0 when every benchmark ran
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the library is imported inside the functions that run it: --help stays light
-    from ssltheory.benchmarks._harness import BenchConfig, Row
+    from ssltheory.benchmarks.harness import BenchConfig, Row
 
 #: benchmark name -> module; each module exposes ``run(config: BenchConfig) -> list[Row]``.
 BENCHMARKS = {
@@ -109,7 +109,7 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
 
 def run(args: argparse.Namespace) -> int:
     """``ssltheory bench``: run the selected benchmarks, print their rows, write the report where asked; exit 0, or 1 when one raised."""
-    from ssltheory.benchmarks._harness import BenchConfig, limited_threads, load_average, machine_info
+    from ssltheory.benchmarks.harness import BenchConfig, limited_threads, load_average, machine_info
     from ssltheory.files import writable_folder
 
     threads = args.threads

@@ -29,7 +29,7 @@ import time
 
 import torch
 
-from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
 from ssltheory.benchmarks.throughput import PerImageTwoViews, seed_worker
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.encoders import build_encoder

@@ -48,7 +48,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ssltheory.benchmarks._harness import BenchConfig
+from ssltheory.benchmarks.harness import BenchConfig
 from ssltheory.benchmarks.cli import run_benchmarks
 from ssltheory.benchmarks.gpu import peak_flops
 from ssltheory.files import jsonable

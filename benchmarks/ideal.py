@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssltheory.benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, \
+from ssltheory.benchmarks.harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, \
     time_alternately
 
 NAME = "ideal"

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread, \
+from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread, \
     time_alternately
 
 NAME = "probe"

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from ssltheory.benchmarks._harness import Row
+from ssltheory.benchmarks.harness import Row
 
 
 def _fmt(x, spec: str) -> str:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import ssltheory
-from ssltheory.benchmarks._harness import SLOWDOWN, BenchConfig, Row, error_row, median, slowdown_row, spread, \
+from ssltheory.benchmarks.harness import SLOWDOWN, BenchConfig, Row, error_row, median, slowdown_row, spread, \
     time_alternately
 from ssltheory.cli import SUBCOMMANDS
 

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 import ssltheory
-from ssltheory.benchmarks._harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import DEMO_METHODS, TrainConfig, demo_recipe
 from ssltheory.ssl.encoders import build_encoder

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ssltheory.benchmarks import cli, reference_losses as ref
-from ssltheory.benchmarks._harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_row, slowdown_row, speedup_row, time_alternately
+from ssltheory.benchmarks.harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_row, slowdown_row, speedup_row, time_alternately
 
 EXPECTED_ROWS = {
     "probe_fit_10_classes", "probe_fit_100_classes",
@@ -29,7 +29,7 @@ EXPECTED_ROWS = {
 
 
 def check_row(row: dict) -> None:
-    """The JSON row schema of benchmarks/_harness.py, and the consistency of its fields."""
+    """The JSON row schema of benchmarks/harness.py, and the consistency of its fields."""
     assert tuple(row) == ROW_KEYS, f"keys {tuple(row)}"
     assert isinstance(row["name"], str) and row["name"]
     assert row["status"] in ("ok", "pending", "error")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_matrix, check_positive, check_same_shape, float32_maths
+from ssltheory.ssl.losses.common import check_matrix, check_positive, check_same_shape, float32_maths
 from ssltheory.ssl.losses.distributed import (
     all_reduce_sum_with_grad,
     check_distributed_option,

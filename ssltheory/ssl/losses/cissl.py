@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory.ssl.losses._common import (
+from ssltheory.ssl.losses.common import (
     check_matrix,
     check_positive,
     check_reduction,

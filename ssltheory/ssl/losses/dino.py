@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_positive, check_student_teacher_views, float32_maths
+from ssltheory.ssl.losses.common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_no_grad, resolve_distributed
 
 __all__ = ["DINOLoss"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_view_list, float32_maths
+from ssltheory.ssl.losses.common import check_view_list, float32_maths
 
 __all__ = ["ExactISSLLoss"]
 

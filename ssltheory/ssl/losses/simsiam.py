@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_matrix, check_same_shape, float32_maths
+from ssltheory.ssl.losses.common import check_matrix, check_same_shape, float32_maths
 
 __all__ = ["SimSiamLoss", "projection_std"]
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses._common import check_matrix, check_positive, check_view_list, float32_maths
+from ssltheory.ssl.losses.common import check_matrix, check_positive, check_view_list, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, resolve_distributed
 
 __all__ = ["SwAVLoss", "sinkhorn_knopp", "EmbeddingQueue", "MULTICROP_IMAGENET", "multicrop_for"]
