@@ -55,3 +55,17 @@ def test_the_package_import_is_light_and_the_public_names_still_load():
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True"]
+
+
+def test_the_tolerance_named_in_help_is_the_one_default(capsys):
+    """demo and score name ``ssltheory.report.DEFAULT_TOL`` in their help (the parser cannot import
+    report.py and stay light), so the value they print must be that constant's."""
+    from ssltheory.report import DEFAULT_TOL
+
+    for name in ("demo", "score"):
+        try:
+            cli.main([name, "--help"])
+        except SystemExit:
+            pass
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"ssltheory.report.DEFAULT_TOL, {DEFAULT_TOL:g}" in text, (name, text)
