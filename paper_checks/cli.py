@@ -7,7 +7,9 @@
 CLAIM is an id or an id prefix (``T7`` selects T7.1 and T7.2a-d, ``E5`` selects E5 and E5.mnist,
 ``P`` selects P2 and P3); none means every claim. Prints
 a table (id, statement, provenance, paper value, measured, verdict), or with ``--json`` a list of
-objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md. A ``cpu``-scale run
+objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md and trains under DIR/runs,
+where a finished run of the same configuration (from an earlier process) is probed, not trained
+again, so arms can be trained ahead in another process. A ``cpu``-scale run
 merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md and
 paper_checks/empirical_cpu.png; ``--render-only`` rewrites those two from the stored results.
 ``--reuse-arms dino,dissl`` (cpu scale, E1/E2) takes those arms' per-seed accuracies from the
@@ -39,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="quick: seconds (CI); cpu: minutes on two cores, writes paper_checks/RESULTS.md; "
                              "gpu: the paper's configurations (needs CUDA and --data-dir)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of result objects")
-    parser.add_argument("--out", type=Path, default=None, help="also write paper_checks.json and RESULTS.md here")
+    parser.add_argument("--out", type=Path, default=None, help="also write paper_checks.json and RESULTS.md here; runs go under OUT/runs, and a finished "
+                             "run there of the same configuration is probed, not trained again")
     parser.add_argument("--seed", type=int, default=0, help="base seed of every check (default 0)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="dataset root for the empirical checks (MNIST idx files at cpu scale; "

@@ -181,8 +181,12 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
     if key not in _RUN_CACHE:
         name = "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()) if k != "data_dir") + f"_{family}_seed-{seed}"
         out = _work_root(ctx) / ctx.scale / name
+        if finished_run_matches(out, kwargs):  # trained before (another process, same --out): probe it only
+            record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}
+            _RUN_CACHE[key] = (out, {**record, "train_seconds": None, "trained_by_an_earlier_process": True})
+            return _RUN_CACHE[key]
         if out.exists():
-            shutil.rmtree(out)  # a stale run from an earlier process; train refuses to mix runs
+            shutil.rmtree(out)  # a stale or unfinished run from an earlier process; train refuses to mix runs
         threads = torch.get_num_threads()
         if ctx.scale != "gpu":
             torch.set_num_threads(1)  # shared CPUs: one thread per run
@@ -194,6 +198,35 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
         record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}
         _RUN_CACHE[key] = (Path(run_dir), {**record, "train_seconds": round(time.perf_counter() - start, 1)})
     return _RUN_CACHE[key]
+
+
+def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
+    """Whether ``run_dir`` holds a finished run (its final ``encoder.pt``) of exactly the
+    configuration ``kwargs`` (`_train_config`'s TrainConfig keyword arguments): every field of its
+    config.json but where it ran and how it reported (``RESUMABLE_KEYS``) equals the field that
+    ``kwargs`` builds. Such a run is probed, not trained again."""
+    import dataclasses
+
+    from ssltheory.ssl.config import RESUMABLE_KEYS, TrainConfig
+    from ssltheory.ssl.runs import RunDir
+
+    run = RunDir(run_dir)
+    if not (Path(run_dir) / "encoder.pt").is_file() or not run.has_run():
+        return False
+    try:
+        saved = run.read_config()
+    except ValueError:
+        return False
+    wanted = dataclasses.asdict(TrainConfig.from_flags(**kwargs, out=str(run_dir)))
+    wanted["method_options"] = TrainConfig.from_flags(**kwargs, out=str(run_dir)).resolved_method_options()
+    saved_options = saved.get("method_options")
+    if isinstance(saved_options, dict) and saved.get("method") == wanted["method"]:
+        try:
+            saved = {**saved, "method_options": TrainConfig(**{"method": saved["method"],
+                                                               "method_options": saved_options}).resolved_method_options()}
+        except (ValueError, TypeError):
+            return False
+    return all(saved.get(k) == v for k, v in wanted.items() if k not in RESUMABLE_KEYS)
 
 
 def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str, ...] = ("linear",),

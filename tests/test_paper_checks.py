@@ -665,3 +665,28 @@ def test_table1_analogue_compares_dissl_with_the_best_of_its_three_distillation_
     md = pa.write_table1_markdown(write_csv(tmp_path / "old.csv", old), tmp_path / "old.md").read_text()
     (dissl,) = [line for line in md.splitlines() if line.startswith("| DISSL |")]
     assert "vs DINO: +9.0" in dissl and "| pass |" in dissl
+
+
+def test_a_finished_run_of_the_same_configuration_is_probed_not_trained_again(tmp_path, monkeypatch):
+    """Under a work directory, an arm trained by an earlier process (its final encoder.pt and a
+    config.json of exactly that configuration) is reused; another configuration, or the same one
+    without its final encoder (killed mid-run), is trained afresh."""
+    pytest.importorskip("torch")
+    from ssltheory.paper_checks import empirical
+
+    ctx = CheckContext(scale="quick", work_dir=tmp_path)
+    monkeypatch.setattr(empirical, "_RUN_CACHE", {})
+    for method in ("swav", "simsiam"):
+        run_dir, first = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        kwargs = empirical._train_config(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert empirical.finished_run_matches(run_dir, kwargs) and first["train_seconds"] is not None
+        empirical._RUN_CACHE.clear()
+        again, second = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert again == run_dir and second["trained_by_an_earlier_process"] and second["train_seconds"] is None
+        assert not empirical.finished_run_matches(run_dir, {**kwargs, "steps": 3})
+        assert not empirical.finished_run_matches(run_dir, {**kwargs, "seed": 1})
+        (run_dir / "encoder.pt").unlink()
+        assert not empirical.finished_run_matches(run_dir, kwargs)
+        empirical._RUN_CACHE.clear()
+        _, third = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert third["train_seconds"] is not None and (run_dir / "encoder.pt").is_file()
