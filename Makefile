@@ -1,24 +1,37 @@
-# make demo: the main job.  make test: the whole suite.
-# Both create ./.venv on first use and install the package with the pinned versions of constraints.txt.
+# make demo: the main job.  make test: the fast suite (what CI and a developer run each time).
+# make test-all: every test, the slow end-to-end checks included.  make test-slow: only those.
+# make time-test: measure `make test` from a fresh clone (install included): the README's numbers.
+# All create ./.venv on first use and install the package with the pinned versions of constraints.txt
+# (--no-compile: Python compiles only the modules it imports, on first import, not all of torch).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ssltheory-installed
+PYTEST := $(BIN)/python -m pytest -q
 
-.PHONY: demo test install clean gpu-check
+.PHONY: demo test test-all test-slow time-test install clean gpu-check
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0 -e '.[test]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ssltheory demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(PYTEST) -m "not slow"
+
+test-all: $(STAMP)
+	$(PYTEST)
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
+
+time-test:
+	bash .ci/time-make-test test
 
 # On a machine with one CUDA GPU (a CUDA build of torch in $(GPU_PYTHON)'s environment), no internet:
 # trains, probes and scores CISSL and DISSL, runs `bench --only gpu`, writes benchmarks/GPU_RESULTS.*.

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 from ssltheory.benchmarks._harness import BenchConfig, Row, limited_threads, load_average, machine_info
+from ssltheory.files import writable_folder
+from ssltheory.progress import Progress, ticking
 
 #: benchmark name -> module; each module exposes ``run(config: BenchConfig) -> list[Row]``.
 BENCHMARKS = {
@@ -85,16 +87,20 @@ def _select(only: list[str] | None) -> dict[str, set[str] | None]:
 
 def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], echo=None) -> list[Row]:
     """Run the selected benchmarks in order, keeping the rows named (a row is kept when its name
-    starts with a kept name); ``echo(row)`` is called as each row is ready."""
+    starts with a kept name); ``echo(row)`` is called as each row is ready. A progress meter over
+    the benchmarks goes to stderr."""
     rows: list[Row] = []
-    for bench, keep in selection.items():
-        module = importlib.import_module(PEERS if bench == "peers" else BENCHMARKS[bench])
-        bench_config = dataclasses.replace(config, rows=None if keep is None else frozenset(keep))
-        for row in module.run(bench_config):
-            if bench_config.wants(row.name):
-                rows.append(row)
-                if echo:
-                    echo(row)
+    with Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar, \
+            ticking(bar):
+        for bench, keep in selection.items():
+            module = importlib.import_module(PEERS if bench == "peers" else BENCHMARKS[bench])
+            bench_config = dataclasses.replace(config, rows=None if keep is None else frozenset(keep))
+            for row in module.run(bench_config):
+                if bench_config.wants(row.name):
+                    rows.append(row)
+                    if echo:
+                        echo(row)
+            bar.update(1, done=bench)
     return rows
 
 
@@ -110,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
     selection = {"peers": None} if peers else _select(args.only)
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
     out = Path(args.out) if args.out else (default_out if not args.quick and not args.only else None)
+    if out is not None:
+        if out.is_dir():
+            raise ValueError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'RESULTS.md'}")
+        writable_folder(out.parent)  # refuse an unusable --out before the benchmarks run
 
     config = BenchConfig(quick=args.quick, threads=threads, seed=args.seed, repeats=args.repeats)
     machine = machine_info(threads)

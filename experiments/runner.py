@@ -32,7 +32,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from ssltheory.progress import Progress
+from ssltheory.files import writable_folder
+from ssltheory.progress import Progress, ticking
 
 #: experiment name -> module defining DESCRIPTION and PARTS
 EXPERIMENTS: dict[str, str] = {
@@ -40,6 +41,7 @@ EXPERIMENTS: dict[str, str] = {
     "score-validation": "ssltheory.experiments.score_validation",
     "controlled": "ssltheory.experiments.controlled",
     "paper-analogues": "ssltheory.experiments.paper_analogues",
+    "fig7b": "ssltheory.experiments.fig7b",
 }
 
 SCALES = ("quick", "cpu", "gpu")
@@ -84,12 +86,12 @@ def plan(names: list[str], parts: list[str] | None = None) -> list[tuple[str, st
 
 
 def prepare_out(out: Path) -> Path:
-    """Create the output folder (ValueError if the path is a file); returns it."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory; give a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    """Create the output folder and check that files can be written in it, before any work
+    (:func:`ssltheory.files.writable_folder`); returns it."""
+    try:
+        return writable_folder(out)
+    except ValueError:
+        raise ValueError(f"--out {out} exists and is not a directory; give a folder") from None
 
 
 def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: list[str] | None = None,
@@ -97,8 +99,9 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     """Run the parts of the named experiments at ``scale`` into ``out``; returns the paths written.
 
     Every part writes whole files (its CSV and PNG), so an experiment that fails leaves the files
-    of the parts before it intact. ``echo`` gets one line per finished part (its time and files;
-    default: printed above the progress meter, on stderr).
+    of the parts before it intact. ``echo`` gets a first line once the names and ``out`` are
+    checked, then one line per finished part (its time and files; default: printed above the
+    progress meter, on stderr).
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
@@ -106,13 +109,15 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     out = prepare_out(out)
     written: list[Path] = []
     with Progress(len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})",
-                  unit="part") as bar:
+                  unit="part") as bar, ticking(bar):
+        (echo or bar.write)(f"{', '.join(names)}: {len(jobs)} parts, scale {scale}, seed {seed}, writing to {out}")
         for name, part, make in jobs:
+            bar.update(0, part=f"{name}/{part}")
             start = time.perf_counter()
             paths = [Path(p) for p in make(scale, out, seed)]
             written += paths
             (echo or bar.write)(f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}")
-            bar.update(1, done=part)
+            bar.update(1)
     return written
 
 
@@ -135,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.name:
         raise ValueError("an experiment name is required (see --list)")
     out = Path(args.out) if args.out is not None else Path("out") / args.name
-    print(f"experiment {args.name}, scale {args.scale}, seed {args.seed}, writing to {out}", file=sys.stderr, flush=True)
     run_experiments([args.name], args.scale, out, args.seed, args.part)
     return 0
 

@@ -32,6 +32,8 @@ import sys
 from pathlib import Path
 
 from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
+from ssltheory.files import writable_folder
+from ssltheory.progress import Progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,18 +82,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise ValueError(f"--data-dir {args.data_dir} is not a directory")
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise ValueError(f"--out {args.out} exists and is not a directory")
+    if args.out is not None:
+        writable_folder(args.out)  # refuse an unusable --out before the checks run
     reuse, stored = _reuse_arms(args, claims)
     ctx = CheckContext(scale=args.scale, seed=args.seed, data_dir=args.data_dir, device=args.device,
                        work_dir=(args.out / "runs") if args.out is not None else None, reuse_arms=reuse, stored=stored)
     results = []
-    for claim in claims:
-        print(f"[paper-check] {claim.id} ({args.scale}) ...", file=sys.stderr, flush=True)
-        result = run_claim(claim, ctx)
-        print(f"[paper-check] {claim.id}: {result.verdict} ({result.seconds:.1f} s) {result.measured}",
-              file=sys.stderr, flush=True)
-        results.append(result)
+    with Progress(len(claims), f"paper-check {args.scale}", unit="claim") as bar:
+        for claim in claims:
+            bar.write(f"[paper-check] {claim.id} ({args.scale}) ...")
+            result = run_claim(claim, ctx)
+            bar.write(f"[paper-check] {claim.id}: {result.verdict} ({result.seconds:.1f} s) {result.measured}")
+            results.append(result)
+            bar.update(1, last=claim.id)
 
     from ssltheory.paper_checks import report
 

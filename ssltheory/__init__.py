@@ -6,6 +6,7 @@ Idealized Representations", NeurIPS 2022. See docs/THEORY.md, statements T1-T9, 
 Public contract::
 
     from ssltheory import EquivalenceClasses, is_ideal, linearly_separable, cover_count
+    from ssltheory import score_encoder   # any nn.Module on augmented views (imports torch)
 
 Importing the package is light (no numpy, scipy or torch): the public names are loaded on first
 use, so that ``ssltheory --help`` starts as fast as Python does.
@@ -33,8 +34,9 @@ _LAZY = {
     "cover_count": "ssltheory.conditions",
     "IdealVerdict": "ssltheory.conditions",
     "linearly_separable": "ssltheory.geometry",
+    "score_encoder": "ssltheory.ssl.views",
 }
-__all__ = ["EquivalenceClasses", "is_ideal", "linearly_separable", "cover_count", "IdealVerdict"]
+__all__ = ["EquivalenceClasses", "is_ideal", "linearly_separable", "cover_count", "IdealVerdict", "score_encoder"]
 
 #: subpackages that live in top-level folders of the repository (installed inside this package)
 TOP_LEVEL_FOLDERS = ("experiments", "paper_checks", "benchmarks")

@@ -106,12 +106,16 @@ def as_count(value, name: str, minimum: int = 0) -> int:
 
 
 def as_tolerance(tol, name: str = "tol") -> float | None:
-    """Check a relative tolerance: None (use the documented default) or a finite float >= 0."""
+    """Check a relative tolerance: None (use the documented default) or a float in [0, 1).
+
+    A relative tolerance of 1 or more would count every singular value (or distance) as zero
+    and certify anything, so it is a bad input.
+    """
     if tol is None:
         return None
     if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real):
         raise ValueError(f"{name} must be a number or None, got {tol!r}")
     tol = float(tol)
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {tol}")
+    if not np.isfinite(tol) or tol < 0 or tol >= 1:
+        raise ValueError(f"{name} is a relative tolerance and must be in [0, 1), got {tol:g}")
     return tol

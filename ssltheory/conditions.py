@@ -17,14 +17,23 @@ Every ``False`` comes with a :class:`Certificate`: an invariant task (one label 
 no probe of the family realizes, with the points, pair or weights that show it, checkable on its
 own (by an LP, or by looking at two equal codes).
 
-Tolerance. Everything is decided at one absolute threshold ``atol = rtol * s_max``, where s_max
-is the largest singular value of the centred class-code matrix (class means minus their mean)
-and ``rtol`` is ``tol`` if given, else max(K, d) * eps(dtype of the features) (float32:
-1.19e-7, otherwise float64: 2.22e-16; :func:`ssltheory.geometry.default_rtol`). A point is
+Tolerance. By default everything is decided by the tolerance rule of
+:mod:`ssltheory.geometry`: one absolute threshold ``atol = rtol * s_max``, s_max the largest
+singular value of the centred class codes (centred by one code and rescaled by powers of two, so
+independent of the codes' offset and scale), ``rtol`` = ``tol`` in [0, 1) if given, else
+max(K, d) * eps(dtype of the features) (:func:`ssltheory.geometry.resolve_rtol`). A point is
 "equal" to its class code when within atol of it (Euclidean), two codes are equal when within
-atol of each other, and a singular value counts as zero when at most atol. Class sums and
-distances are accumulated in float64; the one SVD runs in the features' precision (float32 or
-float64), matching the eps of the default.
+atol of each other, and a singular value counts as zero when at most atol.
+
+Verification. Every certificate says which check it passed (witness ``verification``):
+``exact`` (re-proved in rational arithmetic, floats read as their exact binary fractions: an
+exact circuit lambda with sum lambda_m c_m = 0 and sum lambda_m = 0, identical codes, or an exact
+LP), ``float-lp`` (a HiGHS LP at its feasibility tolerance) or ``none``, each with its reason.
+
+Exact mode (``exact=True``, ``ssltheory check --exact``): the verdict itself in rational
+arithmetic, a proof rather than a judgement at a tolerance: invariance is equality of the rows,
+distinct codes equality of the codes, affine independence the rank of the rational (d+1) x K
+matrix with columns (c_m, 1) (python-flint), for at most EXACT_MAX_ENTRIES code entries.
 
 Example::
 
@@ -38,31 +47,41 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ssltheory import exact as rational
 from ssltheory._json import jsonable
-from ssltheory._validate import as_count, as_features, as_tolerance
-from ssltheory.equivalence import _BLOCK_ROWS, as_classes
+from ssltheory._validate import as_count, as_features
+from ssltheory.equivalence import BLOCK_ROWS, as_classes
 from ssltheory.geometry import (
-    _centred_singular_values,
-    _radon_from_rank,
-    _rank_from_singular_values,
-    default_rtol,
-    linearly_separable,
+    EXACT,
+    FLOAT_LP,
+    NONE,
+    centre_codes,
+    centred_singular_values,
+    power_of_two,
+    radon_from_rank,
+    rank_from_singular_values,
+    resolve_rtol,
+    row_norms,
+    separability,
 )
 from ssltheory.tasks import enumerate_binary_tasks
 
 PROBES = ("linear", "universal")
 
-#: LP verification of a certificate (an independent re-check; the certificates are exact by
-#: construction, T1.3 / T2): with ``verify_lp=None`` (default) it runs when the LP has at most
-#: LP_VERIFY_AUTO_ENTRIES entries (points x (d + 1) x (labels - 1); milliseconds), with
-#: ``verify_lp=True`` up to LP_VERIFY_MAX_ENTRIES, never with ``verify_lp=False``. On a (512, 128)
-#: code matrix the LP alone took 0.56 s against 4 ms for the SVD that decides the verdict.
-LP_VERIFY_AUTO_ENTRIES = 5_000
+#: Verification of a certificate (``verify=``): with None ("auto", the default) an exact check
+#: runs when the class codes have at most EXACT_AUTO_ENTRIES entries (K x d; milliseconds), with
+#: "exact" up to EXACT_MAX_ENTRIES; "float-lp" re-checks the task by a HiGHS LP of at most
+#: LP_VERIFY_MAX_ENTRIES entries; "none" runs nothing. Exact mode needs the same EXACT_MAX_ENTRIES.
+VERIFY_MODES = ("auto", "exact", "float-lp", "none")
+EXACT_AUTO_ENTRIES = 20_000
+EXACT_MAX_ENTRIES = 300_000
+EXACT_MAX_POINT_ENTRIES = 2_000_000
 LP_VERIFY_MAX_ENTRIES = 400_000
 #: non-invariant features: search every binary task by LP when K and the LP are at most this big
 SEARCH_MAX_CLASSES = 10
@@ -96,15 +115,19 @@ class Certificate:
             realizes; None only for kind "not-invariant" when no such task was found (a
             non-invariant encoder can realize every invariant task and still fail, T3).
         witness: what shows it (plain Python values), by kind:
-            "affine-dependence": ``lambda`` (K,) with sum lambda_m c_m = 0 and sum lambda_m = 0,
-            ``support``, ``common_point`` (d,) in both hulls, ``residual``, ``lp_verified``.
-            "shared-code": ``classes`` [m, m'], their ``distance`` (<= ``tolerance``), ``code``,
-            ``lp_verified``. "not-invariant": ``pair`` [i, j] of equivalent points, their
-            ``class`` and ``distance``, and when a task is given, ``task_reason`` and its evidence.
-            ``lp_verified`` is True when an independent LP found the task unrealizable on the
-            data, False when the LP found a probe (the failure then holds only at the tolerance),
-            None when the LP was not run (too large for ``verify_lp``, not asked for, or HiGHS
-            failed), with ``lp_note`` saying which.
+            "affine-dependence": ``lambda`` (K,) with sum lambda_m c_m = 0 and sum lambda_m = 0
+            (at the tolerance, or exactly: then ``lambda_exact`` maps each class of the support
+            to its rational lambda as "p/q"), ``support`` (at most rank + 2 classes),
+            ``common_point`` (d,) in both hulls, ``residual``.
+            "shared-code": ``classes`` [m, m'], their ``distance`` (<= ``tolerance``), ``code``.
+            "not-invariant": ``pair`` [i, j] of equivalent points, their ``class`` and
+            ``distance``, and when a task is given, ``task_reason`` and its evidence.
+            Every witness has ``verification``: {"check": "exact" | "float-lp" | "none",
+            "reason": why, and for "float-lp" the LP's "tolerance"}. "exact": re-proved in
+            rational arithmetic (the floats read as their binary fractions); "float-lp": a
+            HiGHS LP found no probe realizing the task on the points; "none": not checked (too
+            large, not asked for) or the check found the task realizable exactly, so that the
+            failure holds only at the tolerance (then "realizable": True).
         kind: "affine-dependence", "shared-code" or "not-invariant".
     """
 
@@ -127,7 +150,10 @@ class IdealVerdict:
         conditions: name -> Condition for "invariance", "distinct_codes", "affine_independence",
             "dimension" (for universal probes the last two are reported, not required).
         certificate: None when ok, else a Certificate.
-        rtol, atol: the relative tolerance used and the absolute threshold rtol * s_max.
+        rtol, atol: the relative tolerance used and the absolute threshold rtol * s_max
+            (both 0 in exact mode).
+        mode: "tolerance" (decided by the tolerance rule) or "exact" (decided in rational
+            arithmetic: a proof).
     """
 
     ok: bool
@@ -139,11 +165,13 @@ class IdealVerdict:
     certificate: Certificate | None
     rtol: float = field(default=0.0)
     atol: float = field(default=0.0)
+    mode: str = field(default="tolerance")
 
     def to_dict(self) -> dict:
-        """JSON-ready dict with exactly the fields of DESIGN.md's ``check --json``."""
+        """JSON-ready dict: the fields of DESIGN.md's ``check --json`` plus ``mode``."""
         return {
             "ideal": bool(self.ok),
+            "mode": self.mode,
             "probe": self.probe,
             "n_points": int(self.n_points),
             "n_classes": int(self.n_classes),
@@ -158,7 +186,7 @@ class IdealVerdict:
         lines = [
             f"{self.probe} probes: {'IDEAL' if self.ok else 'NOT IDEAL'} "
             f"(n_points={self.n_points}, n_classes={self.n_classes}, dim={self.dim}; "
-            f"tolerance {self.atol:.3g} = {self.rtol:.3g} x s_max)"
+            + ("exact rational arithmetic)" if self.mode == "exact" else f"tolerance {self.atol:.3g} = {self.rtol:.3g} x s_max)")
         ]
         for name, cond in self.conditions.items():
             mark = "ok" if cond.ok else ("FAIL" if name in required else "no")
@@ -195,48 +223,50 @@ _REQUIRED = {
 
 
 # ------------------------------------------------------------------------ numerical helpers
-def _deviations(Z: np.ndarray, classes, offsets: np.ndarray) -> np.ndarray:
-    """||z_i - c_{M(i)}||_2 for every point, (n,) float64, streamed in row blocks.
+def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.ndarray:
+    """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row blocks.
 
-    Computed as ||(z_i - z_first) - offset_m|| (offsets from ``_mean_offsets``), so that a
-    large common offset of the codes does not drown small deviations in rounding.
+    Computed as ||(z_i - z_first) / unit - offset_m|| (offsets from ``mean_offsets`` in the same
+    unit), so that a large common offset of the codes does not drown small deviations in
+    rounding, and with :func:`row_norms`, which neither under- nor overflows.
     """
     n = Z.shape[0]
     labels, first = classes.labels, classes.first
     out = np.empty(n)
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(n, start + _BLOCK_ROWS)
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
         rows = labels[start:stop]
-        block = np.asarray(Z[start:stop], dtype=np.float64) - Z[first[rows]]
+        block = np.asarray(Z[start:stop], dtype=np.float64) / unit - np.asarray(Z[first[rows]], dtype=np.float64) / unit
         block -= offsets[rows]
-        out[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        out[start:stop] = row_norms(block)
     return out
 
 
 def _exact_duplicates(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Representatives of identical rows: (rep (U,) first index of each distinct row, inv (n,))."""
-    rows = np.ascontiguousarray(X).view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).reshape(-1)
+    X = np.ascontiguousarray(X) + 0.0  # -0.0 becomes 0.0: equal values, equal bytes
+    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).reshape(-1)
     _, rep, inv = np.unique(rows, return_index=True, return_inverse=True)
     return rep, inv.reshape(-1)
 
 
-def _candidate_pairs(X: np.ndarray, atol: float):
-    """Yield blocks (a, b) of index pairs that may be within atol: sort-and-sweep on projections.
+def _candidate_pairs(X: np.ndarray, atol: float, unit: float = 1.0):
+    """Yield blocks (a, b) of index pairs whose rows may be within atol * unit: sort and sweep.
 
     For a unit vector u, |u.(x - x')| <= ||x - x'||, so every pair within atol has projections
     within atol (plus rounding) on each of a few random directions: the sweep along the first
     direction lists those pairs, the other directions discard most of the rest, and the caller
-    checks the true distances of what is left.
+    checks the true distances of what is left. Rows are divided by ``unit`` (a power of two).
     """
     n, d = X.shape
     U = np.random.default_rng(0).standard_normal((d, _N_PROJECTIONS))
     U /= np.linalg.norm(U, axis=0)
     P = np.empty((n, _N_PROJECTIONS))
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(n, start + _BLOCK_ROWS)
-        P[start:stop] = np.asarray(X[start:stop], dtype=np.float64) @ U
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
+        P[start:stop] = (np.asarray(X[start:stop], dtype=np.float64) / unit) @ U
     # the projections are rounded: widen the window by a bound on that error
-    radius = max(abs(float(X.max())), abs(float(X.min()))) * math.sqrt(d)
+    radius = max(abs(float(X.max())), abs(float(X.min()))) / unit * math.sqrt(d)
     slack = atol * (1 + 1e-9) + 8 * d * np.finfo(np.float64).eps * radius
     order = np.argsort(P[:, 0], kind="stable")
     P = P[order]
@@ -256,13 +286,13 @@ def _candidate_pairs(X: np.ndarray, atol: float):
         start = stop
 
 
-def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """||x_a - x_b||_2 for index arrays a, b (m,), in float64, a bounded number of rows at a time."""
+def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1.0) -> np.ndarray:
+    """||x_a - x_b|| / unit for index arrays a, b (m,), in float64, a bounded number of rows at a time."""
     out = np.empty(a.size)
     step = max(1, _PAIR_BLOCK_FLOATS // X.shape[1])
     for start in range(0, a.size, step):
-        diff = np.asarray(X[a[start:start + step]], dtype=np.float64) - X[b[start:start + step]]
-        out[start:start + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        diff = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
+        out[start:start + step] = row_norms(diff)
     return out
 
 
@@ -286,8 +316,8 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(found).astype(np.int64), np.concatenate(dists)
 
 
-def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float) -> tuple[int, int, float] | None:
-    """Two points of different classes within atol of each other, or None if there are none."""
+def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float, unit: float) -> tuple[int, int, float] | None:
+    """Two points of different classes within atol * unit of each other, or None (distance / unit)."""
     rep, inv = _exact_duplicates(Z)
     clash = np.flatnonzero(labels[rep[inv]] != labels)
     if clash.size:
@@ -298,11 +328,11 @@ def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float) -> t
     else:
         U = Z[rep]
     rep_labels = labels[rep]
-    for a, b in _candidate_pairs(U, atol):
+    for a, b in _candidate_pairs(U, atol, unit):
         cross = rep_labels[a] != rep_labels[b]
         a, b = a[cross], b[cross]
         if a.size:
-            dist = _pair_distances(U, a, b)
+            dist = _pair_distances(U, a, b, unit)
             hit = np.flatnonzero(dist <= atol)
             if hit.size:
                 h = int(hit[0])
@@ -310,25 +340,14 @@ def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float) -> t
     return None
 
 
-def _lp_unrealizable(X: np.ndarray, y: np.ndarray, verify_lp: bool | None) -> tuple[bool | None, str | None]:
-    """Independent LP check that labels y (n,) on points X (n, d) are not LIN-realizable.
-
-    Returns (True (no probe) / False (an LP found a probe) / None (not run), None or why not).
-    ``verify_lp``: None runs LPs of at most LP_VERIFY_AUTO_ENTRIES entries, True of at most
-    LP_VERIFY_MAX_ENTRIES, False none. A HiGHS failure is recorded, not raised: the certificate
-    stands on its own and the input was not at fault.
-    """
-    if verify_lp is False:
-        return None, "LP verification not requested (verify_lp=False)"
-    entries = X.shape[0] * (X.shape[1] + 1) * max(1, int(y.max()))
-    limit = LP_VERIFY_MAX_ENTRIES if verify_lp else LP_VERIFY_AUTO_ENTRIES
-    if entries > limit:
-        hint = "" if verify_lp else "; pass verify_lp=True to run it"
-        return None, f"LP of {entries} entries not run (limit {limit}{hint}); the certificate is exact by construction"
-    try:
-        return not linearly_separable(X, y), None
-    except RuntimeError as exc:  # HiGHS gave no answer (numerical trouble, time or iteration limit)
-        return None, f"LP verification failed: {exc}"
+def _exactly_invariant(Z: np.ndarray, classes) -> bool:
+    """Every row equals its class's first row (as numbers), checked in row blocks."""
+    labels, first = classes.labels, classes.first
+    for start in range(0, Z.shape[0], BLOCK_ROWS):
+        stop = min(Z.shape[0], start + BLOCK_ROWS)
+        if not np.array_equal(Z[start:stop], Z[first[labels[start:stop]]]):
+            return False
+    return True
 
 
 def _separating_task(n_classes: int, m: int) -> np.ndarray:
@@ -338,8 +357,141 @@ def _separating_task(n_classes: int, m: int) -> np.ndarray:
     return task
 
 
+def _scaled(value: float, unit: float) -> float:
+    """value * unit as a Python float (inf past float64's range, without a warning)."""
+    with np.errstate(over="ignore"):
+        return float(np.float64(value) * unit)
+
+
+# ------------------------------------------------------------------------ verification
+class _Verifier:
+    """Which check a certificate gets (``verify=``) and the checks themselves."""
+
+    def __init__(self, verify, Z, classes, probe):
+        self.mode = "auto" if verify is None else verify
+        self.Z, self.classes, self.probe = Z, classes, probe
+        K, d = classes.n_classes, Z.shape[1]
+        self.entries = K * d
+        self._exact_codes = None
+        if self.mode == "none":
+            self.exact, self.reason = False, "verification not requested (verify='none')"
+        elif self.mode == "float-lp":
+            self.exact, self.reason = False, ""
+        else:
+            limit = EXACT_AUTO_ENTRIES if self.mode == "auto" else EXACT_MAX_ENTRIES
+            self.exact = self.entries <= limit
+            hint = "; pass verify='exact' (check --verify exact) to run it" if self.mode == "auto" and self.entries <= EXACT_MAX_ENTRIES else ""
+            self.reason = "" if self.exact else f"exact check of {self.entries} code entries not run (limit {limit}{hint})"
+
+    def exact_codes(self) -> np.ndarray | None:
+        """The class codes as exact floats when every class's rows are identical, else None."""
+        if self._exact_codes is None:
+            self._exact_codes = (np.asarray(self.Z[self.classes.first], dtype=np.float64),) if _exactly_invariant(self.Z, self.classes) else (None,)
+        return self._exact_codes[0]
+
+    def on_points(self, task: np.ndarray) -> dict:
+        """Is the task, lifted to the points, unrealizable by affine argmax probes? (LP, exact or float)."""
+        y = task[self.classes.labels]
+        if self.mode == "float-lp" or not self.exact:
+            if self.mode != "float-lp":
+                return {"check": NONE, "reason": self.reason}
+            entries = self.Z.shape[0] * (self.Z.shape[1] + 1) * max(1, int(y.max()))
+            if entries > LP_VERIFY_MAX_ENTRIES:
+                return {"check": NONE, "reason": f"LP of {entries} entries not run (limit {LP_VERIFY_MAX_ENTRIES})"}
+        try:
+            answer = separability(self.Z, y, exact_check=self.mode != "float-lp")
+        except RuntimeError as exc:  # HiGHS gave no answer and the exact LP was too large
+            return {"check": NONE, "reason": f"LP verification failed: {exc}"}
+        if answer.separable:
+            return {"check": NONE, "realizable": True, "by": answer.verification,
+                    "reason": f"a probe realizes this task on the points ({answer.verification}: {answer.note}); the failure holds only at the tolerance"}
+        out = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
+        if answer.verification == FLOAT_LP:
+            out["tolerance"] = answer.lp_tolerance
+        return out
+
+
+def _oriented(found: tuple[np.ndarray, list[Fraction]], lam: np.ndarray) -> tuple[np.ndarray, list[Fraction]]:
+    """The exact circuit with the sign that agrees with the float lambda (same task when possible)."""
+    classes, values = found
+    if float(np.dot([float(v) for v in values], lam[classes])) >= 0:
+        return found
+    flipped = [-v for v in values]
+    positive = sum(v for v in flipped if v > 0)
+    return classes, [v / positive for v in flipped]
+
+
+def _exact_lambda_witness(witness: dict, classes: np.ndarray, lam: list[Fraction], K: int) -> np.ndarray:
+    """Put an exact circuit into an affine-dependence witness; returns its task (K,)."""
+    full = np.zeros(K)
+    full[classes] = [float(v) for v in lam]
+    witness["lambda"] = full
+    witness["support"] = classes
+    witness["lambda_exact"] = {int(m): str(v) for m, v in zip(classes, lam)}
+    return (full > 0).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class CodeGeometry:
+    """The numbers every tolerance decision of :func:`is_ideal` reads, in scaled units.
+
+    Attributes:
+        z_unit: power of two; every length below is in units of z_unit (features / z_unit lie
+            in (-2, 2)), except M's.
+        offsets: (K, d) class means minus each class's first row, in z units.
+        codes: (K, d) class codes (means) in z units.
+        M, code_unit: :func:`ssltheory.geometry.centre_codes` of the codes (M * code_unit is
+            in z units).
+        singular_values: (min(K, d),) of M, in M's units.
+        rank: affine rank at the tolerance rule; atol_m its threshold in M's units.
+        deviation: (n,) distance of each point to its class code, in z units.
+        invariant: every deviation is at most atol_m * code_unit.
+        rtol: the relative tolerance used.
+    """
+
+    z_unit: float
+    offsets: np.ndarray
+    codes: np.ndarray
+    M: np.ndarray
+    code_unit: float
+    singular_values: np.ndarray
+    rank: int
+    atol_m: float
+    deviation: np.ndarray
+    invariant: bool
+    rtol: float
+
+
+def code_geometry(Z, classes, tol: float | None = None) -> CodeGeometry:
+    """Class codes, their centred singular values, affine rank and the invariance test [derived].
+
+    The one place where the tolerance rule of :mod:`ssltheory.geometry` meets the features:
+    codes are class means taken against a member of each class, all lengths are divided by
+    powers of two (so no offset or scale of the features changes a decision), and a point is
+    invariant when within atol = rtol * s_max of its class code. ``is_ideal`` decides with it,
+    and any score that claims "1 exactly when invariant" should ask its ``invariant``.
+
+    Args:
+        Z: (n, d) features (float32 or float64 kept); classes: EquivalenceClasses or ids (n,);
+        tol: relative tolerance in [0, 1) or None (see :func:`ssltheory.geometry.resolve_rtol`).
+    """
+    Z = as_features(Z, "features", dtype=None)
+    classes = as_classes(classes, Z.shape[0], name="classes", other="features")
+    K, d = classes.n_classes, Z.shape[1]
+    rtol = resolve_rtol(tol, K, d, Z.dtype)
+    z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
+    offsets = classes.mean_offsets(Z, z_unit)
+    codes = np.asarray(Z[classes.first], dtype=np.float64) / z_unit + offsets
+    M, code_unit = centre_codes(codes)
+    s = centred_singular_values(M, Z.dtype)  # SVD in the features' precision
+    rank, atol_m = rank_from_singular_values(s, K, rtol)
+    deviation = _deviations(Z, classes, offsets, z_unit)
+    invariant = bool(deviation.max() <= atol_m * code_unit)
+    return CodeGeometry(z_unit, offsets, codes, M, code_unit, s, rank, atol_m, deviation, invariant, rtol)
+
+
 # ------------------------------------------------------------------------ the predicate
-def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, verify_lp: bool | None = None) -> IdealVerdict:
+def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, verify: str | None = None, exact: bool = False) -> IdealVerdict:
     """Is the representation Z ideal for the probe family? (THEORY.md T1, T2) [paper].
 
     Args:
@@ -349,12 +501,14 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             numbering, or by the rank of each raw id among the distinct ids (the ids themselves
             when they are 0..K-1).
         probe: "linear" (affine argmax probes, T1) or "universal" (any function of z, T2).
-        tol: relative tolerance, or None for max(K, d) * eps(dtype of Z); every comparison uses
-            atol = rtol * s_max (see the module docstring).
-        verify_lp: re-check a linear certificate's task by an independent exact LP (witness
-            ``lp_verified``). None (default): only small LPs (LP_VERIFY_AUTO_ENTRIES), so that a
-            failing verdict costs about one SVD; True: up to LP_VERIFY_MAX_ENTRIES; False: never.
-            The verdict and the certificate do not depend on it.
+        tol: relative tolerance in [0, 1), or None for max(K, d) * eps(dtype of Z); every
+            comparison uses atol = rtol * s_max (see the module docstring). Ignored by exact mode.
+        verify: how a certificate is re-checked (witness ``verification``): None or "auto"
+            (exact for codes of at most EXACT_AUTO_ENTRIES entries, else none), "exact" (up to
+            EXACT_MAX_ENTRIES), "float-lp" (a HiGHS LP) or "none". The verdict does not depend
+            on it; an exact check may replace a float certificate by an exact one.
+        exact: decide the verdict itself in rational arithmetic (see the module docstring):
+            IdealVerdict.mode is then "exact" and every certificate is exact.
 
     Returns:
         IdealVerdict with the four conditions and, when not ideal, a certificate. For
@@ -365,60 +519,99 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
 
     Raises:
         ValueError: bad features or classes (shape, NaN / Inf, non-integer or negative ids,
-            lengths that disagree), a single class, an unknown probe or a negative tol.
+            lengths that disagree), a single class, an unknown probe or verify mode, a tol
+            outside [0, 1), or exact mode on codes beyond EXACT_MAX_ENTRIES.
     """
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
-    if verify_lp not in (None, True, False):
-        raise ValueError(f"verify_lp must be None, True or False, got {verify_lp!r}")
-    tol = as_tolerance(tol)
+    if verify is not None and verify not in VERIFY_MODES:
+        raise ValueError(f"verify must be None or one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+    if exact not in (True, False):
+        raise ValueError(f"exact must be True or False, got {exact!r}")
     Z = as_features(Z, "features", dtype=None)
     classes = as_classes(classes, Z.shape[0], name="classes", other="features")
     n, d = Z.shape
     K = classes.n_classes
     if K < 2:
         raise ValueError("classes has a single class: ideal-ness needs at least two classes")
+    rtol = resolve_rtol(tol, K, d, Z.dtype)
+    if exact:
+        return _exact_verdict(Z, classes, probe)
     labels = classes.labels
+    verifier = _Verifier(verify, Z, classes, probe)
 
-    offsets = classes._mean_offsets(Z)
-    codes = np.asarray(Z[classes.first], dtype=np.float64) + offsets
-    rtol = default_rtol(K, d, Z.dtype) if tol is None else tol
-    s = _centred_singular_values(codes.astype(Z.dtype, copy=False))  # SVD in the features' precision
-    rank, atol = _rank_from_singular_values(s, K, rtol)
-    deviation = _deviations(Z, classes, offsets)
-    invariant = bool(deviation.max() <= atol)
+    geo = code_geometry(Z, classes, tol)
+    z_unit, offsets, codes, M, code_unit, s, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.singular_values, geo.rank, geo.atol_m
+    atol = atol_m * code_unit  # in z units
+    unit = code_unit * z_unit  # from M's units to the features' own
+    deviation = geo.deviation
+    invariant = geo.invariant
     on_means = "" if invariant else " (on class means: the features are not invariant, so class codes are undefined)"
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
+    atol_true = _scaled(atol, z_unit)
 
     # ---- invariance
     worst = int(np.argmax(deviation))
     if invariant:
-        inv_detail = f"every point is within {atol:.3g} of its class code (largest distance {deviation[worst]:.3g})"
+        inv_detail = f"every point is within {atol_true:.3g} of its class code (largest distance {_scaled(deviation[worst], z_unit):.3g})"
         pair = None
     else:
         m = int(labels[worst])
         members = classes.members[m]
-        spread = _pair_distances(Z, np.full(members.size, worst), members)
+        spread = _pair_distances(Z, np.full(members.size, worst), members, z_unit)
         partner = int(members[np.argmax(spread)])
-        pair = (min(worst, partner), max(worst, partner), float(spread.max()), m)
+        pair = (min(worst, partner), max(worst, partner), _scaled(spread.max(), z_unit), m)
         inv_detail = (
             f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their codes differ by "
-            f"{pair[2]:.3g} > {atol:.3g}; even if every invariant task were realizable, a "
+            f"{pair[2]:.3g} > {atol_true:.3g}; even if every invariant task were realizable, a "
             f"non-invariant encoder is not sample-optimal (T3)"
         )
-    invariance = Condition(invariant, float(deviation[worst]), inv_detail)
+    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
 
     # ---- affine independence and dimension
-    s_km1 = float(s[K - 2]) if K - 2 < s.size else 0.0
+    s_true = [_scaled(v, unit) for v in (s[0], s[K - 2] if K - 2 < s.size else 0.0)]
     affine = Condition(
         rank == K - 1,
         rank,
         f"affine rank {rank} of {K} class codes, K-1 = {K - 1} needed; singular values of the "
-        f"centred codes: largest {s[0]:.3g}, (K-1)-th {s_km1:.3g}, zero at or below {atol:.3g}"
+        f"centred codes: largest {s_true[0]:.3g}, (K-1)-th {s_true[1]:.3g}, zero at or below {atol_true:.3g}"
         f"{on_means}{not_required}",
     )
+    dimension = _dimension_condition(probe, K, d, not_required)
+
+    # ---- distinct codes
+    shared = None
+    if rank == K - 1:
+        distinct = Condition(True, K, f"all {K} class codes are distinct (implied by affine independence){on_means}")
+    else:
+        pairs, dists = _close_pairs(M, atol_m)
+        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(K, K))
+        n_distinct = int(connected_components(graph, directed=False)[0])
+        if len(pairs):
+            h = int(np.argmin(dists))
+            shared = (int(pairs[h].min()), int(pairs[h].max()), _scaled(dists[h], unit))
+            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
+        else:
+            text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
+        distinct = Condition(n_distinct == K, n_distinct, text + on_means)
+
+    conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
+    ok = all(conditions[name].ok for name in _REQUIRED[probe])
+
+    certificate = None
+    if not ok:
+        true_codes = codes * z_unit
+        if invariant:
+            certificate = _invariant_certificate(probe, true_codes, M, unit, rank, shared, atol_m, atol_true, verifier)
+        else:
+            certificate = _non_invariant_certificate(probe, Z, classes, true_codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier)
+    return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol_true)
+
+
+def _dimension_condition(probe: str, K: int, d: int, not_required: str) -> Condition:
+    """d >= K - 1 (needed for affine independence of K codes)."""
     dim_ok = d >= K - 1
-    dimension = Condition(
+    return Condition(
         dim_ok,
         d,
         (f"d = {d} >= K-1 = {K - 1}" if dim_ok else f"d = {d} < K-1 = {K - 1}: codes of {K} classes cannot be affinely independent")
@@ -426,120 +619,247 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
         + not_required,
     )
 
-    # ---- distinct codes
-    shared = None
-    if rank == K - 1:
-        distinct = Condition(True, K, f"all {K} class codes are distinct (implied by affine independence){on_means}")
-    else:
-        pairs, dists = _close_pairs(codes, atol)
-        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(K, K))
-        n_distinct = int(connected_components(graph, directed=False)[0])
-        if len(pairs):
-            h = int(np.argmin(dists))
-            shared = (int(pairs[h].min()), int(pairs[h].max()), float(dists[h]))
-            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol:.3g})"
-        else:
-            text = f"all {K} class codes are distinct (no two within {atol:.3g})"
-        distinct = Condition(n_distinct == K, n_distinct, text + on_means)
 
-    conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
-    required = _REQUIRED[probe]
-    ok = all(conditions[name].ok for name in required)
-
-    certificate = None
-    if not ok:
-        if invariant:
-            certificate = _invariant_certificate(probe, codes, rank, shared, atol, verify_lp)
-        else:
-            certificate = _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol, verify_lp)
-    return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol)
-
-
-def _with_lp_check(witness: dict, X: np.ndarray, y: np.ndarray, verify_lp: bool | None) -> dict:
-    """witness plus ``lp_verified`` (and ``lp_note`` when the LP did not run)."""
-    verified, note = _lp_unrealizable(X, y, verify_lp)
-    witness["lp_verified"] = verified
-    if note is not None:
-        witness["lp_note"] = note
-    return witness
-
-
-def _invariant_certificate(probe, codes, rank, shared, atol, verify_lp) -> Certificate:
+def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_true, verifier) -> Certificate:
     """Certificate for invariant codes: two classes sharing a code, else a Radon split (T1.3, T2)."""
     K = codes.shape[0]
     if shared is not None:
         m, m2, dist = shared
         task = _separating_task(K, m2)
-        witness = {"classes": [m, m2], "distance": dist, "tolerance": atol, "code": codes[m]}
-        if probe == "linear":
-            _with_lp_check(witness, codes, task, verify_lp)
+        witness = {"classes": [m, m2], "distance": dist, "tolerance": atol_true, "code": codes[m]}
+        witness["verification"] = _verify_shared(verifier, m, m2, task)
         return Certificate(task, witness, "shared-code")
-    radon = _radon_from_rank(codes, rank, atol)
+    radon = radon_from_rank(codes, M, unit, rank, atol_m)
     witness = {
         "lambda": radon.lambda_,
         "support": np.flatnonzero(radon.lambda_),
         "common_point": radon.common_point,
         "residual": radon.residual,
     }
-    return Certificate(radon.task, _with_lp_check(witness, codes, radon.task, verify_lp), "affine-dependence")
+    task = radon.task
+    if verifier.mode == "float-lp":
+        witness["verification"] = verifier.on_points(task)
+    elif not verifier.exact:
+        witness["verification"] = {"check": NONE, "reason": verifier.reason}
+    else:
+        exact_codes = verifier.exact_codes()
+        if exact_codes is None:
+            witness["verification"] = verifier.on_points(task)
+        else:
+            found = rational.exact_dependence(exact_codes, support=witness["support"])
+            note = "on the support found in floating point"
+            if found is None:
+                found = rational.exact_dependence(exact_codes)
+                note = "a circuit of the codes (the floating-point support is not exactly dependent)"
+            if found is None:
+                witness["verification"] = {
+                    "check": NONE,
+                    "reason": "the codes are affinely independent in exact arithmetic: the dependence holds only at the "
+                    "tolerance, and exactly every task is LIN-realizable (T1.2)",
+                }
+            else:
+                found = _oriented(found, radon.lambda_)
+                task = _exact_lambda_witness(witness, found[0], found[1], K)
+                witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(found[1], col) if v > 0)) for col in exact_codes[found[0]].T])
+                witness["residual"] = 0.0
+                witness["verification"] = {
+                    "check": EXACT,
+                    "reason": f"sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic, {note}; "
+                    f"{len(found[0])} classes, an inclusion-minimal dependent set",
+                }
+    return Certificate(task, witness, "affine-dependence")
 
 
-def _non_invariant_certificate(probe, Z, classes, codes, rank, shared, pair, atol, verify_lp) -> Certificate:
+def _verify_shared(verifier, m: int, m2: int, task: np.ndarray) -> dict:
+    """Verification of a shared-code certificate: identical exact codes, else an LP on the points."""
+    if verifier.mode == "float-lp" and verifier.probe == "linear":
+        return verifier.on_points(task)
+    if not verifier.exact:
+        return {"check": NONE, "reason": verifier.reason if verifier.mode != "float-lp" else "no LP for universal probes"}
+    exact_codes = verifier.exact_codes()
+    if exact_codes is not None and np.array_equal(exact_codes[m], exact_codes[m2]):
+        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both classes is the same vector): every probe gives them the same label"}
+    if verifier.probe == "universal":
+        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe can tell them apart: the failure holds only at the tolerance"}
+    return verifier.on_points(task)
+
+
+def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier) -> Certificate:
     """Certificate for non-invariant features: the pair, plus an unrealizable task if one is found.
 
-    Tasks tried, each valid on the points themselves [derived]: two points of different classes
-    that coincide (no probe of any family separates them); for linear probes, two classes with
-    the same mean or affinely dependent class means (each mean lies in its class's hull, so the
-    hulls of the two sides share a point, T1.1); and, for small problems, every binary task by
-    LP. A task from the means is kept unless the LP (when run, see ``verify_lp``) finds a probe.
+    The pair itself is exact: two equivalent points whose codes differ (their distance exceeds
+    the tolerance, so the rows are different numbers). Tasks tried, each valid on the points
+    themselves [derived]: two points of different classes that coincide (no probe of any family
+    separates them); for linear probes, two classes with the same mean or affinely dependent
+    class means (each mean lies in its class's hull, so the hulls of the two sides share a
+    point, T1.1), kept unless the verification finds a probe; and, for small problems, every
+    binary task by an exact LP (:func:`ssltheory.geometry.separability`).
     """
     K = classes.n_classes
     labels = classes.labels
     i, j, dist, m = pair
-    witness: dict = {"pair": [i, j], "class": m, "distance": dist, "tolerance": atol}
+    witness: dict = {"pair": [i, j], "class": m, "distance": dist, "tolerance": atol_true}
     task = None
-    clash = _first_cross_class_pair(Z, labels, atol)
+    clash = _first_cross_class_pair(Z, labels, atol, z_unit)
     if probe == "universal":
         witness["every_task_realizable"] = clash is None
     if clash is not None:
         a, b, d_ab = clash
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
-        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) have the same code (distance {d_ab:.3g})", points=[a, b])
+        d_true = _scaled(d_ab, z_unit)
+        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
+        if d_ab == 0.0:
+            witness["verification"] = {"check": EXACT, "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike"}
+        elif probe == "linear":
+            witness["verification"] = verifier.on_points(task)
+        else:
+            witness["verification"] = {"check": NONE, "reason": "the two points differ exactly: the failure holds only at the tolerance"}
         if probe == "linear":
             witness["every_binary_task_realizable"] = False
     elif probe == "linear":
-        X, y_of = Z, lambda t: t[labels]
         if shared is not None:
             candidate = _separating_task(K, shared[1])
             reason = f"classes {shared[0]} and {shared[1]} have the same mean, a point of both hulls"
             evidence = {"classes": [shared[0], shared[1]]}
         elif rank < K - 1:
-            radon = _radon_from_rank(codes, rank, atol)
+            radon = radon_from_rank(codes, M, unit, rank, atol / unit * z_unit)
             candidate = radon.task
             reason = "the class means are affinely dependent: their Radon split's hulls share a point"
             evidence = {"lambda": radon.lambda_, "common_point": radon.common_point}
         else:
             candidate, reason, evidence = None, "", {}
         if candidate is not None:
-            verified, note = _lp_unrealizable(X, y_of(candidate), verify_lp)
-            if verified is not False:
+            check = verifier.on_points(candidate)
+            if not check.get("realizable", False):
                 task = candidate
-                witness.update(task_reason=reason, lp_verified=verified, **evidence)
-                if note is not None:
-                    witness["lp_note"] = note
+                witness.update(task_reason=reason, verification=check, **evidence)
         small = K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES
         witness["every_binary_task_realizable"] = None  # undetermined unless the search runs
-        if small and verify_lp is not False:
+        if small and verifier.mode != "none":
             try:
-                failing = [t for t in enumerate_binary_tasks(K) if not linearly_separable(Z, t[labels])]
-            except RuntimeError as exc:  # HiGHS gave no answer: the search is undetermined
+                answers = [(t, separability(Z, t[labels])) for t in enumerate_binary_tasks(K)]
+            except RuntimeError as exc:  # HiGHS gave no answer and the exact LP was too large
                 witness["search_note"] = f"LP search over binary tasks failed: {exc}"
             else:
+                failing = [(t, a) for t, a in answers if not a.separable]
                 witness["every_binary_task_realizable"] = not failing
                 if task is None and failing:
-                    task = failing[0]
-                    witness.update(task_reason="found by LP over every binary task", lp_verified=True)
+                    task, answer = failing[0]
+                    check = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
+                    witness.update(task_reason="found by an exact LP over every binary task", verification=check)
+    if "verification" not in witness:
+        witness["verification"] = {"check": EXACT, "reason": f"points {i} and {j} are equivalent and their codes are different numbers (no task is claimed)"}
+    return Certificate(task, witness, "not-invariant")
+
+
+# ------------------------------------------------------------------------ exact mode
+def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
+    """The verdict in rational arithmetic (``is_ideal(..., exact=True)``); see the module docstring."""
+    n, d = Z.shape
+    K = classes.n_classes
+    labels, first = classes.labels, classes.first
+    if K * d > EXACT_MAX_ENTRIES:
+        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
+    invariant = _exactly_invariant(Z, classes)
+    if not invariant and n * d > EXACT_MAX_POINT_ENTRIES:
+        raise ValueError(f"exact mode on non-invariant features needs the exact class means of at most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
+    not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
+    on_means = "" if invariant else " (on the exact class means: the features are not invariant)"
+    z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
+    deviation = np.zeros(n)
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
+        deviation[start:stop] = row_norms(np.asarray(Z[start:stop], dtype=np.float64) / z_unit - np.asarray(Z[first[labels[start:stop]]], dtype=np.float64) / z_unit)
+    worst = int(np.argmax(deviation))
+    pair = None
+    if invariant:
+        inv_detail = "every point's row equals its class's first row exactly (exact arithmetic)"
+        codes = np.asarray(Z[first], dtype=np.float64)
+        rows = rational.rational_rows(codes)
+    else:
+        m = int(labels[worst])
+        pair = (int(first[m]), worst, _scaled(deviation[worst], z_unit), m)
+        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
+        codes = rational.class_means(Z, labels, K)
+        rows = rational.rational_rows(codes)
+    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
+    rank = rational.exact_affine_rank(codes)
+    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
+    dimension = _dimension_condition(probe, K, d, not_required)
+    seen: dict = {}
+    shared = None
+    for m, row in enumerate(rows):
+        if row in seen and shared is None:
+            shared = (seen[row], m)
+        seen.setdefault(row, m)
+    n_distinct = len(seen)
+    if shared is None:
+        distinct = Condition(True, K, f"all {K} class codes are distinct (exact){on_means}")
+    else:
+        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} have identical codes (exact){on_means}")
+    conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
+    ok = all(conditions[name].ok for name in _REQUIRED[probe])
+    certificate = None
+    if not ok:
+        certificate = _exact_certificate(probe, Z, classes, codes, rank, shared, pair)
+    return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=0.0, atol=0.0, mode="exact")
+
+
+def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certificate:
+    """Certificates of exact mode: every one re-proved in rational arithmetic."""
+    K = classes.n_classes
+    labels = classes.labels
+    proof = {"check": EXACT, "reason": ""}
+    if pair is None:  # invariant
+        if shared is not None:
+            m, m2 = shared
+            task = _separating_task(K, m2)
+            proof["reason"] = f"classes {m} and {m2} have identical codes: every probe gives them the same label"
+            return Certificate(task, {"classes": [m, m2], "distance": 0.0, "tolerance": 0.0, "code": codes[m], "verification": proof}, "shared-code")
+        support, lam = rational.exact_dependence(codes)
+        witness: dict = {}
+        task = _exact_lambda_witness(witness, support, lam, K)
+        witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(lam, col) if v > 0)) for col in codes[support].T])
+        witness["residual"] = 0.0
+        proof["reason"] = f"sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; {len(support)} classes, an inclusion-minimal dependent set"
+        witness["verification"] = proof
+        return Certificate(task, witness, "affine-dependence")
+    i, j, dist, m = pair
+    witness = {"pair": [min(i, j), max(i, j)], "class": m, "distance": dist, "tolerance": 0.0}
+    task = None
+    rep, inv = _exact_duplicates(Z)
+    clash = np.flatnonzero(labels[rep[inv]] != labels)
+    if probe == "universal":
+        witness["every_task_realizable"] = clash.size == 0
+    if clash.size:
+        b = int(clash[0])
+        a = int(rep[inv[b]])
+        task = _separating_task(K, int(labels[b]))
+        task[labels[a]] = 0
+        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) are identical rows", points=[a, b])
+        proof["reason"] = "two identical rows in different classes: every probe labels them alike"
+    elif probe == "linear":
+        if shared is not None:
+            task = _separating_task(K, shared[1])
+            witness.update(task_reason=f"classes {shared[0]} and {shared[1]} have the same exact mean, a point of both hulls", classes=[shared[0], shared[1]])
+            proof["reason"] = "identical exact class means: a point of both classes' hulls"
+        elif rank < K - 1:
+            support, lam = rational.exact_dependence(codes)
+            task = _exact_lambda_witness(witness, support, lam, K)
+            witness["task_reason"] = "the exact class means are affinely dependent: the hulls of the two sides share a point"
+            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in rational arithmetic; each mean lies in its class's hull"
+        elif K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES:
+            for t in enumerate_binary_tasks(K):
+                answer = separability(Z, t[labels])
+                if not answer.separable and answer.verification == EXACT:
+                    task = t
+                    witness["task_reason"] = "found by an exact LP over every binary task"
+                    proof["reason"] = answer.note
+                    break
+    if task is None:
+        proof["reason"] = f"points {i} and {j} are equivalent and their rows are different numbers (no task is claimed)"
+    witness["verification"] = proof
     return Certificate(task, witness, "not-invariant")
 
 

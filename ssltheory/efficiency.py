@@ -39,6 +39,7 @@ from scipy.optimize import linprog
 
 from ssltheory._validate import as_count, as_features, as_labels
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.geometry import power_of_two
 
 #: Largest number of atoms (points or classes) whose possible sample supports are enumerated
 #: exactly (2**n_atoms supports) when ``method="auto"``.
@@ -305,9 +306,10 @@ class _ConsistencyLP:
     """
 
     def __init__(self, Z: np.ndarray, y: np.ndarray, n_labels: int):
-        # Centre and scale for HiGHS's tolerances; feasibility is invariant under this affine map.
-        self.mean = Z.mean(axis=0)
-        self.scale = float(np.abs(Z - self.mean).max()) or 1.0
+        # Centre by one point and rescale by a power of two (geometry's offset- and scale-free
+        # centring) for HiGHS's tolerances; feasibility is invariant under this affine map.
+        self.mean = np.asarray(Z[0], dtype=np.float64)
+        self.scale = power_of_two(np.abs(Z - self.mean).max())
         self.Z1 = np.hstack([(Z - self.mean) / self.scale, np.ones((Z.shape[0], 1))])  # (n, d + 1)
         self.y = y
         self.k = n_labels
@@ -441,16 +443,17 @@ def _worst_erm_risk_linear(Z, y, sample, p, k, max_lps) -> WorstErmRisk:
 
     best = {"mass": 0.0, "errors": [], "theta": base}
     exhausted = False
-    tol = 1e-12
 
+    # no mass is too small to count: a branch is pruned only when even erring on every remaining
+    # candidate cannot beat the best risk found (exact comparisons, so ``exact=True`` is honest)
     def record(errors, theta):
         mass = float(sum(p[i] for i, _ in errors))
-        if mass > best["mass"] + tol:
+        if mass > best["mass"]:
             best.update(mass=mass, errors=list(errors), theta=theta)
 
     def search(pos: int, errors: list[tuple[int, int]], mass: float):
         nonlocal exhausted
-        if exhausted or mass + rest[pos] <= best["mass"] + tol:
+        if exhausted or mass + rest[pos] <= best["mass"]:
             return
         if lp.n_lps >= max_lps:
             exhausted = True

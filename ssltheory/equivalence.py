@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from ssltheory._validate import as_count, as_features, as_labels
 
 #: rows per block when features are streamed through float64 (keeps float32 input uncopied)
-_BLOCK_ROWS = 2048
+BLOCK_ROWS = 2048
 
 
 def _first_appearance(labels: np.ndarray) -> np.ndarray:
@@ -179,16 +179,23 @@ class EquivalenceClasses:
         Z = as_features(Z, "Z", dtype=None)
         if Z.shape[0] != self.n_points:
             raise ValueError(f"Z has {Z.shape[0]} rows but the classes cover {self.n_points} points")
-        return np.asarray(Z[self.first], dtype=np.float64) + self._mean_offsets(Z)
+        return np.asarray(Z[self.first], dtype=np.float64) + self.mean_offsets(Z)
 
-    def _mean_offsets(self, Z: np.ndarray) -> np.ndarray:
-        """mean over class m of (z_i - z_first(m)), (K, d) float64, for a validated Z (n, d)."""
+    def mean_offsets(self, Z: np.ndarray, unit: float = 1.0) -> np.ndarray:
+        """mean over class m of (z_i - z_first(m)) / unit, (K, d) float64, for a validated Z (n, d).
+
+        Each difference is taken against a member of the same class, so it is rounded relative to
+        the spread within the class, never to an offset all codes share; identical rows give
+        exactly 0. ``unit`` (a power of two, e.g. ``geometry.power_of_two(max |Z|)``) divides
+        the rows before they are subtracted, so that features near float64's range do not
+        overflow. Sums accumulate in float64, streamed in blocks of BLOCK_ROWS rows.
+        """
         n, d = Z.shape
         indicator = sp.csc_matrix((np.ones(n), (self.labels, np.arange(n))), shape=(self.n_classes, n))
         sums = np.zeros((self.n_classes, d))
-        for start in range(0, n, _BLOCK_ROWS):
-            stop = min(n, start + _BLOCK_ROWS)
-            block = np.asarray(Z[start:stop], dtype=np.float64) - Z[self.first[self.labels[start:stop]]]
+        for start in range(0, n, BLOCK_ROWS):
+            stop = min(n, start + BLOCK_ROWS)
+            block = np.asarray(Z[start:stop], dtype=np.float64) / unit - np.asarray(Z[self.first[self.labels[start:stop]]], dtype=np.float64) / unit
             sums += indicator[:, start:stop] @ block
         return sums / self.sizes[:, None]
 

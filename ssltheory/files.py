@@ -1,4 +1,4 @@
-"""Writing files whole: every file the project writes (reports, figures, CSVs, checkpoints,
+"""Writing files whole, and reading arrays back safely (`load_npy`): every file the project writes (reports, figures, CSVs, checkpoints,
 results) goes through here, so that a reader never sees half of one.
 
 The recipe is the usual one: write to a temporary file in the destination's own folder (same file
@@ -15,7 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from ssltheory._json import jsonable
+
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 @contextlib.contextmanager
@@ -68,3 +72,42 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 130) -> Path:
     with atomic_output(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return path
+
+
+def writable_folder(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` (and its parents) and check that a file can be written in it, so a
+    long job refuses an unusable output folder before it starts; returns ``path``.
+
+    Raises ``ValueError`` when ``path`` is an existing file, ``OSError`` naming ``path`` when the
+    folder cannot be created or written (read-only, full, permission denied).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory; give a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    return path
+
+
+def load_npy(path: str, what: str) -> np.ndarray:
+    """Read one array from a .npy file, refusing pickles; ValueError naming the problem."""
+    file = Path(path)
+    if not file.exists():
+        raise ValueError(f"{what} file not found: {file}")
+    if file.is_dir():
+        raise ValueError(f"{what} path is a directory, not a .npy file: {file}")
+    with open(file, "rb") as handle:
+        magic = handle.read(len(_NPY_MAGIC))
+    if magic[:2] == b"PK":
+        raise ValueError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
+    if magic != _NPY_MAGIC:
+        raise ValueError(f"{what} file {file} is not a .npy file (no NumPy header)")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None

@@ -1,16 +1,27 @@
-"""Convex geometry of class codes: affine rank, Radon splits, exact LP separability, exact probes.
+"""Convex geometry of class codes: affine rank, Radon splits, exact separability, exact probes.
 
 THEORY.md T1 [paper Thm 1 in spirit; proof by separating hyperplanes and Radon]:
 
-- ``affine_rank``: rank[c_1 - c_0, ..., c_{K-1} - c_0] at a stated tolerance; the codes are
-  affinely independent iff it equals K - 1 (T1.2(c)).
+- ``affine_rank``: rank[c_1 - c_0, ..., c_{K-1} - c_0] at the tolerance rule below; the codes
+  are affinely independent iff it equals K - 1 (T1.2(c)). ``exact.exact_affine_rank`` is the
+  same rank in rational arithmetic.
 - ``radon_split``: a nonzero lambda with sum_m lambda_m c_m = 0 and sum_m lambda_m = 0 (a null
   vector of the (d+1) x K matrix with columns (c_m, 1)); the task "lambda_m > 0 versus the rest"
   is not LIN-realizable because both hulls contain the same point (T1.3, failure certificate).
-- ``linearly_separable`` / ``separating_probe``: exact LP feasibility (scipy HiGHS) of a strict
-  affine argmax probe (T1.1; the LIN family of THEORY.md section 0).
+- ``separability`` / ``linearly_separable`` / ``separating_probe``: strict affine argmax
+  realizability (T1.1; the LIN family of THEORY.md section 0), decided by a float LP (scipy
+  HiGHS) whose answer is then proved in rational arithmetic (``ssltheory.exact``).
 - ``pseudo_inverse_probe``: W, b with W c_m + b = e_{g(m)} (T1.3, success certificate).
 - ``probe_predict``: argmax_j (W z + b)_j.
+
+The tolerance rule (the one rule of the toolkit, used by every function that decides at a
+tolerance): the codes are first centred by one of them, an exactly representable point, and
+rescaled by powers of two (exact), so that where the codes sit and their scale change nothing;
+a singular value of the centred codes counts as zero when it is at most
+``atol = rtol * s_max`` (:func:`rank_threshold`), s_max the largest singular value and ``rtol``
+given by :func:`resolve_rtol`: the caller's ``tol`` in [0, 1), else max(K, d) * eps(dtype)
+(:func:`default_rtol`, numpy's ``matrix_rank`` rule). Distances (invariance, shared codes) are
+compared with the same atol.
 
 Example::
 
@@ -25,16 +36,17 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from ssltheory import exact
 from ssltheory._validate import as_features, as_labels, as_tolerance
 
-
-# ------------------------------------------------------------------------ tolerance and rank
+# ------------------------------------------------------------------------ the tolerance rule
 def default_rtol(n_rows: int, dim: int, dtype=np.float64) -> float:
     """The default relative tolerance: max(K, d) * eps(dtype).
 
@@ -46,26 +58,96 @@ def default_rtol(n_rows: int, dim: int, dtype=np.float64) -> float:
     return float(max(n_rows, dim) * eps)
 
 
-def _centred_singular_values(C: np.ndarray) -> np.ndarray:
-    """Singular values (descending, min(K, d) of them) of C - mean(C), as float64.
+def resolve_rtol(tol, n_rows: int, dim: int, dtype=np.float64) -> float:
+    """The relative tolerance every decision uses: ``tol`` if given (in [0, 1)), else the default.
 
-    The centring is done in float64; the SVD then runs in C's precision (float32 for float32
-    input, float64 otherwise), matching the eps of the default tolerance and halving the cost
-    for float32 features.
+    Args:
+        tol: None or a relative tolerance in [0, 1) (ValueError otherwise: a tolerance of 1 or
+            more would call every singular value zero).
+        n_rows, dim, dtype: K, d and the features' dtype, for :func:`default_rtol`.
     """
-    work = np.float32 if C.dtype == np.float32 else np.float64
-    centred = np.asarray(C, dtype=np.float64)
-    centred = (centred - centred.mean(axis=0)).astype(work, copy=False)
+    tol = as_tolerance(tol)
+    return default_rtol(n_rows, dim, dtype) if tol is None else tol
+
+
+def rank_threshold(s_max: float, rtol: float) -> float:
+    """The absolute threshold of the tolerance rule: values at or below rtol * s_max count as 0."""
+    return float(rtol) * float(s_max)
+
+
+def power_of_two(value: float) -> float:
+    """2**e with |value| / 2**e in [1, 2) (1.0 for 0): dividing by it is exact (no rounding).
+
+    Representable for every finite float (2**1023 at most), so it never overflows.
+    """
+    value = abs(float(value))
+    if value == 0.0 or not math.isfinite(value):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(value)[1] - 1)
+
+
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows of X (m, d), float64, without underflow or overflow.
+
+    Each row is divided by a power of two near its largest entry before squaring, so rows of
+    size 1e-200 or 1e300 keep their norms.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    peak = np.abs(X).max(axis=1) if X.size else np.zeros(X.shape[0])
+    exponent = np.frexp(peak)[1]
+    scaled = np.ldexp(X, -exponent[:, None])
+    return np.ldexp(np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), exponent)
+
+
+def centre_codes(C) -> tuple[np.ndarray, float]:
+    """Offset- and scale-free centring: (M (K, d) float64, unit) with M * unit ~ C - mean(C).
+
+    The codes are divided by a power of two (exact), reduced by one of them (c_0, an exactly
+    representable point: the difference of two floats is rounded relative to the difference,
+    never to the offset the codes share, and identical codes give exactly equal rows), divided
+    by a second power of two so that the largest entry is below 2, and finally centred by their
+    mean (twice). The rounding of that mean is the same vector in every row, which leaves every
+    affine dependence sum lambda_m c_m = 0, sum lambda_m = 0 of the codes exact. So exactly
+    dependent codes stay dependent up to rounding relative to their spread, whatever their
+    offset (up to 1e300 times the spread) and scale (1e-300 to 1e300).
+
+    Args:
+        C: array-like (K, d) of floats.
+
+    Returns:
+        M with max |M| <= 4 (0 when all codes are equal), and unit, a power of two.
+    """
+    X = np.asarray(C, dtype=np.float64)
+    unit = power_of_two(np.abs(X).max())
+    X = X / unit
+    D = X - X[0]
+    unit2 = power_of_two(np.abs(D).max())
+    D /= unit2
+    D -= D.mean(axis=0)
+    D -= D.mean(axis=0)
+    return D, unit * unit2
+
+
+def centred_singular_values(M: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Singular values (descending, min(K, d) of them, float64) of centred codes M (K, d).
+
+    The SVD runs in float32 when ``dtype`` is float32 (matching the eps of the default
+    tolerance and halving the cost for float32 features), else in float64. M comes from
+    :func:`centre_codes`, so its entries are of order 1 and neither precision under- or
+    overflows.
+    """
+    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    A = np.asarray(M).astype(work, copy=False)
     try:
-        s = sla.svd(centred, compute_uv=False, check_finite=False, lapack_driver="gesdd")
+        s = sla.svd(A, compute_uv=False, check_finite=False, lapack_driver="gesdd")
     except np.linalg.LinAlgError:  # gesdd can fail to converge where gesvd does not
-        s = sla.svd(centred, compute_uv=False, check_finite=False, lapack_driver="gesvd")
+        s = sla.svd(A, compute_uv=False, check_finite=False, lapack_driver="gesvd")
     return s.astype(np.float64)
 
 
-def _rank_from_singular_values(s: np.ndarray, n_rows: int, rtol: float) -> tuple[int, float]:
-    """Affine rank (capped at K - 1) and the absolute threshold rtol * s_max it used."""
-    threshold = rtol * float(s[0]) if s.size else 0.0
+def rank_from_singular_values(s: np.ndarray, n_rows: int, rtol: float) -> tuple[int, float]:
+    """Affine rank (capped at K - 1) and the threshold rtol * s_max it used (same units as s)."""
+    threshold = rank_threshold(s[0], rtol) if s.size else 0.0
     return min(int((s > threshold).sum()), n_rows - 1), threshold
 
 
@@ -73,34 +155,39 @@ def affine_singular_values(C) -> np.ndarray:
     """Singular values of the centred code matrix C - mean(C), descending, min(K, d) of them.
 
     The affine rank of the codes is the number of these above the tolerance; the K-th one (when
-    K <= d) is zero in exact arithmetic because the rows of C - mean(C) sum to zero. Computed
-    in float32 for float32 C, else in float64.
+    K <= d) is zero in exact arithmetic because the rows of C - mean(C) sum to zero. Centred by
+    :func:`centre_codes` (independent of the codes' offset), computed in float32 for float32 C,
+    else in float64. Values beyond float64's range come back as inf.
 
     Args:
         C: array-like (K, d), one code per class.
     """
-    return _centred_singular_values(as_features(C, "C", dtype=None))
+    C = as_features(C, "C", dtype=None)
+    M, unit = centre_codes(C)
+    with np.errstate(over="ignore"):
+        return centred_singular_values(M, C.dtype) * unit
 
 
 def affine_rank(C, tol: float | None = None) -> int:
     """Affine rank of the codes: rank[c_1 - c_0, ..., c_{K-1} - c_0] (THEORY.md T1.2(c)) [paper].
 
-    Computed as the number of singular values of C - mean(C) (same rank as the differences)
-    strictly greater than ``rtol * s_max``, where s_max is the largest of them and
-    ``rtol = tol`` if given, else ``max(K, d) * eps`` with eps the machine epsilon of C's dtype
-    (float32: 1.19e-7, otherwise float64: 2.22e-16); see :func:`default_rtol`.
+    At a tolerance: the number of singular values of the centred codes (:func:`centre_codes`)
+    strictly greater than ``rtol * s_max`` (the module's tolerance rule, :func:`resolve_rtol`).
+    Exactly dependent codes are found whatever their offset and scale; codes within the
+    tolerance of a dependence count as dependent. ``exact.exact_affine_rank`` gives the rank in
+    rational arithmetic.
 
     Args:
         C: array-like (K, d), one code per class.
-        tol: relative tolerance (>= 0), or None for the default above.
+        tol: relative tolerance in [0, 1), or None for ``max(K, d) * eps(dtype)``.
 
     Returns:
         int in [0, K - 1]; the codes are affinely independent iff it equals K - 1.
     """
     C = as_features(C, "C", dtype=None)
-    tol = as_tolerance(tol)
-    rtol = default_rtol(*C.shape, C.dtype) if tol is None else tol
-    return _rank_from_singular_values(_centred_singular_values(C), C.shape[0], rtol)[0]
+    rtol = resolve_rtol(tol, *C.shape, C.dtype)
+    M, _ = centre_codes(C)
+    return rank_from_singular_values(centred_singular_values(M, C.dtype), C.shape[0], rtol)[0]
 
 
 # ------------------------------------------------------------------------ Radon
@@ -109,13 +196,14 @@ class RadonSplit:
     """An affine dependence of codes and the task it makes unrealizable (THEORY.md T1.3) [paper].
 
     Attributes:
-        lambda_: float64 (K,), sum_m lambda_m c_m ~ 0 and sum_m lambda_m = 0, scaled so that the
-            positive entries sum to 1; entries below 1e-12 * max|lambda| are set to 0.
+        lambda_: float64 (K,), sum_m lambda_m c_m ~ 0 and sum_m lambda_m = 0 (at the tolerance),
+            scaled so that the positive entries sum to 1, nonzero on at most rank + 2 classes.
         positive: bool (K,), lambda_m > 0.
         common_point: float64 (d,), sum over lambda_m > 0 of lambda_m c_m, a point of
             conv{c_m : lambda_m > 0}; it equals sum over lambda_m < 0 of |lambda_m| c_m, a point of
             conv{c_m : lambda_m < 0}, up to ``residual``.
-        residual: ||sum_m lambda_m c_m||_2 as computed in float64.
+        residual: ||sum_m lambda_m c_m||_2, computed on the centred codes (so without the
+            rounding of their common offset).
     """
 
     lambda_: np.ndarray
@@ -129,33 +217,48 @@ class RadonSplit:
         return self.positive.astype(np.int64)
 
 
-def _radon_from_rank(C: np.ndarray, rank: int, atol: float | None = None) -> RadonSplit:
-    """Sparse null vector of [[C^T], [1^T]] given that the affine rank is ``rank`` < K - 1.
+def radon_from_rank(C: np.ndarray, M: np.ndarray, unit: float, rank: int, atol: float) -> RadonSplit:
+    """A sparse Radon split of codes C (K, d) whose affine rank at the tolerance is ``rank`` < K - 1.
 
-    Column-pivoted QR of the differences c_m - c_0 picks ``rank`` well-conditioned classes; the
-    next pivot is expressed in them by least squares (a triangular solve with the QR's R, which
-    is that least-squares solution). The resulting lambda lives on at most rank + 2 classes and is
-    the unique dependence (up to scale) on that support.
+    [paper, T1.3; derived] M, unit are :func:`centre_codes` of C and atol the threshold (in M's
+    units) at which the rank was decided. Column-pivoted QR of the differences m_k - m_0 picks
+    ``rank`` well-conditioned classes; the next pivot is expressed in them by least squares, so
+    lambda lives on at most rank + 2 classes. Any rank + 2 codes are affinely dependent when all
+    K span an affine space of dimension ``rank``, so when K > rank + 2 the first rank + 2
+    classes are tried first (their split is kept when its residual is at most atol).
 
-    Any rank + 2 codes are affinely dependent when all K span an affine space of dimension
-    ``rank``, so with ``atol`` given and K > rank + 2 the first rank + 2 classes are tried first
-    (a QR of d x (rank + 1) instead of d x (K - 1): the K = 512, d = 128 dimension-deficit case
-    costs 0.4 ms instead of 5 ms); their split is kept when its residual ||sum_m lambda_m c_m|| is
-    at most ``atol``, the tolerance at which the rank was decided, else all classes are used.
+    The support is then shrunk: the classes with the largest |lambda| are tried in sets of
+    2, 4, 8, ... (up to a quarter of the support) and then bisected, and the smallest such set
+    whose centred codes have a singular value at most atol carries the split instead. A
+    dependence among three of two thousand classes is then certified by three classes.
     """
-    C = np.asarray(C, dtype=np.float64)
-    K = C.shape[0]
-    if atol is not None and K > rank + 2:
-        split = _radon_on_support(C, np.arange(rank + 2), rank)
-        if split.residual <= atol:
-            return split
-    return _radon_on_support(C, np.arange(K), rank)
+    K = M.shape[0]
+    lam = None
+    if K > rank + 2:
+        lam = _dependence_on_support(M, np.arange(rank + 2), rank)
+        if _residual(M, lam) > atol:
+            lam = None
+    if lam is None:
+        lam = _dependence_on_support(M, np.arange(K), rank)
+    lam = _shrink_support(M, lam, atol)
+    lam[np.abs(lam) <= 1e-12 * np.abs(lam).max()] = 0.0
+    lam /= lam[lam > 0].sum()
+    positive = lam > 0
+    with np.errstate(over="ignore"):
+        residual = _residual(M, lam) * unit
+    return RadonSplit(lambda_=lam, positive=positive, common_point=lam[positive] @ np.asarray(C, dtype=np.float64)[positive], residual=float(residual))
 
 
-def _radon_on_support(C: np.ndarray, support: np.ndarray, rank: int) -> RadonSplit:
-    """:func:`_radon_from_rank` restricted to the classes ``support`` (lambda is 0 elsewhere)."""
-    K = C.shape[0]
-    S = C[support]
+def _residual(M: np.ndarray, lam: np.ndarray) -> float:
+    """||sum_m lam_m m_m|| for lambda scaled so its positive part sums to 1 (M's units)."""
+    pos = lam[lam > 0].sum()
+    return float(row_norms((lam / pos)[None, :] @ M)[0]) if pos > 0 else math.inf
+
+
+def _dependence_on_support(M: np.ndarray, support: np.ndarray, rank: int) -> np.ndarray:
+    """A null vector of [[M_S^T], [1^T]] on the classes ``support`` (lambda is 0 elsewhere)."""
+    K = M.shape[0]
+    S = M[support]
     lam_s = np.zeros(len(support))
     diffs = (S[1:] - S[0]).T  # (d, |support| - 1)
     rank = min(rank, diffs.shape[1] - 1)
@@ -164,21 +267,60 @@ def _radon_on_support(C: np.ndarray, support: np.ndarray, rank: int) -> RadonSpl
     else:
         R, pivots = sla.qr(diffs, mode="r", pivoting=True, check_finite=False)
         basis, extra = pivots[:rank], pivots[rank]
-        coef = sla.solve_triangular(R[:rank, :rank], R[:rank, rank], check_finite=False)
+        diag = np.abs(np.diag(R[:rank, :rank]))
+        if diag.min() > 0:
+            coef = sla.solve_triangular(R[:rank, :rank], R[:rank, rank], check_finite=False)
+        else:  # a rank-deficient triangle: least squares on the chosen columns
+            coef = sla.lstsq(diffs[:, basis], diffs[:, extra], check_finite=False)[0]
         lam_s[extra + 1] = 1.0
         lam_s[basis + 1] = -coef
     lam_s[0] = -lam_s[1:].sum()
     lam = np.zeros(K)
     lam[support] = lam_s
-    lam[np.abs(lam) <= 1e-12 * np.abs(lam).max()] = 0.0
-    lam /= lam[lam > 0].sum()
-    positive = lam > 0
-    return RadonSplit(
-        lambda_=lam,
-        positive=positive,
-        common_point=lam[positive] @ C[positive],
-        residual=float(np.linalg.norm(lam @ C)),
-    )
+    return lam
+
+
+def _dependent_subset(M: np.ndarray, subset: np.ndarray, atol: float) -> np.ndarray | None:
+    """lambda on ``subset`` from its centred codes' last affine singular vector if it is <= atol."""
+    S = M[subset]
+    S = S - S.mean(axis=0)
+    U, s, _ = sla.svd(S, full_matrices=False, check_finite=False)
+    j = subset.size - 2  # the (|S| - 1)-th singular value; the |S|-th belongs to the ones vector
+    if j >= s.size or s[j] > atol:
+        if j < s.size:
+            return None
+        u = np.zeros(subset.size)  # more classes than dimensions: a null vector of S^T
+        u[:] = sla.null_space(np.vstack([S.T, np.ones(subset.size)]))[:, 0]
+    else:
+        u = U[:, j]
+    lam = np.zeros(M.shape[0])
+    lam[subset] = u - u.mean()
+    return lam
+
+
+def _shrink_support(M: np.ndarray, lam: np.ndarray, atol: float) -> np.ndarray:
+    """Carry the dependence on the fewest of its largest-|lambda| classes (see radon_from_rank)."""
+    order = np.argsort(-np.abs(lam), kind="stable")
+    size = int((lam != 0).sum())
+    if size <= 3:
+        return lam
+    found, lo, j = None, 2, 3
+    while j <= max(3, size // 4):
+        found = _dependent_subset(M, order[:j], atol)
+        if found is not None:
+            break
+        lo, j = j, 2 * j
+    if found is None:
+        return lam
+    hi = j  # order[:hi] is dependent, order[:lo] is not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        trial = _dependent_subset(M, order[:mid], atol)
+        if trial is not None:
+            hi, found = mid, trial
+        else:
+            lo = mid
+    return found
 
 
 def radon_split(C, tol: float | None = None) -> RadonSplit | None:
@@ -189,82 +331,170 @@ def radon_split(C, tol: float | None = None) -> RadonSplit | None:
     conv{c_m : lambda_m > 0} and conv{c_m : lambda_m <= 0} share ``common_point``, so the task
     "lambda_m > 0 versus the rest" (``.task``) is realized by no affine argmax probe.
 
+    At the tolerance rule: the dependence holds up to ``residual`` (exactly when the codes are
+    exactly dependent and ``exact.exact_dependence`` confirms it), on at most rank + 2 classes.
+
     Args:
         C: array-like (K, d), one code per class.
-        tol: relative tolerance of :func:`affine_rank` (None: max(K, d) * eps(dtype)).
+        tol: relative tolerance of :func:`affine_rank` in [0, 1) (None: max(K, d) * eps(dtype)).
 
     Returns:
         RadonSplit, or None when ``affine_rank(C, tol) == K - 1``.
     """
     C = as_features(C, "C", dtype=None)
-    tol = as_tolerance(tol)
-    rtol = default_rtol(*C.shape, C.dtype) if tol is None else tol
-    rank, atol = _rank_from_singular_values(_centred_singular_values(C), C.shape[0], rtol)
+    rtol = resolve_rtol(tol, *C.shape, C.dtype)
+    M, unit = centre_codes(C)
+    rank, atol = rank_from_singular_values(centred_singular_values(M, C.dtype), C.shape[0], rtol)
     if rank == C.shape[0] - 1:
         return None
-    return _radon_from_rank(C, rank, atol)
+    return radon_from_rank(C, M, unit, rank, atol)
 
 
 # ------------------------------------------------------------------------ LP separability
-def _strict_argmax_lp(Z: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Exact feasibility LP for a strict affine argmax probe on validated data.
+#: verification labels of a separability answer (and of certificates)
+EXACT, FLOAT_LP, NONE = "exact", "float-lp", "none"
 
-    Labels y (n,) are 0..k-1, all present. The data are centred and scaled first (separability
-    is invariant under this affine map); the probe is mapped back. Binary: find w, b with
-    s_i (w.z_i + b) >= 1, s_i = +-1. Multi-class: find W, b with
-    (w_{y_i} - w_j).z_i + b_{y_i} - b_j >= 1 for every j != y_i. Scale-free: the margin 1 only
-    fixes the scale, so the LP is feasible iff strict separation exists.
 
-    Returns (W (k, d), b (k,)) or None if infeasible.
+@dataclass(frozen=True)
+class Separability:
+    """The answer of :func:`separability`.
+
+    Attributes:
+        separable: a strict affine argmax probe realizes the labels.
+        verification: "exact" (proved in rational arithmetic: the probe's margins, or a Farkas
+            certificate, or sympy's rational simplex), "float-lp" (HiGHS's answer only, at its
+            feasibility tolerance ``lp_tolerance``) or "none".
+        probe: (W (k, d), b (k,)) when separable, else None.
+        note: why the verification is what it is.
+        lp_tolerance: HiGHS's primal feasibility tolerance (on the centred, rescaled data).
+    """
+
+    separable: bool
+    verification: str
+    probe: tuple[np.ndarray, np.ndarray] | None
+    note: str
+    lp_tolerance: float = 1e-7
+
+
+def _lp_rows(X: np.ndarray, y: np.ndarray, k: int):
+    """Constraint matrix A of the strict argmax system A v >= 1 on points X (n, d + 1)."""
+    n, width = X.shape
+    if k == 2:
+        sign = np.where(y == 1, 1.0, -1.0)
+        return sign[:, None] * X, width
+    rows_i = np.repeat(np.arange(n), k - 1)
+    others = np.array([[j for j in range(k) if j != yi] for yi in y]).reshape(-1)
+    r = np.arange(rows_i.size)
+    cols = np.arange(width)
+    data = np.concatenate([X[rows_i], -X[rows_i]], axis=1).reshape(-1)
+    col_idx = np.concatenate([y[rows_i, None] * width + cols, others[:, None] * width + cols], axis=1).reshape(-1)
+    row_idx = np.repeat(r, 2 * width)
+    return sp.csr_matrix((data, (row_idx, col_idx)), shape=(r.size, k * width)), k * width
+
+
+def _strict_argmax_lp(Z: np.ndarray, y: np.ndarray, k: int, *, exact_check: bool = True) -> Separability:
+    """Strict affine argmax realizability of validated labels y (n,) in 0..k-1 (all present).
+
+    The data are centred by one point and rescaled by a power of two (an exact affine map,
+    which separability ignores) and HiGHS solves A v >= 1 (binary: s_i (w.x_i + b) >= 1;
+    multi-class: (v_{y_i} - v_j).x_i >= 1). Then the answer is proved in rationals: a found
+    probe by its exact margins, infeasibility by an exact Farkas vector on the support of
+    HiGHS's dual solution; failing both, sympy's rational simplex decides (small LPs).
     """
     from scipy.optimize import linprog  # imported here: it costs a quarter second
 
     n, d = Z.shape
     if k == 1:
-        return np.zeros((1, d)), np.zeros(1)
-    mean = Z.mean(axis=0)
-    scale = float(np.abs(Z - mean).max()) or 1.0
-    X = np.column_stack([(Z - mean) / scale, np.ones(n)])  # (n, d+1)
-    if k == 2:
-        sign = np.where(y == 1, 1.0, -1.0)
-        A = -sign[:, None] * X
-        n_vars = d + 1
-    else:
-        rows_i = np.repeat(np.arange(n), k - 1)
-        others = np.array([[j for j in range(k) if j != yi] for yi in y]).reshape(-1)
-        r = np.arange(rows_i.size)
-        # row r: -(x_i . v_{y_i}) + x_i . v_j <= -1, with v_j = (w_j, b_j) at columns j*(d+1)...
-        cols = np.arange(d + 1)
-        data = np.concatenate([-X[rows_i], X[rows_i]], axis=1).reshape(-1)
-        col_idx = np.concatenate([y[rows_i, None] * (d + 1) + cols, others[:, None] * (d + 1) + cols], axis=1).reshape(-1)
-        row_idx = np.repeat(r, 2 * (d + 1))
-        n_vars = k * (d + 1)
-        A = sp.csr_matrix((data, (row_idx, col_idx)), shape=(r.size, n_vars))
-    # HiGHS occasionally stops undecided (numerical difficulties near the separability
-    # threshold); then the other HiGHS algorithms are tried before giving up.
+        return Separability(True, EXACT, (np.zeros((1, d)), np.zeros(1)), "one label: the zero probe")
+    ref = np.asarray(Z[0], dtype=np.float64)
+    unit = power_of_two(np.abs(np.asarray(Z, dtype=np.float64) - ref).max())
+    X = np.column_stack([(np.asarray(Z, dtype=np.float64) - ref) / unit, np.ones(n)])
+    A, n_vars = _lp_rows(X, y, k)
+    result = None
     for method in ("highs", "highs-ds", "highs-ipm"):
-        result = linprog(np.zeros(n_vars), A_ub=A, b_ub=-np.ones(A.shape[0]), bounds=(None, None), method=method)
+        result = linprog(np.zeros(n_vars), A_ub=-A, b_ub=-np.ones(A.shape[0]), bounds=(None, None), method=method)
         if result.status in (0, 2):
             break
+    dense = A.toarray() if sp.issparse(A) else A
+    probe = None
+    if result.status == 0:
+        V = np.vstack([np.zeros(d + 1), result.x]) if k == 2 else result.x.reshape(k, d + 1)
+        W = V[:, :d] / unit
+        probe = (W, V[:, d] - W @ ref)
+    if not exact_check:
+        if result.status not in (0, 2):
+            raise RuntimeError(f"HiGHS could not decide separability: {result.message}")
+        return Separability(result.status == 0, FLOAT_LP, probe, "HiGHS only (exact check not asked for)")
+    if probe is not None and exact.probe_is_strict(*probe, Z, y):
+        return Separability(True, EXACT, probe, "the probe's margins are strictly positive in rational arithmetic")
     if result.status == 2:
-        return None
-    if result.status != 0:
+        u = _farkas_lp(dense)
+        if u is not None and exact.farkas_on_support(dense, np.flatnonzero(u > 1e-12)) is not None:
+            return Separability(False, EXACT, None, "an exact Farkas vector proves the LP infeasible")
+    decided = exact.strictly_separable(dense)
+    if decided is not None and decided[0]:
+        V = np.array([float(v) for v in decided[1]])
+        V = np.vstack([np.zeros(d + 1), V]) if k == 2 else V.reshape(k, d + 1)
+        W = V[:, :d] / unit
+        probe = (W, V[:, d] - W @ ref)
+        if not exact.probe_is_strict(*probe, Z, y):
+            probe = None  # margins below float resolution: separable, but no float probe shows it
+        return Separability(True, EXACT, probe, "sympy's rational simplex found a strict probe")
+    if decided is not None:
+        return Separability(False, EXACT, None, "sympy's rational simplex proves the LP infeasible")
+    if result.status not in (0, 2):
         raise RuntimeError(f"HiGHS could not decide separability: {result.message}")
-    if k == 2:
-        V = np.vstack([np.zeros(d + 1), result.x])
-    else:
-        V = result.x.reshape(k, d + 1)
-    W = V[:, :d] / scale
-    b = V[:, d] - W @ mean
-    return W, b
+    why = f"the exact LP has {dense.size} entries, more than exact.EXACT_LP_MAX_ENTRIES = {exact.EXACT_LP_MAX_ENTRIES}"
+    return Separability(result.status == 0, FLOAT_LP, probe, f"HiGHS's answer, not proved: {why}")
+
+
+def _farkas_lp(A: np.ndarray) -> np.ndarray | None:
+    """A float u >= 0 with A^T u = 0, sum(u) = 1 (HiGHS), or None."""
+    from scipy.optimize import linprog  # imported here: it costs a quarter second
+
+    m = A.shape[0]
+    res = linprog(np.zeros(m), A_eq=np.vstack([A.T, np.ones(m)]), b_eq=np.r_[np.zeros(A.shape[1]), 1.0], bounds=(0, None), method="highs")
+    return res.x if res.status == 0 else None
+
+
+def separability(Z, y, *, exact_check: bool = True) -> Separability:
+    """Strict affine argmax realizability of labels y on codes Z, proved in rationals when it can be.
+
+    [paper; THEORY.md section 0, the LIN family, and T1.1] The probe f(z) = argmax_j (W z + b)_j
+    realizes y when every point's own label scores strictly highest. A float LP (HiGHS) answers
+    first; its answer is then proved exactly (``verification="exact"``): a probe by its
+    rational margins, infeasibility by a rational Farkas vector, otherwise by sympy's rational
+    simplex when the LP has at most ``exact.EXACT_LP_MAX_ENTRIES`` entries. Only beyond that is
+    the answer HiGHS's (``"float-lp"``). Floats are read as the exact binary fractions they are.
+
+    Args:
+        Z: array-like (n, d), the codes.
+        y: non-negative integer labels (n,).
+        exact_check: False skips the rational proof (``verification="float-lp"``).
+    """
+    Z = as_features(Z, "Z")
+    y = as_labels(y, Z.shape[0], name="y", other="Z")
+    present, compact = np.unique(y, return_inverse=True)
+    answer = _strict_argmax_lp(Z, compact.reshape(-1), present.size, exact_check=exact_check)
+    if answer.probe is None:
+        return answer
+    W_c, b_c = answer.probe
+    k = int(y.max()) + 1
+    if k == present.size:
+        return answer
+    W = np.zeros((k, Z.shape[1]))
+    b = np.full(k, float((Z @ W_c.T + b_c).min()) - 1.0)
+    W[present], b[present] = W_c, b_c
+    return Separability(answer.separable, answer.verification, (W, b), answer.note, answer.lp_tolerance)
 
 
 def separating_probe(Z, y) -> tuple[np.ndarray, np.ndarray] | None:
-    """An affine argmax probe realizing the labels exactly, or None if none exists (exact LP).
+    """An affine argmax probe realizing the labels, or None if none exists (see :func:`separability`).
 
-    [paper; THEORY.md section 0, the LIN family] The probe f(z) = argmax_j (W z + b)_j realizes
-    y when every point's own label scores strictly highest. Decided by an LP feasibility problem
-    solved with scipy's HiGHS (see THEORY.md T1.1).
+    [paper; THEORY.md section 0, the LIN family] Exact: the None is proved in rational
+    arithmetic (up to ``exact.EXACT_LP_MAX_ENTRIES`` LP entries; beyond, HiGHS's answer). A
+    returned probe realizes y with strict margins; when only sympy's rational simplex could
+    prove separability (margins below float resolution) the float probe may be None.
 
     Args:
         Z: array-like (n, d), the codes.
@@ -275,31 +505,22 @@ def separating_probe(Z, y) -> tuple[np.ndarray, np.ndarray] | None:
         ``probe_predict(W, b, Z) == y`` with strict margins; labels absent from y get rows that
         score below every present label on Z. None when no such probe exists.
     """
-    Z = as_features(Z, "Z")
-    y = as_labels(y, Z.shape[0], name="y", other="Z")
-    present, compact = np.unique(y, return_inverse=True)
-    solved = _strict_argmax_lp(Z, compact.reshape(-1), present.size)
-    if solved is None:
-        return None
-    W_c, b_c = solved
-    k = int(y.max()) + 1
-    W = np.zeros((k, Z.shape[1]))
-    b = np.full(k, float((Z @ W_c.T + b_c).min()) - 1.0)
-    W[present], b[present] = W_c, b_c
-    return W, b
+    return separability(Z, y).probe
 
 
 def linearly_separable(Z, y) -> bool:
-    """True iff some affine argmax probe realizes the labels y on Z with strict margins (exact LP).
+    """True iff some affine argmax probe realizes the labels y on Z with strict margins (exact).
 
     For two labels this is strict linear separability (THEORY.md T1.1); for k labels, strict
-    argmax realizability (the LIN family of THEORY.md section 0). One label: always True.
+    argmax realizability (the LIN family of THEORY.md section 0). One label: always True. The
+    answer is proved in rational arithmetic (:func:`separability`), so it agrees with
+    ``is_ideal``: for codes that are exactly affinely independent every task is separable.
 
     Args:
         Z: array-like (n, d), the codes.
         y: non-negative integer labels (n,).
     """
-    return separating_probe(Z, y) is not None
+    return separability(Z, y).separable
 
 
 # ------------------------------------------------------------------------ exact probes
@@ -308,7 +529,9 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
 
     With affinely independent codes the K x (d+1) matrix with rows (c_m, 1) has full row rank,
     so the minimum-norm least-squares solution (``scipy.linalg.lstsq``) solves the system
-    exactly; the probe then scores 1 for each class's own label and 0 for the others.
+    exactly; the probe then scores 1 for each class's own label and 0 for the others. In floats
+    the scores are 1 and 0 up to rounding (the codes are centred by c_0 and rescaled by a power
+    of two first, so their offset does not enter); ``exact.probe_is_strict`` proves the margins.
 
     Args:
         C: array-like (K, d), one code per class.
@@ -325,8 +548,9 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
     task = as_labels(task, C.shape[0], name="task", other="C")
     K, d = C.shape
     k = int(task.max()) + 1
-    mean = C.mean(axis=0)
-    A = np.column_stack([C - mean, np.ones(K)])
+    mean = C[0]
+    unit = power_of_two(np.abs(C - mean).max())
+    A = np.column_stack([(C - mean) / unit, np.ones(K)])
     E = np.zeros((K, k))
     E[np.arange(K), task] = 1.0
     X = sla.lstsq(A, E, check_finite=False)[0]  # (d+1, k)
@@ -336,7 +560,7 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
             f"no exact probe W c + b = e_task for these codes (residual {residual:.3g}); "
             f"codes are affinely dependent (affine rank {affine_rank(C)} < K-1 = {K - 1})"
         )
-    W = X[:d].T
+    W = X[:d].T / unit
     b = X[d] - W @ mean
     return W, b
 
@@ -345,7 +569,8 @@ def probe_predict(W, b, Z) -> np.ndarray:
     """Predictions of the affine argmax probe: argmax_j (W z_i + b)_j, shape (n,) int64.
 
     Ties go to the lowest label (numpy's argmax); realizability in THEORY.md asks for a strict
-    maximum, which :func:`separating_probe` and :func:`pseudo_inverse_probe` provide.
+    maximum, which :func:`separating_probe` and :func:`pseudo_inverse_probe` provide. The scores
+    are float64 products (rounded); ``exact.probe_is_strict`` decides the margins exactly.
 
     Args:
         W: (k, d) weights; b: (k,) biases; Z: (n, d) codes.

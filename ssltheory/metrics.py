@@ -13,11 +13,15 @@ the toolkit reports continuous scores, one per condition of T1:
 - `worst_task_accuracy`     the smallest held-out accuracy of a fitted linear probe over
                             invariant binary tasks, searched adversarially (Radon, random,
                             greedy), returned with the task found                           [derived, T1.3]
-- `ideal_score`             one number in [0, 1], 1 exactly when T1.2's conditions hold     [derived]
+- `heldout_log_loss`        log-loss of a linear softmax head predicting M, held-out views  [paper Fig. 7b]
+- `ideal_score`             the headline: probability that a linear ERM fitted on labelled views
+                            classifies a fresh view correctly, 1.0 exactly when the exact
+                            verdict on the views passes at the tolerance           [derived, T1/T3/P2]
 
 and three baselines from their papers: `rankme` (Garrido et al. 2023), `alpha_req` (Agrawal et al.
-2022) and `lidar` (Thilak et al. 2024). `score_all` returns all of them as one JSON-ready dict,
-the payload of ``ssltheory score``.
+2022) and `lidar` (Thilak et al. 2024). `score_all` returns all of them as one `Scores` (the payload
+of ``ssltheory score``, of the reports and of the score-validation experiment); `SCORES` is the
+registry of score names with their orientation.
 
 Conventions. ``Z`` is an (n, d) array of codes, one row per view (augmented input). ``classes`` is
 an `EquivalenceClasses` or an array of n class labels; classes are numbered 0..K-1 as
@@ -36,14 +40,14 @@ Only numpy/scipy: this is a theory room.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ssltheory._validate import as_count, as_features, as_tolerance
-from ssltheory.conditions import cover_count
+from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import EquivalenceClasses, as_classes
-from ssltheory.geometry import affine_rank, affine_singular_values, default_rtol
+from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
 
 __all__ = [
     "InvarianceRatio",
@@ -59,9 +63,14 @@ __all__ = [
     "task_accuracy",
     "worst_task_accuracy",
     "ideal_score",
+    "heldout_log_loss",
     "rankme",
     "alpha_req",
     "lidar",
+    "ScoreInfo",
+    "SCORES",
+    "oriented",
+    "Scores",
     "score_all",
 ]
 
@@ -202,7 +211,7 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` (K >= 2 classes).
-        tol: relative tolerance of the effective rank, >= 0, or None for `geometry.default_rtol`.
+        tol: relative tolerance of the effective rank in [0, 1), or None for `geometry.default_rtol`.
     """
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
@@ -498,7 +507,7 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, tol: float | None, r
     if count == 0 or K < 2:
         return []
     U, s, _ = np.linalg.svd(C - C.mean(axis=0), full_matrices=False)
-    rtol = default_rtol(*C.shape) if tol is None else tol
+    rtol = resolve_rtol(tol, *C.shape)
     rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
     U = U[:, :rank]
     out: list[np.ndarray] = []
@@ -541,49 +550,124 @@ def _best_flip(probe: _HeldOutRidge, signs: np.ndarray, chunk: int = 256):
 
 
 # --------------------------------------------------------------------------------------------
-# overall score
+# the headline: held-out ideal ISSL log-loss under an affine change of coordinates
 
 
 @dataclass(frozen=True)
 class IdealScore:
-    """``value`` = invariance * affine_independence * dimension, each factor in [0, 1]."""
+    """The headline score and what it is made of (`ideal_score`).
+
+    ``value``: 1.0 when ``ideal`` (the exact verdict at ``tol``), else ``(n_correct + 1) /
+    (n_heldout + 2)``, below 1. ``heldout_accuracy`` = n_correct / n_heldout: held-out views whose
+    class (M) the linear ERM fitted on the training views predicts; ``ideal``: `conditions.is_ideal`
+    on the views (invariance, affine independence, dimension at ``tol``); ``failing``: the names of
+    its failing conditions.
+    """
 
     value: float
-    invariance: float
-    affine_independence: float
-    dimension: float
+    heldout_accuracy: float
+    n_correct: int
+    n_heldout: int
+    ideal: bool
+    failing: tuple
 
 
-def ideal_score(Z, classes, tol: float | None = None) -> IdealScore:
-    """One number in [0, 1] for "how ideal for linear probes": 1 exactly when T1.2 holds.
+def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge: float = 1e-4,
+                random_state=0) -> IdealScore:
+    """Probability that a linear probe trained on labelled views gets a fresh view's class right.
 
-    [derived] THEORY.md T1.2: for invariant codes every invariant task is LIN-realizable iff the
-    class codes are affinely independent, which needs d >= K - 1. The score is the product of one
-    factor per condition, each in [0, 1] and equal to 1 exactly when its condition holds:
+    [derived from THEORY.md T1, T3 and P2] Sample optimality (Def. 3) compares W_n, the risk of
+    linear ERMs fitted on n labelled inputs, with its optimum: P2 / T3 give W_n = E[missing mass],
+    (1 - 1/K)^n for K equiprobable classes, reached exactly by invariant encoders whose class codes
+    are affinely independent (the conditions of T1.2: then a fresh view has its class's code and
+    the pseudo-inverse ERM classifies every class code). With every class seen in the labelled
+    views (here: each source image has training views), the missing mass is 0 and what is left of
+    W_n is the risk on *fresh views of seen classes*, the part an encoder controls: for the task M
+    itself (the finest invariant task; every invariant task is a function of it), the sample
+    optimum is then accuracy 1. The score is that accuracy:
 
-    - invariance = 1 - invariance_ratio (1 iff the codes are invariant);
-    - affine_independence = r / (K - 1), r the effective affine rank of the class codes at ``tol``
-      (1 iff they are affinely independent at ``tol``);
-    - dimension = min(1, d / (K - 1)) (1 iff d >= K - 1).
+    - when the exact verdict on the views (`conditions.is_ideal` at ``tol``: invariance within
+      tolerance, affinely independent class codes, d >= K - 1) passes, the theory says a fresh view
+      is classified correctly with certainty, and the score is 1.0;
+    - otherwise it is *measured*: a linear ERM of M (ridge regression of the one-hot class with an
+      intercept, relative penalty ``ridge``, strict argmax, `heldout_class_accuracy`) is fitted on
+      the training views and scored on the held-out views, and the probability of a correct fresh
+      view is estimated by the rule of succession (c + 1) / (n + 2) from c correct out of n. It is
+      below 1 whatever the sample, so a non-invariant (or affinely dependent, or too narrow)
+      representation never scores 1.0, and it is a strictly increasing function of the held-out
+      accuracy for a fixed number of held-out views, so encoders scored on the same views rank by
+      their held-out linear predictability of M.
 
-    So the score is 1 exactly for invariant, affinely independent codes with d >= K - 1 and each
-    violated condition multiplies it by a factor below 1 (a dimension deficit violates two: the
-    rank is then at most d < K - 1 too). It is a summary for ranking, not a probability; the exact
-    verdict with its certificate is `conditions.is_ideal`, and `worst_task_accuracy` says what a
-    fitted probe actually loses.
+    Label-free: the classes are the augmentation's (the source images of the reference
+    augmentation), never the downstream labels. The diagnostics of why it is below 1 are the
+    failing conditions (``failing``) and `score_all`'s components.
 
     Args:
-        Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2). tol: as in
-        `affine_conditioning`.
+        Z: (n, d) codes of augmented views. classes: n class ids or `EquivalenceClasses` (K >= 2).
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        tol: relative tolerance of the verdict (None: `geometry.default_rtol`).
+        ridge: relative ridge penalty of the probe, >= 0. random_state: seed of the default split.
+
+    Returns:
+        `IdealScore`.
     """
     Z, classes = _features_and_classes(Z, classes)
     tol = as_tolerance(tol)
-    K, d = classes.n_classes, Z.shape[1]
-    invariance = 1.0 - invariance_ratio(Z, classes).value
-    rank = int(affine_rank(classes.class_codes(Z), tol))
-    affine = min(rank, K - 1) / (K - 1)
-    dimension = min(1.0, d / (K - 1))
-    return IdealScore(invariance * affine * dimension, invariance, affine, dimension)
+    ridge = _check_ridge(ridge)
+    mask = _train_mask(train_mask, classes, random_state)
+    verdict = is_ideal(Z, classes, probe="linear", tol=tol)
+    probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
+    n_heldout = int(probe.test_labels.size)
+    accuracy = probe.class_accuracy()
+    n_correct = int(round(accuracy * n_heldout))
+    value = 1.0 if verdict.ok else (n_correct + 1) / (n_heldout + 2)
+    failing = tuple(name for name, c in verdict.conditions.items() if not c.ok)
+    return IdealScore(float(value), float(accuracy), n_correct, n_heldout, bool(verdict.ok), failing)
+
+
+def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2, max_iter: int = 500,
+                     random_state=0) -> float:
+    """Held-out log-loss (nats) of a linear softmax head predicting M from Z: the ISSL log-loss on views.
+
+    [paper Fig. 7b, derived estimator] The ISSL objective (THEORY.md P3, T6) is the log-loss of
+    predicting the maximal invariant M from Z through a linear head. Here the head is a multinomial
+    logistic regression with intercept, fitted (L-BFGS, objective mean cross-entropy +
+    weight_decay / 2 ||W||^2 on codes centred and scaled by the training views' overall standard
+    deviation) on the training views and evaluated on the held-out views. log K is chance.
+
+    Args:
+        Z: (n, d) codes. classes: n class ids or `EquivalenceClasses` (K >= 2).
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
+        weight_decay: L2 penalty, > 0. max_iter: L-BFGS iterations. random_state: seed of the split.
+    """
+    from scipy.optimize import minimize
+    from scipy.special import log_softmax
+
+    Z, classes = _features_and_classes(Z, classes)
+    if not np.isfinite(weight_decay) or weight_decay <= 0:
+        raise ValueError(f"weight_decay must be a finite number > 0, got {weight_decay}")
+    mask = _train_mask(train_mask, classes, random_state)
+    K, labels = classes.n_classes, classes.labels
+    mean = Z[mask].mean(axis=0)
+    scale = float(np.sqrt(np.mean((Z[mask] - mean) ** 2)))
+    X = (Z - mean) / scale if scale > 0 else np.zeros_like(Z)
+    Xtr, ytr = X[mask], labels[mask]
+    n, d = Xtr.shape
+    onehot = np.eye(K)[ytr]
+
+    def objective(theta):
+        W, b = theta[: d * K].reshape(d, K), theta[d * K:]
+        logp = log_softmax(Xtr @ W + b, axis=1)
+        p = np.exp(logp)
+        loss = -np.mean(logp[np.arange(n), ytr]) + 0.5 * weight_decay * np.sum(W * W)
+        G = (p - onehot) / n
+        return loss, np.concatenate([(Xtr.T @ G + weight_decay * W).ravel(), G.sum(axis=0)])
+
+    theta = minimize(objective, np.zeros(d * K + K), jac=True, method="L-BFGS-B",
+                     options={"maxiter": int(max_iter)}).x
+    W, b = theta[: d * K].reshape(d, K), theta[d * K:]
+    logp = log_softmax(X[~mask] @ W + b, axis=1)
+    return float(-np.mean(logp[np.arange(logp.shape[0]), labels[~mask]]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,17 +723,6 @@ def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None) -> float:
     log_i = np.log(np.arange(1, eig.size + 1))
     slope = np.polyfit(log_i, np.log(eig), 1)[0]
     return float(-slope)
-
-
-def _alpha_req_or_none(Z) -> float | None:
-    """alpha-ReQ, or None where it is undefined (fewer than 2 non-zero covariance eigenvalues,
-    e.g. a collapsed representation), so that such a representation can still be scored."""
-    try:
-        return alpha_req(Z)
-    except ValueError as exc:
-        if "eigenvalues" in str(exc) or "zero covariance" in str(exc):
-            return None
-        raise
 
 
 def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
@@ -713,6 +786,123 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
 # everything at once
 
 
+@dataclass(frozen=True)
+class ScoreInfo:
+    """One entry of the score registry: ``orientation`` +1 (larger is better), -1 (smaller is
+    better) or "alpha" (best near 1: -|alpha - 1|); ``ours`` False for the published baselines."""
+
+    orientation: object
+    meaning: str
+    ours: bool = True
+
+
+#: The score registry: name -> `ScoreInfo`, in reporting order. Reports, ``ssltheory score`` and
+#: the score-validation experiment read it; a new score is a function here plus one entry.
+SCORES: dict[str, ScoreInfo] = {
+    "ideal_score": ScoreInfo(1, "P(linear ERM gets a fresh view's class right): 1 exactly when ideal at tol"),
+    "heldout_class_accuracy": ScoreInfo(1, "ridge probe of M (the source image), held-out views"),
+    "heldout_log_loss": ScoreInfo(-1, "log-loss of a linear softmax head predicting M, held-out views (nats)"),
+    "worst_task_accuracy": ScoreInfo(1, "smallest held-out accuracy over invariant binary tasks found"),
+    "invariance_ratio": ScoreInfo(-1, "within / total sum of squares of the views (0 = invariant)"),
+    "affine_condition": ScoreInfo(1, "s_{K-1} / s_1 of the centred class codes (1 = regular simplex)"),
+    "rankme": ScoreInfo(1, "RankMe, Garrido et al. 2023", ours=False),
+    "lidar": ScoreInfo(1, "LiDAR, Thilak et al. 2024", ours=False),
+    "alpha_req": ScoreInfo("alpha", "alpha-ReQ, Agrawal et al. 2022 (best near 1)", ours=False),
+}
+
+
+def oriented(name: str, values) -> np.ndarray:
+    """Values of the registered score ``name`` turned so that larger should mean better
+    (`SCORES`' orientation); None becomes NaN."""
+    values = np.array([np.nan if v is None else v for v in np.atleast_1d(values)], dtype=float)
+    orientation = SCORES[name].orientation
+    if orientation == "alpha":
+        return -np.abs(values - 1.0)
+    return float(orientation) * values
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every score of one representation (`score_all`); ``to_dict()`` is the JSON payload and
+    ``format()`` the one text form read by reports, the command line and experiments.
+
+    Sizes: ``n_points``, ``n_classes`` (K), ``dim`` (d). Headline: ``ideal_score`` (`ideal_score`), with ``ideal``
+    (the exact verdict on the views at ``tol``) and ``failing`` (its failing conditions).
+    Components: ``invariance_ratio``; ``affine_rank`` (at ``tol``), ``affine_condition``,
+    ``affine_singular_values``; ``dimension_deficit``, ``cover_fraction`` (at d),
+    ``cover_fraction_effective`` (at the affine rank); ``heldout_class_accuracy``,
+    ``heldout_log_loss``; ``worst_task_accuracy``, ``worst_task`` (one 0/1 label per class),
+    ``worst_task_source``, ``worst_task_evaluated``. Baselines ``rankme``, ``lidar``, ``alpha_req``
+    (None where undefined, with the reason in ``notes``). Settings ``tol``, ``ridge``;
+    ``augmentation``: the name of the augmentation that drew the views (None for given features).
+    """
+
+    n_points: int
+    n_classes: int
+    dim: int
+    ideal_score: float
+    ideal: bool
+    failing: tuple
+    invariance_ratio: float
+    affine_rank: int
+    affine_condition: float
+    affine_singular_values: tuple
+    dimension_deficit: int
+    cover_fraction: float
+    cover_fraction_effective: float
+    heldout_class_accuracy: float
+    heldout_log_loss: float
+    worst_task_accuracy: float
+    worst_task: tuple
+    worst_task_source: str
+    worst_task_evaluated: int
+    rankme: float | None
+    lidar: float | None
+    alpha_req: float | None
+    tol: float | None
+    ridge: float
+    augmentation: dict | None = None
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of every field (tuples as lists)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def format(self) -> str:
+        """A few lines for people: K, d, the headline and its components, the baselines."""
+        def num(value, spec):
+            return "undefined" if value is None else format(value, spec)
+
+        aug = self.augmentation
+        views = f"views of augmentation {aug['kind']}" + (f" s={aug['strength']:g}" if aug.get("strength") is not None else "") if aug else "rows"
+        lines = [
+            f"{self.n_points} {views}, {self.n_classes} classes, d = {self.dim}",
+            f"  ideal score        {self.ideal_score:.4f}  (1 = ideal; exact verdict on the views at tol {self.tol}: "
+            + ("ideal)" if self.ideal else f"not ideal, failing {', '.join(self.failing)})"),
+            f"  invariance ratio   {self.invariance_ratio:.4f}  (0 = invariant)",
+            f"  affine rank        {self.affine_rank} of {self.n_classes - 1} at tol {self.tol}"
+            f"  (condition {self.affine_condition:.3g}, dimension deficit {self.dimension_deficit})",
+            f"  class accuracy     {self.heldout_class_accuracy:.4f}  (held-out views; log-loss {self.heldout_log_loss:.4f})",
+            f"  worst task acc.    {self.worst_task_accuracy:.4f}  (found by {self.worst_task_source}, "
+            f"{self.worst_task_evaluated} tasks tried)",
+            f"  RankMe {num(self.rankme, '.2f')}   LiDAR {num(self.lidar, '.2f')}   alpha-ReQ {num(self.alpha_req, '.3f')}",
+        ]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _or_none(fn, *args, **kwargs):
+    """``fn(*args)``, or (None, reason) when the score is undefined on these codes (ValueError)."""
+    try:
+        return fn(*args, **kwargs), None
+    except ValueError as exc:
+        return None, f"{fn.__name__} undefined: {exc}"
+
+
 def score_all(
     Z,
     classes,
@@ -724,28 +914,26 @@ def score_all(
     n_random: int = 64,
     greedy_steps: int = 32,
     lidar_delta: float = 1e-4,
+    augmentation: dict | None = None,
     random_state=0,
-) -> dict:
-    """Every score of this module as one JSON-ready dict (the payload of ``ssltheory score``).
+) -> Scores:
+    """Every score of this module on the views ``Z`` grouped by ``classes``: a `Scores`.
 
-    Fields: ``n_points``, ``n_classes``, ``dim``; ``invariance_ratio``; ``affine_rank``,
-    ``affine_condition``, ``affine_singular_values`` (list); ``dimension_deficit``,
-    ``cover_fraction`` (bound at d) and ``cover_fraction_effective`` (bound at the effective
-    affine rank); ``heldout_class_accuracy``; ``worst_task_accuracy``, ``worst_task`` (list, one
-    0/1 label per class), ``worst_task_source``, ``worst_task_evaluated``; ``rankme``,
-    ``alpha_req`` (None where undefined: fewer than 2 non-zero covariance eigenvalues), ``lidar``; ``ideal_score`` and its factors ``ideal_invariance``,
-    ``ideal_affine_independence``, ``ideal_dimension``; and the settings ``tol``, ``ridge``.
-
-    Every class needs at least 2 views (held-out scoring and LiDAR's whitening). The same
-    training/held-out split serves both probe scores. Arguments as in the individual functions.
+    Every class needs at least 2 views (held-out scoring). The same training/held-out split serves
+    every held-out score. A baseline that is undefined on the codes (RankMe of all-zero codes,
+    alpha-ReQ with fewer than 2 non-zero covariance eigenvalues, LiDAR with a singular within-class
+    covariance) is None with its reason in ``notes``, so that any finite codes (collapsed, rank 1,
+    constant, d = 1) can be scored. ``augmentation`` names what drew the views (carried along).
+    Other arguments as in the individual functions.
     """
     Z, classes = _features_and_classes(Z, classes)
     lonely = np.flatnonzero(np.asarray(classes.sizes) < 2)
     if lonely.size:
         raise ValueError(
-            f"score_all needs at least 2 views per class (held-out probes, LiDAR); "
+            f"score_all needs at least 2 views per class (held-out scores); "
             f"classes {lonely[:10].tolist()} have 1"
         )
+    tol = as_tolerance(tol)
     rng = np.random.default_rng(random_state)
     mask = _train_mask(train_mask, classes, rng)
     K, d = classes.n_classes, Z.shape[1]
@@ -754,30 +942,27 @@ def score_all(
         Z, classes, mask, n_radon=n_radon, n_random=n_random, greedy_steps=greedy_steps,
         ridge=ridge, tol=tol, random_state=rng,
     )
-    ideal = ideal_score(Z, classes, tol)
-    return {
-        "n_points": int(Z.shape[0]),
-        "n_classes": int(K),
-        "dim": int(d),
-        "invariance_ratio": invariance_ratio(Z, classes).value,
-        "affine_rank": conditioning.rank,
-        "affine_condition": conditioning.condition,
-        "affine_singular_values": conditioning.singular_values.tolist(),
-        "dimension_deficit": dimension_deficit(K, d),
-        "cover_fraction": cover_fraction(K, d),
-        "cover_fraction_effective": cover_fraction(K, conditioning.rank),
-        "heldout_class_accuracy": heldout_class_accuracy(Z, classes, mask, ridge=ridge),
-        "worst_task_accuracy": worst.accuracy,
-        "worst_task": worst.task.tolist(),
-        "worst_task_source": worst.source,
-        "worst_task_evaluated": worst.n_evaluated,
-        "rankme": rankme(Z),
-        "alpha_req": _alpha_req_or_none(Z),
-        "lidar": lidar(Z, classes, delta=lidar_delta),
-        "ideal_score": ideal.value,
-        "ideal_invariance": ideal.invariance,
-        "ideal_affine_independence": ideal.affine_independence,
-        "ideal_dimension": ideal.dimension,
-        "tol": tol,
-        "ridge": float(ridge),
-    }
+    ideal = ideal_score(Z, classes, mask, tol=tol, ridge=ridge)
+    notes = []
+    baselines = {}
+    for name, fn, args, kwargs in (("rankme", rankme, (Z,), {}), ("lidar", lidar, (Z, classes), {"delta": lidar_delta}),
+                                   ("alpha_req", alpha_req, (Z,), {})):
+        baselines[name], why = _or_none(fn, *args, **kwargs)
+        if why:
+            notes.append(why)
+    return Scores(
+        n_points=int(Z.shape[0]), n_classes=int(K), dim=int(d),
+        ideal_score=ideal.value, ideal=ideal.ideal, failing=ideal.failing,
+        invariance_ratio=invariance_ratio(Z, classes).value,
+        affine_rank=int(conditioning.rank), affine_condition=float(conditioning.condition),
+        affine_singular_values=tuple(float(v) for v in conditioning.singular_values),
+        dimension_deficit=dimension_deficit(K, d), cover_fraction=cover_fraction(K, d),
+        cover_fraction_effective=cover_fraction(K, conditioning.rank),
+        heldout_class_accuracy=heldout_class_accuracy(Z, classes, mask, ridge=ridge),
+        heldout_log_loss=heldout_log_loss(Z, classes, mask),
+        worst_task_accuracy=worst.accuracy, worst_task=tuple(int(t) for t in worst.task),
+        worst_task_source=worst.source, worst_task_evaluated=int(worst.n_evaluated),
+        rankme=baselines["rankme"], lidar=baselines["lidar"], alpha_req=baselines["alpha_req"],
+        tol=tol, ridge=float(ridge), augmentation=None if augmentation is None else dict(augmentation),
+        notes=tuple(notes),
+    )

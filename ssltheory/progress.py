@@ -12,10 +12,12 @@ The interval defaults to 5 s; ``SSLTHEORY_PROGRESS_INTERVAL`` overrides it (test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from tqdm import tqdm
 
@@ -141,3 +143,24 @@ class Progress:
             self._bar.close()
         elif self._last_printed_n != self.n:
             self._print_line(time.monotonic())
+
+
+@contextlib.contextmanager
+def ticking(progress: Progress, every: float = 1.0) -> Iterator[Progress]:
+    """Within the block, ``progress`` is updated by 0 units every ``every`` seconds from a
+    background thread, so that a job whose units take minutes each (an experiment's part, a
+    benchmark) still prints its meter line, with the time elapsed, every ``interval`` seconds
+    off a terminal. Yields ``progress``."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            progress.update(0)
+
+    thread = threading.Thread(target=beat, name="progress-ticking", daemon=True)
+    thread.start()
+    try:
+        yield progress
+    finally:
+        stop.set()
+        thread.join()

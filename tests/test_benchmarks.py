@@ -20,6 +20,7 @@ from ssltheory.benchmarks._harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_r
 EXPECTED_ROWS = {
     "probe_fit_10_classes", "probe_fit_100_classes",
     "is_ideal_K128_d128_float64_full_dim", "is_ideal_K256_d256_float32_full_dim", "is_ideal_K64_d16_float32_dim_deficit",
+    "is_ideal_check_cli_n2000_d256_K200_float32", "is_ideal_exact_verify_K64_d64_float64",
     "loss_simclr", "loss_cissl", "loss_dino", "loss_dissl", "loss_swav", "loss_barlow", "loss_simsiam",
     "train_throughput", "train_throughput_augment_only",
     "gpu_resnet18_two_view_epoch",

@@ -40,7 +40,7 @@ def test_ideal_features_exit_0_with_the_documented_json(tmp_path, capsys):
     code, out, err = check(capsys, save(tmp_path, "z.npy", SIMPLEX), "--classes", save(tmp_path, "c.npy", SIMPLEX_CLASSES), "--json")
     assert code == 0 and err == ""
     verdict = json.loads(out)
-    assert set(verdict) == {"ideal", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
+    assert set(verdict) == {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
     assert verdict["ideal"] is True and verdict["certificate"] is None
     assert (verdict["n_points"], verdict["n_classes"], verdict["dim"], verdict["probe"]) == (4, 3, 2, "linear")
     assert {name: c["ok"] for name, c in verdict["conditions"].items()} == {
@@ -101,14 +101,15 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "features 1-D": ([save(tmp_path, "flat.npy", np.zeros(4)), "--classes", good_c], "features must be a 2-D array"),
         "features 3-D": ([save(tmp_path, "cube.npy", np.zeros((4, 2, 1))), "--classes", good_c], "features must be a 2-D array"),
         "classes 2-D": ([good_z, "--classes", save(tmp_path, "c2d.npy", SIMPLEX_CLASSES[:, None])], "classes must be a 1-D array"),
-        "negative tol": ([good_z, "--classes", good_c, "--tol", "-1"], "tol must be a finite number >= 0"),
+        "negative tol": ([good_z, "--classes", good_c, "--tol", "-1"], "tol is a relative tolerance and must be in [0, 1)"),
+        "tol of 1e300": ([good_z, "--classes", good_c, "--tol", "1e300"], "tol is a relative tolerance and must be in [0, 1)"),
     }
 
 
 CASES = [
     "missing file", "missing classes file", "not .npy", ".npz archive", "truncated", "pickled objects", "NaN", "Inf",
     "lengths disagree", "non-integer classes", "string classes", "negative classes", "single class", "empty",
-    "features 1-D", "features 3-D", "classes 2-D", "negative tol",
+    "features 1-D", "features 3-D", "classes 2-D", "negative tol", "tol of 1e300",
 ]
 
 
@@ -143,9 +144,9 @@ def test_real_subprocess_reports_bad_input_and_verdicts(tmp_path):
     assert good.returncode == 1 and json.loads(good.stdout)["certificate"]["task"] == [0, 1, 0]
 
 
-def test_verify_lp_flag_confirms_a_large_certificate_by_lp(tmp_path, capsys):
-    """300 random codes in R^20 are affinely dependent; the Radon certificate's LP (6,300 entries)
-    is past the default size, so it runs only with --verify-lp, and then confirms the task."""
+def test_verify_flag_checks_a_large_certificate_exactly(tmp_path, capsys):
+    """120 random codes in R^200 with one exact dependence: 24,000 code entries, past the default
+    size of the exact check, so the certificate is exact only with --verify exact."""
     import json
 
     import numpy as np
@@ -153,10 +154,13 @@ def test_verify_lp_flag_confirms_a_large_certificate_by_lp(tmp_path, capsys):
     from ssltheory.cli import main
 
     rng = np.random.default_rng(1)
-    np.save(tmp_path / "z.npy", rng.normal(size=(300, 20)))
-    np.save(tmp_path / "y.npy", np.arange(300))
+    C = rng.integers(-50, 50, size=(120, 200)).astype(np.float64)
+    C[5] = 2 * C[1] - C[2]  # exactly collinear integers
+    np.save(tmp_path / "z.npy", C)
+    np.save(tmp_path / "y.npy", np.arange(120))
     args = [str(tmp_path / "z.npy"), "--classes", str(tmp_path / "y.npy"), "--json"]
     assert main(["check", *args]) == 1
-    assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["lp_verified"] is None
-    assert main(["check", *args, "--verify-lp"]) == 1
-    assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["lp_verified"] is True
+    assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["verification"]["check"] == "none"
+    assert main(["check", *args, "--verify", "exact"]) == 1
+    witness = json.loads(capsys.readouterr().out)["certificate"]["witness"]
+    assert witness["verification"]["check"] == "exact" and witness["lambda_exact"] == {"1": "-1", "2": "1/2", "5": "1/2"}

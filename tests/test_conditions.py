@@ -1,7 +1,7 @@
 """The ideal-ness predicates (THEORY.md T1, T2, T3, T5) and their certificates.
 
 Each property checks ``is_ideal`` against an independent computation: a hull-intersection LP over
-every split of the classes (T1.1), exact rational rank with sympy (T1.2(c)), pairwise equality
+every split of the classes (T1.1), exact rational rank (tests/oracles.py, T1.2(c)), pairwise equality
 of codes by a loop (T2), and enumeration of LP-separable dichotomies (T5).
 """
 
@@ -12,29 +12,16 @@ import json
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
-from tests.oracles import strict_margins
+from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
 
 
 # ---------------------------------------------------------------- independent checks
-def hulls_intersect(A, B) -> bool:
-    """Is there mu, nu >= 0, sum 1 each, with sum mu_i a_i = sum nu_j b_j? (feasibility LP)"""
-    A, B = np.atleast_2d(A), np.atleast_2d(B)
-    d = A.shape[1]
-    eq = np.zeros((d + 2, len(A) + len(B)))
-    eq[:d, : len(A)], eq[:d, len(A):] = A.T, -B.T
-    eq[d, : len(A)] = 1
-    eq[d + 1, len(A):] = 1
-    res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=np.r_[np.zeros(d), 1.0, 1.0], bounds=(0, None), method="highs")
-    assert res.status in (0, 2), res.message
-    return res.status == 0
 
 
 def every_split_separable(Z, labels, K) -> bool:
@@ -44,11 +31,6 @@ def every_split_separable(Z, labels, K) -> bool:
         if side.any() and hulls_intersect(Z[side == 1], Z[side == 0]):
             return False
     return True
-
-
-def exact_affine_rank(C) -> int:
-    rows = [[sympy.Rational(float(v)) for v in c] for c in np.asarray(C)]
-    return sympy.Matrix([[a - b for a, b in zip(r, rows[0])] for r in rows[1:]]).rank()
 
 
 # ---------------------------------------------------------------- generated worlds
@@ -131,7 +113,8 @@ def test_failure_certificate_fixed_example():
     assert cert.kind == "affine-dependence" and cert.task.tolist() == [0, 1, 0, 0]
     assert cert.witness["support"].tolist() == [0, 1, 2]
     np.testing.assert_allclose(cert.witness["common_point"], [1.0, 1.0])
-    assert cert.witness["lp_verified"] is True
+    assert cert.witness["verification"]["check"] == "exact"
+    assert cert.witness["lambda_exact"] == {0: "-1/2", 1: "1", 2: "-1/2"}
 
 
 @given(invariant_worlds())
@@ -268,7 +251,7 @@ def test_cover_count_fixed_examples():
         cover_count(0, 1)
 
 
-@given(st.integers(1, 10), st.integers(1, 5), st.integers(0, 2**32 - 1))
+@given(st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
 def test_cover_count_equals_the_number_of_separable_dichotomies_in_general_position(N, d, seed):
     Z = np.random.default_rng(seed).standard_normal((N, d))
     separable = 0
@@ -283,7 +266,8 @@ def test_tolerance_is_relative_to_the_largest_singular_value():
     assert is_ideal(C, [0, 1, 2]).ok
     verdict = is_ideal(C, [0, 1, 2], tol=1e-6)
     assert not verdict.ok and verdict.certificate.task.tolist() == [0, 0, 1]
-    assert verdict.certificate.witness["lp_verified"] is False  # exact LP still separates: only at tolerance
+    check = verdict.certificate.witness["verification"]  # exactly independent: only at tolerance
+    assert check["check"] == "none" and "affinely independent in exact arithmetic" in check["reason"]
     assert verdict.rtol == 1e-6
     assert np.isclose(verdict.atol, 1e-6 * np.linalg.svd(C - C.mean(0), compute_uv=False)[0])
 
@@ -368,7 +352,7 @@ def test_a_cross_class_pair_is_reported_iff_two_points_of_different_classes_coin
 def test_to_dict_has_exactly_the_documented_fields_and_is_json():
     verdict = is_ideal(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 2])
     out = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
-    assert set(out) == {"ideal", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
+    assert set(out) == {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
     assert set(out["conditions"]) == {"invariance", "distinct_codes", "affine_independence", "dimension"}
     assert all(set(c) == {"ok", "value", "detail"} for c in out["conditions"].values())
     assert set(out["certificate"]) == {"task", "witness"} and out["certificate"]["task"] == [0, 1, 0]
@@ -386,41 +370,44 @@ def test_classes_may_be_an_equivalence_object():
 
 
 # ---------------------------------------------------------------- certificate cost: LP verification, Radon subsets
-def test_lp_verification_runs_for_small_lps_and_is_opt_in_beyond():
-    # 3 collinear codes: a 9-entry LP, verified by default. 200 generic codes in R^30: 6200
-    # entries, above LP_VERIFY_AUTO_ENTRIES, so verified only when asked for.
-    assert is_ideal(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 2]).certificate.witness["lp_verified"] is True
-    C = np.random.default_rng(0).standard_normal((200, 30))
-    default = is_ideal(C, np.arange(200)).certificate
-    assert default.witness["lp_verified"] is None and "verify_lp=True" in default.witness["lp_note"]
-    asked = is_ideal(C, np.arange(200), verify_lp=True).certificate
-    assert asked.witness["lp_verified"] is True and "lp_note" not in asked.witness
+def test_verification_is_exact_for_small_codes_and_opt_in_beyond():
+    # 3 collinear codes: verified exactly by default. 130 generic codes in R^160: 20800 code
+    # entries, above EXACT_AUTO_ENTRIES, so verified only when asked for.
+    small = is_ideal(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 2]).certificate
+    assert small.witness["verification"]["check"] == "exact"
+    C = np.random.default_rng(0).integers(-9, 10, size=(130, 160)).astype(float)
+    C[7] = 0.5 * C[3] + 0.5 * C[11]  # a dependence, exact in floats
+    default = is_ideal(C, np.arange(130)).certificate
+    assert default.witness["verification"]["check"] == "none" and "verify='exact'" in default.witness["verification"]["reason"]
+    asked = is_ideal(C, np.arange(130), verify="exact").certificate
+    assert asked.witness["verification"]["check"] == "exact"
+    assert asked.witness["lambda_exact"] in ({3: "1/2", 7: "-1", 11: "1/2"}, {3: "-1/2", 7: "1", 11: "-1/2"})
     assert asked.task.tolist() == default.task.tolist()  # the certificate does not depend on the check
-    never = is_ideal(C[:5, :2], np.arange(5), verify_lp=False).certificate
-    assert never.witness["lp_verified"] is None and "not requested" in never.witness["lp_note"]
+    never = is_ideal(C[:5, :2], np.arange(5), verify="none").certificate
+    assert never.witness["verification"]["check"] == "none" and "not requested" in never.witness["verification"]["reason"]
 
 
 def test_a_highs_failure_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
     import ssltheory.conditions as conditions
     from ssltheory import cli
 
-    def failing(Z, y):
+    def failing(Z, y, **kwargs):
         raise RuntimeError("HiGHS could not decide separability: simulated")
 
-    monkeypatch.setattr(conditions, "linearly_separable", failing)
+    monkeypatch.setattr(conditions, "separability", failing)
     collinear = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
-    cert = is_ideal(collinear, [0, 1, 2]).certificate
-    assert cert.task.tolist() == [0, 1, 0] and cert.witness["lp_verified"] is None
-    assert "simulated" in cert.witness["lp_note"]
+    cert = is_ideal(collinear, [0, 1, 2], verify="float-lp").certificate
+    assert cert.task.tolist() == [0, 1, 0] and cert.witness["verification"]["check"] == "none"
+    assert "simulated" in cert.witness["verification"]["reason"]
     # non-invariant features: the binary-task search is undetermined, not a traceback
     cert = is_ideal(np.array([[0.0], [1.0], [5.0]]), [0, 0, 1]).certificate
     assert cert.kind == "not-invariant" and "simulated" in cert.witness["search_note"]
     # and the command line still answers "not ideal" with its JSON
     np.save(tmp_path / "z.npy", collinear)
     np.save(tmp_path / "c.npy", np.arange(3))
-    code = cli.main(["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json"])
+    code = cli.main(["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json", "--verify", "float-lp"])
     out, err = capsys.readouterr()
-    assert code == 1 and json.loads(out)["certificate"]["witness"]["lp_verified"] is None and "Traceback" not in err
+    assert code == 1 and json.loads(out)["certificate"]["witness"]["verification"]["check"] == "none" and "Traceback" not in err
 
 
 def test_dimension_deficit_certificate_example():
@@ -438,7 +425,7 @@ def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(d, extra
     # intersecting hulls (LP), and lambda must be an affine dependence (float64 residual).
     K = d + extra
     C = np.random.default_rng(seed).standard_normal((K, d)).astype(dtype)
-    verdict = is_ideal(C, np.arange(K), verify_lp=False)
+    verdict = is_ideal(C, np.arange(K), verify="none")
     cert = verdict.certificate
     assert not verdict.ok and cert.kind == "affine-dependence"
     C64 = C.astype(np.float64)
@@ -466,8 +453,9 @@ GOOD_Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
         (np.zeros((3, 2, 1)), [0, 1, 2], {}, "features must be a 2-D array"),
         (GOOD_Z, [[0, 1, 2]], {}, "classes must be a 1-D array"),
         (GOOD_Z, [0, 1, 2], {"probe": "mlp"}, "probe must be one of linear, universal"),
-        (GOOD_Z, [0, 1, 2], {"tol": -1.0}, "tol must be a finite number >= 0"),
-        (GOOD_Z, [0, 1, 2], {"verify_lp": "yes"}, "verify_lp must be None, True or False"),
+        (GOOD_Z, [0, 1, 2], {"tol": -1.0}, r"tol is a relative tolerance and must be in \[0, 1\)"),
+        (GOOD_Z, [0, 1, 2], {"tol": 1e300}, r"tol is a relative tolerance and must be in \[0, 1\)"),
+        (GOOD_Z, [0, 1, 2], {"verify": "yes"}, "verify must be None or one of auto, exact, float-lp, none"),
     ],
 )
 def test_is_ideal_rejects_bad_input_naming_the_problem(Z, classes, kwargs, message):

@@ -1,7 +1,7 @@
 """The ideal-ness report and the demo.
 
 The report's verdict comes from the theory core; here it is checked independently: affine
-independence of the class codes by an exact rational rank (sympy), and the certificate's task by a
+independence of the class codes by an exact rational rank (tests/oracles.py), and the certificate's task by a
 scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--quick``).
 """
 
@@ -12,31 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 from ssltheory import cli
 from ssltheory.report import score_representation, write_report
-
-
-def hulls_intersect(P: np.ndarray, Q: np.ndarray) -> bool:
-    """Is conv(P) ∩ conv(Q) non-empty? LP feasibility: a, b >= 0, sum a = sum b = 1, P^T a = Q^T b."""
-    p, q, d = len(P), len(Q), P.shape[1]
-    A_eq = np.zeros((d + 2, p + q))
-    A_eq[:d, :p], A_eq[:d, p:] = P.T, -Q.T
-    A_eq[d, :p] = 1
-    A_eq[d + 1, p:] = 1
-    b_eq = np.r_[np.zeros(d), 1, 1]
-    res = linprog(np.zeros(p + q), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-    return res.status == 0
-
-
-def exact_affine_rank(codes: np.ndarray) -> int:
-    rows = [[sympy.Rational(int(v)) for v in c] for c in codes]
-    M = sympy.Matrix([[a - b for a, b in zip(row, rows[0])] for row in rows[1:]])
-    return M.rank()
+from tests.oracles import exact_affine_rank, hulls_intersect
 
 
 # ---- the report's verdict -----------------------------------------------------------------------
@@ -48,11 +29,25 @@ def test_report_on_collinear_codes_example(tmp_path):
     section = score_representation(Z, [0, 0, 1, 1, 2, 2], accuracies={"probe": 0.5})
     assert not section["verdict"]["ideal"]
     assert section["verdict"]["certificate"]["task"] in ([0, 1, 0], [1, 0, 1])
-    assert section["effective_affine_rank"] == 1 and section["invariance_ratio"] == 0.0
+    assert section["scores"]["affine_rank"] == 1 and section["scores"]["invariance_ratio"] == 0.0
+    assert section["failing"] == ["affine_independence", "dimension"] or "affine_independence" in section["failing"]
+    assert section["ideal_score"] < 1.0 and section["verdict"]["n_points"] == 6
     paths = write_report(tmp_path, {"collinear": section})
     saved = json.loads(paths["json"].read_text())
     assert saved["sections"]["collinear"]["verdict"]["ideal"] is False
     assert "FAILS" in paths["md"].read_text() and paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_on_non_invariant_views_names_the_pair_that_differs(tmp_path):
+    rng = np.random.default_rng(0)
+    Z = np.repeat(np.eye(4)[:, :3] * 5, 3, axis=0) + 0.2 * rng.standard_normal((12, 3))
+    section = score_representation(Z, np.repeat(np.arange(4), 3), augmentation={"kind": "simclr", "strength": 1.0})
+    assert "invariance" in section["failing"] and section["ideal_score"] < 1.0
+    witness = section["verdict"]["certificate"]["witness"]
+    i, j = witness["pair"]
+    assert i // 3 == j // 3 and np.linalg.norm(Z[i] - Z[j]) == pytest.approx(witness["distance"])
+    md = write_report(tmp_path, {"noisy": section})["md"].read_text()
+    assert f"views {[i, j]} are views of one class" in md and "reference augmentation simclr" in md
 
 
 @given(
@@ -67,6 +62,7 @@ def test_report_verdict_is_affine_independence_of_integer_class_codes(args):
         return  # shared codes: a different condition, tested by the theory core
     labels = np.repeat(np.arange(K), 2)
     section = score_representation(codes[labels], labels, tol=1e-9)
+    assert (section["ideal_score"] == 1.0) == (independent := exact_affine_rank(codes) == K - 1)
     independent = exact_affine_rank(codes) == K - 1
     assert section["verdict"]["ideal"] == independent
     if not independent:  # the certificate's task: the two groups' hulls meet, so no linear probe splits them
@@ -75,12 +71,12 @@ def test_report_verdict_is_affine_independence_of_integer_class_codes(args):
 
 
 def test_report_refuses_bad_input_naming_it():
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="classes"):
         score_representation(np.zeros((4, 2)), [0, 1, 1])
     with pytest.raises(ValueError, match="single class"):
         score_representation(np.random.default_rng(0).normal(size=(4, 2)), [0, 0, 0, 0])
     with pytest.raises(ValueError, match=r"accuracies\['x'\]"):
-        score_representation(np.eye(3), [0, 1, 2], accuracies={"x": 1.5})
+        score_representation(np.eye(4), [0, 0, 1, 1], accuracies={"x": 1.5})
     with pytest.raises(ValueError, match="sections is empty"):
         write_report("unused", {})
 
@@ -88,6 +84,7 @@ def test_report_refuses_bad_input_naming_it():
 # ---- the demo --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_quick_writes_the_report_and_prints_the_summary(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--quick", "--out", str(out)]) == 0
@@ -106,11 +103,18 @@ def test_demo_quick_writes_the_report_and_prints_the_summary(tmp_path, capsys):
     for section in report["sections"].values():
         accs = section["accuracies"]
         assert 0 <= accs["worst binary task (test)"] <= 1 and 0 <= accs["linear probe (test)"] <= 1
-        assert section["extra"]["n_binary_tasks"] == 2 ** (section["n_classes"] - 1) - 1
+        assert section["extra"]["n_binary_tasks"] == 2 ** (section["extra"]["n_labels"] - 1) - 1
+        assert {"n_points", "n_classes", "ideal"} <= set(section["verdict"]) and "ideal_score" in section
+        assert section["augmentation"] == {"kind": "simclr", "strength": 1.0}
+        assert section["n_points"] == section["verdict"]["n_points"] == 36  # 3 views of 12 images
+    assert not report["sections"]["random init"]["verdict"]["ideal"]
     assert (out / "report.png").stat().st_size > 0 and "## dissl" in (out / "report.md").read_text()
     assert "representation" in printed and "worst binary task" in printed
-    # a rerun reuses the finished runs
+    # a rerun reuses the finished runs; another configuration in the same folder says what to do
     assert cli.main(["demo", "--quick", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["demo", "--quick", "--steps", "5", "--out", str(out)]) == 2
+    assert f"use --out DIR or delete {out}" in capsys.readouterr().err
 
 
 def test_demo_rejects_bad_options(tmp_path, capsys):

@@ -4,19 +4,17 @@ experiments/paper_analogues.py).
 The probes that score all 511 binary tasks are checked against independent computations: the
 batched Newton logistic regression against scikit-learn fitted one task at a time, linear
 realizability against the exact LP of ``geometry.linearly_separable`` (THEORY.md T1), the MLP probe
-against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (sympy).
+against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (tests/oracles.py).
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +22,7 @@ from hypothesis import strategies as st
 from ssltheory.experiments import controlled, paper_analogues
 from ssltheory.geometry import linearly_separable
 from ssltheory.tasks import enumerate_binary_tasks
+from tests.oracles import exact_affine_rank
 
 TASKS_10 = enumerate_binary_tasks(10)
 
@@ -125,18 +124,13 @@ def test_task_accuracies_names_the_bad_argument():
 # ------------------------------------------------------------------ predicates on class codes
 
 
-def _exact_affine_rank(codes: np.ndarray) -> int:
-    rows = [[Fraction(v) for v in row] for row in codes]
-    return int(sympy.Matrix([[a - b for a, b in zip(row, rows[0])] for row in rows[1:]]).rank())
-
-
 @pytest.mark.parametrize("d", [3, 5, 9])
 def test_class_code_predicates_agree_with_the_exact_affine_rank(d):
     rng = np.random.default_rng(d)
     codes = rng.integers(-5, 6, size=(10, d)).astype(float)  # integer codes: exact rank by sympy
     labels = np.repeat(np.arange(10), 3)
     scores = controlled.class_code_scores(codes[labels], labels, rtol=1e-9)
-    rank = _exact_affine_rank(codes)
+    rank = exact_affine_rank(codes)
     assert scores["affine_rank"] == rank
     assert scores["ideal_linear"] == (rank == 9)
     assert scores["ideal_universal"] == (len(np.unique(codes, axis=0)) == 10)

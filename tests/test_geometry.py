@@ -1,6 +1,6 @@
 """Convex geometry of codes (THEORY.md T1, T5): affine rank, Radon splits, LP separability, probes.
 
-Independent checks: exact rational rank (sympy), a hull-intersection LP written here (the other
+Independent checks: exact rational rank and a hull-intersection LP from tests/oracles.py (the other
 side of T1.1, not the margin LP of the library) and plain loops over points and labels.
 """
 
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
-from tests.oracles import strict_margins
+from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import linearly_separable
 from ssltheory.geometry import (
     affine_rank,
@@ -24,28 +22,6 @@ from ssltheory.geometry import (
     radon_split,
     separating_probe,
 )
-
-
-def exact_affine_rank(C) -> int:
-    """rank[c_1 - c_0, ..., c_{K-1} - c_0] in exact rational arithmetic."""
-    rows = [[sympy.Rational(float(v)) for v in c] for c in np.asarray(C)]
-    if len(rows) == 1:
-        return 0
-    return sympy.Matrix([[a - b for a, b in zip(r, rows[0])] for r in rows[1:]]).rank()
-
-
-def hulls_intersect(A, B) -> bool:
-    """Is there mu, nu >= 0, sum 1 each, with sum mu_i a_i = sum nu_j b_j? (feasibility LP)"""
-    A, B = np.atleast_2d(A), np.atleast_2d(B)
-    d = A.shape[1]
-    eq = np.zeros((d + 2, len(A) + len(B)))
-    eq[:d, : len(A)], eq[:d, len(A):] = A.T, -B.T
-    eq[d, : len(A)] = 1
-    eq[d + 1, len(A):] = 1
-    rhs = np.r_[np.zeros(d), 1.0, 1.0]
-    res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=rhs, bounds=(0, None), method="highs")
-    assert res.status in (0, 2), res.message
-    return res.status == 0
 
 
 @st.composite
@@ -84,7 +60,7 @@ def test_affine_rank_rejects_bad_input():
         affine_rank([1.0, 2.0])
     with pytest.raises(ValueError, match="NaN or Inf"):
         affine_rank([[0.0], [np.nan]])
-    with pytest.raises(ValueError, match="tol must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"tol is a relative tolerance and must be in \[0, 1\)"):
         affine_rank([[0.0], [1.0]], tol=-1)
 
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssltheory.ssl.released import is_released_layout, load_released, to_encoder_state
+from ssltheory.ssl.released import is_released_layout, load_released, load_resnet, to_encoder_state
 
 WIDTHS, BLOCKS = (64, 128, 256, 512), (3, 4, 6, 3)
 
@@ -61,6 +61,35 @@ def released_state(expand_to: int | None, seed: int = 0) -> dict:
     return state
 
 
+def torchvision_state(arch: str, *, fc: bool = False, seed: int = 0) -> dict:
+    """A random state dict with the keys and shapes of torchvision's ``resnet18`` / ``resnet50``
+    (with its ``fc`` classifier when ``fc``), written from torchvision's naming."""
+    if arch == "resnet50":
+        state = released_state(None, seed)
+        width = 2048
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        state = {"conv1.weight": _conv(gen, 64, 3, 7)}
+        _bn(gen, "bn1", 64, state)
+        cin = 64
+        for layer, width in enumerate(WIDTHS, start=1):
+            for i in range(2):
+                p = f"layer{layer}.{i}"
+                state[f"{p}.conv1.weight"] = _conv(gen, width, cin, 3)
+                _bn(gen, f"{p}.bn1", width, state)
+                state[f"{p}.conv2.weight"] = _conv(gen, width, width, 3)
+                _bn(gen, f"{p}.bn2", width, state)
+                if i == 0 and layer > 1:
+                    state[f"{p}.downsample.0.weight"] = _conv(gen, width, cin, 1)
+                    _bn(gen, f"{p}.downsample.1", width, state)
+                cin = width
+        width = 512
+    if fc:
+        state["fc.weight"] = torch.randn(10, width)
+        state["fc.bias"] = torch.randn(10)
+    return state
+
+
 def reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
     """torchvision's ResNet-50 (v1.5) forward in eval mode, then the authors' expansion, then pooling,
     computed with torch.nn.functional straight from the released names (float64)."""
@@ -72,6 +101,17 @@ def reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
 
     h = F.relu(bn("bn1", F.conv2d(x.double(), s["conv1.weight"], stride=2, padding=3)))
     h = F.max_pool2d(h, 3, 2, 1)
+    if "layer1.0.conv3.weight" not in s:  # ResNet-18: two basic blocks per stage
+        for layer in range(1, 5):
+            for i in range(2):
+                p = f"layer{layer}.{i}"
+                stride = 2 if (layer > 1 and i == 0) else 1
+                out = F.relu(bn(f"{p}.bn1", F.conv2d(h, s[f"{p}.conv1.weight"], stride=stride, padding=1)))
+                out = bn(f"{p}.bn2", F.conv2d(out, s[f"{p}.conv2.weight"], padding=1))
+                short = (bn(f"{p}.downsample.1", F.conv2d(h, s[f"{p}.downsample.0.weight"], stride=stride))
+                         if f"{p}.downsample.0.weight" in s else h)
+                h = F.relu(out + short)
+        return h.mean(dim=(2, 3))
     for layer, blocks in enumerate(BLOCKS, start=1):
         for i in range(blocks):
             p = f"layer{layer}.{i}"
@@ -196,3 +236,88 @@ def test_loading_from_a_file_and_refusing_a_corrupt_one(tmp_path, state2048):
     with pytest.raises(ValueError, match="unreadable or corrupt"):
         load_released(corrupt)
     assert not is_released_layout({"stem.0.weight": torch.zeros(1)})
+
+
+# -------------------------------------------------------------------------------------------- other libraries
+
+
+def _lightly(state: dict) -> dict:
+    """lightly's ``nn.Sequential(*list(resnet.children())[:-1])`` under ``backbone.``."""
+    index = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
+    out = {}
+    for k, v in state.items():
+        head, _, rest = k.partition(".")
+        if head != "fc":
+            out[f"backbone.{index[head]}.{rest}"] = v
+    return out
+
+
+#: naming scheme -> (checkpoint as saved, prefixes that must be reported, fc ignored?)
+SCHEMES = {
+    "torchvision": (lambda s: dict(s), [], True),
+    "timm": (lambda s: dict(s), [], True),
+    "lightly": (_lightly, ["backbone."], False),
+    "solo-learn": (lambda s: {"state_dict": {f"backbone.{k}": v for k, v in s.items() if not k.startswith("fc.")}},
+                   ["backbone."], False),
+    "vissl": (lambda s: {"classy_state_dict": {"base_model": {"model": {"trunk": {
+        f"_feature_blocks.{k}": v for k, v in s.items() if not k.startswith("fc.")}}}}}, ["_feature_blocks."], False),
+    "dino": (lambda s: {"teacher": {f"module.backbone.{k}": v for k, v in s.items() if not k.startswith("fc.")}},
+             ["module.", "backbone."], False),
+    "ddp": (lambda s: {f"module.{k}": v for k, v in s.items()}, ["module."], True),
+    "encoder": (lambda s: {f"model.encoder.{k}": v for k, v in s.items()}, ["model.", "encoder."], True),
+}
+
+
+@pytest.fixture(scope="module")
+def state18() -> dict:
+    return torchvision_state("resnet18", fc=True, seed=3)
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_every_naming_scheme_loads_a_resnet18_from_a_file_strictly(scheme, state18, tmp_path):
+    make, prefixes, fc = SCHEMES[scheme]
+    path = tmp_path / f"{scheme}.pth"
+    torch.save(make(state18), path)
+    encoder, info = load_resnet(path)
+    assert info.arch == "resnet18" and info.z_dim == 512 and info.stem == "imagenet"
+    assert list(info.stripped) == prefixes
+    assert list(info.ignored) == (["fc.bias", "fc.weight"] if fc else [])
+    assert info.layout == ("sequential" if scheme == "lightly" else "torchvision")
+    x = torch.randn(2, 3, 40, 40, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ours = encoder.double()(x.double())
+    expected = reference_forward(state18, x)
+    torch.testing.assert_close(ours, expected, rtol=1e-9, atol=1e-9 * float(expected.abs().max()))
+
+
+def test_a_resnet50_in_torchvision_layout_with_its_classifier(state2048):
+    encoder, info = load_resnet({**state2048, "fc.weight": torch.zeros(1000, 2048), "fc.bias": torch.zeros(1000)})
+    assert info.arch == "resnet50" and info.ignored == ("fc.bias", "fc.weight") and encoder.out_dim == 2048
+    assert "ignored classifier head (2 keys" in info.describe()
+
+
+def test_strictness_names_extra_missing_and_unknown_architectures(state18, tmp_path):
+    with pytest.raises(ValueError, match=r"extra keys: projector\.weight"):
+        load_resnet({**state18, "projector.weight": torch.zeros(3)})
+    with pytest.raises(ValueError, match=r"missing keys: layer2\.0\.downsample\.0\.weight"):
+        load_resnet({k: v for k, v in state18.items() if k != "layer2.0.downsample.0.weight"})
+    three = {**state18, **{k.replace("layer1.1.", "layer1.2."): v for k, v in state18.items() if k.startswith("layer1.1.")}}
+    with pytest.raises(ValueError, match=r"blocks per stage \(3, 2, 2, 2\)"):
+        load_resnet(three)
+
+
+class _Thing:
+    """An arbitrary class: pickling it makes a file that weights_only loading refuses."""
+
+
+def test_a_pickled_object_is_refused_without_unpickling(tmp_path):
+    path = tmp_path / "pickle.pt"
+    torch.save({"conv1.weight": torch.zeros(1), "thing": _Thing()}, path)
+    with pytest.raises(ValueError, match="not a plain state dict; it will not be unpickled"):
+        load_resnet(path)
+
+
+def test_a_small_image_stem_is_the_cifar_variant(state18):
+    small = {**state18, "conv1.weight": torch.randn(64, 3, 3, 3)}
+    encoder, info = load_resnet(small)
+    assert info.stem == "small" and encoder.stem[0].kernel_size == (3, 3) and encoder.stem[0].stride == (1, 1)

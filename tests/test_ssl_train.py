@@ -239,6 +239,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing half-written: not even an empty run directory
 
 
+@pytest.mark.slow
 def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -8,11 +8,9 @@ group (canonical forms). Representations: each knob's claimed verdict is checked
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import numpy as np
 import pytest
-import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,6 +30,7 @@ from ssltheory.synthetic import (
     t9_representation,
 )
 from ssltheory.tasks import enumerate_tasks
+from tests.oracles import exact_affine_rank
 
 
 def union_find_partition(n, pairs):
@@ -56,13 +55,6 @@ def partition_of(labels):
     for i, lab in enumerate(labels):
         groups.setdefault(int(lab), set()).add(i)
     return {frozenset(g) for g in groups.values()}
-
-
-def exact_affine_rank(codes) -> int:
-    """Rank of [c_m - c_0] in exact rational arithmetic of the float values."""
-    rows = [[Fraction(float(v)) for v in c] for c in codes]
-    diffs = sympy.Matrix([[sympy.Rational(v - r0) for v, r0 in zip(r, rows[0])] for r in rows[1:]])
-    return diffs.rank() if diffs.shape[0] else 0
 
 
 # ------------------------------------------------------------------------------ finite worlds

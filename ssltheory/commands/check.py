@@ -1,24 +1,23 @@
 """``ssltheory check``: is a representation ideal for linear / universal probes? (THEORY.md T1, T2)
 
-    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T] [--verify-lp] [--json]
+    ssltheory check FEATURES.npy --classes CLASSES.npy [--probe linear|universal] [--tol T]
+                    [--verify auto|exact|float-lp|none] [--exact] [--json]
 
 FEATURES.npy holds the codes (n, d); CLASSES.npy one non-negative integer class id per row (n,).
 Exit 0: ideal; 1: checked and not ideal (the output carries the certificate); 2: bad input, with
 one line on stderr naming the problem (raised here as ValueError, printed by ``ssltheory.cli``).
-The JSON output has exactly DESIGN.md's fields: ideal, probe, n_points, n_classes, dim,
-conditions (name -> {ok, value, detail}), certificate (null or {task, witness}).
+The JSON output has DESIGN.md's fields: ideal, probe, n_points, n_classes, dim, conditions
+(name -> {ok, value, detail}), certificate (null or {task, witness}), plus mode ("tolerance" or
+"exact"). ``--exact`` decides the verdict in rational arithmetic (a proof; K up to a few
+hundred); ``--verify`` says how a certificate is re-checked (witness ``verification``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-import numpy as np
-
-_NPY_MAGIC = b"\x93NUMPY"
-
+from ssltheory.files import load_npy
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
@@ -26,34 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)")
     parser.add_argument(
         "--tol", type=float, default=None, metavar="T",
-        help="relative tolerance: values at or below T x (largest singular value of the centred class codes) count as 0 "
-        "(default: max(K, d) x machine epsilon of the features' dtype)",
+        help="relative tolerance in [0, 1): values at or below T x (largest singular value of the centred class codes) "
+        "count as 0 (default: max(K, d) x machine epsilon of the features' dtype)",
     )
     parser.add_argument(
-        "--verify-lp", action="store_true",
-        help="also confirm a failure certificate with an exact LP on larger problems (slower; small ones always are)",
+        "--verify", choices=("auto", "exact", "float-lp", "none"), default="auto",
+        help="how a failure certificate is re-checked: exact (rational arithmetic, K x d up to a few hundred thousand), "
+        "float-lp (a HiGHS LP), none; auto (default): exact when the codes are small",
+    )
+    parser.add_argument(
+        "--exact", action="store_true",
+        help="decide the verdict itself in exact rational arithmetic (a proof, not a judgement at a tolerance)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
-
-
-def load_npy(path: str, what: str) -> np.ndarray:
-    """Read one array from a .npy file, refusing pickles; ValueError naming the problem."""
-    file = Path(path)
-    if not file.exists():
-        raise ValueError(f"{what} file not found: {file}")
-    if file.is_dir():
-        raise ValueError(f"{what} path is a directory, not a .npy file: {file}")
-    with open(file, "rb") as handle:
-        magic = handle.read(len(_NPY_MAGIC))
-    if magic[:2] == b"PK":
-        raise ValueError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
-    if magic != _NPY_MAGIC:
-        raise ValueError(f"{what} file {file} is not a .npy file (no NumPy header)")
-    try:
-        return np.load(file, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     features = load_npy(args.features, "features")
     classes = load_npy(args.classes, "classes")
-    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol, verify_lp=True if args.verify_lp else None)
+    verdict = is_ideal(features, classes, probe=args.probe, tol=args.tol, verify=args.verify, exact=args.exact)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2))
     else:

@@ -8,13 +8,16 @@
    embedded patch task (scikit-image pictures; label = source picture, so M is the label).
 3. Probes each trained encoder and a randomly initialised one on frozen, un-augmented features:
    multinomial logistic regression, weight decay chosen on the validation split, test accuracy.
-4. Checks the learned class codes with the theory core [derived, THEORY.md section 2]: class code
-   = mean training feature per label; :func:`ssltheory.is_ideal` at the stated tolerance; the
-   invariance ratio and affine conditioning; and the smallest test accuracy over the invariant
-   binary tasks of the labels (2^(K-1) - 1 of them, up to complement) of the toolkit's closed-form
-   linear probe (ridge regression fitted on the training features, scored on the test features),
-   found by :func:`ssltheory.metrics.worst_task_accuracy`'s adversarial search (Radon splits of
-   the most nearly dependent directions, random splits, greedy flips), with the task found.
+4. Judges every encoder on views [derived, THEORY.md section 2]: ``DEMO_VIEWS`` views of each of
+   ``DEMO_IMAGES`` validation images, drawn by the one reference augmentation
+   (`ssltheory.ssl.views.reference_augmentation`, simclr s = 1, the same for every encoder), each
+   image its own class (the maximal invariant of crops, flips and jitter). On them
+   (`ssltheory.report.score_representation`): the exact verdict of :func:`ssltheory.is_ideal` at the
+   stated tolerance, with the failing condition and its certificate (e.g. the two views of one
+   image whose codes differ most), and the scores of `ssltheory.metrics.score_all`, the headline
+   ``ideal_score`` with its components. Also the smallest test accuracy over the invariant binary
+   tasks of the labels of the toolkit's closed-form linear probe, found by
+   :func:`ssltheory.metrics.worst_task_accuracy`'s adversarial search, with the task found.
 5. Writes the report (report.json, report.md, report.png) to ``--out`` and prints a summary table.
 
 ``--quick`` is a smoke run (a few steps on 8x8 digits, small heads) for tests; its numbers mean
@@ -33,13 +36,14 @@ from pathlib import Path
 import numpy as np
 
 #: The demo's CPU recipe for the patch task: 300 steps of batch 128, augmentation strength 0.5,
-#: heads 256 wide, 64-d projection / bottleneck, C = 256. Measured on the shared 2-core machine
-#: (1 thread each, other jobs running): CISSL 0.915 and DISSL 0.941 linear test accuracy, about
-#: 170-180 s of CPU each to train; a random-init small CNN scores 0.80-0.81.
+#: heads 256 wide, 64-d projection / bottleneck, C = 256.
 DEMO_STEPS = 300
 DEMO_BATCH = 128
 DEMO_TOL = 1e-2
 DEMO_METHODS = ("cissl", "dissl")
+#: views per image and images (classes) of the verdict on views; K - 1 = 59 <= z_dim = 128
+DEMO_VIEWS = 8
+DEMO_IMAGES = 60
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,19 @@ class Recipe:
     proj_dim: int
     n_codes: int
     aug_strength: float
+    views: int = DEMO_VIEWS
+    n_images: int = DEMO_IMAGES
 
 
 def recipe(quick: bool, steps: int | None, batch_size: int | None) -> Recipe:
+    """The demo's recipe (``quick``: the smoke run), with ``steps`` / ``batch_size`` overrides."""
     if quick:
-        base = Recipe("digits", 4, 32, 16, 32, 16, 32, 0.5)
+        base = Recipe("digits", 4, 32, 16, 32, 16, 32, 0.5, 3, 12)
     else:
         base = Recipe("patches", DEMO_STEPS, DEMO_BATCH, 128, 256, 64, 256, 0.5)
     return Recipe(
         base.data, steps or base.steps, batch_size or base.batch_size, base.z_dim, base.hidden_dim, base.proj_dim,
-        base.n_codes, base.aug_strength,
+        base.n_codes, base.aug_strength, base.views, base.n_images,
     )
 
 
@@ -99,15 +106,17 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
     runs = train_all(plan, out / "runs", seed=args.seed, device=args.device, jobs=jobs)
 
-    print(f"\n== 3. probes and class-code checks (tol {args.tol:g}) ==")
+    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tol {args.tol:g}) ==")
     sections, summary = score_encoders(plan, runs, tol=args.tol, seed=args.seed, device=args.device)
 
     from ssltheory.report import write_report
 
     notes = (
-        f"Data: {plan.data} (label = M). Training: {plan.steps} steps, batch {plan.batch_size}, small CNN, "
-        f"z_dim {plan.z_dim}. Class code = mean training feature per label; verdicts by is_ideal at relative "
-        f"tolerance {args.tol:g} of the largest singular value of the centred class codes. 'linear probe' = "
+        f"Data: {plan.data}. Training: {plan.steps} steps, batch {plan.batch_size}, small CNN, "
+        f"z_dim {plan.z_dim}. Verdicts and scores on views: {plan.views} views of each of {plan.n_images} validation "
+        "images drawn by the reference augmentation (simclr, s = 1) for every encoder, each image its own class; "
+        f"is_ideal at relative tolerance {args.tol:g} of the largest singular value of the centred class codes. "
+        "'linear probe' = "
         "logistic regression, weight decay chosen on validation, test accuracy; 'worst binary task' = smallest "
         "test accuracy of the ridge linear probe over the invariant binary tasks of the labels, found by adversarial search."
     )
@@ -194,6 +203,19 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
     """Train (or reuse the finished run in ``out``, if it has this configuration)."""
     from ssltheory.ssl.train import TrainConfig, train
 
+    try:
+        return _train_one(method, plan, out, seed=seed, device=device)
+    except ValueError as exc:
+        if "another configuration" in str(exc):
+            demo_dir = out.parent.parent
+            raise ValueError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
+                             f"use --out DIR or delete {demo_dir}") from None
+        raise
+
+
+def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -> Path:
+    from ssltheory.ssl.train import TrainConfig, train
+
     config = TrainConfig.from_flags(
         method=method, data=plan.data, arch="small_cnn", z_dim=plan.z_dim, steps=plan.steps,
         batch_size=plan.batch_size, hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
@@ -204,16 +226,18 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
 
 
 def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int, device: str):
-    """Part 3-4: probe and check a random-init encoder and each trained one; (sections, summary rows)."""
+    """Part 3-4: probe and judge on views a random-init encoder and each trained one; (sections, summary rows)."""
     import torch
 
     from ssltheory.metrics import worst_task_accuracy
+    from ssltheory.progress import Progress
     from ssltheory.report import score_representation
     from ssltheory.ssl.augment import Normalize
     from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.encoders import build_encoder
     from ssltheory.ssl.probes import LinearProbe, extract_features
     from ssltheory.ssl.train import load_run
+    from ssltheory.ssl.views import encode_views, reference_augmentation
 
     dataset = load_dataset(plan.data)
     labels = {s: getattr(dataset, s).labels.numpy() for s in ("train", "val", "test")}
@@ -224,22 +248,34 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
     normalize = Normalize(dataset.mean, dataset.std).to(device)
     K = dataset.n_classes
     n_tasks = 2 ** (K - 1) - 1  # invariant binary tasks up to complement
+    n_images = min(plan.n_images, len(dataset.val))
+    view_images = dataset.val.images[np.sort(np.random.default_rng(seed).choice(len(dataset.val), n_images, replace=False))]
+    side = dataset.image_size if isinstance(dataset.image_size, int) else dataset.image_size[0]
+    augmentation = reference_augmentation(side, dataset.channels, dataset.mean, dataset.std)
 
     sections, summary = {}, []
     for name, encoder in encoders.items():
         t0 = time.perf_counter()
-        feats = {s: extract_features(encoder, getattr(dataset, s).images, 256, device, normalize) for s in labels}
+        with Progress(len(labels) + plan.views, f"demo: {name}", unit="pass") as bar:
+            feats = {}
+            for s in labels:
+                feats[s] = extract_features(encoder, getattr(dataset, s).images, 256, device, normalize)
+                bar.update(1)
+            views = encode_views(encoder, view_images, augmentation=augmentation, n_views=plan.views, seed=seed,
+                                 device=device, progress=bar)
         probe = LinearProbe(device=device, random_state=seed).fit(feats["train"], labels["train"], feats["val"], labels["val"])
         linear_test = probe.score(feats["test"], labels["test"])
-        # worst invariant binary task: ridge probe fitted on train features, scored on test features
+        # worst invariant binary task of the labels: ridge probe fitted on train features, scored on test features
         Z = np.concatenate([feats["train"], feats["test"]])
         y = np.concatenate([labels["train"], labels["test"]])
         train_mask = np.arange(len(y)) < len(labels["train"])
         worst = worst_task_accuracy(Z, y, train_mask, n_random=min(2 * n_tasks, 1024), random_state=seed)
         section = score_representation(
-            feats["train"], labels["train"], tol=tol,
+            views.codes, views.classes, tol=tol, augmentation=views.augmentation, random_state=seed,
             accuracies={"linear probe (test)": linear_test, "worst binary task (test)": worst.accuracy},
             extra={
+                "views": f"{views.n_views} views of each of {views.n_images} validation images, each image its own class",
+                "n_labels": int(K),
                 "linear_probe_weight_decay": probe.weight_decay_,
                 "linear_probe_val_accuracy": probe.val_accuracy_,
                 "worst_binary_task": worst.task.tolist(),
@@ -251,13 +287,16 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
         sections[name] = section
         summary.append({
             "representation": name, "linear test acc": linear_test, "worst binary task": worst.accuracy,
-            "affine rank": f"{section['effective_affine_rank']}/{K - 1}",
-            "class codes ideal": "yes" if section["verdict"]["ideal"] else "no",
-            "invariance ratio": section["invariance_ratio"],
+            "ideal (views)": "yes" if section["verdict"]["ideal"] else "no",
+            "failing": ",".join(section["failing"]) or "-",
+            "ideal_score": section["ideal_score"],
+            "invariance ratio": section["scores"]["invariance_ratio"],
         })
-        print(f"{name}: linear {linear_test:.3f}, worst binary task found {worst.accuracy:.3f} "
-              f"(task {worst.task.tolist()}, {worst.n_evaluated} evaluated), class codes ideal at tol {tol:g}: "
-              f"{section['verdict']['ideal']} [{time.perf_counter() - t0:.1f} s]")
+        print(f"{name}: linear {linear_test:.3f}, worst binary task found {worst.accuracy:.3f}; on "
+              f"{section['n_points']} views of {section['n_classes']} images ({views.augmentation['kind']} "
+              f"s={views.augmentation['strength']:g}): ideal {section['verdict']['ideal']}"
+              f"{' (failing ' + ', '.join(section['failing']) + ')' if section['failing'] else ''}, "
+              f"ideal_score {section['ideal_score']:.3f} [{time.perf_counter() - t0:.1f} s]")
     return sections, summary
 
 

@@ -1,4 +1,25 @@
-"""The authors' released ResNet-50 DISSL checkpoints, loaded into our ``build_encoder("resnet50")``.
+"""Torchvision-layout ResNet-18 / ResNet-50 state dicts, loaded into our ``build_encoder``.
+
+`load_resnet(source)` reads a local state dict (``torch.load(weights_only=True)``: nothing is
+unpickled but tensors and plain containers, nothing is downloaded, torchvision is not imported) in
+the key layout that torchvision's ``resnet18`` / ``resnet50`` save, which is what lightly, solo-learn,
+VISSL, DINO's code and timm's ResNets save too, up to a prefix:
+
+- common prefixes carried by every key are stripped and reported: ``module.`` (DistributedDataParallel),
+  ``backbone.`` (lightly, solo-learn, DINO's ``MultiCropWrapper``), ``encoder.``, ``model.``,
+  ``_feature_blocks.`` (VISSL's trunk), in any nesting (``module.backbone.``);
+- a checkpoint that nests the weights (``{"state_dict": ...}``, ``{"model": ...}``,
+  ``{"teacher": ...}``, ``{"student": ...}``) is unwrapped, and the entry used is reported;
+- lightly's ``nn.Sequential(*list(resnet.children())[:-1])`` numbering (``0.`` conv1, ``1.`` bn1,
+  ``4.``-``7.`` layer1-4) is renamed to torchvision's;
+- the classifier head ``fc.*`` is ignored and reported;
+- every other key must match our encoder exactly (strict): missing, extra or mis-shaped tensors
+  raise ValueError listing them.
+
+The architecture is read from the keys: bottleneck blocks (``layer1.0.conv3``) with (3, 4, 6, 3)
+blocks is ResNet-50, basic blocks with (2, 2, 2, 2) is ResNet-18; a 7x7 ``conv1`` is the ImageNet
+stem (7x7 stride 2, max-pool), a 3x3 one the small-image stem (3x3 stride 1, no max-pool; the CIFAR
+variants of these libraries). `LoadedResNet` says what was done.
 
 The paper's authors published ImageNet ResNet-50 DISSL encoders (REFERENCE.md, "ImageNet,
 ResNet-50 DISSL": 2048 or 8192 dimensions, 100 to 800 epochs) [code]. This module maps such a
@@ -37,7 +58,9 @@ listing the keys.
 
 from __future__ import annotations
 
+import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,11 +69,24 @@ from torch import nn
 __all__ = [
     "RELEASED",
     "RELEASE_URL",
+    "PREFIXES",
+    "LoadedResNet",
     "is_released_layout",
     "released_key",
     "to_encoder_state",
+    "normalise_state",
+    "read_state_dict",
+    "load_resnet",
     "load_released",
 ]
+
+#: Prefixes stripped when every key carries them (in any nesting).
+PREFIXES = ("module.", "backbone.", "encoder.", "model.", "_feature_blocks.")
+#: Entries of a checkpoint dict that may hold the state dict itself.
+NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict",
+          "classy_state_dict", "base_model", "trunk")
+#: lightly's children-of-torchvision-ResNet numbering -> torchvision's names
+_SEQUENTIAL = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 
 #: Where the authors host the files (for users with internet; never used by this code).
 RELEASE_URL = "https://github.com/YannDubs/Invariant-Self-Supervised-Learning/releases"
@@ -91,10 +127,38 @@ def _normalise_keys(state: dict) -> dict:
     return {("avgpool.0." + k[len("resizer."):] if k.startswith("resizer.") else k): v for k, v in state.items()}
 
 
+def normalise_state(state: dict) -> tuple[dict, list[str], list[str], str]:
+    """Torchvision-layout keys from any of the supported schemes (module docstring).
+
+    Returns (state, stripped prefixes in order, ignored ``fc.*`` keys, layout) where layout is
+    ``"torchvision"`` or ``"sequential"`` (lightly's numbered children).
+    """
+    stripped: list[str] = []
+    changed = True
+    while changed and state:
+        changed = False
+        for prefix in PREFIXES:
+            if all(k.startswith(prefix) for k in state):
+                state = {k[len(prefix):]: v for k, v in state.items()}
+                stripped.append(prefix)
+                changed = True
+    layout = "torchvision"
+    if "conv1.weight" not in state and "0.weight" in state and any(k.startswith("4.0.") for k in state):
+        layout = "sequential"
+        renamed = {}
+        for k, v in state.items():
+            head, _, rest = k.partition(".")
+            renamed[f"{_SEQUENTIAL[head]}.{rest}" if head in _SEQUENTIAL else k] = v
+        state = renamed
+    ignored = sorted(k for k in state if k.startswith("fc."))
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    return _normalise_keys(state), stripped, ignored, layout
+
+
 def is_released_layout(state: dict) -> bool:
-    """Whether ``state`` looks like a torchvision-layout ResNet state dict (the released format),
-    rather than one of ours (which has ``stem.*`` keys)."""
-    keys = set(_normalise_keys(dict(state)))
+    """Whether ``state`` looks like a torchvision-layout ResNet state dict (the released format and
+    the other schemes of `normalise_state`), rather than one of ours (which has ``stem.*`` keys)."""
+    keys = set(normalise_state(dict(state))[0])
     return "conv1.weight" in keys and "layer1.0.conv1.weight" in keys and not any(k.startswith("stem.") for k in keys)
 
 
@@ -130,7 +194,7 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
             problems.append(f"missing keys: {_listing(missing)}")
         if extra:
             problems.append(f"extra keys: {_listing(extra)}")
-        raise ValueError(f"the state dict is not a released ResNet-50 of this shape ({'; '.join(problems)})")
+        raise ValueError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape ({'; '.join(problems)})")
     out = {}
     wrong = []
     for name, key in wanted.items():
@@ -145,6 +209,120 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     if wrong:
         raise ValueError(f"tensors of the wrong shape: {_listing(wrong, 5)}")
     return out
+
+
+@dataclass(frozen=True)
+class LoadedResNet:
+    """What `load_resnet` did: ``arch`` ("resnet18" / "resnet50"), ``z_dim``, ``stem`` ("imagenet"
+    or "small"), ``layout`` ("torchvision" or "sequential"), ``stripped`` (prefixes removed, in
+    order), ``ignored`` (classifier keys left out), ``entry`` (the checkpoint entry that held the
+    weights, or None), ``n_tensors`` loaded."""
+
+    arch: str
+    z_dim: int
+    stem: str
+    layout: str
+    stripped: tuple
+    ignored: tuple
+    entry: str | None
+    n_tensors: int
+
+    def describe(self) -> str:
+        """One line for people: architecture, and every renaming done."""
+        parts = [f"{self.arch} (z_dim {self.z_dim}, {self.stem} stem, {self.layout} layout, {self.n_tensors} tensors)"]
+        if self.entry:
+            parts.append(f"weights from checkpoint entry {self.entry!r}")
+        if self.stripped:
+            parts.append("stripped prefix " + "".join(self.stripped))
+        if self.ignored:
+            parts.append(f"ignored classifier head ({len(self.ignored)} keys: {_listing(list(self.ignored), 4)})")
+        return "; ".join(parts)
+
+
+def _is_tensor_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def read_state_dict(source) -> tuple[dict, str | None]:
+    """A name -> tensor mapping from a file (``torch.load(weights_only=True)``) or a dict, unwrapping
+    nested `NESTED` entries; returns (state, the entries' path, e.g. "teacher", or None). ValueError
+    otherwise."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"state dict {path} is not a file")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise ValueError(f"{path} is not a plain state dict; it will not be unpickled "
+                             "(only tensors and plain containers are read)") from None
+        except Exception as exc:
+            raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
+        where = str(path)
+    else:
+        obj, where = source, "the state dict"
+    path_taken: list[str] = []
+    for _ in range(6):  # e.g. VISSL: classy_state_dict / base_model / model / trunk
+        if _is_tensor_dict(obj):
+            return obj, "/".join(path_taken) or None
+        if not isinstance(obj, dict):
+            break
+        entry = next((e for e in NESTED if isinstance(obj.get(e), dict)), None)
+        if entry is None:
+            break
+        obj = obj[entry]
+        path_taken.append(entry)
+    raise ValueError(f"{where} does not hold a state dict (a mapping of names to tensors, or one under "
+                     f"{', '.join(repr(e) for e in NESTED)})")
+
+
+def _blocks(state: dict, layer: int) -> int:
+    indices = {int(m[1]) for k in state if (m := re.match(rf"layer{layer}\.(\d+)\.", k))}
+    return max(indices) + 1 if indices else 0
+
+
+def load_resnet(source, *, image_size: int | None = None) -> tuple[nn.Module, LoadedResNet]:
+    """Our ResNet-18 / ResNet-50 with the weights of a torchvision-layout state dict, in eval mode.
+
+    Args:
+        source: path of a local ``.pt`` / ``.pth`` / ``.torch`` / ``.ckpt`` file, or the state dict.
+        image_size: only to check the stem: a 7x7 ``conv1`` is built as the ImageNet stem whatever
+            the image size (the encoder pools adaptively, so it runs on any size).
+
+    Returns:
+        (encoder mapping (B, C, H, W) to (B, z_dim), `LoadedResNet`).
+
+    Raises:
+        ValueError: an unreadable or pickled file, no state dict, an unknown architecture (block
+        counts other than ResNet-18's and ResNet-50's), missing / extra keys or wrong shapes.
+    """
+    from ssltheory.ssl.encoders import build_encoder
+
+    state, entry = read_state_dict(source)
+    state, stripped, ignored, layout = normalise_state(dict(state))
+    if "conv1.weight" not in state:
+        raise ValueError("the state dict has no conv1.weight after removing prefixes "
+                         f"{', '.join(PREFIXES)}: not a torchvision-layout ResNet "
+                         f"(first keys: {_listing(sorted(state), 5)})")
+    blocks = tuple(_blocks(state, layer) for layer in (1, 2, 3, 4))
+    bottleneck = "layer1.0.conv3.weight" in state
+    if bottleneck and blocks == (3, 4, 6, 3):
+        arch = "resnet50"
+    elif not bottleneck and blocks == (2, 2, 2, 2):
+        arch = "resnet18"
+    else:
+        raise ValueError(f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
+                         "only ResNet-18 (2, 2, 2, 2; basic) and ResNet-50 (3, 4, 6, 3; bottleneck) are supported")
+    kernel = int(state["conv1.weight"].shape[-1])
+    if kernel not in (3, 7):
+        raise ValueError(f"conv1.weight has a {kernel}x{kernel} kernel; expected 7x7 (ImageNet stem) or 3x3")
+    in_channels = int(state["conv1.weight"].shape[1])
+    encoder = build_encoder(arch, in_channels, 224 if kernel == 7 else 32, _expansion_dim(state))
+    loaded = to_encoder_state(state, encoder)
+    encoder.load_state_dict(loaded)
+    info = LoadedResNet(arch, int(encoder.out_dim), "imagenet" if kernel == 7 else "small", layout,
+                        tuple(stripped), tuple(ignored), entry, len(loaded))
+    return encoder.eval(), info
 
 
 def load_released(source, image_size: int = 224) -> nn.Module:
@@ -166,18 +344,7 @@ def load_released(source, image_size: int = 224) -> nn.Module:
     """
     from ssltheory.ssl.encoders import build_encoder
 
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"released checkpoint {path} is not a file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"released checkpoint {path} is unreadable or corrupt ({type(exc).__name__})") from None
-    else:
-        state = source
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError("a released checkpoint must be a state dict: a mapping of names to tensors")
+    state, _ = read_state_dict(source)
     state = _normalise_keys(dict(state))
     if "conv1.weight" not in state:
         raise ValueError("the state dict has no conv1.weight: not a torchvision-layout ResNet")

@@ -1,0 +1,57 @@
+"""``--help`` answers fast: no command's help imports torch or scipy, and bare ``ssltheory``
+lists every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ssltheory import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: run in a fresh interpreter: every command's --help, then report what got imported
+PROBE = """
+import contextlib, io, json, sys
+from ssltheory import cli
+codes = {}
+for name in cli.SUBCOMMANDS:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            codes[name] = cli.main([name, "--help"])
+        except SystemExit as exc:
+            codes[name] = exc.code
+    codes[name] = [codes[name], out.getvalue()[:200]]
+print(json.dumps({"codes": codes, "heavy": sorted(m for m in ("torch", "scipy") if m in sys.modules)}))
+"""
+
+
+def test_no_help_imports_torch_or_scipy():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, (code, text) in report["codes"].items():
+        assert code == 0 and text.startswith(f"usage: ssltheory {name}"), (name, code, text)
+    assert report["heavy"] == [], f"--help imported {report['heavy']}"
+
+
+def test_bare_ssltheory_lists_every_command(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for name in cli.SUBCOMMANDS:
+        assert f"\n    {name}" in out, name
+
+
+def test_the_package_import_is_light_and_the_public_names_still_load():
+    code = ("import sys, ssltheory; light = not any(m in sys.modules for m in ('numpy', 'scipy', 'torch'));"
+            "from ssltheory import is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict;"
+            "print(light, all(map(callable, (is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict))))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]

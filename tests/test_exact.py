@@ -1,0 +1,358 @@
+"""The exact verdict against an adversary: regressions 1-10 and the independent-oracle suite.
+
+The oracles (tests/oracles.py) are our own Fraction arithmetic: Gaussian elimination for the
+affine rank and a phase-one simplex for strict separability, on the exact binary fractions of
+the floats. The generators build integer lattices with exact dependences, shared codes and
+near-collinear points, then move them by a common offset (up to 1e12 times the spread) and a
+power-of-two scale (1e-300 to 1e300), in float64 and float32, so that the floats hold the
+lattice exactly and the exact verdict is known.
+
+SSLTHEORY_PROFILE=thorough runs thousands of cases (the counts are printed with -s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ssltheory import exact as rational
+from ssltheory import is_ideal, linearly_separable
+from ssltheory.cli import main
+from ssltheory.conditions import code_geometry
+from ssltheory.efficiency import worst_erm_risk
+from ssltheory.geometry import affine_rank, affine_singular_values, radon_split, separability, separating_probe
+from ssltheory.metrics import affine_conditioning, ideal_score
+from tests.oracles import (
+    exact_affine_rank,
+    exact_dependence_holds,
+    exact_is_ideal,
+    exact_strictly_separable,
+    fractions,
+    strict_margins,
+)
+
+THOROUGH = os.environ.get("SSLTHEORY_PROFILE") == "thorough"
+#: examples per oracle property: thousands in all at the thorough profile
+N_CASES = 1500 if THOROUGH else 25
+
+
+def check_cli(tmp_path, capsys, Z, classes, *extra) -> tuple[int, dict]:
+    np.save(tmp_path / "z.npy", np.asarray(Z))
+    np.save(tmp_path / "c.npy", np.asarray(classes))
+    code = main(["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json", *extra])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if out else {})
+
+
+# ---------------------------------------------------------------- regressions 1-10
+def test_item1_a_common_offset_does_not_turn_shared_or_collinear_codes_ideal(tmp_path, capsys):
+    shared = np.array([[-45.0, -534.0], [-45.0, -534.0], [-61.0, -542.0]])
+    for probe in ("linear", "universal"):
+        verdict = is_ideal(shared, [0, 1, 2], probe=probe)
+        assert not verdict.ok and verdict.certificate.kind == "shared-code"
+        assert verdict.certificate.witness["verification"]["check"] == "exact"
+        assert check_cli(tmp_path, capsys, shared, [0, 1, 2], "--probe", probe)[0] == 1
+    collinear = np.array([[61.0, 97.0, -36.0], [64.0, 96.0, -37.0], [70.0, 94.0, -39.0]])
+    assert exact_affine_rank(collinear) == 1
+    assert affine_rank(collinear) == 1 and radon_split(collinear) is not None
+    assert affine_conditioning(collinear, [0, 1, 2]).rank == 1
+    assert ideal_score(shared, [0, 1, 2]).value < 1.0
+    # the rates of the report: exactly collinear integer triples far from the origin
+    rng = np.random.default_rng(11)
+    for scale in (1e2, 1e3, 1e6, 1e9):
+        for _ in range(25):
+            a, step = rng.integers(-50, 50, 3), rng.integers(-5, 6, 3)
+            C = (a + np.outer([0, 1, 3], step)).astype(np.float64) + np.round(scale * 10 * rng.standard_normal(3))
+            if exact_affine_rank(C) < 2:
+                assert affine_rank(C) == exact_affine_rank(C) and not is_ideal(C, [0, 1, 2]).ok
+
+
+def test_item2_the_radon_step_does_not_crash_on_valid_input(tmp_path, capsys):
+    t = np.array([0, 1, 2, 3, 4, 6.0])
+    C = np.array([500, 900, 300, 700, 100.0]) + t[:, None] * np.array([1, -2, 3, 1, 2.0])
+    split = radon_split(C)
+    assert split is not None and (split.lambda_ != 0).sum() == 3  # rank 1: at most rank + 2 classes
+    code, verdict = check_cli(tmp_path, capsys, C, np.arange(6))
+    assert code == 1 and verdict["certificate"]["witness"]["verification"]["check"] == "exact"
+    assert exact_dependence_holds(C, verdict["certificate"]["witness"]["lambda_exact"])
+
+
+def test_item3_no_underflow_at_1e_minus_170_and_no_overflow_at_1e308():
+    Z = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0]]) * 1e-170
+    verdict = is_ideal(Z, [0, 1, 2, 0])
+    assert not verdict.ok and not verdict.conditions["invariance"].ok
+    big = np.array([[1e308, -1e308], [-1e308, 1e308], [1e308, 1e308]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for probe in ("linear", "universal"):
+            assert is_ideal(big, [0, 1, 2], probe=probe).ok == exact_is_ideal(big, [0, 1, 2], probe) is True
+        dependent = np.array([[1e308, -1e308], [0.0, 0.0], [-1e308, 1e308]])
+        verdict = is_ideal(dependent, [0, 1, 2])
+        assert not verdict.ok and verdict.certificate.task.tolist() in ([0, 1, 0], [1, 0, 1])
+        assert affine_rank(big) == 2 and np.isinf(affine_singular_values(big)).all()
+
+
+def test_item4_linearly_separable_is_exact_at_tiny_margins_and_agrees_with_is_ideal():
+    Z = np.array([[0.0, 0.0], [1.0, 1e-10], [2.0, 0.0]])
+    assert exact_strictly_separable(Z, [0, 1, 0])
+    answer = separability(Z, [0, 1, 0])
+    assert answer.separable and answer.verification == "exact"
+    assert linearly_separable(Z, [0, 1, 0])
+    assert is_ideal(Z, [0, 1, 2]).ok  # every task realizable, and linearly_separable agrees
+    W, b = separating_probe(Z, [0, 1, 0])
+    assert rational.probe_is_strict(W, b, Z, [0, 1, 0]) and min(strict_margins(W, b, Z, [0, 1, 0])) > 0
+    assert not linearly_separable(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 0])
+
+
+def test_item5_a_not_invariant_certificate_never_claims_an_exactly_realizable_task():
+    Z = np.array([[0.0, 0.0], [0.1, 0.0], [1.0, 1e-10], [2.0, 0.0]])
+    labels = np.array([0, 0, 1, 2])
+    cert = is_ideal(Z, labels).certificate
+    assert cert.kind == "not-invariant"
+    if cert.task is not None:
+        assert not exact_strictly_separable(Z, cert.task[labels])
+    assert cert.witness["every_binary_task_realizable"] == all(
+        exact_strictly_separable(Z, np.array(t)[labels]) for t in ([0, 1, 0], [0, 0, 1], [0, 1, 1])
+    )
+
+
+def test_item6_exact_marks_only_what_rational_arithmetic_confirms():
+    rng = np.random.default_rng(6)
+    for scale in (1e150, 1e-150, 3.7e140):
+        for _ in range(10):
+            base = rng.integers(-20, 20, size=(2, 3)).astype(float)
+            C = np.vstack([base, 2 * base[1] - base[0], rng.integers(-20, 20, size=(1, 3))]) * scale
+            verdict = is_ideal(C, np.arange(4))
+            if verdict.ok:
+                continue
+            cert = verdict.certificate
+            check = cert.witness["verification"]
+            if check["check"] == "exact":
+                assert exact_dependence_holds(C, cert.witness["lambda_exact"])
+                assert not exact_strictly_separable(C, cert.task)
+            else:
+                assert check["check"] == "none" and exact_affine_rank(C) == 3
+                assert exact_strictly_separable(C, cert.task)
+
+
+def test_item7_worst_erm_risk_counts_tiny_masses_and_stays_exact():
+    Z = np.array([[0.0], [2.0], [1.0]])
+    p = [0.5, 0.5 - 1e-13, 1e-13]
+    linear = worst_erm_risk(Z, [0, 1, 1], [0, 1], "linear", p=p)
+    universal = worst_erm_risk(Z, [0, 1, 1], [0, 1], "universal", p=p)
+    assert linear.exact and linear.risk == pytest.approx(1e-13, rel=1e-6)
+    assert universal.risk == pytest.approx(1e-13, rel=1e-6)
+
+
+def test_item8_ideal_score_is_below_one_when_is_ideal_finds_the_codes_not_invariant():
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    labels = np.repeat(np.arange(3), 2)
+    Z = C[labels]
+    Z[1, 0] += 1e-10  # views of class 0 differ by 1e-10
+    assert not is_ideal(Z, labels).ok and not code_geometry(Z, labels).invariant
+    assert ideal_score(Z, labels).value < 1.0
+    assert ideal_score(C[labels], labels).value == 1.0
+
+
+@pytest.mark.parametrize("tol", [1.0, 1e300, -1e-3, float("nan")])
+def test_item9_a_relative_tolerance_outside_0_1_is_bad_input(tol, tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\)|finite"):
+        is_ideal(np.eye(3), [0, 1, 2], tol=tol)
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\)"):
+        affine_rank(np.eye(3), tol=1.0)
+    if np.isfinite(tol):
+        assert check_cli(tmp_path, capsys, np.eye(3), [0, 1, 2], "--tol", str(tol))[0] == 2
+
+
+def test_item10_a_three_class_dependence_among_many_float32_codes_is_certified_by_three():
+    # the report's case at K = 2,000; the same shape of problem at K = 400 keeps the suite fast
+    rng = np.random.default_rng(10)
+    K, d = 400, 420
+    C = (rng.integers(-1000, 1000, size=(K, d)) / 64).astype(np.float32)
+    C[2] = 2 * C[1] - C[0]  # exactly collinear (sums of multiples of 1/64 stay exact)
+    verdict = is_ideal(C, np.arange(K))
+    cert = verdict.certificate
+    assert cert.kind == "affine-dependence" and cert.witness["support"].tolist() == [0, 1, 2]
+    exact_verdict = is_ideal(C[:40], np.arange(40), verify="exact").certificate
+    assert exact_verdict.witness["verification"]["check"] == "exact"
+    assert sorted(exact_verdict.witness["lambda_exact"]) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- exact mode and the CLI
+def test_check_exact_decides_in_rational_arithmetic(tmp_path, capsys):
+    collinear = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    code, verdict = check_cli(tmp_path, capsys, collinear, [0, 1, 2], "--exact")
+    assert code == 1 and verdict["mode"] == "exact"
+    assert verdict["certificate"]["witness"]["lambda_exact"] == {"0": "-1/2", "1": "1", "2": "-1/2"}
+    near = np.array([[0.0, 0.0], [1.0, 1e-300], [2.0, 0.0]])  # dependent at every tolerance, not exactly
+    assert not is_ideal(near, [0, 1, 2]).ok
+    code, verdict = check_cli(tmp_path, capsys, near, [0, 1, 2], "--exact")
+    assert code == 0 and verdict["ideal"] and verdict["mode"] == "exact"
+    with pytest.raises(ValueError, match="exact mode handles class codes of at most"):
+        is_ideal(np.zeros((700, 700)), np.arange(700), exact=True)
+
+
+def test_exact_circuits_are_inclusion_minimal_and_check_by_hand():
+    C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [5.0, 3.0]])
+    classes, lam = rational.exact_dependence(C)
+    assert rational.dependence_holds(C, classes, lam)
+    assert exact_dependence_holds(C, {int(m): str(v) for m, v in zip(classes, lam)})
+    for drop in range(len(classes)):  # no proper subset is dependent
+        rest = np.delete(classes, drop)
+        assert exact_affine_rank(C[rest]) == len(rest) - 1
+    assert rational.exact_dependence(np.eye(3)) is None
+
+
+# ---------------------------------------------------------------- the oracle suite
+@st.composite
+def lattice_worlds(draw):
+    """(Z, labels, lattice, info): exactly representable worlds with known exact verdicts."""
+    kind = draw(st.sampled_from(["generic", "dependent", "shared", "near-collinear", "simplex", "wide", "non-invariant"]))
+    K = draw(st.integers(2, 7))
+    d = draw(st.integers(1, 6)) if kind != "wide" else draw(st.integers(K + 3, 16))
+    if kind == "simplex":
+        d = K - 1
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    C = rng.integers(-20, 21, size=(K, d)).astype(np.int64)
+    if kind == "dependent" and K >= 3:
+        a, b, c = rng.choice(K, 3, replace=False)
+        C[c] = C[a] + rng.integers(-2, 3) * (C[b] - C[a])  # an integer point on the line ab
+    elif kind == "shared":
+        a, b = rng.choice(K, 2, replace=False)
+        C[b] = C[a]
+    elif kind == "near-collinear" and K >= 3:
+        C[:3] = 0
+        C[1, 0], C[2, 0] = 2**20, 2**21
+        if d > 1:
+            C[1, 1] = 1  # off the line by 2^-20 of the spread: independent, badly conditioned
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    limit = 2**53 if dtype == np.float64 else 2**24
+    spread = max(1, int(np.abs(C).max()))
+    exponent = draw(st.integers(0, 12 if dtype == np.float64 else 4))
+    offset = np.round(rng.standard_normal(d) * spread * 10.0**exponent).astype(np.int64)
+    while np.abs(C + offset).max() >= limit // 2:
+        offset //= 2
+    lattice = C + offset
+    shift = draw(st.integers(-1000, 960) if dtype == np.float64 else st.integers(-90, 90))  # scales 1e-301 .. 1e289 (x the lattice)
+    sizes = rng.integers(1, 4, K)
+    labels = rng.permutation(np.repeat(np.arange(K), sizes))
+    Z = np.ldexp(lattice[labels].astype(np.float64), shift)
+    if kind == "non-invariant":
+        i = int(np.flatnonzero(labels == labels[0])[-1])
+        Z[i, 0] = np.ldexp(float(lattice[labels[i], 0] + max(1, spread // 4)), shift)  # off by a quarter spread
+    Z = Z.astype(dtype)
+    return Z, labels, lattice, {"kind": kind, "dtype": dtype}
+
+
+COUNTS = {"cases": 0, "wrong": 0, "exceptions": 0}
+
+
+def _well_conditioned(lattice: np.ndarray, rtol: float) -> bool:
+    """The exact verdict is robust at this tolerance: independent codes whose smallest affine
+    singular value is far above rtol * s_max (computed on the small integer lattice)."""
+    L = lattice.astype(np.float64)
+    L = L - L.mean(axis=0)
+    s = np.linalg.svd(L, compute_uv=False)
+    K = lattice.shape[0]
+    return K - 2 < s.size and s[K - 2] > 1e3 * rtol * s[0]
+
+
+@settings(max_examples=N_CASES)
+@given(lattice_worlds(), st.sampled_from(["linear", "universal"]))
+def test_oracle_tolerance_and_exact_verdicts(world, probe):
+    Z, labels, lattice, info = world
+    COUNTS["cases"] += 1
+    truth = exact_is_ideal(Z, labels, probe)
+    try:
+        verdict = is_ideal(Z, labels, probe=probe)
+        proof = is_ideal(Z, labels, probe=probe, exact=True)
+    except Exception:
+        COUNTS["exceptions"] += 1
+        raise
+    wrong = proof.ok != truth or (verdict.ok and not truth)
+    if not truth and not verdict.ok:
+        pass
+    elif truth and not verdict.ok:
+        # a judgement at the tolerance: allowed only when the codes are near a dependence, and
+        # then the certificate must not claim an exact proof
+        wrong |= probe == "linear" and _well_conditioned(lattice[np.unique(labels)], verdict.rtol)
+        wrong |= verdict.certificate.witness["verification"]["check"] == "exact"
+    COUNTS["wrong"] += int(wrong)
+    assert not wrong, (info, probe, truth, verdict.ok, proof.ok)
+    for v in (verdict, proof):
+        if v.certificate is not None and v.certificate.witness["verification"]["check"] == "exact":
+            _check_exact_certificate(Z, labels, v)
+
+
+def _check_exact_certificate(Z, labels, verdict):
+    cert = verdict.certificate
+    witness = cert.witness
+    first = np.unique(labels, return_index=True)[1]
+    if cert.kind == "affine-dependence":
+        assert exact_dependence_holds(np.asarray(Z, dtype=np.float64)[first], witness["lambda_exact"])
+    if cert.kind == "shared-code":
+        m, m2 = witness["classes"]
+        assert fractions(Z[labels == m]) and set(map(tuple, fractions(Z[labels == m]))) == set(map(tuple, fractions(Z[labels == m2])))
+    if cert.task is not None and verdict.probe == "linear":
+        assert not exact_strictly_separable(Z, cert.task[labels])
+    if cert.task is not None and verdict.probe == "universal":
+        y = cert.task[labels]
+        rows = {}
+        clash = False
+        for row, label in zip(map(tuple, fractions(Z)), y):
+            clash |= rows.setdefault(row, label) != label
+        assert clash
+
+
+@settings(max_examples=N_CASES)
+@given(lattice_worlds(), st.integers(0, 2**32 - 1))
+def test_oracle_linear_separability_is_exact(world, seed):
+    Z, labels, _, _ = world
+    COUNTS["cases"] += 1
+    rng = np.random.default_rng(seed)
+    task = rng.integers(0, rng.integers(2, 4), labels.max() + 1)
+    y = task[labels]
+    try:
+        answer = separability(Z, y)
+    except Exception:
+        COUNTS["exceptions"] += 1
+        raise
+    truth = exact_strictly_separable(Z, y)
+    wrong = answer.separable != truth and answer.verification == "exact"
+    COUNTS["wrong"] += int(wrong)
+    assert not wrong
+    if answer.probe is not None:
+        assert rational.probe_is_strict(*answer.probe, Z, y) or answer.verification != "exact"
+
+
+@settings(max_examples=N_CASES)
+@given(lattice_worlds())
+def test_oracle_affine_rank_and_radon(world):
+    Z, labels, lattice, _ = world
+    COUNTS["cases"] += 1
+    first = np.unique(labels, return_index=True)[1]
+    C = np.asarray(Z[first])
+    truth = exact_affine_rank(C)
+    assert rational.exact_affine_rank(C) == truth
+    rank = affine_rank(C)
+    wrong = rank > truth  # never more independent than exactly
+    if _well_conditioned(lattice[np.unique(labels)], float(max(C.shape) * np.finfo(C.dtype).eps)):
+        wrong |= rank != truth
+    split = radon_split(C)
+    if split is not None:
+        wrong |= (split.lambda_ != 0).sum() > rank + 2
+    COUNTS["wrong"] += int(wrong)
+    assert not wrong
+
+
+def test_oracle_counts_reported():
+    """Prints the running totals of the oracle properties above (run with -s to see them)."""
+    print(f"\noracle suite: {COUNTS['cases']} cases, {COUNTS['wrong']} wrong verdicts, {COUNTS['exceptions']} exceptions")
+    assert COUNTS["wrong"] == 0 and COUNTS["exceptions"] == 0
