@@ -2,13 +2,18 @@
 
     ssltheory paper-check --scale quick|cpu|gpu [CLAIM ...] [--json] [--out DIR]
                           [--seed N] [--data-dir PATH] [--device cpu|cuda] [--list] [--render-only]
+                          [--reuse-arms METHOD[,METHOD]]
 
 CLAIM is an id or an id prefix (``T7`` selects T7.1 and T7.2a-d, ``E5`` selects E5 and E5.mnist,
 ``P`` selects P2 and P3); none means every claim. Prints
 a table (id, statement, provenance, paper value, measured, verdict), or with ``--json`` a list of
-objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md. A ``cpu``-scale run
+objects. ``--out DIR`` also writes DIR/paper_checks.json and DIR/RESULTS.md and trains under DIR/runs,
+where a finished run of the same configuration (from an earlier process) is probed, not trained
+again, so arms can be trained ahead in another process. A ``cpu``-scale run
 merges its results into paper_checks/results_cpu.json and rewrites paper_checks/RESULTS.md and
 paper_checks/empirical_cpu.png; ``--render-only`` rewrites those two from the stored results.
+``--reuse-arms dino,dissl`` (cpu scale, E1/E2) takes those arms' per-seed accuracies from the
+claim's stored result instead of training them again, so a new baseline joins a stored comparison.
 
 Verdicts: pass, inconclusive, fail, refuted, pending-gpu, error (paper_checks/registry.py); the
 table ends with the count of each. ``--render-only`` also re-judges the stored empirical results by
@@ -38,13 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="quick: seconds (CI); cpu: minutes on two cores, writes paper_checks/RESULTS.md; "
                              "gpu: the paper's configurations (needs CUDA and --data-dir)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of result objects")
-    parser.add_argument("--out", type=Path, default=None, help="also write paper_checks.json and RESULTS.md here")
+    parser.add_argument("--out", type=Path, default=None, help="also write paper_checks.json and RESULTS.md here; runs go under OUT/runs, and a finished "
+                             "run there of the same configuration is probed, not trained again")
     parser.add_argument("--seed", type=int, default=0, help="base seed of every check (default 0)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="dataset root for the empirical checks (MNIST idx files at cpu scale; "
                              "tinyimagenet/ and cifar10/ under it at gpu scale)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu makes the gpu-scale training checks report pending-gpu; default: CUDA when available")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument("--reuse-arms", default=None, metavar="METHOD[,METHOD]",
+                        help="cpu scale, E1/E2: take these methods' per-seed accuracies from the claim's stored result "
+                             "(results_cpu.json) instead of training them again, e.g. E2 --reuse-arms dino,dissl "
+                             "after adding a baseline; the result names the run they came from")
     parser.add_argument("--render-only", action="store_true",
                         help="run nothing: re-judge the stored cpu results and redraw paper_checks/RESULTS.md "
                              "and its figure from results_cpu.json")
@@ -74,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--data-dir {args.data_dir} is not a directory")
     if args.out is not None:
         writable_folder(args.out)  # refuse an unusable --out before the checks run
+    reuse, stored = _reuse_arms(args, claims)
     ctx = CheckContext(scale=args.scale, seed=args.seed, data_dir=args.data_dir, device=args.device,
-                       work_dir=(args.out / "runs") if args.out is not None else None)
+                       work_dir=(args.out / "runs") if args.out is not None else None, reuse_arms=reuse, stored=stored)
     results = []
     with Progress(len(claims), f"paper-check {args.scale}", unit="claim") as bar:
         for claim in claims:
@@ -103,6 +114,33 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.verdict in ("fail", "error") for r in results) else 0
 
 
+def _reuse_arms(args: argparse.Namespace, claims: list) -> tuple[tuple[str, ...], dict | None]:
+    """``--reuse-arms``: the methods and the stored results they come from, checked before anything
+    trains (a bad request stops with one line, and the store is left as it is)."""
+    if args.reuse_arms is None:
+        return (), None
+    from ssltheory.paper_checks import empirical, report
+    from ssltheory.ssl.methods import METHODS
+
+    methods = tuple(m.strip() for m in args.reuse_arms.split(",") if m.strip())
+    unknown = [m for m in methods if m not in METHODS]
+    if not methods or unknown:
+        raise ValueError(f"--reuse-arms takes method names ({', '.join(METHODS)}), got {args.reuse_arms!r}")
+    if args.scale != "cpu":
+        raise ValueError(f"--reuse-arms reuses stored cpu-scale results; it needs --scale cpu, not {args.scale}")
+    if not report.RESULTS_JSON.exists():
+        raise ValueError(f"--reuse-arms: no stored cpu results ({report.RESULTS_JSON.name}); run --scale cpu first")
+    stored = {e["id"]: e for e in json.loads(report.RESULTS_JSON.read_text(encoding="utf-8"))["results"]}
+    ctx = CheckContext(scale=args.scale, seed=args.seed, reuse_arms=methods, stored=stored)
+    used = [c.id for c in claims if c.id in empirical.METHOD_PAIRS]
+    if not used:
+        raise ValueError(f"--reuse-arms applies to {' and '.join(empirical.METHOD_PAIRS)} only; select one of them")
+    for claim_id in used:
+        better, worse = empirical.METHOD_PAIRS[claim_id]
+        empirical.reused_accuracies(ctx, claim_id, (better, *worse))
+    return methods, stored
+
+
 def _command_words(args: argparse.Namespace) -> list[str]:
     """The options that define the run, for the record in RESULTS.md (no machine paths)."""
     words = [f"--scale {args.scale}"] + list(args.claims)
@@ -112,4 +150,6 @@ def _command_words(args: argparse.Namespace) -> list[str]:
         words.append("--data-dir DATA")
     if args.device is not None:
         words.append(f"--device {args.device}")
+    if args.reuse_arms is not None:
+        words.append(f"--reuse-arms {args.reuse_arms}")
     return words

@@ -27,6 +27,7 @@ beyond +tolerance, ``fail`` when one lies beyond -tolerance, ``inconclusive`` ot
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -61,10 +62,13 @@ _SCALES = {
             "tolerance": 0.005},
 }
 #: Table 1's distillation baseline is the best of DINO, SwAV and SimSiam (paper_numbers.TABLE1). E2
-#: compares DISSL with the best (by mean accuracy) of the baselines named here: add "swav" and
-#: "simsiam" once `ssltheory.ssl.methods.METHODS` has them; nothing else changes.
-DISTILLATION_BASELINES = ("dino",)
-_GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "exact": 512}
+#: compares DISSL with the best (by mean accuracy over seeds) of the baselines named here, each
+#: trained like DISSL (same encoder, views, steps and batch; its heads from `small_image_options`
+#: below gpu scale).
+DISTILLATION_BASELINES = ("dino", "swav", "simsiam")
+#: REFERENCE.md's batch sizes; SwAV and SimSiam take the distillation family's 256 (Table 1 trains the
+#: baselines of a family alike).
+_GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "exact": 512, "swav": 256, "simsiam": 256}
 _GPU_CODES = {"dino": 1000, "dissl": 16384}
 _FIG7A_CODES = {0.25: 24000, 0.5: 20000, 1.0: 16384}
 _DEFAULT_STRENGTH = 1.0  # TrainConfig's aug_strength=None with the simclr augmentation
@@ -129,10 +133,38 @@ def _train_config(ctx: CheckContext, family: str, seed: int, **overrides) -> dic
         kwargs["device"] = "cuda"
         if method in _GPU_CODES:
             kwargs["n_codes"] = _GPU_CODES[method]
-    elif method in ("dino", "dissl"):
-        kwargs["n_codes"] = s["n_codes"]
+    else:
+        kwargs.update(small_image_options(method, s[family]["hidden_dim"], s["n_codes"]))
     kwargs.update(overrides)
     return kwargs
+
+
+def small_image_options(method: str, hidden_dim: int, n_codes: int) -> dict:
+    """Method options (flag names) of one arm below gpu scale, where the registry's ImageNet-sized
+    heads would dwarf a small CNN: codes and head widths shrink with the scale [derived].
+
+    - DINO and DISSL: ``n_codes`` codes.
+    - SwAV: ``n_codes`` prototypes (flag ``n_codes``) and a queue of as many projections per global
+      crop, which SwAV's authors add when the batch is small (below 256), so that Sinkhorn-Knopp
+      equipartitions over at least as many rows as prototypes; its 128-d projection is kept. Two
+      views, as every arm of the comparison (no multi-crop: Table 1 trains its rows alike; the
+      multi-crop comparison is Table 4's, E11).
+    - SimSiam: a projector of width ``hidden_dim`` throughout and the predictor's bottleneck a
+      quarter of it (SimSiam's 2048 / 512 ratio).
+    - others: none (the scale's ``hidden_dim`` reaches every method's head width separately).
+
+    Args:
+        method: a name of `ssltheory.ssl.methods.METHODS`.
+        hidden_dim: the scale's head width.
+        n_codes: the scale's number of codes.
+    """
+    if method in ("dino", "dissl"):
+        return {"n_codes": n_codes}
+    if method == "swav":
+        return {"n_codes": n_codes, "queue_length": n_codes}
+    if method == "simsiam":
+        return {"proj_dim": hidden_dim, "pred_dim": max(1, hidden_dim // 4)}
+    return {}
 
 
 def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path, dict]:
@@ -149,8 +181,12 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
     if key not in _RUN_CACHE:
         name = "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()) if k != "data_dir") + f"_{family}_seed-{seed}"
         out = _work_root(ctx) / ctx.scale / name
+        if finished_run_matches(out, kwargs):  # trained before (another process, same --out): probe it only
+            record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}
+            _RUN_CACHE[key] = (out, {**record, "train_seconds": None, "trained_by_an_earlier_process": True})
+            return _RUN_CACHE[key]
         if out.exists():
-            shutil.rmtree(out)  # a stale run from an earlier process; train refuses to mix runs
+            shutil.rmtree(out)  # a stale or unfinished run from an earlier process; train refuses to mix runs
         threads = torch.get_num_threads()
         if ctx.scale != "gpu":
             torch.set_num_threads(1)  # shared CPUs: one thread per run
@@ -162,6 +198,35 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
         record = {k: v for k, v in kwargs.items() if k not in ("quiet", "log_every", "data_dir")}
         _RUN_CACHE[key] = (Path(run_dir), {**record, "train_seconds": round(time.perf_counter() - start, 1)})
     return _RUN_CACHE[key]
+
+
+def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
+    """Whether ``run_dir`` holds a finished run (its final ``encoder.pt``) of exactly the
+    configuration ``kwargs`` (`_train_config`'s TrainConfig keyword arguments): every field of its
+    config.json but where it ran and how it reported (``RESUMABLE_KEYS``) equals the field that
+    ``kwargs`` builds. Such a run is probed, not trained again."""
+    import dataclasses
+
+    from ssltheory.ssl.config import RESUMABLE_KEYS, TrainConfig
+    from ssltheory.ssl.runs import RunDir
+
+    run = RunDir(run_dir)
+    if not (Path(run_dir) / "encoder.pt").is_file() or not run.has_run():
+        return False
+    try:
+        saved = run.read_config()
+    except ValueError:
+        return False
+    wanted = dataclasses.asdict(TrainConfig.from_flags(**kwargs, out=str(run_dir)))
+    wanted["method_options"] = TrainConfig.from_flags(**kwargs, out=str(run_dir)).resolved_method_options()
+    saved_options = saved.get("method_options")
+    if isinstance(saved_options, dict) and saved.get("method") == wanted["method"]:
+        try:
+            saved = {**saved, "method_options": TrainConfig(**{"method": saved["method"],
+                                                               "method_options": saved_options}).resolved_method_options()}
+        except (ValueError, TypeError):
+            return False
+    return all(saved.get(k) == v for k, v in wanted.items() if k not in RESUMABLE_KEYS)
 
 
 def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str, ...] = ("linear",),
@@ -424,34 +489,86 @@ def _run_arm(ctx: CheckContext, arm: dict, seed: int, **probe_options) -> dict:
 # --------------------------------------------------------------------------- E1, E2: method pairs
 
 
-def _method_pair(ctx: CheckContext, better: str, worse: tuple[str, ...], dataset: str) -> Outcome:
-    """``better`` against the best of ``worse`` (by mean linear-probe accuracy over seeds)."""
+_PAIR_MEASURED = re.compile(r"(\w+) [0-9.]+ vs (\w+) [0-9.]+ \(linear probe %")
+
+
+def stored_arm_accuracies(entry: dict) -> dict[str, list[float]]:
+    """Per-seed linear-probe accuracies by method in a stored method-pair result (E1, E2): its
+    ``baseline_accuracies`` (every arm) when recorded, else its two compared arms, named by its
+    measured cell ("a 72.4 vs b 63.5 (linear probe %) ...") with ``values_a`` / ``values_b``;
+    {} when the entry holds neither."""
+    ev = entry.get("evidence") or {}
+    if ev.get("baseline_accuracies"):
+        return {m: [float(v) for v in vals] for m, vals in ev["baseline_accuracies"].items()}
+    match = _PAIR_MEASURED.match(entry.get("measured", ""))
+    if match is None or "values_a" not in ev or "values_b" not in ev:
+        return {}
+    return {match[1]: [float(v) for v in ev["values_a"]], match[2]: [float(v) for v in ev["values_b"]]}
+
+
+def reused_accuracies(ctx: CheckContext, claim_id: str, methods: tuple[str, ...]) -> tuple[dict, dict]:
+    """The arms of ``methods`` named in ``ctx.reuse_arms``, from the claim's stored result:
+    ({method: per-seed accuracies}, {method: the run that measured it}). ValueError when the
+    stored result is missing, at another scale or seeds, or lacks a named arm."""
+    wanted = [m for m in ctx.reuse_arms if m in methods]
+    if not wanted:
+        return {}, {}
+    entry = (ctx.stored or {}).get(claim_id)
+    if entry is None:
+        raise ValueError(f"--reuse-arms: no stored result of {claim_id} to reuse; run it without --reuse-arms first")
+    if entry.get("scale") != ctx.scale or list(entry.get("seeds") or []) != list(_settings(ctx)["seeds"]):
+        raise ValueError(f"--reuse-arms: the stored {claim_id} ran at scale {entry.get('scale')} with seeds "
+                         f"{entry.get('seeds')}, not this run's; run it without --reuse-arms")
+    stored = stored_arm_accuracies(entry)
+    missing = [m for m in wanted if m not in stored]
+    if missing:
+        raise ValueError(f"--reuse-arms: the stored {claim_id} has no {', '.join(missing)} arm (it has "
+                         f"{', '.join(stored) or 'none'}); drop them from --reuse-arms")
+    run = {k: (entry.get("run") or {}).get(k) for k in ("date", "command")}
+    return {m: stored[m] for m in wanted}, {m: run for m in wanted}
+
+
+def _method_pair(ctx: CheckContext, claim_id: str, better: str, worse: tuple[str, ...], dataset: str) -> Outcome:
+    """``better`` against the best of ``worse`` (by mean linear-probe accuracy over seeds). Arms
+    named in ``ctx.reuse_arms`` take the claim's stored per-seed accuracies instead of training
+    (same scale and seeds; the evidence names the run they came from)."""
     pending = _gpu_unavailable(ctx, dataset)
     if pending:
         return pending
     s = _settings(ctx)
     z = s["dims"][0]
-    acc = {arm["method"]: [_run_arm(ctx, arm, seed)[1.0]["linear_accuracy"] for seed in s["seeds"]]
-           for arm in pair_arms(ctx, (better, *worse))}
+    methods = (better, *worse)
+    acc, reused = reused_accuracies(ctx, claim_id, methods)
+    for arm in pair_arms(ctx, methods):
+        if arm["method"] not in acc:
+            acc[arm["method"]] = [_run_arm(ctx, arm, seed)[1.0]["linear_accuracy"] for seed in s["seeds"]]
+    acc = {m: acc[m] for m in methods}
     best = max(worse, key=lambda m: float(np.mean(acc[m])))
     cmp = _compare(ctx, acc[better], acc[best])
+    reuse_note = (f"; {', '.join(reused)} from the stored run of {next(iter(reused.values()))['date'][:10]}"
+                  if reused else "")
     return Outcome(judge(cmp),
-                   f"{better} {100 * cmp['mean_a']:.1f} vs {best} {100 * cmp['mean_b']:.1f} (linear probe %)"
+                   f"{better} {100 * cmp['mean_a']:.1f} vs {best} {100 * cmp['mean_b']:.1f} (linear probe %{reuse_note})"
                    + _resolution(cmp),
                    {**cmp, "z_dim": z, "data": _data_for(ctx, "ssl")[0], "baselines": list(worse), "best_baseline": best,
-                    "baseline_accuracies": acc if len(worse) > 1 else None, "note": _tolerance_note(ctx)},
+                    "baseline_accuracies": acc if len(worse) > 1 else None, "reused_arms": reused or None,
+                    "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(cmp))
+
+
+#: The method-pair claims: claim id -> (the method claimed better, the baselines it must beat the best of).
+METHOD_PAIRS = {"E1": ("cissl", ("simclr",)), "E2": ("dissl", DISTILLATION_BASELINES)}
 
 
 def check_e1(ctx: CheckContext) -> Outcome:
     """CISSL's linear-probe accuracy is at least SimCLR's (same encoder, data, budget)."""
-    return _method_pair(ctx, "cissl", ("simclr",), "tinyimagenet")
+    return _method_pair(ctx, "E1", *METHOD_PAIRS["E1"], "tinyimagenet")
 
 
 def check_e2(ctx: CheckContext) -> Outcome:
     """DISSL's linear-probe accuracy is at least the best distillation baseline's
     (`DISTILLATION_BASELINES`)."""
-    return _method_pair(ctx, "dissl", DISTILLATION_BASELINES, "tinyimagenet")
+    return _method_pair(ctx, "E2", *METHOD_PAIRS["E2"], "tinyimagenet")
 
 
 # --------------------------------------------------------------------------- E3, E4: dimension
@@ -715,8 +832,8 @@ register("E1", "CISSL (linear student head) gives linear probes at least as accu
          group="empirical", check=check_e1,
          paper_value=_paper_value(f"Table 1 (3 seeds): CISSL {paper.pm(T1['contrastive']['CISSL'])} vs SimCLR "
                                   f"{paper.pm(T1['contrastive']['SimCLR'])}"))
-register("E2", "DISSL gives linear probes at least as accurate as the best distillation baseline (Table 1: best of "
-         "DINO, SwAV, SimSiam; here the best of DISTILLATION_BASELINES).", "paper", group="empirical", check=check_e2,
+register("E2", "DISSL gives linear probes at least as accurate as the best distillation baseline (Table 1: the best "
+         "of DINO, SwAV and SimSiam, trained alike).", "paper", group="empirical", check=check_e2,
          paper_value=_paper_value(f"Table 1: DISSL {paper.pm(T1['distillation']['DISSL'])} vs best of DINO/SwAV/"
                                   f"SimSiam {paper.pm(T1['distillation']['best of DINO / SwAV / SimSiam'])}"))
 register("E3", "A larger representation dimension helps linear probes.", "paper", group="empirical", check=check_e3,

@@ -58,6 +58,10 @@ class CheckContext:
             TinyImageNet); ``None`` when not given.
         device: ``"cpu"``, ``"cuda"`` or ``None`` (let the check choose).
         work_dir: a directory for training runs and other artefacts; ``None`` means a temporary one.
+        reuse_arms: methods whose per-seed results a method-pair claim (E1, E2) takes from its
+            stored result in ``stored`` instead of training them again (``paper-check --reuse-arms``).
+        stored: claim id -> its stored cpu-scale result (a ``ClaimResult.to_dict()`` with its run
+            info), read from results_cpu.json when ``reuse_arms`` is given.
     """
 
     scale: str = "quick"
@@ -65,6 +69,8 @@ class CheckContext:
     data_dir: Path | None = None
     device: str | None = None
     work_dir: Path | None = None
+    reuse_arms: tuple[str, ...] = ()
+    stored: dict | None = field(default=None, compare=False, hash=False)
 
     def rng(self, *salt: int | str) -> np.random.Generator:
         """A generator seeded by (seed, salt...); strings are hashed stably (not by ``hash``)."""

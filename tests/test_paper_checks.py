@@ -423,7 +423,7 @@ def test_gpu_scale_configurations_are_valid_training_configs(tmp_path):
     ctx = CheckContext(scale="gpu", data_dir=tmp_path)
     configs = planned_configs(ctx)
     assert {c["data"] for c in configs} == {"tinyimagenet", "cifar10"}
-    assert {c["method"] for c in configs} == {"simclr", "cissl", "dino", "dissl", "exact"}
+    assert {c["method"] for c in configs} == {"simclr", "cissl", "dino", "dissl", "exact", "swav", "simsiam"}
     for kwargs in configs:
         assert kwargs["device"] == "cuda" and kwargs["arch"] == "resnet18"
         assert kwargs["epochs"] == (1000 if kwargs.get("z_dim") == 2048 and kwargs["epochs"] != 300 else 300)
@@ -540,3 +540,153 @@ def test_merging_re_judges_a_stored_pass_within_tolerance_and_says_so(tmp_path):
     assert entry["statement"] == select(["E1"])[0].statement
     assert json.loads(store.read_text())["results"][0]["verdict"] == "inconclusive"
     assert "**inconclusive** (stored as pass; re-judged)" in report.render_results_md([entry], ["E1"])
+
+
+def test_e2_trains_dino_swav_and_simsiam_alike_with_small_image_heads_below_gpu_scale():
+    """E2's arms: DISSL and the three distillation baselines of Table 1, same data, encoder, z, steps
+    and batch; below gpu scale SwAV gets the scale's codes as prototypes and a queue at least as
+    long, SimSiam a projector of the scale's width and a predictor bottleneck of a quarter of it;
+    every configuration builds a valid TrainConfig whose method options say so."""
+    from ssltheory.paper_checks.empirical import CLAIM_ARMS, DISTILLATION_BASELINES, _SCALES, _train_config
+    from ssltheory.ssl.train import TrainConfig
+
+    assert set(DISTILLATION_BASELINES) == {"dino", "swav", "simsiam"}
+    for scale in ("quick", "cpu"):
+        ctx = CheckContext(scale=scale)
+        configs = {a["method"]: _train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})
+                   for a in CLAIM_ARMS["E2"](ctx)}
+        assert set(configs) == {"dissl", "dino", "swav", "simsiam"}
+        shared = ("data", "arch", "z_dim", "steps", "batch_size", "aug", "aug_strength", "n_small_crops")
+        assert len({tuple(c.get(k) for k in shared) for c in configs.values()}) == 1
+        options = {m: TrainConfig.from_flags(**c, out="run").resolved_method_options() for m, c in configs.items()}
+        width, codes = _SCALES[scale]["ssl"]["hidden_dim"], _SCALES[scale]["n_codes"]
+        assert options["swav"]["n_prototypes"] == codes and options["swav"]["queue_length"] >= codes
+        assert options["simsiam"]["hidden_dim"] == options["simsiam"]["out_dim"] == width
+        assert options["simsiam"]["pred_dim"] == width // 4
+        assert options["dino"]["n_codes"] == options["dissl"]["n_codes"] == codes
+
+
+@pytest.mark.parametrize("trial", range(20))
+def test_e2_compares_dissl_with_the_best_baseline_by_mean(monkeypatch, trial):
+    """E2 with the training replaced by random per-seed accuracies: the baseline it names is the one
+    of highest mean (found here by brute force over the drawn values), the compared difference is
+    DISSL's mean minus that one's, and the verdict is the rule's on it."""
+    from ssltheory.paper_checks import empirical
+
+    rng = np.random.default_rng(trial)
+    methods = ("dissl", *empirical.DISTILLATION_BASELINES)
+    drawn = {m: rng.uniform(0.5, 0.9, size=3).round(4) for m in methods}
+    if trial % 4 == 0:  # hunt near-ties between baselines
+        drawn["swav"] = drawn["dino"] + rng.choice([-1, 1]) * 1e-4
+    monkeypatch.setattr(empirical, "_run_arm",
+                        lambda ctx, arm, seed, **kw: {1.0: {"linear_accuracy": float(drawn[arm["method"]][seed])}})
+    outcome = empirical.check_e2(CheckContext(scale="cpu"))
+    means = {m: sum(drawn[m]) / 3 for m in methods[1:]}
+    best = [m for m in methods[1:] if all(means[m] >= means[o] for o in methods[1:])][0]
+    ev = outcome.evidence
+    assert ev["best_baseline"] == best and ev["baselines"] == list(methods[1:])
+    assert ev["diff"] == pytest.approx(sum(drawn["dissl"]) / 3 - means[best])
+    assert set(ev["baseline_accuracies"]) == set(methods)
+    assert outcome.verdict == empirical.judge(ev) and f"vs {best} " in outcome.measured
+
+
+def test_reuse_arms_joins_new_baselines_to_a_stored_e2_and_refuses_bad_requests(tmp_path, monkeypatch, capsys):
+    """``--reuse-arms dino,dissl``: a store written when E2 had DINO alone (its measured cell names
+    the two arms) keeps those per-seed values, only SwAV and SimSiam train (here replaced by drawn
+    accuracies), the best baseline is chosen over all three and the result names the reused run.
+    Bad requests exit 2 with one line and leave the store byte for byte as it was."""
+    from ssltheory.paper_checks import empirical, report
+
+    paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
+             "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
+    for name, path in paths.items():
+        monkeypatch.setattr(report, name, path)
+    old = {"id": "E2", "statement": "old", "provenance": "paper", "group": "empirical", "scale": "cpu",
+           "paper_value": "p", "measured": "dissl 72.4 vs dino 63.5 (linear probe %) [resolved: ...]", "verdict": "pass",
+           "evidence": {**_cmp(0.089, 0.019), "values_a": [0.7171, 0.7156, 0.7395], "values_b": [0.6351, 0.6253, 0.6448]},
+           "seeds": [0, 1, 2], "spread": None, "seconds": 1.0,
+           "run": {"date": "2026-11-24T19:28:45+00:00", "command": "c", "machine": "m"}}
+    paths["RESULTS_JSON"].write_text(json.dumps({"results": [old]}))
+    before = paths["RESULTS_JSON"].read_bytes()
+    for argv, words in ((["--scale", "quick", "E2", "--reuse-arms", "dino"], "needs --scale cpu"),
+                        (["--scale", "cpu", "E3", "--reuse-arms", "dino"], "applies to E1 and E2"),
+                        (["--scale", "cpu", "E2", "--reuse-arms", "swav"], "no swav arm"),
+                        (["--scale", "cpu", "E1", "--reuse-arms", "cissl"], "no stored result of E1"),
+                        (["--scale", "cpu", "E2", "--reuse-arms", "nope"], "takes method names")):
+        assert main(["paper-check", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+        assert paths["RESULTS_JSON"].read_bytes() == before
+    trained = []
+    drawn = {"swav": [0.70, 0.71, 0.69], "simsiam": [0.60, 0.62, 0.61]}
+
+    def fake_arm(ctx, arm, seed, **kw):
+        trained.append(arm["method"])
+        return {1.0: {"linear_accuracy": drawn[arm["method"]][seed]}}
+
+    monkeypatch.setattr(empirical, "_run_arm", fake_arm)
+    monkeypatch.setattr(empirical, "_data_for", lambda ctx, family: ("mnist", None))
+    assert main(["paper-check", "--scale", "cpu", "E2", "--reuse-arms", "dino,dissl", "--json"]) == 0
+    (entry,) = [e for e in json.loads(paths["RESULTS_JSON"].read_text())["results"] if e["id"] == "E2"]
+    assert sorted(set(trained)) == ["simsiam", "swav"] and len(trained) == 6
+    ev = entry["evidence"]
+    assert ev["baseline_accuracies"]["dino"] == old["evidence"]["values_b"]
+    assert ev["values_a"] == old["evidence"]["values_a"] and ev["best_baseline"] == "swav"
+    assert ev["diff"] == pytest.approx(np.mean(old["evidence"]["values_a"]) - 0.70)
+    assert set(ev["reused_arms"]) == {"dino", "dissl"} and ev["reused_arms"]["dino"]["date"].startswith("2026-11-24")
+    assert "from the stored run of 2026-11-24" in entry["measured"] and entry["verdict"] == empirical.judge(ev)
+    assert "--reuse-arms dino,dissl" in entry["run"]["command"]
+    # the new entry records every arm, so a later run can reuse any of them
+    assert set(empirical.stored_arm_accuracies(entry)) == {"dissl", "dino", "swav", "simsiam"}
+
+
+def test_table1_analogue_compares_dissl_with_the_best_of_its_three_distillation_baselines(tmp_path):
+    """experiments/paper_analogues.py: DINO, SwAV and SimSiam are rows trained like DISSL (their
+    configurations validate); table1.md compares DISSL with whichever has the highest mean, and a
+    table1.csv from before SwAV and SimSiam were rows (DINO alone) still renders against DINO."""
+    from ssltheory.experiments import paper_analogues as pa
+    from ssltheory.experiments._io import write_csv
+    from ssltheory.ssl.train import TrainConfig
+
+    rows = {row: (method, flags) for _, row, method, flags in pa.TABLE1_ROWS}
+    assert set(pa.DISTILLATION_BASELINE_ROWS) <= set(rows)
+    for row in (*pa.DISTILLATION_BASELINE_ROWS, "DISSL"):
+        config = pa.arm_config("cpu", rows[row][0], **rows[row][1])
+        assert (config["steps"], config["z_dim"], config["batch_size"]) == (pa.SCALES["cpu"]["steps"], pa.SCALES["cpu"]["z_dim"],
+                                                                           pa.SCALES["cpu"]["batch_size"])
+        TrainConfig.from_flags(**config, out=str(tmp_path / "run")).validate()
+    means = {"DINO": 0.70, "SwAV": 0.80, "SimSiam": 0.75, "DISSL": 0.79}
+    csv_rows = [{"family": "distillation", "row": r, "method": rows[r][0], "seed": s, "accuracy": m + 0.001 * s}
+                for r, m in means.items() for s in range(3)]
+    md = pa.write_table1_markdown(write_csv(tmp_path / "table1.csv", csv_rows), tmp_path / "table1.md").read_text()
+    (dissl,) = [line for line in md.splitlines() if line.startswith("| DISSL |")]
+    assert "vs SwAV: -1.0" in dissl and "| fail |" in dissl
+    old = [r for r in csv_rows if r["row"] in ("DINO", "DISSL")]
+    md = pa.write_table1_markdown(write_csv(tmp_path / "old.csv", old), tmp_path / "old.md").read_text()
+    (dissl,) = [line for line in md.splitlines() if line.startswith("| DISSL |")]
+    assert "vs DINO: +9.0" in dissl and "| pass |" in dissl
+
+
+def test_a_finished_run_of_the_same_configuration_is_probed_not_trained_again(tmp_path, monkeypatch):
+    """Under a work directory, an arm trained by an earlier process (its final encoder.pt and a
+    config.json of exactly that configuration) is reused; another configuration, or the same one
+    without its final encoder (killed mid-run), is trained afresh."""
+    pytest.importorskip("torch")
+    from ssltheory.paper_checks import empirical
+
+    ctx = CheckContext(scale="quick", work_dir=tmp_path)
+    monkeypatch.setattr(empirical, "_RUN_CACHE", {})
+    for method in ("swav", "simsiam"):
+        run_dir, first = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        kwargs = empirical._train_config(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert empirical.finished_run_matches(run_dir, kwargs) and first["train_seconds"] is not None
+        empirical._RUN_CACHE.clear()
+        again, second = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert again == run_dir and second["trained_by_an_earlier_process"] and second["train_seconds"] is None
+        assert not empirical.finished_run_matches(run_dir, {**kwargs, "steps": 3})
+        assert not empirical.finished_run_matches(run_dir, {**kwargs, "seed": 1})
+        (run_dir / "encoder.pt").unlink()
+        assert not empirical.finished_run_matches(run_dir, kwargs)
+        empirical._RUN_CACHE.clear()
+        _, third = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        assert third["train_seconds"] is not None and (run_dir / "encoder.pt").is_file()
