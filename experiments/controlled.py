@@ -79,7 +79,8 @@ from torch import nn
 
 from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
-from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
+from ssltheory.files import save_figure
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.report import DEFAULT_TOL
 from ssltheory.ssl.augment import Normalize

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ssltheory.experiments import score_validation
-from ssltheory.experiments._io import pyplot, read_csv, write_csv
+from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.metrics import heldout_log_loss, split_views
 

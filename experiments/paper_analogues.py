@@ -33,6 +33,7 @@ Runs shared between parts (the DISSL and CISSL base runs) are trained once per p
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,9 +41,11 @@ from pathlib import Path
 import numpy as np
 
 from ssltheory.experiments.controlled import features_of, train_encoder
-from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
+from ssltheory.files import save_figure
 from ssltheory.paper_checks import paper_numbers as paper
 from ssltheory.paper_checks.empirical import compare_arms, judge, seeds_to_resolve, small_image_options
+from ssltheory.ssl.data import load_dataset, stratified_indices
 
 DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
 
@@ -98,8 +101,6 @@ def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool
                strength: float = 1.0, z_dim: int | None = None, student_head: str = "linear") -> dict:
     """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows;
     ``student_head`` "mlp" is Fig. 7c's MLP-head arm (both CISSL heads two hidden layers)."""
-    import os
-
     cfg = SCALES[scale]
     config = {"data": cfg["data"], "method": method, "aug": "coarse" if coarse else "simclr",
               "aug_strength": 2.0 if coarse else strength, "arch": cfg.get("arch", "small_cnn"),
@@ -126,8 +127,6 @@ def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool
 def run_features(scale: str, config: dict, seed: int) -> dict:
     """Train ``config`` with ``seed`` (once per process) and return the frozen features and labels
     of the train / val / test splits: {"train": (Z, y), "val": ..., "test": ..., "seconds": s}."""
-    from ssltheory.ssl.data import load_dataset
-
     key = (scale, seed, tuple(sorted(config.items())))
     if key in _CACHE:
         return _CACHE[key]
@@ -146,7 +145,7 @@ def run_features(scale: str, config: dict, seed: int) -> dict:
 
 def linear_accuracy(feats: dict, grid) -> float:
     """Test accuracy of a linear probe fitted on train, weight decay chosen on val from ``grid``."""
-    from ssltheory.ssl.probes import LinearProbe
+    from ssltheory.ssl.probes import LinearProbe  # torch
 
     probe = LinearProbe(weight_decay=list(grid), max_iter=100).fit(*feats["train"], *feats["val"])
     return probe.score(*feats["test"])
@@ -155,8 +154,7 @@ def linear_accuracy(feats: dict, grid) -> float:
 def label_curve(feats: dict, fractions, seed: int) -> list[tuple[int, float]]:
     """(number of labels, test accuracy) of a fixed-decay linear probe fitted on a stratified
     ``fraction`` of the training labels (at least one per class), for each fraction."""
-    from ssltheory.ssl.data import stratified_indices
-    from ssltheory.ssl.probes import LinearProbe
+    from ssltheory.ssl.probes import LinearProbe  # torch
 
     Z, y = feats["train"]
     out = []
@@ -186,6 +184,15 @@ TABLE1_ROWS = (
 
 
 def table1(scale: str, out: Path, seed: int) -> list[Path]:
+    """Table 1 analogue [paper, Table 1]: each row of `TABLE1_ROWS` trained at ``scale`` for every
+    seed of the scale (``seed`` + offset) and scored by a linear probe (test accuracy, weight decay
+    chosen on val). The claim: CISSL beats SimCLR, DISSL the best distillation baseline, and each
+    "+ dim", "+ steps", "+ aug" row improves on the row before it.
+
+    Writes ``out/table1.csv`` (one row per arm and seed: family, row, method, seed, accuracy,
+    z_dim, steps, aug, paper_accuracy, train_seconds), ``table1.md`` and ``table1.png``; returns
+    the three paths. ``out`` must exist.
+    """
     cfg = SCALES[scale]
     rows = []
     for family, row, method, flags in TABLE1_ROWS:
@@ -289,6 +296,10 @@ def refresh_paper_columns(out: Path) -> list[Path]:
 
 
 def plot_table1(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``table1.csv`` (as written by :func:`table1`) to ``png_path``: left, our mean ± sd
+    linear-probe accuracy per row with each seed as a dot; right, the paper's Table 1 values
+    (transcribed) for the same rows. Returns ``png_path``.
+    """
     plt = pyplot()
     rows = read_csv(csv_path)
     summary = _summary(rows, "row")
@@ -323,6 +334,13 @@ def plot_table1(csv_path: Path, png_path: Path) -> Path:
 
 
 def fig7a(scale: str, out: Path, seed: int) -> list[Path]:
+    """Fig. 7a analogue [paper, Fig. 7a]: DISSL trained at each augmentation strength of the scale,
+    per seed; a fixed-decay linear probe fitted on stratified fractions of the training labels. The
+    claim (paper_checks E5): stronger label-preserving augmentation helps at every label budget.
+
+    Writes ``out/fig7a.csv`` (one row per strength, seed and fraction: strength, seed, n_labels,
+    fraction, accuracy, train_seconds) and ``fig7a.png``; returns the two paths.
+    """
     cfg = SCALES[scale]
     rows = []
     for strength in cfg["strengths"]:
@@ -340,6 +358,10 @@ def fig7a(scale: str, out: Path, seed: int) -> list[Path]:
 
 
 def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``fig7a.csv`` (as written by :func:`fig7a`) to ``png_path``: left, our test accuracy
+    (mean ± sd over seeds) against the number of labels, one line per strength; right, the paper's
+    Fig. 7a curves (transcribed, approximate). Returns ``png_path``.
+    """
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -373,7 +395,15 @@ def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
 
 
 def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
-    from ssltheory.ssl.probes import MLPProbe
+    """Fig. 7c analogue [paper, Fig. 7c]: CISSL at each dimension z of the scale, per seed, in three
+    arms: linear head + linear probe, linear head + MLP probe (same representation), MLP head + MLP
+    probe. The claim (paper_checks E3, E4): a larger z helps linear probes, and helps MLP probes
+    less.
+
+    Writes ``out/fig7c.csv`` (one row per z, seed and arm: z_dim, seed, arm, accuracy,
+    train_seconds) and ``fig7c.png``; returns the two paths.
+    """
+    from ssltheory.ssl.probes import MLPProbe  # torch
 
     cfg = SCALES[scale]
     rows = []
@@ -397,6 +427,10 @@ def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
 
 
 def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
+    """Draw ``fig7c.csv`` (as written by :func:`fig7c`) to ``png_path``: left, our test accuracy
+    (mean ± sd over seeds) against z, one line per arm; right, the paper's two Fig. 7c arms
+    (transcribed, approximate). Returns ``png_path``.
+    """
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))

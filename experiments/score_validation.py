@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from ssltheory.experiments._io import pyplot, read_csv, write_csv
+from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
 from ssltheory.report import DEFAULT_TOL

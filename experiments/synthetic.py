@@ -45,7 +45,8 @@ from ssltheory.efficiency import (
 from ssltheory.geometry import affine_rank, linearly_separable, radon_split
 from ssltheory.synthetic import finite_world, noisy_representation, random_codes, relu_head
 from ssltheory.tasks import enumerate_binary_tasks, sample_tasks
-from ssltheory.experiments._io import log_ticks, pyplot, read_csv, save_figure, write_csv
+from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
+from ssltheory.files import save_figure
 
 DESCRIPTION = "phase transition at d = K-1, invariance and sample efficiency, coarsening, probe families"
 

@@ -31,9 +31,8 @@ import json
 import sys
 from pathlib import Path
 
+from ssltheory.files import atomic_write_text, writable_folder
 from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
-from ssltheory.files import writable_folder
-from ssltheory.progress import Progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     reuse, stored = _reuse_arms(args, claims)
     ctx = CheckContext(scale=args.scale, seed=args.seed, data_dir=args.data_dir, device=args.device,
                        work_dir=(args.out / "runs") if args.out is not None else None, reuse_arms=reuse, stored=stored)
+    from ssltheory.progress import Progress  # here: tqdm stays out of --help
+
     results = []
     with Progress(len(claims), f"paper-check {args.scale}", unit="claim") as bar:
         for claim in claims:
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_table(results))
     if args.out is not None:
         report.write_json(args.out / "paper_checks.json", results, info)
-        report._atomic_write(args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results]))
+        atomic_write_text(args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results]))
     if args.scale == "cpu":
         order = [c.id for c in all_claims()]
         report.record_cpu_run(results, info, order, report.RESULTS_JSON, report.RESULTS_MD, report.RESULTS_LOCK,

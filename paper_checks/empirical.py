@@ -40,8 +40,11 @@ from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- configurations
 
-#: per scale: data, arch, steps/epochs, batch, head sizes, probe settings, seeds
-_SCALES = {
+#: The settings of each scale (``quick`` / ``cpu`` / ``gpu``): per family (``ssl``, ``controlled``)
+#: the TrainConfig defaults (data, arch, steps or epochs, batch, head width), then the number of
+#: codes, the dimensions and strengths compared, probe settings, seeds and the tolerance [derived;
+#: the gpu row follows the paper's configurations].
+SCALE_SETTINGS = {
     "quick": {"ssl": dict(data="patches", arch="small_cnn", steps=40, batch_size=64, hidden_dim=256),
               "controlled": dict(data="digits", arch="small_cnn", steps=60, batch_size=64, hidden_dim=256),
               "n_codes": 256, "dims": (16, 64), "small_dim": 2, "large_dim": 16, "strengths": (0.25, 1.0),
@@ -79,7 +82,7 @@ _TMP_ROOT: list[Path] = []
 
 
 def _settings(ctx: CheckContext) -> dict:
-    return _SCALES[ctx.scale]
+    return SCALE_SETTINGS[ctx.scale]
 
 
 def _gpu_unavailable(ctx: CheckContext, dataset: str) -> Outcome | None:
@@ -96,7 +99,7 @@ def _gpu_unavailable(ctx: CheckContext, dataset: str) -> Outcome | None:
     if not reasons:
         return None
     return Outcome("pending-gpu", "not run: " + ", ".join(reasons),
-                   {"reason": reasons, "configuration": "see empirical._SCALES['gpu'] (REFERENCE.md)"})
+                   {"reason": reasons, "configuration": "see empirical.SCALE_SETTINGS['gpu'] (REFERENCE.md)"})
 
 
 def _data_for(ctx: CheckContext, family: str) -> tuple[str, str | None]:
@@ -121,9 +124,15 @@ def _work_root(ctx: CheckContext) -> Path:
     return _TMP_ROOT[0]
 
 
-def _train_config(ctx: CheckContext, family: str, seed: int, **overrides) -> dict:
+def train_config(ctx: CheckContext, family: str, seed: int, **overrides) -> dict:
     """TrainConfig keyword arguments of one arm: the scale's defaults for ``family`` ("ssl" or
-    "controlled"), the paper's per-method batch size and codes at gpu scale, then ``overrides``."""
+    "controlled", :data:`SCALE_SETTINGS`), the data found under ``ctx.data_dir``, the paper's
+    per-method batch size and codes at gpu scale (below it, :func:`small_image_options`), then
+    ``overrides`` (e.g. ``method``, ``z_dim``), which win [derived].
+
+    Returns:
+        dict of keyword arguments for ``ssltheory.ssl.train.TrainConfig``.
+    """
     s = _settings(ctx)
     data, data_dir = _data_for(ctx, family)
     kwargs = {**s[family], "data": data, "data_dir": data_dir, "seed": seed, "quiet": True, "log_every": 1000}
@@ -167,16 +176,23 @@ def small_image_options(method: str, hidden_dim: int, n_codes: int) -> dict:
     return {}
 
 
-def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path, dict]:
-    """Train one arm (cached per process by its configuration, so claims share runs); returns the
-    run directory and a record of the configuration and time."""
+def train_arm(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path, dict]:
+    """Train one arm, configured by :func:`train_config` (same arguments), under the work directory
+    (``ctx.work_dir`` or a temporary one). Cached per process by its configuration, so claims share
+    runs; a finished run of the same configuration left there by an earlier process
+    (:func:`finished_run_matches`) is reused, not trained again.
+
+    Returns:
+        (run directory, record): the record holds the configuration, ``train_seconds`` (None when
+        reused) and ``trained_by_an_earlier_process`` when reused.
+    """
     import time
 
     import torch
 
     from ssltheory.ssl.train import TrainConfig, train
 
-    kwargs = _train_config(ctx, family, seed, **overrides)
+    kwargs = train_config(ctx, family, seed, **overrides)
     key = (ctx.scale, tuple(sorted((k, str(v)) for k, v in kwargs.items())))
     if key not in _RUN_CACHE:
         name = "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()) if k != "data_dir") + f"_{family}_seed-{seed}"
@@ -202,7 +218,7 @@ def _train(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path
 
 def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
     """Whether ``run_dir`` holds a finished run (its final ``encoder.pt``) of exactly the
-    configuration ``kwargs`` (`_train_config`'s TrainConfig keyword arguments): every field of its
+    configuration ``kwargs`` (`train_config`'s TrainConfig keyword arguments): every field of its
     config.json but where it ran and how it reported (``RESUMABLE_KEYS``) equals the field that
     ``kwargs`` builds. Such a run is probed, not trained again."""
     import dataclasses
@@ -231,14 +247,14 @@ def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
 
 def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str, ...] = ("linear",),
                     fractions: tuple[float, ...] = (1.0,), **overrides) -> dict:
-    """Train one arm (see `_train`) and fit ``probes`` on its frozen features with each labels
+    """Train one arm (see `train_arm`) and fit ``probes`` on its frozen features with each labels
     fraction (`ssltheory.ssl.probes.probe_run`: selected on validation, scored on test). Probe
     results are cached per (run, probe, fraction). Returns {labels_fraction: merged result dict}."""
     import torch
 
     from ssltheory.ssl.probes import probe_run
 
-    run_dir, record = _train(ctx, family, seed, **overrides)
+    run_dir, record = train_arm(ctx, family, seed, **overrides)
     device = "cuda" if ctx.scale == "gpu" else "cpu"
     out = {}
     for f in fractions:
@@ -333,7 +349,7 @@ def rejudge(entry: dict) -> dict:
     if not cmps or entry.get("verdict") not in ("pass", "fail", "inconclusive"):
         return entry
     verdict = judge(*cmps)
-    measured = entry["measured"].split(" [")[0] + _resolution(*cmps)
+    measured = entry["measured"].split(" [")[0] + resolution_note(*cmps)
     out = {**entry, "verdict": verdict, "measured": measured}
     if verdict != entry["verdict"]:
         out["verdict_as_run"] = entry.get("verdict_as_run", entry["verdict"])
@@ -352,9 +368,18 @@ def seeds_to_resolve(cmp: dict, max_seeds: int = 1000) -> int | None:
     return max(n, 2) if n <= max_seeds else None
 
 
-def _resolution(*cmps: dict) -> str:
-    """Suffix for the measured cell, naming the difference that decides the verdict: for ``fail``
-    the worst one resolved against the claim, for ``inconclusive`` the weakest within its tolerance."""
+def resolution_note(*cmps: dict) -> str:
+    """Suffix for a claim's measured cell, naming the difference that decides :func:`judge`'s
+    verdict: for ``fail`` the worst one resolved against the claim, for ``pass`` that every one is
+    beyond its tolerance, for ``inconclusive`` the weakest within its tolerance (docs/THEORY.md
+    section 3) [derived].
+
+    Args:
+        cmps: comparisons with ``diff`` and ``tolerance`` (fractions of accuracy), as in ``judge``.
+
+    Returns:
+        str starting ``" [resolved"``, ``" [against"`` or ``" [unresolved"``.
+    """
     verdict = judge(*cmps)
     worst = min(cmps, key=lambda c: float(c["diff"]) / float(c["tolerance"]))
     if verdict == "fail":
@@ -473,7 +498,7 @@ def planned_configs(ctx: CheckContext) -> list[dict]:
         for arm in arms(ctx):
             for seed in _settings(ctx)["seeds"]:
                 overrides = {k: v for k, v in arm.items() if k != "family"}
-                kwargs = _train_config(ctx, arm["family"], seed, **overrides)
+                kwargs = train_config(ctx, arm["family"], seed, **overrides)
                 key = tuple(sorted((k, str(v)) for k, v in kwargs.items()))
                 if key not in seen:
                     seen.add(key)
@@ -549,7 +574,7 @@ def _method_pair(ctx: CheckContext, claim_id: str, better: str, worse: tuple[str
                   if reused else "")
     return Outcome(judge(cmp),
                    f"{better} {100 * cmp['mean_a']:.1f} vs {best} {100 * cmp['mean_b']:.1f} (linear probe %{reuse_note})"
-                   + _resolution(cmp),
+                   + resolution_note(cmp),
                    {**cmp, "z_dim": z, "data": _data_for(ctx, "ssl")[0], "baselines": list(worse), "best_baseline": best,
                     "baseline_accuracies": acc if len(worse) > 1 else None, "reused_arms": reused or None,
                     "note": _tolerance_note(ctx)},
@@ -597,7 +622,7 @@ def check_e3(ctx: CheckContext) -> Outcome:
     runs = _dimension_runs(ctx)
     cmp = _compare(ctx, runs[large]["linear"], runs[small]["linear"])
     return Outcome(judge(cmp),
-                   f"linear: z={small} {100 * cmp['mean_b']:.1f} -> z={large} {100 * cmp['mean_a']:.1f}" + _resolution(cmp),
+                   f"linear: z={small} {100 * cmp['mean_b']:.1f} -> z={large} {100 * cmp['mean_a']:.1f}" + resolution_note(cmp),
                    {**cmp, "dims": [small, large], "note": _tolerance_note(ctx)}, seeds=list(s["seeds"]),
                    spread=_spread(cmp))
 
@@ -615,7 +640,7 @@ def check_e4(ctx: CheckContext) -> Outcome:
     gain_mlp = np.subtract(runs[large]["mlp"], runs[small]["mlp"])
     cmp = _compare(ctx, gain_lin, gain_mlp)  # linear gain - MLP gain
     return Outcome(judge(cmp),
-                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + _resolution(cmp),
+                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + resolution_note(cmp),
                    {**cmp, "dims": [small, large], "accuracies": runs, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(cmp))
 
@@ -654,7 +679,7 @@ def _augmentation_check(ctx: CheckContext, data: str | None) -> Outcome:
     used = data if data is not None else _data_for(ctx, "ssl")[0]
     return Outcome(judge(*budgets.values()),
                    f"{used}: " + "; ".join(f"{float(f):g}: {100 * c['mean_b']:.1f}->{100 * c['mean_a']:.1f}"
-                                           for f, c in budgets.items()) + _resolution(*budgets.values()),
+                                           for f, c in budgets.items()) + resolution_note(*budgets.values()),
                    {"label_fractions": budgets, "strengths": [weak, strong], "data": used,
                     "premise": _AUGMENTATION_PREMISE[used], "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(next(iter(budgets.values()))))
@@ -705,7 +730,7 @@ def check_e6(ctx: CheckContext) -> Outcome:
     cmp = _compare(ctx, deficit_lin, deficit_mlp)
     return Outcome(judge(cmp),
                    f"d={small} vs d={large}: linear head/probe loses {100 * cmp['mean_a']:.1f} pt, "
-                   f"MLP head/probe {100 * cmp['mean_b']:.1f} pt" + _resolution(cmp),
+                   f"MLP head/probe {100 * cmp['mean_b']:.1f} pt" + resolution_note(cmp),
                    {**cmp, "dims": [small, large], "K": 10,
                     "accuracies": {f"{h}-head d={d}": v for (h, d), v in runs.items()}, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(cmp))
@@ -726,7 +751,7 @@ def check_e7(ctx: CheckContext) -> Outcome:
     return Outcome(judge(lin, mlp),
                    f"linear probe d={large}: lin-head {100 * lin['mean_a']:.1f} vs mlp-head {100 * lin['mean_b']:.1f}; "
                    f"MLP probe d={small}: mlp-head {100 * mlp['mean_a']:.1f} vs lin-head {100 * mlp['mean_b']:.1f}"
-                   + _resolution(lin, mlp),
+                   + resolution_note(lin, mlp),
                    {"linear_probe": lin, "mlp_probe": mlp, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(lin))
 
@@ -747,7 +772,7 @@ def _table1_step(ctx: CheckContext, before: str, after: str) -> Outcome:
     cmps = {m: _compare(ctx, acc[(after, m)], acc[(before, m)]) for m in ("cissl", "dissl")}
     return Outcome(judge(*cmps.values()),
                    "; ".join(f"{m} {100 * c['mean_b']:.1f} -> {100 * c['mean_a']:.1f}" for m, c in cmps.items())
-                   + _resolution(*cmps.values()),
+                   + resolution_note(*cmps.values()),
                    {"methods": cmps, "rows": [before, after], "data": _data_for(ctx, "ssl")[0],
                     "configurations": {m: {k: v for k, v in table1_arms(ctx, after)[i].items() if k != "family"}
                                        for i, m in enumerate(("cissl", "dissl"))},

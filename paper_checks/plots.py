@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssltheory.experiments._io import pyplot, save_figure, write_csv
+from ssltheory.experiments.plotting import pyplot, write_csv
+from ssltheory.files import save_figure
 from ssltheory.paper_checks.empirical import comparisons
 
 

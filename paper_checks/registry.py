@@ -32,11 +32,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import numpy as np
+from ssltheory.files import jsonable
 
-from ssltheory._json import jsonable
+if TYPE_CHECKING:
+    import numpy as np
 
 SCALES = ("quick", "cpu", "gpu")
 PROVENANCES = ("paper", "code", "derived")
@@ -74,6 +75,8 @@ class CheckContext:
 
     def rng(self, *salt: int | str) -> np.random.Generator:
         """A generator seeded by (seed, salt...); strings are hashed stably (not by ``hash``)."""
+        import numpy as np  # here, not at the top: the command's parser reads this module (SCALES)
+
         words = [self.seed]
         for s in salt:
             words.append(s if isinstance(s, int) else int.from_bytes(str(s).encode()[:8].ljust(8, b"\0"), "little"))

@@ -13,11 +13,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 
 from ssltheory.paper_checks.empirical import comparisons, rejudge, seeds_to_resolve
-from ssltheory.paper_checks.registry import VERDICTS, ClaimResult, all_claims, jsonable
+from ssltheory.files import atomic_write_text, jsonable
+from ssltheory.paper_checks.registry import VERDICTS, ClaimResult, all_claims
 
 #: where a cpu-scale run records its results: relative to the current directory (run from the
 #: repository's root, the committed paper_checks/ folder), never inside the installed package
@@ -78,18 +78,6 @@ def refresh(entry: dict, claims: dict) -> dict:
     return rejudge(entry) if entry.get("group") == "empirical" else entry
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_info(words: list[str], seed: int, scale: str) -> dict:
     """Where and how a run was made: date, command, versions, machine (no paths)."""
     import numpy
@@ -107,7 +95,8 @@ def run_info(words: list[str], seed: int, scale: str) -> dict:
 
 
 def write_json(path: Path, results: list[ClaimResult], info: dict) -> None:
-    _atomic_write(path, json.dumps({"run": info, "results": [r.to_dict() for r in results]}, indent=1) + "\n")
+    """Write ``{"run": info, "results": [...]}`` (one object per result) to ``path`` whole."""
+    atomic_write_text(path, json.dumps({"run": info, "results": [r.to_dict() for r in results]}, indent=1) + "\n")
 
 
 def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
@@ -126,7 +115,7 @@ def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
     claims = {c.id: c for c in all_claims()}
     merged = {i: refresh(e, claims) for i, e in merged.items()}
     entries = [merged[i] for i in order if i in merged] + [e for i, e in merged.items() if i not in order]
-    _atomic_write(store, json.dumps({"results": entries}, indent=1) + "\n")
+    atomic_write_text(store, json.dumps({"results": entries}, indent=1) + "\n")
     return entries
 
 
@@ -238,4 +227,4 @@ def _fmt_sd(c: dict) -> str:
 
 def write_results_md(entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD,
                      figure: Path | None = None) -> None:
-    _atomic_write(path, render_results_md(entries, all_ids, figure))
+    atomic_write_text(path, render_results_md(entries, all_ids, figure))

@@ -15,8 +15,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ssltheory.geometry import linearly_separable
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
-from ssltheory.paper_checks.theory_probes import _separable
 
 # --------------------------------------------------------------------------- brute force
 
@@ -32,7 +32,7 @@ def brute_force_worst_erm(Z: np.ndarray, y: np.ndarray, sample: np.ndarray, p: n
     probe of ``family`` ("linear": strict affine separation; "universal": any function of z) of
     sum_x p(x) [y'(x) != y(x)]. Binary labels. Labelings are tried by decreasing risk, so the
     first realizable one is the supremum."""
-    realizable = _separable if family == "linear" else _uni_realizable
+    realizable = linearly_separable if family == "linear" else _uni_realizable
     seen = np.zeros(len(y), dtype=bool)
     seen[sample] = True
     free = np.flatnonzero(~seen)
@@ -54,7 +54,7 @@ def _loop_missing_mass(labels: np.ndarray, sample, p) -> object:
 def _is_lin_ideal(Z: np.ndarray, labels: np.ndarray, K: int) -> bool:
     from ssltheory.tasks import enumerate_binary_tasks
 
-    return all(_separable(Z, t[labels]) for t in np.asarray(enumerate_binary_tasks(K)))
+    return all(linearly_separable(Z, t[labels]) for t in np.asarray(enumerate_binary_tasks(K)))
 
 
 # --------------------------------------------------------------------------- T3

@@ -20,7 +20,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from ssltheory.geometry import linearly_separable
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.paper_checks.theory_probes import relu_interpolator
 
 LAMBDA, BETA = 2.3, 0.8  # the paper's code defaults (REFERENCE.md)
 
@@ -487,7 +489,6 @@ def check_t9(ctx: CheckContext) -> Outcome:
     d = 1 codes fail T1 (rank 1 < K - 1: the task {z_1} vs {z_0, z_2} is not separable, by LP)."""
     import torch
 
-    from ssltheory.paper_checks.theory_probes import _separable, relu_interpolator
     from ssltheory.ssl.losses.simclr import NTXentLoss
 
     rng = ctx.rng("T9")
@@ -495,7 +496,7 @@ def check_t9(ctx: CheckContext) -> Outcome:
     for K in ctx.pick([3, 4, 6, 8], [3, 4, 6, 8, 12, 16, 32, 64]):
         ideal_codes = np.eye(K)  # one-hot: affinely independent, LIN-ideal (T1.2)
         z_line = np.arange(K, dtype=float)[:, None] + rng.uniform(-0.2, 0.2, size=(K, 1))  # d = 1
-        not_lin_ideal = not _separable(z_line, np.r_[0, 1, np.zeros(K - 2, dtype=int)])
+        not_lin_ideal = not linearly_separable(z_line, np.r_[0, 1, np.zeros(K - 2, dtype=int)])
         # head outputs: the regular simplex, then random targets; the ideal encoder reaches them with
         # the linear head W = H^T, the d = 1 encoder with the ReLU head of T2
         targets = [("simplex", np.eye(K) - 1.0 / K)] + [(f"random{j}", rng.normal(size=(K, 16))) for j in range(2)]

@@ -18,21 +18,10 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linprog
 
+from ssltheory.geometry import linearly_separable
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def _separable(Z: np.ndarray, y: np.ndarray) -> bool:
-    """LIN-realizability of point labels ``y`` (n,) on codes ``Z`` (n, d), by the library's LP.
-    A constant labeling is realized by a constant affine probe."""
-    from ssltheory.geometry import linearly_separable
-
-    if len(np.unique(y)) < 2:
-        return True
-    _, y = np.unique(y, return_inverse=True)
-    result = linearly_separable(Z, y)
-    return bool(getattr(result, "separable", result))
 
 
 def hulls_intersect(Z: np.ndarray, mask: np.ndarray) -> bool:
@@ -115,7 +104,7 @@ def check_t1_1(ctx: CheckContext) -> Outcome:
         all_realizable = no_meeting = True
         for task in _binary_tasks(K):
             y = task[labels]
-            sep = _separable(Z, y)
+            sep = linearly_separable(Z, y)
             meet = hulls_intersect(Z, y == 1)
             n_splits += 1
             n_realizable += sep
@@ -166,13 +155,13 @@ def check_t1_2(ctx: CheckContext) -> Outcome:
     rng = ctx.rng("T1.2/tasks")
     rows, bad = [], []
     for i, (K, d, C, labels, Z) in enumerate(_t1_instances(ctx, "T1.2", n)):
-        b = all(_separable(Z, t[labels]) for t in _binary_tasks(K))
+        b = all(linearly_separable(Z, t[labels]) for t in _binary_tasks(K))
         # (a): all tasks for small K at cpu scale; otherwise the one-class-per-label task plus random ones
         if ctx.scale != "quick" and K <= 4:
             tasks = _all_tasks(K, K)  # every task up to renaming labels
         else:
             tasks = np.vstack([np.arange(K)] + [rng.integers(0, 3, size=K) for _ in range(6)])
-        a = b and all(_separable(Z, t[labels]) for t in tasks)
+        a = b and all(linearly_separable(Z, t[labels]) for t in tasks)
         c = exact_affine_rank(C) == K - 1
         lib = _ideal_ok(Z, labels, "linear")
         rows.append((a, b, c, d < K - 1))
@@ -239,15 +228,15 @@ def check_t1_3(ctx: CheckContext) -> Outcome:
             point_pos = [sum(lam[m] * Cq[m][j] for m in pos) / sp for j in range(d)]
             point_neg = [sum(-lam[m] * Cq[m][j] for m in neg) / sn for j in range(d)]
             task = np.array([1 if lam[m] > 0 else 0 for m in range(K)])
-            sep = _separable(Z, task[labels])
+            sep = linearly_separable(Z, task[labels])
             # the library's own certificates
             split = radon_split(C)
             lib_ok = split is not None and hulls_intersect(C, split.task.astype(bool)) \
-                and not _separable(Z, split.task[labels])
+                and not linearly_separable(Z, split.task[labels])
             verdict = is_ideal(Z, _classes(labels), probe="linear")
             cert = verdict.certificate
             cert_ok = (not verdict.ok and cert is not None and cert.task is not None
-                       and not _separable(Z, np.asarray(cert.task)[labels]))
+                       and not linearly_separable(Z, np.asarray(cert.task)[labels]))
             if point_pos != point_neg or sep or not lib_ok or not cert_ok:
                 bad.append({"instance": i, "codes": C.tolist(), "null_vector": [str(x) for x in lam],
                             "common_point_exact": point_pos == point_neg, "task_separable": sep,
@@ -346,7 +335,7 @@ def check_t1_4(ctx: CheckContext) -> Outcome:
         else:
             W, b = _line_probe(C)
         cond = literal_conditions(Z, labels, W, b)
-        middle = _separable(Z, np.array([0, 1, 0])[labels])
+        middle = linearly_separable(Z, np.array([0, 1, 0])[labels])
         shared_point = hulls_intersect(C, np.array([False, True, False]))
         lib_ideal = _ideal_ok(Z, labels, "linear")
         row = {"codes": C.tolist(), **cond, "middle_vs_ends_separable": middle,
@@ -494,7 +483,7 @@ def count_dichotomies(Z: np.ndarray) -> int:
     count = 0
     for bits in itertools.product((0, 1), repeat=N - 1):
         y = np.array((0,) + bits)
-        count += 2 * _separable(Z, y)
+        count += 2 * linearly_separable(Z, y)
     return count
 
 

@@ -1,5 +1,6 @@
-"""``--help`` answers fast: no command's help imports torch or scipy, and bare ``ssltheory``
-lists every command."""
+"""``--help`` answers fast: no command's help imports numpy, scipy, torch or tqdm (the parsers are
+built from light modules, docs/ARCHITECTURE.md "Help light"), and bare ``ssltheory`` lists every
+command."""
 
 from __future__ import annotations
 
@@ -26,11 +27,11 @@ for name in cli.SUBCOMMANDS:
         except SystemExit as exc:
             codes[name] = exc.code
     codes[name] = [codes[name], out.getvalue()[:200]]
-print(json.dumps({"codes": codes, "heavy": sorted(m for m in ("torch", "scipy") if m in sys.modules)}))
+print(json.dumps({"codes": codes, "heavy": sorted(m for m in ("numpy", "scipy", "torch", "tqdm") if m in sys.modules)}))
 """
 
 
-def test_no_help_imports_torch_or_scipy():
+def test_no_help_imports_numpy_scipy_torch_or_tqdm():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -231,7 +231,7 @@ def test_a_difference_within_its_tolerance_is_inconclusive_whatever_its_sign():
 def test_verdicts_follow_from_random_evidence_by_the_rule():
     """The rule against a direct reading on random synthetic comparisons, and `rejudge` of stored
     entries (including the old "pass within tolerance") agrees with it."""
-    from ssltheory.paper_checks.empirical import _resolution, judge, rejudge
+    from ssltheory.paper_checks.empirical import resolution_note, judge, rejudge
 
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -239,7 +239,7 @@ def test_verdicts_follow_from_random_evidence_by_the_rule():
         expected = ("fail" if any(c["diff"] < -c["tolerance"] for c in cmps)
                     else "pass" if all(c["diff"] > c["tolerance"] for c in cmps) else "inconclusive")
         assert judge(*cmps) == expected
-        suffix = _resolution(*cmps)
+        suffix = resolution_note(*cmps)
         assert suffix.startswith({"pass": " [resolved", "fail": " [against", "inconclusive": " [unresolved"}[expected])
         stored = {"id": "E1", "group": "empirical", "verdict": "pass", "measured": "a 1 vs b 0 [resolved]",
                   "evidence": {"label_fractions": {str(i): c for i, c in enumerate(cmps)}}}
@@ -449,13 +449,13 @@ def test_quick_and_cpu_configurations_validate(tmp_path):
 def test_e5_runs_where_its_premise_holds_and_mnist_is_a_separate_control(tmp_path):
     """With MNIST under --data-dir, E1-E4 train on MNIST, E5 on the patch task (crops and flips keep
     the label) and E5.mnist on MNIST; without it E5.mnist falls back to 8x8 digits."""
-    from ssltheory.paper_checks.empirical import CLAIM_ARMS, _train_config
+    from ssltheory.paper_checks.empirical import CLAIM_ARMS, train_config
 
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
     with_mnist = CheckContext(scale="cpu", data_dir=tmp_path)
 
     def data_of(ctx, claim_id):
-        return {_train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})["data"]
+        return {train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})["data"]
                 for a in CLAIM_ARMS[claim_id](ctx)}
 
     assert data_of(with_mnist, "E1") == {"mnist"} and data_of(with_mnist, "E5") == {"patches"}
@@ -483,8 +483,8 @@ def test_one_tiny_empirical_claim_trains_probes_and_judges_end_to_end(capsys, tm
     pytest.importorskip("torch")
     from ssltheory.paper_checks import empirical
 
-    quick = {**empirical._SCALES["quick"], "ssl": {**empirical._SCALES["quick"]["ssl"], "steps": 8}}
-    monkeypatch.setitem(empirical._SCALES, "quick", quick)
+    quick = {**empirical.SCALE_SETTINGS["quick"], "ssl": {**empirical.SCALE_SETTINGS["quick"]["ssl"], "steps": 8}}
+    monkeypatch.setitem(empirical.SCALE_SETTINGS, "quick", quick)
     monkeypatch.setattr(empirical, "_RUN_CACHE", {})
     monkeypatch.setattr(empirical, "_PROBE_CACHE", {})
     code = main(["paper-check", "--scale", "quick", "E1", "--json", "--out", str(tmp_path / "o")])
@@ -547,19 +547,19 @@ def test_e2_trains_dino_swav_and_simsiam_alike_with_small_image_heads_below_gpu_
     and batch; below gpu scale SwAV gets the scale's codes as prototypes and a queue at least as
     long, SimSiam a projector of the scale's width and a predictor bottleneck of a quarter of it;
     every configuration builds a valid TrainConfig whose method options say so."""
-    from ssltheory.paper_checks.empirical import CLAIM_ARMS, DISTILLATION_BASELINES, _SCALES, _train_config
+    from ssltheory.paper_checks.empirical import CLAIM_ARMS, DISTILLATION_BASELINES, SCALE_SETTINGS, train_config
     from ssltheory.ssl.train import TrainConfig
 
     assert set(DISTILLATION_BASELINES) == {"dino", "swav", "simsiam"}
     for scale in ("quick", "cpu"):
         ctx = CheckContext(scale=scale)
-        configs = {a["method"]: _train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})
+        configs = {a["method"]: train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})
                    for a in CLAIM_ARMS["E2"](ctx)}
         assert set(configs) == {"dissl", "dino", "swav", "simsiam"}
         shared = ("data", "arch", "z_dim", "steps", "batch_size", "aug", "aug_strength", "n_small_crops")
         assert len({tuple(c.get(k) for k in shared) for c in configs.values()}) == 1
         options = {m: TrainConfig.from_flags(**c, out="run").resolved_method_options() for m, c in configs.items()}
-        width, codes = _SCALES[scale]["ssl"]["hidden_dim"], _SCALES[scale]["n_codes"]
+        width, codes = SCALE_SETTINGS[scale]["ssl"]["hidden_dim"], SCALE_SETTINGS[scale]["n_codes"]
         assert options["swav"]["n_prototypes"] == codes and options["swav"]["queue_length"] >= codes
         assert options["simsiam"]["hidden_dim"] == options["simsiam"]["out_dim"] == width
         assert options["simsiam"]["pred_dim"] == width // 4
@@ -645,7 +645,7 @@ def test_table1_analogue_compares_dissl_with_the_best_of_its_three_distillation_
     configurations validate); table1.md compares DISSL with whichever has the highest mean, and a
     table1.csv from before SwAV and SimSiam were rows (DINO alone) still renders against DINO."""
     from ssltheory.experiments import paper_analogues as pa
-    from ssltheory.experiments._io import write_csv
+    from ssltheory.experiments.plotting import write_csv
     from ssltheory.ssl.train import TrainConfig
 
     rows = {row: (method, flags) for _, row, method, flags in pa.TABLE1_ROWS}
@@ -677,16 +677,16 @@ def test_a_finished_run_of_the_same_configuration_is_probed_not_trained_again(tm
     ctx = CheckContext(scale="quick", work_dir=tmp_path)
     monkeypatch.setattr(empirical, "_RUN_CACHE", {})
     for method in ("swav", "simsiam"):
-        run_dir, first = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
-        kwargs = empirical._train_config(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        run_dir, first = empirical.train_arm(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        kwargs = empirical.train_config(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
         assert empirical.finished_run_matches(run_dir, kwargs) and first["train_seconds"] is not None
         empirical._RUN_CACHE.clear()
-        again, second = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        again, second = empirical.train_arm(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
         assert again == run_dir and second["trained_by_an_earlier_process"] and second["train_seconds"] is None
         assert not empirical.finished_run_matches(run_dir, {**kwargs, "steps": 3})
         assert not empirical.finished_run_matches(run_dir, {**kwargs, "seed": 1})
         (run_dir / "encoder.pt").unlink()
         assert not empirical.finished_run_matches(run_dir, kwargs)
         empirical._RUN_CACHE.clear()
-        _, third = empirical._train(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
+        _, third = empirical.train_arm(ctx, "ssl", 0, method=method, z_dim=8, steps=2)
         assert third["train_seconds"] is not None and (run_dir / "encoder.pt").is_file()

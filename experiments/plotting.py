@@ -1,4 +1,6 @@
-"""Writing what experiments produce: CSV and PNG files, each written whole (temp file, then rename).
+"""What experiments draw and the tables they draw from: CSV rows (written whole through
+:func:`ssltheory.files.atomic_output`), the Agg pyplot, log-scaled axes. Figures are saved by
+:func:`ssltheory.files.save_figure`.
 
 Shared by every experiment module, so that a figure and the CSV it was drawn from are always
 written the same way.
@@ -9,31 +11,24 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ssltheory.files import atomic_output
+
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
-    """Write rows atomically (temp file, then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    """Write ``rows`` (dicts with the keys of the first as columns; floats to 10 significant
+    digits) to ``path`` whole; returns ``path``. The folder must exist."""
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def read_csv(path: Path) -> list[dict]:
     """Rows of a CSV written by :func:`write_csv`, as dicts of strings."""
     with open(path) as f:
         return list(csv.DictReader(f))
-
-
-def save_figure(fig, path: Path) -> Path:
-    """Save a matplotlib figure as PNG atomically (temp file, then rename)."""
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    tmp.replace(path)
-    return path
 
 
 def pyplot():
