@@ -17,14 +17,14 @@ import argparse
 import json
 import sys
 
-from ssltheory.sweep import EXECUTORS, expand_runs, load_sweep_config, run_sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory sweep``."""
     parser.add_argument("config", help="the sweep file (.toml or .json)")
     parser.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name> in the current directory)")
-    parser.add_argument("--executor", choices=EXECUTORS, default=None, help="override [executor] kind")
+    parser.add_argument("--executor", default=None,
+                        help="override [executor] kind: local, slurm or debug (ssltheory.sweep.EXECUTORS)")
     parser.add_argument("--parallel", type=int, default=None,
                         help="override [executor] parallel (local: processes at once; slurm: array concurrency cap)")
     parser.add_argument("--dry-run", action="store_true", help="print the runs the sweep would submit and stop")
@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """``ssltheory sweep``: run (or, with ``--dry-run``, list) the sweep file's runs and write
     their rows and table; exit 0, or 1 when a run failed."""
+    from ssltheory.sweep import EXECUTORS, expand_runs, load_sweep_config, run_sweep  # here: --help stays light
+
+    if args.executor is not None and args.executor not in EXECUTORS:
+        raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
     config = load_sweep_config(args.config)
     out = args.out or f"sweeps/{config.name}"
     if args.parallel is not None and args.parallel < 1:
