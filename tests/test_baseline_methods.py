@@ -49,14 +49,6 @@ def test_step_returns_float32_scalar_float_logs_and_trains_the_encoder(name):
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in method.encoder.parameters())
 
 
-@pytest.mark.parametrize("name", NEW)
-def test_registry_defaults_are_the_classes_keyword_defaults(name):
-    import inspect
-
-    params = inspect.signature(method_class(name).__init__).parameters
-    assert {k: p.default for k, p in params.items() if k not in ("self", "encoder")} == default_options(name)
-
-
 def test_defaults_are_the_papers_heads():
     d = default_options
     assert (d("swav")["n_prototypes"], d("swav")["hidden_dim"], d("swav")["out_dim"]) == (3000, 2048, 128)

@@ -280,15 +280,20 @@ def test_dino_cosine_layer_outputs_cosines():
 # ---------------------------------------------------------------- the registry
 
 
-def test_registry_defaults_are_the_classes_own_keyword_defaults():
+def test_the_registry_is_the_one_source_of_every_method_option_and_default():
+    """Each registered method's constructor takes exactly its entry's options, in order, keyword-only
+    and without defaults of its own: the defaults live in the registry alone, so they cannot drift."""
     import inspect
 
     from ssltheory.ssl.methods import method_class
 
-    for name in METHODS:
-        params = inspect.signature(method_class(name).__init__).parameters
-        declared = {k: p.default for k, p in params.items() if k not in ("self", "encoder")}
-        assert declared == default_options(name), name
+    for name, spec in METHODS.items():
+        params = list(inspect.signature(method_class(name).__init__).parameters.values())
+        assert [p.name for p in params[:2]] == ["self", "encoder"], name
+        options = params[2:]
+        assert [p.name for p in options] == [o.name for o in spec.options] == list(default_options(name)), name
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+                   for p in options), name
 
 
 def test_registries_and_the_train_command_import_without_torch():

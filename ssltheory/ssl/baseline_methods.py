@@ -100,21 +100,18 @@ class SwAVMethod(Method):
     ``queue_start_step`` on, the normalised projections of the global crops of earlier batches are
     kept and their prototype scores join Sinkhorn's rows (SwAV's small-batch remedy).
 
-    Options (SwAV's defaults [paper / code])
-    ---------------------------------------
-    n_prototypes 3000, hidden_dim 2048, out_dim 128, temperature 0.1, epsilon 0.05,
-    sinkhorn_iterations 3, freeze_prototypes_steps (None: 1/100 of the run, SwAV's first epoch of
-    100), queue_length 0 (off), queue_start_step (None: 15/100 of the run), n_views 2,
-    n_global_views 2, distributed "auto" (Sinkhorn's sums over the global batch).
+    ``freeze_prototypes_steps`` None is 1/100 of the run (SwAV's first epoch of 100),
+    ``queue_start_step`` None is 15/100, ``queue_length`` 0 turns the queue off. Across processes
+    Sinkhorn's sums run over the global batch.
     """
 
     name = "swav"
 
     def __init__(
-        self, encoder: nn.Module, n_prototypes: int = 3000, hidden_dim: int = 2048, out_dim: int = 128,
-        temperature: float = 0.1, epsilon: float = 0.05, sinkhorn_iterations: int = 3,
-        freeze_prototypes_steps: int | None = None, queue_length: int = 0, queue_start_step: int | None = None,
-        n_views: int = 2, n_global_views: int = 2, distributed: str | bool = "auto",
+        self, encoder: nn.Module, *, n_prototypes: int, hidden_dim: int, out_dim: int,
+        temperature: float, epsilon: float, sinkhorn_iterations: int,
+        freeze_prototypes_steps: int | None, queue_length: int, queue_start_step: int | None,
+        n_views: int, n_global_views: int, distributed: str | bool,
     ) -> None:  # fmt: skip
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
@@ -160,33 +157,30 @@ class SwAVMethod(Method):
 class BarlowTwinsMethod(Method):
     """Barlow Twins (Zbontar et al. 2021): a 3-layer projector on both views, cross-correlation loss.
 
-    Options (the paper's ImageNet defaults): hidden_dim 8192, out_dim 8192, lambda_offdiag 0.0051,
-    distributed "auto" (batch statistics and the cross-correlation all-reduced).
+    Across processes the batch statistics and the cross-correlation are all-reduced.
     """
 
     name = "barlow"
 
-    def __init__(self, encoder: nn.Module, hidden_dim: int = 8192, out_dim: int = 8192, lambda_offdiag: float = 0.0051,
-                 distributed: str | bool = "auto") -> None:
+    def __init__(self, encoder: nn.Module, *, hidden_dim: int, out_dim: int, lambda_offdiag: float,
+                 distributed: str | bool) -> None:
         super().__init__(encoder)
         self.projector = barlow_projector(self.z_dim, hidden_dim, out_dim)
         self.loss = BarlowTwinsLoss(lambda_offdiag=lambda_offdiag, distributed=distributed)
 
     def _step(self, views, labels, step, total_steps):
-        h = self.projector(torch.cat(encode_views(self.encoder, views), dim=0))
-        return self.loss(*h.chunk(2, dim=0))
+        return self.pair_loss(self.projector, views)
 
 
 class SimSiamMethod(Method):
     """SimSiam (Chen & He 2021): projector on both views, predictor, stop-gradient on the targets.
 
-    Options (the paper's ImageNet defaults): hidden_dim 2048, out_dim 2048, pred_dim 512.
     The loss is per row, so there is no cross-process option.
     """
 
     name = "simsiam"
 
-    def __init__(self, encoder: nn.Module, hidden_dim: int = 2048, out_dim: int = 2048, pred_dim: int = 512) -> None:
+    def __init__(self, encoder: nn.Module, *, hidden_dim: int, out_dim: int, pred_dim: int) -> None:
         super().__init__(encoder)
         self.projector = simsiam_projector(self.z_dim, hidden_dim, out_dim)
         self.predictor = simsiam_predictor(out_dim, pred_dim)

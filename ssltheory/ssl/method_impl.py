@@ -91,7 +91,12 @@ def encode_views(encoder: nn.Module, views: Sequence[torch.Tensor]) -> list[torc
 
 
 class Method(nn.Module):
-    """Base class: owns ``encoder``; validates the batch, then calls ``_step``. See the module docstring."""
+    """Base class: owns ``encoder``; validates the batch, then calls ``_step``. See the module docstring.
+
+    A subclass's constructor takes ``encoder`` and, keyword-only and without defaults, the options of
+    its entry in ``ssl/methods.py``'s registry, which alone holds their defaults (REFERENCE.md's) and
+    help (``ssltheory train --help``); ``build_method`` passes every one.
+    """
 
     name = "method"
     needs_labels = False
@@ -112,6 +117,11 @@ class Method(nn.Module):
         self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
         return self.training_step(views, labels, step, total_steps)
+
+    def pair_loss(self, head: nn.Module, views: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """``self.loss`` on the two views' outputs of one ``head`` shared by both (SimCLR, Barlow Twins)."""
+        h = head(torch.cat(encode_views(self.encoder, views), dim=0))
+        return self.loss(*h.chunk(2, dim=0))
 
     def training_step(
         self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
@@ -169,39 +179,36 @@ class Method(nn.Module):
 class SimCLRMethod(Method):
     """SimCLR: one MLP head shared by both views + NT-Xent (THEORY.md T9; REFERENCE.md defaults).
 
-    Options: temperature 0.07, hidden_dim 1024, out_dim 128, distributed "auto" (gathered negatives).
+    Across processes (``distributed``) the negatives are gathered.
     """
 
     name = "simclr"
 
     def __init__(
-        self, encoder: nn.Module, temperature: float = 0.07, hidden_dim: int = 1024, out_dim: int = 128,
-        distributed: str | bool = "auto",
+        self, encoder: nn.Module, *, temperature: float, hidden_dim: int, out_dim: int,
+        distributed: str | bool,
     ) -> None:  # fmt: skip
         super().__init__(encoder)
         self.head = heads.simclr_head(self.z_dim, hidden_dim, out_dim)
         self.loss = NTXentLoss(temperature=temperature, distributed=distributed)
 
     def _step(self, views, labels, step, total_steps):
-        h = self.head(torch.cat(encode_views(self.encoder, views), dim=0))
-        return self.loss(*h.chunk(2, dim=0))
+        return self.pair_loss(self.head, views)
 
 
 class CISSLMethod(Method):
     """CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8).
 
-    Options: temperature 0.07, hidden_dim 1024 (the teacher's hidden layer), out_dim 128,
-    student_head "linear" (the paper's CISSL) or "mlp" (Fig 7c's MLP-head arm as the authors run
-    it [code]: *both* heads become two hidden layers of ``mlp_hidden_dim`` = 2048, so the inner
-    classifier is an MLP and z is pushed towards MLP- rather than LIN-ideal), distributed "auto"
-    (teacher targets gathered from every process, with gradients).
+    ``student_head="mlp"`` is Fig 7c's MLP-head arm as the authors run it [code]: *both* heads become
+    two hidden layers of ``mlp_hidden_dim``, so the inner classifier is an MLP and z is pushed towards
+    MLP- rather than LIN-ideal. Across processes the teacher targets are gathered, with gradients.
     """
 
     name = "cissl"
 
     def __init__(
-        self, encoder: nn.Module, temperature: float = 0.07, hidden_dim: int = 1024, out_dim: int = 128,
-        student_head: str = "linear", mlp_hidden_dim: int = 2048, distributed: str | bool = "auto",
+        self, encoder: nn.Module, *, temperature: float, hidden_dim: int, out_dim: int,
+        student_head: str, mlp_hidden_dim: int, distributed: str | bool,
     ) -> None:  # fmt: skip
         super().__init__(encoder)
         if student_head == "mlp":  # Fig. 7c's arm: both heads the same two-hidden-layer MLP
@@ -240,35 +247,29 @@ class DINOMethod(Method):
     teacher head re-initialised rather than copied; the teacher temperature warmed up per epoch
     (constant within an epoch, ``linspace(0.04, 0.07, 50)`` over the first 50 of 300 epochs).
 
-    Options (REFERENCE.md defaults)
-    -------------------------------
-    n_codes 1000, hidden_dim 1024, bottleneck_dim 256, student_temperature 0.1,
-    warmup_teacher_temperature 0.04 -> teacher_temperature 0.07 over
-    teacher_temperature_warmup_steps (None: 50/300 of total_steps), center_momentum 0.9,
-    ema_momentum 0.996, freeze_last_layer_steps (None: 1/300 of total_steps, "the first epoch"),
-    variant "original" or "authors", n_views 2, n_global_views 2, distributed "auto" (centre
-    all-reduced).
+    ``teacher_temperature_warmup_steps`` None is 50/300 of the run and ``freeze_last_layer_steps``
+    None is 1/300 ("the first epoch"). Across processes the centre is all-reduced.
     """
 
     name = "dino"
 
     def __init__(
         self,
-        encoder: nn.Module,
-        n_codes: int = 1000,
-        hidden_dim: int = 1024,
-        bottleneck_dim: int = 256,
-        student_temperature: float = 0.1,
-        teacher_temperature: float = 0.07,
-        warmup_teacher_temperature: float = 0.04,
-        teacher_temperature_warmup_steps: int | None = None,
-        center_momentum: float = 0.9,
-        ema_momentum: float = 0.996,
-        freeze_last_layer_steps: int | None = None,
-        variant: str = "original",
-        n_views: int = 2,
-        n_global_views: int = 2,
-        distributed: str | bool = "auto",
+        encoder: nn.Module, *,
+        n_codes: int,
+        hidden_dim: int,
+        bottleneck_dim: int,
+        student_temperature: float,
+        teacher_temperature: float,
+        warmup_teacher_temperature: float,
+        teacher_temperature_warmup_steps: int | None,
+        center_momentum: float,
+        ema_momentum: float,
+        freeze_last_layer_steps: int | None,
+        variant: str,
+        n_views: int,
+        n_global_views: int,
+        distributed: str | bool,
     ) -> None:
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
@@ -355,26 +356,24 @@ class DISSLMethod(Method):
 
     The teacher head sees the ``n_global_views`` large crops, the student head every view.
 
-    Options (REFERENCE.md defaults): n_codes 16384, hidden_dim 1024, bottleneck_dim 512,
-    lambda_maximality 2.3, beta_det_inv 0.8, teacher_temperature 0.5, student_temperature 1.0,
-    n_views 2, n_global_views 2, distributed "auto" (teacher marginal all-reduced with gradient).
+    Across processes the teacher marginal is all-reduced, with its gradient.
     """
 
     name = "dissl"
 
     def __init__(
         self,
-        encoder: nn.Module,
-        n_codes: int = 16384,
-        hidden_dim: int = 1024,
-        bottleneck_dim: int = 512,
-        lambda_maximality: float = 2.3,
-        beta_det_inv: float = 0.8,
-        teacher_temperature: float = 0.5,
-        student_temperature: float = 1.0,
-        n_views: int = 2,
-        n_global_views: int = 2,
-        distributed: str | bool = "auto",
+        encoder: nn.Module, *,
+        n_codes: int,
+        hidden_dim: int,
+        bottleneck_dim: int,
+        lambda_maximality: float,
+        beta_det_inv: float,
+        teacher_temperature: float,
+        student_temperature: float,
+        n_views: int,
+        n_global_views: int,
+        distributed: str | bool,
     ) -> None:
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
@@ -395,15 +394,14 @@ class DISSLMethod(Method):
 class ExactMethod(Method):
     """Exact ISSL: cross-entropy predicting the known class M from z (THEORY.md T6), head of a chosen family.
 
-    Options: n_classes (required, K), head "linear" (T1) or "mlp" (T2), hidden_dim 1024 (MLP head),
-    n_views 1 (the loss is averaged over views).
+    ``n_classes`` (K) is required; the loss is averaged over the views.
     """
 
     name = "exact"
     needs_labels = True
 
     def __init__(
-        self, encoder: nn.Module, n_classes: int | None = None, head: str = "linear", hidden_dim: int = 1024, n_views: int = 1
+        self, encoder: nn.Module, *, n_classes: int | None, head: str, hidden_dim: int, n_views: int
     ) -> None:
         if n_classes is None:
             raise ValueError("exact ISSL needs the option n_classes (the number K of classes of M)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses.common import check_matrix, check_positive, check_same_shape, float32_maths
+from ssltheory.ssl.losses.common import check_positive, check_view_pair, float32_maths
 from ssltheory.ssl.losses.distributed import (
     all_reduce_sum_with_grad,
     check_distributed_option,
@@ -70,9 +70,7 @@ class BarlowTwinsLoss(nn.Module):
         Returns:
             (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
         """
-        check_matrix(z_a, "z_a")
-        check_matrix(z_b, "z_b")
-        check_same_shape(z_a, z_b, "z_a", "z_b")
+        check_view_pair(z_a, z_b)
         use_dist = resolve_distributed(self.distributed)
         if z_a.shape[0] * (world_size() if use_dist else 1) < 2:
             raise ValueError(f"z_a needs at least 2 rows to standardise over the batch, got {z_a.shape[0]}")

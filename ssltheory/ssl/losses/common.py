@@ -32,8 +32,16 @@ def check_matrix(x: object, name: str) -> torch.Tensor:
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """ValueError naming both tensors unless ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
         raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}")
+
+
+def check_view_pair(z_a: object, z_b: object) -> None:
+    """Two views' embeddings of a pair loss: floating (B, D) tensors ``z_a``, ``z_b`` of one shape."""
+    check_matrix(z_a, "z_a")
+    check_matrix(z_b, "z_b")
+    check_same_shape(z_a, z_b, "z_a", "z_b")
 
 
 def check_view_list(views: object, name: str, min_views: int) -> list[torch.Tensor]:

@@ -11,13 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory.ssl.losses.common import (
-    check_matrix,
-    check_positive,
-    check_reduction,
-    check_same_shape,
-    float32_maths,
-)
+from ssltheory.ssl.losses.common import check_positive, check_reduction, check_view_pair, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, gather_with_grad, rank, resolve_distributed
 
 __all__ = ["NTXentLoss"]
@@ -68,9 +62,7 @@ class NTXentLoss(nn.Module):
         Returns:
             (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
         """
-        check_matrix(z_a, "z_a")
-        check_matrix(z_b, "z_b")
-        check_same_shape(z_a, z_b, "z_a", "z_b")
+        check_view_pair(z_a, z_b)
         use_dist = resolve_distributed(self.distributed)
         batch = z_a.shape[0]
         with float32_maths(z_a):
