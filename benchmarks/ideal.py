@@ -14,8 +14,10 @@ time the certificate instead of the rank test. Both sides get the same array, in
 the row name (float32 is what encoders produce; the SVD of both sides then runs in float32).
 
 Row: ``ratio = ours_s / baseline_s`` (a slowdown), target ``<= 1``: the tolerance rule centres
-and rescales the codes (offset- and scale-free) before the one SVD, and that must stay cheaper
-than the SVD itself. One timed call = one
+and rescales the codes (offset- and scale-free) before its one decomposition (for float32
+features the eigenvalues of the float64 Gram matrix, see ``geometry.gram_is_accurate``; for
+float64 an SVD), and with the pair search and the certificate that must stay cheaper than the
+SVD itself. One timed call = one
 ``is_ideal`` (its validation included) / one ``np.linalg.svd``. A warm-up on a small matrix
 precedes the timed rounds; matrices up to 1024 x 1024 also get a warm-up round at full size and
 samples of several calls (at least 50 ms), the 4096 x 4096 one (tens of seconds per SVD on two

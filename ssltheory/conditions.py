@@ -50,22 +50,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ssltheory import exact as rational
 from ssltheory.files import jsonable
 from ssltheory.validation import as_count, as_features
-from ssltheory.equivalence import BLOCK_ROWS, as_classes
+from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
 from ssltheory.geometry import (
     EXACT,
+    Spectrum,
+    affine_spectrum,
     FLOAT_LP,
     NONE,
     centre_codes,
-    centred_singular_values,
     power_of_two,
     radon_from_rank,
-    rank_from_singular_values,
     resolve_rtol,
     row_norms,
     separability,
@@ -88,6 +86,8 @@ SEARCH_MAX_CLASSES = 10
 SEARCH_MAX_ENTRIES = 20_000
 #: random directions used to find near-equal rows, and candidate pairs filtered at once
 _N_PROJECTIONS = 8
+_DIRECTIONS: dict[int, np.ndarray] = {}
+_HASH_MULTIPLIERS: dict[int, np.ndarray] = {}
 _PAIR_BLOCK = 1 << 18
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
@@ -243,34 +243,86 @@ def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.
 
 
 def _exact_duplicates(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Representatives of identical rows: (rep (U,) first index of each distinct row, inv (n,))."""
-    X = np.ascontiguousarray(X) + 0.0  # -0.0 becomes 0.0: equal values, equal bytes
-    rows = X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).reshape(-1)
-    _, rep, inv = np.unique(rows, return_index=True, return_inverse=True)
-    return rep, inv.reshape(-1)
+    """Representatives of identical rows: (rep (U,) first index of each distinct row, inv (n,)).
 
-
-def _candidate_pairs(X: np.ndarray, atol: float, unit: float = 1.0):
-    """Yield blocks (a, b) of index pairs whose rows may be within atol * unit: sort and sweep.
-
-    For a unit vector u, |u.(x - x')| <= ||x - x'||, so every pair within atol has projections
-    within atol (plus rounding) on each of a few random directions: the sweep along the first
-    direction lists those pairs, the other directions discard most of the rest, and the caller
-    checks the true distances of what is left. Rows are divided by ``unit`` (a power of two).
+    Rows are hashed exactly (their bit patterns, -0.0 read as 0.0, times fixed odd 64-bit
+    multipliers, summed modulo 2**64), grouped by hash, and every row is then compared with its
+    group's first row: a row that differs (a hash collision) stands for itself, so equal
+    representatives always mean equal rows.
     """
+    X = np.ascontiguousarray(X) + 0.0  # -0.0 becomes 0.0: equal values, equal bits
+    bits = X.view(np.uint64 if X.dtype.itemsize == 8 else np.uint32)
+    h = (bits * _hash_multipliers(X.shape[1])).sum(axis=1, dtype=np.uint64)  # wraps modulo 2**64
+    _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if rep.size < X.shape[0]:
+        collided = np.flatnonzero((X != X[rep[inv]]).any(axis=1))
+        if collided.size:
+            inv = inv.copy()
+            inv[collided] = rep.size + np.arange(collided.size)
+            rep = np.concatenate([rep, collided])
+    return rep.astype(np.int64), inv.astype(np.int64)
+
+
+def _hash_multipliers(d: int) -> np.ndarray:
+    """d fixed odd 64-bit integers (seeded), cached per d."""
+    if d not in _HASH_MULTIPLIERS:
+        _HASH_MULTIPLIERS[d] = np.random.default_rng(12345).integers(1, 2**63, size=d, dtype=np.uint64) | np.uint64(1)
+    return _HASH_MULTIPLIERS[d]
+
+
+def _projection_directions(d: int) -> np.ndarray:
+    """_N_PROJECTIONS fixed random unit directions in R^d (seeded), (d, _N_PROJECTIONS), cached per d."""
+    if d not in _DIRECTIONS:
+        U = np.random.default_rng(0).standard_normal((d, _N_PROJECTIONS))
+        _DIRECTIONS[d] = U / np.linalg.norm(U, axis=0)
+    return _DIRECTIONS[d]
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """Rows sorted along a random direction, for finding the pairs within atol (see _candidate_pairs)."""
+
+    order: np.ndarray  # (n,) rows by their first projection
+    P: np.ndarray  # (n, _N_PROJECTIONS) projections, in that order
+    counts: np.ndarray  # (n,) rows after each one within the slack along the first direction
+    slack: float
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.counts.sum())
+
+
+def _sweep(X: np.ndarray, atol: float, unit: float = 1.0) -> _Sweep:
+    """Project the rows of X / unit (``unit`` a power of two) on fixed random directions and sort."""
     n, d = X.shape
-    U = np.random.default_rng(0).standard_normal((d, _N_PROJECTIONS))
-    U /= np.linalg.norm(U, axis=0)
+    U = _projection_directions(d)
     P = np.empty((n, _N_PROJECTIONS))
     for start in range(0, n, BLOCK_ROWS):
         stop = min(n, start + BLOCK_ROWS)
-        P[start:stop] = (np.asarray(X[start:stop], dtype=np.float64) / unit) @ U
+        block = np.asarray(X[start:stop], dtype=np.float64)
+        P[start:stop] = (block if unit == 1.0 else block / unit) @ U
     # the projections are rounded: widen the window by a bound on that error
     radius = max(abs(float(X.max())), abs(float(X.min()))) / unit * math.sqrt(d)
     slack = atol * (1 + 1e-9) + 8 * d * np.finfo(np.float64).eps * radius
     order = np.argsort(P[:, 0], kind="stable")
     P = P[order]
     counts = np.searchsorted(P[:, 0], P[:, 0] + slack, side="right") - np.arange(n) - 1
+    return _Sweep(order, P, counts, slack)
+
+
+def _candidate_pairs(X: np.ndarray, atol: float, unit: float = 1.0, sweep: _Sweep | None = None):
+    """Yield blocks (a, b) of index pairs whose rows may be within atol * unit: sort and sweep.
+
+    For a unit vector u, |u.(x - x')| <= ||x - x'||, so every pair within atol has projections
+    within atol (plus rounding) on each of a few random directions: the sweep along the first
+    direction lists those pairs, the other directions discard most of the rest, and the caller
+    checks the true distances of what is left. Rows are divided by ``unit`` (a power of two).
+    ``sweep`` is :func:`_sweep` of the same arguments when the caller has it already.
+    """
+    n = X.shape[0]
+    sweep = sweep or _sweep(X, atol, unit)
+    order, P, counts, slack = sweep.order, sweep.P, sweep.counts, sweep.slack
     ends = np.cumsum(counts)
     start = 0
     while start < n:
@@ -299,16 +351,23 @@ def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1
 def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of rows within atol, through exact duplicates: ((m, 2) int64, (m,) distances).
 
-    Exact duplicates are linked to their first occurrence (distance 0); the distinct rows are
-    then swept. Pairs among duplicates of two near rows follow by transitivity through their
-    representatives, which is all that counting distinct codes (connected components) needs.
+    The rows are swept directly when the sweep lists at most one candidate pair per row (the
+    usual case: every pair within atol is then checked, duplicates included). Otherwise exact
+    duplicates are first linked to their first occurrence (distance 0) and only the distinct
+    rows are swept; pairs among duplicates of two near rows then follow by transitivity through
+    their representatives, which is all that counting distinct codes (connected components)
+    needs.
     """
-    rep, inv = _exact_duplicates(X)
-    dup = np.flatnonzero(rep[inv] != np.arange(X.shape[0]))
-    found = [np.column_stack([rep[inv[dup]], dup])]
-    dists = [np.zeros(dup.size)]
-    U = X[rep]
-    for a, b in _candidate_pairs(U, atol):
+    sweep = _sweep(X, atol)
+    if sweep.n_candidates <= X.shape[0]:
+        rep, U, found, dists = np.arange(X.shape[0]), X, [np.zeros((0, 2), dtype=np.int64)], [np.zeros(0)]
+    else:
+        rep, inv = _exact_duplicates(X)
+        dup = np.flatnonzero(rep[inv] != np.arange(X.shape[0]))
+        found = [np.column_stack([rep[inv[dup]], dup])]
+        dists = [np.zeros(dup.size)]
+        U, sweep = X[rep], None
+    for a, b in _candidate_pairs(U, atol, sweep=sweep):
         dist = _pair_distances(U, a, b)
         near = dist <= atol
         found.append(np.column_stack([rep[a[near]], rep[b[near]]]))
@@ -442,7 +501,8 @@ class CodeGeometry:
         codes: (K, d) class codes (means) in z units.
         M, code_unit: :func:`ssltheory.geometry.centre_codes` of the codes (M * code_unit is
             in z units).
-        singular_values: (min(K, d),) of M, in M's units.
+        spectrum: :func:`ssltheory.geometry.affine_spectrum` of M (its singular values, or a
+            proof of full rank), in M's units.
         rank: affine rank at the tolerance rule; atol_m its threshold in M's units.
         deviation: (n,) distance of each point to its class code, in z units.
         invariant: every deviation is at most atol_m * code_unit.
@@ -454,7 +514,7 @@ class CodeGeometry:
     codes: np.ndarray
     M: np.ndarray
     code_unit: float
-    singular_values: np.ndarray
+    spectrum: Spectrum
     rank: int
     atol_m: float
     deviation: np.ndarray
@@ -477,17 +537,28 @@ def code_geometry(Z, classes, tol: float | None = None) -> CodeGeometry:
     """
     Z = as_features(Z, "features", dtype=None)
     classes = as_classes(classes, Z.shape[0], name="classes", other="features")
-    K, d = classes.n_classes, Z.shape[1]
-    rtol = resolve_rtol(tol, K, d, Z.dtype)
+    return _code_geometry(Z, classes, resolve_rtol(tol, classes.n_classes, Z.shape[1], Z.dtype))
+
+
+def _code_geometry(Z: np.ndarray, classes, rtol: float) -> CodeGeometry:
+    """:func:`code_geometry` of validated features and classes at the relative tolerance rtol."""
+    n, d = Z.shape
+    K = classes.n_classes
     z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
-    offsets = classes.mean_offsets(Z, z_unit)
-    codes = np.asarray(Z[classes.first], dtype=np.float64) / z_unit + offsets
+    # exactly invariant features (every row equal to its class's first one, the usual case for
+    # class codes and identical views) have zero offsets and deviations: no float64 pass needed
+    exactly = K == n or _exactly_invariant(Z, classes)
+    rows = Z if K == n and np.array_equal(classes.first, np.arange(n)) else Z[classes.first]
+    codes = np.asarray(rows, dtype=np.float64) / z_unit
+    offsets = np.zeros((K, d)) if exactly else classes.mean_offsets(Z, z_unit)
+    if not exactly:
+        codes += offsets
     M, code_unit = centre_codes(codes)
-    s = centred_singular_values(M, Z.dtype)  # SVD in the features' precision
-    rank, atol_m = rank_from_singular_values(s, K, rtol)
-    deviation = _deviations(Z, classes, offsets, z_unit)
-    invariant = bool(deviation.max() <= atol_m * code_unit)
-    return CodeGeometry(z_unit, offsets, codes, M, code_unit, s, rank, atol_m, deviation, invariant, rtol)
+    spectrum = affine_spectrum(M, Z.dtype, rtol)
+    rank, atol_m = spectrum.rank, spectrum.atol
+    deviation = np.zeros(n) if exactly else _deviations(Z, classes, offsets, z_unit)
+    invariant = exactly or bool(deviation.max() <= atol_m * code_unit)
+    return CodeGeometry(z_unit, offsets, codes, M, code_unit, spectrum, rank, atol_m, deviation, invariant, rtol)
 
 
 # ------------------------------------------------------------------------ the predicate
@@ -540,8 +611,8 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     labels = classes.labels
     verifier = _Verifier(verify, Z, classes, probe)
 
-    geo = code_geometry(Z, classes, tol)
-    z_unit, offsets, codes, M, code_unit, s, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.singular_values, geo.rank, geo.atol_m
+    geo = _code_geometry(Z, classes, rtol)
+    z_unit, offsets, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
     atol = atol_m * code_unit  # in z units
     unit = code_unit * z_unit  # from M's units to the features' own
     deviation = geo.deviation
@@ -569,12 +640,13 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
 
     # ---- affine independence and dimension
-    s_true = [_scaled(v, unit) for v in (s[0], s[K - 2] if K - 2 < s.size else 0.0)]
+    s_true = [_scaled(v, unit) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
+    kept = f"(K-1)-th {s_true[1]:.3g}" if geo.spectrum.values is not None else f"(K-1)-th at least {s_true[1]:.3g} (proved by QR, no SVD)"
     affine = Condition(
         rank == K - 1,
         rank,
         f"affine rank {rank} of {K} class codes, K-1 = {K - 1} needed; singular values of the "
-        f"centred codes: largest {s_true[0]:.3g}, (K-1)-th {s_true[1]:.3g}, zero at or below {atol_true:.3g}"
+        f"centred codes: largest {s_true[0]:.3g}, {kept}, zero at or below {atol_true:.3g}"
         f"{on_means}{not_required}",
     )
     dimension = _dimension_condition(probe, K, d, not_required)
@@ -585,8 +657,7 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
         distinct = Condition(True, K, f"all {K} class codes are distinct (implied by affine independence){on_means}")
     else:
         pairs, dists = _close_pairs(M, atol_m)
-        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(K, K))
-        n_distinct = int(connected_components(graph, directed=False)[0])
+        n_distinct = components(pairs, K)[0]
         if len(pairs):
             h = int(np.argmin(dists))
             shared = (int(pairs[h].min()), int(pairs[h].max()), _scaled(dists[h], unit))

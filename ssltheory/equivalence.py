@@ -21,8 +21,6 @@ from collections.abc import Callable, Hashable, Iterable
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ssltheory.validation import as_count, as_features, as_labels
 
@@ -95,10 +93,7 @@ class EquivalenceClasses:
         if flat.size and flat.max() >= n:
             i = int(np.argmax(flat >= n))
             raise ValueError(f"pairs refers to input {flat[i]} (pair {i // 2}) but n is {n}")
-        edges = flat.reshape(-1, 2)
-        graph = sp.coo_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(n, n))
-        _, components = connected_components(graph, directed=False)
-        return cls(_first_appearance(components.astype(np.int64)))
+        return cls(_first_appearance(components(flat.reshape(-1, 2), n)[1]))
 
     @classmethod
     def from_views(cls, views: Iterable, key: Callable | None = None) -> "EquivalenceClasses":
@@ -190,6 +185,8 @@ class EquivalenceClasses:
         the rows before they are subtracted, so that features near float64's range do not
         overflow. Sums accumulate in float64, streamed in blocks of BLOCK_ROWS rows.
         """
+        import scipy.sparse as sp  # imported here: invariant features never need it
+
         n, d = Z.shape
         indicator = sp.csc_matrix((np.ones(n), (self.labels, np.arange(n))), shape=(self.n_classes, n))
         sums = np.zeros((self.n_classes, d))
@@ -207,6 +204,22 @@ class EquivalenceClasses:
 
     def __repr__(self) -> str:
         return f"EquivalenceClasses(n_points={self.n_points}, n_classes={self.n_classes})"
+
+
+def components(pairs: np.ndarray, n: int) -> tuple[int, np.ndarray]:
+    """Connected components of the graph on 0..n-1 with edges ``pairs`` (m, 2) int64.
+
+    Returns (number of components, component id (n,) int64), by
+    ``scipy.sparse.csgraph.connected_components`` (not even imported when there are no edges).
+    """
+    if len(pairs) == 0:
+        return n, np.arange(n, dtype=np.int64)
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    graph = sp.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    return int(count), labels.astype(np.int64)
 
 
 def as_classes(classes, n: int | None = None, name: str = "classes", other: str = "features") -> EquivalenceClasses:

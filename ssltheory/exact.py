@@ -23,9 +23,14 @@ Nothing here is at a tolerance: each function either proves its statement or say
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import flint
 import numpy as np
+
+if TYPE_CHECKING:
+    import flint
+
+# flint is imported inside the functions that use it: it costs 40 ms, and most verdicts never need it.
 
 #: largest LP (constraint rows x variables) handed to sympy's rational simplex
 EXACT_LP_MAX_ENTRIES = 1_000
@@ -33,6 +38,8 @@ EXACT_LP_MAX_ENTRIES = 1_000
 
 def rational_matrix(A) -> flint.fmpq_mat:
     """The float matrix A (m, n) as an exact rational matrix (each entry its binary fraction)."""
+    import flint
+
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2:
         raise ValueError(f"expected a 2-D array, got shape {A.shape}")
@@ -49,6 +56,8 @@ def _affine_matrix(C, cols=None) -> flint.fmpq_mat:
 
     C is a float array (K, d) or a ``flint.fmpq_mat`` (K, d) of rational codes.
     """
+    import flint
+
     if isinstance(C, flint.fmpq_mat):
         K, d = C.nrows(), C.ncols()
         cols = range(K) if cols is None else [int(c) for c in cols]
@@ -65,11 +74,15 @@ def exact_affine_rank(C) -> int:
 
     C: float array (K, d) (each float its exact binary fraction) or a ``flint.fmpq_mat``.
     """
+    import flint
+
     return int(_affine_matrix(C).rank()) - 1
 
 
 def class_means(Z, labels, n_classes: int) -> flint.fmpq_mat:
     """The exact rational class means (K, d) of float codes Z (n, d) under labels (n,) in 0..K-1."""
+    import flint
+
     labels = np.asarray(labels, dtype=np.int64)
     Z = np.asarray(Z, dtype=np.float64)
     entries = []
@@ -82,6 +95,8 @@ def class_means(Z, labels, n_classes: int) -> flint.fmpq_mat:
 
 def rational_rows(C) -> list[tuple]:
     """Hashable exact rows of a float array or ``fmpq_mat`` (K, d): tuples of (p, q) pairs."""
+    import flint
+
     if isinstance(C, flint.fmpq_mat):
         return [tuple((int(C[m, j].p), int(C[m, j].q)) for j in range(C.ncols())) for m in range(C.nrows())]
     return [tuple(float(x).as_integer_ratio() for x in row) for row in np.asarray(C, dtype=np.float64).tolist()]
@@ -105,6 +120,8 @@ def exact_dependence(C, support=None) -> tuple[np.ndarray, list[Fraction]] | Non
         (classes (s,) int64 increasing, lambda as s Fractions, scaled so the positive ones sum
         to 1, the first class's negative), or None when the columns (restricted to ``support``) are independent.
     """
+    import flint
+
     K = C.nrows() if isinstance(C, flint.fmpq_mat) else np.asarray(C).shape[0]
     cols = np.arange(K) if support is None else np.asarray(sorted(set(int(s) for s in support)), dtype=np.int64)
     R, rank = _affine_matrix(C, cols).rref()
@@ -159,6 +176,8 @@ def probe_is_strict(W, b, Z, y) -> bool:
     Args:
         W: (k, d) float weights; b: (k,) float biases; Z: (n, d) float codes; y: (n,) labels < k.
     """
+    import flint
+
     W = np.asarray(W, dtype=np.float64)
     Z = np.asarray(Z, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)

@@ -217,9 +217,11 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     tol = as_tolerance(tol)
     C = classes.class_codes(Z)
     K = C.shape[0]
-    s = affine_singular_values(C)
-    s_km1 = s[K - 2] if s.size >= K - 1 else 0.0
-    condition = float(s_km1 / s[0]) if s[0] > 0 else 0.0
+    scaled, exponent = affine_singular_values(C, with_exponent=True)  # the ratio from values of order 1
+    s_km1 = scaled[K - 2] if scaled.size >= K - 1 else 0.0
+    condition = float(s_km1 / scaled[0]) if scaled[0] > 0 else 0.0
+    with np.errstate(over="ignore"):
+        s = np.ldexp(scaled, exponent)
     return AffineConditioning(s, int(affine_rank(C, tol)), condition, tol)
 
 

@@ -96,7 +96,15 @@ def test_item3_no_underflow_at_1e_minus_170_and_no_overflow_at_1e308():
         dependent = np.array([[1e308, -1e308], [0.0, 0.0], [-1e308, 1e308]])
         verdict = is_ideal(dependent, [0, 1, 2])
         assert not verdict.ok and verdict.certificate.task.tolist() in ([0, 1, 0], [1, 0, 1])
-        assert affine_rank(big) == 2 and np.isinf(affine_singular_values(big)).all()
+        assert affine_rank(big) == 2
+        # exactly representable as s * 2**e; as plain floats inf where they exceed float64's range
+        s, e = affine_singular_values(big, with_exponent=True)
+        small = affine_singular_values(big / 2.0**1023)
+        assert e > 1000 and np.allclose(np.ldexp(s, e - 1023), small, rtol=1e-12)
+        values = affine_singular_values(big)
+        assert np.isinf(values[0]) and values[1] == pytest.approx(small[1] * 2.0**1023, rel=1e-12)
+        conditioning = affine_conditioning(big, [0, 1, 2])
+        assert conditioning.rank == 2 and conditioning.condition == pytest.approx(small[1] / small[0], rel=1e-12)
 
 
 def test_item4_linearly_separable_is_exact_at_tiny_margins_and_agrees_with_is_ideal():
@@ -172,17 +180,22 @@ def test_item9_a_relative_tolerance_outside_0_1_is_bad_input(tol, tmp_path, caps
 
 
 def test_item10_a_three_class_dependence_among_many_float32_codes_is_certified_by_three():
-    # the report's case at K = 2,000; the same shape of problem at K = 400 keeps the suite fast
+    # the report's case: K = 2,000 float32 codes in R^2048 (about a second)
     rng = np.random.default_rng(10)
-    K, d = 400, 420
+    K, d = 2000, 2048
     C = (rng.integers(-1000, 1000, size=(K, d)) / 64).astype(np.float32)
     C[2] = 2 * C[1] - C[0]  # exactly collinear (sums of multiples of 1/64 stay exact)
     verdict = is_ideal(C, np.arange(K))
     cert = verdict.certificate
+    assert verdict.conditions["affine_independence"].value == K - 2
     assert cert.kind == "affine-dependence" and cert.witness["support"].tolist() == [0, 1, 2]
     exact_verdict = is_ideal(C[:40], np.arange(40), verify="exact").certificate
     assert exact_verdict.witness["verification"]["check"] == "exact"
     assert sorted(exact_verdict.witness["lambda_exact"]) == [0, 1, 2]
+    # the same among the others, away from the first classes
+    C[2] = rng.integers(-1000, 1000, size=d) / 64
+    C[K // 2] = 0.25 * C[5] + 0.75 * C[7]
+    assert is_ideal(C, np.arange(K)).certificate.witness["support"].tolist() == [5, 7, K // 2]
 
 
 # ---------------------------------------------------------------- exact mode and the CLI

@@ -12,11 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
-from ssltheory import linearly_separable
+from ssltheory import is_ideal, linearly_separable
 from ssltheory.geometry import (
     affine_rank,
     affine_singular_values,
+    affine_spectrum,
+    centre_codes,
+    centred_singular_values,
+    certified_independence,
     default_rtol,
+    gram_is_accurate,
     probe_predict,
     pseudo_inverse_probe,
     radon_split,
@@ -33,6 +38,91 @@ def integer_codes(draw, max_points=7, max_dim=4, low=-3, high=3):
 
 
 # ---------------------------------------------------------------- affine rank
+@given(st.integers(2, 300), st.integers(1, 300), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.3, 0.9, 1.1, 3.0]))
+def test_float32_singular_values_from_the_gram_matrix_keep_their_stated_error_bound(K, d, seed, at):
+    # float32 codes decided at the default tolerance take the float64 Gram route; its values must
+    # lie within sqrt(K d eps64) s_max of a float64 SVD of the same centred codes, and so decide
+    # the rank as that SVD does wherever the smallest kept value is beyond that bound
+    rng = np.random.default_rng(seed)
+    r = min(K - 1, d)
+    rtol = default_rtol(K, d, np.float32)
+    s_true = np.geomspace(1.0, 1e-3, max(r, 1))[:r]
+    if r >= 2:
+        s_true[-1] = at * rtol  # a singular value at a multiple of the threshold (0: exactly dependent)
+    U = np.linalg.qr(rng.standard_normal((K, K)))[0][:, 1:r + 1] if r else np.zeros((K, 0))
+    U -= U.mean(axis=0)
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
+    C = (rng.standard_normal(d) * 1e3 + (U * s_true) @ V.T).astype(np.float32)
+    M, _ = centre_codes(C)
+    assert gram_is_accurate(K, d, rtol, np.float32)
+    gram = centred_singular_values(M, np.float32, rtol)
+    svd = np.linalg.svd(M, compute_uv=False)
+    bound = np.sqrt(K * d * np.finfo(np.float64).eps) * svd[0]
+    assert gram.shape == svd.shape and np.all(np.abs(gram - svd) <= bound)
+
+
+def planted_codes(rng, K, d, smallest, offset=0.0, dtype=np.float64):
+    """K codes in R^d whose centred matrix has singular values geomspace(1, 1e-3) with the last = smallest."""
+    r = min(K - 1, d)
+    s_true = np.geomspace(1.0, 1e-3, max(r, 1))[:r]
+    if r >= 2:
+        s_true[-1] = smallest
+    U = np.linalg.qr(rng.standard_normal((K, K)))[0][:, 1:r + 1] if r else np.zeros((K, 0))
+    U -= U.mean(axis=0)
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
+    return (offset * rng.standard_normal(d) + (U * s_true) @ V.T).astype(dtype)
+
+
+@given(st.integers(2, 40), st.integers(0, 25), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.5, 1.0, 3.0, 5.0, 30.0, 1e4]),
+       st.sampled_from([None, 1e-9, 1e-5]), st.sampled_from([0.0, 1e6]))
+def test_certified_independence_never_overstates_the_smallest_singular_value(K, extra, seed, at, tol, offset):
+    # the QR proof of full affine rank, against a float64 SVD of the same centred codes: its lower
+    # bound never exceeds the true (K-1)-th singular value, and it proves nothing within 4 x the
+    # threshold (where an SVD could decide either way)
+    d = K - 1 + extra
+    rng = np.random.default_rng(seed)
+    rtol = default_rtol(K, d) if tol is None else tol
+    M, _ = centre_codes(planted_codes(rng, K, d, at * rtol, offset))
+    svd = np.linalg.svd(M, compute_uv=False)
+    proof = certified_independence(M, rtol)
+    margin = 8 * max(K, d) * np.finfo(np.float64).eps * svd[0]  # the SVD's own error
+    if svd[K - 2] <= 4 * rtol * svd[0] - margin:
+        assert proof is None
+    if proof is not None:
+        s_max, s_low = proof
+        assert s_low <= svd[K - 2] + margin and s_low > 4 * rtol * s_max
+        assert abs(s_max - svd[0]) <= 1e-9 * svd[0]
+
+
+def test_the_certified_route_decides_as_the_svd_does(monkeypatch):
+    import ssltheory.geometry as geometry
+
+    rng = np.random.default_rng(3)
+    generic = rng.integers(-1000, 1000, size=(60, 70)) / 64 + 2.0**30  # dyadic: the mean below is exact
+    dependent = generic.copy()
+    dependent[5] = 0.5 * dependent[1] + 0.5 * dependent[2]
+    near = planted_codes(rng, 60, 70, 2 * default_rtol(60, 70), offset=1e3)
+    cases = {"generic": generic, "dependent": dependent, "near": near, "d < K - 1": rng.standard_normal((60, 40))}
+    answers = {}
+    for route, entries in (("svd", 1 << 62), ("certified", 1)):
+        monkeypatch.setattr(geometry, "CERTIFY_MIN_ENTRIES", entries)
+        for name, C in cases.items():
+            verdict = is_ideal(C, np.arange(len(C)))
+            M, _ = centre_codes(C)
+            answers[route, name] = (verdict.ok, verdict.conditions["affine_independence"].value, affine_rank(C), affine_spectrum(M, C.dtype, default_rtol(*C.shape)).how)
+    for name in cases:
+        assert answers["svd", name][:3] == answers["certified", name][:3], name
+        assert answers["svd", name][3] == "svd"
+    assert answers["certified", "generic"][3] == "certified" and answers["certified", "generic"][0]
+    assert answers["certified", "dependent"][3] == answers["certified", "near"][3] == "svd"
+
+
+def test_float64_codes_and_tiny_tolerances_keep_the_svd():
+    assert not gram_is_accurate(100, 100, default_rtol(100, 100, np.float64), np.float64)
+    assert not gram_is_accurate(100, 100, 1e-9, np.float32)  # below 4 sqrt(K d eps64): the Gram floor
+    assert gram_is_accurate(100, 100, default_rtol(100, 100, np.float32), np.float32)
+
+
 def test_affine_rank_fixed_example():
     assert affine_rank([[0, 0], [1, 0], [2, 0]]) == 1
     assert affine_rank([[0, 0], [1, 0], [0, 1]]) == 2
