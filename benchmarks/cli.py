@@ -5,6 +5,7 @@ Usage::
     ssltheory bench                      # full run, writes ./benchmarks/RESULTS.md
     ssltheory bench --quick --json       # small sizes, JSON lines on stdout, no file
     ssltheory bench --only losses ideal  # some benchmarks (or single rows, e.g. loss_dissl)
+    ssltheory bench --only ideal --update benchmarks/RESULTS.md   # re-measure those rows in the report
     ssltheory bench --peers              # our losses against lightly's (where lightly imports),
                                          # writes benchmarks/PEERS.md
 
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every generated input")
     parser.add_argument("--out", default=None,
                         help="write the Markdown report here (default: ./benchmarks/RESULTS.md on a full run, none otherwise)")
+    parser.add_argument("--update", default=None, metavar="FILE",
+                        help="with --only: replace those rows in the existing report FILE (stamped with date, command "
+                             "and load), keeping its other rows")
 
 
 def _select(only: list[str] | None) -> dict[str, set[str] | None]:
@@ -121,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
     if peers and args.only:
         raise ValueError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
     selection = {"peers": None} if peers else _select(args.only)
+    update = getattr(args, "update", None)
+    if update is not None:
+        if not args.only or args.out or args.quick or peers:
+            raise ValueError("--update FILE re-measures rows of a full report: give --only NAME ..., without --out, --quick or --peers")
+        if not Path(update).is_file():
+            raise ValueError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
     out = Path(args.out) if args.out else (default_out if not args.quick and not args.only else None)
     if out is not None:
@@ -140,12 +150,17 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     load_after = load_average()
 
+    command = ("ssltheory bench " + " ".join(_argv_of(args))).strip()
     if out is not None:
         from ssltheory.benchmarks.report import write_results
 
-        command = "ssltheory bench " + " ".join(_argv_of(args))
-        write_results(out, rows, machine, command.strip(), elapsed, load_before, load_after)
+        write_results(out, rows, machine, command, elapsed, load_before, load_after)
         print(f"wrote {out}", file=sys.stderr)
+    if update is not None:
+        from ssltheory.benchmarks.report import update_results
+
+        update_results(update, rows, f"{machine['date_utc']} UTC by `{command}`, load {load_before} -> {load_after}")
+        print(f"updated {len(rows)} row(s) of {update}", file=sys.stderr)
     return 1 if any(r.status == "error" for r in rows) else 0
 
 
@@ -157,6 +172,8 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         argv.append("--json")
     if args.only:
         argv += ["--only", *args.only]
+    if getattr(args, "update", None):
+        argv += ["--update", str(args.update)]
     if getattr(args, "peers", False):
         argv.append("--peers")
     if args.threads != 1:

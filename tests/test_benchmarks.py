@@ -92,6 +92,33 @@ def test_only_runs_the_named_rows():
     assert code == 0
 
 
+def test_update_replaces_some_rows_of_a_report_and_keeps_the_rest(tmp_path, capsys):
+    from ssltheory.benchmarks.report import read_rows, update_results, write_results
+    from ssltheory.cli import main
+
+    machine = {"date_utc": "2026-01-01 00:00:00", "cpu": "test cpu"}
+    first = [slowdown_row("is_ideal_a", 2.0, 1.0, 1.0, {"n": 1}), slowdown_row("loss_b", 1.0, 1.0, 1.2, {"n": 2})]
+    path = write_results(tmp_path / "RESULTS.md", first, machine, "ssltheory bench", 10.0, [0.1], [0.2])
+    again = slowdown_row("is_ideal_a", 0.5, 1.0, 1.0, {"n": 3})
+    update_results(path, [again, pending_row("gpu_c", SPEEDUP, ">= 1.5", "no GPU")], "2026-02-02 UTC by `x`, load [0] -> [0]")
+    text = path.read_text()
+    rows = {r.name: r for r in read_rows(text)}
+    assert list(rows) == ["is_ideal_a", "loss_b", "gpu_c"]  # replaced in place, kept, added
+    assert rows["is_ideal_a"].ratio == 0.5 and rows["is_ideal_a"].meets_target and rows["is_ideal_a"].details["measured"].startswith("2026-02-02")
+    assert rows["loss_b"].details == {"n": 2} and "measured" not in rows["loss_b"].details
+    assert text.startswith("# Benchmark results") and "| cpu | test cpu |" in text and "were re-run later" in text
+    assert text.count("## Results") == 1 and "| is_ideal_a | 0.5000 |" in text
+    # bad uses are one line and exit 2, before anything runs
+    for argv in (["bench", "--update", str(path)], ["bench", "--only", "loss_dino", "--update", str(tmp_path / "none.md")],
+                 ["bench", "--only", "loss_dino", "--update", str(path), "--out", str(tmp_path / "o.md")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--update" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "other.md").write_text("# something else\n")
+    with pytest.raises(ValueError, match="not a report written by ssltheory bench"):
+        update_results(tmp_path / "other.md", [again], "now")
+
+
 def test_an_unknown_benchmark_name_is_bad_input_with_exit_code_2(capsys):
     from ssltheory.cli import main
 
