@@ -242,30 +242,44 @@ def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.
     return out
 
 
-def _exact_duplicates(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_duplicate_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Representatives of identical rows: (rep (U,) first index of each distinct row, inv (n,)).
 
-    Rows are hashed exactly (their bit patterns, -0.0 read as 0.0, times fixed odd 64-bit
-    multipliers, summed modulo 2**64), grouped by hash, and every row is then compared with its
-    group's first row: a row that differs (a hash collision) stands for itself, so equal
-    representatives always mean equal rows.
+    Equal rows, and only equal rows, get the same representative. Rows are hashed exactly (each
+    entry's bit pattern, -0.0 read as 0.0, mixed with its column by splitmix64's finaliser, the
+    results summed modulo 2**64) and grouped by hash; every row is then compared with its
+    group's first row, and the rows that differ (hash collisions) are grouped among themselves by
+    their bytes.
     """
     X = np.ascontiguousarray(X) + 0.0  # -0.0 becomes 0.0: equal values, equal bits
-    bits = X.view(np.uint64 if X.dtype.itemsize == 8 else np.uint32)
-    h = (bits * _hash_multipliers(X.shape[1])).sum(axis=1, dtype=np.uint64)  # wraps modulo 2**64
+    h = _mixed(X.view(np.uint64 if X.dtype.itemsize == 8 else np.uint32)).sum(axis=1, dtype=np.uint64)
     _, rep, inv = np.unique(h, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     if rep.size < X.shape[0]:
         collided = np.flatnonzero((X != X[rep[inv]]).any(axis=1))
         if collided.size:
+            rows = X[collided].view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).reshape(-1)
+            _, first, group = np.unique(rows, return_index=True, return_inverse=True)
             inv = inv.copy()
-            inv[collided] = rep.size + np.arange(collided.size)
-            rep = np.concatenate([rep, collided])
+            inv[collided] = rep.size + group.reshape(-1)
+            rep = np.concatenate([rep, collided[first]])
     return rep.astype(np.int64), inv.astype(np.int64)
 
 
+def _mixed(bits: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser of each entry's bits plus a per-column constant, (n, d) uint64."""
+    with np.errstate(over="ignore"):
+        z = bits.astype(np.uint64) + _hash_multipliers(bits.shape[1])
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
 def _hash_multipliers(d: int) -> np.ndarray:
-    """d fixed odd 64-bit integers (seeded), cached per d."""
+    """d fixed 64-bit integers (seeded), one per column, cached per d."""
     if d not in _HASH_MULTIPLIERS:
         _HASH_MULTIPLIERS[d] = np.random.default_rng(12345).integers(1, 2**63, size=d, dtype=np.uint64) | np.uint64(1)
     return _HASH_MULTIPLIERS[d]
@@ -362,7 +376,7 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     if sweep.n_candidates <= X.shape[0]:
         rep, U, found, dists = np.arange(X.shape[0]), X, [np.zeros((0, 2), dtype=np.int64)], [np.zeros(0)]
     else:
-        rep, inv = _exact_duplicates(X)
+        rep, inv = exact_duplicate_rows(X)
         dup = np.flatnonzero(rep[inv] != np.arange(X.shape[0]))
         found = [np.column_stack([rep[inv[dup]], dup])]
         dists = [np.zeros(dup.size)]
@@ -377,7 +391,7 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float, unit: float) -> tuple[int, int, float] | None:
     """Two points of different classes within atol * unit of each other, or None (distance / unit)."""
-    rep, inv = _exact_duplicates(Z)
+    rep, inv = exact_duplicate_rows(Z)
     clash = np.flatnonzero(labels[rep[inv]] != labels)
     if clash.size:
         i = int(clash[0])
@@ -659,7 +673,9 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
         pairs, dists = _close_pairs(M, atol_m)
         n_distinct = components(pairs, K)[0]
         if len(pairs):
-            h = int(np.argmin(dists))
+            # the closest pair, preferring classes whose codes are identical numbers (checkable exactly)
+            identical = (codes[pairs[:, 0]] == codes[pairs[:, 1]]).all(axis=1)
+            h = int(np.lexsort((dists, ~identical))[0])
             shared = (int(pairs[h].min()), int(pairs[h].max()), _scaled(dists[h], unit))
             text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
         else:
@@ -899,7 +915,7 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
     i, j, dist, m = pair
     witness = {"pair": [min(i, j), max(i, j)], "class": m, "distance": dist, "tolerance": 0.0}
     task = None
-    rep, inv = _exact_duplicates(Z)
+    rep, inv = exact_duplicate_rows(Z)
     clash = np.flatnonzero(labels[rep[inv]] != labels)
     if probe == "universal":
         witness["every_task_realizable"] = clash.size == 0

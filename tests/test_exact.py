@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from ssltheory import exact as rational
 from ssltheory import is_ideal, linearly_separable
 from ssltheory.cli import main
-from ssltheory.conditions import code_geometry
+from ssltheory.conditions import code_geometry, exact_duplicate_rows
 from ssltheory.efficiency import worst_erm_risk
 from ssltheory.geometry import affine_rank, affine_singular_values, radon_split, separability, separating_probe
 from ssltheory.metrics import affine_conditioning, ideal_score
@@ -196,6 +196,40 @@ def test_item10_a_three_class_dependence_among_many_float32_codes_is_certified_b
     C[2] = rng.integers(-1000, 1000, size=d) / 64
     C[K // 2] = 0.25 * C[5] + 0.75 * C[7]
     assert is_ideal(C, np.arange(K)).certificate.witness["support"].tolist() == [5, 7, K // 2]
+
+
+# ---------------------------------------------------------------- found by the adversarial review of the fast paths
+def test_identical_rows_of_two_classes_are_found_whatever_their_signs():
+    # x and -x once hashed alike, and identical rows then lost their common representative
+    Z = np.array([[1.0, 1.0], [-1.0, -1.0], [-1.0, -1.0]])
+    for exact in (False, True):
+        verdict = is_ideal(Z, [0, 0, 1], probe="universal", exact=exact)
+        assert verdict.certificate.task.tolist() == [0, 1]
+    assert is_ideal(Z, [0, 0, 1], probe="universal", exact=True).certificate.witness["every_task_realizable"] is False
+
+
+@given(st.integers(1, 200), st.integers(1, 4), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+def test_duplicate_rows_are_grouped_exactly(n, d, dtype, seed):
+    # an independent grouping by np.unique on the rows, on inputs full of hash-hostile structure:
+    # signs flipped, small integers and dyadics, -0.0
+    rng = np.random.default_rng(seed)
+    X = rng.choice(np.array([-4, -2, -1, -0.5, 0, 0.25, 0.5, 1, 2, 4]), size=(n, d)).astype(dtype)
+    X[rng.random(X.shape) < 0.2] *= -1
+    X[X == 0] = rng.choice([0.0, -0.0], size=int((X == 0).sum()))
+    rep, inv = exact_duplicate_rows(X)
+    assert np.array_equal(X[rep[inv]], X)  # every row equals its representative
+    assert rep.size == np.unique(X + 0.0, axis=0).shape[0]  # and equal rows share one
+    first = {(X[i] + 0.0).tobytes(): i for i in range(n - 1, -1, -1)}  # the first index of each value
+    assert sorted(rep.tolist()) == sorted(first.values())
+
+
+def test_a_shared_code_certificate_prefers_identical_codes():
+    # codes equal only after centring ([1e-20, 0] and [2e-20, 0] beside [1, 1]) versus two identical ones
+    Z = np.array([[1e-20, 0.0], [2e-20, 0.0], [1.0, 1.0], [1.0, 1.0]])
+    for order in ([0, 1, 2, 3], [2, 3, 0, 1], [3, 0, 2, 1]):
+        witness = is_ideal(Z[order], np.arange(4), probe="universal").certificate.witness
+        assert witness["verification"]["check"] == "exact"
+        assert np.array_equal(Z[order][witness["classes"][0]], Z[order][witness["classes"][1]])
 
 
 # ---------------------------------------------------------------- exact mode and the CLI
