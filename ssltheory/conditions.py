@@ -57,10 +57,10 @@ from ssltheory.validation import as_count, as_features
 from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
 from ssltheory.geometry import (
     EXACT,
-    Spectrum,
-    affine_spectrum,
     FLOAT_LP,
     NONE,
+    Spectrum,
+    affine_spectrum,
     centre_codes,
     power_of_two,
     radon_from_rank,
@@ -87,7 +87,7 @@ SEARCH_MAX_ENTRIES = 20_000
 #: random directions used to find near-equal rows, and candidate pairs filtered at once
 _N_PROJECTIONS = 8
 _DIRECTIONS: dict[int, np.ndarray] = {}
-_HASH_MULTIPLIERS: dict[int, np.ndarray] = {}
+_COLUMN_SALTS: dict[int, np.ndarray] = {}
 _PAIR_BLOCK = 1 << 18
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
@@ -269,7 +269,7 @@ def exact_duplicate_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _mixed(bits: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser of each entry's bits plus a per-column constant, (n, d) uint64."""
     with np.errstate(over="ignore"):
-        z = bits.astype(np.uint64) + _hash_multipliers(bits.shape[1])
+        z = bits.astype(np.uint64) + _column_salts(bits.shape[1])
         z ^= z >> np.uint64(30)
         z *= np.uint64(0xBF58476D1CE4E5B9)
         z ^= z >> np.uint64(27)
@@ -278,11 +278,11 @@ def _mixed(bits: np.ndarray) -> np.ndarray:
     return z
 
 
-def _hash_multipliers(d: int) -> np.ndarray:
+def _column_salts(d: int) -> np.ndarray:
     """d fixed 64-bit integers (seeded), one per column, cached per d."""
-    if d not in _HASH_MULTIPLIERS:
-        _HASH_MULTIPLIERS[d] = np.random.default_rng(12345).integers(1, 2**63, size=d, dtype=np.uint64) | np.uint64(1)
-    return _HASH_MULTIPLIERS[d]
+    if d not in _COLUMN_SALTS:
+        _COLUMN_SALTS[d] = np.random.default_rng(12345).integers(0, 2**63, size=d, dtype=np.uint64)
+    return _COLUMN_SALTS[d]
 
 
 def _projection_directions(d: int) -> np.ndarray:

@@ -107,16 +107,19 @@ def centre_codes(C) -> tuple[np.ndarray, float]:
     of two floats is rounded relative to the difference, never to the offset the codes share,
     and identical codes give exactly equal rows; codes beyond 2**1021 are first divided by a
     power of two, so that no difference overflows), divided by a power of two so that the
-    largest entry is below 2, and finally centred by their mean (twice). The rounding of that mean is the same vector in every row, which leaves every
-    affine dependence sum lambda_m c_m = 0, sum lambda_m = 0 of the codes exact. So exactly
-    dependent codes stay dependent up to rounding relative to their spread, whatever their
-    offset (up to 1e300 times the spread) and scale (1e-300 to 1e300).
+    largest entry is below 2, and finally centred by their mean (twice). The rounding of that
+    mean is the same vector in every row, which leaves every affine dependence
+    sum lambda_m c_m = 0, sum lambda_m = 0 of the codes exact. So exactly dependent codes stay
+    dependent up to rounding relative to their spread, whatever their offset (up to 1e300 times
+    the spread) and scale (1e-300 to 1e300).
 
     Args:
         C: array-like (K, d) of floats.
 
     Returns:
-        M with max |M| <= 4 (0 when all codes are equal), and unit, a power of two.
+        M with max |M| <= 4 (0 when all codes are equal), and unit, a power of two (inf when
+        the codes' spread exceeds float64's range; ``affine_singular_values(C,
+        with_exponent=True)`` gives such scales exactly).
     """
     X = np.asarray(C, dtype=np.float64)
     unit = 1.0
@@ -135,15 +138,16 @@ def centre_codes(C) -> tuple[np.ndarray, float]:
 def gram_is_accurate(n_rows: int, dim: int, rtol: float, dtype) -> bool:
     """Whether :func:`centred_singular_values` may use the float64 Gram matrix at this tolerance.
 
-    For float32 features and ``rtol >= 4 sqrt(K d eps64)``. The eigenvalues of the Gram
-    matrix G = M^T M (or M M^T) of centred codes M (K, d), formed and decomposed in float64, are
-    within K d eps64 s_max^2 of the true squared singular values (||M||_F^2 <= min(K, d) s_max^2,
-    and the symmetric eigensolver is backward stable), so each singular value is within sqrt(K d eps64) s_max of
-    its true value, and at the threshold rtol * s_max far closer (error / (2 * threshold)). G's
-    rounding is at most max(K, d) eps64 |M|^T |M| entrywise, whose norm is at most
-    max(K, d) ||M||_F^2. That is a quarter of the threshold at most, and below the error bound of a float32 SVD
-    (about max(K, d) eps32 s_max, the default threshold itself). The default float32 tolerance
-    max(K, d) eps32 always qualifies, because max(K, d) >= sqrt(K d).
+    For float32 features and ``rtol >= 4 sqrt(K d eps64)``. The Gram matrix G = M^T M (or
+    M M^T) of centred codes M (K, d), formed in float64, is rounded by at most
+    max(K, d) eps64 |M|^T |M| entrywise, of norm at most max(K, d) ||M||_F^2 <=
+    K d eps64 s_max^2 (as ||M||_F^2 <= min(K, d) s_max^2), and the symmetric eigensolver is
+    backward stable; so each eigenvalue is within about K d eps64 s_max^2 of a squared singular
+    value, each singular value within sqrt(K d eps64) s_max of its true value, and near the
+    threshold rtol * s_max far closer (error / (2 * threshold)). That is a quarter of the
+    threshold at most, and below the error bound of a float32 SVD (about max(K, d) eps32 s_max,
+    the default threshold itself). The default float32 tolerance max(K, d) eps32 always
+    qualifies, because max(K, d) >= sqrt(K d).
     """
     eps64 = float(np.finfo(np.float64).eps)
     return np.dtype(dtype) == np.float32 and rtol >= 4.0 * math.sqrt(n_rows * dim * eps64)
