@@ -1,6 +1,6 @@
 """Convex geometry of codes (THEORY.md T1, T5): affine rank, Radon splits, LP separability, probes.
 
-Independent checks: exact rational rank and a hull-intersection LP from tests/oracles.py (the other
+Independent checks: exact rational rank and a hull-intersection LP from ssltheory/testing/oracles.py (the other
 side of T1.1, not the margin LP of the library) and plain loops over points and labels.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
+from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import is_ideal, linearly_separable
 from ssltheory.geometry import (
     affine_rank,
