@@ -150,18 +150,36 @@ def test_torchvision_layout_with_missing_keys_exits_2(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "missing keys: bn1.weight" in err
 
 
-def test_torchvision_layout_checkpoint_scores_with_prefix_and_head_reported(tmp_path, capsys):
-    from test_released import torchvision_state
+def test_a_solo_learn_checkpoint_scores_with_its_heads_named(tmp_path, capsys):
+    from test_released import SCHEMES, torchvision_state
 
-    state = {f"module.backbone.{k}": v for k, v in torchvision_state("resnet18", fc=True).items()}
-    path = tmp_path / "solo_learn_resnet18.pth"
-    torch.save({"state_dict": state}, path)
+    path = tmp_path / "solo_learn_resnet18.ckpt"
+    torch.save(SCHEMES["solo-learn"][0](torchvision_state("resnet18", fc=True)), path)
     code, out, err = score([path, "--data", "patches", "--n-images", "4", "--views", "2", "--json"], capsys)
     assert code == 0, err
     assert out["dim"] == 512 and out["source"]["arch"] == "resnet18"
-    assert out["source"]["stripped_prefixes"] == ["module.", "backbone."]
-    assert out["source"]["ignored_keys"] == ["fc.bias", "fc.weight"]
+    assert out["source"]["backbone"] == "state_dict.backbone." and out["source"]["stem"] == "imagenet"
+    assert out["source"]["dropped"] == {"optimizer_states": 1, "state_dict.classifier": 2, "state_dict.projector": 3}
     assert out["augmentation"] == {"kind": "simclr", "strength": 1.0}
+
+
+def test_dino_student_and_stem_options_from_the_command_line(tmp_path, capsys):
+    from test_released import SCHEMES, torchvision_state
+
+    state = torchvision_state("resnet18", fc=True)
+    path = tmp_path / "dino.pth"
+    torch.save(SCHEMES["dino"][0](state), path)
+    code, out, err = score([path, "--which", "student", "--data", "patches", "--n-images", "4", "--views", "2",
+                            "--json"], capsys)
+    assert code == 0, err
+    assert out["source"]["backbone"] == "student.module.backbone."
+    small = {**{k: v for k, v in state.items() if not k.startswith("fc.")}, "conv1.weight": torch.randn(64, 3, 3, 3)}
+    torch.save(small, tmp_path / "cifar.pt")
+    code, _, err = score([tmp_path / "cifar.pt", "--data", "patches", "--n-images", "4", "--views", "2"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "pass --stem" in err
+    code, out, err = score([tmp_path / "cifar.pt", "--stem", "cifar-pad2", "--data", "patches", "--n-images", "4",
+                            "--views", "2", "--json"], capsys)
+    assert code == 0 and out["source"]["stem"] == "cifar-pad2" and out["source"]["stem_source"] == "given", err
 
 
 # ------------------------------------------------------------------------- RUN and ENCODER

@@ -43,6 +43,7 @@ import json
 from pathlib import Path
 
 from ssltheory.files import load_npy
+from ssltheory.ssl.config import STEMS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="where the dataset's files are (mnist, cifar10, ...)")
     parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")
     parser.add_argument("--z-dim", type=int, default=None, help="representation size of a state dict's encoder")
+    loading = parser.add_argument_group("checkpoints of other libraries (ssltheory.ssl.released.load_resnet)")
+    loading.add_argument("--which", default=None, metavar="NAME",
+                         help="pick one of several backbones by a part of its path (DINO: student; the teacher is "
+                              "the default; solo-learn: momentum_backbone)")
+    loading.add_argument("--prefix", default=None, metavar="PATH",
+                         help="the backbone's path in the file, e.g. state_dict.backbone. (for unusual layouts)")
+    loading.add_argument("--stem", choices=tuple(STEMS), default=None,
+                         help="the ResNet stem, when the checkpoint does not record it: "
+                              + "; ".join(f"{name}: {stem.describe()}" for name, stem in STEMS.items()))
     parser.add_argument("--image-size", type=int, default=None,
                         help="resize the scored images to this side (default: as stored; 224 for released checkpoints)")
     parser.add_argument("--aug", choices=("simclr", "coarse", "none"), default="simclr",
@@ -84,10 +94,6 @@ def _is_state_dict_file(path: Path) -> bool:
     return path.is_file() and path.suffix in (".pt", ".pth", ".torch", ".ckpt")
 
 
-def _load_state_dict(path: Path) -> dict:
-    from ssltheory.ssl.released import read_state_dict
-
-    return read_state_dict(path)[0]
 
 
 def _dataset(name: str | None, data_dir: str | None, what: str):
@@ -130,21 +136,23 @@ def _encoder_and_images(args) -> dict:
                   "trained_with": {"aug": config.get("aug"), "aug_strength": config.get("aug_strength")}}
         image_size = args.image_size
     else:
-        state = _load_state_dict(target)
-        from ssltheory.ssl.released import is_released_layout, load_resnet, load_strict
+        from ssltheory.ssl.released import is_released_layout, load_resnet, load_strict, read_checkpoint, read_state_dict
 
+        contents = read_checkpoint(target)
         if args.data is None:
             raise ValueError("--data is required to score an encoder state dict (which images to encode?)")
-        if is_released_layout(state):
-            encoder, info = load_resnet(state)  # before the data: a bad file fails fast
-            image_size = args.image_size or (224 if info.stem == "imagenet" else None)
+        chosen = {"which": args.which, "prefix": args.prefix, "stem": args.stem}
+        if is_released_layout(contents) or any(v is not None for v in chosen.values()):
+            encoder, info = load_resnet(contents, **chosen)  # before the data: a bad file fails fast
+            image_size = args.image_size or (224 if STEMS[info.stem].kernel == 7 else None)
             dataset = _dataset(args.data, args.data_dir, "an encoder state dict")
             from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
 
             mean, std = IMAGENET_MEAN, IMAGENET_STD  # torchvision-layout models' preprocessing
             source = {"kind": "torchvision-layout", "path": str(target), "arch": info.arch, "z_dim": info.z_dim,
-                      "loaded": info.describe(), "stripped_prefixes": list(info.stripped),
-                      "ignored_keys": list(info.ignored)}
+                      "loaded": info.describe(), "backbone": info.prefix, "stem": info.stem,
+                      "stem_source": info.stem_source, "ignored_keys": list(info.ignored),
+                      "dropped": dict(info.dropped)}
         else:
             if args.arch is None:
                 raise ValueError(f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
@@ -155,7 +163,7 @@ def _encoder_and_images(args) -> dict:
             image_size = args.image_size
             side = image_size or (dataset.image_size if isinstance(dataset.image_size, int) else dataset.image_size[0])
             encoder = build_encoder(args.arch, dataset.channels, side, args.z_dim)
-            load_strict(encoder, state, target)
+            load_strict(encoder, read_state_dict(contents)[0], target)
             encoder.eval()
             mean, std = dataset.mean, dataset.std
             source = {"kind": "encoder", "path": str(target), "arch": args.arch, "z_dim": encoder.out_dim}
