@@ -331,3 +331,23 @@ def test_score_encoder_scores_any_module_on_reference_views():
     torch.nn.init.zeros_(collapsed[1].weight)
     flat = ssltheory.score_encoder(collapsed, images, n_views=2, mean=(0.5,), std=(0.25,))
     assert flat.ideal_score < 1.0 and flat.lidar is None and any("lidar" in note for note in flat.notes)
+
+
+def test_lidar_delta_and_ridge_reach_the_scores_from_the_command_line(tmp_path, capsys):
+    from ssltheory.metrics import lidar
+
+    rng = np.random.default_rng(0)
+    K, views, d = 10, 2, 50  # 10 degrees of freedom within classes for 50 dimensions: singular without delta
+    codes = 1e7 * rng.standard_normal((K, d))  # post-ReLU ResNet-50 codes are large: the default delta is lost
+    Z = np.concatenate([codes + 1e6 * rng.standard_normal((K, d)) for _ in range(views)])
+    classes = np.tile(np.arange(K), views)
+    z_path, c_path = save(tmp_path, Z, classes)
+    code, default, err = score([z_path, "--classes", c_path, "--json"], capsys)
+    assert code == 0 and default["lidar"] is None, err
+    code, out, err = score([z_path, "--classes", c_path, "--lidar-delta", "1e3", "--json"], capsys)
+    assert code == 0, err
+    assert out["lidar"] is not None and out["lidar"] == pytest.approx(lidar(Z, classes, delta=1e3), rel=1e-9)
+    code, _, err = score([z_path, "--classes", c_path, "--lidar-delta", "-1"], capsys)
+    assert code == 2 and "--lidar-delta must be a finite number >= 0" in err
+    code, _, err = score([z_path, "--classes", c_path, "--ridge", "nan"], capsys)
+    assert code == 2 and "--ridge must be a finite number >= 0" in err

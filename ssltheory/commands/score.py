@@ -79,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tol", type=float, default=None,
                         help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
                              "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
+    params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
+    params.add_argument("--lidar-delta", type=float, default=None, metavar="DELTA",
+                        help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
+                             "undefined: fewer views than dimensions)")
+    params.add_argument("--ridge", type=float, default=None,
+                        help="ridge of the held-out linear probes of the ideal and worst-task scores (default 1e-4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images, views and held-out split (default 0)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
@@ -201,12 +207,24 @@ def _check_args(args) -> None:
         raise ValueError(f"--tol must be a finite number >= 0, got {args.tol}")
 
 
+def score_parameters(args) -> dict:
+    """The ``score_all`` keyword arguments given on the command line (--lidar-delta, --ridge), checked."""
+    import math
+
+    given = {"lidar_delta": args.lidar_delta, "ridge": args.ridge}
+    for name, value in given.items():
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def run(args: argparse.Namespace) -> int:
     """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
     import numpy as np
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 
+    parameters = score_parameters(args)
     target = Path(args.target)
     if not target.exists():
         raise ValueError(f"{args.target} does not exist (expected a run directory, a .pt state dict or a .npy file)")
@@ -243,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tol must be a finite number in [0, 1), got {args.tol}")
     tol = DEFAULT_TOL if args.tol is None else args.tol
     section = score_representation(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
-    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
+    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed, **parameters)
     payload = {**scores.to_dict(), "source": source,
                "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:
