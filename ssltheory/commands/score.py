@@ -43,7 +43,8 @@ import json
 from pathlib import Path
 
 from ssltheory.files import load_npy
-from ssltheory.ssl.config import STEMS
+from ssltheory.ssl.config import AUGMENTATIONS, STEMS
+from ssltheory.ssl.data import DATASETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,8 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="images to score (default test)")
     parser.add_argument("--classes-from", choices=("images", "labels"), default="images",
                         help="classes: each source image (default) or the data's labels (controlled runs)")
-    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER")
-    parser.add_argument("--data-dir", default=None, help="where the dataset's files are (mnist, cifar10, ...)")
+    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER: "
+                        + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
+    parser.add_argument("--data-dir", default=None, help="where the dataset's files are ("
+                        + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")")
     parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")
     parser.add_argument("--z-dim", type=int, default=None, help="representation size of a state dict's encoder")
     loading = parser.add_argument_group("checkpoints of other libraries (ssltheory.ssl.released.load_resnet)")
@@ -72,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               + "; ".join(f"{name}: {stem.describe()}" for name, stem in STEMS.items()))
     parser.add_argument("--image-size", type=int, default=None,
                         help="resize the scored images to this side (default: as stored; 224 for released checkpoints)")
-    parser.add_argument("--aug", choices=("simclr", "coarse", "none"), default="simclr",
+    parser.add_argument("--aug", choices=AUGMENTATIONS, default="simclr",
                         help="reference augmentation drawing the views, the same for every encoder (default simclr)")
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
