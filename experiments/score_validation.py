@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 import time
@@ -53,11 +52,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
+
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
-from ssltheory.ranking import HIGHER_IS_BETTER, bootstrap_protocol, group_metrics, spearman  # noqa: F401 (fig7b)
+from ssltheory.ranking import (  # noqa: F401 (fig7b)
+    HIGHER_IS_BETTER,
+    bootstrap_protocol,
+    group_metrics,
+    spearman,
+)
 from ssltheory.report import DEFAULT_TOL
 from ssltheory.ssl.augment import Normalize
 from ssltheory.ssl.data import default_data_dir, load_dataset
@@ -538,7 +542,7 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
     outcome = verdict(table)
     met = all(ok for ok, _ in outcome.values())
     K = rows[0]["n_classes"]
-    count = lambda key: ", ".join(f"{v} x{sum(1 for r in rows if r[key] == v)}" for v in sorted({r[key] for r in rows}))  # noqa: E731
+    count = lambda key: ", ".join(f"{v} x{sum(1 for r in rows if r[key] == v)}" for v in sorted({r[key] for r in rows}))
     z_big = sorted({int(r["z_dim"]) for r in rows if int(r["z_dim"]) >= K})
     text = [
         "# Score validation",

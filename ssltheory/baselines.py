@@ -34,12 +34,12 @@ from ssltheory.validation import as_count, as_features
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
-    "twonn_dimension",
-    "mst_dimension",
     "alignment",
-    "uniformity",
+    "mst_dimension",
     "nesum",
     "nesum_from_eigenvalues",
+    "twonn_dimension",
+    "uniformity",
 ]
 
 #: rows kept (seeded random subsample) by the estimators that look at all pairs of points

@@ -27,13 +27,13 @@ import numpy as np
 from scipy.stats import rankdata
 
 __all__ = [
-    "METRICS",
     "HIGHER_IS_BETTER",
-    "spearman",
+    "METRICS",
+    "bootstrap_protocol",
+    "group_metrics",
     "kendall_tau_b",
     "selection_regret",
-    "group_metrics",
-    "bootstrap_protocol",
+    "spearman",
 ]
 
 #: the protocol's numbers, as keys of `group_metrics`; regret is in points, lower is better

@@ -17,7 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssltheory import baselines
-from ssltheory.baselines import alignment, mst_dimension, nesum, nesum_from_eigenvalues, twonn_dimension, uniformity
+from ssltheory.baselines import (
+    alignment,
+    mst_dimension,
+    nesum,
+    nesum_from_eigenvalues,
+    twonn_dimension,
+    uniformity,
+)
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -35,7 +42,7 @@ def twonn_loop(Z, discard_fraction=0.1):
         mus.append(dists[1] / dists[0])
     mus.sort()
     n = len(mus)
-    keep = min(int(math.floor(n * (1 - discard_fraction))), n - 1)
+    keep = min(math.floor(n * (1 - discard_fraction)), n - 1)
     xs = [math.log(mus[i]) for i in range(keep)]
     ys = [-math.log(1 - (i + 1) / n) for i in range(keep)]
     return sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
@@ -71,7 +78,7 @@ def mst_dimension_loop(Z, n_sizes, min_points, repeats, seed, alpha=1.0):
     rng = np.random.default_rng(seed)
     n_max = unique.shape[0]
     pool = unique[np.sort(rng.choice(n_max, size=n_max, replace=False))]
-    sizes = sorted({int(round(s)) for s in np.geomspace(min_points, n_max, n_sizes)})
+    sizes = sorted({round(s) for s in np.geomspace(min_points, n_max, n_sizes)})
     xs, ys = [], []
     for size in sizes:
         lengths = [kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha)

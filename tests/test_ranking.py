@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssltheory import ranking
-from ssltheory.ranking import bootstrap_protocol, group_metrics, kendall_tau_b, selection_regret, spearman
+from ssltheory.ranking import (
+    bootstrap_protocol,
+    group_metrics,
+    kendall_tau_b,
+    selection_regret,
+    spearman,
+)
 
 
 def test_rank_correlations_by_hand():
