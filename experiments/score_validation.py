@@ -541,7 +541,7 @@ def _markdown(path: Path, rows: list[dict], table: dict, shares: dict, design_ta
         f"Scores: {cfg['n_images']} validation images, each its own class (K = {rows[0]['n_classes']}), "
         f"{cfg['views']} views each drawn by the one reference augmentation `{rows[0]['reference_augmentation']}` "
         "for every run; tolerance {tol:g}. Oriented so that a positive rho means the score ranks runs as accuracy "
-        "does (alpha-ReQ as -|alpha - 1|). `z_dim=X` columns: mean over datasets of rho within (dataset, z_dim).".replace(
+        "does (alpha-ReQ as -|alpha - 1|). `z_dim=X` columns: " "mean over datasets of rho within (dataset, z_dim).".replace(
             "{tol:g}", f"{DEFAULT_TOL:g}"),
         "",
         "The headline `ideal_score` (`ssltheory.metrics.ideal_score`) was chosen on separate design runs "

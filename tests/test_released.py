@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.ssl.released import is_released_layout, load_released, load_resnet, to_encoder_state
 

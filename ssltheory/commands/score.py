@@ -194,8 +194,11 @@ def _check_args(args) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
+    """``ssltheory score``: score a run, an encoder or features (see the module docstring).
+
+    Exit 0, or 2 on bad input."""
     import numpy as np
+
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltheory.validation import as_count
 from ssltheory.ssl.config import ARCHS
+from ssltheory.validation import as_count
 
 __all__ = ["build_encoder", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
 

@@ -65,6 +65,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from ssltheory.ssl.encoders import build_encoder
 
 __all__ = [
