@@ -20,12 +20,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ssltheory import exact as rational
-from ssltheory import is_ideal, linearly_separable
+from ssltheory import exact as rational, is_ideal, linearly_separable
 from ssltheory.cli import main
 from ssltheory.conditions import code_geometry, exact_duplicate_rows
 from ssltheory.efficiency import worst_erm_risk
@@ -41,6 +39,7 @@ from ssltheory.testing.oracles import (
     fractions,
     strict_margins,
 )
+
 
 def check_cli(tmp_path, capsys, Z, classes, *extra) -> tuple[int, dict]:
     np.save(tmp_path / "z.npy", np.asarray(Z))
@@ -263,8 +262,12 @@ def test_identical_rows_of_two_classes_are_found_whatever_their_signs():
 HASH_HOSTILE = [-4.0, -2.0, -1.0, -0.5, 0.0, -0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
 
 
-@given(st.sampled_from([np.float32, np.float64]).flatmap(
-    lambda dtype: hnp.arrays(dtype, st.tuples(st.integers(1, 200), st.integers(1, 4)), elements=st.sampled_from(HASH_HOSTILE))))
+def hash_hostile_rows(dtype):
+    shape = st.tuples(st.integers(1, 200), st.integers(1, 4))
+    return hnp.arrays(dtype, shape, elements=st.sampled_from(HASH_HOSTILE))
+
+
+@given(st.sampled_from([np.float32, np.float64]).flatmap(hash_hostile_rows))
 def test_duplicate_rows_are_grouped_exactly(X):
     # an independent grouping by np.unique on the rows, on inputs full of hash-hostile structure:
     # signs flipped, small integers and dyadics, -0.0
@@ -370,7 +373,8 @@ def _check_exact_certificate(Z, labels, verdict):
 def test_oracle_linear_separability_is_exact(world, data):
     Z, labels = world.Z, world.classes
     COUNTS["cases"] += 1
-    task = data.draw(strategies.invariant_tasks(world.n_classes, n_labels=data.draw(st.integers(2, 3)), nonconstant=False))
+    k = data.draw(st.integers(2, 3))
+    task = data.draw(strategies.invariant_tasks(world.n_classes, n_labels=k, nonconstant=False))
     y = task[labels]
     try:
         answer = separability(Z, y)

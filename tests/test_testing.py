@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import EquivalenceClasses, is_ideal
 from ssltheory.testing import assert_ideal, assert_invariant_task_realizable, assert_not_ideal, oracles, strategies
@@ -58,7 +57,7 @@ def test_general_position_points_are_affinely_independent_in_every_small_subset(
     N, d = Z.shape
     m = min(N, d + 1)
     for start in range(N - m + 1):
-        assert oracles.exact_affine_rank(Z[start:start + m]) == m - 1
+        assert oracles.exact_affine_rank(Z[start : start + m]) == m - 1
 
 
 @given(strategies.equivalence_classes("views"))
@@ -94,8 +93,7 @@ def test_worst_erm_risk_by_enumeration_on_theory_md_t3_example():
     assert oracles.worst_erm_risk_by_enumeration(invariant, [0, 0, 1], [0], "universal") == Fraction(1, 3)
 
 
-@given(strategies.ideal_codes(max_classes=4, max_dim=3, offsets=False, scales=False, max_points_per_class=2),
-       st.data())
+@given(strategies.ideal_codes(max_classes=4, max_dim=3, offsets=False, scales=False, max_points_per_class=2), st.data())
 def test_worst_erm_risk_of_invariant_ideal_codes_is_the_missing_mass(world, data):
     # THEORY.md T3: for invariant population-ideal encoders the worst ERM risk is the mass of the
     # classes the sample has not seen; the library's LP branch and bound agrees
@@ -121,7 +119,9 @@ def test_assertion_messages_are_the_certificates():
     with pytest.raises(AssertionError, match=r"(?s)it is ideal:.*affine_independence: 2"):
         assert_not_ideal(np.eye(3), [0, 1, 2])
     assert assert_ideal(np.eye(3), [0, 1, 2]).ok
-    with pytest.raises(AssertionError, match=r"task \[0, 1, 0\] is not realized .* the point \[1.0, 1.0\] lies in the hull"):
+    with pytest.raises(
+        AssertionError, match=r"task \[0, 1, 0\] is not realized .* the point \[1.0, 1.0\] lies in the hull"
+    ):
         assert_invariant_task_realizable(line, [0, 1, 2], [0, 1, 0])
     W, b = assert_invariant_task_realizable(line, [0, 1, 2], [0, 0, 1])
     assert min(oracles.strict_margins(W, b, line, [0, 0, 1])) > 0
@@ -133,12 +133,19 @@ def test_assertion_messages_are_the_certificates():
 
 # ---------------------------------------------------------------- the extra
 def test_importing_the_strategies_without_hypothesis_names_the_extra():
-    code = ("import sys; sys.modules['hypothesis'] = None\n"
-            "from ssltheory.testing import oracles, assert_ideal\n"
-            "try:\n    from ssltheory.testing import strategies\n"
-            "except ImportError as error:\n    print(error)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(REPO), "PATH": ""})
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from ssltheory.testing import oracles, assert_ideal\n"
+        "try:\n    from ssltheory.testing import strategies\n"
+        "except ImportError as error:\n    print(error)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": ""},
+    )
     assert out.returncode == 0, out.stderr
     assert "pip install 'ssltheory[testing]'" in out.stdout
 

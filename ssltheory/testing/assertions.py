@@ -28,13 +28,15 @@ def assert_ideal(Z, classes, probe: str = "linear", *, tol: float | None = None,
     """
     verdict = is_ideal(Z, classes, probe=probe, tol=tol, exact=exact)
     if not verdict.ok:
-        raise AssertionError(f"expected a representation ideal for {probe} probes; it is not, and here is why:\n"
-                             + verdict.summary())
+        raise AssertionError(
+            f"expected a representation ideal for {probe} probes; it is not, and here is why:\n" + verdict.summary()
+        )
     return verdict
 
 
-def assert_not_ideal(Z, classes, probe: str = "linear", *, tol: float | None = None,
-                     exact: bool = False) -> IdealVerdict:
+def assert_not_ideal(
+    Z, classes, probe: str = "linear", *, tol: float | None = None, exact: bool = False
+) -> IdealVerdict:
     """Assert that Z (n, d) with these classes is not ideal for the probe family.
 
     Returns the verdict (its ``certificate`` is the evidence); raises AssertionError whose message
@@ -44,8 +46,9 @@ def assert_not_ideal(Z, classes, probe: str = "linear", *, tol: float | None = N
     """
     verdict = is_ideal(Z, classes, probe=probe, tol=tol, exact=exact)
     if verdict.ok:
-        raise AssertionError(f"expected a representation that is not ideal for {probe} probes; it is ideal:\n"
-                             + verdict.summary())
+        raise AssertionError(
+            f"expected a representation that is not ideal for {probe} probes; it is ideal:\n" + verdict.summary()
+        )
     return verdict
 
 
@@ -67,8 +70,10 @@ def assert_invariant_task_realizable(Z, classes, task, probe: str = "linear"):
         for i, row in enumerate(Z + 0.0):
             j = seen.setdefault(row.tobytes(), i)
             if y[j] != y[i]:
-                raise AssertionError(f"task {task.tolist()} is not realized by any function of z: points {j} and {i} "
-                                     f"share the code {row.tolist()} but get labels {int(y[j])} and {int(y[i])}")
+                raise AssertionError(
+                    f"task {task.tolist()} is not realized by any function of z: points {j} and {i} "
+                    f"share the code {row.tolist()} but get labels {int(y[j])} and {int(y[i])}"
+                )
         return None
     if probe != "linear":
         raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
@@ -80,7 +85,9 @@ def assert_invariant_task_realizable(Z, classes, task, probe: str = "linear"):
         ones, zeros = Z[y == y.max()], Z[y != y.max()]
         point = hull_common_point(ones, zeros)
         if point is not None:
-            message += (f"; the point {np.round(point, 12).tolist()} lies in the hull of the points labelled "
-                        f"{int(y.max())} (classes {sorted(set(np.flatnonzero(task == y.max()).tolist()))}) and in "
-                        f"the hull of the others")
+            message += (
+                f"; the point {np.round(point, 12).tolist()} lies in the hull of the points labelled "
+                f"{int(y.max())} (classes {sorted(set(np.flatnonzero(task == y.max()).tolist()))}) and in "
+                f"the hull of the others"
+            )
     raise AssertionError(message)

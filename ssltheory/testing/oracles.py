@@ -45,10 +45,12 @@ def hull_common_point(A, B) -> np.ndarray | None:
     A, B = np.atleast_2d(np.asarray(A, dtype=float)), np.atleast_2d(np.asarray(B, dtype=float))
     d = A.shape[1]
     eq = np.zeros((d + 2, len(A) + len(B)))
-    eq[:d, : len(A)], eq[:d, len(A):] = A.T, -B.T
+    eq[:d, : len(A)], eq[:d, len(A) :] = A.T, -B.T
     eq[d, : len(A)] = 1
-    eq[d + 1, len(A):] = 1
-    res = linprog(np.zeros(len(A) + len(B)), A_eq=eq, b_eq=np.r_[np.zeros(d), 1.0, 1.0], bounds=(0, None), method="highs")
+    eq[d + 1, len(A) :] = 1
+    res = linprog(
+        np.zeros(len(A) + len(B)), A_eq=eq, b_eq=np.r_[np.zeros(d), 1.0, 1.0], bounds=(0, None), method="highs"
+    )
     if res.status not in (0, 2):
         raise RuntimeError(f"HiGHS could not decide the hull intersection: {res.message}")
     return res.x[: len(A)] @ A if res.status == 0 else None
@@ -119,7 +121,7 @@ def _phase_one_feasible(B: list[list[Fraction]], c: list[Fraction]) -> bool:
         pivot_row = [v / p for v in rows[leave]]
         rows[leave] = pivot_row
         support = [j for j, v in enumerate(pivot_row) if v != 0]
-        for target in [*rows[:leave], *rows[leave + 1:], reduced]:
+        for target in [*rows[:leave], *rows[leave + 1 :], reduced]:
             f = target[entering]
             if f != 0:
                 for j in support:
@@ -190,7 +192,7 @@ def exact_dependence_holds(C, lambda_exact: dict) -> bool:
     rows = fractions(C)
     if sum(lam.values()) != 0 or not any(lam.values()):
         return False
-    return all(sum(l * rows[m][j] for m, l in lam.items()) == 0 for j in range(len(rows[0])))
+    return all(sum(v * rows[m][j] for m, v in lam.items()) == 0 for j in range(len(rows[0])))
 
 
 def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n_labels: int | None = None) -> Fraction:
@@ -218,7 +220,11 @@ def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n
     rows = [tuple(r) for r in fractions(Z)]
     y = [int(v) for v in y]
     n = len(rows)
-    p = [Fraction(1, n)] * n if p is None else [Fraction(v) if isinstance(v, Fraction) else Fraction(float(v)) for v in p]
+    p = (
+        [Fraction(1, n)] * n
+        if p is None
+        else [Fraction(v) if isinstance(v, Fraction) else Fraction(float(v)) for v in p]
+    )
     k = max(max(y) + 1, 2) if n_labels is None else int(n_labels)
     distinct = sorted(set(rows))
     code_of = [distinct.index(r) for r in rows]

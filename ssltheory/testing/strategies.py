@@ -30,8 +30,7 @@ from fractions import Fraction
 import numpy as np
 
 try:
-    from hypothesis import settings
-    from hypothesis import strategies as st
+    from hypothesis import settings, strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as error:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
@@ -91,8 +90,9 @@ def augmentation_pairs(draw, max_points: int = 12, max_pairs: int = 15) -> tuple
 def sampled_views(draw, max_points: int = 10, max_views: int = 3, n_distinct_views: int = 12) -> list[list[int]]:
     """views[i]: the sampled views of input i, as ints from a small pool (equal ints: equal views)."""
     n = draw(st.integers(1, max_points))
-    return draw(st.lists(st.lists(st.integers(0, n_distinct_views - 1), min_size=1, max_size=max_views),
-                         min_size=n, max_size=n))
+    return draw(
+        st.lists(st.lists(st.integers(0, n_distinct_views - 1), min_size=1, max_size=max_views), min_size=n, max_size=n)
+    )
 
 
 def equivalence_classes(source: str = "labels", **kwargs):
@@ -225,8 +225,9 @@ def _answer_at_tolerance(L: np.ndarray, exact: dict, dtype, deviation: float = 0
     atol = default_rtol(K, d, dtype) * (s[0] if s.size else 0.0)
     gaps = {
         "linear": s[K - 2] if K - 2 < s.size else 0.0,
-        "universal": min((np.linalg.norm((L[i] - L[j]).astype(np.float64)) for i in range(K) for j in range(i)),
-                         default=np.inf),
+        "universal": min(
+            (np.linalg.norm((L[i] - L[j]).astype(np.float64)) for i in range(K) for j in range(i)), default=np.inf
+        ),
     }
     answer = {}
     for probe, truth in exact.items():
@@ -246,8 +247,20 @@ def _sizes_and_order(draw, K: int, max_points_per_class: int, at_least_two: int 
     return classes[order]
 
 
-def _finish(draw, L: np.ndarray, kind: str, exact: dict, certificate, *, dtypes, offsets: bool, scales: bool,
-            max_points_per_class: int, near_degenerate: bool = False, move_one: bool = False) -> CodesWithAnswer:
+def _finish(
+    draw,
+    L: np.ndarray,
+    kind: str,
+    exact: dict,
+    certificate,
+    *,
+    dtypes,
+    offsets: bool,
+    scales: bool,
+    max_points_per_class: int,
+    near_degenerate: bool = False,
+    move_one: bool = False,
+) -> CodesWithAnswer:
     """Move the lattice by an integer offset, draw the points, scale by a power of two, cast."""
     dtype = draw(st.sampled_from(list(dtypes)))
     K, d = L.shape
@@ -275,10 +288,20 @@ def _finish(draw, L: np.ndarray, kind: str, exact: dict, certificate, *, dtypes,
     Z = np.ldexp(points.astype(np.float64), scale_exponent).astype(dtype)
     first_points = np.unique(classes, return_index=True)[1]
     return CodesWithAnswer(
-        Z=Z, classes=classes, codes=Z[first_points].astype(np.float64), lattice=lattice, kind=kind, ideal=exact,
-        ideal_at_tolerance=_answer_at_tolerance(L, exact, dtype, deviation), certificate=certificate,
-        transform={"dtype": np.dtype(dtype).name, "offset_exponent": offset_exponent,
-                   "scale_exponent": scale_exponent, "near_degenerate": near_degenerate},
+        Z=Z,
+        classes=classes,
+        codes=Z[first_points].astype(np.float64),
+        lattice=lattice,
+        kind=kind,
+        ideal=exact,
+        ideal_at_tolerance=_answer_at_tolerance(L, exact, dtype, deviation),
+        certificate=certificate,
+        transform={
+            "dtype": np.dtype(dtype).name,
+            "offset_exponent": offset_exponent,
+            "scale_exponent": scale_exponent,
+            "near_degenerate": near_degenerate,
+        },
     )
 
 
@@ -287,9 +310,18 @@ def _integer_codes(draw, K: int, d: int, bound: int) -> np.ndarray:
 
 
 @st.composite
-def ideal_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYPES, offsets: bool = True,
-                scales: bool = True, near_degenerate: bool = False, max_points_per_class: int = 3,
-                bound: int = 20) -> CodesWithAnswer:
+def ideal_codes(
+    draw,
+    max_classes: int = 6,
+    max_dim: int = 6,
+    *,
+    dtypes=DTYPES,
+    offsets: bool = True,
+    scales: bool = True,
+    near_degenerate: bool = False,
+    max_points_per_class: int = 3,
+    bound: int = 20,
+) -> CodesWithAnswer:
     """Invariant points whose K class codes are affinely independent: ideal for both probe families.
 
     The differences c_m - c_0 are the rows of a permuted triangular integer matrix with nonzero
@@ -310,13 +342,32 @@ def ideal_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYPES, 
     D = np.hstack([T, _integer_codes(draw, K - 1, d - (K - 1), bound)])[:, list(draw(st.permutations(range(d))))]
     base = _integer_codes(draw, 1, d, bound)
     L = np.vstack([base, base + D])[list(draw(st.permutations(range(K))))]
-    return _finish(draw, L, "ideal", {"linear": True, "universal": True}, None, dtypes=dtypes, offsets=offsets,
-                   scales=scales, max_points_per_class=max_points_per_class, near_degenerate=bool(p))
+    return _finish(
+        draw,
+        L,
+        "ideal",
+        {"linear": True, "universal": True},
+        None,
+        dtypes=dtypes,
+        offsets=offsets,
+        scales=scales,
+        max_points_per_class=max_points_per_class,
+        near_degenerate=bool(p),
+    )
 
 
 @st.composite
-def dependent_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYPES, offsets: bool = True,
-                    scales: bool = True, max_points_per_class: int = 3, bound: int = 20) -> CodesWithAnswer:
+def dependent_codes(
+    draw,
+    max_classes: int = 6,
+    max_dim: int = 6,
+    *,
+    dtypes=DTYPES,
+    offsets: bool = True,
+    scales: bool = True,
+    max_points_per_class: int = 3,
+    bound: int = 20,
+) -> CodesWithAnswer:
     """Invariant points with a planted exact affine dependence: not ideal for linear probes.
 
     One code c = c_a + sum_i t_i (c_{b_i} - c_a) with nonzero integer t_i (support of 3 or more
@@ -329,7 +380,7 @@ def dependent_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYP
     L = _integer_codes(draw, K, d, bound)
     roles = list(draw(st.permutations(range(K))))
     n_base = draw(st.integers(1, max(1, min(K - 2, d + 1))))
-    c, a, bs = roles[0], roles[1], roles[2:2 + n_base]
+    c, a, bs = roles[0], roles[1], roles[2 : 2 + n_base]
     t = draw(hnp.arrays(np.int64, n_base, elements=st.sampled_from([2, -1, 3, -2, 1])))
     L[c] = L[a] + sum(ti * (L[b] - L[a]) for ti, b in zip(t, bs))
     lam = {c: Fraction(1), a: Fraction(int(t.sum()) - 1)}
@@ -337,48 +388,117 @@ def dependent_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYP
         lam[b] = Fraction(-int(ti))
     lam = {int(m): v for m, v in lam.items() if v != 0}
     exact = {"linear": False, "universal": _distinct_rows(L)}
-    return _finish(draw, L, "dependent", exact, {"lambda": lam}, dtypes=dtypes, offsets=offsets, scales=scales,
-                   max_points_per_class=max_points_per_class)
+    return _finish(
+        draw,
+        L,
+        "dependent",
+        exact,
+        {"lambda": lam},
+        dtypes=dtypes,
+        offsets=offsets,
+        scales=scales,
+        max_points_per_class=max_points_per_class,
+    )
 
 
 @st.composite
-def shared_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYPES, offsets: bool = True,
-                 scales: bool = True, max_points_per_class: int = 3, bound: int = 20) -> CodesWithAnswer:
+def shared_codes(
+    draw,
+    max_classes: int = 6,
+    max_dim: int = 6,
+    *,
+    dtypes=DTYPES,
+    offsets: bool = True,
+    scales: bool = True,
+    max_points_per_class: int = 3,
+    bound: int = 20,
+) -> CodesWithAnswer:
     """Invariant points where two classes share a code: ideal for neither family (T2)."""
     K = draw(st.integers(2, max(2, max_classes)))
     d = draw(st.integers(1, max(1, max_dim)))
     L = _integer_codes(draw, K, d, bound)
     m, m2 = sorted(draw(st.permutations(range(K)))[:2])
     L[m2] = L[m]
-    return _finish(draw, L, "shared", {"linear": False, "universal": False}, {"classes": (m, m2)}, dtypes=dtypes,
-                   offsets=offsets, scales=scales, max_points_per_class=max_points_per_class)
+    return _finish(
+        draw,
+        L,
+        "shared",
+        {"linear": False, "universal": False},
+        {"classes": (m, m2)},
+        dtypes=dtypes,
+        offsets=offsets,
+        scales=scales,
+        max_points_per_class=max_points_per_class,
+    )
 
 
 @st.composite
-def non_invariant_codes(draw, max_classes: int = 6, max_dim: int = 6, *, dtypes=DTYPES, offsets: bool = True,
-                        scales: bool = True, max_points_per_class: int = 3, bound: int = 20) -> CodesWithAnswer:
+def non_invariant_codes(
+    draw,
+    max_classes: int = 6,
+    max_dim: int = 6,
+    *,
+    dtypes=DTYPES,
+    offsets: bool = True,
+    scales: bool = True,
+    max_points_per_class: int = 3,
+    bound: int = 20,
+) -> CodesWithAnswer:
     """Points where one class holds two codes a quarter spread apart: ideal for neither family (the
     paper requires invariance, T3). ``codes`` holds each class's first point."""
     K = draw(st.integers(2, max(2, max_classes)))
     d = draw(st.integers(1, max(1, max_dim)))
     L = _integer_codes(draw, K, d, bound)
-    return _finish(draw, L, "non-invariant", {"linear": False, "universal": False}, None, dtypes=dtypes,
-                   offsets=offsets, scales=scales, max_points_per_class=max(2, max_points_per_class), move_one=True)
+    return _finish(
+        draw,
+        L,
+        "non-invariant",
+        {"linear": False, "universal": False},
+        None,
+        dtypes=dtypes,
+        offsets=offsets,
+        scales=scales,
+        max_points_per_class=max(2, max_points_per_class),
+        move_one=True,
+    )
 
 
 @st.composite
-def deficient_codes(draw, max_classes: int = 7, max_dim: int = 4, *, dtypes=DTYPES, offsets: bool = True,
-                    scales: bool = True, max_points_per_class: int = 3, bound: int = 20) -> CodesWithAnswer:
+def deficient_codes(
+    draw,
+    max_classes: int = 7,
+    max_dim: int = 4,
+    *,
+    dtypes=DTYPES,
+    offsets: bool = True,
+    scales: bool = True,
+    max_points_per_class: int = 3,
+    bound: int = 20,
+) -> CodesWithAnswer:
     """Invariant points with d < K - 1: never ideal for linear probes (T1.2); universal iff distinct."""
     K = draw(st.integers(3, max(3, max_classes)))
     d = draw(st.integers(1, max(1, min(max_dim, K - 2))))
     L = _integer_codes(draw, K, d, bound)
-    return _finish(draw, L, "deficient", {"linear": False, "universal": _distinct_rows(L)}, None, dtypes=dtypes,
-                   offsets=offsets, scales=scales, max_points_per_class=max_points_per_class)
+    return _finish(
+        draw,
+        L,
+        "deficient",
+        {"linear": False, "universal": _distinct_rows(L)},
+        None,
+        dtypes=dtypes,
+        offsets=offsets,
+        scales=scales,
+        max_points_per_class=max_points_per_class,
+    )
 
 
-_BY_KIND = {"ideal": ideal_codes, "dependent": dependent_codes, "shared": shared_codes,
-            "non-invariant": non_invariant_codes, "deficient": deficient_codes}
+_BY_KIND = {
+    "ideal": ideal_codes,
+    "dependent": dependent_codes,
+    "shared": shared_codes,
+    "non-invariant": non_invariant_codes,
+    "deficient": deficient_codes,
+}
 
 
 def class_codes(kinds=KINDS, **options):
