@@ -48,9 +48,7 @@ def is_first_appearance_numbering(labels) -> bool:
     return True
 
 
-graphs = st.integers(1, 12).flatmap(
-    lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=15))
-)
+graphs = strategies.augmentation_pairs(max_points=12, max_pairs=15)
 
 
 # ---------------------------------------------------------------- from_pairs
