@@ -159,3 +159,16 @@ def exact_dependence_holds(C, lambda_exact: dict) -> bool:
     if sum(lam.values()) != 0 or not any(lam.values()):
         return False
     return all(sum(l * rows[m][j] for m, l in lam.items()) == 0 for j in range(len(rows[0])))
+
+
+def assert_detached_logs(logs: dict) -> None:
+    """The losses' logs contract: a non-empty dict of detached 0-d tensors (read on the host only when
+    logged) or host-side Python numbers."""
+    import torch
+
+    assert logs, "no logs"
+    for key, value in logs.items():
+        if isinstance(value, torch.Tensor):
+            assert value.ndim == 0 and not value.requires_grad, (key, value)
+        else:
+            assert isinstance(value, (int, float)) and not isinstance(value, bool), (key, value)
