@@ -66,6 +66,7 @@ from ssltheory.geometry import (
     radon_from_rank,
     resolve_rtol,
     row_norms,
+    scaled,
     separability,
 )
 from ssltheory.tasks import enumerate_binary_tasks
@@ -430,12 +431,6 @@ def _separating_task(n_classes: int, m: int) -> np.ndarray:
     return task
 
 
-def _scaled(value: float, unit: float) -> float:
-    """value * unit as a Python float (inf past float64's range, without a warning)."""
-    with np.errstate(over="ignore"):
-        return float(np.float64(value) * unit)
-
-
 # ------------------------------------------------------------------------ verification
 class _Verifier:
     """Which check a certificate gets (``verify=``) and the checks themselves."""
@@ -628,33 +623,33 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     geo = _code_geometry(Z, classes, rtol)
     z_unit, offsets, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
     atol = atol_m * code_unit  # in z units
-    unit = code_unit * z_unit  # from M's units to the features' own
+    units = (code_unit, z_unit)  # from M's units to the features' own (their product may overflow: see scaled)
     deviation = geo.deviation
     invariant = geo.invariant
     on_means = "" if invariant else " (on class means: the features are not invariant, so class codes are undefined)"
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
-    atol_true = _scaled(atol, z_unit)
+    atol_true = scaled(atol, z_unit)
 
     # ---- invariance
     worst = int(np.argmax(deviation))
     if invariant:
-        inv_detail = f"every point is within {atol_true:.3g} of its class code (largest distance {_scaled(deviation[worst], z_unit):.3g})"
+        inv_detail = f"every point is within {atol_true:.3g} of its class code (largest distance {scaled(deviation[worst], z_unit):.3g})"
         pair = None
     else:
         m = int(labels[worst])
         members = classes.members[m]
         spread = _pair_distances(Z, np.full(members.size, worst), members, z_unit)
         partner = int(members[np.argmax(spread)])
-        pair = (min(worst, partner), max(worst, partner), _scaled(spread.max(), z_unit), m)
+        pair = (min(worst, partner), max(worst, partner), scaled(spread.max(), z_unit), m)
         inv_detail = (
             f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their codes differ by "
             f"{pair[2]:.3g} > {atol_true:.3g}; even if every invariant task were realizable, a "
             f"non-invariant encoder is not sample-optimal (T3)"
         )
-    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
+    invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
 
     # ---- affine independence and dimension
-    s_true = [_scaled(v, unit) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
+    s_true = [scaled(v, *units) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
     kept = f"(K-1)-th {s_true[1]:.3g}" if geo.spectrum.values is not None else f"(K-1)-th at least {s_true[1]:.3g} (proved by QR, no SVD)"
     affine = Condition(
         rank == K - 1,
@@ -676,7 +671,7 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             # the closest pair, preferring classes whose codes are identical numbers (checkable exactly)
             identical = (codes[pairs[:, 0]] == codes[pairs[:, 1]]).all(axis=1)
             h = int(np.lexsort((dists, ~identical))[0])
-            shared = (int(pairs[h].min()), int(pairs[h].max()), _scaled(dists[h], unit))
+            shared = (int(pairs[h].min()), int(pairs[h].max()), scaled(dists[h], *units))
             text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
         else:
             text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
@@ -689,9 +684,11 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     if not ok:
         true_codes = codes * z_unit
         if invariant:
-            certificate = _invariant_certificate(probe, true_codes, M, unit, rank, shared, atol_m, atol_true, verifier)
+            certificate = _invariant_certificate(probe, true_codes, M, units, rank, shared, atol_m, atol_true, verifier)
         else:
-            certificate = _non_invariant_certificate(probe, Z, classes, true_codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier)
+            certificate = _non_invariant_certificate(
+                probe, Z, classes, true_codes, M, units, rank, shared, pair, atol_m, code_unit, z_unit, atol_true, verifier
+            )
     return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol_true)
 
 
@@ -707,7 +704,7 @@ def _dimension_condition(probe: str, K: int, d: int, not_required: str) -> Condi
     )
 
 
-def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_true, verifier) -> Certificate:
+def _invariant_certificate(probe, codes, M, units, rank, shared, atol_m, atol_true, verifier) -> Certificate:
     """Certificate for invariant codes: two classes sharing a code, else a Radon split (T1.3, T2)."""
     K = codes.shape[0]
     if shared is not None:
@@ -716,7 +713,7 @@ def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_tru
         witness = {"classes": [m, m2], "distance": dist, "tolerance": atol_true, "code": codes[m]}
         witness["verification"] = _verify_shared(verifier, m, m2, task)
         return Certificate(task, witness, "shared-code")
-    radon = radon_from_rank(codes, M, unit, rank, atol_m)
+    radon = radon_from_rank(codes, M, units, rank, atol_m)
     witness = {
         "lambda": radon.lambda_,
         "support": np.flatnonzero(radon.lambda_),
@@ -771,7 +768,9 @@ def _verify_shared(verifier, m: int, m2: int, task: np.ndarray) -> dict:
     return verifier.on_points(task)
 
 
-def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier) -> Certificate:
+def _non_invariant_certificate(
+    probe, Z, classes, codes, M, units, rank, shared, pair, atol_m, code_unit, z_unit, atol_true, verifier
+) -> Certificate:
     """Certificate for non-invariant features: the pair, plus an unrealizable task if one is found.
 
     The pair itself is exact: two equivalent points whose codes differ (their distance exceeds
@@ -787,14 +786,14 @@ def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, 
     i, j, dist, m = pair
     witness: dict = {"pair": [i, j], "class": m, "distance": dist, "tolerance": atol_true}
     task = None
-    clash = _first_cross_class_pair(Z, labels, atol, z_unit)
+    clash = _first_cross_class_pair(Z, labels, atol_m * code_unit, z_unit)
     if probe == "universal":
         witness["every_task_realizable"] = clash is None
     if clash is not None:
         a, b, d_ab = clash
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
-        d_true = _scaled(d_ab, z_unit)
+        d_true = scaled(d_ab, z_unit)
         witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
         if d_ab == 0.0:
             witness["verification"] = {"check": EXACT, "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike"}
@@ -810,7 +809,7 @@ def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, 
             reason = f"classes {shared[0]} and {shared[1]} have the same mean, a point of both hulls"
             evidence = {"classes": [shared[0], shared[1]]}
         elif rank < K - 1:
-            radon = radon_from_rank(codes, M, unit, rank, atol / unit * z_unit)
+            radon = radon_from_rank(codes, M, units, rank, atol_m)
             candidate = radon.task
             reason = "the class means are affinely dependent: their Radon split's hulls share a point"
             evidence = {"lambda": radon.lambda_, "common_point": radon.common_point}
@@ -866,11 +865,11 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
         rows = rational.rational_rows(codes)
     else:
         m = int(labels[worst])
-        pair = (int(first[m]), worst, _scaled(deviation[worst], z_unit), m)
+        pair = (int(first[m]), worst, scaled(deviation[worst], z_unit), m)
         inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
         codes = rational.class_means(Z, labels, K)
         rows = rational.rational_rows(codes)
-    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
+    invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
     rank = rational.exact_affine_rank(codes)
     affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
     dimension = _dimension_condition(probe, K, d, not_required)
