@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_ssl_methods import SMALL  # small widths: every method's step in well under a second
 from torch.overrides import TorchFunctionMode
 
 from ssltheory.ssl.augment import build_augmentation
@@ -25,19 +26,6 @@ from ssltheory.ssl.train import NonFiniteLossError, NonFiniteWatch, StepSettings
 #: Tensor methods and torch functions that read a device value on the host (or need its size first)
 HOST_READS = {"item", "__float__", "__bool__", "__int__", "__index__", "tolist", "nonzero", "cpu", "numpy",
               "masked_select", "unique", "argwhere", "nonzero_static"}
-
-#: small widths, so that every method's step runs in well under a second
-SMALL = {
-    "simclr": dict(hidden_dim=16, out_dim=8),
-    "cissl": dict(hidden_dim=16, out_dim=8),
-    "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
-    "dissl": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
-    "exact": dict(n_classes=3, head="mlp", hidden_dim=16),
-    "swav": dict(n_prototypes=12, hidden_dim=16, out_dim=8),
-    "barlow": dict(hidden_dim=16, out_dim=16),
-    "simsiam": dict(hidden_dim=16, out_dim=16, pred_dim=8),
-}
-
 
 class HostReads(TorchFunctionMode):
     """Records every host read (see ``HOST_READS``) made while active, with the call that made it."""
