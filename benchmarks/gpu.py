@@ -30,7 +30,6 @@ views with a generator on the device.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 

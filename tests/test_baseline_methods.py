@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from oracles import assert_detached_logs
 from test_ssl_data import cifar_tree, mnist_tree, save_png
+from test_ssl_methods import assert_detached_logs
 
 from ssltheory.ssl.config import TrainConfig
 from ssltheory.ssl.data import DATASETS
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.swav import sinkhorn_knopp
-from ssltheory.ssl.methods import build_method, default_options, method_class, options_from_flags
+from ssltheory.ssl.methods import build_method, default_options, options_from_flags
 from ssltheory.ssl.train import load_run, train
 
 NEW = ("swav", "barlow", "simsiam")
