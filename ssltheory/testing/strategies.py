@@ -88,12 +88,14 @@ def augmentation_pairs(draw, max_points: int = 12, max_pairs: int = 15) -> tuple
 
 
 @st.composite
-def sampled_views(draw, max_points: int = 10, max_views: int = 3, n_distinct_views: int = 12) -> list[list[int]]:
-    """views[i]: the sampled views of input i, as ints from a small pool (equal ints: equal views)."""
+def sampled_views(
+    draw, max_points: int = 10, max_views: int = 3, n_distinct_views: int = 12, min_views: int = 1
+) -> list[list[int]]:
+    """views[i]: the sampled views of input i, as ints from a small pool (equal ints: equal views);
+    ``min_views=0`` lets an input have none."""
     n = draw(st.integers(1, max_points))
-    return draw(
-        st.lists(st.lists(st.integers(0, n_distinct_views - 1), min_size=1, max_size=max_views), min_size=n, max_size=n)
-    )
+    views = st.lists(st.integers(0, n_distinct_views - 1), min_size=min_views, max_size=max_views)
+    return draw(st.lists(views, min_size=n, max_size=n))
 
 
 def equivalence_classes(source: str = "labels", **kwargs):
