@@ -53,7 +53,6 @@ from ssltheory.benchmarks.cli import run_benchmarks
 from ssltheory.benchmarks.gpu import peak_flops
 from ssltheory.files import jsonable
 from ssltheory.metrics import score_all
-from ssltheory.report import DEFAULT_TOL
 from ssltheory.ssl.augment import Normalize, build_augmentation
 from ssltheory.ssl.data import load_dataset
 from ssltheory.ssl.encoders import build_encoder
@@ -212,7 +211,7 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
                                       std=dataset.std)
     Z = sample_views(encoder, part.images[idx], augmentation, sizes.score_views,
                      generator=torch.Generator().manual_seed(seed), device=device)
-    scores = score_all(Z, view_classes(n_images, sizes.score_views), tol=DEFAULT_TOL, random_state=seed)
+    scores = score_all(Z, view_classes(n_images, sizes.score_views), random_state=seed)
     keep = ("ideal_score", "invariance_ratio", "affine_rank", "dimension_deficit", "worst_task_accuracy",
             "heldout_class_accuracy", "rankme", "alpha_req", "lidar")
     return {

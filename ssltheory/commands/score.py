@@ -67,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
     parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
-                             "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+                             "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+                             "as ssltheory check)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images, views and held-out split (default 0)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
     import numpy as np
     from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
+    from ssltheory.report import score_section, write_score_report
 
     target = Path(args.target)
     if not target.exists():
@@ -233,9 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tol is not None and not (np.isfinite(args.tol) and 0 <= args.tol < 1):
         raise ValueError(f"--tol must be a finite number in [0, 1), got {args.tol}")
-    tol = DEFAULT_TOL if args.tol is None else args.tol
-    section = score_representation(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
-    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
+    scores = score_all(Z, classes, tol=args.tol, augmentation=augmentation, random_state=args.seed)
+    section = score_section(scores)
     payload = {**scores.to_dict(), "source": source,
                "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:
