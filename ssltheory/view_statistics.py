@@ -168,7 +168,7 @@ class _Backend:
         return b.to(self.t.float64) if self.torch else np.asarray(b, dtype=np.float64)
 
     def put(self, x):
-        return self.t.as_tensor(np.ascontiguousarray(x), device=self.device) if self.torch else x
+        return self.t.as_tensor(np.array(x), device=self.device) if self.torch else x
 
     def get(self, x) -> np.ndarray:
         return x.cpu().numpy() if self.torch else x
