@@ -52,9 +52,8 @@ from fractions import Fraction
 import numpy as np
 
 from ssltheory import exact as rational
-from ssltheory.files import jsonable
-from ssltheory.validation import as_count, as_features
 from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
+from ssltheory.files import jsonable
 from ssltheory.geometry import (
     EXACT,
     FLOAT_LP,
@@ -66,9 +65,11 @@ from ssltheory.geometry import (
     radon_from_rank,
     resolve_rtol,
     row_norms,
+    scaled,
     separability,
 )
 from ssltheory.tasks import enumerate_binary_tasks
+from ssltheory.validation import as_count, as_features
 
 PROBES = ("linear", "universal")
 
@@ -430,12 +431,6 @@ def _separating_task(n_classes: int, m: int) -> np.ndarray:
     return task
 
 
-def _scaled(value: float, unit: float) -> float:
-    """value * unit as a Python float (inf past float64's range, without a warning)."""
-    with np.errstate(over="ignore"):
-        return float(np.float64(value) * unit)
-
-
 # ------------------------------------------------------------------------ verification
 class _Verifier:
     """Which check a certificate gets (``verify=``) and the checks themselves."""
@@ -477,7 +472,7 @@ class _Verifier:
             return {"check": NONE, "reason": f"LP verification failed: {exc}"}
         if answer.separable:
             return {"check": NONE, "realizable": True, "by": answer.verification,
-                    "reason": f"a probe realizes this task on the points ({answer.verification}: {answer.note}); the failure holds only at the tolerance"}
+                    "reason": f"a probe realizes this task on the points ({answer.verification}: " f"{answer.note}); the failure holds only at the tolerance"}
         out = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
         if answer.verification == FLOAT_LP:
             out["tolerance"] = answer.lp_tolerance
@@ -626,35 +621,35 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     verifier = _Verifier(verify, Z, classes, probe)
 
     geo = _code_geometry(Z, classes, rtol)
-    z_unit, offsets, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
+    z_unit, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
     atol = atol_m * code_unit  # in z units
-    unit = code_unit * z_unit  # from M's units to the features' own
+    units = (code_unit, z_unit)  # from M's units to the features' own (their product may overflow: see scaled)
     deviation = geo.deviation
     invariant = geo.invariant
     on_means = "" if invariant else " (on class means: the features are not invariant, so class codes are undefined)"
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
-    atol_true = _scaled(atol, z_unit)
+    atol_true = scaled(atol, z_unit)
 
     # ---- invariance
     worst = int(np.argmax(deviation))
     if invariant:
-        inv_detail = f"every point is within {atol_true:.3g} of its class code (largest distance {_scaled(deviation[worst], z_unit):.3g})"
+        inv_detail = f"every point is within {atol_true:.3g} of its class code " f"(largest distance {scaled(deviation[worst], z_unit):.3g})"
         pair = None
     else:
         m = int(labels[worst])
         members = classes.members[m]
         spread = _pair_distances(Z, np.full(members.size, worst), members, z_unit)
         partner = int(members[np.argmax(spread)])
-        pair = (min(worst, partner), max(worst, partner), _scaled(spread.max(), z_unit), m)
+        pair = (min(worst, partner), max(worst, partner), scaled(spread.max(), z_unit), m)
         inv_detail = (
             f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their codes differ by "
             f"{pair[2]:.3g} > {atol_true:.3g}; even if every invariant task were realizable, a "
             f"non-invariant encoder is not sample-optimal (T3)"
         )
-    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
+    invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
 
     # ---- affine independence and dimension
-    s_true = [_scaled(v, unit) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
+    s_true = [scaled(v, *units) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
     kept = f"(K-1)-th {s_true[1]:.3g}" if geo.spectrum.values is not None else f"(K-1)-th at least {s_true[1]:.3g} (proved by QR, no SVD)"
     affine = Condition(
         rank == K - 1,
@@ -676,8 +671,8 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             # the closest pair, preferring classes whose codes are identical numbers (checkable exactly)
             identical = (codes[pairs[:, 0]] == codes[pairs[:, 1]]).all(axis=1)
             h = int(np.lexsort((dists, ~identical))[0])
-            shared = (int(pairs[h].min()), int(pairs[h].max()), _scaled(dists[h], unit))
-            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
+            shared = (int(pairs[h].min()), int(pairs[h].max()), scaled(dists[h], *units))
+            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and " f"{shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
         else:
             text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
         distinct = Condition(n_distinct == K, n_distinct, text + on_means)
@@ -689,9 +684,11 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     if not ok:
         true_codes = codes * z_unit
         if invariant:
-            certificate = _invariant_certificate(probe, true_codes, M, unit, rank, shared, atol_m, atol_true, verifier)
+            certificate = _invariant_certificate(probe, true_codes, M, units, rank, shared, atol_m, atol_true, verifier)
         else:
-            certificate = _non_invariant_certificate(probe, Z, classes, true_codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier)
+            certificate = _non_invariant_certificate(
+                probe, Z, classes, true_codes, M, units, rank, shared, pair, atol_m, code_unit, z_unit, atol_true, verifier
+            )
     return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol_true)
 
 
@@ -707,7 +704,7 @@ def _dimension_condition(probe: str, K: int, d: int, not_required: str) -> Condi
     )
 
 
-def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_true, verifier) -> Certificate:
+def _invariant_certificate(probe, codes, M, units, rank, shared, atol_m, atol_true, verifier) -> Certificate:
     """Certificate for invariant codes: two classes sharing a code, else a Radon split (T1.3, T2)."""
     K = codes.shape[0]
     if shared is not None:
@@ -716,7 +713,7 @@ def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_tru
         witness = {"classes": [m, m2], "distance": dist, "tolerance": atol_true, "code": codes[m]}
         witness["verification"] = _verify_shared(verifier, m, m2, task)
         return Certificate(task, witness, "shared-code")
-    radon = radon_from_rank(codes, M, unit, rank, atol_m)
+    radon = radon_from_rank(codes, M, units, rank, atol_m)
     witness = {
         "lambda": radon.lambda_,
         "support": np.flatnonzero(radon.lambda_),
@@ -741,7 +738,7 @@ def _invariant_certificate(probe, codes, M, unit, rank, shared, atol_m, atol_tru
             if found is None:
                 witness["verification"] = {
                     "check": NONE,
-                    "reason": "the codes are affinely independent in exact arithmetic: the dependence holds only at the "
+                    "reason": "the codes are affinely independent in exact " "arithmetic: the dependence holds only at the "
                     "tolerance, and exactly every task is LIN-realizable (T1.2)",
                 }
             else:
@@ -765,13 +762,15 @@ def _verify_shared(verifier, m: int, m2: int, task: np.ndarray) -> dict:
         return {"check": NONE, "reason": verifier.reason if verifier.mode != "float-lp" else "no LP for universal probes"}
     exact_codes = verifier.exact_codes()
     if exact_codes is not None and np.array_equal(exact_codes[m], exact_codes[m2]):
-        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both classes is the same vector): every probe gives them the same label"}
+        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both " "classes is the same vector): every probe gives them the same label"}
     if verifier.probe == "universal":
-        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe can tell them apart: the failure holds only at the tolerance"}
+        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe " "can tell them apart: the failure holds only at the tolerance"}
     return verifier.on_points(task)
 
 
-def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, pair, atol, z_unit, atol_true, verifier) -> Certificate:
+def _non_invariant_certificate(
+    probe, Z, classes, codes, M, units, rank, shared, pair, atol_m, code_unit, z_unit, atol_true, verifier
+) -> Certificate:
     """Certificate for non-invariant features: the pair, plus an unrealizable task if one is found.
 
     The pair itself is exact: two equivalent points whose codes differ (their distance exceeds
@@ -787,15 +786,15 @@ def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, 
     i, j, dist, m = pair
     witness: dict = {"pair": [i, j], "class": m, "distance": dist, "tolerance": atol_true}
     task = None
-    clash = _first_cross_class_pair(Z, labels, atol, z_unit)
+    clash = _first_cross_class_pair(Z, labels, atol_m * code_unit, z_unit)
     if probe == "universal":
         witness["every_task_realizable"] = clash is None
     if clash is not None:
         a, b, d_ab = clash
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
-        d_true = _scaled(d_ab, z_unit)
-        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
+        d_true = scaled(d_ab, z_unit)
+        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class " f"{labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
         if d_ab == 0.0:
             witness["verification"] = {"check": EXACT, "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike"}
         elif probe == "linear":
@@ -810,7 +809,7 @@ def _non_invariant_certificate(probe, Z, classes, codes, M, unit, rank, shared, 
             reason = f"classes {shared[0]} and {shared[1]} have the same mean, a point of both hulls"
             evidence = {"classes": [shared[0], shared[1]]}
         elif rank < K - 1:
-            radon = radon_from_rank(codes, M, unit, rank, atol / unit * z_unit)
+            radon = radon_from_rank(codes, M, units, rank, atol_m)
             candidate = radon.task
             reason = "the class means are affinely dependent: their Radon split's hulls share a point"
             evidence = {"lambda": radon.lambda_, "common_point": radon.common_point}
@@ -847,10 +846,10 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     K = classes.n_classes
     labels, first = classes.labels, classes.first
     if K * d > EXACT_MAX_ENTRIES:
-        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
+        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K " f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
     invariant = _exactly_invariant(Z, classes)
     if not invariant and n * d > EXACT_MAX_POINT_ENTRIES:
-        raise ValueError(f"exact mode on non-invariant features needs the exact class means of at most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
+        raise ValueError("exact mode on non-invariant features needs the exact class means of at " f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
     on_means = "" if invariant else " (on the exact class means: the features are not invariant)"
     z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
@@ -866,13 +865,13 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
         rows = rational.rational_rows(codes)
     else:
         m = int(labels[worst])
-        pair = (int(first[m]), worst, _scaled(deviation[worst], z_unit), m)
-        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
+        pair = (int(first[m]), worst, scaled(deviation[worst], z_unit), m)
+        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) " f"but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
         codes = rational.class_means(Z, labels, K)
         rows = rational.rational_rows(codes)
-    invariance = Condition(invariant, _scaled(deviation[worst], z_unit), inv_detail)
+    invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
     rank = rational.exact_affine_rank(codes)
-    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
+    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational " f"arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
     dimension = _dimension_condition(probe, K, d, not_required)
     seen: dict = {}
     shared = None
@@ -884,7 +883,7 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     if shared is None:
         distinct = Condition(True, K, f"all {K} class codes are distinct (exact){on_means}")
     else:
-        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} have identical codes (exact){on_means}")
+        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} " f"and {shared[1]} have identical codes (exact){on_means}")
     conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
     ok = all(conditions[name].ok for name in _REQUIRED[probe])
     certificate = None
@@ -909,7 +908,7 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
         task = _exact_lambda_witness(witness, support, lam, K)
         witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(lam, col) if v > 0)) for col in codes[support].T])
         witness["residual"] = 0.0
-        proof["reason"] = f"sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; {len(support)} classes, an inclusion-minimal dependent set"
+        proof["reason"] = "sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; " f"{len(support)} classes, an inclusion-minimal dependent set"
         witness["verification"] = proof
         return Certificate(task, witness, "affine-dependence")
     i, j, dist, m = pair
@@ -935,7 +934,7 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
             support, lam = rational.exact_dependence(codes)
             task = _exact_lambda_witness(witness, support, lam, K)
             witness["task_reason"] = "the exact class means are affinely dependent: the hulls of the two sides share a point"
-            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in rational arithmetic; each mean lies in its class's hull"
+            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in " "rational arithmetic; each mean lies in its class's hull"
         elif K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES:
             for t in enumerate_binary_tasks(K):
                 answer = separability(Z, t[labels])

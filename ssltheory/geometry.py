@@ -87,6 +87,31 @@ def power_of_two(value: float) -> float:
     return math.ldexp(1.0, math.frexp(value)[1] - 1)
 
 
+def scaled(value: float, *units: float) -> float:
+    """value * units[0] * units[1] * ... as a Python float, rounded once, without a warning.
+
+    The units are scale factors such as :func:`power_of_two` and :func:`centre_codes` give, kept
+    apart because their product alone may overflow (2**1023 * 2 is inf) where value times it does
+    not. Each factor is split into mantissa and exponent (``math.frexp``), so the result is
+    +-inf only when the true product exceeds float64's range, 0.0 when value is 0 (never
+    0 * inf = nan), and nan only for a nan value.
+    """
+    value = float(value)
+    if value == 0.0 or not math.isfinite(value):
+        return value
+    mantissa, exponent = math.frexp(value)
+    for unit in units:
+        unit = float(unit)
+        if math.isinf(unit):
+            return math.copysign(math.inf, mantissa * unit)
+        unit_mantissa, unit_exponent = math.frexp(unit)
+        mantissa, exponent = mantissa * unit_mantissa, exponent + unit_exponent
+    try:
+        return math.ldexp(mantissa, exponent)
+    except OverflowError:
+        return math.copysign(math.inf, mantissa)
+
+
 def row_norms(X: np.ndarray) -> np.ndarray:
     """Euclidean norms of the rows of X (m, d), float64, without underflow or overflow.
 
@@ -382,11 +407,13 @@ class RadonSplit:
         return self.positive.astype(np.int64)
 
 
-def radon_from_rank(C: np.ndarray, M: np.ndarray, unit: float, rank: int, atol: float) -> RadonSplit:
+def radon_from_rank(C: np.ndarray, M: np.ndarray, units: tuple[float, ...], rank: int, atol: float) -> RadonSplit:
     """A sparse Radon split of codes C (K, d) whose affine rank at the tolerance is ``rank`` < K - 1.
 
-    [paper, T1.3; derived] M, unit are :func:`centre_codes` of C and atol the threshold (in M's
-    units) at which the rank was decided. Column-pivoted QR of the differences m_k - m_0 picks
+    [paper, T1.3; derived] M is :func:`centre_codes` of C (or of C divided by a power of two),
+    ``units`` the factors whose product maps M's units to C's (centre_codes' unit, then that power
+    of two: kept apart, since their product may overflow, see :func:`scaled`), and atol the
+    threshold (in M's units) at which the rank was decided. Column-pivoted QR of the differences m_k - m_0 picks
     ``rank`` well-conditioned classes; the next pivot is expressed in them by least squares, so
     lambda lives on at most rank + 2 classes. Any rank + 2 codes are affinely dependent when all
     K span an affine space of dimension ``rank``, so when K > rank + 2 the first rank + 2
@@ -396,6 +423,11 @@ def radon_from_rank(C: np.ndarray, M: np.ndarray, unit: float, rank: int, atol: 
     2, 4, 8, ... (up to a quarter of the support) and then bisected, and the smallest such set
     whose centred codes have a singular value at most atol carries the split instead. A
     dependence among three of two thousand classes is then certified by three classes.
+
+    lambda is scaled so that its positive entries sum to 1 and signed so that the support's first
+    (lowest-index) class has lambda < 0, as :func:`ssltheory.exact.exact_dependence` does: the
+    negated split is an equally valid certificate, and this choice makes the task the same on
+    every BLAS kernel.
     """
     K = M.shape[0]
     lam = None
@@ -409,11 +441,14 @@ def radon_from_rank(C: np.ndarray, M: np.ndarray, unit: float, rank: int, atol: 
         lam = _dependence_on_support(M, np.arange(K), rank)
     lam = _shrink_support(M, lam, atol)
     lam[np.abs(lam) <= 1e-12 * np.abs(lam).max()] = 0.0
+    # lambda is defined up to sign and scale: the sign of exact.exact_dependence (the first class's
+    # lambda negative), so the split does not depend on the sign a BLAS kernel gives a null vector
+    if lam[np.flatnonzero(lam)[0]] > 0:
+        lam = -lam
     lam /= lam[lam > 0].sum()
     positive = lam > 0
-    with np.errstate(over="ignore"):
-        residual = _residual(M, lam) * unit
-    return RadonSplit(lambda_=lam, positive=positive, common_point=lam[positive] @ np.asarray(C, dtype=np.float64)[positive], residual=float(residual))
+    common_point = lam[positive] @ np.asarray(C, dtype=np.float64)[positive]
+    return RadonSplit(lambda_=lam, positive=positive, common_point=common_point, residual=scaled(_residual(M, lam), *units))
 
 
 def _residual(M: np.ndarray, lam: np.ndarray) -> float:
@@ -540,7 +575,7 @@ def radon_split(C, tol: float | None = None) -> RadonSplit | None:
     spectrum = affine_spectrum(M, C.dtype, rtol)
     if spectrum.rank == C.shape[0] - 1:
         return None
-    return radon_from_rank(C, M, unit, spectrum.rank, spectrum.atol)
+    return radon_from_rank(C, M, (unit,), spectrum.rank, spectrum.atol)
 
 
 # ------------------------------------------------------------------------ LP separability

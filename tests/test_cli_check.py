@@ -148,6 +148,7 @@ def test_verify_flag_checks_a_large_certificate_exactly(tmp_path, capsys):
     """120 random codes in R^200 with one exact dependence: 24,000 code entries, past the default
     size of the exact check, so the certificate is exact only with --verify exact."""
     import json
+    from fractions import Fraction
 
     import numpy as np
 
@@ -162,5 +163,16 @@ def test_verify_flag_checks_a_large_certificate_exactly(tmp_path, capsys):
     assert main(["check", *args]) == 1
     assert json.loads(capsys.readouterr().out)["certificate"]["witness"]["verification"]["check"] == "none"
     assert main(["check", *args, "--verify", "exact"]) == 1
-    witness = json.loads(capsys.readouterr().out)["certificate"]["witness"]
-    assert witness["verification"]["check"] == "exact" and witness["lambda_exact"] == {"1": "-1", "2": "1/2", "5": "1/2"}
+    certificate = json.loads(capsys.readouterr().out)["certificate"]
+    witness = certificate["witness"]
+    assert witness["verification"]["check"] == "exact"
+    # check the certificate itself, in rational arithmetic; its sign and scale are the solver's choice
+    lam = {int(m): Fraction(v) for m, v in witness["lambda_exact"].items()}
+    assert any(lam.values()) and sum(lam.values()) == 0
+    for column in C.T:
+        assert sum(v * Fraction(float(column[m])) for m, v in lam.items()) == 0
+    # its task is the Radon split: the classes with lambda > 0 against the rest
+    assert certificate["task"] == [int(lam.get(m, 0) > 0) for m in range(120)]
+    # inclusion-minimal: 3 codes, no two of them equal (so no smaller dependence inside it)
+    support = sorted(m for m, v in lam.items() if v != 0)
+    assert len(support) == 3 and all((C[a] != C[b]).any() for a in support for b in support if a < b)

@@ -13,21 +13,21 @@ SSLTHEORY_PROFILE=thorough runs thousands of cases (the counts are printed with 
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from ssltheory import exact as rational
-from ssltheory import is_ideal, linearly_separable
+from ssltheory import exact as rational, is_ideal, linearly_separable
 from ssltheory.cli import main
 from ssltheory.conditions import code_geometry, exact_duplicate_rows
 from ssltheory.efficiency import worst_erm_risk
-from ssltheory.geometry import affine_rank, affine_singular_values, radon_split, separability, separating_probe
+from ssltheory.files import jsonable
+from ssltheory.geometry import affine_rank, affine_singular_values, radon_split, scaled, separability, separating_probe
 from ssltheory.metrics import affine_conditioning, ideal_score
 from tests.oracles import (
     exact_affine_rank,
@@ -105,6 +105,59 @@ def test_item3_no_underflow_at_1e_minus_170_and_no_overflow_at_1e308():
         assert np.isinf(values[0]) and values[1] == pytest.approx(small[1] * 2.0**1023, rel=1e-12)
         conditioning = affine_conditioning(big, [0, 1, 2])
         assert conditioning.rank == 2 and conditioning.condition == pytest.approx(small[1] / small[0], rel=1e-12)
+
+
+BIGGEST = np.finfo(np.float64).max
+
+
+@pytest.mark.parametrize(
+    "units",
+    [(2.0, 2.0**1023), (2.0**1023, 2.0), (2.0**-1074, 2.0**1023), (0.75, 2.0**1000), (2.0**-600, 2.0**-600)],
+)
+@pytest.mark.parametrize("value", [0.0, -0.0, 1e-10, -3.5, 1.0, 1.9999999999999998, 5e-324, BIGGEST])
+def test_scaled_is_the_exactly_rounded_product_even_where_the_units_alone_overflow(value, units):
+    # oracle: the product in rational arithmetic, rounded once to float64 (or +-inf past its range)
+    exact = Fraction(value)
+    for unit in units:
+        exact *= Fraction(unit)
+    expected = math.copysign(math.inf, value) if abs(exact) > Fraction(BIGGEST) else float(exact)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = scaled(value, *units)
+    if abs(exact) > Fraction(BIGGEST):
+        assert got == expected
+    else:  # float(Fraction) rounds once, to nearest; past the overflow threshold only inf is right
+        assert got == expected or (abs(got) == math.inf and abs(exact) >= Fraction(BIGGEST))
+    assert math.copysign(1.0, got) == math.copysign(1.0, value)
+
+
+_AT_THE_EDGE = {
+    "independent": (np.array([[1e308, -1e308], [-1e308, 1e308], [1e308, 1e308]]), [0, 1, 2]),
+    "dependent through 0": (np.array([[1e308, -1e308], [0.0, 0.0], [-1e308, 1e308]]), [0, 1, 2]),
+    "collinear at +max": (np.array([[BIGGEST, BIGGEST], [0.0, 0.0], [-BIGGEST, -BIGGEST]]), [0, 1, 2]),
+    "shared code at -1e308": (np.array([[-1e308, 1.0], [-1e308, 1.0], [1e308, 0.0]]), [0, 1, 2]),
+    "four codes in a plane": (np.array([[1e308, 0.0], [0.0, 1e308], [-1e308, 0.0], [0.0, -1e308]]), [0, 1, 2, 3]),
+    "not invariant": (np.array([[1e308, -1e308], [-1e308, 1e308], [1e308, 1e308], [1e308, 1e308]]), [0, 1, 2, 0]),
+}
+
+
+@pytest.mark.parametrize("probe", ["linear", "universal"])
+@pytest.mark.parametrize("case", list(_AT_THE_EDGE))
+def test_the_overflow_path_at_plus_minus_1e308_gives_the_exact_verdict_and_no_nan(case, probe):
+    """Codes at +-1e308 (their spread, 2e308, exceeds float64): whichever singular value the BLAS
+    kernel returns for an exact dependence (0.0 or a rounding residue), no 0 * inf, no warning,
+    and the verdict is the exact one (tests/oracles.py, rational arithmetic)."""
+    Z, labels = _AT_THE_EDGE[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        verdict = is_ideal(Z, labels, probe=probe)
+    assert verdict.ok == exact_is_ideal(Z, labels, probe)
+    numbers = json.dumps(jsonable(verdict.to_dict(), nonfinite="string"))  # every value, details as text
+    assert '"nan"' not in numbers and " nan" not in numbers, numbers
+    if not verdict.ok:
+        task = np.asarray(verdict.certificate.task) if verdict.certificate.task is not None else None
+        if task is not None and probe == "linear":  # the task is unrealizable on the points (exact LP)
+            assert not exact_strictly_separable(Z, task[np.asarray(labels)])
 
 
 def test_item4_linearly_separable_is_exact_at_tiny_margins_and_agrees_with_is_ideal():

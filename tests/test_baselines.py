@@ -1,0 +1,329 @@
+"""The field's label-free baselines (ssltheory.baselines) against their papers.
+
+Each baseline has an analytic case (a value known in closed form, or the dimension of a flat the
+points are drawn from) and a parity test against a from-the-paper loop written here in plain
+Python (explicit loops over points and pairs, Kruskal's algorithm for the tree), on
+hypothesis-generated inputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings, strategies as st
+
+from ssltheory import baselines
+from ssltheory.baselines import (
+    alignment,
+    mst_dimension,
+    nesum,
+    nesum_from_eigenvalues,
+    twonn_dimension,
+    uniformity,
+)
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+# ------------------------------------------------------------------------------------------
+# from-the-paper loops
+
+
+def twonn_loop(Z, discard_fraction=0.1):
+    """Facco et al. 2017: mu = r2/r1 by brute force over all pairs, the line through the origin."""
+    rows = [tuple(r) for r in {tuple(r) for r in np.asarray(Z).tolist()}]
+    mus = []
+    for i, a in enumerate(rows):
+        dists = sorted(math.dist(a, b) for j, b in enumerate(rows) if j != i)
+        mus.append(dists[1] / dists[0])
+    mus.sort()
+    n = len(mus)
+    keep = min(math.floor(n * (1 - discard_fraction)), n - 1)
+    xs = [math.log(mus[i]) for i in range(keep)]
+    ys = [-math.log(1 - (i + 1) / n) for i in range(keep)]
+    return sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
+
+
+def kruskal_length(points, alpha=1.0):
+    """Total |e|^alpha of the Euclidean minimum spanning tree, by Kruskal with union-find."""
+    n = len(points)
+    edges = sorted((math.dist(points[i], points[j]), i, j) for i in range(n) for j in range(i + 1, n))
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    total, used = 0.0, 0
+    for w, i, j in edges:
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[ri] = rj
+            total += w ** alpha
+            used += 1
+    assert used == n - 1
+    return total
+
+
+def mst_dimension_loop(Z, n_sizes, min_points, repeats, seed, alpha=1.0):
+    """The documented protocol of `mst_dimension` (pool, geometric sizes, seeded subsamples),
+    with Kruskal's tree and a least-squares slope written out."""
+    unique = np.unique(np.asarray(Z, dtype=float), axis=0)
+    rng = np.random.default_rng(seed)
+    n_max = unique.shape[0]
+    pool = unique[np.sort(rng.choice(n_max, size=n_max, replace=False))]
+    sizes = sorted({round(s) for s in np.geomspace(min_points, n_max, n_sizes)})
+    xs, ys = [], []
+    for size in sizes:
+        lengths = [kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha)
+                   for _ in range(repeats)]
+        xs.append(math.log(size))
+        ys.append(sum(math.log(v) for v in lengths) / repeats)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return alpha / (1 - slope)
+
+
+def unit(row):
+    norm = math.sqrt(sum(v * v for v in row))
+    return [v / norm for v in row]
+
+
+def alignment_loop(Z, labels, alpha=2.0):
+    """Wang and Isola: mean ||f(x) - f(y)||^alpha over ordered pairs of distinct views of one class."""
+    U = [unit(r) for r in np.asarray(Z).tolist()]
+    total, count = 0.0, 0
+    for i in range(len(U)):
+        for j in range(len(U)):
+            if i != j and labels[i] == labels[j]:
+                total += math.dist(U[i], U[j]) ** alpha
+                count += 1
+    return total / count
+
+
+def uniformity_loop(Z, t=2.0):
+    """Wang and Isola: log of the mean of exp(-t ||f(x) - f(y)||^2) over unordered pairs."""
+    U = [unit(r) for r in np.asarray(Z).tolist()]
+    vals = [math.exp(-t * math.dist(U[i], U[j]) ** 2) for i in range(len(U)) for j in range(i + 1, len(U))]
+    return math.log(sum(vals) / len(vals))
+
+
+def nesum_loop(Z):
+    """He and Ozay: covariance by explicit sums, its eigenvalues, their sum over the largest."""
+    Z = np.asarray(Z, dtype=float)
+    n, d = Z.shape
+    mean = [sum(Z[i, k] for i in range(n)) / n for k in range(d)]
+    cov = [[sum((Z[i, a] - mean[a]) * (Z[i, b] - mean[b]) for i in range(n)) / (n - 1) for b in range(d)]
+           for a in range(d)]
+    lam = scipy.linalg.eigvalsh(np.array(cov))
+    return float(lam.sum() / lam.max())
+
+
+# ------------------------------------------------------------------------------------------
+# generators
+
+
+@st.composite
+def point_clouds(draw, min_n=5, max_n=40, max_d=6):
+    """Gaussian clouds with a random scale per axis, sometimes on a lower-dimensional flat, with
+    an occasional exact duplicate row."""
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(min_n, max_n))
+    d = draw(st.integers(1, max_d))
+    flat = draw(st.integers(1, d))
+    Z = rng.standard_normal((n, flat)) * rng.uniform(0.1, 3.0, flat) @ rng.standard_normal((flat, d))
+    Z = Z + rng.standard_normal(d) * draw(st.sampled_from([0.0, 5.0]))
+    if draw(st.booleans()):
+        Z = np.vstack([Z, Z[:1]])
+    return Z
+
+
+@st.composite
+def labelled_views(draw):
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    K = draw(st.integers(1, 6))
+    views = draw(st.integers(2, 5))
+    d = draw(st.integers(2, 6))
+    centres = rng.standard_normal((K, d)) * 3
+    spread = draw(st.sampled_from([0.0, 0.1, 1.0, 5.0]))
+    labels = np.repeat(np.arange(K), views)
+    Z = centres[labels] + spread * rng.standard_normal((K * views, d))
+    perm = rng.permutation(labels.size)
+    return Z[perm], labels[perm]
+
+
+# ------------------------------------------------------------------------------------------
+# TwoNN
+
+
+def flat_points(n, dim, ambient, seed):
+    """n points uniform in the unit cube of a random dim-dimensional flat in R^ambient."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((ambient, dim)))[0]
+    return rng.uniform(size=(n, dim)) @ basis.T + rng.standard_normal(ambient)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4])
+def test_twonn_recovers_the_dimension_of_a_flat(dim):
+    Z = flat_points(4000, dim, 20, seed=dim)
+    assert abs(twonn_dimension(Z, max_points=None) - dim) < 0.12 * dim
+
+
+@given(point_clouds())
+@settings(max_examples=40, deadline=None)
+def test_twonn_matches_the_paper_loop(Z):
+    ok = np.unique(Z, axis=0).shape[0] >= 3
+    if not ok:
+        with pytest.raises(ValueError):
+            twonn_dimension(Z)
+        return
+    try:
+        expected = twonn_loop(Z)
+    except ZeroDivisionError:  # every ratio is 1 (a lattice): the fit is undefined
+        with pytest.raises(ValueError, match="undefined"):
+            twonn_dimension(Z)
+        return
+    assert twonn_dimension(Z) == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+def test_twonn_subsample_is_seeded_and_documented_size():
+    Z = flat_points(3000, 2, 10, seed=5)
+    a = twonn_dimension(Z, max_points=500, random_state=1)
+    assert a == twonn_dimension(Z, max_points=500, random_state=1)
+    assert abs(a - 2) < 0.3
+
+
+def test_twonn_undefined_cases():
+    with pytest.raises(ValueError, match="distinct"):
+        twonn_dimension(np.ones((10, 3)))
+    with pytest.raises(ValueError, match="undefined"):
+        twonn_dimension(np.eye(6))  # a regular simplex: every r2/r1 is 1
+    with pytest.raises(ValueError, match="discard_fraction"):
+        twonn_dimension(np.random.default_rng(0).standard_normal((10, 2)), discard_fraction=1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# MST dimension
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_mst_dimension_recovers_the_dimension_of_a_flat(dim):
+    Z = flat_points(2048, dim, 16, seed=10 + dim)
+    assert abs(mst_dimension(Z, random_state=dim) - dim) < 0.12 * dim
+
+
+@given(point_clouds(min_n=3, max_n=30), st.floats(0.5, 2.0))
+@settings(max_examples=40, deadline=None)
+def test_mst_length_matches_kruskal(Z, alpha):
+    U = np.unique(Z, axis=0)
+    sq = np.einsum("ij,ij->i", U, U)
+    D = np.sqrt(baselines._squared_distances(U, U, sq, sq))
+    assert baselines._mst_length(D, alpha) == pytest.approx(kruskal_length(U.tolist(), alpha), rel=1e-7, abs=1e-9)
+
+
+@given(seeds, st.integers(2, 4))
+@settings(max_examples=15, deadline=None)
+def test_mst_dimension_matches_the_documented_loop(seed, dim):
+    rng = np.random.default_rng(seed)
+    Z = rng.uniform(size=(60, dim)) @ rng.standard_normal((dim, dim + 2))
+    got = mst_dimension(Z, n_sizes=4, min_points=15, repeats=2, random_state=seed, max_points=None)
+    assert got == pytest.approx(mst_dimension_loop(Z, 4, 15, 2, seed), rel=1e-7)
+
+
+def test_mst_dimension_undefined_cases():
+    with pytest.raises(ValueError, match="distinct"):
+        mst_dimension(np.zeros((50, 4)))
+    with pytest.raises(ValueError, match="2 sizes"):
+        mst_dimension(np.random.default_rng(0).standard_normal((12, 3)), min_points=12)
+    with pytest.raises(ValueError, match="alpha"):
+        mst_dimension(np.random.default_rng(0).standard_normal((50, 3)), alpha=0)
+
+
+# ------------------------------------------------------------------------------------------
+# alignment and uniformity
+
+
+def test_alignment_of_invariant_views_is_zero_and_of_antipodal_views_is_two_to_the_alpha():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((7, 5))
+    labels = np.repeat(np.arange(7), 4)
+    scales = rng.uniform(0.5, 2.0, labels.size)[:, None]  # alignment reads directions only
+    assert alignment(centres[labels] * scales, labels) == pytest.approx(0.0, abs=1e-12)
+    signs = np.where(np.arange(labels.size) % 2 == 0, 1.0, -1.0)[:, None]
+    for alpha in (1.0, 2.0, 3.0):
+        # each class: 2 views at u, 2 at -u; 8 of the 12 ordered pairs are antipodal
+        got = alignment(centres[labels] * signs, labels, alpha=alpha)
+        assert got == pytest.approx(2**alpha * 8 / 12, rel=1e-12)
+
+
+@given(labelled_views(), st.sampled_from([1.0, 2.0, 0.5]))
+@settings(max_examples=40, deadline=None)
+def test_alignment_matches_the_paper_loop(views, alpha):
+    Z, labels = views
+    assert alignment(Z, labels, alpha=alpha) == pytest.approx(alignment_loop(Z, labels, alpha), rel=1e-7, abs=1e-10)
+
+
+@pytest.mark.parametrize("K", [2, 3, 10, 50])
+def test_uniformity_of_a_regular_simplex(K):
+    simplex = np.eye(K) - 1.0 / K  # K unit-distance-equal points, every pair at squared chord 2K/(K-1)
+    rotated = simplex @ np.linalg.qr(np.random.default_rng(K).standard_normal((K, K)))[0] * 3.0
+    for t in (1.0, 2.0):
+        assert uniformity(rotated, t=t) == pytest.approx(-t * 2 * K / (K - 1), rel=1e-10)
+
+
+def test_uniformity_of_an_antipodal_pair_is_minus_four_t():
+    assert uniformity(np.array([[1.0, 2.0], [-2.0, -4.0]]), t=2.0) == pytest.approx(-8.0, rel=1e-12)
+
+
+@given(point_clouds(min_n=2, max_n=30), st.sampled_from([0.5, 2.0, 5.0]))
+@settings(max_examples=40, deadline=None)
+def test_uniformity_matches_the_paper_loop(Z, t):
+    if np.any(np.linalg.norm(Z, axis=1) == 0):
+        with pytest.raises(ValueError, match="zero"):
+            uniformity(Z, t=t)
+        return
+    assert uniformity(Z, t=t, max_points=None) == pytest.approx(uniformity_loop(Z, t), rel=1e-7, abs=1e-9)
+
+
+def test_alignment_and_uniformity_undefined_cases():
+    with pytest.raises(ValueError, match="zero"):
+        alignment(np.array([[0.0, 0.0], [1.0, 0.0]]), [0, 0])
+    with pytest.raises(ValueError, match="single view"):
+        alignment(np.eye(3), [0, 1, 2])
+    with pytest.raises(ValueError, match="at least 2"):
+        uniformity(np.ones((1, 3)))
+
+
+# ------------------------------------------------------------------------------------------
+# NESum
+
+
+def test_nesum_of_isotropic_and_collapsed_spectra():
+    H = scipy.linalg.hadamard(16)[:, 1:]  # 15 orthogonal, centred +-1 columns: covariance = (16/15) I
+    assert nesum(H * 7.0) == pytest.approx(15.0, rel=1e-10)
+    rng = np.random.default_rng(0)
+    collapsed = rng.standard_normal((50, 1)) @ rng.standard_normal((1, 9)) + 3.0
+    assert nesum(collapsed) == pytest.approx(1.0, rel=1e-10)
+    assert nesum_from_eigenvalues([4.0, 2.0, 2.0, -1e-17]) == pytest.approx(2.0)
+
+
+@given(point_clouds(min_n=3, max_n=25))
+@settings(max_examples=40, deadline=None)
+def test_nesum_matches_the_paper_loop(Z):
+    if np.allclose(Z, Z[0]):
+        return
+    assert nesum(Z) == pytest.approx(nesum_loop(Z), rel=1e-7)
+
+
+def test_nesum_undefined_cases():
+    with pytest.raises(ValueError, match="zero"):
+        nesum(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="zero"):
+        nesum_from_eigenvalues([0.0, 0.0])
