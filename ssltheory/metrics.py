@@ -117,7 +117,8 @@ def _statistics(Z, classes, train_mask=None, *, tol=None, random_state=0, stats:
     if stats is None:
         stats = ViewStatistics.from_views(Z, classes, train_mask, tol=tol, random_state=random_state)
     elif stats.n != Z.shape[0] or stats.K != classes.n_classes:
-        raise ValueError(f"stats describe {stats.n} views of {stats.K} classes, not these {Z.shape[0]} of {classes.n_classes}")
+        raise ValueError(f"stats describe {stats.n} views of {stats.K} classes, "
+                         f"not these {Z.shape[0]} of {classes.n_classes}")
     return Z, classes, stats
 
 
@@ -198,7 +199,8 @@ class AffineConditioning:
     tol: float
 
 
-def affine_conditioning(Z, classes, tol: float | None = None, *, stats: ViewStatistics | None = None) -> AffineConditioning:
+def affine_conditioning(Z, classes, tol: float | None = None, *,
+                        stats: ViewStatistics | None = None) -> AffineConditioning:
     """Singular values, effective affine rank and conditioning of the class codes.
 
     [derived] THEORY.md T1.2(c) and section 2. The class codes c_0..c_{K-1} are affinely
@@ -951,7 +953,8 @@ SCORES: dict[str, ScoreInfo] = {
         label="RankMe"),
     "rankme_centred": ScoreInfo(
         1, "RankMe on centred features (a variant, not the paper's convention)", ours=False,
-        compute=lambda stats, Z, classes, **_: rankme_centred(Z, stats=stats), provenance="variant of Garrido et al. 2023",
+        compute=lambda stats, Z, classes, **_: rankme_centred(Z, stats=stats),
+        provenance="variant of Garrido et al. 2023",
         label="RankMe (centred)"),
     "lidar": ScoreInfo(
         1, "LiDAR, Thilak et al. 2024", ours=False,
@@ -1048,8 +1051,8 @@ class Scores:
             return "undefined" if value is None else format(value, spec)
 
         aug = self.augmentation
-        views = (f"views of augmentation {aug['kind']}" + (f" s={aug['strength']:g}" if aug.get("strength") is not None else "")
-                 if aug else "rows")
+        strength = f" s={aug['strength']:g}" if aug and aug.get("strength") is not None else ""
+        views = f"views of augmentation {aug['kind']}{strength}" if aug else "rows"
         verdict = "ideal" if self.ideal else f"not ideal, failing {', '.join(self.failing)}"
         lines = [
             f"{self.n_points} {views} ({self.dtype}), {self.n_classes} classes, d = {self.dim}",
@@ -1129,7 +1132,8 @@ def score_all(
         n_points=stats.n, n_classes=K, dim=d, dtype=stats.dtype, values=values,
         ideal=bool(verdict.ok), failing=tuple(name for name, c in verdict.conditions.items() if not c.ok),
         verdict_mode=verdict.mode, invariant_share=float(invariant), recoverable_share=float(recoverable),
-        affine_rank=int(conditioning.rank), affine_singular_values=tuple(float(v) for v in conditioning.singular_values),
+        affine_rank=int(conditioning.rank),
+        affine_singular_values=tuple(float(v) for v in conditioning.singular_values),
         dimension_deficit=dimension_deficit(K, d), cover_fraction=cover_fraction(K, d),
         cover_fraction_effective=cover_fraction(K, conditioning.rank),
         worst_task=tuple(int(t) for t in worst.task), worst_task_source=worst.source,

@@ -8,8 +8,7 @@ sums to zero), so the class means stay exactly C whatever sigma: only the within
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.metrics import heldout_class_accuracy, ideal_score
 

@@ -283,7 +283,7 @@ def test_worst_task_accuracy_is_the_reference_accuracy_of_the_task_it_reports(se
 
 def headline_reference(Z, labels, tol):
     """The headline's formula from its definition, by loops over views: invariant share x Pillai / (K - 1)."""
-    K, (n, d) = labels.max() + 1, Z.shape
+    K, n = labels.max() + 1, Z.shape[0]
     mu = Z.mean(axis=0)
     means = np.array([Z[labels == m].mean(axis=0) for m in range(K)])
     sigma_b = sum((labels == m).sum() * np.outer(means[m] - mu, means[m] - mu) for m in range(K)) / n

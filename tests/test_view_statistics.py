@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory import metrics
 from ssltheory.conditions import is_ideal
@@ -101,7 +100,8 @@ def rank_50_views():
 
 
 def test_the_rule_uses_the_dtype_as_given():
-    assert tolerance_rule(None, 200, 256, np.float32) == (256 * np.finfo(np.float32).eps, "default max(K, d) x eps(float32)")
+    rule32 = (256 * np.finfo(np.float32).eps, "default max(K, d) x eps(float32)")
+    assert tolerance_rule(None, 200, 256, np.float32) == rule32
     assert tolerance_rule(None, 200, 256, np.float64)[0] == 256 * np.finfo(np.float64).eps
     assert tolerance_rule(0.01, 200, 256, np.float32) == (0.01, "given")
     Z, labels = rank_50_views()
@@ -118,7 +118,8 @@ def test_rank_50_codes_are_rank_50_in_every_public_scoring_function(dtype):
     conditioning = metrics.affine_conditioning(Z, labels)
     assert conditioning.rank == 50
     headline = metrics.ideal_score(Z, labels)
-    assert not headline.ideal and headline.value < 1.0 and headline.recoverable_share == pytest.approx(50 / 199, rel=1e-3)
+    assert not headline.ideal and headline.value < 1.0
+    assert headline.recoverable_share == pytest.approx(50 / 199, rel=1e-3)
     scores = metrics.score_all(Z, labels)
     assert scores.affine_rank == 50 and not scores.ideal and scores.ideal_score < 1.0
     assert scores.values["ideal_score"] == pytest.approx(50 / 199, rel=1e-3)
