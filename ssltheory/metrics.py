@@ -1106,7 +1106,7 @@ def score_all(
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < 2:
-        raise ValueError("classes has a single class; scoring needs at least 2")
+        raise ValueError("classes has 1 class (a single class); scoring needs at least 2")
     _lonely_check(classes.sizes, "score_all needs at least 2 views per class (held-out scores)")
     ridge = _check_ridge(ridge)
     rng = np.random.default_rng(random_state)
