@@ -282,10 +282,11 @@ class ViewStatistics:
         offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
         means_dev = anchor + offsets
 
-        W_tr = xp.put(np.zeros((d, d)))
-        W_rest = xp.put(np.zeros((d, d)))
+        W = xp.put(np.zeros((d, d)))
+        W_tr = xp.put(np.zeros((d, d)))  # the training views' part (when some views are held out)
         R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
         sq = np.zeros(n)
+        every = bool(mask.all())
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
             lab = labels[start:stop]
@@ -293,22 +294,19 @@ class ViewStatistics:
             # (z - anchor) - offset: identical views give exactly zero residuals
             R = (xp.block(Z, start, stop) / unit - anchor[lab_dev]) - offsets[lab_dev]
             sq[start:stop] = xp.get((R * R).sum(1))
+            W = W + R.T @ R  # the same sums whatever the split: W does not depend on the mask
             t = mask[start:stop]
-            if t.all():
-                Rt, Rr = R, None
-            elif not t.any():
-                Rt, Rr = None, R
-            else:
-                t_dev = xp.put(t)
-                Rt, Rr = R[t_dev], R[~t_dev]
-            if Rt is not None:
+            if every:
+                R_tr = R_tr + xp.class_sums(R, lab, K)
+            elif t.any():
+                Rt = R[xp.put(t)]
                 W_tr = W_tr + Rt.T @ Rt
                 R_tr = R_tr + xp.class_sums(Rt, lab[t], K)
-            if Rr is not None:
-                W_rest = W_rest + Rr.T @ Rr
-        W_tr, W_rest, R_tr, means = xp.get(W_tr), xp.get(W_rest), xp.get(R_tr), xp.get(means_dev)
+        W, W_tr, R_tr, means = xp.get(W), xp.get(W_tr), xp.get(R_tr), xp.get(means_dev)
+        if every:
+            W_tr = W
 
-        within = _symmetric(W_tr + W_rest)
+        within = _symmetric(W)
         grand_mean = sizes @ means / n
         D = (means - grand_mean) * np.sqrt(sizes)[:, None]  # (K, d), B = D^T D
         between = _symmetric(D.T @ D)
