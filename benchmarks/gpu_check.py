@@ -51,6 +51,7 @@ from pathlib import Path
 from ssltheory.benchmarks.cli import run_benchmarks
 from ssltheory.benchmarks.gpu import peak_flops
 from ssltheory.benchmarks.harness import BenchConfig
+from ssltheory.errors import InputError
 from ssltheory.files import jsonable
 from ssltheory.metrics import score_all
 from ssltheory.report import DEFAULT_TOL
@@ -241,11 +242,11 @@ def run_check(*, dry_run: bool, data_dir: str | Path | None, sizes: Sizes, compi
     import torch
 
     if compile_mode not in ("off", "on", "both"):
-        raise ValueError(f"compile must be off, on or both, got {compile_mode!r}")
+        raise InputError(f"compile must be off, on or both, got {compile_mode!r}")
     if not dry_run and not torch.cuda.is_available():
-        raise ValueError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
+        raise InputError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
     if data_dir is None:
-        raise ValueError("no MNIST folder: pass --data-dir (idx files), set SSLTHEORY_MNIST, or put them in "
+        raise InputError("no MNIST folder: pass --data-dir (idx files), set SSLTHEORY_MNIST, or put them in "
                          "shared/data/mnist beside the repository")
     device = torch.device("cuda" if not dry_run else "cpu")
     started = time.perf_counter()

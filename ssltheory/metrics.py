@@ -46,6 +46,7 @@ import numpy as np
 
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.errors import InputError
 from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
 from ssltheory.validation import as_count, as_features, as_tolerance
 
@@ -83,7 +84,7 @@ def _features_and_classes(Z, classes, *, min_classes: int = 2) -> tuple[np.ndarr
     Z = as_features(Z, "features")
     classes = as_classes(classes, Z.shape[0])
     if classes.n_classes < min_classes:
-        raise ValueError(
+        raise InputError(
             f"classes has {classes.n_classes} class{'es' if classes.n_classes != 1 else ''}; "
             f"this score needs at least {min_classes}"
         )
@@ -96,21 +97,21 @@ def _train_mask(train_mask, classes: EquivalenceClasses, random_state) -> np.nda
         return split_views(classes, random_state=random_state)
     mask = np.asarray(train_mask)
     if mask.ndim != 1 or mask.shape[0] != classes.n_points:
-        raise ValueError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
+        raise InputError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
     if mask.dtype != bool:
         if not np.isin(mask, (0, 1)).all():
-            raise ValueError("train_mask must be boolean (True = training view)")
+            raise InputError("train_mask must be boolean (True = training view)")
         mask = mask.astype(bool)
     labels = classes.labels
     if mask.all():
-        raise ValueError("train_mask marks every view as training: there is no held-out view to score")
+        raise InputError("train_mask marks every view as training: there is no held-out view to score")
     if not mask.any():
-        raise ValueError("train_mask marks no view as training")
+        raise InputError("train_mask marks no view as training")
     seen = np.bincount(labels[mask], minlength=classes.n_classes) > 0
     scored = np.bincount(labels[~mask], minlength=classes.n_classes) > 0
     unseen = np.flatnonzero(scored & ~seen)
     if unseen.size:
-        raise ValueError(
+        raise InputError(
             f"classes {unseen[:10].tolist()} have held-out views but no training view; "
             "a probe cannot be scored on a class it never saw"
         )
@@ -270,7 +271,7 @@ def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.nd
     """
     classes = as_classes(classes)
     if not 0.0 < heldout_fraction < 1.0:
-        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+        raise InputError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
     rng = np.random.default_rng(random_state)
     mask = np.ones(classes.n_points, dtype=bool)
     for members in classes.members:
@@ -279,7 +280,7 @@ def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.nd
         n_out = min(len(members) - 1, max(1, int(round(heldout_fraction * len(members)))))
         mask[rng.choice(members, size=n_out, replace=False)] = False
     if mask.all():
-        raise ValueError("every class has a single view: no view can be held out to score a probe")
+        raise InputError("every class has a single view: no view can be held out to score a probe")
     return mask
 
 
@@ -338,7 +339,7 @@ class _HeldOutRidge:
 
 def _check_ridge(ridge: float) -> float:
     if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
+        raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
     return float(ridge)
 
 
@@ -384,12 +385,12 @@ def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, ran
     ridge = _check_ridge(ridge)
     task = np.asarray(task)
     if task.shape != (classes.n_classes,):
-        raise ValueError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
+        raise InputError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
     if not np.issubdtype(task.dtype, np.integer) or (task < 0).any():
-        raise ValueError("task must hold non-negative integer labels, one per class")
+        raise InputError("task must hold non-negative integer labels, one per class")
     values, task = np.unique(task, return_inverse=True)
     if values.size < 2:
-        raise ValueError("task is constant: an invariant task needs at least two labels")
+        raise InputError("task is constant: an invariant task needs at least two labels")
     mask = _train_mask(train_mask, classes, random_state)
     probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
     targets = np.eye(values.size)[task]  # (K, k)
@@ -663,7 +664,7 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
 
     Z, classes = _features_and_classes(Z, classes)
     if not np.isfinite(weight_decay) or weight_decay <= 0:
-        raise ValueError(f"weight_decay must be a finite number > 0, got {weight_decay}")
+        raise InputError(f"weight_decay must be a finite number > 0, got {weight_decay}")
     mask = _train_mask(train_mask, classes, random_state)
     K, labels = classes.n_classes, classes.labels
     mean = Z[mask].mean(axis=0)
@@ -704,10 +705,10 @@ def rankme(Z, eps: float = 1e-7) -> float:
     """
     Z = as_features(Z, "features")
     if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+        raise InputError(f"eps must be a finite number >= 0, got {eps}")
     s = np.linalg.svd(Z, compute_uv=False)
     if s.sum() == 0:
-        raise ValueError("features are all zero: RankMe is undefined")
+        raise InputError("features are all zero: RankMe is undefined")
     return _entropy_rank(s, eps)
 
 
@@ -726,18 +727,18 @@ def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None) -> float:
     """
     Z = as_features(Z, "features")
     if Z.shape[0] < 2:
-        raise ValueError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
+        raise InputError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
     if not np.isfinite(rtol) or rtol < 0:
-        raise ValueError(f"rtol must be a finite number >= 0, got {rtol}")
+        raise InputError(f"rtol must be a finite number >= 0, got {rtol}")
     s = np.linalg.svd(Z - Z.mean(axis=0), compute_uv=False)
     eig = s**2 / (Z.shape[0] - 1)
     if eig.size == 0 or eig[0] == 0:
-        raise ValueError("features have zero covariance: the spectrum has no decay to fit")
+        raise InputError("features have zero covariance: the spectrum has no decay to fit")
     eig = eig[eig > rtol * eig[0]]
     if max_rank is not None:
         eig = eig[: as_count(max_rank, "max_rank", 2)]
     if eig.size < 2:
-        raise ValueError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
+        raise InputError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
     log_i = np.log(np.arange(1, eig.size + 1))
     slope = np.polyfit(log_i, np.log(eig), 1)[0]
     return float(-slope)
@@ -773,12 +774,12 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
     Z, classes = _features_and_classes(Z, classes)
     for name, value in (("delta", delta), ("eps", eps)):
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+            raise InputError(f"{name} must be a finite number >= 0, got {value}")
     labels, K, d = classes.labels, classes.n_classes, Z.shape[1]
     sizes = np.bincount(labels, minlength=K)
     lonely = np.flatnonzero(sizes < 2)
     if lonely.size:
-        raise ValueError(
+        raise InputError(
             f"LiDAR needs at least 2 views per class to whiten by the within-class covariance; "
             f"classes {lonely[:10].tolist()} have 1"
         )
@@ -789,14 +790,14 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
     sigma_w = within.T @ within / (Z.shape[0] - K) + delta * np.eye(d)
     w_eig, w_vec = np.linalg.eigh(sigma_w)
     if (delta == 0 and Z.shape[0] - K < d) or w_eig[0] <= w_eig[-1] * 1e-12:
-        raise ValueError(
+        raise InputError(
             f"the within-class covariance is singular ({Z.shape[0] - K} within-class degrees of "
             f"freedom for {d} dimensions); use more views per class or delta > 0"
         )
     inv_sqrt = (w_vec / np.sqrt(w_eig)) @ w_vec.T
     lam = np.clip(np.linalg.eigvalsh(inv_sqrt @ sigma_b @ inv_sqrt), 0.0, None)
     if lam.sum() == 0:
-        raise ValueError("all class means coincide: the between-class covariance is zero")
+        raise InputError("all class means coincide: the between-class covariance is zero")
     return _entropy_rank(lam, eps)
 
 
@@ -947,7 +948,7 @@ def score_all(
     Z, classes = _features_and_classes(Z, classes)
     lonely = np.flatnonzero(np.asarray(classes.sizes) < 2)
     if lonely.size:
-        raise ValueError(
+        raise InputError(
             f"score_all needs at least 2 views per class (held-out scores); "
             f"classes {lonely[:10].tolist()} have 1"
         )
