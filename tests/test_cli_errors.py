@@ -97,7 +97,6 @@ def test_the_scan_finds_a_bare_value_error(tmp_path):
     """The scan above can fail: a planted ``raise ValueError`` is found, an InputError is not."""
     planted = tmp_path / "ssltheory"
     planted.mkdir()
-    (planted / "bad.py").write_text(
-        "def f(x):\n    if x:\n        raise ValueError('x')\n    raise InputError('y')\n\n\nclass Odd(ValueError):\n    pass\n"
-    )
+    source = "def f(x):\n    if x:\n        raise ValueError('x')\n    raise InputError('y')\n\n\n"
+    (planted / "bad.py").write_text(source + "class Odd(ValueError):\n    pass\n")
     assert sorted(_bare_value_errors(tmp_path, ("ssltheory",))) == ["ssltheory/bad.py:3", "ssltheory/bad.py:7"]
