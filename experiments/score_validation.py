@@ -53,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssltheory.errors import InputError
 from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
@@ -146,18 +147,18 @@ def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
     if scale == "gpu":
         root = os.environ.get("SSLTHEORY_DATA")
         if not root or not all((Path(root) / d).is_dir() for d in ("cifar10", "tinyimagenet")):
-            raise ValueError("the gpu scale needs $SSLTHEORY_DATA with cifar10/ and tinyimagenet/ directories")
+            raise InputError("the gpu scale needs $SSLTHEORY_DATA with cifar10/ and tinyimagenet/ directories")
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("the gpu scale needs a CUDA device")
+            raise InputError("the gpu scale needs a CUDA device")
         datasets = {"cifar10": str(Path(root) / "cifar10"), "tinyimagenet": str(Path(root) / "tinyimagenet")}
         runs = design(16 if for_design else 96, list(datasets), z_dims=(128, 512, 2048), batches=(128, 256, 512),
                       steps=(5_000, 60_000), strengths=(0.2, 1.5), seed=base)
         return dict(runs=runs, data_dirs=datasets, arch="resnet18", lr=None, hidden_dim=None, proj_dim=None,
                     n_codes=None, n_images=1000, views=8, probe_per_class=(500, 50, 50),
                     weight_decays=(1e-4, 1e-5, 1e-6), device="cuda", workers=1, n_boot=N_BOOTSTRAP)
-    raise ValueError(f"scale must be quick, cpu or gpu, got {scale!r}")
+    raise InputError(f"scale must be quick, cpu or gpu, got {scale!r}")
 
 
 # --------------------------------------------------------------------------------------------

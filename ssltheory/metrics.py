@@ -63,6 +63,7 @@ import numpy as np
 
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.geometry import affine_rank, affine_singular_values
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
@@ -110,14 +111,14 @@ def _statistics(Z, classes, train_mask=None, *, tol=None, random_state=0, stats:
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < min_classes:
-        raise ValueError(
+        raise InputError(
             f"classes has {classes.n_classes} class{'es' if classes.n_classes != 1 else ''}; "
             f"this score needs at least {min_classes}"
         )
     if stats is None:
         stats = ViewStatistics.from_views(Z, classes, train_mask, tol=tol, random_state=random_state)
     elif stats.n != Z.shape[0] or stats.K != classes.n_classes:
-        raise ValueError(f"stats describe {stats.n} views of {stats.K} classes, "
+        raise InputError(f"stats describe {stats.n} views of {stats.K} classes, "
                          f"not these {Z.shape[0]} of {classes.n_classes}")
     return Z, classes, stats
 
@@ -130,7 +131,7 @@ def _entropy_rank(values: np.ndarray, eps: float) -> float:
 
 def _check_ridge(ridge: float) -> float:
     if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
+        raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
     return float(ridge)
 
 
@@ -304,12 +305,12 @@ def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, ran
     classes = as_classes(classes, int(Z.shape[0]))
     task = np.asarray(task)
     if task.shape != (classes.n_classes,):
-        raise ValueError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
+        raise InputError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
     if not np.issubdtype(task.dtype, np.integer) or (task < 0).any():
-        raise ValueError("task must hold non-negative integer labels, one per class")
+        raise InputError("task must hold non-negative integer labels, one per class")
     values, task = np.unique(task, return_inverse=True)
     if values.size < 2:
-        raise ValueError("task is constant: an invariant task needs at least two labels")
+        raise InputError("task is constant: an invariant task needs at least two labels")
     Z, classes, stats = _statistics(Z, classes, train_mask, random_state=random_state, stats=stats)
     probe = stats.ridge_probe(Z, ridge)
     targets = np.eye(values.size)[task]  # (K, k)
@@ -392,7 +393,7 @@ def worst_task_accuracy(
     for name, value in (("n_radon", n_radon), ("n_random", n_random), ("greedy_steps", greedy_steps)):
         as_count(value, name, 0)
     if max_seconds is not None and not (np.isfinite(max_seconds) and max_seconds > 0):
-        raise ValueError(f"max_seconds must be a positive number or None, got {max_seconds}")
+        raise InputError(f"max_seconds must be a positive number or None, got {max_seconds}")
     rng = np.random.default_rng(random_state)
     Z, classes, stats = _statistics(Z, classes, train_mask, tol=tol, random_state=rng, stats=stats)
     started = time.perf_counter()
@@ -708,9 +709,9 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
     Z = np.asarray(to_numpy(as_view_features(Z)), dtype=np.float64)
     classes = as_classes(classes, Z.shape[0])
     if classes.n_classes < 2:
-        raise ValueError(f"classes has {classes.n_classes} class; this score needs at least 2")
+        raise InputError(f"classes has {classes.n_classes} class; this score needs at least 2")
     if not np.isfinite(weight_decay) or weight_decay <= 0:
-        raise ValueError(f"weight_decay must be a finite number > 0, got {weight_decay}")
+        raise InputError(f"weight_decay must be a finite number > 0, got {weight_decay}")
     mask = check_train_mask(train_mask, classes, random_state)
     K, labels = classes.n_classes, classes.labels
     mean = Z[mask].mean(axis=0)
@@ -747,10 +748,10 @@ def _entropy_rank_of_spectrum(eigenvalues: np.ndarray, count: int, eps: float, w
     Eigenvalues at or below lambda_max * d * eps64 (the float64 Gram's rounding level) count as 0.
     """
     if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+        raise InputError(f"eps must be a finite number >= 0, got {eps}")
     e = np.asarray(eigenvalues[:count], dtype=float)
     if e.size == 0 or e[0] <= 0:
-        raise ValueError(f"features are all zero{what}: RankMe is undefined")
+        raise InputError(f"features are all zero{what}: RankMe is undefined")
     e = np.where(e > e[0] * eigenvalues.size * np.finfo(float).eps, e, 0.0)
     return _entropy_rank(np.sqrt(e), eps)
 
@@ -803,20 +804,20 @@ def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None, stats: Vie
     if stats is None:
         Z = as_view_features(Z)
         if Z.shape[0] < 2:
-            raise ValueError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
+            raise InputError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
         stats = ViewStatistics.from_views(Z, np.zeros(Z.shape[0], dtype=np.int64), heldout=False)
     if stats.n < 2:
-        raise ValueError(f"features has {stats.n} row; a covariance needs at least 2")
+        raise InputError(f"features has {stats.n} row; a covariance needs at least 2")
     if not np.isfinite(rtol) or rtol < 0:
-        raise ValueError(f"rtol must be a finite number >= 0, got {rtol}")
+        raise InputError(f"rtol must be a finite number >= 0, got {rtol}")
     eig = stats.total_eigenvalues[: min(stats.n - 1, stats.d)] / (stats.n - 1)
     if eig.size == 0 or eig[0] == 0:
-        raise ValueError("features have zero covariance: the spectrum has no decay to fit")
+        raise InputError("features have zero covariance: the spectrum has no decay to fit")
     eig = eig[eig > rtol * eig[0]]
     if max_rank is not None:
         eig = eig[: as_count(max_rank, "max_rank", 2)]
     if eig.size < 2:
-        raise ValueError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
+        raise InputError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
     log_i = np.log(np.arange(1, eig.size + 1))
     slope = np.polyfit(log_i, np.log(eig), 1)[0]
     return float(-slope)
@@ -855,17 +856,17 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
 
     for name, value in (("delta", delta), ("eps", eps)):
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+            raise InputError(f"{name} must be a finite number >= 0, got {value}")
     if stats is None:
         Z = as_view_features(Z)
         classes = as_classes(classes, int(Z.shape[0]))
         if classes.n_classes < 2:
-            raise ValueError(f"classes has {classes.n_classes} class; LiDAR needs at least 2")
+            raise InputError(f"classes has {classes.n_classes} class; LiDAR needs at least 2")
         _lonely_check(classes.sizes, "LiDAR needs at least 2 views per class to whiten by the within-class covariance")
         stats = ViewStatistics.from_views(Z, classes, heldout=False)
     _lonely_check(stats.sizes, "LiDAR needs at least 2 views per class to whiten by the within-class covariance")
     K, d, n = stats.K, stats.d, stats.n
-    singular = ValueError(f"the within-class covariance is singular ({n - K} within-class degrees of "
+    singular = InputError(f"the within-class covariance is singular ({n - K} within-class degrees of "
                           f"freedom for {d} dimensions); use more views per class or delta > 0")
     if delta == 0 and n - K < d:
         raise singular
@@ -882,7 +883,7 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
     small = X.T @ X if K <= d else X @ X.T
     lam = np.clip(np.linalg.eigvalsh(small / (K - 1)), 0.0, None)
     if lam.sum() == 0:
-        raise ValueError("all class means coincide: the between-class covariance is zero")
+        raise InputError("all class means coincide: the between-class covariance is zero")
     lam = np.concatenate([lam, np.zeros(d - lam.size)])
     return _entropy_rank(lam, eps)
 
@@ -890,7 +891,7 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
 def _lonely_check(sizes: np.ndarray, what: str) -> None:
     lonely = np.flatnonzero(np.asarray(sizes) < 2)
     if lonely.size:
-        raise ValueError(f"{what}; classes {lonely[:10].tolist()} have 1")
+        raise InputError(f"{what}; classes {lonely[:10].tolist()} have 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1106,7 +1107,7 @@ def score_all(
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < 2:
-        raise ValueError("classes has 1 class (a single class); scoring needs at least 2")
+        raise InputError("classes has 1 class (a single class); scoring needs at least 2")
     _lonely_check(classes.sizes, "score_all needs at least 2 views per class (held-out scores)")
     ridge = _check_ridge(ridge)
     rng = np.random.default_rng(random_state)

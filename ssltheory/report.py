@@ -36,6 +36,7 @@ import numpy as np
 
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.files import atomic_write_text, jsonable, save_figure, write_json
 from ssltheory.metrics import SCORES, Scores, invariance_ratio, score_all, split_views
 
@@ -72,7 +73,7 @@ def score_representation(
         `score_section`'s dict.
     """
     if probe not in ("linear", "universal"):
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
     _check_accuracies(accuracies)
     scores = score_all(features, classes, tol=tol, augmentation=augmentation, random_state=random_state)
     return score_section(scores, features=features, classes=classes, probe=probe, accuracies=accuracies, extra=extra)
@@ -81,7 +82,7 @@ def score_representation(
 def _check_accuracies(accuracies) -> None:
     for name, value in dict(accuracies or {}).items():
         if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-            raise ValueError(f"accuracies[{name!r}] must be a number in [0, 1], got {value!r}")
+            raise InputError(f"accuracies[{name!r}] must be a number in [0, 1], got {value!r}")
 
 
 def score_section(scores: Scores, *, features=None, classes=None, probe: str = "linear",
@@ -136,11 +137,11 @@ def write_report(out_dir, sections: Mapping[str, dict], *, title: str = "Ideal-n
         notes: free text placed under the title (how the numbers were made).
     """
     if not sections:
-        raise ValueError("sections is empty; give at least one scored representation")
+        raise InputError("sections is empty; give at least one scored representation")
     for name, section in sections.items():
         missing = {"singular_values", "tol_line", "verdict", "scores", "accuracies", "n_classes"} - set(section)
         if missing:
-            raise ValueError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
+            raise InputError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = {"title": title, "notes": notes, "sections": {k: jsonable(v, nonfinite="string") for k, v in sections.items()}}
@@ -358,7 +359,7 @@ def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping |
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--report {out} exists and is not a directory")
+        raise InputError(f"--report {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     eq = as_classes(np.asarray(classes), len(Z))
     Z = np.asarray(Z, dtype=np.float64)

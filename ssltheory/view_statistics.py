@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.errors import InputError
 from ssltheory.geometry import power_of_two, resolve_rtol
 from ssltheory.validation import as_features, as_tolerance
 
@@ -64,7 +65,7 @@ def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.nd
     """
     classes = as_classes(classes)
     if not 0.0 < heldout_fraction < 1.0:
-        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+        raise InputError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
     rng = np.random.default_rng(random_state)
     mask = np.ones(classes.n_points, dtype=bool)
     for members in classes.members:
@@ -73,7 +74,7 @@ def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.nd
         n_out = min(len(members) - 1, max(1, int(round(heldout_fraction * len(members)))))
         mask[rng.choice(members, size=n_out, replace=False)] = False
     if mask.all():
-        raise ValueError("every class has a single view: no view can be held out to score a probe")
+        raise InputError("every class has a single view: no view can be held out to score a probe")
     return mask
 
 
@@ -83,21 +84,21 @@ def check_train_mask(train_mask, classes: EquivalenceClasses, random_state) -> n
         return split_views(classes, random_state=random_state)
     mask = np.asarray(train_mask)
     if mask.ndim != 1 or mask.shape[0] != classes.n_points:
-        raise ValueError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
+        raise InputError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
     if mask.dtype != bool:
         if not np.isin(mask, (0, 1)).all():
-            raise ValueError("train_mask must be boolean (True = training view)")
+            raise InputError("train_mask must be boolean (True = training view)")
         mask = mask.astype(bool)
     labels = classes.labels
     if mask.all():
-        raise ValueError("train_mask marks every view as training: there is no held-out view to score")
+        raise InputError("train_mask marks every view as training: there is no held-out view to score")
     if not mask.any():
-        raise ValueError("train_mask marks no view as training")
+        raise InputError("train_mask marks no view as training")
     seen = np.bincount(labels[mask], minlength=classes.n_classes) > 0
     scored = np.bincount(labels[~mask], minlength=classes.n_classes) > 0
     unseen = np.flatnonzero(scored & ~seen)
     if unseen.size:
-        raise ValueError(
+        raise InputError(
             f"classes {unseen[:10].tolist()} have held-out views but no training view; "
             "a probe cannot be scored on a class it never saw"
         )
@@ -130,13 +131,13 @@ def _check_tensor(Z):
     import torch
 
     if Z.ndim != 2:
-        raise ValueError(f"features must be a 2-D tensor (n_points, dim), got shape {tuple(Z.shape)}")
+        raise InputError(f"features must be a 2-D tensor (n_points, dim), got shape {tuple(Z.shape)}")
     if Z.shape[0] == 0 or Z.shape[1] == 0:
-        raise ValueError(f"features is empty: shape {tuple(Z.shape)}")
+        raise InputError(f"features is empty: shape {tuple(Z.shape)}")
     if Z.dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"features must be a float32 or float64 tensor, got {Z.dtype}; convert it with .float()")
+        raise InputError(f"features must be a float32 or float64 tensor, got {Z.dtype}; convert it with .float()")
     if not bool(torch.isfinite(Z).all()):
-        raise ValueError("features contain NaN or Inf")
+        raise InputError("features contain NaN or Inf")
     return Z.detach()
 
 

@@ -1,8 +1,9 @@
 """``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
 
-Independent checks: the affine rank against the exact rational rank of the class codes (ssltheory/testing/oracles.py), the
-invariance ratio against a loop over views, the collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the
-view-major class layout against identity "augmentations" (every view of an image identical).
+Independent checks: the affine rank against the exact rational rank of the class codes
+(ssltheory/testing/oracles.py), the invariance ratio against a loop over views, the collinear codes
+(0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the view-major class layout against identity
+"augmentations" (every view of an image identical).
 """
 
 from __future__ import annotations

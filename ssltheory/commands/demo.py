@@ -32,6 +32,7 @@ import os
 import time
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
 
@@ -56,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
 
     Exit 0."""
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {args.steps}")
+        raise InputError(f"steps must be a positive integer, got {args.steps}")
     if args.batch_size is not None and args.batch_size < 2:
-        raise ValueError(f"batch-size must be at least 2, got {args.batch_size}")
+        raise InputError(f"batch-size must be at least 2, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {args.jobs}")
+        raise InputError(f"jobs must be a positive integer, got {args.jobs}")
     from ssltheory.report import write_report
 
     if args.tol is not None and not 0 <= args.tol < 1:
-        raise ValueError(f"tol must lie in [0, 1), got {args.tol}")
+        raise InputError(f"tol must lie in [0, 1), got {args.tol}")
     started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(args.out)
     plan = demo_recipe(args.quick, args.steps, args.batch_size)
@@ -176,7 +177,7 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
     except ValueError as exc:
         if "another configuration" in str(exc):
             demo_dir = out.parent.parent
-            raise ValueError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
+            raise InputError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
                              f"use --out DIR or delete {demo_dir}") from None
         raise
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssltheory.errors import InputError
 from ssltheory.metrics import score_all
 from ssltheory.progress import Progress
 from ssltheory.ssl.augment import Normalize, SSLAugmentation, build_augmentation
@@ -93,7 +94,7 @@ def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *
             a host array.
     """
     if int(n_views) != n_views or n_views < 1:
-        raise ValueError(f"n_views must be a positive integer, got {n_views!r}")
+        raise InputError(f"n_views must be a positive integer, got {n_views!r}")
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if n_views == 1:
@@ -159,15 +160,15 @@ def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if images.ndim != 4 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        raise InputError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
     if augmentation is None:
         augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
     if labels is None and n_views < 2:
-        raise ValueError("n_views must be at least 2 when each image is its own class")
+        raise InputError("n_views must be at least 2 when each image is its own class")
     codes = sample_views(encoder, images, augmentation, n_views, generator=torch.Generator().manual_seed(seed),
                          batch_size=batch_size, device=device, progress=progress, keep_on_device=keep_on_device)
     if not (bool(torch.isfinite(codes).all()) if keep_on_device else np.isfinite(codes).all()):
-        raise ValueError("the encoder produced NaN or infinite features")
+        raise InputError("the encoder produced NaN or infinite features")
     return Views(codes, view_classes(len(images), n_views, labels), describe_augmentation(augmentation),
                  "images" if labels is None else "labels", int(len(images)), int(n_views))
 
