@@ -321,7 +321,12 @@ def test_ideal_score_of_the_collinear_counterexample():
 @given(IDEAL_CODES, st.integers(2, 4))
 def test_ideal_score_is_one_exactly_for_invariant_independent_codes(world, views):
     s = ideal_score(*views_of(world.codes, views))
-    assert s.value == 1.0 and s.ideal and s.heldout_accuracy == 1.0
+    assert s.value == 1.0 and s.ideal
+    # the held-out ridge probe recovers every class of well-conditioned codes (an ill-conditioned
+    # direction, below the ridge, can cost held-out views: found at condition 1/240)
+    singular = np.linalg.svd(world.codes - world.codes.mean(axis=0), compute_uv=False)
+    if singular[world.n_classes - 2] > 0.1 * singular[0]:
+        assert s.heldout_accuracy == 1.0
 
 
 @given(noisy_views(max_k=6, max_d=4, max_views=3, noise=st.just(0.0) | st.floats(1e-3, 1.0), min_views=2))
@@ -330,8 +335,9 @@ def test_ideal_score_is_one_iff_the_exact_verdict_passes(world):
     Z, labels, C, _ = world
     K, d = len(C), C.shape[1]
     s = ideal_score(Z, labels, tol=1e-9)
-    invariant = all((Z[i] == C[labels[i]]).all() for i in range(len(Z)))
-    ideal_by_hand = invariant and exact_affine_rank(C) == K - 1 and d >= K - 1
+    first = [int(np.flatnonzero(labels == m)[0]) for m in range(K)]
+    invariant = all((Z[i] == Z[first[labels[i]]]).all() for i in range(len(Z)))
+    ideal_by_hand = invariant and exact_affine_rank(Z[first]) == K - 1 and d >= K - 1
     assert (s.value == 1.0) == ideal_by_hand == s.ideal
     if not ideal_by_hand:  # measured: invariant share x recoverable share, always below 1
         assert s.value < 1.0
