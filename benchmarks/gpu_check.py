@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssltheory.errors import InputError
+from ssltheory.files import atomic_write_text
 
 #: H100 SXM dense bf16 peak, the MFU denominator of the issue's target (also reported: a measured peak)
 H100_BF16_FLOPS = 989e12
@@ -467,7 +468,7 @@ def profile_table(device, sizes: Sizes, path: Path) -> dict:
         _sync(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     table = prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60)
-    path.write_text(table + "\n")
+    atomic_write_text(path, table + "\n")
     return {"sorted_by": key, "top": table.splitlines()[:20]}
 
 
@@ -753,11 +754,7 @@ def write_results(records: list[dict], out: Path) -> list[Path]:
     written = []
     for name, text in (("GPU_RESULTS.json", json.dumps(records, indent=1, sort_keys=True) + "\n"),
                        ("GPU_RESULTS.md", render(records))):
-        path = out / name
-        tmp = path.with_name(f".{name}.tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(atomic_write_text(out / name, text))
     return written
 
 
