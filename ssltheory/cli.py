@@ -28,8 +28,7 @@ SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
               "is a representation ideal for linear/universal probes? (exact, with a certificate)"),
     "demo": (("ssltheory.commands.demo",),
              "the README's main job: train, probe, check and report on embedded real images"),
-    "train": (("ssltheory.commands.train",),
-              "train an SSL encoder (simclr, cissl, dino, dissl, exact)"),
+    "train": (("ssltheory.commands.train",), "train an SSL encoder ({methods})"),
     "probe": (("ssltheory.commands.probe",),
               "fit linear / MLP / kNN probes on a trained run's frozen features"),
     "score": (("ssltheory.commands.score",), "score a run, encoder or features against the ideal conditions"),
@@ -113,6 +112,10 @@ def build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, object]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     module = None
     for name, (_, help_) in SUBCOMMANDS.items():
+        if "{methods}" in help_:  # the registry's list, never a copy (light: the registry imports no torch)
+            from ssltheory.ssl.methods import METHODS
+
+            help_ = help_.format(methods=", ".join(METHODS))
         p = sub.add_parser(name, help=help_, description=help_)
         if name == chosen:
             module = importlib.import_module(_module_of(name))

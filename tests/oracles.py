@@ -158,4 +158,4 @@ def exact_dependence_holds(C, lambda_exact: dict) -> bool:
     rows = fractions(C)
     if sum(lam.values()) != 0 or not any(lam.values()):
         return False
-    return all(sum(l * rows[m][j] for m, l in lam.items()) == 0 for j in range(len(rows[0])))
+    return all(sum(v * rows[m][j] for m, v in lam.items()) == 0 for j in range(len(rows[0])))

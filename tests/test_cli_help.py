@@ -51,7 +51,7 @@ def test_bare_ssltheory_lists_every_command(capsys):
 def test_the_package_import_is_light_and_the_public_names_still_load():
     code = ("import sys, ssltheory; light = not any(m in sys.modules for m in ('numpy', 'scipy', 'torch'));"
             "from ssltheory import is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict;"
-            "print(light, all(map(callable, (is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict))))")
+            "print(light, all(map(callable, (is_ideal, EquivalenceClasses, " "linearly_separable, cover_count, IdealVerdict))))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -70,3 +70,26 @@ def test_the_tolerance_named_in_help_is_the_one_default(capsys):
             pass
         text = " ".join(capsys.readouterr().out.split())
         assert f"ssltheory.report.DEFAULT_TOL, {DEFAULT_TOL:g}" in text, (name, text)
+
+
+def test_every_registry_list_is_named_by_the_help_that_names_it(capsys):
+    """The top-level help names every training method of the registry; score's and train's help
+    name every dataset and augmentation of theirs (read from the registries, never copied)."""
+    from ssltheory.ssl.config import AUGMENTATIONS
+    from ssltheory.ssl.data import DATASETS
+    from ssltheory.ssl.methods import METHODS
+
+    try:
+        cli.main(["--help"])
+    except SystemExit:
+        pass
+    top = " ".join(capsys.readouterr().out.split())
+    assert len(METHODS) >= 8 and all(name in top for name in METHODS), top
+    for command in ("score", "train"):
+        try:
+            cli.main([command, "--help"])
+        except SystemExit:
+            pass
+        text = " ".join(capsys.readouterr().out.split())
+        missing = [n for n in (*DATASETS, *AUGMENTATIONS) if n not in text]
+        assert not missing, (command, missing)

@@ -12,14 +12,12 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
-
+from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 # ---------------------------------------------------------------- independent checks
 

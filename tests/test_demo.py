@@ -8,17 +8,14 @@ scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import cli
 from ssltheory.report import score_representation, write_report
 from tests.oracles import exact_affine_rank, hulls_intersect
-
 
 # ---- the report's verdict -----------------------------------------------------------------------
 

@@ -20,11 +20,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from ssltheory import exact as rational
-from ssltheory import is_ideal, linearly_separable
+from ssltheory import exact as rational, is_ideal, linearly_separable
 from ssltheory.cli import main
 from ssltheory.conditions import code_geometry, exact_duplicate_rows
 from ssltheory.efficiency import worst_erm_risk

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import is_ideal, linearly_separable
 from ssltheory.geometry import (
     affine_rank,
@@ -27,6 +25,7 @@ from ssltheory.geometry import (
     radon_split,
     separating_probe,
 )
+from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 
 @st.composite

@@ -17,8 +17,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.stats
 import sympy
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 
 from ssltheory import metrics
 from ssltheory.metrics import (

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from ssltheory.cli import main
 from tests.oracles import exact_affine_rank
@@ -57,7 +56,7 @@ def test_affinely_independent_invariant_codes_score_ideal(tmp_path, capsys):
 
 
 def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
-    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4) -- "middle versus the ends" is not linearly separable.
+    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4): "middle versus the ends" is not linearly separable.
     # A 1e-3 wobble off the line keeps alpha-ReQ defined (it needs 2 non-zero eigenvalues) and stays
     # far below the rank tolerance (1e-2 x the largest singular value).
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
@@ -150,18 +149,36 @@ def test_torchvision_layout_with_missing_keys_exits_2(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "missing keys: bn1.weight" in err
 
 
-def test_torchvision_layout_checkpoint_scores_with_prefix_and_head_reported(tmp_path, capsys):
-    from test_released import torchvision_state
+def test_a_solo_learn_checkpoint_scores_with_its_heads_named(tmp_path, capsys):
+    from test_released import SCHEMES, torchvision_state
 
-    state = {f"module.backbone.{k}": v for k, v in torchvision_state("resnet18", fc=True).items()}
-    path = tmp_path / "solo_learn_resnet18.pth"
-    torch.save({"state_dict": state}, path)
+    path = tmp_path / "solo_learn_resnet18.ckpt"
+    torch.save(SCHEMES["solo-learn"][0](torchvision_state("resnet18", fc=True)), path)
     code, out, err = score([path, "--data", "patches", "--n-images", "4", "--views", "2", "--json"], capsys)
     assert code == 0, err
     assert out["dim"] == 512 and out["source"]["arch"] == "resnet18"
-    assert out["source"]["stripped_prefixes"] == ["module.", "backbone."]
-    assert out["source"]["ignored_keys"] == ["fc.bias", "fc.weight"]
+    assert out["source"]["backbone"] == "state_dict.backbone." and out["source"]["stem"] == "imagenet"
+    assert out["source"]["dropped"] == {"optimizer_states": 1, "state_dict.classifier": 2, "state_dict.projector": 3}
     assert out["augmentation"] == {"kind": "simclr", "strength": 1.0}
+
+
+def test_dino_student_and_stem_options_from_the_command_line(tmp_path, capsys):
+    from test_released import SCHEMES, torchvision_state
+
+    state = torchvision_state("resnet18", fc=True)
+    path = tmp_path / "dino.pth"
+    torch.save(SCHEMES["dino"][0](state), path)
+    code, out, err = score([path, "--which", "student", "--data", "patches", "--n-images", "4", "--views", "2",
+                            "--json"], capsys)
+    assert code == 0, err
+    assert out["source"]["backbone"] == "student.module.backbone."
+    small = {**{k: v for k, v in state.items() if not k.startswith("fc.")}, "conv1.weight": torch.randn(64, 3, 3, 3)}
+    torch.save(small, tmp_path / "cifar.pt")
+    code, _, err = score([tmp_path / "cifar.pt", "--data", "patches", "--n-images", "4", "--views", "2"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "pass --stem" in err
+    code, out, err = score([tmp_path / "cifar.pt", "--stem", "cifar-pad2", "--data", "patches", "--n-images", "4",
+                            "--views", "2", "--json"], capsys)
+    assert code == 0 and out["source"]["stem"] == "cifar-pad2" and out["source"]["stem_source"] == "given", err
 
 
 # ------------------------------------------------------------------------- RUN and ENCODER
@@ -264,7 +281,7 @@ def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
         x = oriented(name, [r[name] for r in rows])
         ok = np.isfinite(x)
         rho = spearmanr(x[ok], np.asarray(acc)[ok]).statistic if ok.sum() >= 3 and np.ptp(x[ok]) > 0 else np.nan
-        line = next(l for l in md.splitlines() if l.startswith(f"| {name}"))
+        line = next(row for row in md.splitlines() if row.startswith(f"| {name}"))
         cell = line.split("|")[2].strip().strip("*").split(" [")[0]  # the point value before its interval
         assert cell == ("n/a" if np.isnan(rho) else f"{rho:+.2f}"), (name, line)
     assert (tmp_path / "score_validation.png").stat().st_size > 0
@@ -313,3 +330,23 @@ def test_score_encoder_scores_any_module_on_reference_views():
     torch.nn.init.zeros_(collapsed[1].weight)
     flat = ssltheory.score_encoder(collapsed, images, n_views=2, mean=(0.5,), std=(0.25,))
     assert flat.ideal_score < 1.0 and flat.lidar is None and any("lidar" in note for note in flat.notes)
+
+
+def test_lidar_delta_and_ridge_reach_the_scores_from_the_command_line(tmp_path, capsys):
+    from ssltheory.metrics import lidar
+
+    rng = np.random.default_rng(0)
+    K, views, d = 10, 2, 50  # 10 degrees of freedom within classes for 50 dimensions: singular without delta
+    codes = 1e7 * rng.standard_normal((K, d))  # post-ReLU ResNet-50 codes are large: the default delta is lost
+    Z = np.concatenate([codes + 1e6 * rng.standard_normal((K, d)) for _ in range(views)])
+    classes = np.tile(np.arange(K), views)
+    z_path, c_path = save(tmp_path, Z, classes)
+    code, default, err = score([z_path, "--classes", c_path, "--json"], capsys)
+    assert code == 0 and default["lidar"] is None, err
+    code, out, err = score([z_path, "--classes", c_path, "--lidar-delta", "1e3", "--json"], capsys)
+    assert code == 0, err
+    assert out["lidar"] is not None and out["lidar"] == pytest.approx(lidar(Z, classes, delta=1e3), rel=1e-9)
+    code, _, err = score([z_path, "--classes", c_path, "--lidar-delta", "-1"], capsys)
+    assert code == 2 and "--lidar-delta must be a finite number >= 0" in err
+    code, _, err = score([z_path, "--classes", c_path, "--ridge", "nan"], capsys)
+    assert code == 2 and "--ridge must be a finite number >= 0" in err

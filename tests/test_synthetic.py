@@ -8,11 +8,9 @@ group (canonical forms). Representations: each knob's claimed verdict is checked
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import EquivalenceClasses

@@ -43,6 +43,8 @@ import json
 from pathlib import Path
 
 from ssltheory.files import load_npy
+from ssltheory.ssl.config import AUGMENTATIONS, STEMS
+from ssltheory.ssl.data import DATASETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,19 +58,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="images to score (default test)")
     parser.add_argument("--classes-from", choices=("images", "labels"), default="images",
                         help="classes: each source image (default) or the data's labels (controlled runs)")
-    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER")
-    parser.add_argument("--data-dir", default=None, help="where the dataset's files are (mnist, cifar10, ...)")
+    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER: "
+                        + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
+    parser.add_argument("--data-dir", default=None, help="where the dataset's files are ("
+                        + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")")
     parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")
     parser.add_argument("--z-dim", type=int, default=None, help="representation size of a state dict's encoder")
+    loading = parser.add_argument_group("checkpoints of other libraries (ssltheory.ssl.released.load_resnet)")
+    loading.add_argument("--which", default=None, metavar="NAME",
+                         help="pick one of several backbones by a part of its path (DINO: student; the teacher is "
+                              "the default; solo-learn: momentum_backbone)")
+    loading.add_argument("--prefix", default=None, metavar="PATH",
+                         help="the backbone's path in the file, e.g. state_dict.backbone. (for unusual layouts)")
+    loading.add_argument("--stem", choices=tuple(STEMS), default=None,
+                         help="the ResNet stem, when the checkpoint does not record it: "
+                              + "; ".join(f"{name}: {stem.describe()}" for name, stem in STEMS.items()))
     parser.add_argument("--image-size", type=int, default=None,
                         help="resize the scored images to this side (default: as stored; 224 for released checkpoints)")
-    parser.add_argument("--aug", choices=("simclr", "coarse", "none"), default="simclr",
+    parser.add_argument("--aug", choices=AUGMENTATIONS, default="simclr",
                         help="reference augmentation drawing the views, the same for every encoder (default simclr)")
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
     parser.add_argument("--tol", type=float, default=None,
                         help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
                              "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
+    params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
+    params.add_argument("--lidar-delta", type=float, default=None, metavar="DELTA",
+                        help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
+                             "undefined: fewer views than dimensions)")
+    params.add_argument("--ridge", type=float, default=None,
+                        help="ridge of the held-out linear probes of the ideal and worst-task scores (default 1e-4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the images, views and held-out split (default 0)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
@@ -84,10 +103,6 @@ def _is_state_dict_file(path: Path) -> bool:
     return path.is_file() and path.suffix in (".pt", ".pth", ".torch", ".ckpt")
 
 
-def _load_state_dict(path: Path) -> dict:
-    from ssltheory.ssl.released import read_state_dict
-
-    return read_state_dict(path)[0]
 
 
 def _dataset(name: str | None, data_dir: str | None, what: str):
@@ -130,21 +145,29 @@ def _encoder_and_images(args) -> dict:
                   "trained_with": {"aug": config.get("aug"), "aug_strength": config.get("aug_strength")}}
         image_size = args.image_size
     else:
-        state = _load_state_dict(target)
-        from ssltheory.ssl.released import is_released_layout, load_resnet, load_strict
+        from ssltheory.ssl.released import (
+            is_released_layout,
+            load_resnet,
+            load_strict,
+            read_checkpoint,
+            read_state_dict,
+        )
 
+        contents = read_checkpoint(target)
         if args.data is None:
             raise ValueError("--data is required to score an encoder state dict (which images to encode?)")
-        if is_released_layout(state):
-            encoder, info = load_resnet(state)  # before the data: a bad file fails fast
-            image_size = args.image_size or (224 if info.stem == "imagenet" else None)
+        chosen = {"which": args.which, "prefix": args.prefix, "stem": args.stem}
+        if is_released_layout(contents) or any(v is not None for v in chosen.values()):
+            encoder, info = load_resnet(contents, **chosen)  # before the data: a bad file fails fast
+            image_size = args.image_size or (224 if STEMS[info.stem].kernel == 7 else None)
             dataset = _dataset(args.data, args.data_dir, "an encoder state dict")
             from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
 
             mean, std = IMAGENET_MEAN, IMAGENET_STD  # torchvision-layout models' preprocessing
             source = {"kind": "torchvision-layout", "path": str(target), "arch": info.arch, "z_dim": info.z_dim,
-                      "loaded": info.describe(), "stripped_prefixes": list(info.stripped),
-                      "ignored_keys": list(info.ignored)}
+                      "loaded": info.describe(), "backbone": info.prefix, "stem": info.stem,
+                      "stem_source": info.stem_source, "ignored_keys": list(info.ignored),
+                      "dropped": dict(info.dropped)}
         else:
             if args.arch is None:
                 raise ValueError(f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
@@ -155,7 +178,7 @@ def _encoder_and_images(args) -> dict:
             image_size = args.image_size
             side = image_size or (dataset.image_size if isinstance(dataset.image_size, int) else dataset.image_size[0])
             encoder = build_encoder(args.arch, dataset.channels, side, args.z_dim)
-            load_strict(encoder, state, target)
+            load_strict(encoder, read_state_dict(contents)[0], target)
             encoder.eval()
             mean, std = dataset.mean, dataset.std
             source = {"kind": "encoder", "path": str(target), "arch": args.arch, "z_dim": encoder.out_dim}
@@ -193,12 +216,27 @@ def _check_args(args) -> None:
         raise ValueError(f"--tol must be a finite number >= 0, got {args.tol}")
 
 
+def score_parameters(args) -> dict:
+    """The ``score_all`` keyword arguments given on the command line (--lidar-delta, --ridge), checked."""
+    import math
+
+    given = {"lidar_delta": args.lidar_delta, "ridge": args.ridge}
+    for name, value in given.items():
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def run(args: argparse.Namespace) -> int:
-    """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
+    """``ssltheory score``: score a run, an encoder or features (see the module docstring).
+
+    Exit 0, or 2 on bad input."""
     import numpy as np
+
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 
+    parameters = score_parameters(args)
     target = Path(args.target)
     if not target.exists():
         raise ValueError(f"{args.target} does not exist (expected a run directory, a .pt state dict or a .npy file)")
@@ -235,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tol must be a finite number in [0, 1), got {args.tol}")
     tol = DEFAULT_TOL if args.tol is None else args.tol
     section = score_representation(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
-    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
+    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed, **parameters)
     payload = {**scores.to_dict(), "source": source,
                "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:

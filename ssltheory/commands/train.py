@@ -21,7 +21,7 @@ from ssltheory.ssl.data import DATASETS
 
 #: TrainConfig fields with a flag of their own: field -> (type or "flag", help). Defaults are the preset's.
 _FIELDS: dict[str, tuple[object, str]] = {
-    "data_dir": (str, "where the dataset's files are (mnist, cifar10, tinyimagenet, folder)"),
+    "data_dir": (str, "where the dataset's files are (" + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")"),
     "arch": (str, f"encoder: {', '.join(ARCHS)}"),
     "z_dim": (int, "representation dimension"),
     "batch_size": (int, "global batch size"),

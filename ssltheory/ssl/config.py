@@ -22,10 +22,36 @@ from dataclasses import dataclass, field
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
+
+
+@dataclass(frozen=True)
+class Stem:
+    """A ResNet stem: conv ``kernel`` x ``kernel`` with ``stride`` and ``padding`` (64 channels), BN,
+    ReLU, then a 3x3 stride-2 max-pool when ``maxpool``."""
+
+    kernel: int
+    stride: int
+    padding: int
+    maxpool: bool
+
+    def describe(self) -> str:
+        pool = " + 3x3 max-pool" if self.maxpool else ", no max-pool"
+        return f"{self.kernel}x{self.kernel} conv stride {self.stride} padding {self.padding}{pool}"
+
+
+#: The stems of the usual ResNet recipes, by name (the weights never say stride, padding or max-pool).
+STEMS = {
+    "imagenet": Stem(7, 2, 3, True),  # torchvision, timm, DINO, VISSL, the ImageNet runs of every library
+    "imagenet-nomaxpool": Stem(7, 2, 3, False),  # a 7x7 stem whose max-pool was replaced by Identity
+    "cifar": Stem(3, 1, 1, False),  # the ISSL authors' code and ours at <= 32 px; lightly's CIFAR examples
+    "cifar-pad2": Stem(3, 1, 2, False),  # solo-learn's CIFAR stem (conv1 padding=2)
+    "small-maxpool": Stem(3, 1, 1, True),  # ours between 33 and 99 px (TinyImageNet)
+}
+
 #: Augmentation kinds of ``ssltheory.ssl.augment.build_augmentation``.
 AUGMENTATIONS = ("simclr", "coarse", "none")
 

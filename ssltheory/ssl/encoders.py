@@ -16,7 +16,10 @@
   BN + ReLU, global average pooling, then Linear(128, z_dim): about 0.26M parameters at
   z_dim = 128, for CPU runs.
 
-`build_encoder(arch, in_channels, image_size, z_dim)` returns a module with attribute `out_dim`.
+`build_encoder(arch, in_channels, image_size, z_dim, stem=None)` returns a module with attribute `out_dim`;
+``stem`` (a name of `STEMS`) overrides the stem the image size picks, for checkpoints trained with
+another library's stem (solo-learn's CIFAR stem pads its 3x3 conv by 2; a 7x7 stem may have lost
+its max-pool).
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssltheory.ssl.config import ARCHS, STEMS, Stem
 from ssltheory.validation import as_count
-from ssltheory.ssl.config import ARCHS
 
-__all__ = ["build_encoder", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
+__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -108,6 +111,13 @@ class DimensionExpansion(nn.Module):
         return self.relu(out)
 
 
+def stem_for_size(image_size: int) -> Stem:
+    """The stem `ResNet` picks for ``image_size`` px images (module docstring)."""
+    if image_size >= 100:
+        return STEMS["imagenet"]
+    return STEMS["small-maxpool"] if image_size > 32 else STEMS["cifar"]
+
+
 class ResNet(nn.Module):
     """ResNet trunk with a small-image stem, optional `DimensionExpansion`, average pooling, no fc.
 
@@ -118,6 +128,7 @@ class ResNet(nn.Module):
         image_size: side of the (square) training images, in pixels; picks the stem (module docstring)
         z_dim: representation size; None keeps the trunk width (512 * block.expansion)
         expansion_channels: hidden width of the `DimensionExpansion` block (512, REFERENCE.md)
+        stem: a `Stem` overriding the one ``image_size`` picks (`stem_for_size`)
     """
 
     def __init__(
@@ -128,13 +139,12 @@ class ResNet(nn.Module):
         image_size: int,
         z_dim: int | None = None,
         expansion_channels: int = 512,
+        stem: Stem | None = None,
     ) -> None:
         super().__init__()
-        if image_size < 100:
-            conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        else:
-            conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if image_size > 32 else nn.Identity()
+        stem = stem_for_size(image_size) if stem is None else stem
+        conv1 = nn.Conv2d(in_channels, 64, kernel_size=stem.kernel, stride=stem.stride, padding=stem.padding, bias=False)
+        pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem.maxpool else nn.Identity()
         self.stem = nn.Sequential(conv1, nn.BatchNorm2d(64), nn.ReLU(inplace=True), pool)
 
         stages, cin = [], 64
@@ -187,7 +197,8 @@ class SmallCNN(nn.Module):
         return self.fc(self.features(x))
 
 
-def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | None = None) -> nn.Module:
+def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | None = None,
+                  stem: str | None = None) -> nn.Module:
     """Build an encoder for square images of side `image_size` with `in_channels` channels.
 
     Args:
@@ -195,6 +206,7 @@ def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | Non
         in_channels: 1 (grey) or 3 (RGB), any positive integer accepted
         image_size: pixels per side (>= 8); selects the ResNet stem
         z_dim: representation size; None means the natural width (512, 2048, 128)
+        stem: None (the image size picks it), or a name of `STEMS` (ResNets only)
 
     Returns:
         nn.Module mapping (B, in_channels, H, W) float -> (B, z_dim), with attribute ``out_dim``.
@@ -207,8 +219,13 @@ def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | Non
         raise ValueError(f"image_size must be at least 8 pixels, got {image_size}")
     if z_dim is not None:
         z_dim = as_count(z_dim, "z_dim", 1)
+    if stem is not None and stem not in STEMS:
+        raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+    if stem is not None and arch == "small_cnn":
+        raise ValueError("stem applies to the ResNets only, not small_cnn")
+    chosen = None if stem is None else STEMS[stem]
     if arch == "resnet18":
-        return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, image_size, z_dim)
+        return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, image_size, z_dim, stem=chosen)
     if arch == "resnet50":
-        return ResNet(Bottleneck, (3, 4, 6, 3), in_channels, image_size, z_dim)
+        return ResNet(Bottleneck, (3, 4, 6, 3), in_channels, image_size, z_dim, stem=chosen)
     return SmallCNN(in_channels, 128 if z_dim is None else z_dim)

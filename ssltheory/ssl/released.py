@@ -1,25 +1,32 @@
-"""Torchvision-layout ResNet-18 / ResNet-50 state dicts, loaded into our ``build_encoder``.
+"""ResNet-18 / ResNet-50 backbones out of the checkpoints people save, loaded into our ``build_encoder``.
 
-`load_resnet(source)` reads a local state dict (``torch.load(weights_only=True)``: nothing is
-unpickled but tensors and plain containers, nothing is downloaded, torchvision is not imported) in
-the key layout that torchvision's ``resnet18`` / ``resnet50`` save, which is what lightly, solo-learn,
-VISSL, DINO's code and timm's ResNets save too, up to a prefix:
+`load_resnet(source, prefix=None, which=None, stem=None)` reads a local file with
+``torch.load(weights_only=True)`` (nothing is unpickled but tensors, plain containers and DINO's
+argparse Namespace; nothing is downloaded; torchvision is not imported), flattens it to dotted
+paths (`flatten_checkpoint`) and finds the ResNet backbone by its keys wherever it sits
+(`find_backbones`): torchvision's layout (``conv1``, ``bn1``, ``layer1-4``, ``fc``: torchvision,
+timm, solo-learn, DINO, VISSL) or lightly's ``nn.Sequential(*list(resnet.children())[:-1])``
+numbering (``0.`` conv1, ``1.`` bn1, ``4.``-``7.`` layer1-4). The layouts as the peers save them:
 
-- common prefixes carried by every key are stripped and reported: ``module.`` (DistributedDataParallel),
-  ``backbone.`` (lightly, solo-learn, DINO's ``MultiCropWrapper``), ``encoder.``, ``model.``,
-  ``_feature_blocks.`` (VISSL's trunk), in any nesting (``module.backbone.``);
-- a checkpoint that nests the weights (``{"state_dict": ...}``, ``{"model": ...}``,
-  ``{"teacher": ...}``, ``{"student": ...}``) is unwrapped, and the entry used is reported;
-- lightly's ``nn.Sequential(*list(resnet.children())[:-1])`` numbering (``0.`` conv1, ``1.`` bn1,
-  ``4.``-``7.`` layer1-4) is renamed to torchvision's;
-- the classifier head ``fc.*`` is ignored and reported;
-- every other key must match our encoder exactly (strict): missing, extra or mis-shaped tensors
-  raise ValueError listing them.
+- solo-learn: ``{"state_dict": {backbone.*, projector.*, classifier.*, [momentum_backbone.*]},
+  "epoch", "hyper_parameters", ...}``;
+- lightly: a model's ``backbone.<index>.*`` + ``projection_head.*``, or the backbone alone;
+- DINO: ``{"teacher": {backbone.*, head.*}, "student": {module.backbone.*, module.head.*},
+  "optimizer", "epoch", "args"}``: the teacher by default, ``which="student"`` for the other;
+- VISSL: ``classy_state_dict.base_model.model.trunk._feature_blocks.*`` beside ``...heads.*``;
+- timm / torchvision: the bare state dict with its ``fc`` classifier.
 
-The architecture is read from the keys: bottleneck blocks (``layer1.0.conv3``) with (3, 4, 6, 3)
-blocks is ResNet-50, basic blocks with (2, 2, 2, 2) is ResNet-18; a 7x7 ``conv1`` is the ImageNet
-stem (7x7 stride 2, max-pool), a 3x3 one the small-image stem (3x3 stride 1, no max-pool; the CIFAR
-variants of these libraries). `LoadedResNet` says what was done.
+With several backbones the choice is `choose_backbone`'s (the DINO teacher; solo-learn's
+``backbone`` over its ``momentum_backbone``; else ``which`` / ``prefix`` must say). The backbone is
+kept strictly (every key of the encoder present, none extra, shapes equal); everything else is left
+out and named in `LoadedResNet` (heads, projector, classifier, optimiser state, another backbone,
+the non-tensor metadata). The architecture is read from the blocks (bottleneck (3, 4, 6, 3):
+ResNet-50; basic (2, 2, 2, 2): ResNet-18). The stem is not in the weights beyond conv1's kernel:
+its stride, padding and max-pool come from ``stem=``, else from the checkpoint's own record
+(`recorded_stem`: solo-learn's dataset, DINO's arguments), else for a 7x7 conv torchvision's
+stem, said so in ``stem_source``; a 3x3 conv with no record is refused until ``stem`` says which
+(``cifar``, padding 1, or solo-learn's ``cifar-pad2``). Every error names what was seen and the
+option to pass.
 
 The paper's authors published ImageNet ResNet-50 DISSL encoders (REFERENCE.md, "ImageNet,
 ResNet-50 DISSL": 2048 or 8192 dimensions, 100 to 800 epochs) [code]. This module maps such a
@@ -65,26 +72,30 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from ssltheory.ssl.config import STEMS
 from ssltheory.ssl.encoders import build_encoder
 
 __all__ = [
     "RELEASED",
     "RELEASE_URL",
-    "PREFIXES",
+    "STEMS",
     "LoadedResNet",
     "is_released_layout",
     "released_key",
     "key_mismatch",
     "load_strict",
     "to_encoder_state",
-    "normalise_state",
+    "read_checkpoint",
     "read_state_dict",
+    "flatten_checkpoint",
+    "find_backbones",
+    "choose_backbone",
+    "recorded_stem",
     "load_resnet",
     "load_released",
 ]
 
-#: Prefixes stripped when every key carries them (in any nesting).
-PREFIXES = ("module.", "backbone.", "encoder.", "model.", "_feature_blocks.")
 #: Entries of a checkpoint dict that may hold the state dict itself.
 NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict",
           "classy_state_dict", "base_model", "trunk")
@@ -130,39 +141,10 @@ def _normalise_keys(state: dict) -> dict:
     return {("avgpool.0." + k[len("resizer."):] if k.startswith("resizer.") else k): v for k, v in state.items()}
 
 
-def normalise_state(state: dict) -> tuple[dict, list[str], list[str], str]:
-    """Torchvision-layout keys from any of the supported schemes (module docstring).
-
-    Returns (state, stripped prefixes in order, ignored ``fc.*`` keys, layout) where layout is
-    ``"torchvision"`` or ``"sequential"`` (lightly's numbered children).
-    """
-    stripped: list[str] = []
-    changed = True
-    while changed and state:
-        changed = False
-        for prefix in PREFIXES:
-            if all(k.startswith(prefix) for k in state):
-                state = {k[len(prefix):]: v for k, v in state.items()}
-                stripped.append(prefix)
-                changed = True
-    layout = "torchvision"
-    if "conv1.weight" not in state and "0.weight" in state and any(k.startswith("4.0.") for k in state):
-        layout = "sequential"
-        renamed = {}
-        for k, v in state.items():
-            head, _, rest = k.partition(".")
-            renamed[f"{_SEQUENTIAL[head]}.{rest}" if head in _SEQUENTIAL else k] = v
-        state = renamed
-    ignored = sorted(k for k in state if k.startswith("fc."))
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    return _normalise_keys(state), stripped, ignored, layout
-
-
 def is_released_layout(state: dict) -> bool:
-    """Whether ``state`` looks like a torchvision-layout ResNet state dict (the released format and
-    the other schemes of `normalise_state`), rather than one of ours (which has ``stem.*`` keys)."""
-    keys = set(normalise_state(dict(state))[0])
-    return "conv1.weight" in keys and "layer1.0.conv1.weight" in keys and not any(k.startswith("stem.") for k in keys)
+    """Whether a checkpoint (its contents) holds a torchvision-layout or lightly-layout ResNet backbone
+    anywhere (`find_backbones`), rather than one of our encoders (``stem.*`` keys)."""
+    return bool(find_backbones(flatten_checkpoint(state)[0]))
 
 
 def _expansion_dim(state: dict) -> int | None:
@@ -239,31 +221,50 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     return out
 
 
+#: Path components that only wrap a backbone (a checkpoint entry, DDP, a library's attribute name):
+#: a backbone under nothing but these is the model's main one.
+WRAPPERS = frozenset({"state_dict", "model", "module", "backbone", "encoder", "trunk", "_feature_blocks",
+                      "classy_state_dict", "base_model", "model_state_dict", "net", "teacher"})
+#: Names of the ResNet's own modules in torchvision's layout; keys under any other name are not the backbone's.
+_RESNET_MODULES = re.compile(r"(conv1|bn1|layer\d+|avgpool|resizer|fc)\.")
+
+
 @dataclass(frozen=True)
 class LoadedResNet:
-    """What `load_resnet` did: ``arch`` ("resnet18" / "resnet50"), ``z_dim``, ``stem`` ("imagenet"
-    or "small"), ``layout`` ("torchvision" or "sequential"), ``stripped`` (prefixes removed, in
-    order), ``ignored`` (classifier keys left out), ``entry`` (the checkpoint entry that held the
-    weights, or None), ``n_tensors`` loaded."""
+    """What `load_resnet` did.
+
+    ``arch`` ("resnet18" / "resnet50"), ``z_dim``, ``stem`` (a name of
+    `ssltheory.ssl.encoders.STEMS`) and ``stem_source`` (where that came from: the option, the
+    checkpoint's own record, or the assumption stated in words), ``layout`` ("torchvision" or
+    "sequential": lightly's numbered children), ``prefix`` (the path of the backbone in the file,
+    e.g. ``"state_dict.backbone."``; "" for a bare backbone), ``ignored`` (the classifier ``fc.*``
+    keys left out), ``dropped`` ((group, tensor count) of every other tensor left out: heads,
+    projectors, optimiser state, another backbone), ``metadata`` (the top-level entries holding non-tensor
+    values: epoch, hyper-parameters, arguments), ``backbones`` (every backbone path found), ``n_tensors`` loaded."""
 
     arch: str
     z_dim: int
     stem: str
+    stem_source: str
     layout: str
-    stripped: tuple
+    prefix: str
     ignored: tuple
-    entry: str | None
+    dropped: tuple
+    metadata: tuple
+    backbones: tuple
     n_tensors: int
 
     def describe(self) -> str:
-        """One line for people: architecture, and every renaming done."""
-        parts = [f"{self.arch} (z_dim {self.z_dim}, {self.stem} stem, {self.layout} layout, {self.n_tensors} tensors)"]
-        if self.entry:
-            parts.append(f"weights from checkpoint entry {self.entry!r}")
-        if self.stripped:
-            parts.append("stripped prefix " + "".join(self.stripped))
+        """One line for people: the architecture, where the backbone was, and everything left out."""
+        parts = [f"{self.arch} (z_dim {self.z_dim}, {self.layout} layout, {self.n_tensors} tensors)",
+                 f"backbone {self.prefix or '(top level)'}",
+                 f"stem {self.stem}: {STEMS[self.stem].describe()} ({self.stem_source})"]
         if self.ignored:
             parts.append(f"ignored classifier head ({len(self.ignored)} keys: {_listing(list(self.ignored), 4)})")
+        if self.dropped:
+            parts.append("dropped " + ", ".join(f"{group} ({n} tensors)" for group, n in self.dropped))
+        if self.metadata:
+            parts.append("metadata not used: " + ", ".join(self.metadata))
         return "; ".join(parts)
 
 
@@ -271,22 +272,33 @@ def _is_tensor_dict(obj) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
 
 
+def read_checkpoint(path) -> object:
+    """``torch.load(weights_only=True)`` of a local file (argparse Namespaces allowed: DINO keeps its
+    arguments in one); ValueError for a missing, unreadable or pickled-object file."""
+    import argparse
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"state dict {path} is not a file")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f" ({found[1]})" if found else ""
+        raise ValueError(f"{path} holds objects other than tensors and plain containers{what}; it will not be "
+                         "unpickled (not a plain state dict). If you trust the file, save its weights alone: "
+                         f"torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'weights.pt')") from None
+    except Exception as exc:
+        raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
+
+
 def read_state_dict(source) -> tuple[dict, str | None]:
     """A name -> tensor mapping from a file (``torch.load(weights_only=True)``) or a dict, unwrapping
     nested `NESTED` entries; returns (state, the entries' path, e.g. "teacher", or None). ValueError
     otherwise."""
     if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"state dict {path} is not a file")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            raise ValueError(f"{path} is not a plain state dict; it will not be unpickled "
-                             "(only tensors and plain containers are read)") from None
-        except Exception as exc:
-            raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
-        where = str(path)
+        obj, where = read_checkpoint(source), str(source)
     else:
         obj, where = source, "the state dict"
     path_taken: list[str] = []
@@ -304,32 +316,210 @@ def read_state_dict(source) -> tuple[dict, str | None]:
                      f"{', '.join(repr(e) for e in NESTED)})")
 
 
+def flatten_checkpoint(obj, prefix: str = "") -> tuple[dict, dict]:
+    """Every tensor of a checkpoint (nested dicts and lists) by its dotted path, and the non-tensor
+    leaves (epoch, hyper-parameters, arguments) by theirs: ``({"state_dict.backbone.conv1.weight":
+    tensor, ...}, {"epoch": 99, ...})``."""
+    tensors: dict = {}
+    other: dict = {}
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix[:-1]] = obj
+    elif isinstance(obj, dict) or isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor))
+                                                                         for v in obj):
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        for key, value in items:
+            t, o = flatten_checkpoint(value, f"{prefix}{key}.")
+            tensors.update(t)
+            other.update(o)
+    else:
+        other[prefix[:-1]] = obj
+    return tensors, other
+
+
+@dataclass(frozen=True)
+class _Backbone:
+    prefix: str
+    layout: str
+
+
+def find_backbones(tensors: dict) -> list:
+    """Every ResNet backbone in a flat checkpoint (`flatten_checkpoint`): the prefixes ``P`` with
+    ``P + "conv1.weight"`` and ``P + "layer1.0.conv1.weight"`` (torchvision's layout), or ``P + "0.weight"``
+    and ``P + "4.0.conv1.weight"`` (lightly's ``Sequential(children[:-1])``), P empty or ending in '.'."""
+    found = []
+    for key in sorted(tensors):
+        for tail, first, layout in (("layer1.0.conv1.weight", "conv1.weight", "torchvision"),
+                                    ("4.0.conv1.weight", "0.weight", "sequential")):
+            if key.endswith(tail):
+                prefix = key[:-len(tail)]
+                if (prefix == "" or prefix.endswith(".")) and prefix + first in tensors:
+                    found.append(_Backbone(prefix, layout))
+    return found
+
+
+def _components(prefix: str) -> list[str]:
+    return prefix[:-1].split(".") if prefix else []
+
+
+def choose_backbone(found: list, *, which: str | None = None, prefix: str | None = None, where: str = "the file"):
+    """The backbone to load among ``found`` (`find_backbones`).
+
+    ``prefix``: the one whose path is ``prefix`` or ends with it; ``which``: the one with a path
+    component ``which`` (``"student"``, ``"momentum_backbone"``); neither: the only one, else the
+    DINO teacher, else the one under nothing but `WRAPPERS` (solo-learn's ``backbone`` beside its
+    ``momentum_backbone``). ValueError naming the backbones seen and the option to pass otherwise.
+    """
+    seen = ", ".join(repr(b.prefix or "(top level)") for b in found) or "none"
+    if not found:
+        raise ValueError(f"{where} holds no ResNet backbone: no key pair conv1.weight + layer1.0.conv1.weight "
+                         "(torchvision, timm, solo-learn, DINO, VISSL) or 0.weight + 4.0.conv1.weight "
+                         "(lightly's Sequential) under any prefix")
+    if prefix is not None:
+        wanted = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
+        chosen = [b for b in found if b.prefix == wanted or b.prefix.endswith("." + wanted)]
+        if len(chosen) != 1:
+            raise ValueError(f"prefix {prefix!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+                             "pass one of those as --prefix / prefix=")
+        return chosen[0]
+    if which is not None:
+        chosen = [b for b in found if which in _components(b.prefix)]
+        if len(chosen) != 1:
+            raise ValueError(f"--which {which!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+                             "pass --prefix with one of them")
+        return chosen[0]
+    if len(found) == 1:
+        return found[0]
+    for rule in (lambda b: _components(b.prefix)[:1] == ["teacher"],
+                 lambda b: set(_components(b.prefix)) <= WRAPPERS):
+        chosen = [b for b in found if rule(b)]
+        if len(chosen) == 1:
+            return chosen[0]
+    raise ValueError(f"{where} holds {len(found)} backbones ({seen}); choose one with --which NAME "
+                     "(a part of its path, e.g. student) or --prefix PATH")
+
+
+def _dropped_groups(keys, prefix: str) -> tuple:
+    """(group, count) of tensors left out, grouped one level below where their path leaves the
+    backbone's (``state_dict.projector`` beside ``state_dict.backbone.``; ``student`` beside ``teacher.backbone.``)."""
+    parent = _components(prefix)[:-1]
+    counts: dict[str, int] = {}
+    for key in keys:
+        parts = key.split(".")
+        depth = next((i for i, (a, b) in enumerate(zip(parts, parent)) if a != b), min(len(parent), len(parts) - 1))
+        group = ".".join(parts[:depth + 1])
+        counts[group] = counts.get(group, 0) + 1
+    return tuple(sorted(counts.items()))
+
+
+def _metadata_value(metadata: dict, *paths: str):
+    for path in paths:
+        if path in metadata:
+            return metadata[path]
+    return None
+
+
+def recorded_stem(metadata: dict, kernel: int) -> tuple[str, str] | None:
+    """(stem name, where it is recorded) when the checkpoint's non-tensor entries say it, else None.
+
+    solo-learn records its dataset (``hyper_parameters.cfg.data.dataset``, older versions
+    ``hyper_parameters.dataset``) and replaces the stem on CIFAR by a 3x3 conv with padding 2 and no
+    max-pool [code: vturrisi/solo-learn, methods/base.py]; elsewhere it keeps torchvision's. DINO saves its
+    ``args`` (an argparse Namespace with ``arch``) and never changes torchvision's stem [code: facebookresearch/dino].
+    """
+    dataset = _metadata_value(metadata, "hyper_parameters.cfg.data.dataset", "hyper_parameters.dataset")
+    if isinstance(dataset, str):
+        if dataset in ("cifar10", "cifar100"):
+            return ("cifar-pad2" if kernel == 3 else None), f"solo-learn's hyper_parameters: dataset {dataset}"
+        if kernel == 7:
+            return "imagenet", f"solo-learn's hyper_parameters: dataset {dataset}"
+    args = metadata.get("args")
+    if args is not None and hasattr(args, "arch") and kernel == 7:
+        return "imagenet", f"DINO's args: arch {args.arch}"
+    return None
+
+
+def _resolve_stem(stem: str | None, kernel: int, metadata: dict) -> tuple[str, str]:
+    fitting = [name for name, s in STEMS.items() if s.kernel == kernel]
+    if not fitting:
+        raise ValueError(f"conv1.weight has a {kernel}x{kernel} kernel; the stems known are "
+                         f"{', '.join(f'{n} ({s.kernel}x{s.kernel})' for n, s in STEMS.items())}")
+    if stem is not None:
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+        if STEMS[stem].kernel != kernel:
+            raise ValueError(f"stem {stem!r} has a {STEMS[stem].kernel}x{STEMS[stem].kernel} conv but the checkpoint's "
+                             f"conv1 is {kernel}x{kernel}; choose one of {', '.join(fitting)}")
+        return stem, "given"
+    recorded = recorded_stem(metadata, kernel)
+    if recorded is not None and recorded[0] is not None:
+        return recorded[0], f"recorded in the checkpoint: {recorded[1]}"
+    if kernel == 7:
+        return "imagenet", ("assumed: torchvision's 7x7 stem keeps its max-pool and the weights cannot say; "
+                            "pass --stem imagenet-nomaxpool if it was removed")
+    raise ValueError(f"the checkpoint's conv1 is {kernel}x{kernel} and it does not record its stem's padding or "
+                     f"max-pool; pass --stem (stem=) one of {', '.join(fitting)} (cifar: padding 1 as in lightly's and "
+                     "the ISSL code's CIFAR ResNets; cifar-pad2: solo-learn's)")
+
+
+def _sequential_name(key: str) -> str:
+    """torchvision's name of a key of lightly's ``Sequential(children[:-1])`` (``4.0.conv1.weight`` ->
+    ``layer1.0.conv1.weight``); other numbers unchanged."""
+    head, _, rest = key.partition(".")
+    return f"{_SEQUENTIAL[head]}.{rest}" if head in _SEQUENTIAL else key
+
+
 def _blocks(state: dict, layer: int) -> int:
     indices = {int(m[1]) for k in state if (m := re.match(rf"layer{layer}\.(\d+)\.", k))}
     return max(indices) + 1 if indices else 0
 
 
-def load_resnet(source, *, image_size: int | None = None) -> tuple[nn.Module, LoadedResNet]:
-    """Our ResNet-18 / ResNet-50 with the weights of a torchvision-layout state dict, in eval mode.
+def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
+                stem: str | None = None) -> tuple[nn.Module, LoadedResNet]:
+    """Our ResNet-18 / ResNet-50 with the backbone of a checkpoint, in eval mode on the CPU.
+
+    The file is read with ``torch.load(weights_only=True)`` and flattened (`flatten_checkpoint`);
+    the backbone is found by its keys (`find_backbones`, `choose_backbone`) in torchvision's layout
+    or lightly's numbered one, whatever surrounds it: solo-learn's ``state_dict`` with ``backbone.`` +
+    ``projector.`` + ``classifier.`` (+ ``momentum_backbone.``), lightly's ``backbone.<index>`` +
+    ``projection_head.``, DINO's ``teacher`` / ``student`` (``module.backbone.`` + ``head.``),
+    VISSL's ``classy_state_dict.base_model.model.trunk._feature_blocks.``, timm's and torchvision's bare
+    ``conv1 ... fc``. Everything else (heads, the classifier, optimiser state, another backbone) is
+    left out and named in `LoadedResNet`; inside the backbone every key must fit (strict).
 
     Args:
-        source: path of a local ``.pt`` / ``.pth`` / ``.torch`` / ``.ckpt`` file, or the state dict.
-        image_size: only to check the stem: a 7x7 ``conv1`` is built as the ImageNet stem whatever
-            the image size (the encoder pools adaptively, so it runs on any size).
+        source: path of a local ``.pt`` / ``.pth`` / ``.torch`` / ``.ckpt`` file, or its contents.
+        prefix: the backbone's path in the file (``"state_dict.backbone."``, or its last part
+            ``"backbone."``) when the file holds several or an unusual one.
+        which: a path component picking one of several backbones (``"student"`` for DINO, whose
+            teacher is the default; ``"momentum_backbone"``).
+        stem: a name of `ssltheory.ssl.encoders.STEMS`; by default the one the checkpoint records
+            (solo-learn's dataset, DINO's arguments), else torchvision's for a 7x7 conv (stated in
+            ``stem_source``); a 3x3 conv without a record needs it (padding 1 or 2 are both usual).
 
     Returns:
         (encoder mapping (B, C, H, W) to (B, z_dim), `LoadedResNet`).
 
     Raises:
-        ValueError: an unreadable or pickled file, no state dict, an unknown architecture (block
-        counts other than ResNet-18's and ResNet-50's), missing / extra keys or wrong shapes.
+        ValueError: an unreadable or pickled file, no backbone or several without ``which`` /
+        ``prefix``, an unknown architecture or stem, missing / extra keys or wrong shapes inside the
+        backbone; the message names what it saw and the option to pass.
     """
-    state, entry = read_state_dict(source)
-    state, stripped, ignored, layout = normalise_state(dict(state))
-    if "conv1.weight" not in state:
-        raise ValueError("the state dict has no conv1.weight after removing prefixes "
-                         f"{', '.join(PREFIXES)}: not a torchvision-layout ResNet "
-                         f"(first keys: {_listing(sorted(state), 5)})")
+    if isinstance(source, (str, Path)):
+        obj, where = read_checkpoint(source), str(source)
+    else:
+        obj, where = source, "the checkpoint"
+    tensors, metadata = flatten_checkpoint(obj)
+    backbone = choose_backbone(find_backbones(tensors), which=which, prefix=prefix, where=where)
+    rename = _sequential_name if backbone.layout == "sequential" else (lambda key: key)
+    owned = {}  # key in the file -> torchvision name, for the keys of the backbone's own modules
+    for key in tensors:
+        if key.startswith(backbone.prefix):
+            name = rename(key[len(backbone.prefix):])
+            if _RESNET_MODULES.match(name) or (backbone.layout == "sequential" and re.match(r"\d+\.", name)):
+                owned[key] = name
+    state = {name: tensors[key] for key, name in owned.items() if not name.startswith("fc.")}
+    ignored = sorted(name for name in owned.values() if name.startswith("fc."))
+    outside = [k for k in tensors if k not in owned]
     blocks = tuple(_blocks(state, layer) for layer in (1, 2, 3, 4))
     bottleneck = "layer1.0.conv3.weight" in state
     if bottleneck and blocks == (3, 4, 6, 3):
@@ -340,14 +530,14 @@ def load_resnet(source, *, image_size: int | None = None) -> tuple[nn.Module, Lo
         raise ValueError(f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
                          "only ResNet-18 (2, 2, 2, 2; basic) and ResNet-50 (3, 4, 6, 3; bottleneck) are supported")
     kernel = int(state["conv1.weight"].shape[-1])
-    if kernel not in (3, 7):
-        raise ValueError(f"conv1.weight has a {kernel}x{kernel} kernel; expected 7x7 (ImageNet stem) or 3x3")
+    stem_name, stem_source = _resolve_stem(stem, kernel, metadata)
     in_channels = int(state["conv1.weight"].shape[1])
-    encoder = build_encoder(arch, in_channels, 224 if kernel == 7 else 32, _expansion_dim(state))
+    encoder = build_encoder(arch, in_channels, 224, _expansion_dim(_normalise_keys(state)), stem=stem_name)
     loaded = to_encoder_state(state, encoder)
     encoder.load_state_dict(loaded)
-    info = LoadedResNet(arch, int(encoder.out_dim), "imagenet" if kernel == 7 else "small", layout,
-                        tuple(stripped), tuple(ignored), entry, len(loaded))
+    info = LoadedResNet(arch, int(encoder.out_dim), stem_name, stem_source, backbone.layout, backbone.prefix,
+                        tuple(ignored), _dropped_groups(outside, backbone.prefix), tuple(sorted({k.split('.')[0] for k in metadata})),
+                        tuple(b.prefix for b in find_backbones(tensors)), len(loaded))
     return encoder.eval(), info
 
 
