@@ -64,7 +64,7 @@ def kruskal_length(points, alpha=1.0):
         ri, rj = root(i), root(j)
         if ri != rj:
             parent[ri] = rj
-            total += w ** alpha
+            total += w**alpha
             used += 1
     assert used == n - 1
     return total
@@ -80,8 +80,9 @@ def mst_dimension_loop(Z, n_sizes, min_points, repeats, seed, alpha=1.0):
     sizes = sorted({round(s) for s in np.geomspace(min_points, n_max, n_sizes)})
     xs, ys = [], []
     for size in sizes:
-        lengths = [kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha)
-                   for _ in range(repeats)]
+        lengths = [
+            kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha) for _ in range(repeats)
+        ]
         xs.append(math.log(size))
         ys.append(sum(math.log(v) for v in lengths) / repeats)
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -118,8 +119,9 @@ def nesum_loop(Z):
     Z = np.asarray(Z, dtype=float)
     n, d = Z.shape
     mean = [sum(Z[i, k] for i in range(n)) / n for k in range(d)]
-    cov = [[sum((Z[i, a] - mean[a]) * (Z[i, b] - mean[b]) for i in range(n)) / (n - 1) for b in range(d)]
-           for a in range(d)]
+    cov = [
+        [sum((Z[i, a] - mean[a]) * (Z[i, b] - mean[b]) for i in range(n)) / (n - 1) for b in range(d)] for a in range(d)
+    ]
     lam = scipy.linalg.eigvalsh(np.array(cov))
     return float(lam.sum() / lam.max())
 
