@@ -1,6 +1,6 @@
 """Convex geometry of codes (THEORY.md T1, T5): affine rank, Radon splits, LP separability, probes.
 
-Independent checks: exact rational rank and a hull-intersection LP from tests/oracles.py (the other
+Independent checks: exact rational rank and a hull-intersection LP from ssltheory/testing/oracles.py (the other
 side of T1.1, not the margin LP of the library) and plain loops over points and labels.
 """
 
@@ -25,7 +25,7 @@ from ssltheory.geometry import (
     radon_split,
     separating_probe,
 )
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
+from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 
 @st.composite

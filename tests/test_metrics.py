@@ -35,7 +35,7 @@ from ssltheory.metrics import (
     task_accuracy,
     worst_task_accuracy,
 )
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -1,6 +1,6 @@
 """``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
 
-Independent checks: the affine rank against the exact rational rank of the class codes (tests/oracles.py), the
+Independent checks: the affine rank against the exact rational rank of the class codes (ssltheory/testing/oracles.py), the
 invariance ratio against a loop over views, the collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the
 view-major class layout against identity "augmentations" (every view of an image identical).
 """
@@ -19,7 +19,7 @@ import torch
 from hypothesis import assume, given, settings, strategies as st
 
 from ssltheory.cli import main
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 
 def score(argv, capsys=None) -> tuple[int, dict | str, str]:

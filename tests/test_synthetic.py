@@ -28,7 +28,7 @@ from ssltheory.synthetic import (
     t9_representation,
 )
 from ssltheory.tasks import enumerate_tasks
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 
 def union_find_partition(n, pairs):
