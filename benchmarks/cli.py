@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssltheory.errors import InputError
+
 if TYPE_CHECKING:  # the library is imported inside the functions that run it: --help stays light
     from ssltheory.benchmarks.harness import BenchConfig, Row
 
@@ -82,7 +84,7 @@ def _select(only: list[str] | None) -> dict[str, set[str] | None]:
             continue
         owner = next((b for b, prefix in ROW_PREFIX.items() if name.startswith(prefix)), None)
         if owner is None:
-            raise ValueError(f"--only {name!r} names no benchmark ({', '.join(BENCHMARKS)}) and no row of one")
+            raise InputError(f"--only {name!r} names no benchmark ({', '.join(BENCHMARKS)}) and no row of one")
         if owner not in chosen:
             chosen[owner] = set()
         if chosen[owner] is not None:
@@ -120,24 +122,24 @@ def run(args: argparse.Namespace) -> int:
 
     threads = args.threads
     if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+        raise InputError(f"threads must be at least 1, got {threads}")
     if args.repeats is not None and args.repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {args.repeats}")
+        raise InputError(f"repeats must be at least 1, got {args.repeats}")
     peers = getattr(args, "peers", False)
     if peers and args.only:
-        raise ValueError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
+        raise InputError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
     selection = {"peers": None} if peers else _select(args.only)
     update = getattr(args, "update", None)
     if update is not None:
         if not args.only or args.out or args.quick or peers:
-            raise ValueError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
+            raise InputError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
         if not Path(update).is_file():
-            raise ValueError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
+            raise InputError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
     out = Path(args.out) if args.out else (default_out if not args.quick and not args.only else None)
     if out is not None:
         if out.is_dir():
-            raise ValueError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'RESULTS.md'}")
+            raise InputError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'RESULTS.md'}")
         writable_folder(out.parent)  # refuse an unusable --out before the benchmarks run
 
     config = BenchConfig(quick=args.quick, threads=threads, seed=args.seed, repeats=args.repeats)
@@ -200,51 +202,6 @@ def _table_line(row: Row) -> str:
     meets = "-" if row.meets_target is None else ("yes" if row.meets_target else "NO")
     return (f"{row.name:<36} {_fmt(row.ours_s, '10.4f')} {_fmt(row.baseline_s, '10.4f')} {_fmt(row.ratio, '8.2f')}  "
             f"{row.ratio_def:<20} {row.target.split(' and ')[0]:<10} {meets:<6} {row.status}")
-
-
-def gpu_check_main(argv: list[str] | None = None) -> int:
-    """``make gpu-check`` (``python -m ssltheory.benchmarks.gpu_check``): parse its options, run
-    :func:`ssltheory.benchmarks.gpu_check.run_check` and write its results; exit 0, or 2 with one line
-    on stderr (no CUDA device, bad sizes, no MNIST)."""
-    from dataclasses import asdict
-
-    from ssltheory.benchmarks.gpu_check import DEFAULT_OUT, DRY, Sizes, run_check, write_results
-
-    parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.gpu_check",
-                                     description="the GPU check: train, probe and score on one CUDA device")
-    parser.add_argument("--dry-run", action="store_true", help="every stage on the CPU at toy sizes (seconds)")
-    parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: $SSLTHEORY_MNIST, else shared/data/mnist beside the repo)")
-    parser.add_argument("--steps", type=int, default=None, help=f"timed steps per method (default {Sizes.steps})")
-    parser.add_argument("--batch-size", type=int, default=None, help=f"images per step (default {Sizes.batch_size})")
-    parser.add_argument("--compile", choices=("off", "on", "both"), default="off",
-                        help="torch.compile the encoder: off, on, or both (measure each; the compiled run is probed)")
-    parser.add_argument("--out", default=None, help="folder of GPU_RESULTS.{json,md} (default benchmarks/; none on a dry run)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    sizes = DRY if args.dry_run else Sizes()
-    for flag in ("steps", "batch_size"):
-        value = getattr(args, flag)
-        if value is not None:
-            if value < 1:
-                print(f"gpu-check: error: --{flag.replace('_', '-')} must be at least 1, got {value}", file=sys.stderr)
-                return 2
-            sizes = Sizes(**{**asdict(sizes), flag: value})
-    try:
-        from ssltheory.ssl.data import default_data_dir
-
-        data_dir = args.data_dir or default_data_dir("mnist")
-        record = run_check(dry_run=args.dry_run, data_dir=data_dir, sizes=sizes, compile_mode=args.compile,
-                           seed=args.seed, echo=lambda text: print(text, flush=True))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"gpu-check: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else (None if args.dry_run else DEFAULT_OUT)
-    if out is not None:
-        for path in write_results(record, out):
-            print(f"wrote {path}", file=sys.stderr)
-    return 0
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

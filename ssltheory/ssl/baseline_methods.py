@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.heads import CosineLayer, init_head_
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss, projection_std
@@ -55,7 +56,7 @@ def _width(value: object, name: str) -> int:
 
 def _steps_or_none(value: object, name: str) -> int | None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be None or a non-negative integer, got {value!r}")
     return value
 
 
@@ -143,9 +144,9 @@ class SwAVMethod(Method):
         queue_scores = None
         use_queue = self.queue_active_at(step, total_steps)
         if use_queue:
-            with torch.no_grad():
-                weight = F.normalize(self.prototypes.weight.detach(), dim=1)
-                queue_scores = [self.queue.rows(i).to(weight.dtype) @ weight.T for i in range(self.n_global_views)]
+            with torch.no_grad(), torch.autocast(device_type=embeddings.device.type, enabled=False):  # float32, as the layer
+                weight = F.normalize(self.prototypes.weight.detach().float(), dim=1)
+                queue_scores = [self.queue.rows(i).float() @ weight.T for i in range(self.n_global_views)]
         loss, logs = self.loss(scores, n_global=self.n_global_views, queue_scores=queue_scores)
         if use_queue:
             self.queue.push(list(embeddings.detach().chunk(self.n_views, dim=0))[: self.n_global_views])

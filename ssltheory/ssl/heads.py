@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count
 
 __all__ = [
@@ -109,7 +110,7 @@ def cissl_student_head(z_dim: int, out_dim: int = 128, family: str = "linear", h
         return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
     if family == "mlp":
         return init_head_(nn.Sequential(*mlp(z_dim, (hidden_dim, hidden_dim), out_dim), nn.BatchNorm1d(out_dim)))
-    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+    raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")
 
 
 def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, family: str = "linear") -> nn.Sequential:
@@ -122,14 +123,16 @@ def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, f
     if family == "mlp":
         return cissl_student_head(z_dim, out_dim, family="mlp", hidden_dim=hidden_dim)
     if family != "linear":
-        raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+        raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")
     return simclr_head(z_dim, hidden_dim, out_dim)
 
 
 class CosineLayer(nn.Module):
     """Weight-normalised linear layer with unit-norm rows and no bias (DINO's last layer, g fixed to 1).
 
-    forward(x: (B, in_dim), frozen=False) -> (B, out_dim) = x @ normalize(weight, rows).T.
+    forward(x: (B, in_dim), frozen=False) -> (B, out_dim) = x @ normalize(weight, rows).T, in float32
+    also under autocast (cosines in [-1, 1] that a low temperature then multiplies by 10-25: bf16's
+    8 bits of mantissa would cost the prototype scores their third digit).
     With `frozen` the weight is used detached, so it gets no gradient (its .grad stays None and
     the optimiser skips it): DINO freezes this layer during the first epoch [code].
     """
@@ -141,7 +144,8 @@ class CosineLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         weight = self.weight.detach() if frozen else self.weight
-        return F.linear(x, F.normalize(weight, dim=1))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return F.linear(x.float(), F.normalize(weight.float(), dim=1))
 
 
 class DINOHead(nn.Module):
@@ -170,7 +174,7 @@ class DINOHead(nn.Module):
         z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
         hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
         if variant not in DINO_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
+            raise InputError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
         self.variant = variant
         if variant == "original":
             self.mlp = nn.Sequential(*mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
@@ -220,4 +224,4 @@ def exact_head(z_dim: int, n_classes: int, family: str = "linear", hidden_dim: i
         return init_head_(nn.Sequential(nn.Linear(z_dim, n_classes)))
     if family == "mlp":
         return init_head_(nn.Sequential(*mlp(z_dim, _check_width(hidden_dim, "hidden_dim"), n_classes, nn.ReLU)))
-    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+    raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")

@@ -9,7 +9,9 @@ What every method honours (the trainer drives nothing else), built by
   later views may have another resolution). labels: (B,) int64 class ids, required when
   ``method.needs_labels`` (exact ISSL), otherwise ignored (None is fine). step: 0-based index of
   the optimiser step about to be taken; total_steps: the number of steps of the run (schedules).
-  loss: float32 scalar to ``backward()``; logs: dict of floats.
+  loss: float32 scalar to ``backward()``; logs: dict of detached scalar tensors (or Python numbers
+  known on the host), read on the host only on logged steps (``ssltheory.ssl.losses.common``): a
+  step makes no host synchronisation.
   ``forward`` is the same call, so under DistributedDataParallel call the wrapper,
   ``ddp_method(views, labels, step, total_steps)``, to get gradient synchronisation.
 - ``method.on_step_end(step, total_steps)``: call after ``optimizer.step()`` (DINO's EMA teacher
@@ -37,8 +39,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl import heads
 from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
+from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.validation import as_count
 
 __all__ = [
@@ -63,7 +67,7 @@ def _optional_steps(value: object, name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be None or a non-negative integer, got {value!r}")
     return value
 
 
@@ -71,9 +75,9 @@ def check_view_counts(n_views: object, n_global_views: object) -> tuple[int, int
     """Check a multi-crop view count: ``n_global_views >= 2`` large crops among ``n_views >= n_global_views`` views."""
     n_views, n_global_views = as_count(n_views, "n_views", 1), as_count(n_global_views, "n_global_views", 1)
     if n_global_views < 2:
-        raise ValueError(f"n_global_views must be at least 2, got {n_global_views}")
+        raise InputError(f"n_global_views must be at least 2, got {n_global_views}")
     if n_views < n_global_views:
-        raise ValueError(f"n_views ({n_views}) must be at least n_global_views ({n_global_views})")
+        raise InputError(f"n_views ({n_views}) must be at least n_global_views ({n_global_views})")
     return n_views, n_global_views
 
 
@@ -104,10 +108,10 @@ class Method(nn.Module):
     def __init__(self, encoder: nn.Module, n_views: int = 2, n_global_views: int = 2) -> None:
         super().__init__()
         if not isinstance(encoder, nn.Module):
-            raise ValueError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+            raise InputError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
         z_dim = getattr(encoder, "out_dim", None)
         if not isinstance(z_dim, int) or z_dim < 1:
-            raise ValueError("encoder must have an integer attribute out_dim (its representation size)")
+            raise InputError("encoder must have an integer attribute out_dim (its representation size)")
         self.encoder = encoder
         self.z_dim = z_dim
         self.n_views = n_views
@@ -126,14 +130,14 @@ class Method(nn.Module):
     def training_step(
         self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """One objective evaluation on a batch of views; returns (float32 scalar loss, logs of floats)."""
+        """One objective evaluation on a batch of views; returns (float32 scalar loss, detached logs)."""
         views = self._check_views(views)
         if self.needs_labels:
             labels = self._check_labels(labels, views[0].shape[0])
         if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+            raise InputError(f"total_steps must be a positive integer, got {total_steps!r}")
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+            raise InputError(f"step must be a non-negative integer, got {step!r}")
         loss, logs = self._step(views, labels, step, total_steps)
         return loss, logs
 
@@ -145,34 +149,34 @@ class Method(nn.Module):
 
     def _check_views(self, views: object) -> list[torch.Tensor]:
         if isinstance(views, torch.Tensor) or not isinstance(views, Sequence):
-            raise ValueError(f"views must be a list of {self.n_views} image batches, got {type(views).__name__}")
+            raise InputError(f"views must be a list of {self.n_views} image batches, got {type(views).__name__}")
         views = list(views)
         if len(views) != self.n_views:
-            raise ValueError(f"views has {len(views)} entries but {self.name} expects n_views={self.n_views}")
+            raise InputError(f"views has {len(views)} entries but {self.name} expects n_views={self.n_views}")
         for i, v in enumerate(views):
             if not isinstance(v, torch.Tensor) or v.ndim != 4 or not torch.is_floating_point(v):
-                raise ValueError(
+                raise InputError(
                     f"views[{i}] must be a float tensor of shape (B, C, H, W), got "
                     f"{getattr(v, 'dtype', type(v).__name__)} {tuple(getattr(v, 'shape', ()))}"
                 )
             if v.shape[0] != views[0].shape[0] or v.shape[1] != views[0].shape[1]:
-                raise ValueError(
+                raise InputError(
                     f"views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}: "
                     "batch size and channels must agree"
                 )
             if i < self.n_global_views and v.shape != views[0].shape:
-                raise ValueError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
+                raise InputError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
         if views[0].shape[0] < 2:
-            raise ValueError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
+            raise InputError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
         return views
 
     def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
         if not isinstance(labels, torch.Tensor):
-            raise ValueError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
+            raise InputError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
         if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
+            raise InputError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
         if labels.shape[0] != batch:
-            raise ValueError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
+            raise InputError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
         return labels
 
 
@@ -274,12 +278,12 @@ class DINOMethod(Method):
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
         if variant not in heads.DINO_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(heads.DINO_VARIANTS)}, got {variant!r}")
+            raise InputError(f"variant must be one of {', '.join(heads.DINO_VARIANTS)}, got {variant!r}")
         self.variant = variant
         if not isinstance(ema_momentum, (int, float)) or not 0.0 <= ema_momentum <= 1.0:
-            raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
+            raise InputError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
         if not isinstance(warmup_teacher_temperature, (int, float)) or not warmup_teacher_temperature > 0:
-            raise ValueError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
+            raise InputError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
         self.head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim, variant=variant)
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
         if variant == "authors":  # a freshly initialised teacher head
@@ -334,8 +338,8 @@ class DINOMethod(Method):
             halves = [self.loss([student[v], *student[:v], *student[v + 1:]], [teacher[v]], teacher_temperature=temperature)
                       for v in range(self.n_global_views)]
             loss = torch.stack([h[0] for h in halves]).mean()
-            logs = {**halves[-1][1], "loss": float(loss.detach()),
-                    "teacher_entropy": sum(h[1]["teacher_entropy"] for h in halves) / len(halves)}
+            logs = {**halves[-1][1], "loss": loss.detach(),
+                    "teacher_entropy": torch.stack([h[1]["teacher_entropy"] for h in halves]).mean()}
         else:
             loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
         logs["last_layer_frozen"] = float(frozen)
@@ -344,11 +348,16 @@ class DINOMethod(Method):
 
     @torch.no_grad()
     def on_step_end(self, step: int, total_steps: int) -> None:
-        """EMA update of the teacher (encoder and head) from the student, momentum of step `step`."""
+        """EMA update of the teacher (encoder and head) from the student, momentum of step `step`:
+        teacher <- teacher + (1 - m) (student - teacher), one fused ``torch._foreach_lerp_`` over
+        every parameter (a Python-number weight: no tensor is built on the device)."""
         m = self.ema_momentum_at(step, total_steps)
+        teachers, students = [], []
         for student, teacher in ((self.encoder, self.teacher_encoder), (self.head, self.teacher_head)):
             for p_s, p_t in zip(student.parameters(), teacher.parameters()):
-                p_t.mul_(m).add_(p_s.detach(), alpha=1.0 - m)
+                teachers.append(p_t)
+                students.append(p_s.detach())
+        torch._foreach_lerp_(teachers, students, 1.0 - m)
 
 
 class DISSLMethod(Method):
@@ -404,7 +413,7 @@ class ExactMethod(Method):
         self, encoder: nn.Module, *, n_classes: int | None, head: str, hidden_dim: int, n_views: int
     ) -> None:
         if n_classes is None:
-            raise ValueError("exact ISSL needs the option n_classes (the number K of classes of M)")
+            raise InputError("exact ISSL needs the option n_classes (the number K of classes of M)")
         n_classes = as_count(n_classes, "n_classes", 1)
         n_views = as_count(n_views, "n_views", 1)
         super().__init__(encoder, n_views, n_views)
@@ -415,11 +424,7 @@ class ExactMethod(Method):
 
     def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
         labels = super()._check_labels(labels, batch)
-        if int(labels.min()) < 0 or int(labels.max()) >= self.n_classes:
-            raise ValueError(
-                f"labels must lie in [0, {self.n_classes - 1}] (n_classes={self.n_classes}), "
-                f"got range [{int(labels.min())}, {int(labels.max())}]"
-            )
+        check_label_range(labels, self.n_classes)  # no host read on an accelerator
         return labels
 
     def _step(self, views, labels, step, total_steps):

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_no_grad, resolve_distributed
 
@@ -59,7 +60,7 @@ class DINOLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
+        logs: dict of detached scalars: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
 
     Example:
         >>> loss_fn = DINOLoss(n_codes=64, distributed=False)
@@ -78,9 +79,9 @@ class DINOLoss(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(n_codes, int) or isinstance(n_codes, bool) or n_codes < 1:
-            raise ValueError(f"n_codes must be a positive integer, got {n_codes!r}")
+            raise InputError(f"n_codes must be a positive integer, got {n_codes!r}")
         if not isinstance(center_momentum, (int, float)) or not 0.0 <= center_momentum < 1.0:
-            raise ValueError(f"center_momentum must be in [0, 1), got {center_momentum!r}")
+            raise InputError(f"center_momentum must be in [0, 1), got {center_momentum!r}")
         self.n_codes = n_codes
         self.student_temperature = check_positive(student_temperature, "student_temperature")
         self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")
@@ -99,12 +100,12 @@ class DINOLoss(nn.Module):
         this call then updates.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"``, ``"teacher_entropy"``,
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"``, ``"teacher_entropy"``,
             ``"teacher_temperature"``).
         """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
         if student_logits[0].shape[1] != self.n_codes:
-            raise ValueError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
+            raise InputError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
         temperature = self.teacher_temperature if teacher_temperature is None else check_positive(
             teacher_temperature, "teacher_temperature"
         )
@@ -119,7 +120,7 @@ class DINOLoss(nn.Module):
 
         self.update_center(torch.cat(raw_teacher, dim=0), use_dist)
         logs = {
-            "loss": float(loss.detach()),
+            "loss": loss.detach(),
             "teacher_entropy": teacher_entropy,
             "teacher_temperature": float(temperature),
         }
@@ -180,4 +181,4 @@ def _sharpened_teacher(raw_teacher: list[torch.Tensor], center: torch.Tensor, te
         log_normaliser = z.amax(dim=1) - torch.log(t.amax(dim=1))
         entropies.append(log_normaliser.mean() - torch.dot(z.reshape(-1), t.reshape(-1)) / len(z))
         probs.append(t)
-    return probs, float(torch.stack(entropies).mean())
+    return probs, torch.stack(entropies).mean()

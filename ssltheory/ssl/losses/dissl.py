@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_with_grad, resolve_distributed
 
@@ -66,7 +67,7 @@ class DISSLLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
+        logs: dict of detached scalars: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
             (H(pbar)), ``teacher_entropy`` (mean H(t_v)), ``kl_distillation``, ``kl_invariance``.
 
     Example:
@@ -87,7 +88,7 @@ class DISSLLoss(nn.Module):
         super().__init__()
         for name, value in (("lambda_maximality", lambda_maximality), ("beta_det_inv", beta_det_inv)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+                raise InputError(f"{name} must be a non-negative number, got {value!r}")
         self.lambda_maximality = float(lambda_maximality)
         self.beta_det_inv = float(beta_det_inv)
         self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")
@@ -101,7 +102,7 @@ class DISSLLoss(nn.Module):
         (batch, n_codes).
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 2)
         use_dist = resolve_distributed(self.distributed)
@@ -128,14 +129,14 @@ class DISSLLoss(nn.Module):
             teacher_entropy = _mean_entropy(t, log_t)
 
         logs = {
-            "loss": float(loss.detach()),
-            "distill": float(distill.detach()),
-            "det_inv": float(det_inv.detach()),
-            "marginal_entropy": float(marginal_entropy.detach()),
-            "teacher_entropy": float(teacher_entropy),
+            "loss": loss.detach(),
+            "distill": distill.detach(),
+            "det_inv": det_inv.detach(),
+            "marginal_entropy": marginal_entropy.detach(),
+            "teacher_entropy": teacher_entropy,
             # every teacher view appears equally often in both pair lists, so CE - H = mean KL
-            "kl_distillation": float(distill.detach() - teacher_entropy),
-            "kl_invariance": float(det_inv.detach() - teacher_entropy),
+            "kl_distillation": distill.detach() - teacher_entropy,
+            "kl_invariance": det_inv.detach() - teacher_entropy,
         }
         return loss, logs
 

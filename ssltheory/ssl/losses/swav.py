@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_matrix, check_positive, check_view_list, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, resolve_distributed
 
@@ -46,7 +47,7 @@ def multicrop_for(image_size: int) -> dict:
     Returns a dict shaped like `MULTICROP_IMAGENET`.
     """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 4:
-        raise ValueError(f"image_size must be an integer of at least 4 pixels, got {image_size!r}")
+        raise InputError(f"image_size must be an integer of at least 4 pixels, got {image_size!r}")
     ratio = MULTICROP_IMAGENET["small_size"] / MULTICROP_IMAGENET["global_size"]
     return {**MULTICROP_IMAGENET, "global_size": image_size, "small_size": max(4, round(image_size * ratio))}
 
@@ -71,9 +72,10 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     if distributed:
         dist.all_reduce(shift, op=dist.ReduceOp.MAX)
     q.sub_(shift).exp_()
-    n_rows = torch.tensor(float(q.shape[0]), device=q.device)
+    n_rows = float(q.shape[0])  # a Python number unless it must be summed over processes (then a fill)
     total = q.sum()
     if distributed:
+        n_rows = torch.full((), n_rows, device=q.device)
         dist.all_reduce(n_rows)
         dist.all_reduce(total)
     q.div_(total)
@@ -101,9 +103,15 @@ class EmbeddingQueue(nn.Module):
         super().__init__()
         for value, name in ((n_global, "n_global"), (length, "length"), (dim, "dim")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         self.register_buffer("queue", torch.zeros(n_global, length, dim))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self._filled = 0  # the host's copy of `filled`: slicing the queue reads nothing from the device
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + "filled" in state_dict:  # once, when a checkpoint is loaded
+            self._filled = int(state_dict[prefix + "filled"])
 
     @torch.no_grad()
     def push(self, embeddings: Sequence[torch.Tensor]) -> None:
@@ -111,15 +119,16 @@ class EmbeddingQueue(nn.Module):
         dropping the oldest rows.
         """
         if len(embeddings) != self.queue.shape[0]:
-            raise ValueError(f"push expects {self.queue.shape[0]} global crops, got {len(embeddings)}")
+            raise InputError(f"push expects {self.queue.shape[0]} global crops, got {len(embeddings)}")
         batch = embeddings[0].shape[0]
         new = torch.stack([e.detach().to(self.queue.dtype) for e in embeddings])[:, : self.queue.shape[1]]
         keep = self.queue.shape[1] - new.shape[1]
         self.queue.copy_(torch.cat([new, self.queue[:, :keep]], dim=1))
-        self.filled.fill_(min(int(self.filled) + batch, self.queue.shape[1]))
+        self._filled = min(self._filled + batch, self.queue.shape[1])
+        self.filled.fill_(self._filled)
 
     def rows(self, index: int) -> torch.Tensor:
-        return self.queue[index, : int(self.filled)]
+        return self.queue[index, : self._filled]
 
 
 class SwAVLoss(nn.Module):
@@ -148,7 +157,7 @@ class SwAVLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``prototype_usage`` (entropy of the mean code over the
+        logs: dict of detached scalars: ``loss``, ``prototype_usage`` (entropy of the mean code over the
             batch / log K; 1 when the batch is equipartitioned, 0 when one prototype takes it all).
 
     Example:
@@ -163,7 +172,7 @@ class SwAVLoss(nn.Module):
         self.temperature = check_positive(temperature, "temperature")
         self.epsilon = check_positive(epsilon, "epsilon")
         if not isinstance(sinkhorn_iterations, int) or isinstance(sinkhorn_iterations, bool) or sinkhorn_iterations < 1:
-            raise ValueError(f"sinkhorn_iterations must be a positive integer, got {sinkhorn_iterations!r}")
+            raise InputError(f"sinkhorn_iterations must be a positive integer, got {sinkhorn_iterations!r}")
         self.sinkhorn_iterations = sinkhorn_iterations
         self.distributed = check_distributed_option(distributed)
 
@@ -174,21 +183,21 @@ class SwAVLoss(nn.Module):
         crop) added to the codes' Sinkhorn batch when given.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         if not isinstance(n_global, int) or isinstance(n_global, bool) or n_global < 1:
-            raise ValueError(f"n_global must be a positive integer, got {n_global!r}")
+            raise InputError(f"n_global must be a positive integer, got {n_global!r}")
         scores = check_view_list(scores, "scores", min_views=2)
         if n_global > len(scores):
-            raise ValueError(f"n_global is {n_global} but scores holds only {len(scores)} crops")
+            raise InputError(f"n_global is {n_global} but scores holds only {len(scores)} crops")
         if queue_scores is not None:
             if isinstance(queue_scores, torch.Tensor) or len(queue_scores) != n_global:
-                raise ValueError(f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop")
+                raise InputError(f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop")
             for i, q in enumerate(queue_scores):
                 if q.numel():
                     check_matrix(q, f"queue_scores[{i}]")
                 if q.ndim != 2 or q.shape[1] != scores[0].shape[1]:
-                    raise ValueError(f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns")
+                    raise InputError(f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns")
         use_dist = resolve_distributed(self.distributed)
         batch = scores[0].shape[0]
         with float32_maths(scores[0]):
@@ -213,7 +222,7 @@ class SwAVLoss(nn.Module):
             usage = -(mean_code * torch.log(mean_code.clamp_min(1e-30))).sum()
         n_prototypes = scores[0].shape[1]
         logs = {
-            "loss": float(loss.detach()),
-            "prototype_usage": float(usage) / math.log(n_prototypes) if n_prototypes > 1 else 1.0,
+            "loss": loss.detach(),
+            "prototype_usage": usage / math.log(n_prototypes) if n_prototypes > 1 else 1.0,
         }
         return loss, logs
