@@ -329,3 +329,45 @@ def test_nesum_undefined_cases():
         nesum(np.ones((5, 3)))
     with pytest.raises(ValueError, match="zero"):
         nesum_from_eigenvalues([0.0, 0.0])
+
+
+# ------------------------------------------------------------------------------------------
+# in the score registry and in `ssltheory score`
+
+BASELINE_FUNCTIONS = {
+    "twonn_dimension": lambda Z, labels: twonn_dimension(Z),
+    "mst_dimension": lambda Z, labels: mst_dimension(Z),
+    "alignment": lambda Z, labels: alignment(Z, labels),
+    "uniformity": lambda Z, labels: uniformity(Z),
+    "nesum": lambda Z, labels: nesum(Z),
+}
+
+
+def test_baselines_are_registered_and_scored_as_the_functions_compute_them(tmp_path):
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+    from ssltheory.metrics import SCORES, score_all
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(30), 4)
+    Z = rng.standard_normal((30, 16))[labels] + 0.3 * rng.standard_normal((120, 16))
+    scores = score_all(Z, labels)
+    for name, fn in BASELINE_FUNCTIONS.items():
+        assert not SCORES[name].ours and SCORES[name].provenance
+        assert scores.values[name] == pytest.approx(fn(Z, labels), rel=1e-9)
+    np.save(tmp_path / "Z.npy", Z)
+    np.save(tmp_path / "c.npy", labels)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["score", str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy"), "--json"]) == 0
+    payload = json.loads(out.getvalue())
+    for name, fn in BASELINE_FUNCTIONS.items():
+        assert payload[name] == pytest.approx(fn(Z, labels), rel=1e-9)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["score", str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy")]) == 0
+    for label in ("TwoNN ID", "MST ID", "alignment", "uniformity", "NESum"):
+        assert label in out.getvalue()
