@@ -587,7 +587,6 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
 
     from ssltheory.files import jsonable
     from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL
     from ssltheory.ssl.augment import Normalize, build_augmentation
     from ssltheory.ssl.probes import LinearProbe, extract_features
     from ssltheory.ssl.views import sample_views, view_classes
@@ -609,7 +608,7 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
                                       std=dataset.std)
     Z = sample_views(encoder, part.images[idx], augmentation, sizes.score_views,
                      generator=torch.Generator().manual_seed(seed), device=device)
-    scores = score_all(Z, view_classes(n_images, sizes.score_views), tol=DEFAULT_TOL, random_state=seed)
+    scores = score_all(Z, view_classes(n_images, sizes.score_views), random_state=seed)
     keep = ("ideal_score", "invariance_ratio", "affine_rank", "dimension_deficit", "worst_task_accuracy",
             "heldout_class_accuracy", "rankme", "alpha_req", "lidar")
     return {"linear_accuracy": probe.score(*feats["test"]), "linear_val_accuracy": probe.val_accuracy_,

@@ -357,30 +357,30 @@ def run_one(spec: dict, out: str) -> dict:
 
 
 def _scores(run_dir: Path, settings: dict, seed: int) -> dict:
-    """The scalar ideal-ness scores (``ssltheory.metrics.score_all``) of the run's encoder on
-    ``views`` augmented views of ``images`` validation images, each image its own class."""
+    """The scalar ideal-ness scores of the run's encoder on ``views`` views of ``images`` validation
+    images, each image its own class, drawn by the *reference* augmentation (the same for every run
+    of the sweep, never the run's own training augmentation, so that runs compare), through the one
+    engine (`ssltheory.ssl.views.score_encoder`). Equal to ``ssltheory score RUN --split val
+    --n-images IMAGES --views VIEWS --seed SEED``; the row names the augmentation."""
     if not settings["images"]:
         return {}
     import numpy as np
-    import torch
 
-    from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL
-    from ssltheory.ssl.augment import build_augmentation
     from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.train import load_run
-    from ssltheory.ssl.views import sample_views, view_classes
+    from ssltheory.ssl.views import reference_augmentation, score_encoder
 
     encoder, config = load_run(run_dir)
-    part = load_dataset(config["data"], config.get("data_dir")).val
+    dataset = load_dataset(config["data"], config.get("data_dir"))
+    part = dataset.val
     n_images = min(settings["images"], len(part))
     idx = np.sort(np.random.default_rng(seed).choice(len(part), size=n_images, replace=False))
-    augmentation = build_augmentation(config["aug"], config["image_size"], config["image_channels"],
-                                      config.get("aug_strength"), mean=config["mean"], std=config["std"])
-    Z = sample_views(encoder, part.images[idx], augmentation, settings["views"],
-                     generator=torch.Generator().manual_seed(seed))
-    scores = score_all(Z, view_classes(n_images, settings["views"]), tol=DEFAULT_TOL, random_state=seed)
-    return {k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (int, float, bool))}
+    images = part.images[idx]
+    mean, std = config.get("mean", dataset.mean), config.get("std", dataset.std)
+    augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
+    scores = score_encoder(encoder, images, augmentation=augmentation, n_views=settings["views"], seed=seed)
+    row = {k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (int, float, bool, str))}
+    return {**row, "augmentation": scores.augmentation}
 
 
 def _write_json(path: Path, record: dict) -> None:

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
     parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of is_ideal (default ssltheory.report.DEFAULT_TOL, 0.01)")
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+                        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+                        "as ssltheory check)")
     parser.add_argument("--seed", type=int, default=0, help="seed of training and of the random-init baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--jobs", type=int, default=None,
@@ -61,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"jobs must be a positive integer, got {args.jobs}")
     from ssltheory.files import atomic_write_text
-    from ssltheory.report import DEFAULT_TOL, write_report
+    from ssltheory.report import write_report
 
-    args.tol = DEFAULT_TOL if args.tol is None else args.tol
-    if not 0 <= args.tol < 1:
+    if args.tol is not None and not 0 <= args.tol < 1:
         raise InputError(f"tol must lie in [0, 1), got {args.tol}")
     started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(args.out)
@@ -77,14 +78,15 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
     runs = train_all(plan, out / "runs", seed=args.seed, device=args.device, jobs=jobs)
 
-    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tol {args.tol:g}) ==")
+    tolerance = "max(K, d) x eps of the views' dtype" if args.tol is None else f"{args.tol:g}"
+    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tolerance {tolerance}) ==")
     sections, summary = score_encoders(plan, runs, tol=args.tol, seed=args.seed, device=args.device)
 
     notes = (
         f"Data: {plan.data}. Training: {plan.steps} steps, batch {plan.batch_size}, small CNN, "
         f"z_dim {plan.z_dim}. Verdicts and scores on views: {plan.views} views of each of {plan.n_images} validation "
         "images drawn by the reference augmentation (simclr, s = 1) for every encoder, each image its own class; "
-        f"is_ideal at relative tolerance {args.tol:g} of the largest singular value of the centred class codes. "
+        f"is_ideal at relative tolerance {tolerance} of the largest singular value of the centred class codes. "
         "'linear probe' = "
         "logistic regression, weight decay chosen on validation, test accuracy; 'worst binary task' = smallest "
         "test accuracy of the ridge linear probe over the invariant " "binary tasks of the labels, found by adversarial search."
@@ -193,7 +195,7 @@ def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) 
     return train(config)
 
 
-def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int, device: str):
+def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, seed: int, device: str):
     """Part 3-4: probe and judge on views a random-init encoder and each trained one; (sections, summary rows)."""
     import numpy as np
     import torch
@@ -265,7 +267,8 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
               f"{section['n_points']} views of {section['n_classes']} images ({views.augmentation['kind']} "
               f"s={views.augmentation['strength']:g}): ideal {section['verdict']['ideal']}"
               f"{' (failing ' + ', '.join(section['failing']) + ')' if section['failing'] else ''}, "
-              f"ideal_score {section['ideal_score']:.3f} [{time.perf_counter() - t0:.1f} s]")
+              f"ideal_score {section['ideal_score']:.3f} at tolerance {section['tol']:.3g} ({section['tol_rule']}) "
+              f"[{time.perf_counter() - t0:.1f} s]")
     return sections, summary
 
 

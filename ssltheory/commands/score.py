@@ -81,8 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
     parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
-                             "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+                             "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+                             "as ssltheory check)")
     params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
     params.add_argument("--lidar-delta", type=float, default=None, metavar="DELTA",
                         help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
+    from ssltheory.report import score_section, write_score_report
 
     parameters = score_parameters(args)
     target = Path(args.target)
@@ -272,9 +273,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tol is not None and not (np.isfinite(args.tol) and 0 <= args.tol < 1):
         raise InputError(f"--tol must be a finite number in [0, 1), got {args.tol}")
-    tol = DEFAULT_TOL if args.tol is None else args.tol
-    section = score_representation(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
-    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed, **parameters)
+    scores = score_all(Z, classes, tol=args.tol, augmentation=augmentation, random_state=args.seed, **parameters)
+    section = score_section(scores)
     payload = {**scores.to_dict(), "source": source,
                "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:

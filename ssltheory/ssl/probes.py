@@ -82,7 +82,7 @@ def _validation_split(y: np.ndarray, fraction: float, random_state: int):
 
 @torch.no_grad()
 def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: str | torch.device = "cpu",
-                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
+                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None, keep_on_device: bool = False):
     """Frozen features of ``images``: the encoder in eval mode, no augmentation, no gradients.
 
     Args:
@@ -93,8 +93,12 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
         transform: applied to each [0, 1] float batch on the device before the encoder, e.g. the
             run's :class:`~ssltheory.ssl.augment.Normalize`.
 
+        keep_on_device: return a float32 torch tensor on ``device`` instead of a host array (the
+            scoring engine then computes on the device).
+
     Returns:
-        float32 numpy array (N, d). The encoder's train/eval mode is restored afterwards.
+        float32 numpy array (N, d) (or tensor, see ``keep_on_device``). The encoder's train/eval
+        mode is restored afterwards.
     """
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
@@ -115,10 +119,11 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
             if transform is not None:
                 x = transform(x)
             z = encoder(x)
-            chunks.append(z.reshape(len(x), -1).float().cpu())
+            z = z.reshape(len(x), -1).float()
+            chunks.append(z if keep_on_device else z.cpu())
     finally:
         encoder.train(was_training)
-    return torch.cat(chunks).numpy()
+    return torch.cat(chunks) if keep_on_device else torch.cat(chunks).numpy()
 
 
 # --------------------------------------------------------------------------------------------
