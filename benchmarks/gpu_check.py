@@ -695,7 +695,7 @@ def render(records: list[dict]) -> str:
              "every number below is also a line of `GPU_RESULTS.json`.", ""]
     for r in records:
         if r.get("part") == "environment":
-            lines += [f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status")] + [""]
+            lines += [f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status", "seconds")] + [""]
     lines += ["| stage | part | status | seconds | summary |", "|---|---|---|---:|---|"]
     for r in records:
         lines.append(f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | "
