@@ -17,6 +17,8 @@ import argparse
 import json
 import sys
 
+from ssltheory.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory sweep``."""
@@ -36,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from ssltheory.sweep import EXECUTORS, expand_runs, load_sweep_config, run_sweep  # here: --help stays light
 
     if args.executor is not None and args.executor not in EXECUTORS:
-        raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
+        raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
     config = load_sweep_config(args.config)
     out = args.out or f"sweeps/{config.name}"
     if args.parallel is not None and args.parallel < 1:
-        raise ValueError(f"--parallel must be at least 1, got {args.parallel}")
+        raise InputError(f"--parallel must be at least 1, got {args.parallel}")
     if args.dry_run:
         for spec in expand_runs(config):
             print(f"{spec.run_id}  seed {spec.seed}  {spec.label}")

@@ -8,7 +8,8 @@ integer codes and no transform, e.g. three collinear codes in the plane.
 - Equivalence classes (THEORY.md section 0): :func:`class_labels`, :func:`augmentation_pairs`,
   :func:`sampled_views`, and :func:`equivalence_classes` (built from any of the three).
 - Invariant tasks: :func:`invariant_tasks` (one label per class, binary or k-way).
-- Points: :func:`float_matrices` (bounded finite floats), :func:`general_position_points`
+- Points: :func:`float_matrices` (bounded finite floats), :func:`orthogonal_matrices`,
+  :func:`general_position_points`
   (integer points on the moment curve under an invertible integer affine map: every d + 1 of
   them affinely independent, exactly, as T5 asks).
 - Class codes **with their answer attached** (:class:`CodesWithAnswer`): :func:`ideal_codes`
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+
+from ssltheory.errors import InputError
 
 try:
     from hypothesis import settings, strategies as st
@@ -63,7 +66,7 @@ def fraction_of_profile(share: float, **kwargs) -> settings:
     ``settings``. Evaluated when the test module is imported, after the profile is loaded.
     """
     if not 0 < share <= 1:
-        raise ValueError(f"share must be in (0, 1], got {share}")
+        raise InputError(f"share must be in (0, 1], got {share}")
     return settings(max_examples=max(1, round(settings.default.max_examples * share)), **kwargs)
 
 
@@ -110,7 +113,7 @@ def equivalence_classes(source: str = "labels", **kwargs):
         return augmentation_pairs(**kwargs).map(lambda graph: EquivalenceClasses.from_pairs(*graph))
     if source == "views":
         return sampled_views(**kwargs).map(EquivalenceClasses.from_views)
-    raise ValueError(f"source must be 'labels', 'pairs' or 'views', got {source!r}")
+    raise InputError(f"source must be 'labels', 'pairs' or 'views', got {source!r}")
 
 
 def invariant_tasks(n_classes: int, n_labels: int | None = 2, nonconstant: bool = True):
@@ -120,7 +123,7 @@ def invariant_tasks(n_classes: int, n_labels: int | None = 2, nonconstant: bool 
     different labels (needs K >= 2). A task shrinks towards [0, ..., 0, 1].
     """
     if n_classes < 1 or (nonconstant and n_classes < 2):
-        raise ValueError(f"n_classes must be >= {2 if nonconstant else 1} here, got {n_classes}")
+        raise InputError(f"n_classes must be >= {2 if nonconstant else 1} here, got {n_classes}")
 
     @st.composite
     def draw_task(draw):
@@ -142,6 +145,21 @@ def float_matrices(n_rows, n_cols, bound: float = 10.0, dtype=np.float64):
     width = 32 if np.dtype(dtype) == np.float32 else 64
     elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
     return st.tuples(rows, cols).flatmap(lambda shape: hnp.arrays(dtype, shape, elements=elements))
+
+
+@st.composite
+def orthogonal_matrices(draw, n: int, max_reflections: int = 3) -> np.ndarray:
+    """(n, n) float64 orthogonal matrices (to rounding): a product of up to ``max_reflections``
+    Householder reflections of drawn vectors (each a constant background with a few drawn
+    entries, so n may be in the hundreds). Shrinks to the identity."""
+    Q = np.eye(n)
+    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    for _ in range(draw(st.integers(0, max_reflections))):
+        v = draw(hnp.arrays(np.float64, n, elements=unit, fill=unit))
+        norm = float(v @ v)
+        if norm > 1e-12:
+            Q = Q - np.outer(Q @ v, v) * (2.0 / norm)
+    return Q
 
 
 @st.composite
@@ -506,5 +524,5 @@ def class_codes(kinds=KINDS, **options):
     each kind's strategy (``dtypes``, ``offsets``, ``scales``, ``max_points_per_class``, ...)."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
-        raise ValueError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(sorted(unknown))}")
+        raise InputError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(sorted(unknown))}")
     return st.one_of([_BY_KIND[kind](**options) for kind in kinds])
