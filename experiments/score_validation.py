@@ -331,7 +331,7 @@ COMPARED = tuple(SCORES)
 BASELINES = tuple(name for name, info in SCORES.items() if not info.ours)
 HEADLINE = "ideal_score"
 #: the components of the headline, reported beside it
-COMPONENTS = ("affine_rank", "dimension_deficit", "ideal")
+COMPONENTS = ("invariant_share", "recoverable_share", "affine_rank", "dimension_deficit", "ideal")
 #: the protocol's numbers shown in the report (`ssltheory.ranking.METRICS`)
 SHOWN = ("spearman", "kendall", "regret", "worst_regret")
 #: the target compares the headline with every baseline on these two
