@@ -25,6 +25,7 @@ EXPECTED_ROWS = {
     "train_throughput", "train_throughput_augment_only",
     "gpu_resnet18_two_view_epoch",
     "cli_help", "cli_help_check",
+    "monitor_overhead",
 }
 
 

@@ -299,6 +299,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
                 "config": dataclasses.asdict(config),
             })
 
+    monitor = _reference_monitor(config, dataset, encoder) if is_main and config.monitor_every else None
+
     # ---- the loop
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     method.train()
@@ -333,6 +335,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 
             if is_main and (step % config.log_every == 0 or step == total_steps):
                 run.append_metrics(record)
+            if monitor is not None and (step % config.monitor_every == 0 or step == total_steps):
+                run.append_metrics(monitor.score(step))  # on this step only; restores modes and random states
             if callback is not None and callback(step, record) and step < total_steps:
                 return run.path  # stopped early: nothing more is written, as after an interruption
             if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total_steps:
@@ -351,6 +355,16 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 # ----------------------------------------------------------------------------------------------
 # Pieces of the loop
 # ----------------------------------------------------------------------------------------------
+
+
+def _reference_monitor(config: TrainConfig, dataset, encoder: nn.Module):
+    """The `ssltheory.monitor.IdealnessMonitor` of ``--monitor-every``: the encoder on the first
+    images of the test split (never trained on), each its own class, views of the reference augmentation."""
+    from ssltheory.monitor import IdealnessMonitor
+
+    part = dataset.test if len(dataset.test) >= 2 else dataset.val
+    return IdealnessMonitor(encoder, part.images, every=config.monitor_every, mean=dataset.mean, std=dataset.std,
+                            seed=config.seed)
 
 
 class _EpochSampler:
