@@ -1,6 +1,7 @@
 # make demo: the main job.  make test: the fast suite (what CI and a developer run each time).
 # make test-all: every test, the slow end-to-end checks included.  make test-slow: only those.
 # make time-test: measure `make test` from a fresh clone (install included): the README's numbers.
+# make lint: ruff's checks and its format check (CI runs it first).
 # make test-kernels: the numeric test files again under each forced OpenBLAS kernel of KERNELS
 # (numpy's and scipy's OpenBLAS pick a kernel per CPU; results must hold on every one of them).
 # All create ./.venv on first use and install the package with the pinned versions of constraints.txt
@@ -15,13 +16,13 @@ NUMERIC_TESTS := tests/test_exact.py tests/test_geometry.py tests/test_condition
                  tests/test_efficiency.py tests/test_cli_check.py
 KERNELS ?= Haswell Sandybridge Prescott
 
-.PHONY: demo test test-all test-slow test-kernels time-test install clean gpu-check
+.PHONY: demo test test-all test-slow test-kernels lint time-test install clean gpu-check
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test,lightning]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test,testing,lint,lightning]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +36,11 @@ test-all: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PYTEST) -m slow
+
+# The rules are in pyproject.toml ([tool.ruff]): pycodestyle, pyflakes, isort; lines of 120.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-kernels: $(STAMP)
 	@set -e; for kernel in $(KERNELS); do \

@@ -113,7 +113,9 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ssltheory bench``: run the selected benchmarks, print their rows, write the report where asked; exit 0, or 1 when one raised."""
+    """``ssltheory bench``: run the selected benchmarks, print their rows, write the report where asked.
+
+    Exit 0, or 1 when a benchmark raised."""
     from ssltheory.benchmarks.harness import BenchConfig, limited_threads, load_average, machine_info
     from ssltheory.files import writable_folder
 
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     update = getattr(args, "update", None)
     if update is not None:
         if not args.only or args.out or args.quick or peers:
-            raise ValueError("--update FILE re-measures rows of a full report: give --only NAME ..., without --out, --quick or --peers")
+            raise ValueError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
         if not Path(update).is_file():
             raise ValueError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
@@ -192,7 +194,7 @@ def _fmt(x, spec: str) -> str:
 
 
 def _table_header() -> str:
-    return f"{'name':<36} {'ours_s':>10} {'baseline_s':>10} {'ratio':>8}  {'definition':<20} {'target':<10} {'meets':<6} status"
+    return f"{'name':<36} {'ours_s':>10} {'baseline_s':>10} {'ratio':>8} " f" {'definition':<20} {'target':<10} {'meets':<6} status"
 
 
 def _table_line(row: Row) -> str:

@@ -23,7 +23,6 @@ Row: ``ratio = baseline_s / ours_s`` (a speed-up), target ``>= 1.5``.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 

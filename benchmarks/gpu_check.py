@@ -48,9 +48,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ssltheory.benchmarks.harness import BenchConfig
 from ssltheory.benchmarks.cli import run_benchmarks
 from ssltheory.benchmarks.gpu import peak_flops
+from ssltheory.benchmarks.harness import BenchConfig
 from ssltheory.files import jsonable
 from ssltheory.metrics import score_all
 from ssltheory.report import DEFAULT_TOL
@@ -281,12 +281,12 @@ def run_check(*, dry_run: bool, data_dir: str | Path | None, sizes: Sizes, compi
 def render(record: dict) -> str:
     """The Markdown report of a record."""
     lines = ["# GPU check", "",
-             "Written by `make gpu-check` (`python -m ssltheory.benchmarks.gpu_check`); regenerate with the same command on a",
+             "Written by `make gpu-check` (`python -m " "ssltheory.benchmarks.gpu_check`); regenerate with the same command on a",
              "machine with one CUDA GPU. Do not edit by hand. What each number means: `benchmarks/gpu_check.py`.", "",
              f"- dry run: {record['dry_run']}; torch {record['torch']}, CUDA {record['cuda']}; "
              f"wall time {record['wall_seconds']:.1f} s",
              f"- sizes: {json.dumps(record['sizes'])}", "",
-             "| method | device | images/s | 50k two-view epoch (s) | TFLOP/s | bf16 peak | MFU | peak GiB | linear acc | ideal score |",
+             "| method | device | images/s | 50k two-view epoch (s) | TFLOP/s " "| bf16 peak | MFU | peak GiB | linear acc | ideal score |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, m in record["methods"].items():
         ev = m["evaluation"]
@@ -298,7 +298,7 @@ def render(record: dict) -> str:
         lines += ["", "torch.compile (encoder):", ""]
         for name, c in record["compile_comparison"].items():
             lines.append(f"- {name}: eager {c['eager_images_per_s']:.0f} images/s, compiled "
-                         f"{c['compiled_images_per_s']:.0f} images/s (compilation and warm-up {c['compiled_warmup_seconds']:.1f} s)")
+                         f"{c['compiled_images_per_s']:.0f} images/s (compilation " f"and warm-up {c['compiled_warmup_seconds']:.1f} s)")
     lines += ["", "`ssltheory bench --only gpu`:", ""]
     for row in record["bench_gpu"]:
         lines.append(f"- {row['name']}: status {row['status']}, ratio {_fmt(row.get('ratio'))}, "

@@ -44,8 +44,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ssltheory.benchmarks.harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, \
-    time_alternately
+from ssltheory.benchmarks.harness import (
+    SLOWDOWN,
+    BenchConfig,
+    Row,
+    error_row,
+    median,
+    pending_row,
+    slowdown_row,
+    spread,
+    time_alternately,
+)
 
 NAME = "ideal"
 TARGET = 1.0
@@ -124,7 +133,7 @@ def _compare_cli(name: str, n: int, d: int, K: int, repeats: int, seed: int, thr
         ours_t, base_t = time_alternately(ours, baseline, repeats=repeats, warmup=1)
     run = result["run"]
     details = {
-        "call": "python -m ssltheory.cli check features.npy --classes classes.npy --json vs python -c 'np.linalg.svd(np.load(codes.npy), compute_uv=False)', fresh processes",
+        "call": "python -m ssltheory.cli check features.npy --classes classes.npy --json vs " "python -c 'np.linalg.svd(np.load(codes.npy), compute_uv=False)', fresh processes",
         "features": f"({n}, {d}) float32, {K} classes of {n // K} identical views, seeded standard normal codes",
         "exit_code": run.returncode,
         "ideal": _ideal_of(run.stdout),
@@ -164,7 +173,7 @@ def _compare_exact(name: str, is_ideal, K: int, d: int, repeats: int, seed: int)
     cert = verdict["exact"].certificate
     details = {
         "call": "is_ideal(codes, arange(K), verify='exact') vs is_ideal(codes, arange(K), verify='none')",
-        "codes": f"({K}, {d}) float64, seeded integers / 1024 with c_3 = 2 c_2 - c_0 and c_K/2 = c_1 / 4 + 3 c_K-1 / 4 (exact)",
+        "codes": f"({K}, {d}) float64, seeded integers / 1024 with c_3 = " "2 c_2 - c_0 and c_K/2 = c_1 / 4 + 3 c_K-1 / 4 (exact)",
         "exact_check_s": ours_s - base_s,
         "budget_s": EXACT_BUDGET_S,
         "verification": None if cert is None else cert.witness["verification"],

@@ -33,7 +33,17 @@ from typing import Callable
 import torch
 
 from ssltheory.benchmarks import reference_losses as ref
-from ssltheory.benchmarks.harness import SLOWDOWN, BenchConfig, Row, error_row, median, pending_row, slowdown_row, spread, time_alternately
+from ssltheory.benchmarks.harness import (
+    SLOWDOWN,
+    BenchConfig,
+    Row,
+    error_row,
+    median,
+    pending_row,
+    slowdown_row,
+    spread,
+    time_alternately,
+)
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.cissl import CISSLLoss
 from ssltheory.ssl.losses.dino import DINOLoss

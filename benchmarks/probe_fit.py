@@ -29,8 +29,17 @@ import warnings
 
 import numpy as np
 
-from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread, \
-    time_alternately
+from ssltheory.benchmarks.harness import (
+    SPEEDUP,
+    BenchConfig,
+    Row,
+    error_row,
+    median,
+    pending_row,
+    speedup_row,
+    spread,
+    time_alternately,
+)
 
 NAME = "probe"
 TARGET = 5.0

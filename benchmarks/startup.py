@@ -19,8 +19,16 @@ import sys
 from pathlib import Path
 
 import ssltheory
-from ssltheory.benchmarks.harness import SLOWDOWN, BenchConfig, Row, error_row, median, slowdown_row, spread, \
-    time_alternately
+from ssltheory.benchmarks.harness import (
+    SLOWDOWN,
+    BenchConfig,
+    Row,
+    error_row,
+    median,
+    slowdown_row,
+    spread,
+    time_alternately,
+)
 from ssltheory.cli import SUBCOMMANDS
 
 NAME = "startup"

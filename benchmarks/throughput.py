@@ -52,15 +52,15 @@ import torch
 import torch.nn.functional as F
 
 import ssltheory
-from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
-from ssltheory.ssl.augment import build_augmentation
-from ssltheory.ssl.config import DEMO_METHODS, TrainConfig, demo_recipe
-from ssltheory.ssl.encoders import build_encoder
-from ssltheory.ssl.methods import build_method
-from ssltheory.ssl.train import TrainConfig, train_step, warmup_cosine
 import ssltheory.ssl.augment
 import ssltheory.ssl.encoders
 import ssltheory.ssl.methods
+from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.ssl.augment import build_augmentation
+from ssltheory.ssl.config import DEMO_METHODS, demo_recipe
+from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.methods import build_method
+from ssltheory.ssl.train import TrainConfig, train_step, warmup_cosine
 
 NAME = "throughput"
 ROW = "train_throughput"
@@ -242,12 +242,12 @@ def measure(spec: ThroughputSpec) -> dict:
             drop_last=True, num_workers=spec.num_workers, persistent_workers=spec.num_workers > 0,
             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(spec.seed + 1))
 
-        def batches():
+        def loader_batches(loader):
             while True:
                 for view_a, view_b in loader:
                     yield [view_a, view_b]
 
-        source = batches()
+        source = loader_batches(loader)
     else:
         raise ValueError(f"pipeline must be 'ours' or 'baseline', got {spec.pipeline!r}")
 

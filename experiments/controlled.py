@@ -97,7 +97,7 @@ from ssltheory.ssl.probes import LinearProbe, extract_features
 from ssltheory.ssl.train import TrainConfig, load_run, train
 from ssltheory.tasks import enumerate_binary_tasks
 
-DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy over all 511 binary tasks; finer/exact/coarser relations"
+DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy " "over all 511 binary tasks; finer/exact/coarser relations"
 
 #: Relative tolerance of the predicates on the class codes: singular values of the centred codes
 #: at or below PREDICATE_RTOL * s_max count as zero (conditions.is_ideal, metrics.affine_conditioning);
@@ -179,8 +179,11 @@ def controlled_dataset(splits, relabel: np.ndarray | None = None):
     """
     train_images, train_labels, test_images, test_labels = splits
     seen = train_labels if relabel is None else np.asarray(relabel, dtype=np.uint8)[train_labels]
-    as_split = lambda images, labels: Split(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).unsqueeze(1),  # noqa: E731
-                                            torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+
+    def as_split(images, labels):
+        images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).unsqueeze(1)
+        return Split(images, torch.from_numpy(np.asarray(labels, dtype=np.int64)))
+
     return dataset_from_splits("mnist", as_split(train_images, seen), as_split(test_images, test_labels),
                                [str(d) for d in range(10)], seed=0)
 
@@ -519,9 +522,13 @@ def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
                             rows.append({"relation": relation, "task": task, "n_labels": len(idx), "seed": run_seed,
                                          "draw": draw, "accuracy": probe.score(Z_test, g[y_test]),
                                          "train_seconds": round(seconds, 1), "steps": config["total_steps"]})
-                print(f"    {relation:7s}: pairs@{cfg['n_labels'][0]} "
-                      f"{np.mean([r['accuracy'] for r in rows if r['relation'] == relation and r['task'] == 'pairs' and r['n_labels'] == min(cfg['n_labels'])]):.3f}"
-                      f" ({seconds:.0f} s)", flush=True)
+                fewest = min(cfg["n_labels"])
+                pairs_at_fewest = [
+                    r["accuracy"]
+                    for r in rows
+                    if r["relation"] == relation and r["task"] == "pairs" and r["n_labels"] == fewest
+                ]
+                print(f"    {relation:7s}: pairs@{cfg['n_labels'][0]} {np.mean(pairs_at_fewest):.3f} ({seconds:.0f} s)", flush=True)
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -25,7 +25,7 @@ from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.metrics import heldout_log_loss, split_views
 
-DESCRIPTION = "Fig. 7b analogue: held-out ISSL log-loss (linear head predicting M) against linear-probe accuracy, random CISSL sweep"
+DESCRIPTION = "Fig. 7b analogue: held-out ISSL log-loss (linear head " "predicting M) against linear-probe accuracy, random CISSL sweep"
 
 
 def rows_from(measurements: list[dict]) -> list[dict]:

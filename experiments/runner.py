@@ -35,6 +35,7 @@ from ssltheory.experiments import EXPERIMENTS, SCALES
 from ssltheory.files import writable_folder
 from ssltheory.progress import Progress, ticking
 
+
 def available() -> dict[str, str]:
     """The registered experiments, name -> module (every registered module ships with the package)."""
     return dict(EXPERIMENTS)

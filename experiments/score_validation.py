@@ -52,8 +52,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 
+from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
 from ssltheory.ranking import (  # noqa: F401 (fig7b)
@@ -542,7 +542,10 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
     outcome = verdict(table)
     met = all(ok for ok, _ in outcome.values())
     K = rows[0]["n_classes"]
-    count = lambda key: ", ".join(f"{v} x{sum(1 for r in rows if r[key] == v)}" for v in sorted({r[key] for r in rows}))
+
+    def count(key):
+        return ", ".join(f"{v} x{sum(1 for r in rows if r[key] == v)}" for v in sorted({r[key] for r in rows}))
+
     z_big = sorted({int(r["z_dim"]) for r in rows if int(r["z_dim"]) >= K})
     text = [
         "# Score validation",
@@ -554,7 +557,8 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
         f"Design (fixed before any result was seen): a random design, each factor drawn independently: method "
         f"({count('method')}), data ({count('data')}), z_dim ({count('z_dim')}), batch size ({count('batch_size')}), "
         f"steps log-uniform in [{min(r['steps'] for r in rows)}, {max(r['steps'] for r in rows)}], augmentation "
-        f"strength uniform in [{min(r['aug_strength'] for r in rows):.2f}, {max(r['aug_strength'] for r in rows):.2f}]. "
+        f"strength uniform in [{min(r['aug_strength'] for r in rows):.2f}, "
+        f"{max(r['aug_strength'] for r in rows):.2f}]. "
         f"Largest absolute correlation between two factor columns: {worst:.2f} ({pair})"
         + ("; no factor is aliased with another. " if worst < 0.5 else "; too few runs to keep the factors apart. ") +
         f"Encoder {cfg['arch']}, lr {cfg['lr']}. Accuracy: linear probe on frozen un-augmented features, "

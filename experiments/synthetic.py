@@ -42,11 +42,11 @@ from ssltheory.efficiency import (
     random_coarsening,
     worst_erm_risk,
 )
+from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
+from ssltheory.files import save_figure
 from ssltheory.geometry import affine_rank, linearly_separable, radon_split
 from ssltheory.synthetic import finite_world, noisy_representation, random_codes, relu_head
 from ssltheory.tasks import enumerate_binary_tasks, sample_tasks
-from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
-from ssltheory.files import save_figure
 
 DESCRIPTION = "phase transition at d = K-1, invariance and sample efficiency, coarsening, probe families"
 
@@ -440,7 +440,7 @@ def plot_coarsening(csv_path: Path, png_path: Path) -> Path:
     log_ticks(ax, ns)
     ax.set_xlabel("number of labelled samples n")
     ax.set_ylabel("E_D[ sup over ERM probes of the 0-1 risk ]")
-    ax.set_title("T4: label-preserving coarsening is more sample efficient;\nmoving one class across labels makes the task non-invariant")
+    ax.set_title("T4: label-preserving coarsening is more sample efficient;\nmoving " "one class across labels makes the task non-invariant")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path = save_figure(fig, png_path)

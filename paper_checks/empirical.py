@@ -383,12 +383,12 @@ def resolution_note(*cmps: dict) -> str:
     verdict = judge(*cmps)
     worst = min(cmps, key=lambda c: float(c["diff"]) / float(c["tolerance"]))
     if verdict == "fail":
-        return f" [against the claim: difference {100 * worst['diff']:+.1f} pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
+        return f" [against the claim: difference {100 * worst['diff']:+.1f} " f"pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
     if verdict == "pass":
         return " [resolved: every difference beyond its tolerance]"
     weakest = min((c for c in cmps if direction(float(c["diff"]), float(c["tolerance"])) == "within"),
                   key=lambda c: float(c["diff"]) / float(c["tolerance"]))
-    return f" [unresolved: difference {100 * weakest['diff']:+.1f} pt within the {100 * weakest['tolerance']:.1f} pt tolerance]"
+    return f" [unresolved: difference {100 * weakest['diff']:+.1f} pt " f"within the {100 * weakest['tolerance']:.1f} pt tolerance]"
 
 
 def _spread(cmp: dict) -> str | None:
@@ -640,7 +640,7 @@ def check_e4(ctx: CheckContext) -> Outcome:
     gain_mlp = np.subtract(runs[large]["mlp"], runs[small]["mlp"])
     cmp = _compare(ctx, gain_lin, gain_mlp)  # linear gain - MLP gain
     return Outcome(judge(cmp),
-                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + resolution_note(cmp),
+                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} " f"pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + resolution_note(cmp),
                    {**cmp, "dims": [small, large], "accuracies": runs, "note": _tolerance_note(ctx)},
                    seeds=list(s["seeds"]), spread=_spread(cmp))
 

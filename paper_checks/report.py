@@ -15,8 +15,8 @@ import platform
 import sys
 from pathlib import Path
 
-from ssltheory.paper_checks.empirical import comparisons, rejudge, seeds_to_resolve
 from ssltheory.files import atomic_write_text, jsonable
+from ssltheory.paper_checks.empirical import comparisons, rejudge, seeds_to_resolve
 from ssltheory.paper_checks.registry import VERDICTS, ClaimResult, all_claims
 
 #: where a cpu-scale run records its results: relative to the current directory (run from the
@@ -45,7 +45,10 @@ def format_table(results: list[ClaimResult], statement_width: int = 60, measured
     rows = [(r.id, _cell(r.statement, statement_width, False), r.provenance, _cell(r.paper_value or "-", 24, False),
              _cell(r.measured, measured_width, False), r.verdict) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     out = [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
     counts = summary_counts(results)
     out.append("")

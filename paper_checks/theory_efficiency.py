@@ -24,7 +24,7 @@ from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 def _uni_realizable(Z: np.ndarray, y: np.ndarray) -> bool:
     """A function of the code realizes y iff no code carries two labels."""
     label_of: dict = {}
-    return all(label_of.setdefault(tuple(z), l) == l for z, l in zip(Z, y))
+    return all(label_of.setdefault(tuple(z), label) == label for z, label in zip(Z, y))
 
 
 def brute_force_worst_erm(Z: np.ndarray, y: np.ndarray, sample: np.ndarray, p: np.ndarray, family: str) -> float:

@@ -165,9 +165,16 @@ def _sympy_dissl_identity() -> bool:
     lam, beta = sp.symbols("lambda beta", positive=True)
     t = [(a, 1 - a), (b, 1 - b)]
     s = [(c, 1 - c), (e, 1 - e)]
-    ce = lambda x, y: -sum(xi * sp.log(yi) for xi, yi in zip(x, y))
-    kl = lambda x, y: sum(xi * (sp.log(xi) - sp.log(yi)) for xi, yi in zip(x, y))
-    H = lambda x: -sum(xi * sp.log(xi) for xi in x)
+
+    def ce(x, y):
+        return -sum(xi * sp.log(yi) for xi, yi in zip(x, y))
+
+    def kl(x, y):
+        return sum(xi * (sp.log(xi) - sp.log(yi)) for xi, yi in zip(x, y))
+
+    def H(x):
+        return -sum(xi * sp.log(xi) for xi in x)
+
     lhs = (ce(t[0], s[1]) + ce(t[1], s[0])) / 2 - lam * (H(t[0]) + H(t[1])) / 2 + beta * (ce(t[0], t[1]) + ce(t[1], t[0])) / 2
     rhs = ((kl(t[0], s[1]) + kl(t[1], s[0])) / 2 + beta * (kl(t[0], t[1]) + kl(t[1], t[0])) / 2
            + (1 + beta) * (H(t[0]) + H(t[1])) / 2 - lam * (H(t[0]) + H(t[1])) / 2)
@@ -206,7 +213,7 @@ def check_t7_1(ctx: CheckContext) -> Outcome:
         bad.append({"sympy": "identity does not simplify to 0"})
     return Outcome(
         "pass" if not bad else "fail",
-        f"max |def - identity| {worst_identity:.1e}; max rel |library - def| {worst_library:.1e}; sympy exact: {symbolic}",
+        f"max |def - identity| {worst_identity:.1e}; max rel |library " f"- def| {worst_library:.1e}; sympy exact: {symbolic}",
         {"cases": ctx.pick(30, 300), "max_identity_error": worst_identity, "max_library_rel_error": worst_library,
          "sympy_identity_exact": symbolic, "violations": bad[:3],
          "convention": "pbar per teacher view, H averaged over views (as the authors' code and DISSLLoss)"},
@@ -302,7 +309,10 @@ def _sympy_closed_forms() -> dict:
     def objective(T):
         T = [[sp.Rational(x) for x in row] for row in T]
         K = len(T)
-        H = lambda row: -sum(x * sp.log(x) for x in row if x != 0)
+
+        def H(row):
+            return -sum(x * sp.log(x) for x in row if x != 0)
+
         pbar = [sum(T[m][c] for m in range(K)) / K for c in range(len(T[0]))]
         return (1 + beta) * sum(H(r) for r in T) / K - lam * H(pbar)
 
@@ -508,7 +518,10 @@ def check_t9(ctx: CheckContext) -> Outcome:
                 ideal = float(ntxent_rows(out_ideal, out_ideal, tau).mean())
                 ours = float(ntxent_rows(out_line, out_line, tau).mean())
                 lib_fn = NTXentLoss(temperature=tau, distributed=False)
-                as_t = lambda x: torch.tensor(x, dtype=torch.float32)
+
+                def as_t(x):
+                    return torch.tensor(x, dtype=torch.float32)
+
                 lib_ideal = float(lib_fn(as_t(out_ideal), as_t(out_ideal))[0])
                 lib_ours = float(lib_fn(as_t(out_line), as_t(out_line))[0])
                 rows.append({"K": K, "head_outputs": name, "tau": tau, "loss_d1_relu_head": ours,
@@ -569,8 +582,8 @@ def simplex_log_loss(K: int):
 
 def _minimise_ideal_loss(K: int, d: int, per_class: int, rng: np.random.Generator, starts: int):
     """Multi-start L-BFGS of the ideal log-loss over per_class unit codes per class (the encoder may
-    be non-invariant) and K unit weights in R^d; in R^1 every sign pattern instead. Returns (best loss, codes (K * per_class, d) unit,
-    labels, every start's loss)."""
+    be non-invariant) and K unit weights in R^d; in R^1 every sign pattern instead. Returns (best loss,
+    codes (K * per_class, d) unit, labels, every start's loss)."""
     from scipy.optimize import minimize
 
     labels = np.repeat(np.arange(K), per_class)
@@ -642,7 +655,7 @@ def check_p3(ctx: CheckContext) -> Outcome:
         f"{sum(r['d'] >= r['K'] - 1 for r in rows)}/{sum(r['d'] >= r['K'] - 1 for r in rows)} (K, d); d < K-1: " +
         "; ".join(f"K={r['K']},d={r['d']}: {r['min_found']:.4f} > {r['closed_form_simplex']:.4f}" for r in short[:3]),
         {"cases": rows, "starts": starts, "counterexamples": bad[:3],
-         "setting": "equiprobable classes, two points per class, unit-normalised codes and class weights, no temperature"},
+         "setting": "equiprobable classes, two points per class, " "unit-normalised codes and class weights, no temperature"},
         seeds=[ctx.seed],
     )
 

@@ -211,7 +211,7 @@ def check_t1_3(ctx: CheckContext) -> Outcome:
     `radon_split` and `is_ideal` certificates are checked the same way. Success certificate: for
     independent codes the pseudo-inverse probe realizes random tasks (k = 2..K) with margin."""
     from ssltheory.conditions import is_ideal
-    from ssltheory.geometry import pseudo_inverse_probe, probe_predict, radon_split
+    from ssltheory.geometry import probe_predict, pseudo_inverse_probe, radon_split
 
     n = ctx.pick(16, 60)
     rng = ctx.rng("T1.3/tasks")
@@ -405,9 +405,9 @@ def _relu_net(params, Z: np.ndarray) -> np.ndarray:
 def check_t2(ctx: CheckContext) -> Outcome:
     """(i) By enumeration of every binary task on small integer codes with collisions: every task
     is UNI-realizable (a function of the code exists) iff no code is shared by two classes; the
-    library's `is_ideal(probe="universal")`, which also requires invariance, agrees. (ii) For invariant encoders with distinct class
-    codes (d = 1..5, K up to 8 / 24), the explicit width-(K-1) ReLU network built along a random
-    projection realizes random tasks (k = 2..K) with margin 0.5 on every point."""
+    library's `is_ideal(probe="universal")`, which also requires invariance, agrees. (ii) For invariant
+    encoders with distinct class codes (d = 1..5, K up to 8 / 24), the explicit width-(K-1) ReLU
+    network built along a random projection realizes random tasks (k = 2..K) with margin 0.5 on every point."""
     rng = ctx.rng("T2")
     bad, n_shared, n_distinct = [], 0, 0
     for i in range(ctx.pick(25, 150)):

@@ -52,9 +52,8 @@ from fractions import Fraction
 import numpy as np
 
 from ssltheory import exact as rational
-from ssltheory.files import jsonable
-from ssltheory.validation import as_count, as_features
 from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
+from ssltheory.files import jsonable
 from ssltheory.geometry import (
     EXACT,
     FLOAT_LP,
@@ -70,6 +69,7 @@ from ssltheory.geometry import (
     separability,
 )
 from ssltheory.tasks import enumerate_binary_tasks
+from ssltheory.validation import as_count, as_features
 
 PROBES = ("linear", "universal")
 
@@ -472,7 +472,7 @@ class _Verifier:
             return {"check": NONE, "reason": f"LP verification failed: {exc}"}
         if answer.separable:
             return {"check": NONE, "realizable": True, "by": answer.verification,
-                    "reason": f"a probe realizes this task on the points ({answer.verification}: {answer.note}); the failure holds only at the tolerance"}
+                    "reason": f"a probe realizes this task on the points ({answer.verification}: " f"{answer.note}); the failure holds only at the tolerance"}
         out = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
         if answer.verification == FLOAT_LP:
             out["tolerance"] = answer.lp_tolerance
@@ -621,7 +621,7 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     verifier = _Verifier(verify, Z, classes, probe)
 
     geo = _code_geometry(Z, classes, rtol)
-    z_unit, offsets, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.offsets, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
+    z_unit, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
     atol = atol_m * code_unit  # in z units
     units = (code_unit, z_unit)  # from M's units to the features' own (their product may overflow: see scaled)
     deviation = geo.deviation
@@ -633,7 +633,7 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     # ---- invariance
     worst = int(np.argmax(deviation))
     if invariant:
-        inv_detail = f"every point is within {atol_true:.3g} of its class code (largest distance {scaled(deviation[worst], z_unit):.3g})"
+        inv_detail = f"every point is within {atol_true:.3g} of its class code " f"(largest distance {scaled(deviation[worst], z_unit):.3g})"
         pair = None
     else:
         m = int(labels[worst])
@@ -672,7 +672,7 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             identical = (codes[pairs[:, 0]] == codes[pairs[:, 1]]).all(axis=1)
             h = int(np.lexsort((dists, ~identical))[0])
             shared = (int(pairs[h].min()), int(pairs[h].max()), scaled(dists[h], *units))
-            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
+            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and " f"{shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
         else:
             text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
         distinct = Condition(n_distinct == K, n_distinct, text + on_means)
@@ -738,7 +738,7 @@ def _invariant_certificate(probe, codes, M, units, rank, shared, atol_m, atol_tr
             if found is None:
                 witness["verification"] = {
                     "check": NONE,
-                    "reason": "the codes are affinely independent in exact arithmetic: the dependence holds only at the "
+                    "reason": "the codes are affinely independent in exact " "arithmetic: the dependence holds only at the "
                     "tolerance, and exactly every task is LIN-realizable (T1.2)",
                 }
             else:
@@ -762,9 +762,9 @@ def _verify_shared(verifier, m: int, m2: int, task: np.ndarray) -> dict:
         return {"check": NONE, "reason": verifier.reason if verifier.mode != "float-lp" else "no LP for universal probes"}
     exact_codes = verifier.exact_codes()
     if exact_codes is not None and np.array_equal(exact_codes[m], exact_codes[m2]):
-        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both classes is the same vector): every probe gives them the same label"}
+        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both " "classes is the same vector): every probe gives them the same label"}
     if verifier.probe == "universal":
-        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe can tell them apart: the failure holds only at the tolerance"}
+        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe " "can tell them apart: the failure holds only at the tolerance"}
     return verifier.on_points(task)
 
 
@@ -794,7 +794,7 @@ def _non_invariant_certificate(
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
         d_true = scaled(d_ab, z_unit)
-        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
+        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class " f"{labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
         if d_ab == 0.0:
             witness["verification"] = {"check": EXACT, "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike"}
         elif probe == "linear":
@@ -846,10 +846,10 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     K = classes.n_classes
     labels, first = classes.labels, classes.first
     if K * d > EXACT_MAX_ENTRIES:
-        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
+        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K " f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
     invariant = _exactly_invariant(Z, classes)
     if not invariant and n * d > EXACT_MAX_POINT_ENTRIES:
-        raise ValueError(f"exact mode on non-invariant features needs the exact class means of at most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
+        raise ValueError("exact mode on non-invariant features needs the exact class means of at " f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
     on_means = "" if invariant else " (on the exact class means: the features are not invariant)"
     z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
@@ -866,12 +866,12 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     else:
         m = int(labels[worst])
         pair = (int(first[m]), worst, scaled(deviation[worst], z_unit), m)
-        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
+        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) " f"but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
         codes = rational.class_means(Z, labels, K)
         rows = rational.rational_rows(codes)
     invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
     rank = rational.exact_affine_rank(codes)
-    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
+    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational " f"arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
     dimension = _dimension_condition(probe, K, d, not_required)
     seen: dict = {}
     shared = None
@@ -883,7 +883,7 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     if shared is None:
         distinct = Condition(True, K, f"all {K} class codes are distinct (exact){on_means}")
     else:
-        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and {shared[1]} have identical codes (exact){on_means}")
+        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} " f"and {shared[1]} have identical codes (exact){on_means}")
     conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
     ok = all(conditions[name].ok for name in _REQUIRED[probe])
     certificate = None
@@ -908,7 +908,7 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
         task = _exact_lambda_witness(witness, support, lam, K)
         witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(lam, col) if v > 0)) for col in codes[support].T])
         witness["residual"] = 0.0
-        proof["reason"] = f"sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; {len(support)} classes, an inclusion-minimal dependent set"
+        proof["reason"] = "sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; " f"{len(support)} classes, an inclusion-minimal dependent set"
         witness["verification"] = proof
         return Certificate(task, witness, "affine-dependence")
     i, j, dist, m = pair
@@ -934,7 +934,7 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
             support, lam = rational.exact_dependence(codes)
             task = _exact_lambda_witness(witness, support, lam, K)
             witness["task_reason"] = "the exact class means are affinely dependent: the hulls of the two sides share a point"
-            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in rational arithmetic; each mean lies in its class's hull"
+            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in " "rational arithmetic; each mean lies in its class's hull"
         elif K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES:
             for t in enumerate_binary_tasks(K):
                 answer = separability(Z, t[labels])

@@ -37,9 +37,9 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import linprog
 
-from ssltheory.validation import as_count, as_features, as_labels
 from ssltheory.equivalence import EquivalenceClasses, as_classes
 from ssltheory.geometry import power_of_two
+from ssltheory.validation import as_count, as_features, as_labels
 
 #: Largest number of atoms (points or classes) whose possible sample supports are enumerated
 #: exactly (2**n_atoms supports) when ``method="auto"``.

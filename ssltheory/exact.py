@@ -74,7 +74,6 @@ def exact_affine_rank(C) -> int:
 
     C: float array (K, d) (each float its exact binary fraction) or a ``flint.fmpq_mat``.
     """
-    import flint
 
     return int(_affine_matrix(C).rank()) - 1
 
@@ -165,7 +164,7 @@ def dependence_holds(C, classes, lam) -> bool:
         return False
     C = np.asarray(C, dtype=np.float64)[np.asarray(classes, dtype=np.int64)]
     for j in range(C.shape[1]):
-        if sum(l * Fraction(float(x)) for l, x in zip(lam, C[:, j].tolist()) if l) != 0:
+        if sum(v * Fraction(float(x)) for v, x in zip(lam, C[:, j].tolist()) if v) != 0:
             return False
     return True
 
@@ -250,7 +249,12 @@ def strictly_separable(A) -> tuple[bool, list[Fraction] | None] | None:
     [derived] Solved by sympy's rational simplex (``sympy.solvers.simplex.linprog``) on the
     exact binary fractions of A, for at most EXACT_LP_MAX_ENTRIES entries of A.
     """
-    from sympy import Matrix, Rational, denom as sympy_denom, numer as sympy_numer  # imported here: sympy costs half a second to import
+    from sympy import (  # imported here: sympy costs half a second to import
+        Matrix,
+        Rational,
+        denom as sympy_denom,
+        numer as sympy_numer,
+    )
     from sympy.solvers.simplex import InfeasibleLPError, linprog
 
     A = np.asarray(A, dtype=np.float64)

@@ -1,6 +1,7 @@
 """Writing files whole, reading arrays back safely (`load_npy`), and the one conversion to JSON types
-(`jsonable`, so every JSON file encodes numbers the same way): every file the project writes (reports, figures, CSVs, checkpoints,
-results) goes through here, so that a reader never sees half of one.
+(`jsonable`, so every JSON file encodes numbers the same way): every file the project writes
+(reports, figures, CSVs, checkpoints, results) goes through here, so that a reader never sees half
+of one.
 
 The recipe is the usual one: write to a temporary file in the destination's own folder (same file
 system, so the rename is atomic), flush and fsync it, then ``os.replace`` it over the destination.

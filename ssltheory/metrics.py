@@ -44,10 +44,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ssltheory.validation import as_count, as_features, as_tolerance
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import EquivalenceClasses, as_classes
 from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
+from ssltheory.validation import as_count, as_features, as_tolerance
 
 __all__ = [
     "InvarianceRatio",
@@ -904,10 +904,10 @@ class Scores:
             f"  invariance ratio   {self.invariance_ratio:.4f}  (0 = invariant)",
             f"  affine rank        {self.affine_rank} of {self.n_classes - 1} at tol {self.tol}"
             f"  (condition {self.affine_condition:.3g}, dimension deficit {self.dimension_deficit})",
-            f"  class accuracy     {self.heldout_class_accuracy:.4f}  (held-out views; log-loss {self.heldout_log_loss:.4f})",
+            f"  class accuracy     {self.heldout_class_accuracy:.4f}  " f"(held-out views; log-loss {self.heldout_log_loss:.4f})",
             f"  worst task acc.    {self.worst_task_accuracy:.4f}  (found by {self.worst_task_source}, "
             f"{self.worst_task_evaluated} tasks tried)",
-            f"  RankMe {num(self.rankme, '.2f')}   LiDAR {num(self.lidar, '.2f')}   alpha-ReQ {num(self.alpha_req, '.3f')}",
+            f"  RankMe {num(self.rankme, '.2f')}   LiDAR " f"{num(self.lidar, '.2f')}   alpha-ReQ {num(self.alpha_req, '.3f')}",
         ]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)

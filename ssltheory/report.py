@@ -35,12 +35,11 @@ from typing import Mapping
 
 import numpy as np
 
-from ssltheory.files import jsonable
-from ssltheory.validation import as_features
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import as_classes
-from ssltheory.files import atomic_write_text, save_figure, write_json
+from ssltheory.files import atomic_write_text, jsonable, save_figure, write_json
 from ssltheory.metrics import SCORES, Scores, invariance_ratio, score_all, split_views
+from ssltheory.validation import as_features
 
 #: Default tolerance of verdicts and scores, relative to the largest singular value of the centred
 #: class codes: learned codes are never exactly dependent, so machine epsilon would call almost
@@ -199,13 +198,13 @@ def _markdown(report: dict, figure_name: str) -> str:
     if report["notes"]:
         lines += [report["notes"], ""]
     lines += [
-        "| representation | views | K | d | ideal (on views) | failing | ideal_score | invariance ratio | affine rank |",
+        "| representation | views | K | d | ideal (on views) | " "failing | ideal_score | invariance ratio | affine rank |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["sections"].items():
         sc = s["scores"]
         lines.append(
-            f"| {name} | {s['n_points']} | {s['n_classes']} | {s['dim']} | {'yes' if s['verdict']['ideal'] else 'no'} | "
+            f"| {name} | {s['n_points']} | {s['n_classes']} | {s['dim']} " f"| {'yes' if s['verdict']['ideal'] else 'no'} | "
             f"{', '.join(s['failing']) or '-'} | {sc['ideal_score']:.3f} | {sc['invariance_ratio']:.3g} | "
             f"{sc['affine_rank']} / {s['n_classes'] - 1} |"
         )

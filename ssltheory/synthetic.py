@@ -41,8 +41,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ssltheory.validation import as_count, as_labels
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.validation import as_count, as_labels
 
 GRAPH_SHAPES = ("chain", "star", "random")
 IMAGE_SOURCES = ("digits", "photos", "textures")

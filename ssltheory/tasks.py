@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from ssltheory.validation import as_count, as_labels
 from ssltheory.equivalence import as_classes
+from ssltheory.validation import as_count, as_labels
 
 #: enumeration refuses to build more rows than this (use sample_tasks beyond it)
 MAX_ENUMERATED = 2_000_000

@@ -1,7 +1,11 @@
 """Shared test set-up.
 
-Hypothesis profiles: the default keeps `make test` fast; `SSLTHEORY_PROFILE=thorough` runs at
-least 500 examples per property (e.g. `SSLTHEORY_PROFILE=thorough .venv/bin/pytest tests`).
+Hypothesis profiles, registered here and nowhere else: ``ci`` (the default: 60 examples per
+property, derandomized, so `make test` and CI are repeatable) and ``thorough`` (500 examples per
+property, random). Choose one with ``SSLTHEORY_PROFILE=thorough`` or hypothesis's own
+``--hypothesis-profile=thorough``. A property never pins ``max_examples`` with its own
+``@settings``: an expensive one runs a share of the profile's
+(``ssltheory.testing.strategies.fraction_of_profile``), so the profile scales every property.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 settings.register_profile(
     "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("SSLTHEORY_PROFILE", "default"))
+settings.load_profile(os.environ.get("SSLTHEORY_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

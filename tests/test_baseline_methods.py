@@ -20,7 +20,7 @@ from ssltheory.ssl.config import TrainConfig
 from ssltheory.ssl.data import DATASETS
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.swav import sinkhorn_knopp
-from ssltheory.ssl.methods import build_method, default_options, method_class, options_from_flags
+from ssltheory.ssl.methods import build_method, default_options, options_from_flags
 from ssltheory.ssl.train import load_run, train
 
 NEW = ("swav", "barlow", "simsiam")

@@ -11,11 +11,18 @@ from contextlib import redirect_stdout
 
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.benchmarks import cli, reference_losses as ref
-from ssltheory.benchmarks.harness import ROW_KEYS, SLOWDOWN, SPEEDUP, pending_row, slowdown_row, speedup_row, time_alternately
+from ssltheory.benchmarks.harness import (
+    ROW_KEYS,
+    SLOWDOWN,
+    SPEEDUP,
+    pending_row,
+    slowdown_row,
+    speedup_row,
+    time_alternately,
+)
 
 EXPECTED_ROWS = {
     "probe_fit_10_classes", "probe_fit_100_classes",

@@ -1,8 +1,10 @@
 """The ideal-ness predicates (THEORY.md T1, T2, T3, T5) and their certificates.
 
 Each property checks ``is_ideal`` against an independent computation: a hull-intersection LP over
-every split of the classes (T1.1), exact rational rank (tests/oracles.py, T1.2(c)), pairwise equality
-of codes by a loop (T2), and enumeration of LP-separable dichotomies (T5).
+every split of the classes (T1.1), exact rational rank (``ssltheory.testing.oracles``, T1.2(c)),
+pairwise equality of codes by a loop (T2), and enumeration of LP-separable dichotomies (T5). The
+worlds come from ``ssltheory.testing.strategies`` (integer lattices of every kind, no seeds), so a
+failure shrinks to a few small codes.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
 
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
-
+from ssltheory.testing import strategies
+from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 # ---------------------------------------------------------------- independent checks
 
@@ -34,27 +36,14 @@ def every_split_separable(Z, labels, K) -> bool:
 
 
 # ---------------------------------------------------------------- generated worlds
-@st.composite
-def invariant_worlds(draw, max_classes=8):
-    """(Z, labels, C): codes C (K, d), d in 1..K, generic or deliberately degenerate; each class
-    has 1 to 3 points, all with the class's code, in shuffled order."""
-    K = draw(st.integers(2, max_classes))
-    d = draw(st.integers(1, K))
-    kind = draw(st.sampled_from(["generic", "integer", "collinear", "repeated"]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    if kind == "generic":
-        C = rng.standard_normal((K, d))
-    else:
-        C = np.array(draw(st.lists(st.integers(-2, 2), min_size=K * d, max_size=K * d)), dtype=float).reshape(K, d)
-        if kind == "collinear":
-            direction = np.array(draw(st.lists(st.integers(-2, 2), min_size=d, max_size=d)), dtype=float)
-            C = C[:1] + np.arange(K)[rng.permutation(K), None] * direction
-        elif kind == "repeated":
-            i, j = rng.choice(K, 2, replace=False)
-            C[j] = C[i]
-    sizes = draw(st.lists(st.integers(1, 3), min_size=K, max_size=K))
-    labels = rng.permutation(np.repeat(np.arange(K), sizes))
-    return C[labels], labels, C
+def invariant_worlds(max_classes=8):
+    """(Z, labels, C): invariant points of integer codes C (K, d) of every kind (affinely
+    independent, with a planted dependence, a shared code, d < K - 1), 1 to 3 points per class in
+    shuffled order; float64, no offset or scale (the LP oracle of these tests is a float one)."""
+    kinds = ("ideal", "dependent", "shared", "deficient")
+    worlds = strategies.class_codes(kinds, max_classes=max_classes, dtypes=(np.float64,), offsets=False, scales=False,
+                                    bound=3)
+    return worlds.map(lambda world: (world.Z, world.classes, world.codes))
 
 
 @st.composite
@@ -86,8 +75,8 @@ def test_linear_verdict_fixed_examples():
     assert verdict.certificate.kind == "affine-dependence"
 
 
-@given(invariant_worlds())
-def test_linear_ideal_iff_every_dichotomy_separable_iff_affinely_independent(world):
+@given(invariant_worlds(), st.data())
+def test_linear_ideal_iff_every_dichotomy_separable_iff_affinely_independent(world, data):
     Z, labels, C = world
     K = len(C)
     every_dichotomy = every_split_separable(Z, labels, K)  # (b), by LP
@@ -97,9 +86,8 @@ def test_linear_ideal_iff_every_dichotomy_separable_iff_affinely_independent(wor
     assert verdict.conditions["affine_independence"].ok == independent
     assert verdict.conditions["invariance"].ok
     if independent:  # (a): tasks with any number of labels, each realized by an exact probe
-        rng = np.random.default_rng(K)
         for k in range(2, K + 1):
-            task = rng.integers(0, k, K)
+            task = data.draw(strategies.invariant_tasks(K, n_labels=k, nonconstant=False))
             W, b = pseudo_inverse_probe(C, task)
             y = task[labels]
             assert min(strict_margins(W, b, Z, y)) > 0.5
@@ -138,10 +126,10 @@ def test_every_failure_certificate_is_an_invariant_task_no_linear_probe_realizes
         assert cert.kind == "shared-code" and (C[m] == C[m2]).all() and cert.task[m] != cert.task[m2]
 
 
-@given(invariant_worlds(max_classes=6), st.integers(2, 4), st.integers(0, 2**32 - 1))
-def test_every_probe_returned_for_a_task_reproduces_it_exactly(world, k, seed):
+@given(invariant_worlds(max_classes=6), st.integers(2, 4), st.data())
+def test_every_probe_returned_for_a_task_reproduces_it_exactly(world, k, data):
     Z, labels, C = world
-    task = np.random.default_rng(seed).integers(0, k, len(C))
+    task = data.draw(strategies.invariant_tasks(len(C), n_labels=k, nonconstant=False))
     y = lift(task, labels)  # raw ids 0..K-1 index the task directly
     assert y.tolist() == [task[m] for m in labels]
     probe = separating_probe(Z, y)
@@ -251,9 +239,9 @@ def test_cover_count_fixed_examples():
         cover_count(0, 1)
 
 
-@given(st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
-def test_cover_count_equals_the_number_of_separable_dichotomies_in_general_position(N, d, seed):
-    Z = np.random.default_rng(seed).standard_normal((N, d))
+@given(strategies.general_position_points(st.integers(1, 8), st.integers(1, 5)))
+def test_cover_count_equals_the_number_of_separable_dichotomies_in_general_position(Z):
+    N, d = Z.shape
     separable = 0
     for bits in itertools.product((0, 1), repeat=N - 1):  # up to complement: point 0 has label 0
         separable += linearly_separable(Z, np.array((0,) + bits))
@@ -304,13 +292,22 @@ def test_near_equal_codes_are_shared_at_the_tolerance_fixed_example():
     assert is_ideal(C, [0, 1, 2, 3], probe="universal").ok  # default atol ~ 1e-15 < 1e-13
 
 
-@given(st.integers(3, 12), st.integers(1, 4), st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=6),
-       st.integers(0, 2**32 - 1))
-def test_distinct_code_count_matches_a_pairwise_loop_at_the_tolerance(K, d, copies, seed):
-    rng = np.random.default_rng(seed)
-    C = rng.standard_normal((K, d))
-    for i, j in copies:  # near-copies: some inside the tolerance, some just outside
-        C[j % K] = C[i % K] + rng.choice([1e-14, 1e-3]) * rng.standard_normal(d)
+@st.composite
+def codes_with_near_copies(draw):
+    """(K, d) integer codes (distances 0 or >= 1) where some codes are replaced by near-copies of
+    others, 1e-14 (inside the tolerance 1e-6 x s_max) or 1e-3 (outside it) times a small vector."""
+    K, d = draw(st.integers(3, 12)), draw(st.integers(1, 4))
+    C = draw(hnp.arrays(np.int64, (K, d), elements=st.integers(-20, 20))).astype(np.float64)
+    copies = draw(st.lists(st.tuples(st.integers(0, K - 1), st.integers(0, K - 1), st.sampled_from([1e-14, 1e-3]),
+                                     hnp.arrays(np.int64, d, elements=st.integers(-3, 3))), max_size=6))
+    for i, j, size, direction in copies:
+        C[j] = C[i] + size * direction
+    return C
+
+
+@given(codes_with_near_copies())
+def test_distinct_code_count_matches_a_pairwise_loop_at_the_tolerance(C):
+    K = len(C)
     verdict = is_ideal(C, np.arange(K), probe="universal", tol=1e-6)
     assert verdict.conditions["distinct_codes"].value == components_within(C, verdict.atol)
     assert verdict.ok == (components_within(C, verdict.atol) == K)
@@ -329,14 +326,23 @@ def test_non_invariant_points_of_two_classes_that_nearly_coincide_give_a_task():
         assert cert.task[1] != cert.task[16]
 
 
-@given(st.integers(2, 20), st.integers(1, 6), st.integers(0, 2**32 - 1), st.booleans())
-def test_a_cross_class_pair_is_reported_iff_two_points_of_different_classes_coincide(K, d, seed, plant):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, K, 3 * K)
-    labels[:K] = np.arange(K)
-    Z = rng.standard_normal((3 * K, d))
-    if plant:  # a near-copy (not an exact one) of point 0 in another class
-        Z[rng.choice(np.flatnonzero(labels != labels[0]))] = Z[0] + 1e-12
+@st.composite
+def points_with_a_planted_near_copy(draw):
+    """(Z, labels): integer points of 2..20 classes (so cross-class pairs are equal or >= 1 apart),
+    not invariant (the last point repeats point 0's class one unit away), and maybe a near-copy
+    (1e-12 away, not an exact one) of point 0 in another class."""
+    labels = draw(strategies.class_labels(max_points=60, max_classes=20, min_classes=2))
+    d = draw(st.integers(1, 6))
+    Z = draw(hnp.arrays(np.int64, (len(labels), d), elements=st.integers(-20, 20))).astype(np.float64)
+    Z, labels = np.vstack([Z, Z[:1] + np.eye(d)[0]]), np.r_[labels, labels[0]]
+    if draw(st.booleans()):
+        Z[draw(st.sampled_from(np.flatnonzero(labels != labels[0]).tolist()))] = Z[0] + 1e-12
+    return Z, labels
+
+
+@given(points_with_a_planted_near_copy())
+def test_a_cross_class_pair_is_reported_iff_two_points_of_different_classes_coincide(world):
+    Z, labels = world
     verdict = is_ideal(Z, labels, probe="universal", tol=1e-8)
     close = [(a, b) for a in range(len(Z)) for b in range(a + 1, len(Z))
              if labels[a] != labels[b] and np.linalg.norm(Z[a] - Z[b]) <= verdict.atol]
@@ -419,12 +425,13 @@ def test_dimension_deficit_certificate_example():
     assert hulls_intersect(C[cert.task == 1], C[cert.task == 0])
 
 
-@given(st.integers(1, 5), st.integers(3, 12), st.integers(0, 2**32 - 1), st.sampled_from(["float64", "float32"]))
-def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(d, extra, seed, dtype):
-    # K = d + extra >= d + 3 generic codes: affinely dependent; the certificate's task must have
-    # intersecting hulls (LP), and lambda must be an affine dependence (float64 residual).
-    K = d + extra
-    C = np.random.default_rng(seed).standard_normal((K, d)).astype(dtype)
+@given(st.integers(1, 5).flatmap(lambda d: strategies.general_position_points(st.integers(d + 3, d + 12), d)),
+       st.sampled_from(["float64", "float32"]))
+def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(points, dtype):
+    # K >= d + 3 integer codes in general position (exact in float32 too): affinely dependent; the
+    # certificate's task must have intersecting hulls (LP), and lambda must be an affine dependence.
+    C = points.astype(dtype)
+    K = len(C)
     verdict = is_ideal(C, np.arange(K), verify="none")
     cert = verdict.certificate
     assert not verdict.ok and cert.kind == "affine-dependence"

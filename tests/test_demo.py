@@ -1,24 +1,21 @@
 """The ideal-ness report and the demo.
 
 The report's verdict comes from the theory core; here it is checked independently: affine
-independence of the class codes by an exact rational rank (tests/oracles.py), and the certificate's task by a
+independence of the class codes by an exact rational rank (ssltheory/testing/oracles.py), and the certificate's task by a
 scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--quick``).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import cli
 from ssltheory.report import score_representation, write_report
-from tests.oracles import exact_affine_rank, hulls_intersect
-
+from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect
 
 # ---- the report's verdict -----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ experiments/paper_analogues.py).
 The probes that score all 511 binary tasks are checked against independent computations: the
 batched Newton logistic regression against scikit-learn fitted one task at a time, linear
 realizability against the exact LP of ``geometry.linearly_separable`` (THEORY.md T1), the MLP probe
-against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (tests/oracles.py).
+against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (ssltheory/testing/oracles.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.experiments import controlled, paper_analogues
 from ssltheory.geometry import linearly_separable
 from ssltheory.tasks import enumerate_binary_tasks
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 TASKS_10 = enumerate_binary_tasks(10)
 

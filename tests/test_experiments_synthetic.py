@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from ssltheory.experiments import runner
 from ssltheory.cli import main
+from ssltheory.experiments import runner
 
 PARTS = ("phase_transition", "invariance_violation", "coarsening", "probe_families")
 

@@ -1,6 +1,6 @@
 """Convex geometry of codes (THEORY.md T1, T5): affine rank, Radon splits, LP separability, probes.
 
-Independent checks: exact rational rank and a hull-intersection LP from tests/oracles.py (the other
+Independent checks: exact rational rank and a hull-intersection LP from ssltheory/testing/oracles.py (the other
 side of T1.1, not the margin LP of the library) and plain loops over points and labels.
 """
 
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from tests.oracles import exact_affine_rank, hulls_intersect, strict_margins
 from ssltheory import is_ideal, linearly_separable
 from ssltheory.geometry import (
     affine_rank,
@@ -27,6 +25,7 @@ from ssltheory.geometry import (
     radon_split,
     separating_probe,
 )
+from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 
 @st.composite

@@ -101,3 +101,11 @@ def test_the_wheel_installs_only_the_ssltheory_namespace_and_its_commands_run(tm
     where = subprocess.run([*python, "-c", "import ssltheory.experiments as e; print(e.__file__)"], cwd=work,
                            env=env, capture_output=True, text=True)
     assert Path(where.stdout.strip()).is_relative_to(site)
+    # the public testing module, with the 'testing' extra (hypothesis, from the interpreter's site-packages)
+    testing = subprocess.run([*python, "-c", "from ssltheory.testing import strategies, oracles, assert_ideal; "
+                              "import numpy as np; assert_ideal(np.eye(3), [0, 1, 2]); "
+                              "print(strategies.__file__, oracles.exact_affine_rank(np.eye(3)))"],
+                             cwd=work, env=env, capture_output=True, text=True)
+    assert testing.returncode == 0, testing.stderr
+    path, rank = testing.stdout.split()
+    assert Path(path).is_relative_to(site) and rank == "2"

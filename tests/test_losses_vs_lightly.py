@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.ssl.losses import BarlowTwinsLoss, DINOLoss, NTXentLoss, SimSiamLoss, SwAVLoss
 

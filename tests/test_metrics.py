@@ -17,8 +17,7 @@ import scipy.linalg
 import scipy.optimize
 import scipy.stats
 import sympy
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 
 from ssltheory import metrics
 from ssltheory.metrics import (
@@ -36,7 +35,7 @@ from ssltheory.metrics import (
     task_accuracy,
     worst_task_accuracy,
 )
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -19,12 +19,9 @@ import math
 import numpy as np
 import pytest
 
-from ssltheory.paper_checks.registry import CheckContext, run_claim, select
-from ssltheory.paper_checks.registry import SCALES, VERDICTS
-from ssltheory.paper_checks import theory_efficiency as eff
-from ssltheory.paper_checks import theory_objectives as obj
-from ssltheory.paper_checks import theory_probes as probes
 from ssltheory.cli import main
+from ssltheory.paper_checks import theory_efficiency as eff, theory_objectives as obj, theory_probes as probes
+from ssltheory.paper_checks.registry import SCALES, VERDICTS, CheckContext, run_claim, select
 
 EXPECTED_THEORY = {"T1.1": "pass", "T1.2": "pass", "T1.3": "pass", "T1.4": "pass", "T2": "pass", "T3": "pass",
                    "T4": "pass", "T5": "pass", "T6": "pass", "T7.1": "pass", "T7.2a": "refuted", "T7.2b": "pass", "T7.2d": "pass",
@@ -231,7 +228,7 @@ def test_a_difference_within_its_tolerance_is_inconclusive_whatever_its_sign():
 def test_verdicts_follow_from_random_evidence_by_the_rule():
     """The rule against a direct reading on random synthetic comparisons, and `rejudge` of stored
     entries (including the old "pass within tolerance") agrees with it."""
-    from ssltheory.paper_checks.empirical import resolution_note, judge, rejudge
+    from ssltheory.paper_checks.empirical import judge, rejudge, resolution_note
 
     rng = np.random.default_rng(0)
     for _ in range(300):

@@ -13,8 +13,7 @@ import argparse
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.ssl.released import STEMS, is_released_layout, load_released, load_resnet, to_encoder_state
 

@@ -1,6 +1,6 @@
 """``ssltheory score`` (ssltheory/commands/score.py): features, runs, encoders, bad input, report.
 
-Independent checks: the affine rank against the exact rational rank of the class codes (tests/oracles.py), the
+Independent checks: the affine rank against the exact rational rank of the class codes (ssltheory/testing/oracles.py), the
 invariance ratio against a loop over views, the collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4), and the
 view-major class layout against identity "augmentations" (every view of an image identical).
 """
@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from ssltheory.cli import main
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 
 def score(argv, capsys=None) -> tuple[int, dict | str, str]:
@@ -57,7 +56,7 @@ def test_affinely_independent_invariant_codes_score_ideal(tmp_path, capsys):
 
 
 def test_collinear_codes_have_a_lost_task(tmp_path, capsys):
-    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4) -- "middle versus the ends" is not linearly separable.
+    # collinear codes (0,0), (1,0), (2,0) (cf. docs/THEORY.md T1.4): "middle versus the ends" is not linearly separable.
     # A 1e-3 wobble off the line keeps alpha-ReQ defined (it needs 2 non-zero eigenvalues) and stays
     # far below the rank tolerance (1e-2 x the largest singular value).
     C = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
@@ -282,7 +281,7 @@ def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
         x = oriented(name, [r[name] for r in rows])
         ok = np.isfinite(x)
         rho = spearmanr(x[ok], np.asarray(acc)[ok]).statistic if ok.sum() >= 3 and np.ptp(x[ok]) > 0 else np.nan
-        line = next(l for l in md.splitlines() if l.startswith(f"| {name}"))
+        line = next(row for row in md.splitlines() if row.startswith(f"| {name}"))
         cell = line.split("|")[2].strip().strip("*").split(" [")[0]  # the point value before its interval
         assert cell == ("n/a" if np.isnan(rho) else f"{rho:+.2f}"), (name, line)
     assert (tmp_path / "score_validation.png").stat().st_size > 0

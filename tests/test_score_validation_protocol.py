@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.stats
-from ssltheory.experiments import score_validation as sv
 
+from ssltheory.experiments import score_validation as sv
 from ssltheory.metrics import oriented
 
 

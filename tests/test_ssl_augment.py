@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-from ssltheory.ssl.augment import (Normalize, build_augmentation, gaussian_blur, resized_crop, sample_crop_boxes,
-                                   to_unit_float)
+from ssltheory.ssl.augment import (
+    Normalize,
+    build_augmentation,
+    gaussian_blur,
+    resized_crop,
+    sample_crop_boxes,
+    to_unit_float,
+)
 
 MEAN3, STD3 = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.ssl import data as D
 from ssltheory.ssl.data import SameLabelSampler, Split, load_dataset, read_idx, split_train_val, stratified_indices

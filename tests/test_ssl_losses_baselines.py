@@ -15,8 +15,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ssltheory.ssl.losses import BarlowTwinsLoss, SimSiamLoss, SwAVLoss
 from ssltheory.ssl.losses.swav import EmbeddingQueue, multicrop_for, sinkhorn_knopp

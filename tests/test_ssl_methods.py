@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from ssltheory.ssl import heads
-from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.methods import METHODS, build_method, default_options
 
 SMALL = {
@@ -233,7 +232,8 @@ def test_heads_have_reference_md_layers():
         ("Linear", z, 1024, True), ("BN", 1024), ("GELU",), ("Linear", 1024, 256, True), ("Cosine", 256, 1000)
     ]  # fmt: skip
     assert _layer_signature(heads.dissl_teacher_head(z, n_codes=64)) == [
-        ("Linear", z, 1024, True), ("BN", 1024), ("ReLU",), ("Linear", 1024, 512, False), ("BN", 512), ("Linear", 512, 64, True)
+        ("Linear", z, 1024, True), ("BN", 1024), ("ReLU",), ("Linear", 1024, 512, False), ("BN", 512),
+        ("Linear", 512, 64, True)
     ]  # fmt: skip
     assert _layer_signature(heads.dissl_student_head(z, n_codes=64)) == [
         ("Linear", z, 512, False), ("BN", 512), ("Linear", 512, 64, True)
@@ -301,7 +301,7 @@ def test_registries_and_the_train_command_import_without_torch():
     import sys
 
     code = ("import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.data, ssltheory.commands.train, "
-            "ssltheory.commands.probe; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)[:3]")
+            "ssltheory.commands.probe; assert 'torch' not in sys.modules, " "sorted(m for m in sys.modules if 'torch' in m)[:3]")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]
 
@@ -384,7 +384,11 @@ def test_dino_variants_build_the_heads_each_code_describes():
     assert authors.head.bottleneck.bias is None and authors.head.bottleneck.in_features == 16
     # the authors' head normalises the hidden output before the bottleneck: scaling it changes nothing
     h = torch.randn(5, 16)
-    f = lambda x: authors.head.last_layer(torch.nn.functional.normalize(authors.head.bottleneck(torch.nn.functional.normalize(x, dim=1)), dim=1))
+    normalize = torch.nn.functional.normalize
+
+    def f(x):
+        return authors.head.last_layer(normalize(authors.head.bottleneck(normalize(x, dim=1)), dim=1))
+
     assert torch.allclose(f(h), f(7.0 * h), atol=1e-6)
     # the original copies the student head into the teacher; the authors re-initialise it
     assert all(torch.equal(a, b) for a, b in zip(original.head.state_dict().values(), original.teacher_head.state_dict().values()))

@@ -15,11 +15,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import cli
 from ssltheory.ssl import train as T
@@ -130,9 +128,9 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
     out = train(tiny(tmp_path))
     config = json.loads((out / "config.json").read_text())
     assert config["method"] == "dissl" and config["total_steps"] == 6 and config["image_size"] == 8
-    lines = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in lines] == [1, 2, 3, 4, 5, 6]
-    assert all(math.isfinite(l["loss"]) for l in lines)
+    lines = [json.loads(row) for row in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in lines] == [1, 2, 3, 4, 5, 6]
+    assert all(math.isfinite(row["loss"]) for row in lines)
     assert lines[0]["lr"] > 0
     state = load_checkpoint(out / "checkpoint.pt")  # weights_only=True inside
     assert state["step"] == 6
@@ -160,7 +158,7 @@ def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, ex
     for k in a:
         assert torch.equal(a[k], b[k]), k
     # metrics of the resumed run read like one uninterrupted run
-    steps = [json.loads(l)["step"] for l in (resumed / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(row)["step"] for row in (resumed / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
@@ -334,7 +332,7 @@ def test_a_killed_run_leaves_no_lock_and_resume_drops_a_half_written_metrics_lin
     out = tmp_path / "run"
     kwargs = dict(method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=100_000, batch_size=16, hidden_dim=16,
                   proj_dim=8, n_codes=12, aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(out))
-    script = "import json, sys; from ssltheory.ssl.train import TrainConfig, train; train(TrainConfig.from_flags(**json.loads(sys.argv[1])))"
+    script = "import json, sys; from ssltheory.ssl.train import TrainConfig, " "train; train(TrainConfig.from_flags(**json.loads(sys.argv[1])))"
     proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(kwargs)], cwd=REPO, env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -350,7 +348,7 @@ def test_a_killed_run_leaves_no_lock_and_resume_drops_a_half_written_metrics_lin
     capsys.readouterr()
     train(TrainConfig.from_flags(**{**kwargs, "quiet": False, "resume": True}), callback=stop_at(at + 2))
     printed = capsys.readouterr().out
-    assert f"dropped the half-written last line" in printed and str(out / "metrics.jsonl") in printed
+    assert "dropped the half-written last line" in printed and str(out / "metrics.jsonl") in printed
     assert f"resumed from {out / 'checkpoint.pt'} at step {at}/" in printed
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, at + 3))
@@ -429,8 +427,10 @@ def _fake_dataset(name: str, size: int, channels: int = 3, n: int = 40):
     from ssltheory.ssl.data import ImageDataset, Split
 
     g = torch.Generator().manual_seed(0)
-    split = lambda k: Split(torch.randint(0, 256, (k, channels, size, size), dtype=torch.uint8, generator=g),
-                            torch.arange(k) % 4)
+
+    def split(k):
+        return Split(torch.randint(0, 256, (k, channels, size, size), dtype=torch.uint8, generator=g), torch.arange(k) % 4)
+
     return ImageDataset(name, split(n), split(8), split(8), tuple("abcd"), channels, size, (0.5,) * channels, (0.25,) * channels)
 
 
@@ -476,8 +476,8 @@ def test_ssl_pretraining_uses_the_whole_train_split_and_probes_keep_a_validation
 
 
 def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys):
-    from ssltheory.ssl.config import demo_recipe
     from ssltheory.commands import train as command
+    from ssltheory.ssl.config import demo_recipe
 
     def parse(*argv):
         import argparse

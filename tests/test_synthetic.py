@@ -8,11 +8,9 @@ group (canonical forms). Representations: each knob's claimed verdict is checked
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import EquivalenceClasses
@@ -30,7 +28,7 @@ from ssltheory.synthetic import (
     t9_representation,
 )
 from ssltheory.tasks import enumerate_tasks
-from tests.oracles import exact_affine_rank
+from ssltheory.testing.oracles import exact_affine_rank
 
 
 def union_find_partition(n, pairs):

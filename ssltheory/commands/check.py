@@ -19,6 +19,7 @@ import json
 
 from ssltheory.files import load_npy
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory check``."""
     parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--verify", choices=("auto", "exact", "float-lp", "none"), default="auto",
-        help="how a failure certificate is re-checked: exact (rational arithmetic, K x d up to a few hundred thousand), "
+        help="how a failure certificate is re-checked: exact (rational " "arithmetic, K x d up to a few hundred thousand), "
         "float-lp (a HiGHS LP), none; auto (default): exact when the codes are small",
     )
     parser.add_argument(

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory demo``."""
     parser.add_argument("--out", default="demo_out", help="output directory (default ./demo_out)")
@@ -49,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ssltheory demo``: exact checks, training, probes and verdicts on views, then the report in ``--out``; exit 0."""
+    """``ssltheory demo``: exact checks, training, probes and verdicts on views, then the report in ``--out``.
+
+    Exit 0."""
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"steps must be a positive integer, got {args.steps}")
     if args.batch_size is not None and args.batch_size < 2:
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         f"is_ideal at relative tolerance {args.tol:g} of the largest singular value of the centred class codes. "
         "'linear probe' = "
         "logistic regression, weight decay chosen on validation, test accuracy; 'worst binary task' = smallest "
-        "test accuracy of the ridge linear probe over the invariant binary tasks of the labels, found by adversarial search."
+        "test accuracy of the ridge linear probe over the invariant " "binary tasks of the labels, found by adversarial search."
     )
     paths = write_report(out, sections, title="ssltheory demo: ideal-ness of learned representations", notes=notes)
     (out / "exact_checks.json").write_text(json.dumps(examples, indent=2) + "\n")
@@ -165,7 +168,6 @@ def train_all(plan: "Recipe", out: Path, *, seed: int, device: str, jobs: int) -
 
 def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -> Path:
     """Train (or reuse the finished run in ``out``, if it has this configuration)."""
-    from ssltheory.ssl.train import TrainConfig, train
 
     try:
         return _train_one(method, plan, out, seed=seed, device=device)
@@ -191,9 +193,8 @@ def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) 
 
 def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int, device: str):
     """Part 3-4: probe and judge on views a random-init encoder and each trained one; (sections, summary rows)."""
-    import torch
-
     import numpy as np
+    import torch
 
     from ssltheory.metrics import worst_task_accuracy
     from ssltheory.progress import Progress
@@ -240,7 +241,7 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
             views.codes, views.classes, tol=tol, augmentation=views.augmentation, random_state=seed,
             accuracies={"linear probe (test)": linear_test, "worst binary task (test)": worst.accuracy},
             extra={
-                "views": f"{views.n_views} views of each of {views.n_images} validation images, each image its own class",
+                "views": f"{views.n_views} views of each of {views.n_images} " "validation images, each image its own class",
                 "n_labels": int(K),
                 "linear_probe_weight_decay": probe.weight_decay_,
                 "linear_probe_val_accuracy": probe.val_accuracy_,

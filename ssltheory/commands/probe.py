@@ -48,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
             extra = {"linear": lambda: f"weight decay {result['linear_weight_decay']:g}",
                      "mlp": lambda: f"epoch {result['mlp_best_epoch']}",
                      "knn": lambda: f"k {result['knn_k']}"}[name]()
-            print(f"  {name:6s} test {result[f'{name}_accuracy']:.4f}  val {result[f'{name}_val_accuracy']:.4f}  ({extra})")
+            print(f"  {name:6s} test {result[f'{name}_accuracy']:.4f}  " f"val {result[f'{name}_val_accuracy']:.4f}  ({extra})")
     return 0

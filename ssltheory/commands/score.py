@@ -145,7 +145,13 @@ def _encoder_and_images(args) -> dict:
                   "trained_with": {"aug": config.get("aug"), "aug_strength": config.get("aug_strength")}}
         image_size = args.image_size
     else:
-        from ssltheory.ssl.released import is_released_layout, load_resnet, load_strict, read_checkpoint, read_state_dict
+        from ssltheory.ssl.released import (
+            is_released_layout,
+            load_resnet,
+            load_strict,
+            read_checkpoint,
+            read_state_dict,
+        )
 
         contents = read_checkpoint(target)
         if args.data is None:
@@ -222,8 +228,11 @@ def score_parameters(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``ssltheory score``: score a run, an encoder or features (see the module docstring); exit 0, or 2 on bad input."""
+    """``ssltheory score``: score a run, an encoder or features (see the module docstring).
+
+    Exit 0, or 2 on bad input."""
     import numpy as np
+
     from ssltheory.metrics import score_all
     from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
 

@@ -23,7 +23,6 @@ import json
 import sys
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory sweep``."""
     parser.add_argument("config", nargs="?", default=None, help="the sweep file (.toml or .json)")

@@ -34,9 +34,8 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from kornia.color import hsv_to_rgb, rgb_to_hsv
+from torch import nn
 
 from ssltheory.ssl.config import AUGMENTATIONS
 from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
@@ -327,7 +326,8 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
 
     Args:
         kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur with
-            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to normalisation; strength must be None or 0).
+            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to
+            normalisation; strength must be None or 0).
         image_size: side of the large views (pixels).
         channels: 1 or 3.
         strength: s >= 0; crop scale lower bound min(1, 0.2 / s), jitter 0.4s (hue 0.1s),

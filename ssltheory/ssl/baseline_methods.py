@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssltheory.validation import as_count
 from ssltheory.ssl.heads import CosineLayer, init_head_
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss, projection_std
 from ssltheory.ssl.losses.swav import EmbeddingQueue, SwAVLoss
 from ssltheory.ssl.method_impl import Method, check_view_counts, encode_views
+from ssltheory.validation import as_count
 
 __all__ = ["SwAVMethod", "BarlowTwinsMethod", "SimSiamMethod", "swav_projector", "barlow_projector",
            "simsiam_projector", "simsiam_predictor"]

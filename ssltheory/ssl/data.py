@@ -30,8 +30,11 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
+if TYPE_CHECKING:  # annotations only: the registry imports numpy and torch when a dataset is read
+    import numpy as np
+    import torch
 
 #: ImageNet statistics; REFERENCE.md normalises TinyImageNet with them [code].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -329,10 +332,9 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
         ((train, val, test) Splits with 3-channel uint8 images, grey pictures repeated), class names.
     """
     import numpy as np
-    import torch
-
     import skimage.data
     import skimage.transform
+    import torch
 
     if len(sources) < 2:
         raise ValueError(f"sources must name at least 2 pictures, got {len(sources)}")
@@ -410,7 +412,6 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.1, test_fraction: floa
     stratified seeded draws. Returns ((train, val, test), class names)."""
     import numpy as np
     import torch
-
     from sklearn.datasets import load_digits as _sk_digits
 
     if not 0.0 < test_fraction < 1.0:
@@ -634,7 +635,7 @@ def load_tinyimagenet(root: str | Path):
         test_labels.append(index[parts[1]])
     names = list(wnids)
     if (root / "words.txt").is_file():
-        words = dict(l.split("\t", 1) for l in (root / "words.txt").read_text().splitlines() if "\t" in l)
+        words = dict(row.split("\t", 1) for row in (root / "words.txt").read_text().splitlines() if "\t" in row)
         names = [words.get(w, w).strip() for w in wnids]
     train = Split(_stack_images(train_paths, "RGB", None), torch.tensor(train_labels, dtype=torch.int64))
     test = Split(_stack_images(test_paths, "RGB", None), torch.tensor(test_labels, dtype=torch.int64))

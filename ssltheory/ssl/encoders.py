@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ssltheory.validation import as_count
 from ssltheory.ssl.config import ARCHS, STEMS, Stem
+from ssltheory.validation import as_count
 
 __all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
 

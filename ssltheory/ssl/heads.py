@@ -188,7 +188,9 @@ class DINOHead(nn.Module):
 
 
 def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024, bottleneck_dim: int = 512) -> nn.Sequential:
-    """DISSL teacher T: MLP (BN, ReLU) -> Linear(no bias) bottleneck -> BN -> Linear to C: (B, z_dim) -> (B, n_codes). [code]"""
+    """DISSL teacher T: MLP (BN, ReLU) -> Linear(no bias) bottleneck -> BN -> Linear to C. [code]
+
+    (B, z_dim) -> (B, n_codes)."""
     z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
     hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
     layers = mlp(z_dim, hidden_dim, bottleneck_dim, nn.ReLU, out_bias=False)
@@ -196,7 +198,9 @@ def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024,
 
 
 def dissl_student_head(z_dim: int, n_codes: int = 16384, bottleneck_dim: int = 512) -> nn.Sequential:
-    """DISSL student S: Linear(no bias) -> BN -> Linear to C, affine in z at evaluation: (B, z_dim) -> (B, n_codes). [code]"""
+    """DISSL student S: Linear(no bias) -> BN -> Linear to C, affine in z at evaluation. [code]
+
+    (B, z_dim) -> (B, n_codes)."""
     z_dim, n_codes, bottleneck_dim = (
         _check_width(v, n) for v, n in ((z_dim, "z_dim"), (n_codes, "n_codes"), (bottleneck_dim, "bottleneck_dim"))
     )

@@ -37,9 +37,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.validation import as_count
 from ssltheory.ssl import heads
 from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
+from ssltheory.validation import as_count
 
 __all__ = [
     "Method",

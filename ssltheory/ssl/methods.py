@@ -180,7 +180,7 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md T7's contrast); the original DINO or the authors' variant",
+            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md " "T7's contrast); the original DINO or the authors' variant",
             "ssltheory.ssl.method_impl:DINOMethod", "multi_crop",
             (
                 Option("n_codes", 1000, "C, the number of codes", minimum=1),

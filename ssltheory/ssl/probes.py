@@ -688,8 +688,8 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
     """Fit the requested probes on a trained run's frozen train features, select on val, score on
     test. The dataset is loaded exactly as the trainer loaded it, so test regions/images are the
     ones the encoder never trained on; images are normalised with the run's statistics (config
-    "mean"/"std", else the augmentation defaults). Returns a flat dict: the run's facts, then per probe its test, val and train accuracies and
-    the hyperparameter chosen on val."""
+    "mean"/"std", else the augmentation defaults). Returns a flat dict: the run's facts, then per
+    probe its test, val and train accuracies and the hyperparameter chosen on val."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"RUN {str(run_dir)!r} is not a directory (expected a `ssltheory train` run)")

@@ -72,6 +72,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from ssltheory.ssl.config import STEMS
 from ssltheory.ssl.encoders import build_encoder
 

@@ -261,7 +261,7 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         state = load_checkpoint(checkpoint_path, config)
         if state["world_size"] != world_size:
             raise ValueError(
-                f"checkpoint differs in world_size: it was written by {state['world_size']} processes, this run has {world_size}"
+                "checkpoint differs in world_size: it was written by " f"{state['world_size']} processes, this run has {world_size}"
             )
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
