@@ -56,14 +56,22 @@ def _measure(config: BenchConfig) -> Row:
     with tempfile.TemporaryDirectory() as folder:
         for r in range(rounds):
             marks: list[float] = []
-            run_config = TrainConfig.from_flags("cpu", method="dissl", data="patches", steps=steps, quiet=True,
-                                                seed=config.seed + r, out=str(Path(folder) / f"run{r}"))
+            run_config = TrainConfig.from_flags(
+                "cpu",
+                method="dissl",
+                data="patches",
+                steps=steps,
+                quiet=True,
+                seed=config.seed + r,
+                out=str(Path(folder) / f"run{r}"),
+            )
             marks.append(time.perf_counter())
             run_dir = train(run_config, callback=lambda step, record: marks.append(time.perf_counter()) and False)
             step_times += [b - a for a, b in zip(marks[2:], marks[3:])]  # the first two steps warm up
             encoder, saved = load_run(run_dir)
-            monitor = IdealnessMonitor(encoder, dataset.test.images, mean=saved["mean"], std=saved["std"],
-                                       seed=config.seed)
+            monitor = IdealnessMonitor(
+                encoder, dataset.test.images, mean=saved["mean"], std=saved["std"], seed=config.seed
+            )
             monitor.score(0)  # warm-up: lazy imports of the scoring path
             for _ in range(2):
                 started = time.perf_counter()
@@ -73,7 +81,9 @@ def _measure(config: BenchConfig) -> Row:
     details = {
         "setting": f"every {DEFAULT_EVERY} steps, {DEFAULT_IMAGES} images x {DEFAULT_VIEWS} views",
         "recipe": "ssltheory train --preset cpu --method dissl --data patches",
-        "seconds_per_step": spread(step_times), "seconds_per_scoring": spread(score_times),
-        "rounds": rounds, "steps_per_round": steps,
+        "seconds_per_step": spread(step_times),
+        "seconds_per_scoring": spread(score_times),
+        "rounds": rounds,
+        "steps_per_round": steps,
     }
     return slowdown_row(ROW, DEFAULT_EVERY * t_step + t_score, DEFAULT_EVERY * t_step, TARGET, details)

@@ -38,13 +38,26 @@ class IdealnessCallback(L.Callback):
         n_images, n_views, mean, std, seed, tol, score_options: as in `IdealnessMonitor`.
     """
 
-    def __init__(self, images, *, every: int = DEFAULT_EVERY, encoder: str | Callable = "backbone", out=None,
-                 n_images: int = DEFAULT_IMAGES, n_views: int = DEFAULT_VIEWS, mean=None, std=None, seed: int = 0,
-                 tol: float | None = None, score_options: dict | None = None):
+    def __init__(
+        self,
+        images,
+        *,
+        every: int = DEFAULT_EVERY,
+        encoder: str | Callable = "backbone",
+        out=None,
+        n_images: int = DEFAULT_IMAGES,
+        n_views: int = DEFAULT_VIEWS,
+        mean=None,
+        std=None,
+        seed: int = 0,
+        tol: float | None = None,
+        score_options: dict | None = None,
+    ):
         super().__init__()
         self.images, self.every, self.encoder, self.out = images, every, encoder, out
-        self.options = dict(n_images=n_images, n_views=n_views, mean=mean, std=std, seed=seed, tol=tol,
-                            score_options=score_options)
+        self.options = dict(
+            n_images=n_images, n_views=n_views, mean=mean, std=std, seed=seed, tol=tol, score_options=score_options
+        )
         self.monitor: IdealnessMonitor | None = None
         self.last_step: int | None = None
         self.records: list[dict] = []
@@ -55,14 +68,17 @@ class IdealnessCallback(L.Callback):
         else:
             module = getattr(pl_module, self.encoder, None)
         if not isinstance(module, nn.Module):
-            raise ValueError(f"the LightningModule has no encoder module at {self.encoder!r}; pass encoder= the "
-                             "attribute holding it (e.g. 'backbone') or a function pl_module -> module")
+            raise ValueError(
+                f"the LightningModule has no encoder module at {self.encoder!r}; pass encoder= the "
+                "attribute holding it (e.g. 'backbone') or a function pl_module -> module"
+            )
         return module
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            self.monitor = IdealnessMonitor(self._encoder_of(pl_module), self.images, every=self.every, out=self.out,
-                                            **self.options)
+            self.monitor = IdealnessMonitor(
+                self._encoder_of(pl_module), self.images, every=self.every, out=self.out, **self.options
+            )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = int(trainer.global_step)
@@ -71,7 +87,10 @@ class IdealnessCallback(L.Callback):
         self.last_step = step
         record = self.monitor.score(step)
         self.records.append(record)
-        values = {f"monitor/{k}": float(v) for k, v in record["monitor"].items()
-                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        values = {
+            f"monitor/{k}": float(v)
+            for k, v in record["monitor"].items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
         for logger in trainer.loggers:
             logger.log_metrics(values, step=step)

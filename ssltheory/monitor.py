@@ -42,7 +42,15 @@ from torch import nn
 
 from ssltheory.files import append_json_line, jsonable
 
-__all__ = ["IdealnessMonitor", "DEFAULT_EVERY", "DEFAULT_IMAGES", "DEFAULT_VIEWS", "PLOTTED", "monitored_records", "plot_run"]
+__all__ = [
+    "IdealnessMonitor",
+    "DEFAULT_EVERY",
+    "DEFAULT_IMAGES",
+    "DEFAULT_VIEWS",
+    "PLOTTED",
+    "monitored_records",
+    "plot_run",
+]
 
 #: Steps between scorings (``ssltheory train --monitor-every`` has no default: off unless asked).
 DEFAULT_EVERY = 200
@@ -66,7 +74,9 @@ class _SavedState:
     def __enter__(self):
         self.modes = [(m, m.training) for m in self.module.modules()]
         self.torch = torch.get_rng_state()
-        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        self.cuda = (
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        )
         self.numpy = np.random.get_state()
         self.python = random.getstate()
         return self
@@ -104,9 +114,24 @@ class IdealnessMonitor:
         score_options: more keyword arguments of `score_all` (``lidar_delta``, ``ridge``, ...).
     """
 
-    def __init__(self, encoder: nn.Module, images, *, every: int = DEFAULT_EVERY, n_images: int | None = DEFAULT_IMAGES,
-                 n_views: int = DEFAULT_VIEWS, labels=None, mean=None, std=None, augmentation=None, seed: int = 0,
-                 tol: float | None = None, out=None, batch_size: int = 256, score_options: dict | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        images,
+        *,
+        every: int = DEFAULT_EVERY,
+        n_images: int | None = DEFAULT_IMAGES,
+        n_views: int = DEFAULT_VIEWS,
+        labels=None,
+        mean=None,
+        std=None,
+        augmentation=None,
+        seed: int = 0,
+        tol: float | None = None,
+        out=None,
+        batch_size: int = 256,
+        score_options: dict | None = None,
+    ):
         from ssltheory.ssl.views import describe_augmentation, draw_views, reference_augmentation, view_classes
 
         if not isinstance(encoder, nn.Module):
@@ -122,7 +147,9 @@ class IdealnessMonitor:
             if not images.is_floating_point():
                 raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
             if images.numel() and not (float(images.min()) >= 0 and float(images.max()) <= 1):
-                raise ValueError("float images must lie in [0, 1] (divide uint8 pixels by 255, before any normalisation)")
+                raise ValueError(
+                    "float images must lie in [0, 1] (divide uint8 pixels by 255, before any normalisation)"
+                )
         n = len(images) if n_images is None else min(int(n_images), len(images))
         if n < 2:
             raise ValueError(f"the reference set needs at least 2 images, got {n}")
@@ -135,8 +162,13 @@ class IdealnessMonitor:
         self.out = None if out is None else Path(out)
         self.augmentation = describe_augmentation(augmentation)
         with _SavedState(encoder):  # drawing the views touches no global state, but be sure
-            self.views = draw_views(images, augmentation, self.n_views, generator=torch.Generator().manual_seed(seed),
-                                    batch_size=self.batch_size)
+            self.views = draw_views(
+                images,
+                augmentation,
+                self.n_views,
+                generator=torch.Generator().manual_seed(seed),
+                batch_size=self.batch_size,
+            )
         self.classes = view_classes(n, self.n_views, None if labels is None else np.asarray(labels)[:n])
         self.records: list[dict] = []
 
@@ -151,14 +183,18 @@ class IdealnessMonitor:
         with _SavedState(self.encoder), torch.no_grad():
             self.encoder.eval()
             for start in range(0, len(self.views), self.batch_size):
-                out = self.encoder(self.views[start:start + self.batch_size].to(device, non_blocking=True))
+                out = self.encoder(self.views[start : start + self.batch_size].to(device, non_blocking=True))
                 if isinstance(out, (tuple, list)):
-                    raise ValueError(f"the encoder returns a {type(out).__name__}; the monitor scores one (B, d) "
-                                     "tensor: monitor the module that returns the representation")
+                    raise ValueError(
+                        f"the encoder returns a {type(out).__name__}; the monitor scores one (B, d) "
+                        "tensor: monitor the module that returns the representation"
+                    )
                 if out.ndim != 2:
-                    raise ValueError(f"the encoder returns {tuple(out.shape)} outputs; the monitor scores pooled (B, d) "
-                                     "features: pool them first, e.g. nn.Sequential(encoder, nn.AdaptiveAvgPool2d(1), "
-                                     "nn.Flatten())")
+                    raise ValueError(
+                        f"the encoder returns {tuple(out.shape)} outputs; the monitor scores pooled (B, d) "
+                        "features: pool them first, e.g. nn.Sequential(encoder, nn.AdaptiveAvgPool2d(1), "
+                        "nn.Flatten())"
+                    )
                 chunks.append(out.detach().float().cpu())
         return torch.cat(chunks).numpy()
 
@@ -174,12 +210,23 @@ class IdealnessMonitor:
             record["monitor"] = {"error": f"{int(np.size(codes) - np.isfinite(codes).sum())} codes are NaN or infinite"}
         else:
             with _SavedState(self.encoder):  # the scores' own random draws use their seed, never the globals
-                scores = score_all(codes, self.classes, tol=DEFAULT_TOL if self.tol is None else self.tol, augmentation=self.augmentation,
-                                   random_state=self.seed, **self.score_options)
-            values = {k: v for k, v in jsonable(scores.to_dict()).items()
-                      if v is None or isinstance(v, (bool, int, float))}
-            record["monitor"] = {**values, "augmentation": self.augmentation, "n_images": self.n_images,
-                                 "n_views": self.n_views}
+                scores = score_all(
+                    codes,
+                    self.classes,
+                    tol=DEFAULT_TOL if self.tol is None else self.tol,
+                    augmentation=self.augmentation,
+                    random_state=self.seed,
+                    **self.score_options,
+                )
+            values = {
+                k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (bool, int, float))
+            }
+            record["monitor"] = {
+                **values,
+                "augmentation": self.augmentation,
+                "n_images": self.n_images,
+                "n_views": self.n_views,
+            }
         record["monitor_seconds"] = round(time.perf_counter() - started, 4)
         self.records.append(record)
         if self.out is not None:
@@ -211,8 +258,10 @@ def plot_run(run_dir, out=None) -> Path:
 
     steps, monitored = monitored_records(read_metrics(run_dir))
     if not monitored:
-        raise ValueError(f"{run_dir}/metrics.jsonl has no monitored scores; train with --monitor-every N "
-                         "(or call an IdealnessMonitor writing to it)")
+        raise ValueError(
+            f"{run_dir}/metrics.jsonl has no monitored scores; train with --monitor-every N "
+            "(or call an IdealnessMonitor writing to it)"
+        )
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -224,8 +273,11 @@ def plot_run(run_dir, out=None) -> Path:
         ax.plot([s for s, _ in points], [v for _, v in points], marker="o", color="C0")
         ax.set(title=name.replace("_", " "), xlabel="step")
     first = monitored[0]["monitor"]
-    fig.suptitle(f"{run_dir}: scores on {first.get('n_images')} images x {first.get('n_views')} views "
-                 f"of {first.get('augmentation', {}).get('kind')}", fontsize=9)
+    fig.suptitle(
+        f"{run_dir}: scores on {first.get('n_images')} images x {first.get('n_views')} views "
+        f"of {first.get('augmentation', {}).get('kind')}",
+        fontsize=9,
+    )
     path = save_figure(fig, Path(run_dir) / "monitor.png" if out is None else out)
     plt.close(fig)
     return path

@@ -445,7 +445,7 @@ def read_jobs(out: str | os.PathLike) -> dict:
     try:
         jobs = json.loads(path.read_text())
     except json.JSONDecodeError:
-        raise ValueError(f"{path} is corrupt (not valid JSON); move it away only if none of its jobs still runs") from None
+        raise ValueError(f"{path} is corrupt (not valid JSON); move it away only if none of its jobs runs") from None
     if not isinstance(jobs, dict):
         raise ValueError(f"{path} is not a JSON object of run id -> job")
     return jobs
@@ -514,7 +514,7 @@ def sweep_status(config: SweepConfig, out: str | os.PathLike) -> list[RunState]:
             elif slurm_state == "UNKNOWN":
                 state, detail = "unknown", "neither sacct nor squeue knows this job"
             else:
-                state, detail = "failed", f"job {slurm_state} without a result row (its log: submitit/{job_id}_0_log.err)"
+                state, detail = "failed", f"job {slurm_state} without a result row (log: submitit/{job_id}_0_log.err)"
         result.append(RunState(run.run_id, run.label, run.seed, state, job_id, detail))
     return result
 

@@ -26,8 +26,9 @@ class TinyModel(L.LightningModule):
 
     def __init__(self):
         super().__init__()
-        self.backbone = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.head = nn.Linear(8, 4)
 
     def training_step(self, batch, batch_idx):
@@ -45,9 +46,16 @@ def _fit(tmp_path, name, callbacks):
     images = torch.randint(0, 256, (64, 3, 16, 16), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images), batch_size=16, shuffle=True)
     model = TinyModel()
-    trainer = L.Trainer(max_steps=4, accelerator="cpu", devices=1, logger=L.pytorch.loggers.CSVLogger(tmp_path / name),
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=callbacks)
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        devices=1,
+        logger=L.pytorch.loggers.CSVLogger(tmp_path / name),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+    )
     trainer.fit(model, loader)
     return model, trainer
 

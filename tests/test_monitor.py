@@ -83,8 +83,11 @@ def test_feature_maps_and_bad_settings_are_refused_with_one_clear_line():
     maps = nn.Conv2d(3, 4, 3)
     with pytest.raises(ValueError, match=r"returns \(24, 4, 14, 14\) outputs.*pool them first"):
         IdealnessMonitor(maps, _images(), n_views=2).score(0)
-    for kwargs, message in (({"n_views": 1}, "n_views must be an integer >= 2"), ({"every": 0}, "every must be"),
-                            ({"n_images": 1}, "at least 2 images")):
+    for kwargs, message in (
+        ({"n_views": 1}, "n_views must be an integer >= 2"),
+        ({"every": 0}, "every must be"),
+        ({"n_images": 1}, "at least 2 images"),
+    ):
         with pytest.raises(ValueError, match=message):
             IdealnessMonitor(_encoder(), _images(), **kwargs)
     with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
@@ -107,8 +110,9 @@ def test_train_monitor_every_writes_scores_and_changes_nothing_else(tmp_path):
     from ssltheory.ssl.runs import read_metrics
     from ssltheory.ssl.train import TrainConfig, train
 
-    settings = dict(method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=4, batch_size=16, log_every=1,
-                    quiet=True)
+    settings = dict(
+        method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=4, batch_size=16, log_every=1, quiet=True
+    )
     plain = train(TrainConfig.from_flags(**settings, out=str(tmp_path / "plain")))
     watched = train(TrainConfig.from_flags(**settings, monitor_every=2, out=str(tmp_path / "watched")))
     steps, monitored = monitored_records(read_metrics(watched))
@@ -123,12 +127,33 @@ def test_plot_draws_the_monitored_scores_of_a_run(tmp_path, capsys):
     from ssltheory.cli import main
     from ssltheory.ssl.train import TrainConfig, train
 
-    run = train(TrainConfig.from_flags(method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=2,
-                                       batch_size=16, monitor_every=1, quiet=True, out=str(tmp_path / "run")))
+    run = train(
+        TrainConfig.from_flags(
+            method="simclr",
+            data="patches",
+            arch="small_cnn",
+            z_dim=8,
+            steps=2,
+            batch_size=16,
+            monitor_every=1,
+            quiet=True,
+            out=str(tmp_path / "run"),
+        )
+    )
     assert main(["plot", str(run)]) == 0
     assert capsys.readouterr().out.strip() == str(run / "monitor.png")
     assert (run / "monitor.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bare = train(TrainConfig.from_flags(method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=1,
-                                        batch_size=16, quiet=True, out=str(tmp_path / "bare")))
+    bare = train(
+        TrainConfig.from_flags(
+            method="simclr",
+            data="patches",
+            arch="small_cnn",
+            z_dim=8,
+            steps=1,
+            batch_size=16,
+            quiet=True,
+            out=str(tmp_path / "bare"),
+        )
+    )
     assert main(["plot", str(bare)]) == 2
     assert "no monitored scores; train with --monitor-every N" in capsys.readouterr().err

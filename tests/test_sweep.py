@@ -219,7 +219,8 @@ def test_slurm_sweeps_submit_and_return_and_a_rerun_never_resubmits_queued_or_ru
     (slurm / "squeue.txt").write_text("7100_3|PENDING\n")
     assert [s.state for s in sweep_status(config, out)] == ["running", "queued", "failed", "queued"]
     again = run_sweep(config, out)
-    assert again["submitted"] == [runs[2].run_id] and again["active"] == [runs[0].run_id, runs[1].run_id, runs[3].run_id]
+    assert again["submitted"] == [runs[2].run_id]
+    assert again["active"] == [runs[0].run_id, runs[1].run_id, runs[3].run_id]
     jobs = read_jobs(out)
     assert [jobs[r.run_id]["job_id"] for r in runs] == ["7100_0", "7100_1", "7101", "7100_3"]  # one run: a plain job
     assert len((slurm / "sbatch.log").read_text().splitlines()) == 2

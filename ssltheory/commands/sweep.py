@@ -90,7 +90,8 @@ def _status(folder: str, as_json: bool) -> int:
         return 0
     for s in states:
         job = f"job {s.job_id}" if s.job_id else "no job"
-        print(f"{s.run_id}  {s.state:<13}  {job:<14}  seed {s.seed}  {s.label}" + (f"  ({s.detail})" if s.detail else ""))
+        detail = f"  ({s.detail})" if s.detail else ""
+        print(f"{s.run_id}  {s.state:<13}  {job:<14}  seed {s.seed}  {s.label}{detail}")
     counts = {}
     for s in states:
         counts[s.state] = counts.get(s.state, 0) + 1

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS",
+           "RESUMABLE_KEYS", "default_preset", "preset_values"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")

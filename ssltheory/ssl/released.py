@@ -324,8 +324,9 @@ def flatten_checkpoint(obj, prefix: str = "") -> tuple[dict, dict]:
     other: dict = {}
     if isinstance(obj, torch.Tensor):
         tensors[prefix[:-1]] = obj
-    elif isinstance(obj, dict) or isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor))
-                                                                         for v in obj):
+    elif isinstance(obj, dict) or (
+        isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor)) for v in obj)
+    ):
         items = obj.items() if isinstance(obj, dict) else enumerate(obj)
         for key, value in items:
             t, o = flatten_checkpoint(value, f"{prefix}{key}.")
@@ -536,7 +537,8 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     loaded = to_encoder_state(state, encoder)
     encoder.load_state_dict(loaded)
     info = LoadedResNet(arch, int(encoder.out_dim), stem_name, stem_source, backbone.layout, backbone.prefix,
-                        tuple(ignored), _dropped_groups(outside, backbone.prefix), tuple(sorted({k.split('.')[0] for k in metadata})),
+                        tuple(ignored), _dropped_groups(outside, backbone.prefix),
+                        tuple(sorted({k.split(".")[0] for k in metadata})),
                         tuple(b.prefix for b in find_backbones(tensors)), len(loaded))
     return encoder.eval(), info
 
