@@ -277,6 +277,7 @@ def plot_run(run_dir, out=None) -> Path:
         f"{run_dir}: scores on {first.get('n_images')} images x {first.get('n_views')} views "
         f"of {first.get('augmentation', {}).get('kind')}",
         fontsize=9,
+        y=1.04,
     )
     path = save_figure(fig, Path(run_dir) / "monitor.png" if out is None else out)
     plt.close(fig)

@@ -264,7 +264,7 @@ class LoadedResNet:
         if self.dropped:
             parts.append("dropped " + ", ".join(f"{group} ({n} tensors)" for group, n in self.dropped))
         if self.metadata:
-            parts.append("metadata not used: " + ", ".join(self.metadata))
+            parts.append("non-tensor entries: " + ", ".join(self.metadata))
         return "; ".join(parts)
 
 
