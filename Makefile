@@ -16,7 +16,7 @@ NUMERIC_TESTS := tests/test_exact.py tests/test_geometry.py tests/test_condition
                  tests/test_efficiency.py tests/test_cli_check.py
 KERNELS ?= Haswell Sandybridge Prescott
 
-.PHONY: demo test test-all test-slow test-kernels lint time-test install clean gpu-check
+.PHONY: demo test test-all test-slow test-kernels lint time-test install clean gpu-check gpu-data gpu-dry-run
 
 install: $(STAMP)
 
@@ -51,11 +51,21 @@ test-kernels: $(STAMP)
 time-test:
 	bash .ci/time-make-test test
 
-# On a machine with one CUDA GPU (a CUDA build of torch in $(GPU_PYTHON)'s environment), no internet:
-# trains, probes and scores CISSL and DISSL, runs `bench --only gpu`, writes benchmarks/GPU_RESULTS.*.
-GPU_PYTHON ?= $(BIN)/python
+# GPU check (README, "GPU check"): `make gpu-data` copies MNIST into the ignored .data/mnist, where the
+# check looks, so that it travels with the working tree; `make gpu-check` runs the staged check on a
+# CUDA machine (python3 there: no virtualenv travels); `make gpu-dry-run` runs it on the CPU.
+GPU_PYTHON ?= python3
+GPU_OUT    ?= gpu-out
+MNIST_SRC  ?= $(shell PYTHONPATH=. $(firstword $(wildcard $(BIN)/python) $(PYTHON)) -c "from ssltheory.ssl.data import default_data_dir; print(default_data_dir('mnist') or '')" 2>/dev/null)
+gpu-data:
+	@test -n "$(MNIST_SRC)" || { echo "gpu-data: no MNIST folder found; run with MNIST_SRC=<folder of idx files>"; exit 2; }
+	mkdir -p .data/mnist && cp $(MNIST_SRC)/*-ubyte* .data/mnist/
+
 gpu-check:
-	$(GPU_PYTHON) -m ssltheory.benchmarks.gpu_check
+	PYTHONPATH=$(CURDIR) $(GPU_PYTHON) -m ssltheory.benchmarks.gpu_check --out $(GPU_OUT)
+
+gpu-dry-run: $(STAMP)
+	$(BIN)/python -m ssltheory.benchmarks.gpu_check --dry-run --out $(GPU_OUT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

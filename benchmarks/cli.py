@@ -203,51 +203,6 @@ def _table_line(row: Row) -> str:
             f"{row.ratio_def:<20} {row.target.split(' and ')[0]:<10} {meets:<6} {row.status}")
 
 
-def gpu_check_main(argv: list[str] | None = None) -> int:
-    """``make gpu-check`` (``python -m ssltheory.benchmarks.gpu_check``): parse its options, run
-    :func:`ssltheory.benchmarks.gpu_check.run_check` and write its results; exit 0, or 2 with one line
-    on stderr (no CUDA device, bad sizes, no MNIST)."""
-    from dataclasses import asdict
-
-    from ssltheory.benchmarks.gpu_check import DEFAULT_OUT, DRY, Sizes, run_check, write_results
-
-    parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.gpu_check",
-                                     description="the GPU check: train, probe and score on one CUDA device")
-    parser.add_argument("--dry-run", action="store_true", help="every stage on the CPU at toy sizes (seconds)")
-    parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: $SSLTHEORY_MNIST, else shared/data/mnist beside the repo)")
-    parser.add_argument("--steps", type=int, default=None, help=f"timed steps per method (default {Sizes.steps})")
-    parser.add_argument("--batch-size", type=int, default=None, help=f"images per step (default {Sizes.batch_size})")
-    parser.add_argument("--compile", choices=("off", "on", "both"), default="off",
-                        help="torch.compile the encoder: off, on, or both (measure each; the compiled run is probed)")
-    parser.add_argument("--out", default=None, help="folder of GPU_RESULTS.{json,md} (default benchmarks/; none on a dry run)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    sizes = DRY if args.dry_run else Sizes()
-    for flag in ("steps", "batch_size"):
-        value = getattr(args, flag)
-        if value is not None:
-            if value < 1:
-                print(f"gpu-check: error: --{flag.replace('_', '-')} must be at least 1, got {value}", file=sys.stderr)
-                return 2
-            sizes = Sizes(**{**asdict(sizes), flag: value})
-    try:
-        from ssltheory.ssl.data import default_data_dir
-
-        data_dir = args.data_dir or default_data_dir("mnist")
-        record = run_check(dry_run=args.dry_run, data_dir=data_dir, sizes=sizes, compile_mode=args.compile,
-                           seed=args.seed, echo=lambda text: print(text, flush=True))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"gpu-check: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else (None if args.dry_run else DEFAULT_OUT)
-    if out is not None:
-        for path in write_results(record, out):
-            print(f"wrote {path}", file=sys.stderr)
-    return 0
-
-
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.cli", description="side-by-side benchmarks")
     add_arguments(parser)

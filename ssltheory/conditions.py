@@ -441,6 +441,7 @@ class _Verifier:
         K, d = classes.n_classes, Z.shape[1]
         self.entries = K * d
         self._exact_codes = None
+        self.flint_missing = False
         if self.mode == "none":
             self.exact, self.reason = False, "verification not requested (verify='none')"
         elif self.mode == "float-lp":
@@ -448,6 +449,10 @@ class _Verifier:
         else:
             limit = EXACT_AUTO_ENTRIES if self.mode == "auto" else EXACT_MAX_ENTRIES
             self.exact = self.entries <= limit
+            missing = rational.flint_missing() if self.exact and self.mode == "auto" else None
+            if missing:  # auto falls back on the float LP, and separability() says why in each answer
+                self.mode, self.exact, self.reason, self.flint_missing = "float-lp", False, missing, True
+                return
             hint = "; pass verify='exact' (check --verify exact) to run it" if self.mode == "auto" and self.entries <= EXACT_MAX_ENTRIES else ""
             self.reason = "" if self.exact else f"exact check of {self.entries} code entries not run (limit {limit}{hint})"
 
@@ -467,7 +472,7 @@ class _Verifier:
             if entries > LP_VERIFY_MAX_ENTRIES:
                 return {"check": NONE, "reason": f"LP of {entries} entries not run (limit {LP_VERIFY_MAX_ENTRIES})"}
         try:
-            answer = separability(self.Z, y, exact_check=self.mode != "float-lp")
+            answer = separability(self.Z, y, exact_check=self.mode != "float-lp" or self.flint_missing)
         except RuntimeError as exc:  # HiGHS gave no answer and the exact LP was too large
             return {"check": NONE, "reason": f"LP verification failed: {exc}"}
         if answer.separable:

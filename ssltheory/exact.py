@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 EXACT_LP_MAX_ENTRIES = 1_000
 
 
+def flint_missing() -> str | None:
+    """None when python-flint can be imported; otherwise the one-line reason why rational
+    verification is replaced by the float LP (``float-lp``) wherever ``auto`` would have run it."""
+    try:
+        import flint  # noqa: F401
+    except ImportError:
+        return "python-flint is not installed, so the exact (rational) check was replaced by HiGHS's LP (float-lp)"
+    return None
+
+
 def rational_matrix(A) -> flint.fmpq_mat:
     """The float matrix A (m, n) as an exact rational matrix (each entry its binary fraction)."""
     import flint

@@ -652,10 +652,11 @@ def _strict_argmax_lp(Z: np.ndarray, y: np.ndarray, k: int, *, exact_check: bool
         V = np.vstack([np.zeros(d + 1), result.x]) if k == 2 else result.x.reshape(k, d + 1)
         W = V[:, :d] / unit
         probe = (W, V[:, d] - W @ ref)
-    if not exact_check:
+    missing = exact.flint_missing() if exact_check else None
+    if not exact_check or missing:
         if result.status not in (0, 2):
             raise RuntimeError(f"HiGHS could not decide separability: {result.message}")
-        return Separability(result.status == 0, FLOAT_LP, probe, "HiGHS only (exact check not asked for)")
+        return Separability(result.status == 0, FLOAT_LP, probe, missing or "HiGHS only (exact check not asked for)")
     if probe is not None and exact.probe_is_strict(*probe, Z, y):
         return Separability(True, EXACT, probe, "the probe's margins are strictly positive in rational arithmetic")
     if result.status == 2:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from test_ssl_data import cifar_tree, mnist_tree, save_png
+from test_ssl_methods import assert_detached_logs
 
 from ssltheory.ssl.config import TrainConfig
 from ssltheory.ssl.data import DATASETS
@@ -40,11 +41,12 @@ def _views(n_views: int, batch: int = 6, n_global: int = 2):
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_step_returns_float32_scalar_float_logs_and_trains_the_encoder(name):
+def test_step_returns_float32_scalar_detached_logs_and_trains_the_encoder(name):
     method = _method(name)
     loss, logs = method.training_step(_views(method.n_views), None, 0, 10)
     assert loss.dtype == torch.float32 and loss.ndim == 0 and torch.isfinite(loss)
-    assert all(isinstance(v, float) for v in logs.values()) and logs["loss"] == pytest.approx(loss.item())
+    assert_detached_logs(logs)
+    assert logs["loss"] == pytest.approx(loss.item())
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in method.encoder.parameters())
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ssltheory import EquivalenceClasses
+from ssltheory.testing import strategies
 
 
 def components_by_search(n: int, pairs) -> list[set[int]]:
@@ -47,9 +48,7 @@ def is_first_appearance_numbering(labels) -> bool:
     return True
 
 
-graphs = st.integers(1, 12).flatmap(
-    lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=15))
-)
+graphs = strategies.augmentation_pairs(max_points=12, max_pairs=15)
 
 
 # ---------------------------------------------------------------- from_pairs
@@ -168,9 +167,10 @@ def test_class_codes_fixed_example():
     np.testing.assert_array_equal(classes.class_codes(Z), [[1.0, 3.0], [5.0, 5.0]])
 
 
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=12), st.integers(0, 2**32 - 1))
-def test_class_codes_are_the_class_means(labels, seed):
-    Z = np.random.default_rng(seed).standard_normal((len(labels), 3))
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=12).flatmap(
+    lambda labels: st.tuples(st.just(labels), strategies.float_matrices(len(labels), 3, bound=10.0))))
+def test_class_codes_are_the_class_means(drawn):
+    labels, Z = drawn
     classes = EquivalenceClasses.from_labels(labels)
     codes = classes.class_codes(Z)
     for m in range(classes.n_classes):

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.experiments import controlled, paper_analogues
 from ssltheory.geometry import linearly_separable
 from ssltheory.tasks import enumerate_binary_tasks
 from ssltheory.testing.oracles import exact_affine_rank
+from ssltheory.testing.strategies import fraction_of_profile
 
 TASKS_10 = enumerate_binary_tasks(10)
 
@@ -61,7 +62,7 @@ def test_batched_newton_matches_scikit_learn_on_a_fixed_example():
     np.testing.assert_allclose(_newton_coefficients(X, Y, 0.1), _sklearn_coefficients(X, Y, 0.1), atol=1e-5)
 
 
-@settings(max_examples=15)
+@fraction_of_profile(0.25)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.sampled_from([1e-2, 1e-1, 1.0]))
 def test_batched_newton_matches_scikit_learn_fitted_one_task_at_a_time(seed, d, lam):
     rng = np.random.default_rng(seed)
@@ -81,7 +82,7 @@ def test_linear_probe_realizes_every_task_on_a_simplex_fixed_example():
     assert accuracy.shape == (511,) and accuracy.min() == 1.0
 
 
-@settings(max_examples=5)
+@fraction_of_profile(0.08)
 @given(st.integers(4, 8), st.integers(1, 3))
 def test_linear_probe_is_perfect_exactly_on_the_lp_separable_tasks(K, d):
     """T1.1: on invariant codes a task is LIN-realizable iff the exact LP separates it; the fitted
@@ -232,7 +233,7 @@ def test_choose_weight_decay_breaks_ties_toward_the_stronger_decay_fixed_example
     assert val_min == {1e-3: 1.0, 1e-2: 1.0} and lam == 1e-2
 
 
-@settings(max_examples=8, deadline=None)
+@fraction_of_profile(0.13)
 @given(st.integers(0, 2**31 - 1), st.integers(1, 3))
 def test_choose_weight_decay_maximises_the_validation_minimum_of_independent_fits(seed, d):
     rng = np.random.default_rng(seed)

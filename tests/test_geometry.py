@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from ssltheory import is_ideal, linearly_separable
 from ssltheory.geometry import (
@@ -25,6 +26,7 @@ from ssltheory.geometry import (
     radon_split,
     separating_probe,
 )
+from ssltheory.testing import strategies
 from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
 
 
@@ -37,21 +39,37 @@ def integer_codes(draw, max_points=7, max_dim=4, low=-3, high=3):
 
 
 # ---------------------------------------------------------------- affine rank
-@given(st.integers(2, 300), st.integers(1, 300), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.3, 0.9, 1.1, 3.0]))
-def test_float32_singular_values_from_the_gram_matrix_keep_their_stated_error_bound(K, d, seed, at):
+def planted_codes(left, right, smallest, offset):
+    """K codes in R^d whose centred matrix has singular values close to geomspace(1, 1e-3), the
+    last = smallest: columns 1..r of the orthogonal ``left`` (K, K), centred, times those values,
+    times the first r columns of the orthogonal ``right`` (d, d), plus the offset (d,)."""
+    K, d = left.shape[0], right.shape[0]
+    r = min(K - 1, d)
+    s_true = np.geomspace(1.0, 1e-3, max(r, 1))[:r]
+    if r >= 2:
+        s_true[-1] = smallest
+    U = left[:, 1 : r + 1] if r else np.zeros((K, 0))
+    U = U - U.mean(axis=0)
+    return offset + (U * s_true) @ right[:, :r].T
+
+
+@st.composite
+def rotations_and_offset(draw, K, d):
+    """(left (K, K), right (d, d), direction (d,)): two orthogonal matrices and a unit-scale vector."""
+    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    direction = draw(hnp.arrays(np.float64, d, elements=unit, fill=unit))
+    return draw(strategies.orthogonal_matrices(K)), draw(strategies.orthogonal_matrices(d)), direction
+
+
+@given(st.integers(2, 300), st.integers(1, 300), st.sampled_from([0.0, 0.3, 0.9, 1.1, 3.0]), st.data())
+def test_float32_singular_values_from_the_gram_matrix_keep_their_stated_error_bound(K, d, at, data):
     # float32 codes decided at the default tolerance take the float64 Gram route; its values must
     # lie within sqrt(K d eps64) s_max of a float64 SVD of the same centred codes, and so decide
     # the rank as that SVD does wherever the smallest kept value is beyond that bound
-    rng = np.random.default_rng(seed)
-    r = min(K - 1, d)
+    left, right, direction = data.draw(rotations_and_offset(K, d))
     rtol = default_rtol(K, d, np.float32)
-    s_true = np.geomspace(1.0, 1e-3, max(r, 1))[:r]
-    if r >= 2:
-        s_true[-1] = at * rtol  # a singular value at a multiple of the threshold (0: exactly dependent)
-    U = np.linalg.qr(rng.standard_normal((K, K)))[0][:, 1:r + 1] if r else np.zeros((K, 0))
-    U -= U.mean(axis=0)
-    V = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
-    C = (rng.standard_normal(d) * 1e3 + (U * s_true) @ V.T).astype(np.float32)
+    # a singular value at a multiple of the threshold (0: exactly dependent)
+    C = planted_codes(left, right, at * rtol, 1e3 * direction).astype(np.float32)
     M, _ = centre_codes(C)
     assert gram_is_accurate(K, d, rtol, np.float32)
     gram = centred_singular_values(M, np.float32, rtol)
@@ -60,28 +78,22 @@ def test_float32_singular_values_from_the_gram_matrix_keep_their_stated_error_bo
     assert gram.shape == svd.shape and np.all(np.abs(gram - svd) <= bound)
 
 
-def planted_codes(rng, K, d, smallest, offset=0.0, dtype=np.float64):
-    """K codes in R^d whose centred matrix has singular values geomspace(1, 1e-3) with the last = smallest."""
-    r = min(K - 1, d)
-    s_true = np.geomspace(1.0, 1e-3, max(r, 1))[:r]
-    if r >= 2:
-        s_true[-1] = smallest
-    U = np.linalg.qr(rng.standard_normal((K, K)))[0][:, 1:r + 1] if r else np.zeros((K, 0))
-    U -= U.mean(axis=0)
-    V = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
-    return (offset * rng.standard_normal(d) + (U * s_true) @ V.T).astype(dtype)
-
-
-@given(st.integers(2, 40), st.integers(0, 25), st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.5, 1.0, 3.0, 5.0, 30.0, 1e4]),
-       st.sampled_from([None, 1e-9, 1e-5]), st.sampled_from([0.0, 1e6]))
-def test_certified_independence_never_overstates_the_smallest_singular_value(K, extra, seed, at, tol, offset):
+@given(
+    st.integers(2, 40),
+    st.integers(0, 25),
+    st.sampled_from([0.0, 0.5, 1.0, 3.0, 5.0, 30.0, 1e4]),
+    st.sampled_from([None, 1e-9, 1e-5]),
+    st.sampled_from([0.0, 1e6]),
+    st.data(),
+)
+def test_certified_independence_never_overstates_the_smallest_singular_value(K, extra, at, tol, offset, data):
     # the QR proof of full affine rank, against a float64 SVD of the same centred codes: its lower
     # bound never exceeds the true (K-1)-th singular value, and it proves nothing within 4 x the
     # threshold (where an SVD could decide either way)
     d = K - 1 + extra
-    rng = np.random.default_rng(seed)
+    left, right, direction = data.draw(rotations_and_offset(K, d))
     rtol = default_rtol(K, d) if tol is None else tol
-    M, _ = centre_codes(planted_codes(rng, K, d, at * rtol, offset))
+    M, _ = centre_codes(planted_codes(left, right, at * rtol, offset * direction))
     svd = np.linalg.svd(M, compute_uv=False)
     proof = certified_independence(M, rtol)
     margin = 8 * max(K, d) * np.finfo(np.float64).eps * svd[0]  # the SVD's own error
@@ -100,7 +112,8 @@ def test_the_certified_route_decides_as_the_svd_does(monkeypatch):
     generic = rng.integers(-1000, 1000, size=(60, 70)) / 64 + 2.0**30  # dyadic: the mean below is exact
     dependent = generic.copy()
     dependent[5] = 0.5 * dependent[1] + 0.5 * dependent[2]
-    near = planted_codes(rng, 60, 70, 2 * default_rtol(60, 70), offset=1e3)
+    left, right = (np.linalg.qr(rng.standard_normal((n, n)))[0] for n in (60, 70))
+    near = planted_codes(left, right, 2 * default_rtol(60, 70), 1e3 * rng.standard_normal(70))
     cases = {"generic": generic, "dependent": dependent, "near": near, "d < K - 1": rng.standard_normal((60, 40))}
     answers = {}
     for route, entries in (("svd", 1 << 62), ("certified", 1)):
@@ -253,11 +266,10 @@ def test_pseudo_inverse_probe_fixed_example():
     np.testing.assert_allclose(C @ W.T + b, [[0, 1], [1, 0], [0, 1]], atol=1e-12)
 
 
-@given(st.integers(2, 7), st.integers(0, 6), st.integers(2, 5), st.integers(0, 2**32 - 1))
-def test_affinely_independent_codes_realize_every_task_with_the_pseudo_inverse(K, extra_dim, k, seed):
-    rng = np.random.default_rng(seed)
-    C = rng.standard_normal((K, K - 1 + extra_dim))
-    task = rng.integers(0, k, K)
+@given(strategies.ideal_codes(max_classes=7, max_dim=12, dtypes=(np.float64,), offsets=False, scales=False), st.data())
+def test_affinely_independent_codes_realize_every_task_with_the_pseudo_inverse(world, data):
+    C, K = world.codes, world.n_classes
+    task = data.draw(strategies.invariant_tasks(K, n_labels=data.draw(st.integers(2, 5)), nonconstant=False))
     W, b = pseudo_inverse_probe(C, task)
     for c, label in zip(C, task):
         target = np.zeros(task.max() + 1)

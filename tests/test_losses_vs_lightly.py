@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.ssl.losses import BarlowTwinsLoss, DINOLoss, NTXentLoss, SimSiamLoss, SwAVLoss
+from ssltheory.testing.strategies import fraction_of_profile
 
 lightly_loss = pytest.importorskip("lightly.loss", reason="lightly does not import here (see the module docstring)")
 
-SETTINGS = settings(max_examples=15, deadline=None)
+SETTINGS = fraction_of_profile(0.25)
 
 
 def _leaves(seed: int, shapes, scale: float = 1.0, grad=True) -> list[torch.Tensor]:

@@ -13,9 +13,10 @@ import argparse
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.ssl.released import STEMS, is_released_layout, load_released, load_resnet, to_encoder_state
+from ssltheory.testing.strategies import fraction_of_profile
 
 WIDTHS, BLOCKS = (64, 128, 256, 512), (3, 4, 6, 3)
 
@@ -215,7 +216,7 @@ def test_a_fixed_missing_key_is_named(state2048, encoder2048):
         to_encoder_state(bad, encoder2048)
 
 
-@settings(max_examples=25)
+@fraction_of_profile(0.42)
 @given(data=st.data())
 def test_any_dropped_weight_is_named_as_missing(state2048, encoder2048, data):
     weights = sorted(k for k in state2048 if not k.endswith("num_batches_tracked"))

@@ -222,3 +222,55 @@ def test_brightness_alone_multiplies_by_a_factor_in_range():
     assert torch.allclose(factor, factor[:, :1].expand_as(factor), atol=1e-4)
     assert factor.min() >= 0.6 - 1e-4 and factor.max() <= 1.4 + 1e-4
     assert factor[:, 0].std() > 0.05
+
+
+@given(st.integers(0, 2**31 - 1), st.floats(-0.5, 0.5))
+def test_hue_rotation_matches_the_stdlib_hsv_round_trip(seed, turn):
+    """The closed-form hue rotation against colorsys (an independent HSV implementation): h <- (h + f) mod 1."""
+    import colorsys
+
+    from ssltheory.ssl.augment import _hue
+
+    g = gen(seed)
+    x = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    x[0, :, 0, 0] = torch.tensor([0.3, 0.3, 0.3], dtype=torch.float64)  # grey: no hue to rotate
+    x[1, :, 0, 0] = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)  # a pure primary, on a sector edge
+    out = _hue(x, torch.full((2, 1, 1, 1), turn, dtype=torch.float64))
+    expected = torch.empty_like(x)
+    for b in range(2):
+        for i in range(4):
+            for j in range(4):
+                h, s, v = colorsys.rgb_to_hsv(*x[b, :, i, j].tolist())
+                expected[b, :, i, j] = torch.tensor(colorsys.hsv_to_rgb((h + turn) % 1.0, s, v), dtype=torch.float64)
+    assert torch.allclose(out, expected, atol=1e-9)
+
+
+def test_jitter_applies_each_drawn_factor_once_in_the_drawn_order():
+    """The batched jitter against a per-image loop that applies the ops one at a time in each image's order
+    (torchvision's ColorJitter: brightness f x, contrast f x + (1 - f) mean(grey), saturation f x + (1 - f) grey,
+    each clamped; hue via colorsys-checked rotation), with the parameters drawn from the same generator."""
+    from ssltheory.ssl.augment import _grey, _hue
+
+    aug = build_augmentation("simclr", 8, 3, 1.0, mean=(0, 0, 0), std=(1, 1, 1))
+    x = torch.rand(24, 3, 8, 8, generator=gen(7))
+    out = aug._color_jitter(x, gen(8))
+    g = gen(8)  # redraw the parameters in the augmentation's order
+    b = len(x)
+    apply = torch.rand(b, generator=g) < aug.jitter_p
+    lows = (1 - aug.brightness, 1 - aug.contrast, 1 - aug.saturation, -aug.hue)
+    highs = (1 + aug.brightness, 1 + aug.contrast, 1 + aug.saturation, aug.hue)
+    factors = torch.stack([torch.rand(b, generator=g) * (hi - lo) + lo for lo, hi in zip(lows, highs)], 1)
+    order = torch.argsort(torch.rand(b, 4, generator=g), dim=1)
+    for i in range(b):
+        y = x[i:i + 1].clone()
+        for op in (order[i].tolist() if apply[i] else []):
+            f = factors[i, op]
+            if op == 0:
+                y = (f * y).clamp(0, 1)
+            elif op == 1:
+                y = (f * y + (1 - f) * _grey(y).mean()).clamp(0, 1)
+            elif op == 2:
+                y = (f * y + (1 - f) * _grey(y)).clamp(0, 1)
+            else:
+                y = _hue(y, f.view(1, 1, 1, 1))
+        assert torch.allclose(out[i:i + 1], y, atol=1e-5), i

@@ -15,10 +15,11 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.ssl.losses import BarlowTwinsLoss, SimSiamLoss, SwAVLoss
 from ssltheory.ssl.losses.swav import EmbeddingQueue, multicrop_for, sinkhorn_knopp
+from ssltheory.testing.strategies import fraction_of_profile
 
 # ---------------------------------------------------------------- float64 loops
 
@@ -118,7 +119,7 @@ def test_sinkhorn_hand_example():
     assert q[0, 0] > 0.5 > q[1, 0]  # the row with the higher score keeps prototype 0
 
 
-@settings(max_examples=25, deadline=None)
+@fraction_of_profile(0.42)
 @given(st.integers(1, 5), st.integers(1, 6), st.integers(1, 4), st.sampled_from([0.05, 0.3, 1.0]), st.integers(0, 2**31 - 1))
 def test_sinkhorn_equals_the_loop_and_is_row_stochastic(n, k, iterations, epsilon, seed):
     scores = torch.rand(n, k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
@@ -128,7 +129,7 @@ def test_sinkhorn_equals_the_loop_and_is_row_stochastic(n, k, iterations, epsilo
     assert torch.allclose(ours.sum(1), torch.ones(n), atol=1e-5)
 
 
-@settings(max_examples=10, deadline=None)
+@fraction_of_profile(0.17)
 @given(st.integers(2, 6), st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_sinkhorn_columns_converge_to_equal_mass(n, k, seed):
     # The Sinkhorn-Knopp iteration converges to the transport polytope: rows 1, columns N / K.
@@ -142,7 +143,7 @@ def test_sinkhorn_does_not_overflow_with_large_scores():
     assert torch.isfinite(q).all() and torch.allclose(q, torch.eye(2), atol=1e-6)
 
 
-@settings(max_examples=12, deadline=None)
+@fraction_of_profile(0.2)
 @given(st.integers(1, 3), st.integers(2, 4), st.integers(2, 4), st.integers(1, 2), st.integers(0, 2**31 - 1),
        st.sampled_from([0.1, 0.5]), st.booleans())
 def test_swav_equals_the_pair_loop_values_and_gradients(batch, k, n_views, n_global, seed, temperature, queued):
@@ -190,7 +191,7 @@ def test_multicrop_presets():
 # ---------------------------------------------------------------- Barlow Twins
 
 
-@settings(max_examples=12, deadline=None)
+@fraction_of_profile(0.2)
 @given(st.integers(2, 5), st.integers(1, 4), st.sampled_from([0.0051, 0.5]), st.integers(0, 2**31 - 1))
 def test_barlow_equals_the_entry_loop_values_and_gradients(batch, d, lam, seed):
     ours, loop = _pair(seed, [(batch, d)] * 2, scale=2.0)
@@ -223,7 +224,7 @@ def test_barlow_rejects_a_single_row():
 # ---------------------------------------------------------------- SimSiam
 
 
-@settings(max_examples=15, deadline=None)
+@fraction_of_profile(0.25)
 @given(st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**31 - 1))
 def test_simsiam_equals_the_row_loop_and_stops_the_target_gradient(batch, d, seed):
     ours, loop = _pair(seed, [(batch, d)] * 4)

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 from torch import nn
 
 from ssltheory import cli
 from ssltheory.ssl.probes import KNNProbe, LinearProbe, MLPProbe, extract_features, labelled_subset
+from ssltheory.testing.strategies import fraction_of_profile
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,9 @@ def _one_thread():
     torch.set_num_threads(old)
 
 
-#: the slower properties run fewer examples by default; the thorough profile runs them all
-FEW = settings(max_examples=12) if settings.default.max_examples < 500 else settings()
-SOME = settings(max_examples=20) if settings.default.max_examples < 500 else settings()
+#: the slower properties run a share of the profile's examples (the thorough profile scales them too)
+FEW = fraction_of_profile(0.2)
+SOME = fraction_of_profile(0.33)
 
 
 def blobs(n, d, k, seed, sep=1.5):

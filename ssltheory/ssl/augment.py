@@ -18,9 +18,14 @@ from the dataset's registry entry. ``none`` (or s = 0) is the identity up to nor
 no strength in the reference, are on for every s > 0. On 1-channel images saturation, hue and
 grayscale do not apply and are skipped; brightness and contrast are kept.
 
-Random parameters are drawn on the CPU from the ``generator`` passed to ``forward`` (the global
-CPU generator when None), then moved to the images' device: saving ``generator.get_state()`` in a
-checkpoint makes a resumed run see exactly the same views.
+Random parameters are drawn on the device of the ``generator`` passed to ``forward`` (the
+images' device and its global generator when None) and moved to the images' device when that
+differs: the trainer passes a generator on the training device, so a step draws, crops, flips,
+jitters and blurs without reading anything back to the host (no ``nonzero``, no boolean
+indexing, no ``.any()``, constants as Python scalars; every per-image choice is a ``torch.where``
+over the whole batch). Saving ``generator.get_state()`` in a checkpoint makes a resumed run see
+exactly the same views. Plain torch: the hue rotation is written here in closed form (the HSV
+maths of torchvision's ``adjust_hue``), so nothing beyond torch is imported.
 
 Known simplification: crops are resampled with ``grid_sample`` (bicubic), without antialiasing
 when a crop is shrunk (small multi-crop views); kornia's default crop does the same.
@@ -34,7 +39,6 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from kornia.color import hsv_to_rgb, rgb_to_hsv
 from torch import nn
 
 from ssltheory.ssl.config import AUGMENTATIONS
@@ -44,6 +48,8 @@ KINDS = AUGMENTATIONS  # the kinds, listed once in ssltheory.ssl.config (read by
 
 #: luminance weights of torchvision's rgb_to_grayscale (ITU-R 601)
 _GREY = (0.2989, 0.587, 0.114)
+#: the jitter factors that leave an image unchanged (brightness, contrast, saturation, hue)
+_NEUTRAL = (1.0, 1.0, 1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -169,58 +175,89 @@ class SSLAugmentation(nn.Module):
             if x.shape[-2:] != (crop.size, crop.size):
                 x = F.interpolate(x, size=(crop.size, crop.size), mode="bicubic", align_corners=False).clamp_(0, 1)
             return x
-        boxes = sample_crop_boxes(b, x.shape[2], x.shape[3], crop.scale, crop.ratio, g)
+        where = g.device if g is not None else x.device  # the parameters are drawn here
+        boxes = sample_crop_boxes(b, x.shape[2], x.shape[3], crop.scale, crop.ratio, g, device=where)
         x = resized_crop(x, boxes.to(x.device), crop.size)
-        flip = (torch.rand(b, generator=g) < self.flip_p).to(x.device)
-        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        flip = _rand(b, g, where) < self.flip_p
+        x = torch.where(flip.to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)
         x = self._color_jitter(x, g)
         if self.grey_p > 0:
-            grey = (torch.rand(b, generator=g) < self.grey_p).to(x.device)
-            x = torch.where(grey.view(-1, 1, 1, 1), _grey(x).expand_as(x), x)
+            grey = _rand(b, g, where) < self.grey_p
+            x = torch.where(grey.to(x.device).view(-1, 1, 1, 1), _grey(x).expand_as(x), x)
         if self.blur_p > 0:
-            apply = torch.rand(b, generator=g) < self.blur_p
-            sigma = torch.empty(b).uniform_(*self.blur_sigma, generator=g)
-            idx = torch.nonzero(apply).flatten().to(x.device)
-            if len(idx):
-                x = x.clone()
-                x[idx] = gaussian_blur(x[idx], sigma[apply].to(x.device), self.blur_kernel)
+            apply = (_rand(b, g, where) < self.blur_p).to(x.device)
+            sigma = _uniform(b, *self.blur_sigma, g, where).to(x.device)
+            x = torch.where(apply.view(-1, 1, 1, 1), gaussian_blur(x, sigma, self.blur_kernel), x)
         return x
 
     def _color_jitter(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        """The four jitters in a random order per image, the whole jitter applied with probability
+        ``jitter_p`` (torchvision's ``ColorJitter`` under ``RandomApply``).
+
+        Without per-image indexing: brightness, contrast and saturation are one affine map per
+        stage, ``x <- clamp(a x + c mean(grey(x)) + e grey(x), 0, 1)`` with each image's own
+        coefficients (the neutral a = 1, c = e = 0 leaves an image unchanged bit for bit); the
+        hue rotation, which has no exact neutral, runs once over the batch between the stages
+        before each image's hue stage and those after it, kept by a ``torch.where``."""
         b = len(x)
-        apply = torch.rand(b, generator=g) < self.jitter_p
+        where = g.device if g is not None else x.device
+        apply = _rand(b, g, where) < self.jitter_p
         factors = torch.stack([
-            _uniform(b, max(0.0, 1 - self.brightness), 1 + self.brightness, g),
-            _uniform(b, max(0.0, 1 - self.contrast), 1 + self.contrast, g),
-            _uniform(b, max(0.0, 1 - self.saturation), 1 + self.saturation, g),
-            _uniform(b, -self.hue, self.hue, g),
+            _uniform(b, max(0.0, 1 - self.brightness), 1 + self.brightness, g, where),
+            _uniform(b, max(0.0, 1 - self.contrast), 1 + self.contrast, g, where),
+            _uniform(b, max(0.0, 1 - self.saturation), 1 + self.saturation, g, where),
+            _uniform(b, -self.hue, self.hue, g, where),
         ], 1)
-        order = torch.argsort(torch.rand(b, 4, generator=g), dim=1)  # a random permutation per image
+        order = torch.argsort(_rand((b, 4), g, where), dim=1)  # a random permutation per image
         active = [self.brightness > 0, self.contrast > 0, self.saturation > 0, self.hue > 0]
-        if not apply.any() or not any(active):
+        if not any(active):
             return x
-        x = x.clone()
-        factors = factors.to(x.device)
-        for stage in range(4):
-            for op in range(4):
-                if not active[op]:
-                    continue
-                idx = torch.nonzero(apply & (order[:, stage] == op)).flatten().to(x.device)
-                if len(idx):
-                    x[idx] = _JITTER_OPS[op](x[idx], factors[idx, op].view(-1, 1, 1, 1))
+        apply, factors, order = apply.to(x.device), factors.to(x.device), order.to(x.device)
+        stage_op = torch.where(apply.unsqueeze(1), order, -1)  # (B, 4): the op of each stage; -1: nothing
+        for op in range(4):
+            if not active[op]:
+                stage_op = torch.where(stage_op == op, -1, stage_op)
+        hue_stage = torch.where(stage_op == 3, torch.arange(4, device=x.device), 4).amin(dim=1)  # 4: no hue
+        for before_hue in (True, False):
+            for stage in range(4) if before_hue else range(1, 4):  # nothing follows the hue at stage 0
+                op = stage_op[:, stage]
+                op = torch.where(stage < hue_stage if before_hue else stage > hue_stage, op, -1)
+                x = self._affine_jitter(x, op, factors)
+            if before_hue and self.hue > 0:
+                rotated = _hue(x, factors[:, 3].view(-1, 1, 1, 1))
+                x = torch.where((hue_stage < 4).view(-1, 1, 1, 1), rotated, x)
         return x
 
+    def _affine_jitter(self, x: torch.Tensor, op: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+        """One stage of brightness (op 0), contrast (1) or saturation (2), per image; op -1 or 3:
+        unchanged. ``factors`` (B, 4) as drawn by :meth:`_color_jitter`."""
+        f = factors[:, :3].gather(1, op.clamp(0, 2).unsqueeze(1)).view(-1, 1, 1, 1)
+        op = op.view(-1, 1, 1, 1)
+        out = x * torch.where((op >= 0) & (op <= 2), f, 1.0)
+        if self.contrast > 0 or self.saturation > 0:  # the offsets, at one channel's size, added in place
+            grey = _grey(x)
+            offset = torch.where(op == 1, 1.0 - f, 0.0) * grey.mean(dim=(1, 2, 3), keepdim=True)
+            if self.saturation > 0:
+                offset = offset + torch.where(op == 2, 1.0 - f, 0.0) * grey
+            out.add_(offset)
+        return out.clamp_(0, 1)
 
-def _uniform(n: int, low: float, high: float, g: torch.Generator | None) -> torch.Tensor:
-    return torch.rand(n, generator=g) * (high - low) + low
+
+def _rand(shape, g: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """U[0, 1) draws of ``shape`` on ``device`` from ``g`` (that device's global generator when None)."""
+    return torch.rand(shape, generator=g, device=device)
+
+
+def _uniform(n: int, low: float, high: float, g: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    return _rand(n, g, device) * (high - low) + low
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) -> (B, 1, H, W) luminance; 1-channel images are their own luminance."""
     if x.shape[1] == 1:
         return x
-    w = torch.tensor(_GREY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
+    r, gr, b = _GREY
+    return x[:, 0:1] * r + x[:, 1:2] * gr + x[:, 2:3] * b
 
 
 def _brightness(x, f):
@@ -237,34 +274,53 @@ def _saturation(x, f):
 
 
 def _hue(x, f):
-    hsv = rgb_to_hsv(x)
-    h = torch.remainder(hsv[:, :1] + f * (2 * math.pi), 2 * math.pi)
-    return hsv_to_rgb(torch.cat([h, hsv[:, 1:]], 1)).clamp_(0, 1)
+    """Rotate the hue of RGB images x (B, 3, H, W) in [0, 1] by f (B, 1, 1, 1) turns: torchvision's
+    ``adjust_hue`` (HSV: h <- (h + f) mod 1, saturation and value kept), computed in RGB.
+
+    A rotation keeps each pixel's max M and min m (value and saturation), so with the hue in
+    sixths of a turn, H in [0, 6), the rotated pixel is the HSV -> RGB map at H' = H + 6f,
+    channel n (R, G, B: n = 5, 3, 1) = M - (M - m) clamp(min(k, 4 - k), 0, 1), k = (n + H') mod 6
+    [derived: the closed form of hsv_to_rgb]. Elementwise only: no per-pixel gather or table.
+    """
+    top, argmax = x.max(dim=1, keepdim=True)
+    spread = top - x.min(dim=1, keepdim=True).values
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    safe = torch.where(spread == 0, 1.0, spread)
+    hue = torch.where(argmax == 0, (g - b) / safe, torch.where(argmax == 1, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    hue = hue + 6.0 * f
+    channels = []
+    for n in (5.0, 3.0, 1.0):
+        k = torch.remainder(hue + n, 6.0)
+        channels.append(top - spread * torch.minimum(k, 4.0 - k).clamp_(0, 1))
+    return torch.cat(channels, dim=1).clamp_(0, 1)
 
 
 _JITTER_OPS = (_brightness, _contrast, _saturation, _hue)
 
 
 def sample_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-                      generator: torch.Generator | None = None, attempts: int = 10) -> torch.Tensor:
+                      generator: torch.Generator | None = None, attempts: int = 10,
+                      device: torch.device | str | None = None) -> torch.Tensor:
     """RandomResizedCrop boxes, torchvision's rule, vectorised: float (n, 4) = (x0, y0, w, h) in pixels.
 
     For each image, up to ``attempts`` draws of area ~ U(scale) * H * W and log aspect ~ U(log ratio);
     the first draw that fits (integer w <= W, h <= H) is placed uniformly; otherwise the whole image,
-    cut to the nearest ratio in range, centred.
+    cut to the nearest ratio in range, centred. Drawn on ``device`` (default the generator's, else the
+    CPU), without reading anything back to the host.
     """
+    if device is None:
+        device = generator.device if generator is not None else "cpu"
     area = height * width
-    target = torch.empty(n, attempts).uniform_(scale[0], scale[1], generator=generator) * area
-    log_r = torch.empty(n, attempts).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    target = torch.empty(n, attempts, device=device).uniform_(scale[0], scale[1], generator=generator) * area
+    log_r = torch.empty(n, attempts, device=device).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
     r = torch.exp(log_r)
     w = torch.round(torch.sqrt(target * r))
     h = torch.round(torch.sqrt(target / r))
     ok = (w > 0) & (h > 0) & (w <= width) & (h <= height)
     first = torch.argmax(ok.int(), dim=1)
     found = ok.any(dim=1)
-    rows = torch.arange(n)
-    w, h = w[rows, first], h[rows, first]
-    u = torch.rand(n, 2, generator=generator)
+    w, h = w.gather(1, first.unsqueeze(1)).squeeze(1), h.gather(1, first.unsqueeze(1)).squeeze(1)
+    u = torch.rand(n, 2, generator=generator, device=device)
     x0 = torch.floor(u[:, 0] * (width - w + 1))
     y0 = torch.floor(u[:, 1] * (height - h + 1))
     in_ratio = width / height
@@ -326,8 +382,7 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
 
     Args:
         kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur with
-            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to
-            normalisation; strength must be None or 0).
+            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to normalisation; strength must be None or 0).
         image_size: side of the large views (pixels).
         channels: 1 or 3.
         strength: s >= 0; crop scale lower bound min(1, 0.2 / s), jitter 0.4s (hue 0.1s),

@@ -143,9 +143,9 @@ class SwAVMethod(Method):
         queue_scores = None
         use_queue = self.queue_active_at(step, total_steps)
         if use_queue:
-            with torch.no_grad():
-                weight = F.normalize(self.prototypes.weight.detach(), dim=1)
-                queue_scores = [self.queue.rows(i).to(weight.dtype) @ weight.T for i in range(self.n_global_views)]
+            with torch.no_grad(), torch.autocast(device_type=embeddings.device.type, enabled=False):  # float32, as the layer
+                weight = F.normalize(self.prototypes.weight.detach().float(), dim=1)
+                queue_scores = [self.queue.rows(i).float() @ weight.T for i in range(self.n_global_views)]
         loss, logs = self.loss(scores, n_global=self.n_global_views, queue_scores=queue_scores)
         if use_queue:
             self.queue.push(list(embeddings.detach().chunk(self.n_views, dim=0))[: self.n_global_views])

@@ -129,7 +129,9 @@ def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, f
 class CosineLayer(nn.Module):
     """Weight-normalised linear layer with unit-norm rows and no bias (DINO's last layer, g fixed to 1).
 
-    forward(x: (B, in_dim), frozen=False) -> (B, out_dim) = x @ normalize(weight, rows).T.
+    forward(x: (B, in_dim), frozen=False) -> (B, out_dim) = x @ normalize(weight, rows).T, in float32
+    also under autocast (cosines in [-1, 1] that a low temperature then multiplies by 10-25: bf16's
+    8 bits of mantissa would cost the prototype scores their third digit).
     With `frozen` the weight is used detached, so it gets no gradient (its .grad stays None and
     the optimiser skips it): DINO freezes this layer during the first epoch [code].
     """
@@ -141,7 +143,8 @@ class CosineLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         weight = self.weight.detach() if frozen else self.weight
-        return F.linear(x, F.normalize(weight, dim=1))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return F.linear(x.float(), F.normalize(weight.float(), dim=1))
 
 
 class DINOHead(nn.Module):

@@ -9,7 +9,9 @@ What every method honours (the trainer drives nothing else), built by
   later views may have another resolution). labels: (B,) int64 class ids, required when
   ``method.needs_labels`` (exact ISSL), otherwise ignored (None is fine). step: 0-based index of
   the optimiser step about to be taken; total_steps: the number of steps of the run (schedules).
-  loss: float32 scalar to ``backward()``; logs: dict of floats.
+  loss: float32 scalar to ``backward()``; logs: dict of detached scalar tensors (or Python numbers
+  known on the host), read on the host only on logged steps (``ssltheory.ssl.losses.common``): a
+  step makes no host synchronisation.
   ``forward`` is the same call, so under DistributedDataParallel call the wrapper,
   ``ddp_method(views, labels, step, total_steps)``, to get gradient synchronisation.
 - ``method.on_step_end(step, total_steps)``: call after ``optimizer.step()`` (DINO's EMA teacher
@@ -39,6 +41,7 @@ from torch import nn
 
 from ssltheory.ssl import heads
 from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
+from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.validation import as_count
 
 __all__ = [
@@ -126,7 +129,7 @@ class Method(nn.Module):
     def training_step(
         self, views: Sequence[torch.Tensor], labels: torch.Tensor | None, step: int, total_steps: int
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """One objective evaluation on a batch of views; returns (float32 scalar loss, logs of floats)."""
+        """One objective evaluation on a batch of views; returns (float32 scalar loss, detached logs)."""
         views = self._check_views(views)
         if self.needs_labels:
             labels = self._check_labels(labels, views[0].shape[0])
@@ -334,8 +337,8 @@ class DINOMethod(Method):
             halves = [self.loss([student[v], *student[:v], *student[v + 1:]], [teacher[v]], teacher_temperature=temperature)
                       for v in range(self.n_global_views)]
             loss = torch.stack([h[0] for h in halves]).mean()
-            logs = {**halves[-1][1], "loss": float(loss.detach()),
-                    "teacher_entropy": sum(h[1]["teacher_entropy"] for h in halves) / len(halves)}
+            logs = {**halves[-1][1], "loss": loss.detach(),
+                    "teacher_entropy": torch.stack([h[1]["teacher_entropy"] for h in halves]).mean()}
         else:
             loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
         logs["last_layer_frozen"] = float(frozen)
@@ -344,11 +347,16 @@ class DINOMethod(Method):
 
     @torch.no_grad()
     def on_step_end(self, step: int, total_steps: int) -> None:
-        """EMA update of the teacher (encoder and head) from the student, momentum of step `step`."""
+        """EMA update of the teacher (encoder and head) from the student, momentum of step `step`:
+        teacher <- teacher + (1 - m) (student - teacher), one fused ``torch._foreach_lerp_`` over
+        every parameter (a Python-number weight: no tensor is built on the device)."""
         m = self.ema_momentum_at(step, total_steps)
+        teachers, students = [], []
         for student, teacher in ((self.encoder, self.teacher_encoder), (self.head, self.teacher_head)):
             for p_s, p_t in zip(student.parameters(), teacher.parameters()):
-                p_t.mul_(m).add_(p_s.detach(), alpha=1.0 - m)
+                teachers.append(p_t)
+                students.append(p_s.detach())
+        torch._foreach_lerp_(teachers, students, 1.0 - m)
 
 
 class DISSLMethod(Method):
@@ -415,11 +423,7 @@ class ExactMethod(Method):
 
     def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
         labels = super()._check_labels(labels, batch)
-        if int(labels.min()) < 0 or int(labels.max()) >= self.n_classes:
-            raise ValueError(
-                f"labels must lie in [0, {self.n_classes - 1}] (n_classes={self.n_classes}), "
-                f"got range [{int(labels.min())}, {int(labels.max())}]"
-            )
+        check_label_range(labels, self.n_classes)  # no host read on an accelerator
         return labels
 
     def _step(self, views, labels, step, total_steps):

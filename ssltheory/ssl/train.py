@@ -55,9 +55,11 @@ from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import TrainConfig
 from ssltheory.ssl.data import DATASETS, SameLabelSampler, load_dataset
 from ssltheory.ssl.encoders import build_encoder
+from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
 
-__all__ = ["TrainConfig", "Built", "NonFiniteLossError", "build", "train", "train_step", "warmup_cosine", "load_checkpoint", "load_run"]
+__all__ = ["TrainConfig", "Built", "NonFiniteLossError", "NonFiniteWatch", "StepSettings", "build", "train", "train_step",
+           "logs_as_floats", "warmup_cosine", "load_checkpoint", "load_run"]
 
 class NonFiniteLossError(ValueError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
@@ -81,9 +83,81 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StepSettings:
+    """How a step runs on its device: the one place that decides bf16 autocast, channels-last
+    images and fused Adam (the trainer, ``bench --only gpu`` and the GPU check all build from it).
+
+    ``StepSettings.for_device(device)``: the accelerator path on CUDA (bf16 autocast, channels-last,
+    fused Adam, ``cudnn.benchmark``), float32 and the for-each Adam on the CPU (whose numbers stay
+    those of earlier runs). ``accelerated=True`` takes the CUDA path on any device (the GPU check's
+    CPU dry run: bf16 autocast and fused Adam exist on the CPU too).
+    """
+
+    accelerated: bool
+
+    @classmethod
+    def for_device(cls, device: torch.device | str, accelerated: bool | None = None) -> "StepSettings":
+        return cls(torch.device(device).type == "cuda" if accelerated is None else bool(accelerated))
+
+    def autocast(self, device: torch.device | str):
+        """bf16 autocast on ``device`` (a disabled context off the accelerator path)."""
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=self.accelerated)
+
+    def prepare(self, method: nn.Module) -> nn.Module:
+        """The method's weights in channels-last layout (the accelerator path), in place."""
+        if self.accelerated:
+            method = method.to(memory_format=torch.channels_last)
+        if self.accelerated and next(method.parameters()).device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        return method
+
+    def layout(self, views: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The views in the layout of the weights (channels-last on the accelerator path)."""
+        if not self.accelerated:
+            return views
+        return [v.contiguous(memory_format=torch.channels_last) for v in views]
+
+    def optimizer(self, params: list[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.Adam:
+        """The trainer's Adam, fused (one kernel for every tensor, no host read of its step counts)
+        on the accelerator path."""
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=self.accelerated or None)
+
+
+class NonFiniteWatch:
+    """Counts the steps whose loss was NaN or infinite, on the device, without a host read.
+
+    ``record(loss, step)`` after each step's forward (device-side ``torch.where``; returns the
+    step's non-finite flag as a float tensor, which a fused optimiser takes as ``found_inf`` and so
+    skips that update on the device); ``check()`` reads the count on the host (the trainer does
+    so on logged and checkpoint steps and at the end) and raises :class:`NonFiniteLossError`
+    naming the first bad step and its loss.
+    """
+
+    def __init__(self, device: torch.device | str):
+        self.count = torch.zeros((), dtype=torch.int64, device=device)
+        self.first_step = torch.full((), -1, dtype=torch.int64, device=device)
+        self.first_loss = torch.zeros((), dtype=torch.float32, device=device)
+
+    def record(self, loss: torch.Tensor, step: int) -> torch.Tensor:
+        bad = ~torch.isfinite(loss.detach())
+        first = bad & (self.first_step < 0)
+        self.first_step.copy_(torch.where(first, step, self.first_step))
+        self.first_loss.copy_(torch.where(first, loss.detach().float(), self.first_loss))
+        self.count.add_(bad.long())
+        return bad.float()
+
+    def check(self) -> None:
+        """Raise NonFiniteLossError if any recorded loss was non-finite (a host read)."""
+        count = int(self.count)
+        if count:
+            more = f" ({count} non-finite steps in all)" if count > 1 else ""
+            raise NonFiniteLossError(f"loss became {self.first_loss.item()} at step {int(self.first_step)}{more}")
+
+
 def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tensor | None, optimizer: torch.optim.Optimizer,
                scheduler, params: list[torch.Tensor], step: int, total_steps: int, *, world_size: int = 1,
-               autocast=None) -> tuple[torch.Tensor, dict, float]:
+               autocast=None, watch: NonFiniteWatch | None = None) -> tuple[torch.Tensor, dict, float]:
     """One optimiser step of the trainer, from augmented views to updated weights [code: REFERENCE.md].
 
     ``method.training_step`` under ``autocast`` (the trainer passes bf16 autocast on CUDA, off
@@ -98,32 +172,54 @@ def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tenso
         optimizer, scheduler: the trainer's Adam and LambdaLR (warm-up then cosine).
         params: the parameters the optimiser updates (clipped here).
         step, total_steps: 0-based index of this step and the run's length (the methods' schedules).
+        watch: None: the loss's finiteness is read on the host (one synchronisation) and a
+            non-finite loss raises before anything is updated. A :class:`NonFiniteWatch`: no host
+            read at all (the trainer's way); the watch counts the step on the device, a fused
+            optimiser skips its update there (``found_inf``), and ``watch.check()`` raises later.
 
     Returns:
         (loss, logs, lr): the loss before the update (a scalar tensor, no graph), the method's
-        logs, and the learning rate this step used.
+        logs (detached tensors; :func:`logs_as_floats` reads them), and the learning rate this step used.
 
     Raises:
-        NonFiniteLossError: the loss is NaN or infinite on some rank; nothing was updated.
+        NonFiniteLossError: (``watch`` None) the loss is NaN or infinite on some rank; nothing was updated.
     """
     with autocast if autocast is not None else contextlib.nullcontext():
         loss, logs = method.training_step(views, labels, step, total_steps)
-    finite = torch.isfinite(loss.detach()).float()
-    if world_size > 1:  # every rank stops together, none waits in a collective
-        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-    if not finite.item():
-        raise NonFiniteLossError(f"loss became {loss.item()} at step {step}")
+    if watch is None:
+        finite = torch.isfinite(loss.detach()).float()
+        if world_size > 1:  # every rank stops together, none waits in a collective
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not finite.item():
+            raise NonFiniteLossError(f"loss became {loss.item()} at step {step}")
+        skip = None
+    else:
+        skip = watch.record(loss, step)
+        if world_size > 1:  # every rank skips together
+            dist.all_reduce(skip, op=dist.ReduceOp.MAX)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if world_size > 1:
         _average_gradients(params, world_size)
     torch.nn.utils.clip_grad_value_(params, 2.0)
-    optimizer.step()
+    fused = skip is not None and optimizer.defaults.get("fused")
+    if fused:
+        optimizer.found_inf = skip  # read by fused Adam on the device: a non-finite step updates nothing
+    try:
+        optimizer.step()
+    finally:
+        if fused:
+            del optimizer.found_inf
     lr = optimizer.param_groups[0]["lr"] if scheduler is None else scheduler.get_last_lr()[0]
     if scheduler is not None:
         scheduler.step()
     method.on_step_end(step, total_steps)
     return loss.detach(), logs, lr
+
+
+def logs_as_floats(logs: dict) -> dict[str, float]:
+    """A step's logs as Python floats: the host read of the detached tensors, once per logged step."""
+    return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in logs.items()}
 
 
 def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
@@ -136,7 +232,9 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
             dataset's own registry entry, e.g. CIFAR-10's half jitter). SSL pretraining uses its
             whole training split (train and val rows, ``ImageDataset.pretraining``) [code].
         callback: called after every optimiser step as ``callback(step, record)`` (``step``
-            1-based; ``record`` the step's loss, lr, seconds and method logs as floats). If it
+            1-based; ``record`` the step's loss, lr, seconds and method logs as floats: with a
+            callback every step reads the device once; without one the loop reads it only on
+            logged and checkpoint steps). If it
             returns True, training stops there and nothing more is written: the run directory
             is as an interruption at that step leaves it, and ``resume=True`` continues from its
             last checkpoint, bit for bit.
@@ -238,21 +336,24 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     partners = SameLabelSampler(labels) if config.label_views else None
     n_train = len(images)
 
-    method, augment = method.to(device), augment.to(device)
+    settings = StepSettings.for_device(device)
+    method, augment = settings.prepare(method.to(device)), augment.to(device)
     if device.type == "cuda":
-        method = method.to(memory_format=torch.channels_last)
         if world_size > 1:
             method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
+    if method.needs_labels:
+        check_label_range(labels, getattr(method, "n_classes", int(labels.max()) + 1))  # once, on the host: the step itself reads nothing back
     if world_size > 1:
         for tensor in method.state_dict().values():
             dist.broadcast(tensor, src=0)
     _seed_everything(config.seed + rank)
 
     params = [p for p in method.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.base_lr, weight_decay=config.weight_decay)
+    optimizer = settings.optimizer(params, config.base_lr, config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, warmup_steps, total_steps))
     sampler = _EpochSampler(n_train, config.batch_size, seed=config.seed)
-    augment_generator = torch.Generator().manual_seed(config.seed + 1 + rank)  # per rank: different views
+    # on the training device, so that a step draws its views without a host copy; per rank: different views
+    augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1 + rank)
 
     # ---- resume
     step = 0
@@ -302,7 +403,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     monitor = _reference_monitor(config, dataset, encoder) if is_main and config.monitor_every else None
 
     # ---- the loop
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = settings.autocast(device)
+    watch = NonFiniteWatch(device)  # the loss's finiteness, read on the host only when the loop reads anyway
     method.train()
     last_checkpoint = step if checkpoint_path.exists() and config.resume else None
     started, start_step = time.perf_counter(), step
@@ -311,35 +413,39 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         while step < total_steps:
             index = sampler.next_batch()  # same global batch on every rank
             index = index.chunk(world_size)[rank]
-            batch = images[index].to(device, non_blocking=True)
+            batch = _to_device(images[index], device)
             views = augment(batch, generator=augment_generator)  # list of (B, C, h, w), large crops first
             if partners is not None:  # the second view is of another image with the same label
-                other = images[partners(index, generator=sampler.generator)].to(device, non_blocking=True)
+                other = _to_device(images[partners(index, generator=sampler.generator)], device)
                 views[1] = augment.view(other, 1, generator=augment_generator)
-            if device.type == "cuda":
-                views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-            batch_labels = labels[index].to(device) if method.needs_labels else None
+            views = settings.layout(views)
+            batch_labels = _to_device(labels[index], device) if method.needs_labels else None
 
+            loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
+                                        world_size=world_size, autocast=autocast, watch=watch)
+            step += 1
+            logged = step % config.log_every == 0 or step == total_steps
+            checkpoint_due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
+            if not (logged or checkpoint_due or callback is not None):
+                progress.update(1)
+                continue  # nothing read back from the device on this step
             try:
-                loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
-                                            world_size=world_size, autocast=autocast)
+                watch.check()  # before anything of a non-finite step is written
             except NonFiniteLossError as exc:
                 where = f"step {last_checkpoint} in {checkpoint_path}" if last_checkpoint is not None else "none was written yet"
                 raise NonFiniteLossError(f"{exc}; training stopped, last good checkpoint: {where}") from None
-            step += 1
             seconds = time.perf_counter() - started
-            record = {"step": step, "loss": loss.item(), "lr": lr, "seconds": round(seconds, 3)}
-            record.update({k: _as_number(v) for k, v in logs.items()})
+            record = {"step": step, "loss": loss.item(), "lr": lr, "seconds": round(seconds, 3), **logs_as_floats(logs)}
             images_per_s = config.batch_size * (step - start_step) / max(seconds, 1e-9)
             progress.update(1, loss=record["loss"], img_per_s=round(images_per_s))
 
-            if is_main and (step % config.log_every == 0 or step == total_steps):
+            if is_main and logged:
                 run.append_metrics(record)
             if monitor is not None and (step % config.monitor_every == 0 or step == total_steps):
                 run.append_metrics(monitor.score(step))  # on this step only; restores modes and random states
             if callback is not None and callback(step, record) and step < total_steps:
                 return run.path  # stopped early: nothing more is written, as after an interruption
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total_steps:
+            if checkpoint_due:
                 save_checkpoint(step)
                 last_checkpoint = step
 
@@ -403,8 +509,12 @@ def _average_gradients(params: list[torch.Tensor], world_size: int) -> None:
             p.grad.div_(world_size)
 
 
-def _as_number(value):
-    return value.item() if isinstance(value, torch.Tensor) else value
+def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host batch on ``device``: through pinned memory and without waiting on CUDA (the caching
+    host allocator keeps the pinned block until the copy has run), as it is on the CPU."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -129,12 +129,37 @@ def _phase_one_feasible(B: list[list[Fraction]], c: list[Fraction]) -> bool:
         basis[leave] = entering
 
 
+def _score_difference(x: list[Fraction], a: int, b: int, k: int) -> list[Fraction]:
+    """The row r with r . v = (v_a - v_b) . x for stacked scores v = (v_0, ..., v_{k-1}) (k x len(x))."""
+    width = len(x)
+    row = [Fraction(0)] * (k * width)
+    for t in range(width):
+        row[a * width + t] += x[t]
+        row[b * width + t] -= x[t]
+    return row
+
+
+def _scores_exist(strict: list, weak: list, equal: list) -> bool:
+    """Is there v with r . v > 0 (strict rows), >= 0 (weak rows), = 0 (equal rows)? Exact.
+
+    Motzkin's transposition theorem [derived]: there is none iff some u >= 0 with sum(u) = 1 (on
+    the strict rows), u' >= 0 (weak rows) and free w (equal rows, as w+ - w-) give
+    sum u_i r_i + sum u'_j r'_j + sum w_k r''_k = 0; that is decided by :func:`_phase_one_feasible`.
+    """
+    if not strict:
+        return True  # v = 0
+    columns = [*strict, *weak, *equal, *([-v for v in row] for row in equal)]
+    n_rows = len(strict[0])
+    B = [[col[r] for col in columns] for r in range(n_rows)]
+    B.append([Fraction(1)] * len(strict) + [Fraction(0)] * (len(columns) - len(strict)))
+    return not _phase_one_feasible(B, [Fraction(0)] * n_rows + [Fraction(1)])
+
+
 def exact_strictly_separable(Z, y) -> bool:
     """Does an affine argmax probe realize labels y (n,) on Z (n, d) strictly? Exact.
 
-    Farkas [derived]: the system (v_{y_i} - v_j).(z_i, 1) >= 1 (all i, j != y_i) is infeasible iff
-    some u >= 0 with sum(u) = 1 has sum_{i,j} u_ij (e_{y_i} - e_j) (z_i, 1) = 0; that is decided by
-    :func:`_phase_one_feasible` on the exact binary fractions of Z.
+    The system (v_{y_i} - v_j).(z_i, 1) > 0 (all i, j != y_i), decided in the exact binary
+    fractions of Z by a transposition theorem and our own phase-one simplex (:func:`_scores_exist`).
     """
     y = [int(v) for v in y]
     labels = sorted(set(y))
@@ -143,20 +168,8 @@ def exact_strictly_separable(Z, y) -> bool:
     index = {lab: k for k, lab in enumerate(labels)}
     k = len(labels)
     X = [row + [Fraction(1)] for row in fractions(Z)]
-    width = len(X[0])
-    columns = []  # one column of B per constraint (i, j)
-    for i, yi in enumerate(y):
-        for j in range(k):
-            if j == index[yi]:
-                continue
-            col = [Fraction(0)] * (k * width)
-            for t in range(width):
-                col[index[yi] * width + t] += X[i][t]
-                col[j * width + t] -= X[i][t]
-            columns.append(col)
-    B = [[col[r] for col in columns] for r in range(k * width)] + [[Fraction(1)] * len(columns)]
-    c = [Fraction(0)] * (k * width) + [Fraction(1)]
-    return not _phase_one_feasible(B, c)
+    strict = [_score_difference(X[i], index[yi], j, k) for i, yi in enumerate(y) for j in range(k) if j != index[yi]]
+    return _scores_exist(strict, [], [])
 
 
 def exact_hulls_intersect(A, B) -> bool:
@@ -195,15 +208,37 @@ def exact_dependence_holds(C, lambda_exact: dict) -> bool:
     return all(sum(v * rows[m][j] for m, v in lam.items()) == 0 for j in range(len(rows[0])))
 
 
-def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n_labels: int | None = None) -> Fraction:
-    """sup over f in ERM_F(D) of the 0-1 risk R(f), by enumerating every labelling (THEORY.md T3).
+def _linear_outcomes(points: list[list[Fraction]], k: int):
+    """Every outcome an affine argmax probe can have on the distinct codes: per code a label that
+    scores strictly highest, or None (a tie at the top: correct for no label). Exact."""
+    X = [row + [Fraction(1)] for row in points]
+    choices = [*range(k), *itertools.combinations(range(k), 2)]  # a strict winner, or a tied top pair
+    seen = set()
+    for pattern in itertools.product(choices, repeat=len(X)):
+        strict, weak, equal = [], [], []
+        for x, choice in zip(X, pattern):
+            if isinstance(choice, int):
+                strict += [_score_difference(x, choice, j, k) for j in range(k) if j != choice]
+            else:
+                a, b = choice
+                equal.append(_score_difference(x, a, b, k))
+                weak += [_score_difference(x, a, j, k) for j in range(k) if j not in choice]
+        outcome = tuple(c if isinstance(c, int) else None for c in pattern)
+        if outcome not in seen and _scores_exist(strict, weak, equal):
+            seen.add(outcome)
+            yield outcome
 
-    A probe of either family is a function of the code, so it labels the distinct codes of Z;
-    this enumerates every labelling of the distinct codes by 0..k-1, keeps those the family
-    realizes (``"linear"``: strictly, by :func:`exact_strictly_separable`; ``"universal"``:
-    all), keeps the ones with the fewest errors on the sample D (counted with repetitions; zero
-    when D is realizable, the ERM set of THEORY.md section 0), and returns the largest risk
-    sum_i p_i [f(z_i) != y_i] among them, exactly.
+
+def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n_labels: int | None = None) -> Fraction:
+    """sup over f in ERM_F(D) of the 0-1 risk R(f), by enumerating every outcome (THEORY.md T3).
+
+    A probe of either family acts on the code, so it is enumerated by what it does on each distinct
+    code of Z. ``"universal"`` (every function of z): any label per code. ``"linear"`` (affine
+    argmax, correct only where the point's label scores strictly highest, THEORY.md section 0): per
+    code a strict winner or a tie at the top (then every point there is an error), kept when some
+    scores realize it (exact, :func:`_scores_exist`). Among the outcomes with the fewest errors on the
+    sample D (counted with repetitions; zero when some probe fits D: the ERM set) the largest risk
+    sum_i p_i [f(z_i) != y_i] is returned, exactly.
 
     Args:
         Z: (n, d) codes of the whole (small) world.
@@ -213,28 +248,25 @@ def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n
         p: (n,) point masses (floats, read exactly, or Fractions), default uniform.
         n_labels: k, default max(y) + 1 (at least 2).
 
-    Cost: k^(distinct codes) exact LPs; meant for worlds of a handful of codes.
+    Cost: (k + k(k-1)/2)^(distinct codes) exact LPs for linear probes; meant for a handful of codes.
     """
     if probe not in ("linear", "universal"):
         raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
     rows = [tuple(r) for r in fractions(Z)]
     y = [int(v) for v in y]
     n = len(rows)
-    p = (
-        [Fraction(1, n)] * n
-        if p is None
-        else [Fraction(v) if isinstance(v, Fraction) else Fraction(float(v)) for v in p]
-    )
+    p = [Fraction(1, n)] * n if p is None else [v if isinstance(v, Fraction) else Fraction(float(v)) for v in p]
     k = max(max(y) + 1, 2) if n_labels is None else int(n_labels)
     distinct = sorted(set(rows))
     code_of = [distinct.index(r) for r in rows]
-    points = np.array([[float(v) for v in r] for r in distinct])
+    if probe == "linear":
+        outcomes = _linear_outcomes([list(r) for r in distinct], k)
+    else:
+        outcomes = itertools.product(range(k), repeat=len(distinct))
     best_errors, worst = None, Fraction(0)
-    for labelling in itertools.product(range(k), repeat=len(distinct)):
-        if probe == "linear" and not exact_strictly_separable(points, labelling):
-            continue
-        errors = sum(labelling[code_of[i]] != y[i] for i in sample)
-        risk = sum((p[i] for i in range(n) if labelling[code_of[i]] != y[i]), Fraction(0))
+    for outcome in outcomes:
+        errors = sum(outcome[code_of[i]] != y[i] for i in sample)
+        risk = sum((p[i] for i in range(n) if outcome[code_of[i]] != y[i]), Fraction(0))
         if best_errors is None or errors < best_errors:
             best_errors, worst = errors, risk
         elif errors == best_errors:

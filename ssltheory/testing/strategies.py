@@ -8,7 +8,8 @@ integer codes and no transform, e.g. three collinear codes in the plane.
 - Equivalence classes (THEORY.md section 0): :func:`class_labels`, :func:`augmentation_pairs`,
   :func:`sampled_views`, and :func:`equivalence_classes` (built from any of the three).
 - Invariant tasks: :func:`invariant_tasks` (one label per class, binary or k-way).
-- Points: :func:`float_matrices` (bounded finite floats), :func:`general_position_points`
+- Points: :func:`float_matrices` (bounded finite floats), :func:`orthogonal_matrices`,
+  :func:`general_position_points`
   (integer points on the moment curve under an invertible integer affine map: every d + 1 of
   them affinely independent, exactly, as T5 asks).
 - Class codes **with their answer attached** (:class:`CodesWithAnswer`): :func:`ideal_codes`
@@ -142,6 +143,21 @@ def float_matrices(n_rows, n_cols, bound: float = 10.0, dtype=np.float64):
     width = 32 if np.dtype(dtype) == np.float32 else 64
     elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=width)
     return st.tuples(rows, cols).flatmap(lambda shape: hnp.arrays(dtype, shape, elements=elements))
+
+
+@st.composite
+def orthogonal_matrices(draw, n: int, max_reflections: int = 3) -> np.ndarray:
+    """(n, n) float64 orthogonal matrices (to rounding): a product of up to ``max_reflections``
+    Householder reflections of drawn vectors (each a constant background with a few drawn
+    entries, so n may be in the hundreds). Shrinks to the identity."""
+    Q = np.eye(n)
+    unit = st.floats(-1.0, 1.0, allow_nan=False, allow_subnormal=False)
+    for _ in range(draw(st.integers(0, max_reflections))):
+        v = draw(hnp.arrays(np.float64, n, elements=unit, fill=unit))
+        norm = float(v @ v)
+        if norm > 1e-12:
+            Q = Q - np.outer(Q @ v, v) * (2.0 / norm)
+    return Q
 
 
 @st.composite

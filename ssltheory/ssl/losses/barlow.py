@@ -50,7 +50,7 @@ class BarlowTwinsLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``on_diagonal`` (sum (1 - C_ii)^2), ``off_diagonal``
+        logs: dict of detached scalars: ``loss``, ``on_diagonal`` (sum (1 - C_ii)^2), ``off_diagonal``
             (sum_{i != j} C_ij^2, unweighted), ``mean_diagonal`` (mean C_ii; 1 = perfectly invariant).
 
     Example:
@@ -68,7 +68,7 @@ class BarlowTwinsLoss(nn.Module):
         """The loss of the class docstring on two views' embeddings ``z_a``, ``z_b`` (batch, dim), same shape.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         check_view_pair(z_a, z_b)
         use_dist = resolve_distributed(self.distributed)
@@ -78,7 +78,10 @@ class BarlowTwinsLoss(nn.Module):
             n_a = self._standardise(z_a.float(), use_dist)
             n_b = self._standardise(z_b.float(), use_dist)
             n_rows = float(z_a.shape[0] * (world_size() if use_dist else 1))
-            c = n_a.T @ n_b / n_rows  # (D, D), local part of the global C
+            # the (D, D) product in the projections' own precision (bf16 under autocast: the authors
+            # run it in their autocast's half precision [code]); the rest in float32
+            product = z_a.dtype if z_a.dtype in (torch.bfloat16, torch.float16) else torch.float32
+            c = (n_a.to(product).T @ n_b.to(product)).float() / n_rows  # (D, D), local part of the global C
             if use_dist:
                 c = all_reduce_sum_with_grad(c)
             diagonal = torch.diagonal(c)
@@ -86,10 +89,10 @@ class BarlowTwinsLoss(nn.Module):
             off_diag = c.pow(2).sum() - diagonal.pow(2).sum()
             loss = on_diag + self.lambda_offdiag * off_diag
         logs = {
-            "loss": float(loss.detach()),
-            "on_diagonal": float(on_diag.detach()),
-            "off_diagonal": float(off_diag.detach()),
-            "mean_diagonal": float(diagonal.detach().mean()),
+            "loss": loss.detach(),
+            "on_diagonal": on_diag.detach(),
+            "off_diagonal": off_diag.detach(),
+            "mean_diagonal": diagonal.detach().mean(),
         }
         return loss, logs
 

@@ -56,8 +56,8 @@ class CISSLLoss(nn.Module):
 
     Returns:
         loss: scalar (or (2B,)), float32
-        logs: dict of floats: ``loss``, ``excess_over_log2`` (loss - log 2 >= 0),
-            ``n_targets`` (2B_global).
+        logs: dict of detached scalars (``ssltheory.ssl.losses.common``): ``loss``, ``excess_over_log2``
+            (loss - log 2 >= 0), ``n_targets`` (2B_global).
 
     Example:
         >>> loss_fn = CISSLLoss(distributed=False)
@@ -78,7 +78,7 @@ class CISSLLoss(nn.Module):
         (student and teacher widths as the heads give them).
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         for name, x in (("student_a", student_a), ("student_b", student_b), ("teacher_a", teacher_a), ("teacher_b", teacher_b)):
             check_matrix(x, name)
@@ -100,8 +100,8 @@ class CISSLLoss(nn.Module):
         mean = per_row.mean()
         loss = mean if self.reduction == "mean" else per_row
         logs = {
-            "loss": float(mean.detach()),
-            "excess_over_log2": float(mean.detach()) - math.log(2.0),
+            "loss": mean.detach(),
+            "excess_over_log2": mean.detach() - math.log(2.0),
             "n_targets": float(targets.shape[0]),
         }
         return loss, logs

@@ -1,8 +1,13 @@
-"""Boundary checks and the float32 rule shared by every loss in this package.
+"""Boundary checks, the float32 rule and the logs rule shared by every loss in this package.
 
 REFERENCE.md: "Loss maths in float32 under mixed precision" [code]. Each loss casts its inputs with
 `.float()` and runs inside `float32_maths(x)`, which switches autocast off on x's device type so
 that softmax, log and exp are never computed in bf16/fp16.
+
+Logs: every loss returns ``(loss, logs)`` with ``logs`` a dict of *detached scalar tensors* (or
+Python numbers for what is known on the host, e.g. a count), never a value read back from the
+device: reading one (``float(t)``, ``t.item()``) waits for the accelerator, so the trainer reads
+them once per logged step (``ssltheory.ssl.train.logs_as_floats``), not once per step.
 """
 
 from __future__ import annotations
@@ -72,6 +77,26 @@ def check_student_teacher_views(
             f"but student_logits views have shape {tuple(student[0].shape)}"
         )
     return student, teacher
+
+
+def check_label_range(labels: torch.Tensor, n_classes: int) -> None:
+    """ValueError unless every entry of the integer ``labels`` lies in [0, n_classes).
+
+    Without a host read on an accelerator: there the check is ``torch._assert_async`` (a device-side
+    assertion, which stops the process with the message if it fails, without a synchronisation;
+    the trainer checks the whole label set on the CPU before its first step). On the CPU the
+    same assertion runs at once and is reported as the ValueError."""
+    if not labels.numel():
+        return
+    in_range = (labels.min() >= 0) & (labels.max() < n_classes)
+    message = f"labels must lie in [0, {n_classes - 1}] (n_classes={n_classes})"
+    if labels.device.type != "cpu":
+        torch._assert_async(in_range, message)
+        return
+    try:
+        torch._assert_async(in_range, message)
+    except RuntimeError:
+        raise ValueError(f"{message}, got range [{labels.min().item()}, {labels.max().item()}]") from None
 
 
 def check_positive(value: float, name: str) -> float:

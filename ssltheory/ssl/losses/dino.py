@@ -59,7 +59,7 @@ class DINOLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
+        logs: dict of detached scalars: ``loss``, ``teacher_entropy`` (mean H(t_v)), ``teacher_temperature``.
 
     Example:
         >>> loss_fn = DINOLoss(n_codes=64, distributed=False)
@@ -99,7 +99,7 @@ class DINOLoss(nn.Module):
         this call then updates.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"``, ``"teacher_entropy"``,
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"``, ``"teacher_entropy"``,
             ``"teacher_temperature"``).
         """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
@@ -119,7 +119,7 @@ class DINOLoss(nn.Module):
 
         self.update_center(torch.cat(raw_teacher, dim=0), use_dist)
         logs = {
-            "loss": float(loss.detach()),
+            "loss": loss.detach(),
             "teacher_entropy": teacher_entropy,
             "teacher_temperature": float(temperature),
         }
@@ -180,4 +180,4 @@ def _sharpened_teacher(raw_teacher: list[torch.Tensor], center: torch.Tensor, te
         log_normaliser = z.amax(dim=1) - torch.log(t.amax(dim=1))
         entropies.append(log_normaliser.mean() - torch.dot(z.reshape(-1), t.reshape(-1)) / len(z))
         probs.append(t)
-    return probs, float(torch.stack(entropies).mean())
+    return probs, torch.stack(entropies).mean()

@@ -66,7 +66,7 @@ class DISSLLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
+        logs: dict of detached scalars: ``loss``, ``distill`` (CE), ``det_inv`` (CE), ``marginal_entropy``
             (H(pbar)), ``teacher_entropy`` (mean H(t_v)), ``kl_distillation``, ``kl_invariance``.
 
     Example:
@@ -101,7 +101,7 @@ class DISSLLoss(nn.Module):
         (batch, n_codes).
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 2)
         use_dist = resolve_distributed(self.distributed)
@@ -128,14 +128,14 @@ class DISSLLoss(nn.Module):
             teacher_entropy = _mean_entropy(t, log_t)
 
         logs = {
-            "loss": float(loss.detach()),
-            "distill": float(distill.detach()),
-            "det_inv": float(det_inv.detach()),
-            "marginal_entropy": float(marginal_entropy.detach()),
-            "teacher_entropy": float(teacher_entropy),
+            "loss": loss.detach(),
+            "distill": distill.detach(),
+            "det_inv": det_inv.detach(),
+            "marginal_entropy": marginal_entropy.detach(),
+            "teacher_entropy": teacher_entropy,
             # every teacher view appears equally often in both pair lists, so CE - H = mean KL
-            "kl_distillation": float(distill.detach() - teacher_entropy),
-            "kl_invariance": float(det_inv.detach() - teacher_entropy),
+            "kl_distillation": distill.detach() - teacher_entropy,
+            "kl_invariance": det_inv.detach() - teacher_entropy,
         }
         return loss, logs
 

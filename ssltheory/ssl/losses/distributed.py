@@ -148,7 +148,7 @@ def global_mean_with_grad(rows: torch.Tensor, distributed: bool) -> torch.Tensor
     if not distributed:
         return rows.mean(dim=0)
     total = all_reduce_sum_with_grad(rows.sum(dim=0))
-    count = torch.tensor(float(rows.shape[0]), device=rows.device, dtype=rows.dtype)
+    count = torch.full((), float(rows.shape[0]), device=rows.device, dtype=rows.dtype)  # a fill, no host copy
     dist.all_reduce(count, op=dist.ReduceOp.SUM)
     return total / count
 
@@ -156,9 +156,10 @@ def global_mean_with_grad(rows: torch.Tensor, distributed: bool) -> torch.Tensor
 @torch.no_grad()
 def global_mean_no_grad(rows: torch.Tensor, distributed: bool) -> torch.Tensor:
     """Mean over the rows of the global batch without gradient (DINO's centre): (n, ...) -> (...)."""
+    if not distributed:
+        return rows.mean(dim=0)
     total = rows.sum(dim=0)
-    count = torch.tensor(float(rows.shape[0]), device=rows.device, dtype=rows.dtype)
-    if distributed:
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        dist.all_reduce(count, op=dist.ReduceOp.SUM)
+    count = torch.full((), float(rows.shape[0]), device=rows.device, dtype=rows.dtype)  # a fill, no host copy
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    dist.all_reduce(count, op=dist.ReduceOp.SUM)
     return total / count

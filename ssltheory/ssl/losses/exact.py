@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ssltheory.ssl.losses.common import check_view_list, float32_maths
+from ssltheory.ssl.losses.common import check_label_range, check_view_list, float32_maths
 
 __all__ = ["ExactISSLLoss"]
 
@@ -29,7 +29,7 @@ class ExactISSLLoss(nn.Module):
 
     Returns:
         loss: scalar float32 (nats; H[M|Z] estimate)
-        logs: dict of floats: ``loss``, ``accuracy`` (fraction of rows whose argmax is M).
+        logs: dict of detached scalars: ``loss``, ``accuracy`` (fraction of rows whose argmax is M).
 
     Example:
         >>> loss, logs = ExactISSLLoss()([torch.randn(8, 10)], torch.randint(0, 10, (8,)))
@@ -42,7 +42,7 @@ class ExactISSLLoss(nn.Module):
         against ``labels`` (batch,), integers in [0, n_classes).
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"``, ``"accuracy"``).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"``, ``"accuracy"``).
         """
         if isinstance(logits, torch.Tensor):
             logits = [logits]
@@ -54,12 +54,11 @@ class ExactISSLLoss(nn.Module):
         batch, n_classes = logits[0].shape
         if labels.shape[0] != batch:
             raise ValueError(f"labels has {labels.shape[0]} entries but logits have {batch} rows")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-            raise ValueError(f"labels must lie in [0, {n_classes - 1}], got range [{int(labels.min())}, {int(labels.max())}]")
+        check_label_range(labels, n_classes)
 
         labels = labels.long()
         with float32_maths(logits[0]):
             per_view = [torch.nn.functional.cross_entropy(x.float(), labels) for x in logits]
             loss = torch.stack(per_view).mean()
         accuracy = torch.stack([(x.detach().argmax(1) == labels).float().mean() for x in logits]).mean()
-        return loss, {"loss": float(loss.detach()), "accuracy": float(accuracy)}
+        return loss, {"loss": loss.detach(), "accuracy": accuracy}

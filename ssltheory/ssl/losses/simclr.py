@@ -42,7 +42,7 @@ class NTXentLoss(nn.Module):
 
     Returns:
         loss: scalar (or (2B,) with reduction "none"), float32
-        logs: dict of floats: ``loss``, ``positive_cosine`` (mean cosine between the two views),
+        logs: dict of detached scalars: ``loss``, ``positive_cosine`` (mean cosine between the two views),
             ``n_negatives`` (2B_global - 2).
 
     Example:
@@ -60,7 +60,7 @@ class NTXentLoss(nn.Module):
         """The loss of the class docstring on two views' embeddings ``z_a``, ``z_b`` (batch, dim), same shape.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         check_view_pair(z_a, z_b)
         use_dist = resolve_distributed(self.distributed)
@@ -81,8 +81,8 @@ class NTXentLoss(nn.Module):
         positive_cosine = (local[:batch] * local[batch:]).sum(1).mean()
         loss = per_row.mean() if self.reduction == "mean" else per_row
         logs = {
-            "loss": float(per_row.mean().detach()),
-            "positive_cosine": float(positive_cosine.detach()),
+            "loss": per_row.mean().detach(),
+            "positive_cosine": positive_cosine.detach(),
             "n_negatives": float(candidates.shape[0] - 2),
         }
         return loss, logs

@@ -23,15 +23,16 @@ __all__ = ["SimSiamLoss", "projection_std"]
 
 
 @torch.no_grad()
-def projection_std(z: torch.Tensor) -> float:
+def projection_std(z: torch.Tensor) -> torch.Tensor | float:
     """Mean over coordinates of the batch standard deviation of the l2-normalised rows of z (B, D).
 
     About 1/sqrt(D) when the projections spread over the sphere, 0 at collapse (all rows equal)
-    [paper: Chen & He 2021 sec. 4.1 and fig. 2]; SimSiam's collapse monitor. 0.0 for one row.
+    [paper: Chen & He 2021 sec. 4.1 and fig. 2]; SimSiam's collapse monitor, a detached scalar
+    tensor (read on the host only when logged). 0.0 for one row.
     """
     if z.shape[0] < 2:
         return 0.0
-    return float(F.normalize(z.detach().float(), dim=1).std(dim=0).mean())
+    return F.normalize(z.detach().float(), dim=1).std(dim=0).mean()
 
 
 class SimSiamLoss(nn.Module):
@@ -53,7 +54,7 @@ class SimSiamLoss(nn.Module):
 
     Returns:
         loss: scalar float32 in [-1, 1]
-        logs: dict of floats: ``loss`` (the collapse monitor, `projection_std`, is the method's log).
+        logs: dict of detached scalars: ``loss`` (the collapse monitor, `projection_std`, is the method's log).
 
     Example:
         >>> loss_fn = SimSiamLoss()
@@ -74,7 +75,7 @@ class SimSiamLoss(nn.Module):
         ``z_b`` of two views, each (batch, dim).
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         for x, name in ((p_a, "p_a"), (p_b, "p_b"), (z_a, "z_a"), (z_b, "z_b")):
             check_matrix(x, name)
@@ -83,4 +84,4 @@ class SimSiamLoss(nn.Module):
             d_ab = -F.cosine_similarity(p_a.float(), z_b.detach().float(), dim=1, eps=self.eps).mean()
             d_ba = -F.cosine_similarity(p_b.float(), z_a.detach().float(), dim=1, eps=self.eps).mean()
             loss = (d_ab + d_ba) / 2
-        return loss, {"loss": float(loss.detach())}
+        return loss, {"loss": loss.detach()}

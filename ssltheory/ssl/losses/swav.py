@@ -71,9 +71,10 @@ def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int 
     if distributed:
         dist.all_reduce(shift, op=dist.ReduceOp.MAX)
     q.sub_(shift).exp_()
-    n_rows = torch.tensor(float(q.shape[0]), device=q.device)
+    n_rows = float(q.shape[0])  # a Python number unless it must be summed over processes (then a fill)
     total = q.sum()
     if distributed:
+        n_rows = torch.full((), n_rows, device=q.device)
         dist.all_reduce(n_rows)
         dist.all_reduce(total)
     q.div_(total)
@@ -104,6 +105,12 @@ class EmbeddingQueue(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.register_buffer("queue", torch.zeros(n_global, length, dim))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+        self._filled = 0  # the host's copy of `filled`: slicing the queue reads nothing from the device
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if prefix + "filled" in state_dict:  # once, when a checkpoint is loaded
+            self._filled = int(state_dict[prefix + "filled"])
 
     @torch.no_grad()
     def push(self, embeddings: Sequence[torch.Tensor]) -> None:
@@ -116,10 +123,11 @@ class EmbeddingQueue(nn.Module):
         new = torch.stack([e.detach().to(self.queue.dtype) for e in embeddings])[:, : self.queue.shape[1]]
         keep = self.queue.shape[1] - new.shape[1]
         self.queue.copy_(torch.cat([new, self.queue[:, :keep]], dim=1))
-        self.filled.fill_(min(int(self.filled) + batch, self.queue.shape[1]))
+        self._filled = min(self._filled + batch, self.queue.shape[1])
+        self.filled.fill_(self._filled)
 
     def rows(self, index: int) -> torch.Tensor:
-        return self.queue[index, : int(self.filled)]
+        return self.queue[index, : self._filled]
 
 
 class SwAVLoss(nn.Module):
@@ -148,7 +156,7 @@ class SwAVLoss(nn.Module):
 
     Returns:
         loss: scalar float32
-        logs: dict of floats: ``loss``, ``prototype_usage`` (entropy of the mean code over the
+        logs: dict of detached scalars: ``loss``, ``prototype_usage`` (entropy of the mean code over the
             batch / log K; 1 when the batch is equipartitioned, 0 when one prototype takes it all).
 
     Example:
@@ -174,7 +182,7 @@ class SwAVLoss(nn.Module):
         crop) added to the codes' Sinkhorn batch when given.
 
         Returns:
-            (loss, logs): the scalar loss tensor and its float logs (``"loss"`` and the parts).
+            (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         if not isinstance(n_global, int) or isinstance(n_global, bool) or n_global < 1:
             raise ValueError(f"n_global must be a positive integer, got {n_global!r}")
@@ -213,7 +221,7 @@ class SwAVLoss(nn.Module):
             usage = -(mean_code * torch.log(mean_code.clamp_min(1e-30))).sum()
         n_prototypes = scores[0].shape[1]
         logs = {
-            "loss": float(loss.detach()),
-            "prototype_usage": float(usage) / math.log(n_prototypes) if n_prototypes > 1 else 1.0,
+            "loss": loss.detach(),
+            "prototype_usage": usage / math.log(n_prototypes) if n_prototypes > 1 else 1.0,
         }
         return loss, logs
