@@ -111,12 +111,13 @@ def test_train_monitor_every_writes_scores_and_changes_nothing_else(tmp_path):
     from ssltheory.ssl.train import TrainConfig, train
 
     settings = dict(
-        method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=4, batch_size=16, log_every=1, quiet=True
+        method="simclr", data="patches", arch="small_cnn", z_dim=8, steps=5, batch_size=16, log_every=4, quiet=True
     )
     plain = train(TrainConfig.from_flags(**settings, out=str(tmp_path / "plain")))
     watched = train(TrainConfig.from_flags(**settings, monitor_every=2, out=str(tmp_path / "watched")))
     steps, monitored = monitored_records(read_metrics(watched))
-    assert [r["step"] for r in monitored] == [2, 4]
+    assert [r["step"] for r in monitored] == [2, 4, 5]  # every 2 steps and the last, whatever log_every
+    assert [r["step"] for r in steps] == [4, 5]
     assert all(r["monitor"]["n_images"] == 64 and r["monitor"]["n_views"] == 4 for r in monitored)
     assert [r["loss"] for r in steps] == [r["loss"] for r in read_metrics(plain)]
     a, b = torch.load(plain / "encoder.pt"), torch.load(watched / "encoder.pt")

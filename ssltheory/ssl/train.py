@@ -426,7 +426,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
             step += 1
             logged = step % config.log_every == 0 or step == total_steps
             checkpoint_due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
-            if not (logged or checkpoint_due or callback is not None):
+            monitored = monitor is not None and (step % config.monitor_every == 0 or step == total_steps)
+            if not (logged or checkpoint_due or monitored or callback is not None):
                 progress.update(1)
                 continue  # nothing read back from the device on this step
             try:
@@ -441,7 +442,7 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 
             if is_main and logged:
                 run.append_metrics(record)
-            if monitor is not None and (step % config.monitor_every == 0 or step == total_steps):
+            if monitored:
                 run.append_metrics(monitor.score(step))  # on this step only; restores modes and random states
             if callback is not None and callback(step, record) and step < total_steps:
                 return run.path  # stopped early: nothing more is written, as after an interruption
