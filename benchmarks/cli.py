@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssltheory.errors import InputError
+
 if TYPE_CHECKING:  # the library is imported inside the functions that run it: --help stays light
     from ssltheory.benchmarks.harness import BenchConfig, Row
 
@@ -83,7 +85,7 @@ def _select(only: list[str] | None) -> dict[str, set[str] | None]:
             continue
         owner = next((b for b, prefix in ROW_PREFIX.items() if name.startswith(prefix)), None)
         if owner is None:
-            raise ValueError(f"--only {name!r} names no benchmark ({', '.join(BENCHMARKS)}) and no row of one")
+            raise InputError(f"--only {name!r} names no benchmark ({', '.join(BENCHMARKS)}) and no row of one")
         if owner not in chosen:
             chosen[owner] = set()
         if chosen[owner] is not None:
@@ -121,24 +123,24 @@ def run(args: argparse.Namespace) -> int:
 
     threads = args.threads
     if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+        raise InputError(f"threads must be at least 1, got {threads}")
     if args.repeats is not None and args.repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {args.repeats}")
+        raise InputError(f"repeats must be at least 1, got {args.repeats}")
     peers = getattr(args, "peers", False)
     if peers and args.only:
-        raise ValueError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
+        raise InputError("--peers runs the lightly comparison only; drop --only (or drop --peers)")
     selection = {"peers": None} if peers else _select(args.only)
     update = getattr(args, "update", None)
     if update is not None:
         if not args.only or args.out or args.quick or peers:
-            raise ValueError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
+            raise InputError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
         if not Path(update).is_file():
-            raise ValueError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
+            raise InputError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
     out = Path(args.out) if args.out else (default_out if not args.quick and not args.only else None)
     if out is not None:
         if out.is_dir():
-            raise ValueError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'RESULTS.md'}")
+            raise InputError(f"--out {out} is a folder; give the report's file name, e.g. {out / 'RESULTS.md'}")
         writable_folder(out.parent)  # refuse an unusable --out before the benchmarks run
 
     config = BenchConfig(quick=args.quick, threads=threads, seed=args.seed, repeats=args.repeats)

@@ -35,8 +35,17 @@ import time
 
 import torch
 
-from ssltheory.benchmarks.harness import (SLOWDOWN, SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row,
-                                          spread)
+from ssltheory.benchmarks.harness import (
+    SLOWDOWN,
+    SPEEDUP,
+    BenchConfig,
+    Row,
+    error_row,
+    median,
+    pending_row,
+    speedup_row,
+    spread,
+)
 from ssltheory.benchmarks.throughput import PerImageTwoViews, seed_worker
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.encoders import build_encoder

@@ -57,6 +57,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssltheory.errors import InputError
+
 #: H100 SXM dense bf16 peak, the MFU denominator of the issue's target (also reported: a measured peak)
 H100_BF16_FLOPS = 989e12
 OVERALL_DEADLINE_S = 480.0
@@ -584,7 +586,6 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
 
     from ssltheory.files import jsonable
     from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL
     from ssltheory.ssl.augment import Normalize, build_augmentation
     from ssltheory.ssl.probes import LinearProbe, extract_features
     from ssltheory.ssl.views import sample_views, view_classes
@@ -606,7 +607,7 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
                                       std=dataset.std)
     Z = sample_views(encoder, part.images[idx], augmentation, sizes.score_views,
                      generator=torch.Generator().manual_seed(seed), device=device)
-    scores = score_all(Z, view_classes(n_images, sizes.score_views), tol=DEFAULT_TOL, random_state=seed)
+    scores = score_all(Z, view_classes(n_images, sizes.score_views), random_state=seed)
     keep = ("ideal_score", "invariance_ratio", "affine_rank", "dimension_deficit", "worst_task_accuracy",
             "heldout_class_accuracy", "rankme", "alpha_req", "lidar")
     return {"linear_accuracy": probe.score(*feats["test"]), "linear_val_accuracy": probe.val_accuracy_,
@@ -704,7 +705,7 @@ def render(records: list[dict]) -> str:
     model = [r for r in records if str(r.get("part", "")).startswith("model_step_") and r.get("status") == "ok"]
     if model:
         lines += ["", "Model-only step, batch %s (bf16 autocast, channels-last, fused Adam):" % model[0]["batch_size"], "",
-                  "| method | cudnn.benchmark | ms/step | images/s | 50k epoch (s) | TFLOP/s | MFU vs 989 | MFU vs measured | peak GiB |",
+                  "| method | cudnn.benchmark | ms/step | images/s | 50k epoch " "(s) | TFLOP/s | MFU vs 989 | MFU vs measured | peak GiB |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in model:
             for key in ("cudnn_benchmark_off", "cudnn_benchmark_on"):
@@ -726,7 +727,7 @@ def _summary(r: dict) -> str:
     if part == "matmul_peak":
         return f"bf16 {r['bf16_tflops']:.1f} TFLOP/s at n = {r['n']}"
     if part == "augmentation":
-        return f"{r['ms_per_call']:.2f} ms/call, CUDA syncs {r['cuda_syncs_per_call']}, host reads {r['host_reads_per_call']}"
+        return f"{r['ms_per_call']:.2f} ms/call, CUDA syncs " f"{r['cuda_syncs_per_call']}, host reads {r['host_reads_per_call']}"
     if part == "train":
         return f"{r['images_per_s']:.0f} images/s, 50k epoch {r['epoch_50k_s']:.2f} s, loss {r['final_loss']:.4g}"
     if part == "probe_and_score":
@@ -779,9 +780,9 @@ def parse_args(argv: list[str] | None):
         args.deadlines[name] = float(seconds)
     unknown = [s for s in args.only + ([args.stage] if args.stage else []) + list(args.deadlines) if s not in STAGES]
     if unknown:
-        raise ValueError(f"unknown stage {unknown[0]!r}; the stages are {', '.join(STAGES)}")
+        raise InputError(f"unknown stage {unknown[0]!r}; the stages are {', '.join(STAGES)}")
     if args.deadline <= 0:
-        raise ValueError(f"--deadline must be positive, got {args.deadline}")
+        raise InputError(f"--deadline must be positive, got {args.deadline}")
     return args
 
 
@@ -794,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
+                raise InputError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
     except ValueError as exc:
         print(f"gpu-check: error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from ssltheory.benchmarks.harness import Row
+from ssltheory.errors import InputError
 from ssltheory.files import atomic_write_text
 
 RAW_HEADING = "## Raw rows (JSON)"
@@ -113,7 +114,7 @@ def read_rows(text: str) -> list[Row]:
     """The rows of a report written by :func:`render` (its raw JSON block)."""
     head, sep, raw = text.partition(RAW_HEADING)
     if not sep or "```json" not in raw:
-        raise ValueError(f"not a report written by ssltheory bench: no {RAW_HEADING!r} section with a JSON block")
+        raise InputError(f"not a report written by ssltheory bench: no {RAW_HEADING!r} section with a JSON block")
     block = raw.split("```json", 1)[1].split("```", 1)[0]
     return [Row(**json.loads(line)) for line in block.splitlines() if line.strip()]
 
@@ -125,7 +126,7 @@ def update_results(path: str | Path, rows: list[Row], measured: str) -> Path:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"--update {path}: no such report; write one first with ssltheory bench --out {path}")
+        raise InputError(f"--update {path}: no such report; write one first with ssltheory bench --out {path}")
     text = path.read_text()
     old = read_rows(text)
     header = text.split("## Results", 1)[0]

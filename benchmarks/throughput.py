@@ -56,6 +56,7 @@ import ssltheory.ssl.augment
 import ssltheory.ssl.encoders
 import ssltheory.ssl.methods
 from ssltheory.benchmarks.harness import SPEEDUP, BenchConfig, Row, error_row, median, pending_row, speedup_row, spread
+from ssltheory.errors import InputError
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import DEMO_METHODS, demo_recipe
 from ssltheory.ssl.encoders import build_encoder
@@ -249,7 +250,7 @@ def measure(spec: ThroughputSpec) -> dict:
 
         source = loader_batches(loader)
     else:
-        raise ValueError(f"pipeline must be 'ours' or 'baseline', got {spec.pipeline!r}")
+        raise InputError(f"pipeline must be 'ours' or 'baseline', got {spec.pipeline!r}")
 
     out: dict = {"pipeline": spec.pipeline}
     step = 0

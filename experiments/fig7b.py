@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssltheory.errors import InputError
 from ssltheory.experiments import score_validation
 from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
@@ -63,7 +64,7 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = rows_from(score_validation.collect(out, scale, seed))
     if len(rows) < 3:
-        raise ValueError(f"the {scale} sweep has {len(rows)} CISSL runs; Fig. 7b needs at least 3")
+        raise InputError(f"the {scale} sweep has {len(rows)} CISSL runs; Fig. 7b needs at least 3")
     csv_path, png_path = out / "fig7b.csv", out / "fig7b.png"
     write_csv(csv_path, rows)
     rows = [{k: (v if k == "data" else float(v)) for k, v in r.items()} for r in read_csv(csv_path)]

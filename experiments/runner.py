@@ -31,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
+from ssltheory.errors import InputError
 from ssltheory.experiments import EXPERIMENTS, SCALES
 from ssltheory.files import writable_folder
 from ssltheory.progress import Progress, ticking
@@ -44,7 +45,7 @@ def available() -> dict[str, str]:
 def load(name: str) -> ModuleType:
     """The module of a registered experiment (ValueError naming the available ones if unknown)."""
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+        raise InputError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
     return importlib.import_module(EXPERIMENTS[name])
 
 
@@ -69,7 +70,7 @@ def plan(names: list[str], parts: list[str] | None = None) -> list[tuple[str, st
         chosen = list(module.PARTS) if not parts else list(parts)
         unknown = [p for p in chosen if p not in module.PARTS]
         if unknown:
-            raise ValueError(f"experiment {name!r} has no part {unknown[0]!r}; parts: {', '.join(module.PARTS)}")
+            raise InputError(f"experiment {name!r} has no part {unknown[0]!r}; parts: {', '.join(module.PARTS)}")
         jobs += [(name, part, module.PARTS[part]) for part in chosen]
     return jobs
 
@@ -80,7 +81,7 @@ def prepare_out(out: Path) -> Path:
     try:
         return writable_folder(out)
     except ValueError:
-        raise ValueError(f"--out {out} exists and is not a directory; give a folder") from None
+        raise InputError(f"--out {out} exists and is not a directory; give a folder") from None
 
 
 def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: list[str] | None = None,
@@ -93,7 +94,7 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     progress meter, on stderr).
     """
     if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        raise InputError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     jobs = plan(names, parts)
     out = prepare_out(out)
     written: list[Path] = []

@@ -31,6 +31,7 @@ import json
 import sys
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.files import atomic_write_text, writable_folder
 from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, run_claim, select
 
@@ -70,17 +71,17 @@ def run(args: argparse.Namespace) -> int:
 
         store = report.RESULTS_JSON
         if not store.exists():
-            raise ValueError(f"--render-only: no stored cpu results ({store.name}); run --scale cpu first")
+            raise InputError(f"--render-only: no stored cpu results ({store.name}); run --scale cpu first")
         try:
             json.loads(store.read_text(encoding="utf-8"))["results"]
         except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"--render-only: {store.name} is damaged ({err}); nothing rewritten") from None
+            raise InputError(f"--render-only: {store.name} is damaged ({err}); nothing rewritten") from None
         entries = report.record_cpu_run([], {}, [c.id for c in all_claims()], store, report.RESULTS_MD,
                                         report.RESULTS_LOCK, report.EMPIRICAL_PNG, report.EMPIRICAL_CSV)
         print(f"[paper-check] rendered {len(entries)} stored results into {report.RESULTS_MD}", file=sys.stderr)
         return 0
     if args.data_dir is not None and not args.data_dir.is_dir():
-        raise ValueError(f"--data-dir {args.data_dir} is not a directory")
+        raise InputError(f"--data-dir {args.data_dir} is not a directory")
     if args.out is not None:
         writable_folder(args.out)  # refuse an unusable --out before the checks run
     reuse, stored = _reuse_arms(args, claims)
@@ -126,16 +127,16 @@ def _reuse_arms(args: argparse.Namespace, claims: list) -> tuple[tuple[str, ...]
     methods = tuple(m.strip() for m in args.reuse_arms.split(",") if m.strip())
     unknown = [m for m in methods if m not in METHODS]
     if not methods or unknown:
-        raise ValueError(f"--reuse-arms takes method names ({', '.join(METHODS)}), got {args.reuse_arms!r}")
+        raise InputError(f"--reuse-arms takes method names ({', '.join(METHODS)}), got {args.reuse_arms!r}")
     if args.scale != "cpu":
-        raise ValueError(f"--reuse-arms reuses stored cpu-scale results; it needs --scale cpu, not {args.scale}")
+        raise InputError(f"--reuse-arms reuses stored cpu-scale results; it needs --scale cpu, not {args.scale}")
     if not report.RESULTS_JSON.exists():
-        raise ValueError(f"--reuse-arms: no stored cpu results ({report.RESULTS_JSON.name}); run --scale cpu first")
+        raise InputError(f"--reuse-arms: no stored cpu results ({report.RESULTS_JSON.name}); run --scale cpu first")
     stored = {e["id"]: e for e in json.loads(report.RESULTS_JSON.read_text(encoding="utf-8"))["results"]}
     ctx = CheckContext(scale=args.scale, seed=args.seed, reuse_arms=methods, stored=stored)
     used = [c.id for c in claims if c.id in empirical.METHOD_PAIRS]
     if not used:
-        raise ValueError(f"--reuse-arms applies to {' and '.join(empirical.METHOD_PAIRS)} only; select one of them")
+        raise InputError(f"--reuse-arms applies to {' and '.join(empirical.METHOD_PAIRS)} only; select one of them")
     for claim_id in used:
         better, worse = empirical.METHOD_PAIRS[claim_id]
         empirical.reused_accuracies(ctx, claim_id, (better, *worse))

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssltheory.errors import InputError
 from ssltheory.paper_checks import paper_numbers as paper
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 
@@ -317,7 +318,7 @@ def judge(*cmps: dict) -> str:
     whatever its sign). Used when a check runs and when stored results are re-rendered."""
     ways = [direction(float(c["diff"]), float(c["tolerance"])) for c in cmps]
     if not ways:
-        raise ValueError("judge needs at least one comparison")
+        raise InputError("judge needs at least one comparison")
     if "against" in ways:
         return "fail"
     return "pass" if all(w == "for" for w in ways) else "inconclusive"
@@ -540,14 +541,14 @@ def reused_accuracies(ctx: CheckContext, claim_id: str, methods: tuple[str, ...]
         return {}, {}
     entry = (ctx.stored or {}).get(claim_id)
     if entry is None:
-        raise ValueError(f"--reuse-arms: no stored result of {claim_id} to reuse; run it without --reuse-arms first")
+        raise InputError(f"--reuse-arms: no stored result of {claim_id} to reuse; run it without --reuse-arms first")
     if entry.get("scale") != ctx.scale or list(entry.get("seeds") or []) != list(_settings(ctx)["seeds"]):
-        raise ValueError(f"--reuse-arms: the stored {claim_id} ran at scale {entry.get('scale')} with seeds "
+        raise InputError(f"--reuse-arms: the stored {claim_id} ran at scale {entry.get('scale')} with seeds "
                          f"{entry.get('seeds')}, not this run's; run it without --reuse-arms")
     stored = stored_arm_accuracies(entry)
     missing = [m for m in wanted if m not in stored]
     if missing:
-        raise ValueError(f"--reuse-arms: the stored {claim_id} has no {', '.join(missing)} arm (it has "
+        raise InputError(f"--reuse-arms: the stored {claim_id} has no {', '.join(missing)} arm (it has "
                          f"{', '.join(stored) or 'none'}); drop them from --reuse-arms")
     run = {k: (entry.get("run") or {}).get(k) for k in ("date", "command")}
     return {m: stored[m] for m in wanted}, {m: run for m in wanted}

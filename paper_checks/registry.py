@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ssltheory.errors import InputError
 from ssltheory.files import jsonable
 
 if TYPE_CHECKING:
@@ -184,16 +185,16 @@ def register(
     """Add a claim. Give ``check`` (one function for every scale, reading ``ctx.scale``) or all of
     ``quick``, ``cpu`` and ``gpu``."""
     if provenance not in PROVENANCES:
-        raise ValueError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
+        raise InputError(f"provenance must be one of {PROVENANCES}, got {provenance!r}")
     if id in _REGISTRY:
-        raise ValueError(f"claim id {id!r} is registered twice")
+        raise InputError(f"claim id {id!r} is registered twice")
     if check is not None:
         checks = {s: check for s in SCALES}
     else:
         checks = {"quick": quick, "cpu": cpu, "gpu": gpu}
         missing = [s for s, f in checks.items() if f is None]
         if missing:
-            raise ValueError(f"claim {id} has no check for scale(s) {missing}")
+            raise InputError(f"claim {id} has no check for scale(s) {missing}")
     claim = Claim(id=id, statement=statement, provenance=provenance, group=group, checks=checks,
                   paper_value=paper_value)
     _REGISTRY[id] = claim
@@ -233,7 +234,7 @@ def select(selectors: list[str] | None) -> list[Claim]:
         hits = [c for c in claims if _matches(c, sel)]
         if not hits:
             known = ", ".join(c.id for c in claims)
-            raise ValueError(f"unknown claim id {sel!r}; known ids: {known}")
+            raise InputError(f"unknown claim id {sel!r}; known ids: {known}")
         chosen.extend(c for c in hits if c not in chosen)
     return chosen
 
@@ -242,7 +243,7 @@ def run_claim(claim: Claim, ctx: CheckContext) -> ClaimResult:
     """Run ``claim``'s check for ``ctx.scale``. An exception becomes verdict ``error`` with the
     exception and the last traceback frames as evidence (never a pass, never hidden)."""
     if ctx.scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {ctx.scale!r}")
+        raise InputError(f"scale must be one of {SCALES}, got {ctx.scale!r}")
     start = time.perf_counter()
     try:
         out = claim.checks[ctx.scale](ctx)

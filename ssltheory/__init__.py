@@ -35,8 +35,17 @@ _LAZY = {
     "IdealVerdict": "ssltheory.conditions",
     "linearly_separable": "ssltheory.geometry",
     "score_encoder": "ssltheory.ssl.views",
+    "InputError": "ssltheory.errors",
 }
-__all__ = ["EquivalenceClasses", "is_ideal", "linearly_separable", "cover_count", "IdealVerdict", "score_encoder"]
+__all__ = [
+    "EquivalenceClasses",
+    "is_ideal",
+    "linearly_separable",
+    "cover_count",
+    "IdealVerdict",
+    "score_encoder",
+    "InputError",
+]
 
 #: subpackages that live in top-level folders of the repository (installed inside this package)
 TOP_LEVEL_FOLDERS = ("experiments", "paper_checks", "benchmarks")

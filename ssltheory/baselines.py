@@ -30,6 +30,7 @@ import scipy.sparse.linalg
 from scipy.special import logsumexp
 
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count, as_features
 
 __all__ = [
@@ -70,7 +71,7 @@ def _distinct_rows(Z: np.ndarray, minimum: int, what: str) -> np.ndarray:
     """The distinct rows of ``Z``; ValueError if fewer than ``minimum``."""
     unique = np.unique(Z, axis=0)
     if unique.shape[0] < minimum:
-        raise ValueError(
+        raise InputError(
             f"features have {unique.shape[0]} distinct row(s); {what} needs at least {minimum} distinct points"
         )
     return unique
@@ -87,7 +88,7 @@ def _unit_rows(Z: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (Wang and Isola's f normalised onto the hypersphere)."""
     norms = np.linalg.norm(Z, axis=1)
     if np.any(norms == 0):
-        raise ValueError(
+        raise InputError(
             f"{int(np.sum(norms == 0))} feature row(s) are all zero: they cannot be L2-normalised; drop them first"
         )
     return Z / norms[:, None]
@@ -141,7 +142,7 @@ def twonn_dimension(Z, *, discard_fraction: float = 0.1, max_points: int | None 
     """
     Z = as_features(Z, "features")
     if not 0 <= discard_fraction < 1:
-        raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
+        raise InputError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
     Z = _distinct_rows(_subsample(Z, _max_points(max_points), random_state), 3, "TwoNN")
     r1, r2 = _two_nearest(Z)
     mu = np.sort(r2 / r1)
@@ -151,7 +152,7 @@ def twonn_dimension(Z, *, discard_fraction: float = 0.1, max_points: int | None 
     keep = min(keep, n - 1)  # F = 1 at the largest ratio: -log(0) is infinite
     x, y = np.log(mu[:keep]), -np.log1p(-F[:keep])
     if not np.any(x > 0):
-        raise ValueError("every nearest-neighbour ratio r2/r1 is 1: TwoNN's fit is undefined for these points")
+        raise InputError("every nearest-neighbour ratio r2/r1 is 1: TwoNN's fit is undefined for these points")
     return float(np.dot(x, y) / np.dot(x, x))
 
 
@@ -210,7 +211,7 @@ def mst_dimension(Z, *, alpha: float = 1.0, n_sizes: int = 8, min_points: int | 
     """
     Z = as_features(Z, "features")
     if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
+        raise InputError(f"alpha must be a finite number > 0, got {alpha}")
     n_sizes = as_count(n_sizes, "n_sizes", minimum=2)
     repeats = as_count(repeats, "repeats", minimum=1)
     Z = _distinct_rows(Z, 3, "the MST dimension")
@@ -219,7 +220,7 @@ def mst_dimension(Z, *, alpha: float = 1.0, n_sizes: int = 8, min_points: int | 
     lo = min(lo, n_max)
     sizes = np.unique(np.round(np.geomspace(lo, n_max, n_sizes)).astype(int))
     if sizes.size < 2:
-        raise ValueError(
+        raise InputError(
             f"the MST dimension needs subsamples of at least 2 sizes; {Z.shape[0]} distinct points give only {sizes}"
         )
     rng = np.random.default_rng(random_state)
@@ -233,7 +234,7 @@ def mst_dimension(Z, *, alpha: float = 1.0, n_sizes: int = 8, min_points: int | 
         logs.append(np.mean(np.log(lengths)))
     slope = float(np.polyfit(np.log(sizes), np.array(logs), 1)[0])
     if slope >= 1:
-        raise ValueError(f"the MST length grows with slope {slope:.3f} >= 1 in log n: the MST dimension is undefined")
+        raise InputError(f"the MST length grows with slope {slope:.3f} >= 1 in log n: the MST dimension is undefined")
     return alpha / (1.0 - slope)
 
 
@@ -258,7 +259,7 @@ def alignment(Z, classes, *, alpha: float = 2.0) -> float:
     Z = as_features(Z, "features")
     classes = as_classes(classes, Z.shape[0])
     if not np.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
+        raise InputError(f"alpha must be a finite number > 0, got {alpha}")
     U = _unit_rows(Z)
     labels = classes.labels
     total, pairs = 0.0, 0
@@ -274,7 +275,7 @@ def alignment(Z, classes, *, alpha: float = 2.0) -> float:
             D = np.linalg.norm(members[start:start + rows, None, :] - members[None, :, :], axis=2)
             total += float(np.sum(D ** alpha))
     if pairs == 0:
-        raise ValueError("every class has a single view: alignment needs positive pairs (two views of one class)")
+        raise InputError("every class has a single view: alignment needs positive pairs (two views of one class)")
     return total / pairs
 
 
@@ -292,9 +293,9 @@ def uniformity(Z, *, t: float = 2.0, max_points: int | None = DEFAULT_MAX_POINTS
     """
     Z = as_features(Z, "features")
     if not np.isfinite(t) or t <= 0:
-        raise ValueError(f"t must be a finite number > 0, got {t}")
+        raise InputError(f"t must be a finite number > 0, got {t}")
     if Z.shape[0] < 2:
-        raise ValueError("uniformity needs at least 2 feature rows")
+        raise InputError("uniformity needs at least 2 feature rows")
     U = _unit_rows(_subsample(Z, _max_points(max_points), random_state))
     n = U.shape[0]
     sq = np.ones(n)
@@ -315,7 +316,7 @@ def nesum_from_eigenvalues(eigenvalues) -> float:
     """NESum of a covariance spectrum: sum_i lambda_i / max_i lambda_i (negative round-off clipped)."""
     lam = np.clip(np.asarray(eigenvalues, dtype=float), 0.0, None)
     if lam.size == 0 or lam.max() == 0:
-        raise ValueError("the covariance is zero (every feature constant): NESum is undefined")
+        raise InputError("the covariance is zero (every feature constant): NESum is undefined")
     return float(lam.sum() / lam.max())
 
 
@@ -333,11 +334,11 @@ def nesum(Z) -> float:
     """
     Z = as_features(Z, "features")
     if Z.shape[0] < 2:
-        raise ValueError("NESum needs at least 2 feature rows to form a covariance")
+        raise InputError("NESum needs at least 2 feature rows to form a covariance")
     Zc = Z - Z.mean(axis=0)
     trace = float(np.einsum("ij,ij->", Zc, Zc))
     if trace == 0:
-        raise ValueError("the covariance is zero (every feature constant): NESum is undefined")
+        raise InputError("the covariance is zero (every feature constant): NESum is undefined")
     if min(Zc.shape) < 3:
         top = float(np.linalg.norm(Zc, 2)) ** 2
     else:

@@ -5,10 +5,18 @@ heavy: the chosen subcommand's module is imported when that command runs (or sho
 ``--help``), and no other, so ``ssltheory --help`` and ``ssltheory check --help`` start without
 numpy, scipy or torch.
 
-Exit codes (DESIGN.md): 0 yes / ideal / success, 1 checked and not ideal, 2 bad input or a file
-that cannot be read or written, with one line on stderr naming the problem and what to do, never
-a traceback; 130 interrupted; 141 (the shell's code for SIGPIPE) when the reader of the output
-went away (``ssltheory score RUN | head -3``), quietly.
+Exit codes: 0 yes / ideal / success, 1 checked and not ideal, 2 bad input or a file that cannot
+be read or written, with one line on stderr naming the problem and what to do, never a traceback;
+3 a bug in ssltheory; 130 interrupted; 141 (the shell's code for SIGPIPE) when the reader of the
+output went away (``ssltheory score RUN | head -3``), quietly.
+
+Bad input and bugs are told apart by type, not by guessing. Every check of the library's and the
+commands' input raises :class:`ssltheory.errors.InputError` (a ValueError; ``UsageError`` below is
+one), so an InputError means "the input is wrong" and gets one line and exit 2, as does an
+``OSError`` (the file system refused a path). Any other exception reaching :func:`main` (a
+TypeError, an IndexError, a ValueError raised inside numpy, scipy or torch: input that no check
+caught) is a bug: one line saying so, then the traceback, exit 3. Library code raises InputError,
+never a bare ValueError (tests/test_cli_errors.py holds it to that).
 
 A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``.
 """
@@ -21,6 +29,9 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
+
+from ssltheory.errors import InputError
 
 #: name -> (modules to try in order, one-line help). Only the chosen command's module is imported.
 SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -42,7 +53,7 @@ SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 #: exit codes beside 0 / 1
-EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
+EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 3, 130, 141
 
 #: what to do about an OSError, by errno (the path and the system's reason are printed first)
 _OS_ADVICE = {
@@ -57,7 +68,7 @@ _OS_ADVICE = {
 }
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad input from the command line; reported as one line on stderr with exit code 2."""
 
 
@@ -144,12 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"ssltheory {command}: error: {os_error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:  # UsageError included; the library's bad-input errors
+    except InputError as exc:  # UsageError included: bad input, named by the check that found it
         print(f"ssltheory {command}: error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"ssltheory {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # anything else is a bug: say so, and show where
+        print(
+            f"ssltheory {command}: this is a bug in ssltheory, not a problem with your input "
+            f"({type(exc).__name__}: {_first_line(exc)}); please report it with the traceback below",
+            file=sys.stderr,
+        )
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,6 +53,7 @@ import numpy as np
 
 from ssltheory import exact as rational
 from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
+from ssltheory.errors import InputError
 from ssltheory.files import jsonable
 from ssltheory.geometry import (
     EXACT,
@@ -608,17 +609,17 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             outside [0, 1), or exact mode on codes beyond EXACT_MAX_ENTRIES.
     """
     if probe not in PROBES:
-        raise ValueError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
+        raise InputError(f"probe must be one of {', '.join(PROBES)}, got {probe!r}")
     if verify is not None and verify not in VERIFY_MODES:
-        raise ValueError(f"verify must be None or one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+        raise InputError(f"verify must be None or one of {', '.join(VERIFY_MODES)}, got {verify!r}")
     if exact not in (True, False):
-        raise ValueError(f"exact must be True or False, got {exact!r}")
+        raise InputError(f"exact must be True or False, got {exact!r}")
     Z = as_features(Z, "features", dtype=None)
     classes = as_classes(classes, Z.shape[0], name="classes", other="features")
     n, d = Z.shape
     K = classes.n_classes
     if K < 2:
-        raise ValueError("classes has a single class: ideal-ness needs at least two classes")
+        raise InputError("classes has a single class: ideal-ness needs at least two classes")
     rtol = resolve_rtol(tol, K, d, Z.dtype)
     if exact:
         return _exact_verdict(Z, classes, probe)
@@ -851,10 +852,10 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     K = classes.n_classes
     labels, first = classes.labels, classes.first
     if K * d > EXACT_MAX_ENTRIES:
-        raise ValueError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K " f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
+        raise InputError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K " f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
     invariant = _exactly_invariant(Z, classes)
     if not invariant and n * d > EXACT_MAX_POINT_ENTRIES:
-        raise ValueError("exact mode on non-invariant features needs the exact class means of at " f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
+        raise InputError("exact mode on non-invariant features needs the exact class means of at " f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
     on_means = "" if invariant else " (on the exact class means: the features are not invariant)"
     z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.errors import InputError
 from ssltheory.geometry import power_of_two
 from ssltheory.validation import as_count, as_features, as_labels
 
@@ -53,7 +54,7 @@ MAX_EXACT_ATOMS = 16
 def _as_classes(classes, name: str = "classes") -> EquivalenceClasses:
     """An EquivalenceClasses, or one class id per point (n,) turned into one."""
     if not isinstance(classes, EquivalenceClasses) and (classes is None or np.ndim(classes) != 1):
-        raise ValueError(f"{name} must be an EquivalenceClasses or one class id per point, got {type(classes).__name__}")
+        raise InputError(f"{name} must be an EquivalenceClasses or one class id per point, got {type(classes).__name__}")
     return as_classes(classes, name=name)
 
 
@@ -63,14 +64,14 @@ def _as_masses(p, n: int, name: str = "p") -> np.ndarray:
         return np.full(n, 1.0 / n)
     arr = np.asarray(p, dtype=np.float64)
     if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(f"{name} has shape {arr.shape} but {n} masses (one per point) are needed")
+        raise InputError(f"{name} has shape {arr.shape} but {n} masses (one per point) are needed")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or Inf")
+        raise InputError(f"{name} contains NaN or Inf")
     if np.any(arr <= 0):
-        raise ValueError(f"{name} must be positive (full support); its smallest entry is {arr.min()}")
+        raise InputError(f"{name} must be positive (full support); its smallest entry is {arr.min()}")
     total = arr.sum()
     if abs(total - 1.0) > 1e-9:
-        raise ValueError(f"{name} sums to {total}, not 1")
+        raise InputError(f"{name} sums to {total}, not 1")
     return arr / total
 
 
@@ -78,15 +79,15 @@ def _as_sample(sample, n: int, name: str = "sample") -> np.ndarray:
     """Indices of sampled points: (n_samples,) int64 in [0, n); repetitions allowed."""
     arr = np.asarray(sample)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of point indices, got shape {arr.shape}")
+        raise InputError(f"{name} must be a 1-D array of point indices, got shape {arr.shape}")
     if arr.size == 0:
         return arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError(f"{name} must hold integer point indices")
+            raise InputError(f"{name} must hold integer point indices")
     arr = arr.astype(np.int64)
     if arr.min() < 0 or arr.max() >= n:
-        raise ValueError(f"{name} holds index {arr.max() if arr.max() >= n else arr.min()} outside [0, {n})")
+        raise InputError(f"{name} holds index {arr.max() if arr.max() >= n else arr.min()} outside [0, {n})")
     return arr
 
 
@@ -192,16 +193,16 @@ def expected_over_samples(
     """
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"p must be a non-empty 1-D array of probabilities, got shape {p.shape}")
+        raise InputError(f"p must be a non-empty 1-D array of probabilities, got shape {p.shape}")
     p = _as_masses(p, p.size)
     n_samples = _as_n_samples(n_samples)
     if method not in ("auto", "exact", "monte_carlo"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'monte_carlo', got {method!r}")
+        raise InputError(f"method must be 'auto', 'exact' or 'monte_carlo', got {method!r}")
     if method == "auto":
         method = "exact" if p.size <= MAX_EXACT_ATOMS else "monte_carlo"
     if method == "exact":
         if p.size > 24:
-            raise ValueError(f"exact enumeration over 2**{p.size} supports is too large; use monte_carlo")
+            raise InputError(f"exact enumeration over 2**{p.size} supports is too large; use monte_carlo")
         prob, _ = _support_probabilities(p, n_samples)
         total = 0.0
         for mask in np.flatnonzero(prob > 0):
@@ -248,11 +249,11 @@ def expected_missing_mass(
         method = "exact" if classes.n_classes <= 20 else "monte_carlo"
     if method == "exact":
         if classes.n_classes > 24:
-            raise ValueError(f"exact enumeration over 2**{classes.n_classes} class sets is too large")
+            raise InputError(f"exact enumeration over 2**{classes.n_classes} class sets is too large")
         prob, seen_mass = _support_probabilities(class_mass, n_samples)
         return SampleExpectation(float(np.dot(prob, 1.0 - seen_mass)), 0.0, "exact", 0)
     if method != "monte_carlo":
-        raise ValueError(f"method must be 'auto', 'exact' or 'monte_carlo', got {method!r}")
+        raise InputError(f"method must be 'auto', 'exact' or 'monte_carlo', got {method!r}")
     return expected_over_samples(
         lambda seen: 1.0 - class_mass[seen].sum(),
         class_mass,
@@ -393,10 +394,10 @@ def worst_erm_risk(
     sample = _as_sample(sample, n)
     p = _as_masses(p, n)
     if probe not in ("linear", "universal"):
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
     k = int(max(int(y.max()) + 1, 2)) if n_labels is None else int(n_labels)
     if k < 2 or k <= y.max():
-        raise ValueError(f"n_labels={n_labels} but y holds label {y.max()}; need n_labels > max(y) and >= 2")
+        raise InputError(f"n_labels={n_labels} but y holds label {y.max()}; need n_labels > max(y) and >= 2")
     if probe == "universal":
         return _worst_erm_risk_universal(Z, y, sample, p, k)
     return _worst_erm_risk_linear(Z, y, sample, p, k, max_lps)
@@ -426,7 +427,7 @@ def _worst_erm_risk_linear(Z, y, sample, p, k, max_lps) -> WorstErmRisk:
     fit = np.unique(sample)
     base = lp.solve(fit, [])
     if base is None:
-        raise ValueError("no linear probe has zero error on the sample (the sampled labels are not linearly separable)")
+        raise InputError("no linear probe has zero error on the sample (the sampled labels are not linearly separable)")
     in_sample = np.zeros(len(y), dtype=bool)
     in_sample[fit] = True
     # Per-point LPs: the wrong labels as which some consistent probe can misclassify each point.
@@ -494,14 +495,14 @@ def coarsening_map(fine: EquivalenceClasses, coarse: EquivalenceClasses) -> np.n
     """
     fine, coarse = _as_classes(fine, "fine"), _as_classes(coarse, "coarse")
     if fine.n_points != coarse.n_points:
-        raise ValueError(f"fine has {fine.n_points} points but coarse has {coarse.n_points}")
+        raise InputError(f"fine has {fine.n_points} points but coarse has {coarse.n_points}")
     mapping = np.full(fine.n_classes, -1, dtype=np.int64)
     first = np.full(fine.n_classes, -1, dtype=np.int64)
     for x, (m, c) in enumerate(zip(fine.labels, coarse.labels)):
         if mapping[m] < 0:
             mapping[m], first[m] = c, x
         elif mapping[m] != c:
-            raise ValueError(
+            raise InputError(
                 f"fine does not refine coarse: points {first[m]} and {x} share fine class {m} "
                 f"but lie in coarse classes {mapping[m]} and {c}"
             )
@@ -511,13 +512,13 @@ def coarsening_map(fine: EquivalenceClasses, coarse: EquivalenceClasses) -> np.n
 def _as_groups(groups, n_classes: int) -> np.ndarray:
     arr = np.asarray(groups)
     if arr.ndim != 1 or arr.shape[0] != n_classes:
-        raise ValueError(f"groups has shape {arr.shape} but one group per class ({n_classes}) is needed")
+        raise InputError(f"groups has shape {arr.shape} but one group per class ({n_classes}) is needed")
     if arr.size and (not np.issubdtype(arr.dtype, np.integer)):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("groups must hold integer group ids")
+            raise InputError("groups must hold integer group ids")
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
-        raise ValueError(f"groups holds a negative group id {arr.min()}")
+        raise InputError(f"groups holds a negative group id {arr.min()}")
     return arr
 
 
@@ -559,15 +560,15 @@ def coarse_task(groups, task) -> np.ndarray:
     """
     task = np.asarray(task)
     if task.ndim != 1:
-        raise ValueError(f"task must be 1-D (one label per class), got shape {task.shape}")
+        raise InputError(f"task must be 1-D (one label per class), got shape {task.shape}")
     groups = _as_groups(groups, task.shape[0])
     out = np.full(groups.max() + 1, -1, dtype=np.int64)
     for m, g in enumerate(groups):
         if out[g] >= 0 and out[g] != task[m]:
-            raise ValueError(f"groups is not label-preserving: group {g} merges labels {out[g]} and {task[m]}")
+            raise InputError(f"groups is not label-preserving: group {g} merges labels {out[g]} and {task[m]}")
         out[g] = task[m]
     if np.any(out < 0):
-        raise ValueError(f"groups does not use group id {int(np.flatnonzero(out < 0)[0])}")
+        raise InputError(f"groups does not use group id {int(np.flatnonzero(out < 0)[0])}")
     return out
 
 
@@ -586,16 +587,16 @@ def random_coarsening(task, n_groups: int, *, label_preserving: bool = True, ran
     """
     task = np.asarray(task)
     if task.ndim != 1 or task.size == 0:
-        raise ValueError(f"task must be a non-empty 1-D array (one label per class), got shape {task.shape}")
+        raise InputError(f"task must be a non-empty 1-D array (one label per class), got shape {task.shape}")
     K = task.size
     rng = np.random.default_rng(random_state)
     labels, counts = np.unique(task, return_counts=True)
     if not 1 <= n_groups <= K:
-        raise ValueError(f"n_groups must be between 1 and the number of classes {K}, got {n_groups}")
+        raise InputError(f"n_groups must be between 1 and the number of classes {K}, got {n_groups}")
     groups = np.empty(K, dtype=np.int64)
     if label_preserving:
         if n_groups < labels.size:
-            raise ValueError(f"n_groups={n_groups} is fewer than the {labels.size} distinct labels")
+            raise InputError(f"n_groups={n_groups} is fewer than the {labels.size} distinct labels")
         # at least one group per label, the rest by largest remainder of the class counts
         share = np.ones(labels.size, dtype=np.int64)
         extra = n_groups - labels.size
@@ -613,7 +614,7 @@ def random_coarsening(task, n_groups: int, *, label_preserving: bool = True, ran
             start += s
         return groups
     if labels.size < 2 or n_groups >= K:
-        raise ValueError("a non-label-preserving coarsening needs at least two labels and n_groups < number of classes")
+        raise InputError("a non-label-preserving coarsening needs at least two labels and n_groups < number of classes")
     for _ in range(1000):
         order = rng.permutation(K)
         groups[order] = np.arange(K) % n_groups

@@ -22,6 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count, as_features, as_labels
 
 #: rows per block when features are streamed through float64 (keeps float32 input uncopied)
@@ -88,11 +89,11 @@ class EquivalenceClasses:
         if arr.size == 0:
             arr = np.zeros((0, 2), dtype=np.int64)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"pairs must have shape (m, 2), got {arr.shape}")
+            raise InputError(f"pairs must have shape (m, 2), got {arr.shape}")
         flat = as_labels(arr.reshape(-1), name="pairs") if arr.size else np.zeros(0, dtype=np.int64)
         if flat.size and flat.max() >= n:
             i = int(np.argmax(flat >= n))
-            raise ValueError(f"pairs refers to input {flat[i]} (pair {i // 2}) but n is {n}")
+            raise InputError(f"pairs refers to input {flat[i]} (pair {i // 2}) but n is {n}")
         return cls(_first_appearance(components(flat.reshape(-1, 2), n)[1]))
 
     @classmethod
@@ -114,18 +115,18 @@ class EquivalenceClasses:
             EquivalenceClasses over the n inputs.
         """
         if key is not None and not callable(key):
-            raise ValueError(f"key must be callable or None, got {type(key).__name__}")
+            raise InputError(f"key must be callable or None, got {type(key).__name__}")
         key = _view_key if key is None else key
         views = list(views)
         if not views:
-            raise ValueError("views is empty: it needs one sequence of sampled views per input")
+            raise InputError("views is empty: it needs one sequence of sampled views per input")
         owner: dict = {}
         pairs = []
         for i, sampled in enumerate(views):
             try:
                 sampled = list(sampled)
             except TypeError:
-                raise ValueError(f"views[{i}] must be an iterable of sampled views, got {type(sampled).__name__}") from None
+                raise InputError(f"views[{i}] must be an iterable of sampled views, got {type(sampled).__name__}") from None
             for view in sampled:
                 k = key(view)
                 j = owner.setdefault(k, i)
@@ -146,9 +147,9 @@ class EquivalenceClasses:
     def refines(self, other: "EquivalenceClasses") -> bool:
         """True when every class of ``self`` lies inside a class of ``other`` (THEORY.md T4)."""
         if not isinstance(other, EquivalenceClasses):
-            raise ValueError(f"other must be an EquivalenceClasses, got {type(other).__name__}")
+            raise InputError(f"other must be an EquivalenceClasses, got {type(other).__name__}")
         if other.n_points != self.n_points:
-            raise ValueError(f"other has {other.n_points} points but these classes have {self.n_points}")
+            raise InputError(f"other has {other.n_points} points but these classes have {self.n_points}")
         joint = np.unique(self.labels * other.n_classes + other.labels)
         return joint.size == self.n_classes
 
@@ -173,7 +174,7 @@ class EquivalenceClasses:
         """
         Z = as_features(Z, "Z", dtype=None)
         if Z.shape[0] != self.n_points:
-            raise ValueError(f"Z has {Z.shape[0]} rows but the classes cover {self.n_points} points")
+            raise InputError(f"Z has {Z.shape[0]} rows but the classes cover {self.n_points} points")
         return np.asarray(Z[self.first], dtype=np.float64) + self.mean_offsets(Z)
 
     def mean_offsets(self, Z: np.ndarray, unit: float = 1.0) -> np.ndarray:
@@ -234,7 +235,7 @@ def as_classes(classes, n: int | None = None, name: str = "classes", other: str 
     """
     if isinstance(classes, EquivalenceClasses):
         if n is not None and classes.n_points != n:
-            raise ValueError(f"{name} covers {classes.n_points} points but {other} has {n} rows")
+            raise InputError(f"{name} covers {classes.n_points} points but {other} has {n} rows")
         return classes
     ids = as_labels(classes, n, name=name, other=other)
     return EquivalenceClasses(np.unique(ids, return_inverse=True)[1].reshape(-1).astype(np.int64))

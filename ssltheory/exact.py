@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ssltheory.errors import InputError
+
 if TYPE_CHECKING:
     import flint
 
@@ -52,7 +54,7 @@ def rational_matrix(A) -> flint.fmpq_mat:
 
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2:
-        raise ValueError(f"expected a 2-D array, got shape {A.shape}")
+        raise InputError(f"expected a 2-D array, got shape {A.shape}")
     m, n = A.shape
     return flint.fmpq_mat(m, n, [flint.fmpq(*x.as_integer_ratio()) for x in A.ravel().tolist()])
 

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ssltheory.errors import InputError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -30,7 +32,7 @@ def jsonable(obj: Any, nonfinite: str = "null") -> Any:
     bools; other objects (paths, fractions) their ``str``. A non-finite float (JSON has no NaN)
     becomes None when ``nonfinite="null"``, or its name ("nan", "inf", "-inf") when "string"."""
     if nonfinite not in ("null", "string"):
-        raise ValueError(f"nonfinite must be 'null' or 'string', got {nonfinite!r}")
+        raise InputError(f"nonfinite must be 'null' or 'string', got {nonfinite!r}")
     if isinstance(obj, dict):
         return {str(k): jsonable(v, nonfinite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -118,7 +120,7 @@ def writable_folder(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{path} exists and is not a directory; give a folder")
+        raise InputError(f"{path} exists and is not a directory; give a folder")
     path.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryFile(dir=path):
@@ -138,17 +140,17 @@ def load_npy(path: str, what: str) -> np.ndarray:
 
     file = Path(path)
     if not file.exists():
-        raise ValueError(f"{what} file not found: {file}")
+        raise InputError(f"{what} file not found: {file}")
     if file.is_dir():
-        raise ValueError(f"{what} path is a directory, not a .npy file: {file}")
+        raise InputError(f"{what} path is a directory, not a .npy file: {file}")
     with open(file, "rb") as handle:
         magic = handle.read(len(_NPY_MAGIC))
     if magic[:2] == b"PK":
-        raise ValueError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
+        raise InputError(f"{what} file {file} is an .npz archive; expected one array saved with numpy.save (.npy)")
     if magic != _NPY_MAGIC:
-        raise ValueError(f"{what} file {file} is not a .npy file (no NumPy header)")
+        raise InputError(f"{what} file {file} is not a .npy file (no NumPy header)")
     try:
         return np.load(file, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None
+        raise InputError(f"{what} file {file} could not be read (truncated or corrupt .npy?): {reason}") from None

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssltheory import exact
+from ssltheory.errors import InputError
 from ssltheory.validation import as_features, as_labels, as_tolerance
 
 # scipy is imported inside the functions that need it: its import (0.1-0.3 s) costs more than
@@ -790,7 +791,7 @@ def pseudo_inverse_probe(C, task) -> tuple[np.ndarray, np.ndarray]:
     X = sla.lstsq(A, E, check_finite=False)[0]  # (d+1, k)
     residual = float(np.abs(A @ X - E).max())
     if residual > 1e-6:
-        raise ValueError(
+        raise InputError(
             f"no exact probe W c + b = e_task for these codes (residual {residual:.3g}); "
             f"codes are affinely dependent (affine rank {affine_rank(C)} < K-1 = {K - 1})"
         )
@@ -813,9 +814,9 @@ def probe_predict(W, b, Z) -> np.ndarray:
     Z = as_features(Z, "Z")
     b = np.asarray(b, dtype=np.float64)
     if W.shape[1] != Z.shape[1]:
-        raise ValueError(f"W has {W.shape[1]} columns but Z has {Z.shape[1]} (dimension d)")
+        raise InputError(f"W has {W.shape[1]} columns but Z has {Z.shape[1]} (dimension d)")
     if b.shape != (W.shape[0],):
-        raise ValueError(f"b must have shape ({W.shape[0]},) to match W, got {b.shape}")
+        raise InputError(f"b must have shape ({W.shape[0]},) to match W, got {b.shape}")
     if not np.isfinite(b).all():
-        raise ValueError("b contains NaN or Inf")
+        raise InputError("b contains NaN or Inf")
     return np.argmax(Z @ W.T + b, axis=1).astype(np.int64)

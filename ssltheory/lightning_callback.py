@@ -21,6 +21,7 @@ from typing import Callable
 import lightning as L
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.monitor import DEFAULT_EVERY, DEFAULT_IMAGES, DEFAULT_VIEWS, IdealnessMonitor
 
 __all__ = ["IdealnessCallback"]
@@ -68,7 +69,7 @@ class IdealnessCallback(L.Callback):
         else:
             module = getattr(pl_module, self.encoder, None)
         if not isinstance(module, nn.Module):
-            raise ValueError(
+            raise InputError(
                 f"the LightningModule has no encoder module at {self.encoder!r}; pass encoder= the "
                 "attribute holding it (e.g. 'backbone') or a function pl_module -> module"
             )

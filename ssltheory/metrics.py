@@ -12,16 +12,30 @@ the toolkit reports continuous scores, one per condition of T1:
 - `heldout_class_accuracy`  linear predictability of M from held-out views                  [derived]
 - `worst_task_accuracy`     the smallest held-out accuracy of a fitted linear probe over
                             invariant binary tasks, searched adversarially (Radon, random,
-                            greedy), returned with the task found                           [derived, T1.3]
+                            greedy) within a stated budget, returned with the task found    [derived, T1.3]
+- `ridge_log_loss`          log-loss of the ridge probe's held-out scores of M at a cross-fitted
+                            temperature (cheap; `heldout_log_loss` fits a softmax head)     [derived]
 - `heldout_log_loss`        log-loss of a linear softmax head predicting M, held-out views  [paper Fig. 7b]
-- `ideal_score`             the headline: probability that a linear ERM fitted on labelled views
-                            classifies a fresh view correctly, 1.0 exactly when the exact
-                            verdict on the views passes at the tolerance           [derived, T1/T3/P2]
+- `ideal_score`             the headline: 1 exactly when the verdict on the views passes, else
+                            the share of invariant variance times the mean squared canonical
+                            correlation of the views with M (Pillai's trace / (K - 1))      [derived, T1/T3]
 
-and three baselines from their papers: `rankme` (Garrido et al. 2023), `alpha_req` (Agrawal et al.
-2022) and `lidar` (Thilak et al. 2024). `score_all` returns all of them as one `Scores` (the payload
-of ``ssltheory score``, of the reports and of the score-validation experiment); `SCORES` is the
-registry of score names with their orientation.
+and the baselines from their papers: `rankme` (Garrido et al. 2023, uncentred as in the paper) and
+`rankme_centred` (the same on centred features, named as such), `alpha_req` (Agrawal et al. 2022)
+and `lidar` (Thilak et al. 2024). `score_all` returns all of them as one `Scores` (the payload of
+``ssltheory score``, of the reports and of the score-validation experiment). `SCORES` is the
+registry: a new score is one `ScoreInfo` entry (orientation, meaning, provenance and the function
+computing it from the `ViewStatistics`).
+
+Every score is a function of `ssltheory.view_statistics.ViewStatistics` (the engine: class means,
+within/between/total scatter, spectra and the held-out ridge probe's factorisation, computed once
+in float64, streamed in row blocks) and, only for the held-out probes, of the views again. The
+public functions accept (Z, classes) and build the statistics themselves; ``stats=`` passes
+statistics already built (``score_all`` builds them once). Z may be a numpy array or a torch
+tensor on any device (the heavy products then run there).
+
+The tolerance of every verdict on views is `view_statistics.tolerance_rule`: the caller's ``tol``,
+else max(K, d) * eps of the features' dtype *as given* (float32 rounding is not rank).
 
 Conventions. ``Z`` is an (n, d) array of codes, one row per view (augmented input). ``classes`` is
 an `EquivalenceClasses` or an array of n class labels; classes are numbered 0..K-1 as
@@ -40,14 +54,25 @@ Only numpy/scipy: this is a theory room.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ssltheory.conditions import cover_count, is_ideal
-from ssltheory.equivalence import EquivalenceClasses, as_classes
-from ssltheory.geometry import affine_rank, affine_singular_values, resolve_rtol
-from ssltheory.validation import as_count, as_features, as_tolerance
+from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
+from ssltheory.geometry import affine_rank, affine_singular_values
+from ssltheory.validation import as_count
+from ssltheory.view_statistics import (
+    ViewStatistics,
+    as_view_features,
+    check_train_mask,
+    split_views,
+    to_numpy,
+)
 
 __all__ = [
     "InvarianceRatio",
@@ -63,8 +88,10 @@ __all__ = [
     "task_accuracy",
     "worst_task_accuracy",
     "ideal_score",
+    "ridge_log_loss",
     "heldout_log_loss",
     "rankme",
+    "rankme_centred",
     "alpha_req",
     "lidar",
     "ScoreInfo",
@@ -78,49 +105,34 @@ __all__ = [
 # boundary helpers
 
 
-def _features_and_classes(Z, classes, *, min_classes: int = 2) -> tuple[np.ndarray, EquivalenceClasses]:
-    """Validate ``Z`` (n, d) and ``classes`` (n labels or an EquivalenceClasses) together."""
-    Z = as_features(Z, "features")
-    classes = as_classes(classes, Z.shape[0])
+def _statistics(Z, classes, train_mask=None, *, tol=None, random_state=0, stats: ViewStatistics | None = None,
+                min_classes: int = 2) -> tuple:
+    """(validated Z, EquivalenceClasses, ViewStatistics): ``stats`` when given, else built here."""
+    Z = as_view_features(Z)
+    classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < min_classes:
-        raise ValueError(
+        raise InputError(
             f"classes has {classes.n_classes} class{'es' if classes.n_classes != 1 else ''}; "
             f"this score needs at least {min_classes}"
         )
-    return Z, classes
-
-
-def _train_mask(train_mask, classes: EquivalenceClasses, random_state) -> np.ndarray:
-    """Validate a boolean mask of training views, or draw the default split."""
-    if train_mask is None:
-        return split_views(classes, random_state=random_state)
-    mask = np.asarray(train_mask)
-    if mask.ndim != 1 or mask.shape[0] != classes.n_points:
-        raise ValueError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("train_mask must be boolean (True = training view)")
-        mask = mask.astype(bool)
-    labels = classes.labels
-    if mask.all():
-        raise ValueError("train_mask marks every view as training: there is no held-out view to score")
-    if not mask.any():
-        raise ValueError("train_mask marks no view as training")
-    seen = np.bincount(labels[mask], minlength=classes.n_classes) > 0
-    scored = np.bincount(labels[~mask], minlength=classes.n_classes) > 0
-    unseen = np.flatnonzero(scored & ~seen)
-    if unseen.size:
-        raise ValueError(
-            f"classes {unseen[:10].tolist()} have held-out views but no training view; "
-            "a probe cannot be scored on a class it never saw"
-        )
-    return mask
+    if stats is None:
+        stats = ViewStatistics.from_views(Z, classes, train_mask, tol=tol, random_state=random_state)
+    elif stats.n != Z.shape[0] or stats.K != classes.n_classes:
+        raise InputError(f"stats describe {stats.n} views of {stats.K} classes, "
+                         f"not these {Z.shape[0]} of {classes.n_classes}")
+    return Z, classes, stats
 
 
 def _entropy_rank(values: np.ndarray, eps: float) -> float:
     """exp of the Shannon entropy of p_k = v_k / ||v||_1 + eps (RankMe's and LiDAR's form)."""
     p = values / values.sum() + eps
     return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def _check_ridge(ridge: float) -> float:
+    if not np.isfinite(ridge) or ridge < 0:
+        raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
+    return float(ridge)
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,39 +152,31 @@ class InvarianceRatio:
     per_class: np.ndarray
 
 
-def invariance_ratio(Z, classes) -> InvarianceRatio:
+def invariance_ratio(Z, classes, *, stats: ViewStatistics | None = None) -> InvarianceRatio:
     """How far ``Z`` is from invariant: within-class sum of squares over total sum of squares.
 
     [derived] THEORY.md section 2. phi is invariant (section 0) iff every view of a class has the
-    class's code, i.e. iff SS_within = sum_i ||z_i - c_{M(i)}||^2 = 0 with c_m the class mean. The
-    ratio SS_within / SS_total (SS_total = sum_i ||z_i - mean(z)||^2) is 0 exactly for invariant
-    codes, at most 1, and unchanged by translations, rotations and rescalings of the codes. When all
-    codes coincide (SS_total = 0) the codes are invariant and the ratio is 0.
+    class's code, i.e. iff SS_within = sum_i ||z_i - c_{M(i)}||^2 = tr W = 0 with c_m the class mean.
+    The ratio tr W / tr T (T = W + B the total scatter) is 0 exactly for invariant codes (identical
+    views give exactly zero residuals, see `ssltheory.view_statistics`), at most 1, and unchanged
+    by translations, rotations and rescalings of the codes. When all codes coincide (tr T = 0) the
+    codes are invariant and the ratio is 0.
 
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` with n points (K >= 2 classes).
+        stats: the `ViewStatistics` of (Z, classes), when already built.
 
     Returns:
         `InvarianceRatio` with ``value`` (float) and ``per_class`` ((K,) float array).
     """
-    Z, classes = _features_and_classes(Z, classes)
-    labels, K = classes.labels, classes.n_classes
-    # Shift each class by one of its own views first: identical views then give exactly zero
-    # residuals (a floating-point mean of equal rows need not equal the row).
-    first = np.zeros(K, dtype=np.int64)
-    first[labels[::-1]] = np.arange(len(labels))[::-1]
-    shifted = Z - Z[first][labels]
-    residual = shifted - classes.class_codes(shifted)[labels]
-    sq = np.einsum("ij,ij->i", residual, residual)
-    within = np.bincount(labels, weights=sq, minlength=K)
-    centred = Z - Z.mean(axis=0)
-    total = float(np.einsum("ij,ij->", centred, centred))
+    _, _, stats = _statistics(Z, classes, stats=stats)
+    within = stats.within_per_class
+    total = float(within.sum() + np.trace(stats.between))
     if total == 0.0:
-        return InvarianceRatio(0.0, np.zeros(K))
-    n = Z.shape[0]
-    per_class = (within / np.bincount(labels, minlength=K)) / (total / n)
-    return InvarianceRatio(float(within.sum() / total), per_class)
+        return InvarianceRatio(0.0, np.zeros(stats.K))
+    per_class = (within / stats.sizes) / (total / stats.n)
+    return InvarianceRatio(float(min(1.0, within.sum() / total)), per_class)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,8 +188,8 @@ class AffineConditioning:
     """Conditioning of the class codes as an affine point set.
 
     ``singular_values`` (min(K, d),): singular values of the centred class-code matrix, descending.
-    ``rank``: effective affine rank at ``tol`` (relative to the largest singular value; None means
-    `geometry.default_rtol`, max(K, d) * machine epsilon).
+    ``rank``: effective affine rank at ``tol`` (relative to the largest singular value; the
+    tolerance rule of `ssltheory.view_statistics.tolerance_rule`).
     ``condition``: s_{K-1} / s_1, smallest over largest of the first K-1 singular values (0 when
     d < K - 1 or the codes are affinely dependent; 1 for a regular simplex).
     """
@@ -193,10 +197,11 @@ class AffineConditioning:
     singular_values: np.ndarray
     rank: int
     condition: float
-    tol: float | None
+    tol: float
 
 
-def affine_conditioning(Z, classes, tol: float | None = None) -> AffineConditioning:
+def affine_conditioning(Z, classes, tol: float | None = None, *,
+                        stats: ViewStatistics | None = None) -> AffineConditioning:
     """Singular values, effective affine rank and conditioning of the class codes.
 
     [derived] THEORY.md T1.2(c) and section 2. The class codes c_0..c_{K-1} are affinely
@@ -204,25 +209,23 @@ def affine_conditioning(Z, classes, tol: float | None = None) -> AffineCondition
     codes) has rank K - 1. Its singular values s_1 >= s_2 >= ... say how far the codes are from
     dependence: the effective affine rank counts those above ``tol * s_1`` (`geometry.affine_rank`,
     the toolkit's one definition, so it agrees with `conditions.is_ideal` at the same ``tol``), and
-    s_{K-1} / s_1 is 1 for a regular
-    simplex and tends to 0 as the codes approach an affine dependence. s_{K-1} is taken as 0 when
-    d < K - 1. Translation-, rotation- and scale-invariant.
+    s_{K-1} / s_1 is 1 for a regular simplex and tends to 0 as the codes approach an affine
+    dependence. s_{K-1} is taken as 0 when d < K - 1. Translation-, rotation- and scale-invariant.
 
     Args:
         Z: (n, d) codes, one row per view.
         classes: n class labels or an `EquivalenceClasses` (K >= 2 classes).
-        tol: relative tolerance of the effective rank in [0, 1), or None for `geometry.default_rtol`.
+        tol: relative tolerance of the effective rank in [0, 1), or None for the dtype rule
+            (max(K, d) x eps of Z's dtype as given). Ignored when ``stats`` is given (its ``tol``).
     """
-    Z, classes = _features_and_classes(Z, classes)
-    tol = as_tolerance(tol)
-    C = classes.class_codes(Z)
-    K = C.shape[0]
+    _, _, stats = _statistics(Z, classes, tol=tol, stats=stats)
+    C, K = stats.means, stats.K
     scaled, exponent = affine_singular_values(C, with_exponent=True)  # the ratio from values of order 1
     s_km1 = scaled[K - 2] if scaled.size >= K - 1 else 0.0
     condition = float(s_km1 / scaled[0]) if scaled[0] > 0 else 0.0
     with np.errstate(over="ignore"):
-        s = np.ldexp(scaled, exponent)
-    return AffineConditioning(s, int(affine_rank(C, tol)), condition, tol)
+        s = np.ldexp(scaled, exponent) * stats.unit
+    return AffineConditioning(s, int(affine_rank(C, stats.tol)), condition, stats.tol)
 
 
 def dimension_deficit(n_classes: int, dim: int) -> int:
@@ -256,101 +259,17 @@ def cover_fraction(n_classes: int, dim: int) -> float:
 # linear probes on held-out views
 
 
-def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.ndarray:
-    """Default training/held-out split of the views: a boolean (n,) mask, True = training view.
-
-    Each class with n_m >= 2 views keeps at least one view on each side, with about
-    ``heldout_fraction`` of its views held out (chosen at random); a class with one view trains
-    only. Raises ValueError when no class has two views.
-
-    Args:
-        classes: n class labels or an `EquivalenceClasses`.
-        heldout_fraction: in (0, 1).
-        random_state: seed or `numpy.random.Generator`.
-    """
-    classes = as_classes(classes)
-    if not 0.0 < heldout_fraction < 1.0:
-        raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
-    rng = np.random.default_rng(random_state)
-    mask = np.ones(classes.n_points, dtype=bool)
-    for members in classes.members:
-        if len(members) < 2:
-            continue
-        n_out = min(len(members) - 1, max(1, int(round(heldout_fraction * len(members)))))
-        mask[rng.choice(members, size=n_out, replace=False)] = False
-    if mask.all():
-        raise ValueError("every class has a single view: no view can be held out to score a probe")
-    return mask
-
-
-class _HeldOutRidge:
-    """Ridge probe fitted on training views, scored on held-out views, as a linear map of targets.
-
-    With X the centred training codes (n_tr x d, SVD X = U S V^T), per-class targets T (K x k) and
-    A the (n_tr x K) class indicator of the training views, the ridge fit with intercept predicts
-    on the held-out codes Xte (centred by the training mean)
-
-        F = Xte V diag(s / (s^2 + lam)) U^T A T  +  1 (counts / n_tr)^T T  =  (B M + 1 c^T) T,
-
-    so B (n_te x r), M (r x K) and c (K,) serve every task. lam = ridge * s_1^2 (scale-free).
-    """
-
-    def __init__(self, Z: np.ndarray, labels: np.ndarray, n_classes: int, mask: np.ndarray, ridge: float,
-                 evaluate: np.ndarray | None = None):
-        evaluate = ~mask if evaluate is None else evaluate  # the views scored (default: held out)
-        Xtr, Xte = Z[mask], Z[evaluate]
-        mean = Xtr.mean(axis=0)
-        U, s, Vt = np.linalg.svd(Xtr - mean, full_matrices=False)
-        keep = s > (s[0] * max(Xtr.shape) * np.finfo(float).eps if s.size else 0.0)
-        U, s, Vt = U[:, keep], s[keep], Vt[keep]
-        lam = ridge * s[0] ** 2 if s.size else 0.0
-        self.B = ((Xte - mean) @ Vt.T) * (s / (s**2 + lam))
-        train_labels = labels[mask]
-        self.M = np.zeros((s.size, n_classes))
-        np.add.at(self.M.T, train_labels, U)
-        self.c = np.bincount(train_labels, minlength=n_classes) / Xtr.shape[0]
-        self.test_labels = labels[evaluate]
-        self.n_classes = n_classes
-
-    def columns(self, cols: np.ndarray) -> np.ndarray:
-        """(n_te, len(cols)) held-out scores of the one-hot targets of classes ``cols``."""
-        return self.B @ self.M[:, cols] + self.c[cols]
-
-    def binary_scores(self, signs: np.ndarray) -> np.ndarray:
-        """(n_te,) held-out scores for the +-1 task ``signs`` (K,); > 0 predicts +1."""
-        return self.B @ (self.M @ signs) + self.c @ signs
-
-    def binary_accuracy(self, signs: np.ndarray) -> float:
-        return float(np.mean(signs[self.test_labels] * self.binary_scores(signs) > 0))
-
-    def class_accuracy(self, chunk: int = 4096) -> float:
-        """Fraction of held-out views whose own class has strictly the largest one-hot score."""
-        correct = 0
-        for start in range(0, self.test_labels.size, chunk):
-            truth = self.test_labels[start : start + chunk]
-            F = self.B[start : start + chunk] @ self.M + self.c
-            rows = np.arange(truth.size)
-            own = F[rows, truth]
-            F[rows, truth] = -np.inf
-            correct += int(np.sum(own > F.max(axis=1)))
-        return correct / self.test_labels.size
-
-
-def _check_ridge(ridge: float) -> float:
-    if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
-    return float(ridge)
-
-
-def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0) -> float:
+def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0,
+                           stats: ViewStatistics | None = None) -> float:
     """Linear predictability of M: accuracy of a ridge probe of the class on held-out views.
 
     [derived] THEORY.md T1.4 and section 2: the paper's second condition asks that M be predictable
-    by the probe family. A ridge regression of the one-hot class (intercept, lam = ridge * s_1^2
-    with s_1 the top singular value of the centred training codes) is fitted on the training views
-    and a held-out view counts as correct when its own class's score is strictly the largest.
-    Invariant, affinely independent codes score 1 (for small ridge); T1.4 warns that predicting M
-    alone is weaker than realizing every task, which `worst_task_accuracy` measures.
+    by the probe family. A ridge regression of the one-hot class (intercept, lam = ridge *
+    lambda_max(S_tr) with S_tr the centred training views' scatter, `view_statistics.RidgeProbe`)
+    is fitted on the training views and a held-out view counts as correct when its own class's
+    score is strictly the largest. Invariant, affinely independent codes score 1 (for small ridge);
+    T1.4 warns that predicting M alone is weaker than realizing every task, which
+    `worst_task_accuracy` measures.
 
     Args:
         Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2).
@@ -358,17 +277,18 @@ def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, 
             every class has a single view (Z holds class codes), the probe is fitted and scored on
             all of them.
         ridge: relative ridge penalty, >= 0. random_state: seed of the default split.
+        stats: `ViewStatistics` of (Z, classes, train_mask), when already built.
 
     Returns:
         Fraction of held-out views whose class is predicted, in [0, 1].
     """
-    Z, classes = _features_and_classes(Z, classes)
     ridge = _check_ridge(ridge)
-    mask = _train_mask(train_mask, classes, random_state)
-    return _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge).class_accuracy()
+    Z, _, stats = _statistics(Z, classes, train_mask, random_state=random_state, stats=stats)
+    return stats.ridge_probe(Z, ridge).class_accuracy()
 
 
-def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, random_state=0) -> float:
+def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, random_state=0,
+                  stats: ViewStatistics | None = None) -> float:
     """Held-out accuracy of the ridge probe on one invariant task (any number of labels).
 
     [derived] THEORY.md section 0 and T1.3: the task ``task`` (K,) gives class m the label
@@ -378,24 +298,25 @@ def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, ran
     Args:
         Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2).
         task: (K,) non-negative integer labels, one per class, at least two distinct.
-        train_mask, ridge, random_state: as in `heldout_class_accuracy`.
+        train_mask, ridge, random_state, stats: as in `heldout_class_accuracy`.
     """
-    Z, classes = _features_and_classes(Z, classes)
     ridge = _check_ridge(ridge)
+    Z = as_view_features(Z)
+    classes = as_classes(classes, int(Z.shape[0]))
     task = np.asarray(task)
     if task.shape != (classes.n_classes,):
-        raise ValueError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
+        raise InputError(f"task has shape {task.shape} but there are {classes.n_classes} classes")
     if not np.issubdtype(task.dtype, np.integer) or (task < 0).any():
-        raise ValueError("task must hold non-negative integer labels, one per class")
+        raise InputError("task must hold non-negative integer labels, one per class")
     values, task = np.unique(task, return_inverse=True)
     if values.size < 2:
-        raise ValueError("task is constant: an invariant task needs at least two labels")
-    mask = _train_mask(train_mask, classes, random_state)
-    probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
+        raise InputError("task is constant: an invariant task needs at least two labels")
+    Z, classes, stats = _statistics(Z, classes, train_mask, random_state=random_state, stats=stats)
+    probe = stats.ridge_probe(Z, ridge)
     targets = np.eye(values.size)[task]  # (K, k)
-    F = probe.B @ (probe.M @ targets) + probe.c @ targets
+    F = probe.scores @ targets + probe.c @ targets
     truth = task[probe.test_labels]
-    own = F[np.arange(F.shape[0]), truth]
+    own = F[np.arange(F.shape[0]), truth].copy()
     F[np.arange(F.shape[0]), truth] = -np.inf
     return float(np.mean(own > F.max(axis=1)))
 
@@ -407,13 +328,15 @@ class WorstTask:
     ``accuracy``: the smallest held-out accuracy found; ``task`` (K,) int 0/1, one label per
     class, the task that reaches it; ``source``: "radon", "random" or "greedy" (the candidate family
     it came from, "greedy" when local search improved it, "one-versus-rest" when the budget allowed
-    no candidate); ``n_evaluated``: tasks scored.
+    no candidate); ``n_evaluated``: tasks scored; ``budget``: the search's budget in words (tasks
+    and seconds), and whether the time limit stopped it.
     """
 
     accuracy: float
     task: np.ndarray
     source: str
     n_evaluated: int
+    budget: str = ""
 
 
 def worst_task_accuracy(
@@ -424,9 +347,11 @@ def worst_task_accuracy(
     n_radon: int = 8,
     n_random: int = 64,
     greedy_steps: int = 32,
+    max_seconds: float | None = None,
     ridge: float = 1e-4,
     tol: float | None = None,
     random_state=0,
+    stats: ViewStatistics | None = None,
 ) -> WorstTask:
     """Worst held-out accuracy of a fitted linear probe over invariant binary tasks, searched.
 
@@ -446,34 +371,40 @@ def worst_task_accuracy(
     - greedy: from the worst so far, up to ``greedy_steps`` single-class flips, each time the flip
       that lowers the accuracy most.
 
-    Accuracy is the plain fraction of held-out views classified correctly (a tie counts as wrong).
+    The budget is n_radon + n_random candidates and greedy_steps rounds of K flips each, and at most
+    ``max_seconds`` of search (None: no time limit); `WorstTask.budget` states it. Accuracy is the
+    plain fraction of held-out views classified correctly (a tie counts as wrong).
 
     Args:
         Z: (n, d) codes. classes: n labels or `EquivalenceClasses` (K >= 2).
         train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
             every class has a single view (Z holds class codes), the probe is fitted and scored on
             all of them.
-        n_radon, n_random, greedy_steps: search budget (>= 0 each).
-        ridge: relative ridge penalty. tol: relative tolerance for exact dependence (None:
-        `geometry.default_rtol`).
+        n_radon, n_random, greedy_steps: search budget (>= 0 each). max_seconds: time budget or None.
+        ridge: relative ridge penalty. tol: relative tolerance for exact dependence (None: the
+        dtype rule); ignored when ``stats`` is given.
         random_state: seed for the split, random tasks and random null vectors.
+        stats: `ViewStatistics`, when already built (with the split to use).
 
     Returns:
-        `WorstTask` (accuracy, task (K,) of 0/1, source, n_evaluated).
+        `WorstTask` (accuracy, task (K,) of 0/1, source, n_evaluated, budget).
     """
-    Z, classes = _features_and_classes(Z, classes)
     ridge = _check_ridge(ridge)
-    tol = as_tolerance(tol)
     for name, value in (("n_radon", n_radon), ("n_random", n_random), ("greedy_steps", greedy_steps)):
         as_count(value, name, 0)
+    if max_seconds is not None and not (np.isfinite(max_seconds) and max_seconds > 0):
+        raise InputError(f"max_seconds must be a positive number or None, got {max_seconds}")
     rng = np.random.default_rng(random_state)
-    mask = _train_mask(train_mask, classes, rng)
+    Z, classes, stats = _statistics(Z, classes, train_mask, tol=tol, random_state=rng, stats=stats)
+    started = time.perf_counter()
     K = classes.n_classes
-    probe = _HeldOutRidge(Z, classes.labels, K, mask, ridge)
-    C = classes.class_codes(Z)
+    probe = stats.ridge_probe(Z, ridge)
+
+    def out_of_time() -> bool:
+        return max_seconds is not None and time.perf_counter() - started > max_seconds
 
     candidates: list[tuple[np.ndarray, str]] = []
-    for lam in _nearly_dependent_directions(C, n_radon, tol, rng):
+    for lam in _nearly_dependent_directions(stats.means, n_radon, stats.tol, rng):
         candidates.append((np.where(lam > 0, 1.0, -1.0), "radon"))
     for _ in range(n_random):
         signs = rng.choice([-1.0, 1.0], size=K)
@@ -481,10 +412,13 @@ def worst_task_accuracy(
             signs[rng.integers(K)] *= -1
         candidates.append((signs, "random"))
 
-    best_signs, best_source, best_acc, n_eval = None, "", np.inf, 0
+    best_signs, best_source, best_acc, n_eval, timed_out = None, "", np.inf, 0, False
     for signs, source in candidates:
         if np.all(signs == signs[0]):
             continue
+        if n_eval and out_of_time():
+            timed_out = True
+            break
         acc = probe.binary_accuracy(signs)
         n_eval += 1
         if acc < best_acc:
@@ -493,29 +427,45 @@ def worst_task_accuracy(
         best_signs, best_source = np.where(np.arange(K) == 0, 1.0, -1.0), "one-versus-rest"
         best_acc, n_eval = probe.binary_accuracy(best_signs), n_eval + 1
 
+    steps = 0
     for _ in range(greedy_steps):
+        if out_of_time():
+            timed_out = True
+            break
         flip, acc, evaluated = _best_flip(probe, best_signs)
         n_eval += evaluated
+        steps += 1
         if flip is None or acc >= best_acc:
             break
         best_signs = best_signs.copy()
         best_signs[flip] *= -1
         best_acc, best_source = acc, "greedy"
-    return WorstTask(float(best_acc), (best_signs > 0).astype(np.int64), best_source, n_eval)
+    budget = (f"{n_radon} Radon + {n_random} random tasks, up to {greedy_steps} greedy rounds of {K} flips"
+              + (f", {max_seconds:g} s" if max_seconds is not None else "")
+              + ("; stopped by the time limit" if timed_out else ""))
+    return WorstTask(float(best_acc), (best_signs > 0).astype(np.int64), best_source, n_eval, budget)
 
 
-def _nearly_dependent_directions(C: np.ndarray, count: int, tol: float | None, rng) -> list[np.ndarray]:
+def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng) -> list[np.ndarray]:
     """Up to ``count`` unit vectors lambda (K,) with sum(lambda) = 0, most nearly dependent first.
 
-    Exact null vectors of [C; 1] (random ones, when the centred codes have rank < K - 1 at ``tol``)
-    come first, then the left singular vectors of the centred codes from the smallest kept
-    singular value up.
+    Exact null vectors of [C; 1] (random ones, when the centred codes have rank < K - 1 at the
+    relative tolerance ``rtol``) come first, then the left singular vectors of the centred codes
+    from the smallest kept singular value up. The vectors come from the K x K Gram matrix of the
+    centred codes when K <= d (candidates, not decisions: its rounding only perturbs them).
     """
     K = C.shape[0]
     if count == 0 or K < 2:
         return []
-    U, s, _ = np.linalg.svd(C - C.mean(axis=0), full_matrices=False)
-    rtol = resolve_rtol(tol, *C.shape)
+    X = C - C.mean(axis=0)
+    if K <= X.shape[1]:
+        e, U = np.linalg.eigh(X @ X.T)
+        order = np.argsort(e)[::-1]
+        s, U = np.sqrt(np.clip(e[order], 0.0, None)), U[:, order]
+        floor = s[0] * np.sqrt(K * np.finfo(float).eps) if s.size else 0.0  # the Gram's rounding level
+        rtol = max(rtol, floor / s[0]) if s.size and s[0] > 0 else rtol
+    else:
+        U, s, _ = np.linalg.svd(X, full_matrices=False)
     rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
     U = U[:, :rank]
     out: list[np.ndarray] = []
@@ -535,7 +485,7 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, tol: float | None, r
     return out[:count]
 
 
-def _best_flip(probe: _HeldOutRidge, signs: np.ndarray, chunk: int = 256):
+def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n)."""
     K = signs.size
     scores = probe.binary_scores(signs)
@@ -558,87 +508,181 @@ def _best_flip(probe: _HeldOutRidge, signs: np.ndarray, chunk: int = 256):
 
 
 # --------------------------------------------------------------------------------------------
-# the headline: held-out ideal ISSL log-loss under an affine change of coordinates
+# the headline
 
 
 @dataclass(frozen=True)
 class IdealScore:
     """The headline score and what it is made of (`ideal_score`).
 
-    ``value``: 1.0 when ``ideal`` (the exact verdict at ``tol``), else ``(n_correct + 1) /
-    (n_heldout + 2)``, below 1. ``heldout_accuracy`` = n_correct / n_heldout: held-out views whose
-    class (M) the linear ERM fitted on the training views predicts; ``ideal``: `conditions.is_ideal`
-    on the views (invariance, affine independence, dimension at ``tol``); ``failing``: the names of
-    its failing conditions.
+    ``value``: 1.0 when ``ideal`` (the exact verdict at ``tol``), else ``invariant_share *
+    recoverable_share`` (capped just below 1). ``invariant_share`` = tr(Sigma_B) / tr(Sigma_T) =
+    1 - invariance ratio; ``recoverable_share`` = tr(Sigma_B (Sigma_T + tau^2 I)^{-1}) / (K - 1),
+    Pillai's trace over K - 1 (the mean squared canonical correlation between the views and the
+    one-hot class), tau^2 = tol^2 lambda_max(Sigma_B). Components kept beside it:
+    ``heldout_accuracy`` = n_correct / n_heldout, held-out views whose class (M) the ridge probe
+    fitted on the training views predicts; ``ideal``: `conditions.is_ideal` on the views at
+    ``tol``; ``failing``: the names of its failing conditions.
     """
 
     value: float
+    invariant_share: float
+    recoverable_share: float
     heldout_accuracy: float
     n_correct: int
     n_heldout: int
     ideal: bool
     failing: tuple
+    tol: float
+
+
+def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
+    """(invariant_share, recoverable_share) of the headline, from the statistics alone.
+
+    invariant_share = tr B / tr T (1 when every code coincides: nothing varies, nothing within).
+    recoverable_share = tr(B (T + tau^2 I)^{-1}) / (K - 1) with tau^2 = tol^2 lambda_max(B), in
+    scatter units (the 1/n of the covariances cancels), from a Cholesky factor of T + tau^2 I and
+    B = D^T D, D (K, d) the view-weighted centred class means: ||L^{-1} D^T||_F^2. Without a
+    usable Cholesky factor (tau = 0 and T singular) the pseudo-inverse of T (eigenvalues above
+    lambda_max(T) d eps) is used. 0 when every class has the same mean.
+    """
+    trB = float(np.trace(stats.between))
+    trT = float(stats.within_per_class.sum()) + trB
+    invariant = 1.0 if trT == 0 else trB / trT
+    D = (stats.means - stats.grand_mean) * np.sqrt(stats.sizes)[:, None]  # (K, d)
+    if trB == 0 or stats.K < 2:
+        return invariant, 0.0
+    small = D @ D.T if stats.K <= stats.d else stats.between
+    lam_b = float(np.linalg.eigvalsh(small)[-1]) if small.shape[0] <= 512 else _top_eigenvalue(small)
+    tau2 = stats.tol**2 * lam_b
+    trace = None
+    if tau2 > 0:
+        import scipy.linalg as sl
+
+        try:
+            L = np.linalg.cholesky(stats.total + tau2 * np.eye(stats.d))
+            X = sl.solve_triangular(L, D.T, lower=True, check_finite=False)
+            trace = float(np.einsum("ij,ij->", X, X))
+        except np.linalg.LinAlgError:
+            trace = None
+    if trace is None:
+        e, V = np.linalg.eigh(stats.total)
+        keep = e > e[-1] * stats.d * np.finfo(float).eps
+        P = V[:, keep].T @ D.T
+        trace = float(np.sum(P * P / (e[keep] + tau2)[:, None]))
+    return invariant, float(min(1.0, max(0.0, trace / (stats.K - 1))))
+
+
+def _top_eigenvalue(S: np.ndarray) -> float:
+    from ssltheory.view_statistics import _largest_eigenvalue
+
+    return _largest_eigenvalue(S)
 
 
 def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge: float = 1e-4,
-                random_state=0) -> IdealScore:
-    """Probability that a linear probe trained on labelled views gets a fresh view's class right.
+                random_state=0, stats: ViewStatistics | None = None, verdict=None) -> IdealScore:
+    """How close the views are to ideal: 1 exactly when the verdict passes, else a share below 1.
 
-    [derived from THEORY.md T1, T3 and P2] Sample optimality (Def. 3) compares W_n, the risk of
-    linear ERMs fitted on n labelled inputs, with its optimum: P2 / T3 give W_n = E[missing mass],
-    (1 - 1/K)^n for K equiprobable classes, reached exactly by invariant encoders whose class codes
-    are affinely independent (the conditions of T1.2: then a fresh view has its class's code and
-    the pseudo-inverse ERM classifies every class code). With every class seen in the labelled
-    views (here: each source image has training views), the missing mass is 0 and what is left of
-    W_n is the risk on *fresh views of seen classes*, the part an encoder controls: for the task M
-    itself (the finest invariant task; every invariant task is a function of it), the sample
-    optimum is then accuracy 1. The score is that accuracy:
+    [derived from THEORY.md T1 and T3] T1: a representation is ideal for linear probes iff every
+    invariant task is an exact affine function of invariant codes, i.e. iff (a) the codes are
+    invariant (no within-class spread) and (b) the one-hot class M, hence every invariant task
+    (every function of M), is an affine function of the codes: the class codes are affinely
+    independent (d >= K - 1). T3: any within-class spread lifts the worst-case ERM risk above the
+    ideal floor, and more spread lifts it more. The score multiplies one share per condition, each
+    a population quantity of the views (no counting of correct answers, so it keeps moving when a
+    held-out probe is already perfect):
 
-    - when the exact verdict on the views (`conditions.is_ideal` at ``tol``: invariance within
-      tolerance, affinely independent class codes, d >= K - 1) passes, the theory says a fresh view
-      is classified correctly with certainty, and the score is 1.0;
-    - otherwise it is *measured*: a linear ERM of M (ridge regression of the one-hot class with an
-      intercept, relative penalty ``ridge``, strict argmax, `heldout_class_accuracy`) is fitted on
-      the training views and scored on the held-out views, and the probability of a correct fresh
-      view is estimated by the rule of succession (c + 1) / (n + 2) from c correct out of n. It is
-      below 1 whatever the sample, so a non-invariant (or affinely dependent, or too narrow)
-      representation never scores 1.0, and it is a strictly increasing function of the held-out
-      accuracy for a fixed number of held-out views, so encoders scored on the same views rank by
-      their held-out linear predictability of M.
+    - invariant_share = tr(Sigma_B) / tr(Sigma_T) = 1 - invariance ratio: the share of the views'
+      variance that is between classes, 1 iff invariant (condition a);
+    - recoverable_share = tr(Sigma_B (Sigma_T + tau^2 I)^{-1}) / (K - 1): Pillai's trace over
+      K - 1, the mean squared canonical correlation between the views and the one-hot M, i.e. the
+      mean, over the K - 1 whitened directions of M (invariant tasks), of the population R^2 of
+      the best linear probe of that task (condition b). It is at most min(d, K - 1) / (K - 1), so
+      it falls when d < K - 1; within-class spread lowers it (Sigma_T grows); with no spread, a
+      direction of the class codes with singular value s_k contributes s_k^2 / (s_k^2 + tol^2 s_1^2),
+      one half exactly at the verdict's rank threshold, so it falls as the codes approach affine
+      dependence. tau^2 = tol^2 lambda_max(Sigma_B) is that threshold.
+
+    ``value`` = 1.0 if the exact verdict on the views at ``tol`` passes (`conditions.is_ideal`,
+    linear probes), otherwise min(invariant_share * recoverable_share, the largest float below 1):
+    exactly 1 iff the verdict passes. It falls strictly as within-class spread grows (views
+    C[m] + sigma E with class-centred E), as the smallest singular value of the class codes goes
+    to 0, and when d drops below K - 1. ``heldout_class_accuracy`` (the ridge probe of M on
+    held-out views) stays as a component.
 
     Label-free: the classes are the augmentation's (the source images of the reference
-    augmentation), never the downstream labels. The diagnostics of why it is below 1 are the
-    failing conditions (``failing``) and `score_all`'s components.
+    augmentation), never the downstream labels.
 
     Args:
         Z: (n, d) codes of augmented views. classes: n class ids or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
-            every class has a single view (Z holds class codes), the probe is fitted and scored on
-            all of them.
-        tol: relative tolerance of the verdict (None: `geometry.default_rtol`).
-        ridge: relative ridge penalty of the probe, >= 0. random_state: seed of the default split.
+        train_mask: boolean (n,), True = training view of the held-out accuracy component; default
+            `split_views(classes)`, or, when every class has a single view (Z holds class codes),
+            the probe is fitted and scored on all of them.
+        tol: relative tolerance of the verdict and of tau (None: the dtype rule, max(K, d) x eps
+            of Z's dtype as given); ignored when ``stats`` is given.
+        ridge: relative ridge penalty of the accuracy component, >= 0. random_state: seed of the
+        default split. stats: `ViewStatistics`, when built. verdict: `is_ideal`'s verdict on
+        (Z, classes) at ``stats.tol``, when already computed.
 
     Returns:
         `IdealScore`.
     """
-    Z, classes = _features_and_classes(Z, classes)
-    tol = as_tolerance(tol)
     ridge = _check_ridge(ridge)
-    verdict = is_ideal(Z, classes, probe="linear", tol=tol)
-    if train_mask is None and classes.n_points == classes.n_classes:
-        # One view per class: the rows are the class codes themselves, so a fresh view of a class
-        # has its class's code, and the probe fitted on all of them is scored on those same codes.
-        mask = np.ones(classes.n_points, dtype=bool)
-        probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge, evaluate=mask)
-    else:
-        mask = _train_mask(train_mask, classes, random_state)
-        probe = _HeldOutRidge(Z, classes.labels, classes.n_classes, mask, ridge)
+    Z, classes, stats = _statistics(Z, classes, train_mask, tol=tol, random_state=random_state, stats=stats)
+    if verdict is None:
+        verdict = is_ideal(to_numpy(Z), classes, probe="linear", tol=stats.tol)
+    invariant, recoverable = headline_shares(stats)
+    probe = stats.ridge_probe(Z, ridge)
     n_heldout = int(probe.test_labels.size)
     accuracy = probe.class_accuracy()
-    n_correct = int(round(accuracy * n_heldout))
-    value = 1.0 if verdict.ok else (n_correct + 1) / (n_heldout + 2)
+    value = 1.0 if verdict.ok else min(invariant * recoverable, float(np.nextafter(1.0, 0.0)))
     failing = tuple(name for name, c in verdict.conditions.items() if not c.ok)
-    return IdealScore(float(value), float(accuracy), n_correct, n_heldout, bool(verdict.ok), failing)
+    return IdealScore(float(value), float(invariant), float(recoverable), float(accuracy),
+                      int(round(accuracy * n_heldout)), n_heldout, bool(verdict.ok), failing, stats.tol)
+
+
+# --------------------------------------------------------------------------------------------
+# log-losses of probes of M
+
+
+def ridge_log_loss(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0,
+                   stats: ViewStatistics | None = None, notes: list | None = None) -> float:
+    """Held-out log-loss (nats) of the ridge probe of M, its scores calibrated by one temperature.
+
+    [derived] The ridge probe of `heldout_class_accuracy` gives every held-out view a score f_m per
+    class; softmax(beta f) turns them into probabilities with one inverse temperature beta >= 0
+    (beta = 0 is chance, log K). beta is fitted by 2-fold cross-fitting on the held-out views
+    (views at even positions fit the beta scored on the odd ones and vice versa; the negative log-
+    likelihood is convex in beta, minimized by bounded Brent search), so the loss is an honest
+    held-out estimate with one fitted parameter. Cheap: it reuses the probe of every other score.
+    A search that does not converge is reported in ``notes`` (a list, appended to).
+
+    Args: as `heldout_class_accuracy`; ``notes``: list receiving any non-convergence message.
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    ridge = _check_ridge(ridge)
+    Z, _, stats = _statistics(Z, classes, train_mask, random_state=random_state, stats=stats)
+    probe = stats.ridge_probe(Z, ridge)
+    F = probe.scores + probe.c
+    y = probe.test_labels
+    own = F[np.arange(y.size), y]
+
+    def nll(beta: float, rows: np.ndarray) -> float:
+        return float(np.mean(logsumexp(beta * F[rows], axis=1) - beta * own[rows]))
+
+    spread = float(np.std(F)) or 1.0
+    upper = 100.0 * np.log(max(stats.K, 2)) / spread
+    parts = [np.arange(0, y.size, 2), np.arange(1, y.size, 2)] if y.size >= 2 else [np.arange(y.size)] * 2
+    total = 0.0
+    for fit_rows, eval_rows in ((parts[0], parts[1]), (parts[1], parts[0])):
+        result = minimize_scalar(nll, bounds=(0.0, upper), args=(fit_rows,), method="bounded",
+                                 options={"xatol": 1e-6 * upper, "maxiter": 200})
+        if not result.success and notes is not None:
+            notes.append(f"ridge_log_loss: temperature search did not converge ({result.message})")
+        total += nll(float(result.x), eval_rows) * eval_rows.size
+    return total / (parts[0].size + parts[1].size)
 
 
 def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2, max_iter: int = 500,
@@ -650,21 +694,25 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
     logistic regression with intercept, fitted (L-BFGS, objective mean cross-entropy +
     weight_decay / 2 ||W||^2 on codes centred and scaled by the training views' overall standard
     deviation) on the training views and evaluated on the held-out views. log K is chance.
+    Iterative and costly at real size (d x K parameters), so not part of `score_all`
+    (`ridge_log_loss` is its cheap relative there); a fit that stops at ``max_iter`` without
+    converging raises a RuntimeWarning saying so.
 
     Args:
         Z: (n, d) codes. classes: n class ids or `EquivalenceClasses` (K >= 2).
-        train_mask: boolean (n,), True = training view; default `split_views(classes)`, or, when
-            every class has a single view (Z holds class codes), the probe is fitted and scored on
-            all of them.
+        train_mask: boolean (n,), True = training view; default `split_views(classes)`.
         weight_decay: L2 penalty, > 0. max_iter: L-BFGS iterations. random_state: seed of the split.
     """
     from scipy.optimize import minimize
     from scipy.special import log_softmax
 
-    Z, classes = _features_and_classes(Z, classes)
+    Z = np.asarray(to_numpy(as_view_features(Z)), dtype=np.float64)
+    classes = as_classes(classes, Z.shape[0])
+    if classes.n_classes < 2:
+        raise InputError(f"classes has {classes.n_classes} class; this score needs at least 2")
     if not np.isfinite(weight_decay) or weight_decay <= 0:
-        raise ValueError(f"weight_decay must be a finite number > 0, got {weight_decay}")
-    mask = _train_mask(train_mask, classes, random_state)
+        raise InputError(f"weight_decay must be a finite number > 0, got {weight_decay}")
+    mask = check_train_mask(train_mask, classes, random_state)
     K, labels = classes.n_classes, classes.labels
     mean = Z[mask].mean(axis=0)
     scale = float(np.sqrt(np.mean((Z[mask] - mean) ** 2)))
@@ -681,9 +729,11 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
         G = (p - onehot) / n
         return loss, np.concatenate([(Xtr.T @ G + weight_decay * W).ravel(), G.sum(axis=0)])
 
-    theta = minimize(objective, np.zeros(d * K + K), jac=True, method="L-BFGS-B",
-                     options={"maxiter": int(max_iter)}).x
-    W, b = theta[: d * K].reshape(d, K), theta[d * K:]
+    result = minimize(objective, np.zeros(d * K + K), jac=True, method="L-BFGS-B", options={"maxiter": int(max_iter)})
+    if not result.success:
+        warnings.warn(f"heldout_log_loss: L-BFGS stopped after {result.nit} iterations without converging "
+                      f"({result.message})", RuntimeWarning, stacklevel=2)
+    W, b = result.x[: d * K].reshape(d, K), result.x[d * K:]
     logp = log_softmax(X[~mask] @ W + b, axis=1)
     return float(-np.mean(logp[np.arange(logp.shape[0]), labels[~mask]]))
 
@@ -692,58 +742,88 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
 # baselines
 
 
-def rankme(Z, eps: float = 1e-7) -> float:
+def _entropy_rank_of_spectrum(eigenvalues: np.ndarray, count: int, eps: float, what: str) -> float:
+    """RankMe's form on singular values sqrt(eigenvalues[:count]) of a Gram matrix.
+
+    Eigenvalues at or below lambda_max * d * eps64 (the float64 Gram's rounding level) count as 0.
+    """
+    if not np.isfinite(eps) or eps < 0:
+        raise InputError(f"eps must be a finite number >= 0, got {eps}")
+    e = np.asarray(eigenvalues[:count], dtype=float)
+    if e.size == 0 or e[0] <= 0:
+        raise InputError(f"features are all zero{what}: RankMe is undefined")
+    e = np.where(e > e[0] * eigenvalues.size * np.finfo(float).eps, e, 0.0)
+    return _entropy_rank(np.sqrt(e), eps)
+
+
+def rankme(Z, eps: float = 1e-7, *, stats: ViewStatistics | None = None) -> float:
     """RankMe (Garrido, Balestriero, Najman, LeCun, ICML 2023): smooth rank of the embeddings.
 
     [paper: RankMe] RankMe(Z) = exp(-sum_{k=1}^{min(n,d)} p_k log p_k), p_k = s_k / ||s||_1 + eps,
-    with s_k the singular values of the (uncentred) embedding matrix Z. An isotropic Gaussian
-    sample with n >> d scores about d; a rank-r matrix with equal singular values scores about r.
+    with s_k the singular values of the (uncentred, as in the paper) embedding matrix Z, here the
+    square roots of the eigenvalues of Z^T Z in float64 (`ViewStatistics.second_moment_eigenvalues`).
+    An isotropic Gaussian sample with n >> d scores about d; a rank-r matrix with equal singular
+    values scores about r. `rankme_centred` is the same on centred features.
 
     Args:
         Z: (n, d) embeddings, one row per sample. eps: the paper's small constant (1e-7), >= 0.
+        stats: `ViewStatistics` of Z (any classes), when built.
     """
-    Z = as_features(Z, "features")
-    if not np.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
-    s = np.linalg.svd(Z, compute_uv=False)
-    if s.sum() == 0:
-        raise ValueError("features are all zero: RankMe is undefined")
-    return _entropy_rank(s, eps)
+    if stats is None:
+        Z = as_view_features(Z)
+        stats = ViewStatistics.from_views(Z, np.zeros(Z.shape[0], dtype=np.int64), heldout=False)
+    return _entropy_rank_of_spectrum(stats.second_moment_eigenvalues, min(stats.n, stats.d), eps, "")
 
 
-def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None) -> float:
+def rankme_centred(Z, eps: float = 1e-7, *, stats: ViewStatistics | None = None) -> float:
+    """RankMe on centred features (not the paper's convention; named as such): the entropy rank of
+    the singular values of Z - mean(Z), i.e. of the square roots of the covariance's eigenvalues.
+
+    Args: as `rankme`.
+    """
+    if stats is None:
+        Z = as_view_features(Z)
+        stats = ViewStatistics.from_views(Z, np.zeros(Z.shape[0], dtype=np.int64), heldout=False)
+    return _entropy_rank_of_spectrum(stats.total_eigenvalues, min(stats.n - 1, stats.d), eps, " once centred")
+
+
+def alpha_req(Z, *, rtol: float = 1e-10, max_rank: int | None = None, stats: ViewStatistics | None = None) -> float:
     """alpha-ReQ (Agrawal, Mondal, Ghosh, Richards, NeurIPS 2022): eigenspectrum decay exponent.
 
     [paper: alpha-ReQ] The eigenvalues lambda_1 >= lambda_2 >= ... of the feature covariance
-    (centred, divided by n - 1) are modelled as lambda_i ~ i^{-alpha}; alpha is the negated slope of
-    the least-squares line through (log i, log lambda_i). Numerically zero eigenvalues (those below
-    ``rtol * lambda_1``, e.g. beyond rank n - 1) are left out, and so are i > ``max_rank``.
-    A spectrum lambda_i = a i^{-alpha} returns alpha exactly.
+    (centred, divided by n - 1; `ViewStatistics.total_eigenvalues`) are modelled as
+    lambda_i ~ i^{-alpha}; alpha is the negated slope of the least-squares line through
+    (log i, log lambda_i). Numerically zero eigenvalues (those below ``rtol * lambda_1``, e.g.
+    beyond rank n - 1) are left out, and so are i > ``max_rank``. A spectrum lambda_i = a i^{-alpha}
+    returns alpha exactly.
 
     Args:
         Z: (n, d) features. rtol: relative cut-off for zero eigenvalues. max_rank: fit only
-        lambda_1..lambda_max_rank (None: all kept).
+        lambda_1..lambda_max_rank (None: all kept). stats: `ViewStatistics` of Z, when built.
     """
-    Z = as_features(Z, "features")
-    if Z.shape[0] < 2:
-        raise ValueError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
+    if stats is None:
+        Z = as_view_features(Z)
+        if Z.shape[0] < 2:
+            raise InputError(f"features has {Z.shape[0]} row; a covariance needs at least 2")
+        stats = ViewStatistics.from_views(Z, np.zeros(Z.shape[0], dtype=np.int64), heldout=False)
+    if stats.n < 2:
+        raise InputError(f"features has {stats.n} row; a covariance needs at least 2")
     if not np.isfinite(rtol) or rtol < 0:
-        raise ValueError(f"rtol must be a finite number >= 0, got {rtol}")
-    s = np.linalg.svd(Z - Z.mean(axis=0), compute_uv=False)
-    eig = s**2 / (Z.shape[0] - 1)
+        raise InputError(f"rtol must be a finite number >= 0, got {rtol}")
+    eig = stats.total_eigenvalues[: min(stats.n - 1, stats.d)] / (stats.n - 1)
     if eig.size == 0 or eig[0] == 0:
-        raise ValueError("features have zero covariance: the spectrum has no decay to fit")
+        raise InputError("features have zero covariance: the spectrum has no decay to fit")
     eig = eig[eig > rtol * eig[0]]
     if max_rank is not None:
         eig = eig[: as_count(max_rank, "max_rank", 2)]
     if eig.size < 2:
-        raise ValueError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
+        raise InputError("the covariance has fewer than 2 non-zero eigenvalues: alpha-ReQ needs at least 2")
     log_i = np.log(np.arange(1, eig.size + 1))
     slope = np.polyfit(log_i, np.log(eig), 1)[0]
     return float(-slope)
 
 
-def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
+def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStatistics | None = None) -> float:
     """LiDAR (Thilak et al., ICLR 2024): effective rank of the LDA matrix of augmented views.
 
     [paper: LiDAR] Each class (a source image, "surrogate class") has several augmented views.
@@ -755,77 +835,136 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8) -> float:
         LiDAR = exp(-sum_k p_k log p_k),  p_k = lambda_k / ||lambda||_1 + eps
 
     with lambda_k the d eigenvalues of Sigma_lidar (the pooled within-class covariance generalises
-    the paper's equal-views normalisation). With delta = 0 the eigenvalues are those of
-    Sigma_w^{-1} Sigma_b, so LiDAR is invariant to every invertible linear map of the features;
-    delta > 0 (the paper's regulariser, an absolute constant) breaks that only at scales near
-    delta.
+    the paper's equal-views normalisation). They are the generalized eigenvalues of (Sigma_b,
+    Sigma_w), computed from a Cholesky factor L of Sigma_w as the eigenvalues of the
+    min(K, d)-sized matrix X^T X / (K - 1), X = L^{-1} (mu_m - mu) (d x K), padded with the zeros
+    of Sigma_b's null space. With delta = 0 LiDAR is invariant to every invertible linear map of
+    the features; delta > 0 (the paper's regulariser, an absolute constant) breaks that only at
+    scales near delta.
 
     Args:
         Z: (n, d) features of the augmented views. classes: n labels or `EquivalenceClasses`
         (K >= 2, each class with at least 2 views). delta: ridge added to Sigma_w, >= 0.
-        eps: entropy smoothing, >= 0.
+        eps: entropy smoothing, >= 0. stats: `ViewStatistics`, when built.
 
     Raises:
         ValueError: a class with fewer than 2 views (no within-class covariance to whiten with),
-        or a singular Sigma_w (smallest eigenvalue below 1e-12 times the largest; with delta = 0,
-        e.g. fewer within-class degrees of freedom n - K than d).
+        or a singular Sigma_w (no Cholesky factor, or a reciprocal condition number estimate below
+        1e-12; with delta = 0, e.g. fewer within-class degrees of freedom n - K than d).
     """
-    Z, classes = _features_and_classes(Z, classes)
+    import scipy.linalg as sl
+
     for name, value in (("delta", delta), ("eps", eps)):
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    labels, K, d = classes.labels, classes.n_classes, Z.shape[1]
-    sizes = np.bincount(labels, minlength=K)
-    lonely = np.flatnonzero(sizes < 2)
-    if lonely.size:
-        raise ValueError(
-            f"LiDAR needs at least 2 views per class to whiten by the within-class covariance; "
-            f"classes {lonely[:10].tolist()} have 1"
-        )
-    means = classes.class_codes(Z)
-    between = means - means.mean(axis=0)
-    sigma_b = between.T @ between / (K - 1)
-    within = Z - means[labels]
-    sigma_w = within.T @ within / (Z.shape[0] - K) + delta * np.eye(d)
-    w_eig, w_vec = np.linalg.eigh(sigma_w)
-    if (delta == 0 and Z.shape[0] - K < d) or w_eig[0] <= w_eig[-1] * 1e-12:
-        raise ValueError(
-            f"the within-class covariance is singular ({Z.shape[0] - K} within-class degrees of "
-            f"freedom for {d} dimensions); use more views per class or delta > 0"
-        )
-    inv_sqrt = (w_vec / np.sqrt(w_eig)) @ w_vec.T
-    lam = np.clip(np.linalg.eigvalsh(inv_sqrt @ sigma_b @ inv_sqrt), 0.0, None)
+            raise InputError(f"{name} must be a finite number >= 0, got {value}")
+    if stats is None:
+        Z = as_view_features(Z)
+        classes = as_classes(classes, int(Z.shape[0]))
+        if classes.n_classes < 2:
+            raise InputError(f"classes has {classes.n_classes} class; LiDAR needs at least 2")
+        _lonely_check(classes.sizes, "LiDAR needs at least 2 views per class to whiten by the within-class covariance")
+        stats = ViewStatistics.from_views(Z, classes, heldout=False)
+    _lonely_check(stats.sizes, "LiDAR needs at least 2 views per class to whiten by the within-class covariance")
+    K, d, n = stats.K, stats.d, stats.n
+    singular = InputError(f"the within-class covariance is singular ({n - K} within-class degrees of "
+                          f"freedom for {d} dimensions); use more views per class or delta > 0")
+    if delta == 0 and n - K < d:
+        raise singular
+    sigma_w = stats.within / (n - K) + (delta / stats.unit**2) * np.eye(d)
+    try:
+        L = np.linalg.cholesky(sigma_w)
+    except np.linalg.LinAlgError:
+        raise singular from None
+    rcond, _ = sl.lapack.dpocon(L.T, np.linalg.norm(sigma_w, 1))  # upper factor U = L^T
+    if not rcond > 1e-12:
+        raise singular
+    between = stats.means - stats.means.mean(axis=0)  # (K, d), unweighted as in the paper
+    X = sl.solve_triangular(L, between.T, lower=True, check_finite=False)  # (d, K)
+    small = X.T @ X if K <= d else X @ X.T
+    lam = np.clip(np.linalg.eigvalsh(small / (K - 1)), 0.0, None)
     if lam.sum() == 0:
-        raise ValueError("all class means coincide: the between-class covariance is zero")
+        raise InputError("all class means coincide: the between-class covariance is zero")
+    lam = np.concatenate([lam, np.zeros(d - lam.size)])
     return _entropy_rank(lam, eps)
 
 
+def _lonely_check(sizes: np.ndarray, what: str) -> None:
+    lonely = np.flatnonzero(np.asarray(sizes) < 2)
+    if lonely.size:
+        raise InputError(f"{what}; classes {lonely[:10].tolist()} have 1")
+
+
 # --------------------------------------------------------------------------------------------
-# everything at once
+# the registry
 
 
 @dataclass(frozen=True)
 class ScoreInfo:
-    """One entry of the score registry: ``orientation`` +1 (larger is better), -1 (smaller is
-    better) or "alpha" (best near 1: -|alpha - 1|); ``ours`` False for the published baselines."""
+    """One entry of the score registry.
+
+    ``orientation``: +1 (larger is better), -1 (smaller is better) or "alpha" (best near 1:
+    -|alpha - 1|); ``meaning``: one line for people; ``ours``: False for the published baselines;
+    ``provenance``: the paper (or "derived"); ``compute(stats, Z, classes, **params)`` -> float (or
+    ValueError when undefined on these views: `score_all` then reports None and the reason in its
+    notes). ``params`` carries score_all's settings and shared results: ``ridge``, ``lidar_delta``,
+    ``verdict`` (`is_ideal` at stats.tol), ``worst`` (`WorstTask`), ``conditioning``
+    (`AffineConditioning`), ``notes`` (a list to append remarks to); an entry takes what it needs
+    and ignores the rest (``**_``).
+    """
 
     orientation: object
     meaning: str
     ours: bool = True
+    compute: Callable | None = field(default=None, compare=False)
+    provenance: str = "derived"
+    label: str = ""  #: how `Scores.format` names it (default: the registry name)
+
+
+def _registry_headline(stats, Z, classes, *, verdict, **_):
+    invariant, recoverable = stats.cached("headline_shares", lambda: headline_shares(stats))
+    return 1.0 if verdict.ok else min(invariant * recoverable, float(np.nextafter(1.0, 0.0)))
 
 
 #: The score registry: name -> `ScoreInfo`, in reporting order. Reports, ``ssltheory score`` and
-#: the score-validation experiment read it; a new score is a function here plus one entry.
+#: the score-validation experiment read it; a new score is one entry here.
 SCORES: dict[str, ScoreInfo] = {
-    "ideal_score": ScoreInfo(1, "P(linear ERM gets a fresh view's class right): 1 exactly when ideal at tol"),
-    "heldout_class_accuracy": ScoreInfo(1, "ridge probe of M (the source image), held-out views"),
-    "heldout_log_loss": ScoreInfo(-1, "log-loss of a linear softmax head predicting M, held-out views (nats)"),
-    "worst_task_accuracy": ScoreInfo(1, "smallest held-out accuracy over invariant binary tasks found"),
-    "invariance_ratio": ScoreInfo(-1, "within / total sum of squares of the views (0 = invariant)"),
-    "affine_condition": ScoreInfo(1, "s_{K-1} / s_1 of the centred class codes (1 = regular simplex)"),
-    "rankme": ScoreInfo(1, "RankMe, Garrido et al. 2023", ours=False),
-    "lidar": ScoreInfo(1, "LiDAR, Thilak et al. 2024", ours=False),
-    "alpha_req": ScoreInfo("alpha", "alpha-ReQ, Agrawal et al. 2022 (best near 1)", ours=False),
+    "ideal_score": ScoreInfo(
+        1, "1 iff the verdict at tol passes, else tr(S_B)/tr(S_T) x tr(S_B (S_T + tau^2 I)^-1)/(K-1) "
+        "(invariant share x Pillai's trace / (K-1), tau = tol s_1): falls with spread, near-dependence, d < K-1",
+        compute=_registry_headline, provenance="derived, THEORY.md T1/T3"),
+    "heldout_class_accuracy": ScoreInfo(
+        1, "ridge probe of M (the source image), held-out views",
+        compute=lambda stats, Z, classes, *, ridge, **_: stats.ridge_probe(Z, ridge).class_accuracy()),
+    "ridge_log_loss": ScoreInfo(
+        -1, "log-loss of the ridge probe of M on held-out views at a cross-fitted temperature (nats)",
+        compute=lambda stats, Z, classes, *, ridge, notes, **_: ridge_log_loss(Z, classes, ridge=ridge, stats=stats,
+                                                                               notes=notes)),
+    "worst_task_accuracy": ScoreInfo(
+        1, "smallest held-out accuracy over invariant binary tasks found (within the stated budget)",
+        compute=lambda stats, Z, classes, *, worst, **_: worst.accuracy),
+    "invariance_ratio": ScoreInfo(
+        -1, "within / total sum of squares of the views (0 = invariant)",
+        compute=lambda stats, Z, classes, **_: invariance_ratio(Z, classes, stats=stats).value),
+    "affine_condition": ScoreInfo(
+        1, "s_{K-1} / s_1 of the centred class codes (1 = regular simplex)",
+        compute=lambda stats, Z, classes, *, conditioning, **_: conditioning.condition),
+    "rankme": ScoreInfo(
+        1, "RankMe, Garrido et al. 2023 (uncentred, as in the paper)", ours=False,
+        compute=lambda stats, Z, classes, **_: rankme(Z, stats=stats), provenance="Garrido et al., ICML 2023",
+        label="RankMe"),
+    "rankme_centred": ScoreInfo(
+        1, "RankMe on centred features (a variant, not the paper's convention)", ours=False,
+        compute=lambda stats, Z, classes, **_: rankme_centred(Z, stats=stats),
+        provenance="variant of Garrido et al. 2023",
+        label="RankMe (centred)"),
+    "lidar": ScoreInfo(
+        1, "LiDAR, Thilak et al. 2024", ours=False,
+        compute=lambda stats, Z, classes, *, lidar_delta, **_: lidar(Z, classes, delta=lidar_delta, stats=stats),
+        provenance="Thilak et al., ICLR 2024", label="LiDAR"),
+    "alpha_req": ScoreInfo(
+        "alpha", "alpha-ReQ, Agrawal et al. 2022 (best near 1)", ours=False,
+        compute=lambda stats, Z, classes, **_: alpha_req(Z, stats=stats), provenance="Agrawal et al., NeurIPS 2022",
+        label="alpha-ReQ"),
 }
 
 
@@ -839,86 +978,102 @@ def oriented(name: str, values) -> np.ndarray:
     return float(orientation) * values
 
 
+# --------------------------------------------------------------------------------------------
+# everything at once
+
+
 @dataclass(frozen=True)
 class Scores:
     """Every score of one representation (`score_all`); ``to_dict()`` is the JSON payload and
     ``format()`` the one text form read by reports, the command line and experiments.
 
-    Sizes: ``n_points``, ``n_classes`` (K), ``dim`` (d). Headline: ``ideal_score`` (`ideal_score`), with ``ideal``
-    (the exact verdict on the views at ``tol``) and ``failing`` (its failing conditions).
-    Components: ``invariance_ratio``; ``affine_rank`` (at ``tol``), ``affine_condition``,
-    ``affine_singular_values``; ``dimension_deficit``, ``cover_fraction`` (at d),
-    ``cover_fraction_effective`` (at the affine rank); ``heldout_class_accuracy``,
-    ``heldout_log_loss``; ``worst_task_accuracy``, ``worst_task`` (one 0/1 label per class),
-    ``worst_task_source``, ``worst_task_evaluated``. Baselines ``rankme``, ``lidar``, ``alpha_req``
-    (None where undefined, with the reason in ``notes``). Settings ``tol``, ``ridge``;
-    ``augmentation``: the name of the augmentation that drew the views (None for given features).
+    ``values``: registered score name -> value (None where undefined, with the reason in
+    ``notes``), in `SCORES` order; each is also an attribute (``scores.rankme``). Sizes:
+    ``n_points``, ``n_classes`` (K), ``dim`` (d), ``dtype`` (of the features as given). Verdict:
+    ``ideal`` (`conditions.is_ideal` on the views at ``tol``), ``failing`` (its failing
+    conditions), ``verdict_mode`` ("tolerance": decided at ``tol``), ``verdict`` (the
+    `IdealVerdict` itself, not in ``to_dict``), ``statistics`` (the `ViewStatistics`, not in
+    ``to_dict``). The tolerance: ``tol`` and ``tol_rule`` (what
+    decided it). Components: ``invariant_share`` and ``recoverable_share`` (the headline's two
+    factors); ``affine_rank`` (at ``tol``), ``affine_singular_values``; ``dimension_deficit``,
+    ``cover_fraction`` (at d), ``cover_fraction_effective`` (at the affine rank);
+    ``worst_task`` (one 0/1 label per class), ``worst_task_source``, ``worst_task_evaluated``,
+    ``worst_task_budget``. Settings: ``ridge``; ``augmentation``: the name of the augmentation that
+    drew the views (None for given features).
     """
 
     n_points: int
     n_classes: int
     dim: int
-    ideal_score: float
+    dtype: str
+    values: dict
     ideal: bool
     failing: tuple
-    invariance_ratio: float
+    verdict_mode: str
+    invariant_share: float
+    recoverable_share: float
     affine_rank: int
-    affine_condition: float
     affine_singular_values: tuple
     dimension_deficit: int
     cover_fraction: float
     cover_fraction_effective: float
-    heldout_class_accuracy: float
-    heldout_log_loss: float
-    worst_task_accuracy: float
     worst_task: tuple
     worst_task_source: str
     worst_task_evaluated: int
-    rankme: float | None
-    lidar: float | None
-    alpha_req: float | None
-    tol: float | None
+    worst_task_budget: str
+    tol: float
+    tol_rule: str
     ridge: float
     augmentation: dict | None = None
     notes: tuple = ()
+    verdict: object = field(default=None, compare=False, repr=False)
+    statistics: object = field(default=None, compare=False, repr=False)
+
+    def __getattr__(self, name: str):
+        if name != "values" and name in SCORES:
+            return self.values.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def to_dict(self) -> dict:
-        """JSON-ready dict of every field (tuples as lists)."""
-        out = {}
-        for f in fields(self):
+        """JSON-ready dict: sizes, every registered score by name, then the components and settings."""
+        out = {"n_points": self.n_points, "n_classes": self.n_classes, "dim": self.dim, "dtype": self.dtype,
+               **{name: self.values.get(name) for name in SCORES}}
+        for f in self.__dataclass_fields__.values():
+            if f.name in ("values", "verdict", "statistics") or f.name in out:
+                continue
             value = getattr(self, f.name)
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
     def format(self) -> str:
-        """A few lines for people: K, d, the headline and its components, the baselines."""
-        def num(value, spec):
+        """A few lines for people: K, d, the tolerance, the headline and its components, the baselines."""
+        def num(name, spec):
+            value = self.values.get(name)
             return "undefined" if value is None else format(value, spec)
 
         aug = self.augmentation
-        views = f"views of augmentation {aug['kind']}" + (f" s={aug['strength']:g}" if aug.get("strength") is not None else "") if aug else "rows"
+        strength = f" s={aug['strength']:g}" if aug and aug.get("strength") is not None else ""
+        views = f"views of augmentation {aug['kind']}{strength}" if aug else "rows"
+        verdict = "ideal" if self.ideal else f"not ideal, failing {', '.join(self.failing)}"
         lines = [
-            f"{self.n_points} {views}, {self.n_classes} classes, d = {self.dim}",
-            f"  ideal score        {self.ideal_score:.4f}  (1 = ideal; exact verdict on the views at tol {self.tol}: "
-            + ("ideal)" if self.ideal else f"not ideal, failing {', '.join(self.failing)})"),
-            f"  invariance ratio   {self.invariance_ratio:.4f}  (0 = invariant)",
-            f"  affine rank        {self.affine_rank} of {self.n_classes - 1} at tol {self.tol}"
-            f"  (condition {self.affine_condition:.3g}, dimension deficit {self.dimension_deficit})",
-            f"  class accuracy     {self.heldout_class_accuracy:.4f}  " f"(held-out views; log-loss {self.heldout_log_loss:.4f})",
-            f"  worst task acc.    {self.worst_task_accuracy:.4f}  (found by {self.worst_task_source}, "
-            f"{self.worst_task_evaluated} tasks tried)",
-            f"  RankMe {num(self.rankme, '.2f')}   LiDAR " f"{num(self.lidar, '.2f')}   alpha-ReQ {num(self.alpha_req, '.3f')}",
+            f"{self.n_points} {views} ({self.dtype}), {self.n_classes} classes, d = {self.dim}",
+            f"  tolerance          {self.tol:.3g} x s_1 ({self.tol_rule}); verdict decided by tolerance: {verdict}",
+            f"  ideal score        {num('ideal_score', '.4f')}  (1 iff the verdict passes; invariant share "
+            f"{self.invariant_share:.4f} x recoverable share {self.recoverable_share:.4f})",
+            f"  invariance ratio   {num('invariance_ratio', '.4f')}  (0 = invariant)",
+            f"  affine rank        {self.affine_rank} of {self.n_classes - 1} at tolerance {self.tol:.3g}"
+            f"  (condition {num('affine_condition', '.3g')}, dimension deficit {self.dimension_deficit})",
+            f"  class accuracy     {num('heldout_class_accuracy', '.4f')}  (held-out views; ridge log-loss "
+            f"{num('ridge_log_loss', '.4f')})",
+            f"  worst task acc.    {num('worst_task_accuracy', '.4f')}  (found by {self.worst_task_source}, "
+            f"{self.worst_task_evaluated} tasks tried; budget {self.worst_task_budget})",
         ]
+        shown = {"ideal_score", "invariance_ratio", "affine_condition", "heldout_class_accuracy", "ridge_log_loss",
+                 "worst_task_accuracy"}
+        others = [f"{SCORES[name].label or name} {num(name, '.3f')}" for name in SCORES if name not in shown]
+        lines += [f"  {'   '.join(others[i:i + 4])}" for i in range(0, len(others), 4)]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
-
-
-def _or_none(fn, *args, **kwargs):
-    """``fn(*args)``, or (None, reason) when the score is undefined on these codes (ValueError)."""
-    try:
-        return fn(*args, **kwargs), None
-    except ValueError as exc:
-        return None, f"{fn.__name__} undefined: {exc}"
 
 
 def score_all(
@@ -931,56 +1086,60 @@ def score_all(
     n_radon: int = 8,
     n_random: int = 64,
     greedy_steps: int = 32,
+    max_seconds: float | None = None,
     lidar_delta: float = 1e-4,
     augmentation: dict | None = None,
     random_state=0,
+    stats: ViewStatistics | None = None,
 ) -> Scores:
-    """Every score of this module on the views ``Z`` grouped by ``classes``: a `Scores`.
+    """Every registered score (`SCORES`) on the views ``Z`` grouped by ``classes``: a `Scores`.
 
-    Every class needs at least 2 views (held-out scoring). The same training/held-out split serves
-    every held-out score. A baseline that is undefined on the codes (RankMe of all-zero codes,
-    alpha-ReQ with fewer than 2 non-zero covariance eigenvalues, LiDAR with a singular within-class
-    covariance) is None with its reason in ``notes``, so that any finite codes (collapsed, rank 1,
-    constant, d = 1) can be scored. ``augmentation`` names what drew the views (carried along).
-    Other arguments as in the individual functions.
+    The statistics (`ViewStatistics`) are built once and `conditions.is_ideal` runs once, at the
+    tolerance of `view_statistics.tolerance_rule` (``tol``, else max(K, d) x eps of Z's dtype as
+    given); every registry entry reads them. Every class needs at least 2 views (held-out scoring).
+    The same training/held-out split serves every held-out score. A score that is undefined on the
+    codes (RankMe of all-zero codes, alpha-ReQ with fewer than 2 non-zero covariance eigenvalues,
+    LiDAR with a singular within-class covariance) is None with its reason in ``notes``, so that
+    any finite codes (collapsed, rank 1, constant, d = 1) can be scored. ``augmentation`` names
+    what drew the views (carried along). ``max_seconds`` bounds the worst-task search. Z may be a
+    numpy array or a torch tensor (any device). Other arguments as in the individual functions.
     """
-    Z, classes = _features_and_classes(Z, classes)
-    lonely = np.flatnonzero(np.asarray(classes.sizes) < 2)
-    if lonely.size:
-        raise ValueError(
-            f"score_all needs at least 2 views per class (held-out scores); "
-            f"classes {lonely[:10].tolist()} have 1"
-        )
-    tol = as_tolerance(tol)
+    Z = as_view_features(Z)
+    classes = as_classes(classes, int(Z.shape[0]))
+    if classes.n_classes < 2:
+        raise InputError("classes has 1 class (a single class); scoring needs at least 2")
+    _lonely_check(classes.sizes, "score_all needs at least 2 views per class (held-out scores)")
+    ridge = _check_ridge(ridge)
     rng = np.random.default_rng(random_state)
-    mask = _train_mask(train_mask, classes, rng)
-    K, d = classes.n_classes, Z.shape[1]
-    conditioning = affine_conditioning(Z, classes, tol)
-    worst = worst_task_accuracy(
-        Z, classes, mask, n_radon=n_radon, n_random=n_random, greedy_steps=greedy_steps,
-        ridge=ridge, tol=tol, random_state=rng,
-    )
-    ideal = ideal_score(Z, classes, mask, tol=tol, ridge=ridge)
-    notes = []
-    baselines = {}
-    for name, fn, args, kwargs in (("rankme", rankme, (Z,), {}), ("lidar", lidar, (Z, classes), {"delta": lidar_delta}),
-                                   ("alpha_req", alpha_req, (Z,), {})):
-        baselines[name], why = _or_none(fn, *args, **kwargs)
-        if why:
-            notes.append(why)
+    if stats is None:
+        stats = ViewStatistics.from_views(Z, classes, check_train_mask(train_mask, classes, rng), tol=tol)
+    verdict = is_ideal(to_numpy(Z), classes, probe="linear", tol=stats.tol)
+    conditioning = affine_conditioning(Z, classes, stats=stats)
+    worst = worst_task_accuracy(Z, classes, n_radon=n_radon, n_random=n_random, greedy_steps=greedy_steps,
+                                max_seconds=max_seconds, ridge=ridge, random_state=rng, stats=stats)
+    notes: list[str] = []
+    params = {"ridge": ridge, "lidar_delta": lidar_delta, "verdict": verdict, "worst": worst,
+              "conditioning": conditioning, "notes": notes}
+    values = {}
+    for name, info in SCORES.items():
+        try:
+            values[name] = float(info.compute(stats, Z, classes, **params))
+        except ValueError as exc:
+            values[name] = None
+            notes.append(f"{name} undefined: {exc}")
+    invariant, recoverable = stats.cached("headline_shares", lambda: headline_shares(stats))
+    K, d = stats.K, stats.d
     return Scores(
-        n_points=int(Z.shape[0]), n_classes=int(K), dim=int(d),
-        ideal_score=ideal.value, ideal=ideal.ideal, failing=ideal.failing,
-        invariance_ratio=invariance_ratio(Z, classes).value,
-        affine_rank=int(conditioning.rank), affine_condition=float(conditioning.condition),
+        n_points=stats.n, n_classes=K, dim=d, dtype=stats.dtype, values=values,
+        ideal=bool(verdict.ok), failing=tuple(name for name, c in verdict.conditions.items() if not c.ok),
+        verdict_mode=verdict.mode, invariant_share=float(invariant), recoverable_share=float(recoverable),
+        affine_rank=int(conditioning.rank),
         affine_singular_values=tuple(float(v) for v in conditioning.singular_values),
         dimension_deficit=dimension_deficit(K, d), cover_fraction=cover_fraction(K, d),
         cover_fraction_effective=cover_fraction(K, conditioning.rank),
-        heldout_class_accuracy=heldout_class_accuracy(Z, classes, mask, ridge=ridge),
-        heldout_log_loss=heldout_log_loss(Z, classes, mask),
-        worst_task_accuracy=worst.accuracy, worst_task=tuple(int(t) for t in worst.task),
-        worst_task_source=worst.source, worst_task_evaluated=int(worst.n_evaluated),
-        rankme=baselines["rankme"], lidar=baselines["lidar"], alpha_req=baselines["alpha_req"],
-        tol=tol, ridge=float(ridge), augmentation=None if augmentation is None else dict(augmentation),
-        notes=tuple(notes),
+        worst_task=tuple(int(t) for t in worst.task), worst_task_source=worst.source,
+        worst_task_evaluated=int(worst.n_evaluated), worst_task_budget=worst.budget,
+        tol=float(stats.tol), tol_rule=stats.tol_rule, ridge=ridge,
+        augmentation=None if augmentation is None else dict(augmentation), notes=tuple(notes), verdict=verdict,
+        statistics=stats,
     )

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.files import append_json_line, jsonable
 
 __all__ = [
@@ -135,24 +136,24 @@ class IdealnessMonitor:
         from ssltheory.ssl.views import describe_augmentation, draw_views, reference_augmentation, view_classes
 
         if not isinstance(encoder, nn.Module):
-            raise ValueError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}")
+            raise InputError(f"encoder must be a torch.nn.Module, got {type(encoder).__name__}")
         for name, value, least in (("every", every, 1), ("n_views", n_views, 2), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or int(value) != value or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+                raise InputError(f"{name} must be an integer >= {least}, got {value!r}")
         if not isinstance(images, torch.Tensor):
             images = torch.as_tensor(np.asarray(images))
         if images.ndim != 4:
-            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+            raise InputError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
         if images.dtype != torch.uint8:
             if not images.is_floating_point():
-                raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+                raise InputError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
             if images.numel() and not (float(images.min()) >= 0 and float(images.max()) <= 1):
-                raise ValueError(
+                raise InputError(
                     "float images must lie in [0, 1] (divide uint8 pixels by 255, before any normalisation)"
                 )
         n = len(images) if n_images is None else min(int(n_images), len(images))
         if n < 2:
-            raise ValueError(f"the reference set needs at least 2 images, got {n}")
+            raise InputError(f"the reference set needs at least 2 images, got {n}")
         images = images[:n].cpu()
         if augmentation is None:
             augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
@@ -185,12 +186,12 @@ class IdealnessMonitor:
             for start in range(0, len(self.views), self.batch_size):
                 out = self.encoder(self.views[start : start + self.batch_size].to(device, non_blocking=True))
                 if isinstance(out, (tuple, list)):
-                    raise ValueError(
+                    raise InputError(
                         f"the encoder returns a {type(out).__name__}; the monitor scores one (B, d) "
                         "tensor: monitor the module that returns the representation"
                     )
                 if out.ndim != 2:
-                    raise ValueError(
+                    raise InputError(
                         f"the encoder returns {tuple(out.shape)} outputs; the monitor scores pooled (B, d) "
                         "features: pool them first, e.g. nn.Sequential(encoder, nn.AdaptiveAvgPool2d(1), "
                         "nn.Flatten())"
@@ -248,7 +249,7 @@ def plot_run(run_dir, out=None) -> Path:
 
     Reads ``RUN/metrics.jsonl`` (`ssltheory.ssl.runs.read_metrics`): the loss of every logged step
     on the first panel, then one panel per score of `PLOTTED` from the monitor's lines
-    (``ssltheory train --monitor-every N`` or an `IdealnessMonitor` writing there). ValueError when
+    (``ssltheory train --monitor-every N`` or an `IdealnessMonitor` writing there). InputError when
     the run has no monitor lines (say how to get them).
     """
     import matplotlib
@@ -258,7 +259,7 @@ def plot_run(run_dir, out=None) -> Path:
 
     steps, monitored = monitored_records(read_metrics(run_dir))
     if not monitored:
-        raise ValueError(
+        raise InputError(
             f"{run_dir}/metrics.jsonl has no monitored scores; train with --monitor-every N "
             "(or call an IdealnessMonitor writing to it)"
         )

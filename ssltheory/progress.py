@@ -21,6 +21,8 @@ from typing import IO, Any, Iterator
 
 from tqdm import tqdm
 
+from ssltheory.errors import InputError
+
 DEFAULT_INTERVAL_S = 5.0
 
 
@@ -33,7 +35,7 @@ def _interval(interval: float | None) -> float:
     try:
         return max(0.0, float(env))
     except ValueError:
-        raise ValueError(f"SSLTHEORY_PROGRESS_INTERVAL must be a number of seconds, got {env!r}") from None
+        raise InputError(f"SSLTHEORY_PROGRESS_INTERVAL must be a number of seconds, got {env!r}") from None
 
 
 def _format_postfix(postfix: dict[str, Any]) -> str:

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.stats import rankdata
 
+from ssltheory.errors import InputError
+
 __all__ = [
     "HIGHER_IS_BETTER",
     "METRICS",
@@ -45,7 +47,7 @@ HIGHER_IS_BETTER = {"spearman": True, "kendall": True, "regret": False, "worst_r
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"score and accuracy must be 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
+        raise InputError(f"score and accuracy must be 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
     ok = np.isfinite(x) & np.isfinite(y)
     return x[ok], y[ok]
 
@@ -92,9 +94,9 @@ def selection_regret(score, accuracy) -> float:
     """
     s, a = np.asarray(score, dtype=float), np.asarray(accuracy, dtype=float)
     if s.shape != a.shape or s.ndim != 1:
-        raise ValueError(f"score and accuracy must be 1-D arrays of one length, got shapes {s.shape} and {a.shape}")
+        raise InputError(f"score and accuracy must be 1-D arrays of one length, got shapes {s.shape} and {a.shape}")
     if not np.all(np.isfinite(a)):
-        raise ValueError("accuracy has NaN or infinite entries; drop those runs first")
+        raise InputError("accuracy has NaN or infinite entries; drop those runs first")
     ok = np.isfinite(s)
     if not ok.any():
         return float("nan")
@@ -176,7 +178,7 @@ def group_metrics(score, accuracy, groups) -> dict[str, float]:
     s, a = np.asarray(score, dtype=float), np.asarray(accuracy, dtype=float)
     g = np.asarray(groups)
     if not (s.shape == a.shape == g.shape) or s.ndim != 1:
-        raise ValueError(f"score, accuracy and groups must be 1-D of one length, got {s.shape}, {a.shape}, {g.shape}")
+        raise InputError(f"score, accuracy and groups must be 1-D of one length, got {s.shape}, {a.shape}, {g.shape}")
     got = _metrics_over(s, a, [idx[None, :] for idx in _group_indices(g)])
     return {m: float(got[m][0]) for m in METRICS}
 
@@ -195,11 +197,11 @@ def bootstrap_protocol(scores: Mapping[str, np.ndarray], accuracy, groups, *, he
     a = np.asarray(accuracy, dtype=float)
     values = {name: np.asarray(v, dtype=float) for name, v in scores.items()}
     if headline is not None and headline not in values:
-        raise ValueError(f"headline {headline!r} is not among the scores {sorted(values)}")
+        raise InputError(f"headline {headline!r} is not among the scores {sorted(values)}")
     if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+        raise InputError(f"level must be in (0, 1), got {level}")
     if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+        raise InputError(f"n_boot must be >= 1, got {n_boot}")
     rng = np.random.default_rng(seed)
     resamples = [idx[rng.integers(0, idx.size, (n_boot, idx.size))] for idx in _group_indices(groups)]
     draws = {name: _metrics_over(v, a, resamples) for name, v in values.items()}

@@ -29,7 +29,6 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Mapping
 
@@ -37,14 +36,9 @@ import numpy as np
 
 from ssltheory.conditions import is_ideal
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.files import atomic_write_text, jsonable, save_figure, write_json
 from ssltheory.metrics import SCORES, Scores, invariance_ratio, score_all, split_views
-from ssltheory.validation import as_features
-
-#: Default tolerance of verdicts and scores, relative to the largest singular value of the centred
-#: class codes: learned codes are never exactly dependent, so machine epsilon would call almost
-#: every representation full rank.
-DEFAULT_TOL = 1e-2
 
 
 def score_representation(
@@ -52,7 +46,7 @@ def score_representation(
     classes,
     *,
     probe: str = "linear",
-    tol: float = DEFAULT_TOL,
+    tol: float | None = None,
     augmentation: Mapping | None = None,
     accuracies: Mapping[str, float] | None = None,
     extra: Mapping | None = None,
@@ -60,12 +54,15 @@ def score_representation(
 ) -> dict:
     """Verdict and scores of one representation on its views; a JSON-ready report section.
 
+    One `ssltheory.metrics.score_all` (which runs the linear verdict once), then `score_section`.
+
     Args:
-        features: (n, d) codes, one row per view.
+        features: (n, d) codes, one row per view (numpy, or a torch tensor on any device).
         classes: (n,) class of each view (the maximal invariant M of the reference augmentation:
             the source image, or the label), at least two classes, at least 2 views each.
         probe: ``"linear"`` or ``"universal"``, the probe family of the verdict.
-        tol: relative tolerance of the verdict and the scores, in [0, 1).
+        tol: relative tolerance of the verdict and the scores, in [0, 1), or None for the one
+            rule (`ssltheory.view_statistics.tolerance_rule`: max(K, d) x eps of the dtype as given).
         augmentation: name of the augmentation that drew the views (e.g. ``{"kind": "simclr",
             "strength": 1.0}``), carried into the output.
         accuracies: name -> accuracy in [0, 1], measured by the caller, reported as given.
@@ -73,41 +70,58 @@ def score_representation(
         random_state: seed of the held-out split of the scores.
 
     Returns:
-        ``{"n_points", "n_classes", "dim", "probe", "tol", "augmentation", "verdict",
-        "failing", "ideal_score", "scores", "singular_values", "tol_line", "accuracies",
-        "extra"}``: ``verdict`` is `is_ideal(features, classes)`'s ``to_dict()`` (with ``ideal``,
-        ``n_points``, ``n_classes``, its conditions and certificate), ``failing`` the names of the
-        failing conditions, ``scores`` the `Scores` dict.
+        `score_section`'s dict.
     """
-    Z = as_features(features, "features")
     if probe not in ("linear", "universal"):
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 <= tol < 1):
-        raise ValueError(f"tol must lie in [0, 1), got {tol!r}")
-    accuracies = dict(accuracies or {})
-    for name, value in accuracies.items():
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
+    _check_accuracies(accuracies)
+    scores = score_all(features, classes, tol=tol, augmentation=augmentation, random_state=random_state)
+    return score_section(scores, features=features, classes=classes, probe=probe, accuracies=accuracies, extra=extra)
+
+
+def _check_accuracies(accuracies) -> None:
+    for name, value in dict(accuracies or {}).items():
         if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-            raise ValueError(f"accuracies[{name!r}] must be a number in [0, 1], got {value!r}")
-    eq = as_classes(classes, len(Z))
-    if eq.n_classes < 2:
-        raise ValueError("classes has a single class; ideal-ness needs at least two")
-    verdict = is_ideal(Z, eq, probe=probe, tol=tol)
-    scores = score_all(Z, eq, tol=tol, augmentation=augmentation, random_state=random_state)
+            raise InputError(f"accuracies[{name!r}] must be a number in [0, 1], got {value!r}")
+
+
+def score_section(scores: Scores, *, features=None, classes=None, probe: str = "linear",
+                  accuracies: Mapping[str, float] | None = None, extra: Mapping | None = None) -> dict:
+    """The report section of scores already computed (`score_all`): no score is recomputed.
+
+    The verdict is the one `score_all` ran (linear probes, at ``scores.tol``); for ``probe=
+    "universal"`` `is_ideal` runs once more on ``features`` / ``classes`` at the same tolerance.
+
+    Returns:
+        ``{"n_points", "n_classes", "dim", "probe", "tol", "tol_rule", "augmentation", "verdict",
+        "failing", "ideal_score", "scores", "singular_values", "tol_line", "accuracies",
+        "extra"}``: ``verdict`` is the `IdealVerdict`'s ``to_dict()`` (with ``ideal``,
+        ``n_points``, ``n_classes``, ``mode``, its conditions and certificate), ``failing`` the
+        names of the failing conditions, ``scores`` the `Scores` dict.
+    """
+    _check_accuracies(accuracies)
+    accuracies = dict(accuracies or {})
+    if probe == "linear":
+        verdict = scores.verdict
+    else:
+        from ssltheory.view_statistics import to_numpy
+
+        verdict = is_ideal(to_numpy(features), classes, probe=probe, tol=scores.tol)
     singular = np.asarray(scores.affine_singular_values, dtype=float)
-    verdict_dict = jsonable(verdict.to_dict(), nonfinite="string")
     return {
-        "n_points": int(len(Z)),
-        "n_classes": int(eq.n_classes),
-        "dim": int(Z.shape[1]),
+        "n_points": scores.n_points,
+        "n_classes": scores.n_classes,
+        "dim": scores.dim,
         "probe": probe,
-        "tol": float(tol),
-        "augmentation": None if augmentation is None else dict(augmentation),
-        "verdict": verdict_dict,
+        "tol": float(scores.tol),
+        "tol_rule": scores.tol_rule,
+        "augmentation": None if scores.augmentation is None else dict(scores.augmentation),
+        "verdict": jsonable(verdict.to_dict(), nonfinite="string"),
         "failing": [name for name, c in verdict.conditions.items() if not c.ok],
         "ideal_score": scores.ideal_score,
         "scores": jsonable(scores.to_dict(), nonfinite="string"),
         "singular_values": singular.tolist(),
-        "tol_line": tol * float(singular[0]) if singular.size else 0.0,
+        "tol_line": scores.tol * float(singular[0]) if singular.size else 0.0,
         "accuracies": {k: float(v) for k, v in accuracies.items()},
         "extra": jsonable(dict(extra or {}), nonfinite="string"),
     }
@@ -123,11 +137,11 @@ def write_report(out_dir, sections: Mapping[str, dict], *, title: str = "Ideal-n
         notes: free text placed under the title (how the numbers were made).
     """
     if not sections:
-        raise ValueError("sections is empty; give at least one scored representation")
+        raise InputError("sections is empty; give at least one scored representation")
     for name, section in sections.items():
         missing = {"singular_values", "tol_line", "verdict", "scores", "accuracies", "n_classes"} - set(section)
         if missing:
-            raise ValueError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
+            raise InputError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = {"title": title, "notes": notes, "sections": {k: jsonable(v, nonfinite="string") for k, v in sections.items()}}
@@ -174,7 +188,9 @@ def verdict_lines(section: Mapping) -> list[str]:
     aug = section.get("augmentation")
     on = (f"{section['n_points']} views of {section['n_classes']} classes"
           + (f" drawn by the reference augmentation {aug.get('kind')} (s = {aug.get('strength')})" if aug else ""))
-    lines = [f"Verdict on {on}, d = {section['dim']}, {section['probe']} probes, tol {section['tol']:g}: "
+    decided = ("exact rational arithmetic" if verdict.get("mode") == "exact" else
+               f"tolerance {section['tol']:.3g} x s_1 ({section.get('tol_rule', 'given')})")
+    lines = [f"Verdict on {on}, d = {section['dim']}, {section['probe']} probes, decided by {decided}: "
              f"**{'ideal' if verdict['ideal'] else 'not ideal'}**"
              + (f" (failing: {', '.join(section['failing'])})" if section.get("failing") else "") + ".", ""]
     for cond, entry in verdict.get("conditions", {}).items():
@@ -343,7 +359,7 @@ def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping |
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--report {out} exists and is not a directory")
+        raise InputError(f"--report {out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
     eq = as_classes(np.asarray(classes), len(Z))
     Z = np.asarray(Z, dtype=np.float64)
@@ -360,7 +376,8 @@ def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping |
     fig.tight_layout()
     save_figure(fig, out / "spectrum.png", dpi=110)
     plt.close(fig)
-    _invariance_figure(out / "invariance.png", invariance_ratio(Z, eq).per_class, scores.invariance_ratio)
+    _invariance_figure(out / "invariance.png", invariance_ratio(Z, eq, stats=scores.statistics).per_class,
+                       scores.invariance_ratio)
     mask = split_views(eq, random_state=np.random.default_rng(seed))  # the split score_all drew
     _worst_task_figure(out / "worst_task.png", Z, eq, task, mask, scores, images, image_classes)
 

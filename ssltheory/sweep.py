@@ -77,6 +77,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.files import jsonable, write_json
 from ssltheory.ssl import methods as registry
 from ssltheory.ssl.config import TrainConfig
@@ -156,7 +157,7 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
     """Read a sweep file (``.toml`` or ``.json``) into a checked `SweepConfig`; ValueError on bad input."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"sweep config {str(path)!r} is not a file")
+        raise InputError(f"sweep config {str(path)!r} is not a file")
     text = path.read_text()
     try:
         if path.suffix == ".toml":
@@ -164,28 +165,28 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
         elif path.suffix == ".json":
             raw = json.loads(text)
         else:
-            raise ValueError(f"sweep config {path.name!r} must end in .toml or .json")
+            raise InputError(f"sweep config {path.name!r} must end in .toml or .json")
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"sweep config {path.name} does not parse: {exc}") from None
+        raise InputError(f"sweep config {path.name} does not parse: {exc}") from None
     return sweep_config_from_dict(raw)
 
 
 def sweep_config_from_dict(raw: object) -> SweepConfig:
     """Check the sections and keys of a sweep (as read from TOML / JSON) and return a `SweepConfig`."""
     if not isinstance(raw, dict):
-        raise ValueError("a sweep config must be a table of sections (sweep, train, space, probe, score, executor)")
+        raise InputError("a sweep config must be a table of sections (sweep, train, space, probe, score, executor)")
     unknown = sorted(set(raw) - _SECTIONS)
     if unknown:
-        raise ValueError(f"unknown section(s) {unknown} in the sweep config; sections: {sorted(_SECTIONS)}")
+        raise InputError(f"unknown section(s) {unknown} in the sweep config; sections: {sorted(_SECTIONS)}")
     for name, section in raw.items():
         if not isinstance(section, dict):
-            raise ValueError(f"section [{name}] must be a table, got {type(section).__name__}")
+            raise InputError(f"section [{name}] must be a table, got {type(section).__name__}")
     sweep, executor, score = raw.get("sweep", {}), raw.get("executor", {}), raw.get("score", {})
     for section, allowed, name in ((sweep, _SWEEP_KEYS, "sweep"), (executor, _EXECUTOR_KEYS, "executor"),
                                    (score, _SCORE_KEYS, "score")):
         bad = sorted(set(section) - allowed)
         if bad:
-            raise ValueError(f"unknown key(s) {bad} in [{name}]; accepted: {sorted(allowed)}")
+            raise InputError(f"unknown key(s) {bad} in [{name}]; accepted: {sorted(allowed)}")
     config = SweepConfig(
         name=str(sweep.get("name", "sweep")),
         search=sweep.get("search", "grid"),
@@ -204,47 +205,47 @@ def sweep_config_from_dict(raw: object) -> SweepConfig:
 
 def _check_config(config: SweepConfig) -> None:
     if config.search not in SEARCHES:
-        raise ValueError(f"[sweep] search must be one of {', '.join(SEARCHES)}, got {config.search!r}")
+        raise InputError(f"[sweep] search must be one of {', '.join(SEARCHES)}, got {config.search!r}")
     if not config.seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in config.seeds):
-        raise ValueError(f"[sweep] seeds must be a non-empty list of non-negative integers, got {config.seeds!r}")
+        raise InputError(f"[sweep] seeds must be a non-empty list of non-negative integers, got {config.seeds!r}")
     if len(set(config.seeds)) != len(config.seeds):
-        raise ValueError(f"[sweep] seeds has repeated values: {config.seeds}")
+        raise InputError(f"[sweep] seeds has repeated values: {config.seeds}")
     if config.search == "random" and (not isinstance(config.samples, int) or config.samples < 1):
-        raise ValueError(f"[sweep] samples must be a positive integer for a random search, got {config.samples!r}")
+        raise InputError(f"[sweep] samples must be a positive integer for a random search, got {config.samples!r}")
     for key in sorted(set(config.train) | set(config.space)):
         if key in _RESERVED:
-            raise ValueError(f"{key!r} is set by the sweep for every run (seeds come from [sweep] seeds); remove it")
+            raise InputError(f"{key!r} is set by the sweep for every run (seeds come from [sweep] seeds); remove it")
     both = sorted(set(config.train) & set(config.space))
     if both:
-        raise ValueError(f"{both} appear in both [train] and [space]; keep each setting in one of them")
+        raise InputError(f"{both} appear in both [train] and [space]; keep each setting in one of them")
     for key, values in config.space.items():
         if isinstance(values, dict):
             if config.search != "random":
-                raise ValueError(f"[space] {key} is a range; ranges need search = \"random\" (a grid needs a list)")
+                raise InputError(f"[space] {key} is a range; ranges need search = \"random\" (a grid needs a list)")
             bad = sorted(set(values) - {"low", "high", "log", "integer"})
             if bad or "low" not in values or "high" not in values:
-                raise ValueError(f"[space] {key} must be a list of values or {{low, high, log, integer}}, got {values!r}")
+                raise InputError(f"[space] {key} must be a list of values or {{low, high, log, integer}}, got {values!r}")
             if not values["low"] < values["high"] or (values.get("log") and values["low"] <= 0):
-                raise ValueError(f"[space] {key} needs low < high (and low > 0 with log), got {values!r}")
+                raise InputError(f"[space] {key} needs low < high (and low > 0 with log), got {values!r}")
         elif not isinstance(values, list) or not values:
-            raise ValueError(f"[space] {key} must be a non-empty list of values, got {values!r}")
+            raise InputError(f"[space] {key} must be a non-empty list of values, got {values!r}")
     kind = config.executor_setting("kind")
     if kind not in EXECUTORS:
-        raise ValueError(f"[executor] kind must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+        raise InputError(f"[executor] kind must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     for key in ("parallel", "timeout_min", "cpus_per_job"):
         value = config.executor_setting(key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"[executor] {key} must be at least 1, got {value!r}")
+            raise InputError(f"[executor] {key} must be at least 1, got {value!r}")
     for key in ("gpus_per_job", "mem_gb"):
         value = config.executor_setting(key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"[executor] {key} must be non-negative, got {value!r}")
+            raise InputError(f"[executor] {key} must be non-negative, got {value!r}")
     for key in ("images", "views"):
         value = config.score[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"[score] {key} must be a non-negative integer, got {value!r}")
+            raise InputError(f"[score] {key} must be a non-negative integer, got {value!r}")
     if config.score["images"] and config.score["views"] < 2:
-        raise ValueError("[score] views must be at least 2 (the scores compare views of each image), or images = 0")
+        raise InputError("[score] views must be at least 2 (the scores compare views of each image), or images = 0")
 
 
 def expand_runs(config: SweepConfig) -> list[RunSpec]:
@@ -320,7 +321,7 @@ def train_config(settings: dict, run_dir: Path):
     try:
         return TrainConfig.from_flags(preset, **values).validate()
     except TypeError as exc:
-        raise ValueError(f"bad training settings {settings}: {exc}") from None
+        raise InputError(f"bad training settings {settings}: {exc}") from None
 
 
 # ---- one run ----------------------------------------------------------------------------------
@@ -370,30 +371,30 @@ def run_one(spec: dict, out: str) -> dict:
 
 
 def _scores(run_dir: Path, settings: dict, seed: int) -> dict:
-    """The scalar ideal-ness scores (``ssltheory.metrics.score_all``) of the run's encoder on
-    ``views`` augmented views of ``images`` validation images, each image its own class."""
+    """The scalar ideal-ness scores of the run's encoder on ``views`` views of ``images`` validation
+    images, each image its own class, drawn by the *reference* augmentation (the same for every run
+    of the sweep, never the run's own training augmentation, so that runs compare), through the one
+    engine (`ssltheory.ssl.views.score_encoder`). Equal to ``ssltheory score RUN --split val
+    --n-images IMAGES --views VIEWS --seed SEED``; the row names the augmentation."""
     if not settings["images"]:
         return {}
     import numpy as np
-    import torch
 
-    from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL
-    from ssltheory.ssl.augment import build_augmentation
     from ssltheory.ssl.data import load_dataset
     from ssltheory.ssl.train import load_run
-    from ssltheory.ssl.views import sample_views, view_classes
+    from ssltheory.ssl.views import reference_augmentation, score_encoder
 
     encoder, config = load_run(run_dir)
-    part = load_dataset(config["data"], config.get("data_dir")).val
+    dataset = load_dataset(config["data"], config.get("data_dir"))
+    part = dataset.val
     n_images = min(settings["images"], len(part))
     idx = np.sort(np.random.default_rng(seed).choice(len(part), size=n_images, replace=False))
-    augmentation = build_augmentation(config["aug"], config["image_size"], config["image_channels"],
-                                      config.get("aug_strength"), mean=config["mean"], std=config["std"])
-    Z = sample_views(encoder, part.images[idx], augmentation, settings["views"],
-                     generator=torch.Generator().manual_seed(seed))
-    scores = score_all(Z, view_classes(n_images, settings["views"]), tol=DEFAULT_TOL, random_state=seed)
-    return {k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (int, float, bool))}
+    images = part.images[idx]
+    mean, std = config.get("mean", dataset.mean), config.get("std", dataset.std)
+    augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
+    scores = score_encoder(encoder, images, augmentation=augmentation, n_views=settings["views"], seed=seed)
+    row = {k: v for k, v in jsonable(scores.to_dict()).items() if v is None or isinstance(v, (int, float, bool, str))}
+    return {**row, "augmentation": scores.augmentation}
 
 
 def _write_json(path: Path, record: dict) -> None:
@@ -430,11 +431,11 @@ def read_sweep_dir(out: str | os.PathLike) -> SweepConfig:
     """The `SweepConfig` a sweep directory was run with (``OUT/sweep.json``); ValueError if it is none."""
     path = Path(out) / "sweep.json"
     if not path.is_file():
-        raise ValueError(f"{out} is not a sweep directory (no sweep.json); run `ssltheory sweep CONFIG --out {out}`")
+        raise InputError(f"{out} is not a sweep directory (no sweep.json); run `ssltheory sweep CONFIG --out {out}`")
     try:
         return SweepConfig(**json.loads(path.read_text())["config"])
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise ValueError(f"{path} is corrupt (not a sweep's configuration)") from None
+        raise InputError(f"{path} is corrupt (not a sweep's configuration)") from None
 
 
 def read_jobs(out: str | os.PathLike) -> dict:
@@ -445,9 +446,9 @@ def read_jobs(out: str | os.PathLike) -> dict:
     try:
         jobs = json.loads(path.read_text())
     except json.JSONDecodeError:
-        raise ValueError(f"{path} is corrupt (not valid JSON); move it away only if none of its jobs runs") from None
+        raise InputError(f"{path} is corrupt (not valid JSON); move it away only if none of its jobs runs") from None
     if not isinstance(jobs, dict):
-        raise ValueError(f"{path} is not a JSON object of run id -> job")
+        raise InputError(f"{path} is not a JSON object of run id -> job")
     return jobs
 
 
@@ -629,7 +630,7 @@ def make_executor(config: SweepConfig, folder: Path):
     try:
         executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     except RuntimeError as exc:  # submitit's "Could not detect srun"
-        raise ValueError(f"[executor] kind slurm needs a Slurm cluster here ({exc}); use kind local or debug") from None
+        raise InputError(f"[executor] kind slurm needs a Slurm cluster here ({exc}); use kind local or debug") from None
     params = {"timeout_min": timeout, "gpus_per_node": gpus, "cpus_per_task": cpus, "tasks_per_node": 1, "nodes": 1,
               "slurm_array_parallelism": int(config.executor_setting("parallel")), "name": config.name,
               "slurm_setup": [f"export {k}={v}" for k, v in threads.items()]}

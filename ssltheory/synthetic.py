@@ -42,6 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count, as_labels
 
 GRAPH_SHAPES = ("chain", "star", "random")
@@ -57,9 +58,9 @@ def _as_real(value, name: str, minimum: float = 0.0) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise InputError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+        raise InputError(f"{name} must be a finite number >= {minimum}, got {value}")
     return value
 
 
@@ -71,12 +72,12 @@ def _class_masses(masses, K: int, skew: float) -> np.ndarray:
         if masses == "skewed":
             w = (np.arange(K) + 1.0) ** (-skew)
             return w / w.sum()
-        raise ValueError(f"masses must be 'uniform', 'skewed' or an array of K class masses, got {masses!r}")
+        raise InputError(f"masses must be 'uniform', 'skewed' or an array of K class masses, got {masses!r}")
     arr = np.asarray(masses, dtype=np.float64)
     if arr.shape != (K,):
-        raise ValueError(f"masses has shape {arr.shape} but n_classes is {K}")
+        raise InputError(f"masses has shape {arr.shape} but n_classes is {K}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError("masses must be finite and positive")
+        raise InputError("masses must be finite and positive")
     return arr / arr.sum()
 
 
@@ -162,12 +163,12 @@ def finite_world(
     K = as_count(n_classes, "n_classes", minimum=1)
     sizes = np.full(K, class_size) if np.ndim(class_size) == 0 else np.asarray(class_size)
     if sizes.shape != (K,) or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
-        raise ValueError(f"class_size must be a positive int or {K} positive ints, got {class_size!r}")
+        raise InputError(f"class_size must be a positive int or {K} positive ints, got {class_size!r}")
     if graph not in GRAPH_SHAPES:
-        raise ValueError(f"graph must be one of {GRAPH_SHAPES}, got {graph!r}")
+        raise InputError(f"graph must be one of {GRAPH_SHAPES}, got {graph!r}")
     edge_prob = _as_real(edge_prob, "edge_prob")
     if edge_prob > 1:
-        raise ValueError(f"edge_prob must be in [0, 1], got {edge_prob}")
+        raise InputError(f"edge_prob must be in [0, 1], got {edge_prob}")
     skew = _as_real(skew, "skew")
     class_mass = _class_masses(masses, K, skew)
     rng = np.random.default_rng(random_state)
@@ -224,7 +225,7 @@ class ContinuousWorld:
         """One fresh view per latent class in m (n,): same class, resampled nuisance; (n, s + r)."""
         m = as_labels(m, name="m")
         if m.max() >= self.n_classes:
-            raise ValueError(f"m holds class {m.max()} but the world has {self.n_classes} classes")
+            raise InputError(f"m holds class {m.max()} but the world has {self.n_classes} classes")
         rng = np.random.default_rng(random_state)
         u = rng.normal(scale=self.nuisance_scale, size=(m.size, self.nuisance_dim))
         return np.hstack([self.means[m], u]) @ self.rotation.T
@@ -233,7 +234,7 @@ class ContinuousWorld:
         """M(x): (n,) latent class of each input, read off its signal coordinates (nearest mean)."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"x must have shape (n, {self.dim}), got {x.shape}")
+            raise InputError(f"x must have shape (n, {self.dim}), got {x.shape}")
         signal = (x @ self.rotation)[:, : self.means.shape[1]]
         dist = ((signal[:, None, :] - self.means[None, :, :]) ** 2).sum(axis=2)
         return dist.argmin(axis=1)
@@ -296,19 +297,19 @@ def load_source_images(source: str, n_images: int, size: int = 8, *, levels: int
         random_state: seed or Generator (which digits / where the patches are).
     """
     if source not in IMAGE_SOURCES:
-        raise ValueError(f"source must be one of {IMAGE_SOURCES}, got {source!r}")
+        raise InputError(f"source must be one of {IMAGE_SOURCES}, got {source!r}")
     n_images = as_count(n_images, "n_images", minimum=1)
     size = as_count(size, "size", minimum=2)
     levels = as_count(levels, "levels", minimum=2)
     if levels > 256:
-        raise ValueError(f"levels must be at most 256, got {levels}")
+        raise InputError(f"levels must be at most 256, got {levels}")
     rng = np.random.default_rng(random_state)
     if source == "digits":
         from sklearn.datasets import load_digits
 
         digits = load_digits().images  # (1797, 8, 8) in 0..16
         if n_images > len(digits):
-            raise ValueError(f"n_images={n_images} but there are only {len(digits)} digits")
+            raise InputError(f"n_images={n_images} but there are only {len(digits)} digits")
         chosen = digits[rng.choice(len(digits), size=n_images, replace=False)] * (255.0 / 16.0)
         out = np.zeros((n_images, size, size))
         a, b = max(0, (8 - size) // 2), max(0, (size - 8) // 2)
@@ -329,7 +330,7 @@ def load_source_images(source: str, n_images: int, size: int = 8, *, levels: int
         for i in range(n_images):
             pic = pictures[rng.integers(len(pictures))]
             if pic.shape[0] < size or pic.shape[1] < size:
-                raise ValueError(f"size={size} is larger than a downsampled picture {pic.shape}")
+                raise InputError(f"size={size} is larger than a downsampled picture {pic.shape}")
             r0, c0 = rng.integers(pic.shape[0] - size + 1), rng.integers(pic.shape[1] - size + 1)
             out[i] = pic[r0 : r0 + size, c0 : c0 + size]
     step = 256.0 / levels
@@ -416,15 +417,15 @@ def image_world(
     transforms = tuple(transforms)
     unknown = [t for t in transforms if t not in TRANSFORMS]
     if unknown:
-        raise ValueError(f"transforms has unknown entries {unknown}; choose from {TRANSFORMS}")
+        raise InputError(f"transforms has unknown entries {unknown}; choose from {TRANSFORMS}")
     if images is None:
         sources = load_source_images(source, n_images, size, levels=levels, random_state=random_state)
     else:
         sources = np.asarray(images)
         if sources.ndim != 3 or sources.shape[1] != sources.shape[2] or len(sources) == 0:
-            raise ValueError(f"images must have shape (n, size, size) with n >= 1, got {sources.shape}")
+            raise InputError(f"images must have shape (n, size, size) with n >= 1, got {sources.shape}")
         if sources.dtype != np.uint8:
-            raise ValueError(f"images must be uint8 (exact keys), got {sources.dtype}")
+            raise InputError(f"images must be uint8 (exact keys), got {sources.dtype}")
         size = sources.shape[1]
     step = max(1, size // 4) if shift_step is None else as_count(shift_step, "shift_step", minimum=1)
     gens = _generators(transforms, size, step)
@@ -499,16 +500,16 @@ def ideal_representation(classes, *, kind: str = "simplex", dim: int | None = No
     classes = as_classes(classes)
     K = classes.n_classes
     if K < 2:
-        raise ValueError("classes has a single class; an ideal representation needs K >= 2")
+        raise InputError("classes has a single class; an ideal representation needs K >= 2")
     d = K - 1 if dim is None else as_count(dim, "dim", minimum=1)
     if d < K - 1:
-        raise ValueError(f"dim={d} is below K - 1 = {K - 1}: no invariant encoder is LIN-ideal there (T1.2)")
+        raise InputError(f"dim={d} is below K - 1 = {K - 1}: no invariant encoder is LIN-ideal there (T1.2)")
     if kind == "simplex":
         codes = np.hstack([simplex_codes(K), np.zeros((K, d - (K - 1)))])
     elif kind == "random":
         codes = random_codes(K, d, random_state)
     else:
-        raise ValueError(f"kind must be 'simplex' or 'random', got {kind!r}")
+        raise InputError(f"kind must be 'simplex' or 'random', got {kind!r}")
     return _expand(classes, codes)
 
 
@@ -528,7 +529,7 @@ def noisy_representation(classes, sigma: float, *, codes=None, random_state=None
     sigma = _as_real(sigma, "sigma")
     codes = simplex_codes(classes.n_classes) if codes is None else np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[0] != classes.n_classes:
-        raise ValueError(f"codes has shape {codes.shape} but classes has {classes.n_classes} classes")
+        raise InputError(f"codes has shape {codes.shape} but classes has {classes.n_classes} classes")
     rng = np.random.default_rng(random_state)
     return _expand(classes, codes) + sigma * rng.normal(size=(classes.n_points, codes.shape[1]))
 
@@ -543,7 +544,7 @@ def rank_deficient_representation(classes, dim: int, *, random_state=None) -> np
     classes = as_classes(classes)
     d = as_count(dim, "dim", minimum=1)
     if d >= classes.n_classes - 1:
-        raise ValueError(f"dim={d} must be below K - 1 = {classes.n_classes - 1} to be rank-deficient")
+        raise InputError(f"dim={d} must be below K - 1 = {classes.n_classes - 1} to be rank-deficient")
     return _expand(classes, random_codes(classes.n_classes, d, random_state))
 
 
@@ -560,10 +561,10 @@ def merged_representation(classes, merges: Sequence[tuple[int, int]], *, dim: in
     codes = ideal_representation(EquivalenceClasses.from_labels(np.arange(K)), dim=dim, random_state=random_state)
     merges = np.asarray(merges, dtype=np.int64).reshape(-1, 2) if len(merges) else np.zeros((0, 2), dtype=np.int64)
     if merges.size and (merges.min() < 0 or merges.max() >= K):
-        raise ValueError(f"merges refers to a class outside 0..{K - 1}")
+        raise InputError(f"merges refers to a class outside 0..{K - 1}")
     for a, b in merges:
         if a == b:
-            raise ValueError(f"merges pairs class {a} with itself")
+            raise InputError(f"merges pairs class {a} with itself")
         codes[b] = codes[a]
     return _expand(classes, codes)
 
@@ -585,7 +586,7 @@ def t9_representation(classes, *, shape: str = "line", random_state=None) -> np.
         angle = 2 * np.pi * np.arange(K) / K + rng.uniform(0, 2 * np.pi)
         codes = np.column_stack([np.cos(angle), np.sin(angle)])
     else:
-        raise ValueError(f"shape must be 'line' or 'circle', got {shape!r}")
+        raise InputError(f"shape must be 'line' or 'circle', got {shape!r}")
     return _expand(classes, codes)
 
 
@@ -631,12 +632,12 @@ def relu_head(codes, task, n_labels: int | None = None, random_state=None) -> Re
     """
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[0] == 0:
-        raise ValueError(f"codes must have shape (K, d), got {codes.shape}")
+        raise InputError(f"codes must have shape (K, d), got {codes.shape}")
     K = codes.shape[0]
     task = as_labels(task, K, name="task", other="codes")
     k = max(int(task.max()) + 1, 2) if n_labels is None else as_count(n_labels, "n_labels", minimum=2)
     if np.unique(codes, axis=0).shape[0] < K:
-        raise ValueError("codes are not pairwise distinct: no function of z separates classes that share a code (T2)")
+        raise InputError("codes are not pairwise distinct: no function of z separates classes that share a code (T2)")
     rng = np.random.default_rng(random_state)
     for _ in range(100):
         v = rng.normal(size=codes.shape[1])
@@ -646,7 +647,7 @@ def relu_head(codes, task, n_labels: int | None = None, random_state=None) -> Re
         if K == 1 or gaps.min() > 1e-9 * max(1.0, np.abs(t).max()):
             break
     else:  # pragma: no cover - probability zero for distinct codes
-        raise ValueError("could not find a direction keeping the codes distinct")
+        raise InputError("could not find a direction keeping the codes distinct")
     order = np.argsort(t)
     ts, targets = t[order], np.eye(k)[task[order]]  # (K,), (K, k)
     if K == 1:

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count, as_labels
 
 #: enumeration refuses to build more rows than this (use sample_tasks beyond it)
@@ -67,7 +68,7 @@ def task_from_point_labels(y, classes) -> np.ndarray:
         i = int(wrong[0])
         m = int(classes.labels[i])
         j = int(first[m])
-        raise ValueError(
+        raise InputError(
             f"y is not invariant: points {j} and {i} are equivalent (class {m}) "
             f"but have labels {y[j]} and {y[i]}"
         )
@@ -101,7 +102,7 @@ def enumerate_binary_tasks(n_classes: int) -> np.ndarray:
     """
     K = as_count(n_classes, "n_classes", minimum=1)
     if 2 ** (K - 1) - 1 > MAX_ENUMERATED:
-        raise ValueError(f"n_classes={K} gives {2 ** (K - 1) - 1} binary tasks, more than {MAX_ENUMERATED}; use sample_tasks")
+        raise InputError(f"n_classes={K} gives {2 ** (K - 1) - 1} binary tasks, more than {MAX_ENUMERATED}; use sample_tasks")
     masks = np.arange(1, 2 ** (K - 1), dtype=np.int64)
     tasks = np.zeros((masks.size, K), dtype=np.int64)
     for m in range(1, K):
@@ -135,7 +136,7 @@ def enumerate_tasks(n_classes: int, n_labels: int) -> np.ndarray:
     k = as_count(n_labels, "n_labels", minimum=1)
     total = sum(_stirling2(K, j) for j in range(1, min(k, K) + 1))
     if total > MAX_ENUMERATED:
-        raise ValueError(f"{total} tasks for n_classes={K}, n_labels={k}: more than {MAX_ENUMERATED}; use sample_tasks")
+        raise InputError(f"{total} tasks for n_classes={K}, n_labels={k}: more than {MAX_ENUMERATED}; use sample_tasks")
     rows = np.zeros((1, 1), dtype=np.int64)
     largest = np.zeros(1, dtype=np.int64)
     for _ in range(1, K):

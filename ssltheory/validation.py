@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from ssltheory.errors import InputError
+
 
 def as_features(Z, name: str = "features", dtype=np.float64) -> np.ndarray:
     """Check a feature matrix and return it as a C-contiguous floating array.
@@ -31,13 +33,13 @@ def as_features(Z, name: str = "features", dtype=np.float64) -> np.ndarray:
     """
     arr = np.asarray(Z)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+        raise InputError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
+        raise InputError(f"{name} must be real-valued, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_points, dim), got {arr.ndim} dimension(s) with shape {arr.shape}")
+        raise InputError(f"{name} must be a 2-D array (n_points, dim), got {arr.ndim} dimension(s) with shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
+        raise InputError(f"{name} is empty: shape {arr.shape}")
     if dtype is None:
         target = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     else:
@@ -47,7 +49,7 @@ def as_features(Z, name: str = "features", dtype=np.float64) -> np.ndarray:
         total = arr.sum()  # finite only if every entry is (no temporary array); else look closer
     if not np.isfinite(total) and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
+        raise InputError(f"{name} contains NaN or Inf (first at row {bad[0]}, column {bad[1]})")
     return arr
 
 
@@ -69,41 +71,41 @@ def as_labels(y, n: int | None = None, name: str = "labels", other: str = "featu
     """
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array (one entry per point), got {arr.ndim} dimension(s) with shape {arr.shape}")
+        raise InputError(f"{name} must be a 1-D array (one entry per point), got {arr.ndim} dimension(s) with shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name} is empty")
+        raise InputError(f"{name} is empty")
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries but {other} has {n} {unit}")
+        raise InputError(f"{name} has {arr.shape[0]} entries but {other} has {n} {unit}")
     if arr.dtype == np.bool_:
         return arr.astype(np.int64)
     if np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.unsignedinteger) and arr.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} holds ids too large for int64 (max {arr.max()})")
+            raise InputError(f"{name} holds ids too large for int64 (max {arr.max()})")
         out = arr.astype(np.int64)
     elif np.issubdtype(arr.dtype, np.floating):
         finite = np.isfinite(arr)
         bad = ~finite if not finite.all() else arr != np.round(arr)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name} must hold integers, found {arr[i]!r} at index {i}")
+            raise InputError(f"{name} must hold integers, found {arr[i]!r} at index {i}")
         if np.abs(arr).max() >= 2.0**53:
-            raise ValueError(f"{name} holds values too large to be exact integers")
+            raise InputError(f"{name} holds values too large to be exact integers")
         out = arr.astype(np.int64)
     else:
-        raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+        raise InputError(f"{name} must hold integers, got dtype {arr.dtype}")
     if (out < 0).any():
         i = int(np.flatnonzero(out < 0)[0])
-        raise ValueError(f"{name} must be non-negative, found {out[i]} at index {i}")
+        raise InputError(f"{name} must be non-negative, found {out[i]} at index {i}")
     return out
 
 
 def as_count(value, name: str, minimum: int = 0) -> int:
     """Check an integer argument (a number of points, classes, labels or tasks) and return it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise InputError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InputError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
@@ -116,8 +118,8 @@ def as_tolerance(tol, name: str = "tol") -> float | None:
     if tol is None:
         return None
     if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real):
-        raise ValueError(f"{name} must be a number or None, got {tol!r}")
+        raise InputError(f"{name} must be a number or None, got {tol!r}")
     tol = float(tol)
     if not np.isfinite(tol) or tol < 0 or tol >= 1:
-        raise ValueError(f"{name} is a relative tolerance and must be in [0, 1), got {tol:g}")
+        raise InputError(f"{name} is a relative tolerance and must be in [0, 1), got {tol:g}")
     return tol

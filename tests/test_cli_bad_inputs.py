@@ -213,6 +213,32 @@ def test_score_a_corrupt_encoder_file(tmp_path, capfd):
                    "--views", "2"], capfd, "encoder.pt")
 
 
+# ------------------------------------------------------------------------------ train: what a new user tries
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unknown data name", "batch larger than the data", "missing data dir", "empty data dir", "a file for the data dir",
+     "z-dim 0"],
+)
+def test_train_rejects_bad_input_before_printing_anything(case, tmp_path, capfd):
+    """Without --quiet, as a new user runs it: the preset line is printed only once every input
+    (flags, data, batch) has been checked, so a bad input gives its error as the only line."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    flags, needles = {
+        "unknown data name": (["--data", "nosuch"], ["nosuch"]),
+        "batch larger than the data": (["--data", "patches", "--batch-size", "100000"], ["batch_size", "100000"]),
+        "missing data dir": (["--data", "mnist", "--data-dir", tmp_path / "missing"], ["missing"]),
+        "empty data dir": (["--data", "mnist", "--data-dir", tmp_path / "empty"], ["empty"]),
+        "a file for the data dir": (["--data", "mnist", "--data-dir", tmp_path / "a-file"], ["a-file"]),
+        "z-dim 0": (["--data", "patches", "--z-dim", "0"], ["z_dim"]),
+    }[case]
+    argv = ["train", "--method", "dissl", *flags, "--steps", "2", "--out", tmp_path / "run"]
+    fails_cleanly(argv, capfd, *needles)
+    assert not (tmp_path / "run").exists()
+
+
 # ------------------------------------------------------------------------------ train, probe: run directories
 
 

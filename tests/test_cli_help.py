@@ -59,17 +59,15 @@ def test_the_package_import_is_light_and_the_public_names_still_load():
 
 
 def test_the_tolerance_named_in_help_is_the_one_default(capsys):
-    """demo and score name ``ssltheory.report.DEFAULT_TOL`` in their help (the parser cannot import
-    report.py and stay light), so the value they print must be that constant's."""
-    from ssltheory.report import DEFAULT_TOL
-
-    for name in ("demo", "score"):
+    """demo, score and check state the one tolerance rule in their help (the parser cannot import
+    the theory modules and stay light): max(K, d) x the machine epsilon of the features' dtype."""
+    for name in ("demo", "score", "check"):
         try:
             cli.main([name, "--help"])
         except SystemExit:
             pass
         text = " ".join(capsys.readouterr().out.split())
-        assert f"ssltheory.report.DEFAULT_TOL, {DEFAULT_TOL:g}" in text, (name, text)
+        assert "max(K, d) x machine epsilon" in text, (name, text)
 
 
 def test_every_registry_list_is_named_by_the_help_that_names_it(capsys):

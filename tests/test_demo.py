@@ -1,8 +1,8 @@
 """The ideal-ness report and the demo.
 
 The report's verdict comes from the theory core; here it is checked independently: affine
-independence of the class codes by an exact rational rank (ssltheory/testing/oracles.py), and the certificate's task by a
-scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--quick``).
+independence of the class codes by an exact rational rank (ssltheory/testing/oracles.py), and the
+certificate's task by a scipy LP written out here (both hulls meet). The demo runs as a smoke test (``--quick``).
 """
 
 from __future__ import annotations

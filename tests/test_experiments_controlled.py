@@ -4,7 +4,8 @@ experiments/paper_analogues.py).
 The probes that score all 511 binary tasks are checked against independent computations: the
 batched Newton logistic regression against scikit-learn fitted one task at a time, linear
 realizability against the exact LP of ``geometry.linearly_separable`` (THEORY.md T1), the MLP probe
-against T2's statement on distinct 1-d codes, the predicates against exact rational ranks (ssltheory/testing/oracles.py).
+against T2's statement on distinct 1-d codes, the predicates against exact rational ranks
+(ssltheory/testing/oracles.py).
 """
 
 from __future__ import annotations

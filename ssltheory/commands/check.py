@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tol", type=float, default=None, metavar="T",
         help="relative tolerance in [0, 1): values at or below T x (largest singular value of the centred class codes) "
-        "count as 0 (default: max(K, d) x machine epsilon of the features' dtype)",
+        "count as 0 (default: the one rule of verdicts on views, max(K, d) x machine epsilon of the features' dtype as "
+        "given, as ssltheory score)",
     )
     parser.add_argument(
         "--verify", choices=("auto", "exact", "float-lp", "none"), default="auto",

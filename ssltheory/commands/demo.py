@@ -32,6 +32,7 @@ import os
 import time
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
 
@@ -41,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
     parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of is_ideal (default ssltheory.report.DEFAULT_TOL, 0.01)")
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+                        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+                        "as ssltheory check)")
     parser.add_argument("--seed", type=int, default=0, help="seed of training and of the random-init baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--jobs", type=int, default=None,
@@ -54,16 +57,15 @@ def run(args: argparse.Namespace) -> int:
 
     Exit 0."""
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {args.steps}")
+        raise InputError(f"steps must be a positive integer, got {args.steps}")
     if args.batch_size is not None and args.batch_size < 2:
-        raise ValueError(f"batch-size must be at least 2, got {args.batch_size}")
+        raise InputError(f"batch-size must be at least 2, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {args.jobs}")
-    from ssltheory.report import DEFAULT_TOL, write_report
+        raise InputError(f"jobs must be a positive integer, got {args.jobs}")
+    from ssltheory.report import write_report
 
-    args.tol = DEFAULT_TOL if args.tol is None else args.tol
-    if not 0 <= args.tol < 1:
-        raise ValueError(f"tol must lie in [0, 1), got {args.tol}")
+    if args.tol is not None and not 0 <= args.tol < 1:
+        raise InputError(f"tol must lie in [0, 1), got {args.tol}")
     started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(args.out)
     plan = demo_recipe(args.quick, args.steps, args.batch_size)
@@ -75,14 +77,15 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
     runs = train_all(plan, out / "runs", seed=args.seed, device=args.device, jobs=jobs)
 
-    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tol {args.tol:g}) ==")
+    tolerance = "max(K, d) x eps of the views' dtype" if args.tol is None else f"{args.tol:g}"
+    print(f"\n== 3. probes, and verdicts and scores on views of the reference augmentation (tolerance {tolerance}) ==")
     sections, summary = score_encoders(plan, runs, tol=args.tol, seed=args.seed, device=args.device)
 
     notes = (
         f"Data: {plan.data}. Training: {plan.steps} steps, batch {plan.batch_size}, small CNN, "
         f"z_dim {plan.z_dim}. Verdicts and scores on views: {plan.views} views of each of {plan.n_images} validation "
         "images drawn by the reference augmentation (simclr, s = 1) for every encoder, each image its own class; "
-        f"is_ideal at relative tolerance {args.tol:g} of the largest singular value of the centred class codes. "
+        f"is_ideal at relative tolerance {tolerance} of the largest singular value of the centred class codes. "
         "'linear probe' = "
         "logistic regression, weight decay chosen on validation, test accuracy; 'worst binary task' = smallest "
         "test accuracy of the ridge linear probe over the invariant " "binary tasks of the labels, found by adversarial search."
@@ -174,7 +177,7 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
     except ValueError as exc:
         if "another configuration" in str(exc):
             demo_dir = out.parent.parent
-            raise ValueError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
+            raise InputError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
                              f"use --out DIR or delete {demo_dir}") from None
         raise
 
@@ -191,7 +194,7 @@ def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) 
     return train(config)
 
 
-def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int, device: str):
+def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, seed: int, device: str):
     """Part 3-4: probe and judge on views a random-init encoder and each trained one; (sections, summary rows)."""
     import numpy as np
     import torch
@@ -263,7 +266,8 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float, seed: int
               f"{section['n_points']} views of {section['n_classes']} images ({views.augmentation['kind']} "
               f"s={views.augmentation['strength']:g}): ideal {section['verdict']['ideal']}"
               f"{' (failing ' + ', '.join(section['failing']) + ')' if section['failing'] else ''}, "
-              f"ideal_score {section['ideal_score']:.3f} [{time.perf_counter() - t0:.1f} s]")
+              f"ideal_score {section['ideal_score']:.3f} at tolerance {section['tol']:.3g} ({section['tol_rule']}) "
+              f"[{time.perf_counter() - t0:.1f} s]")
     return sections, summary
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.experiments import EXPERIMENTS, SCALES
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(runner.describe()))
         return 0
     if not args.name:
-        raise ValueError("an experiment name is required (see --list)")
+        raise InputError("an experiment name is required (see --list)")
     out = Path(args.out) if args.out is not None else Path("out") / args.name
     runner.run_experiments([args.name], args.scale, out, args.seed, args.part)
     return 0

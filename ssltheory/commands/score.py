@@ -42,6 +42,7 @@ import functools
 import json
 from pathlib import Path
 
+from ssltheory.errors import InputError
 from ssltheory.files import load_npy
 from ssltheory.ssl.config import AUGMENTATIONS, STEMS
 from ssltheory.ssl.data import DATASETS
@@ -80,8 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aug-strength", type=float, default=None,
                         help="its strength s (default: simclr 1, coarse 2)")
     parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular "
-                             "value of the centred class codes (default: ssltheory.report.DEFAULT_TOL, 0.01)")
+                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+                             "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+                             "as ssltheory check)")
     params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
     params.add_argument("--lidar-delta", type=float, default=None, metavar="DELTA",
                         help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
@@ -107,7 +109,7 @@ def _is_state_dict_file(path: Path) -> bool:
 
 def _dataset(name: str | None, data_dir: str | None, what: str):
     if name is None:
-        raise ValueError(f"--data is required to score {what} (which images to encode?)")
+        raise InputError(f"--data is required to score {what} (which images to encode?)")
     return _load_dataset(name, None if data_dir is None else str(Path(data_dir).resolve()))
 
 
@@ -124,7 +126,7 @@ def _choose_images(dataset, split: str, n_images: int, seed: int):
     import numpy as np
     part = getattr(dataset, split)
     if n_images > len(part):
-        raise ValueError(f"--n-images is {n_images} but the {split} split has only {len(part)} images")
+        raise InputError(f"--n-images is {n_images} but the {split} split has only {len(part)} images")
     index = np.sort(np.random.default_rng(seed).choice(len(part), size=n_images, replace=False))
     return part.images[index], part.labels[index].numpy()
 
@@ -155,7 +157,7 @@ def _encoder_and_images(args) -> dict:
 
         contents = read_checkpoint(target)
         if args.data is None:
-            raise ValueError("--data is required to score an encoder state dict (which images to encode?)")
+            raise InputError("--data is required to score an encoder state dict (which images to encode?)")
         chosen = {"which": args.which, "prefix": args.prefix, "stem": args.stem}
         if is_released_layout(contents) or any(v is not None for v in chosen.values()):
             encoder, info = load_resnet(contents, **chosen)  # before the data: a bad file fails fast
@@ -170,7 +172,7 @@ def _encoder_and_images(args) -> dict:
                       "dropped": dict(info.dropped)}
         else:
             if args.arch is None:
-                raise ValueError(f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
+                raise InputError(f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
                                  "give --arch (and --z-dim) of its encoder")
             from ssltheory.ssl.encoders import build_encoder
 
@@ -197,23 +199,23 @@ def _encoder_and_images(args) -> dict:
 def _check_args(args) -> None:
     import numpy as np
     if args.views < 1:
-        raise ValueError(f"--views must be at least 1, got {args.views}")
+        raise InputError(f"--views must be at least 1, got {args.views}")
     if args.n_images < 2:
-        raise ValueError(f"--n-images must be at least 2, got {args.n_images}")
+        raise InputError(f"--n-images must be at least 2, got {args.n_images}")
     if args.classes_from == "images" and args.views < 2:
-        raise ValueError("--views must be at least 2 when each image is its own class "
+        raise InputError("--views must be at least 2 when each image is its own class "
                          "(held-out scoring and LiDAR's whitening need 2 views per class)")
     if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be positive, got {args.batch_size}")
+        raise InputError(f"--batch-size must be positive, got {args.batch_size}")
     if args.device != "cpu":
         import torch
 
         if not (args.device == "cuda" or args.device.startswith("cuda:")):
-            raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
+            raise InputError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device} requested but CUDA is not available on this machine")
+            raise InputError(f"--device {args.device} requested but CUDA is not available on this machine")
     if args.tol is not None and not (np.isfinite(args.tol) and args.tol >= 0):
-        raise ValueError(f"--tol must be a finite number >= 0, got {args.tol}")
+        raise InputError(f"--tol must be a finite number >= 0, got {args.tol}")
 
 
 def score_parameters(args) -> dict:
@@ -223,7 +225,7 @@ def score_parameters(args) -> dict:
     given = {"lidar_delta": args.lidar_delta, "ridge": args.ridge}
     for name, value in given.items():
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+            raise InputError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -234,27 +236,27 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssltheory.metrics import score_all
-    from ssltheory.report import DEFAULT_TOL, score_representation, write_score_report
+    from ssltheory.report import score_section, write_score_report
 
     parameters = score_parameters(args)
     target = Path(args.target)
     if not target.exists():
-        raise ValueError(f"{args.target} does not exist (expected a run directory, a .pt state dict or a .npy file)")
+        raise InputError(f"{args.target} does not exist (expected a run directory, a .pt state dict or a .npy file)")
     images, augmentation = None, None
     if target.is_file() and target.suffix == ".npy":
         if args.classes is None:
-            raise ValueError("--classes is required with a FEATURES.npy file")
+            raise InputError("--classes is required with a FEATURES.npy file")
         Z = load_npy(args.target, "features")
         classes = load_npy(args.classes, "classes")
         if Z.ndim != 2:
-            raise ValueError(f"features must have shape (n, d), got {Z.shape}")
+            raise InputError(f"features must have shape (n, d), got {Z.shape}")
         if not np.issubdtype(Z.dtype, np.number) or not np.isfinite(Z).all():
             bad = int(np.size(Z) - np.isfinite(Z).sum()) if np.issubdtype(Z.dtype, np.number) else None
-            raise ValueError(f"features contain {bad} NaN or infinite values" if bad else "features are not numbers")
+            raise InputError(f"features contain {bad} NaN or infinite values" if bad else "features are not numbers")
         source = {"kind": "features", "path": str(target), "classes": str(args.classes)}
     elif target.is_dir() or _is_state_dict_file(target):
         if args.classes is not None:
-            raise ValueError("--classes goes with FEATURES.npy; for a run or encoder the classes come from the images")
+            raise InputError("--classes goes with FEATURES.npy; for a run or encoder the classes come from the images")
         _check_args(args)
         from ssltheory.progress import Progress
         from ssltheory.ssl.views import encode_views
@@ -267,13 +269,12 @@ def run(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size, device=args.device, progress=bar)
         Z, classes, augmentation = views.codes, views.classes, views.augmentation
     else:
-        raise ValueError(f"{args.target}: expected a run directory, a state dict (.pt) or features (.npy)")
+        raise InputError(f"{args.target}: expected a run directory, a state dict (.pt) or features (.npy)")
 
     if args.tol is not None and not (np.isfinite(args.tol) and 0 <= args.tol < 1):
-        raise ValueError(f"--tol must be a finite number in [0, 1), got {args.tol}")
-    tol = DEFAULT_TOL if args.tol is None else args.tol
-    section = score_representation(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed)
-    scores = score_all(Z, classes, tol=tol, augmentation=augmentation, random_state=args.seed, **parameters)
+        raise InputError(f"--tol must be a finite number in [0, 1), got {args.tol}")
+    scores = score_all(Z, classes, tol=args.tol, augmentation=augmentation, random_state=args.seed, **parameters)
+    section = score_section(scores)
     payload = {**scores.to_dict(), "source": source,
                "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:

@@ -22,6 +22,8 @@ import argparse
 import json
 import sys
 
+from ssltheory.errors import InputError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory sweep``."""
@@ -51,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     if args.status is not None:
         return _status(args.status, args.json)
     if args.config is None:
-        raise ValueError("give the sweep file (or --status DIR for an existing sweep)")
+        raise InputError("give the sweep file (or --status DIR for an existing sweep)")
     if args.executor is not None and args.executor not in EXECUTORS:
-        raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
+        raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {args.executor!r}")
     config = load_sweep_config(args.config)
     out = args.out or f"sweeps/{config.name}"
     if args.parallel is not None and args.parallel < 1:
-        raise ValueError(f"--parallel must be at least 1, got {args.parallel}")
+        raise InputError(f"--parallel must be at least 1, got {args.parallel}")
     if args.dry_run:
         for spec in expand_runs(config):
             print(f"{spec.run_id}  seed {spec.seed}  {spec.label}")

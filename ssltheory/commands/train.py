@@ -112,13 +112,22 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as the flags say; 0 on success (errors are ValueErrors, reported by the CLI with exit 2)."""
+    """Train as the flags say; 0 on success.
+
+    Every input is checked before anything is printed: the flags (``TrainConfig.validate``), then
+    the data (read from ``--data-dir``; a missing, empty or wrong folder fails here) and whether
+    the batch fits it. A bad input is an InputError, which the CLI prints as its only line (exit 2).
+    """
     config, preset, by_default = config_from_args(args)
+    config.validate()
+    from ssltheory.ssl.data import load_dataset
+    from ssltheory.ssl.train import check_fits, train
+
+    dataset = load_dataset(config.data, config.data_dir)  # as train() would load it
+    check_fits(config, dataset.pretraining().images)
     if not config.quiet:
         how = f"the default on {config.device}" if by_default else "--preset"
         print(f"preset {preset} ({how}): {PRESETS[preset]['summary']}; explicit flags override it", file=sys.stderr, flush=True)
-    from ssltheory.ssl.train import train
-
-    train(config)
+    train(config, dataset)
     return 0
 

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.config import AUGMENTATIONS
 from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
 
@@ -73,9 +74,9 @@ class Normalize(nn.Module):
         super().__init__()
         mean, std = [float(v) for v in mean], [float(v) for v in std]
         if len(mean) != len(std) or not mean:
-            raise ValueError(f"mean has {len(mean)} entries but std has {len(std)}")
+            raise InputError(f"mean has {len(mean)} entries but std has {len(std)}")
         if min(std) <= 0:
-            raise ValueError(f"std must be positive, got {std}")
+            raise InputError(f"std must be positive, got {std}")
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
 
@@ -87,13 +88,13 @@ class Normalize(nn.Module):
 def to_unit_float(images: torch.Tensor, channels: int | None = None) -> torch.Tensor:
     """Check a (B, C, H, W) batch and return it as float32 in [0, 1] (uint8 is divided by 255)."""
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor of shape (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+        raise InputError(f"images must be a tensor of shape (B, C, H, W), got {getattr(images, 'shape', type(images))}")
     if channels is not None and images.shape[1] != channels:
-        raise ValueError(f"images have {images.shape[1]} channels but the augmentation expects {channels}")
+        raise InputError(f"images have {images.shape[1]} channels but the augmentation expects {channels}")
     if images.dtype == torch.uint8:
         return images.float().div_(255.0)
     if not images.dtype.is_floating_point:
-        raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
+        raise InputError(f"images must be uint8 or float in [0, 1], got {images.dtype}")
     return images.float()
 
 
@@ -117,15 +118,15 @@ class SSLAugmentation(nn.Module):
                  blur_sigma: tuple[float, float] = (0.1, 2.0), flip_p: float = 0.5):
         super().__init__()
         if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
+            raise InputError(f"channels must be 1 or 3, got {channels}")
         if len(mean) != channels:
-            raise ValueError(f"mean has {len(mean)} entries but channels is {channels}")
+            raise InputError(f"mean has {len(mean)} entries but channels is {channels}")
         if not crops:
-            raise ValueError("crops must describe at least one view")
+            raise InputError("crops must describe at least one view")
         if strength < 0 or not math.isfinite(strength):
-            raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+            raise InputError(f"strength must be a finite number >= 0, got {strength}")
         if blur_kernel % 2 != 1:
-            raise ValueError(f"blur_kernel must be odd, got {blur_kernel}")
+            raise InputError(f"blur_kernel must be odd, got {blur_kernel}")
         self.crops = list(crops)
         self.channels = channels
         self.strength = float(strength)
@@ -159,13 +160,13 @@ class SSLAugmentation(nn.Module):
         """View number ``index`` alone (its crop size and scale), e.g. to redraw the positive of
         label augmentation from another image."""
         if not 0 <= index < self.n_views:
-            raise ValueError(f"index must be in [0, {self.n_views}), got {index}")
+            raise InputError(f"index must be in [0, {self.n_views}), got {index}")
         return self.normalize(self._view(self._check(images), self.crops[index], generator))
 
     def _check(self, images: torch.Tensor) -> torch.Tensor:
         x = to_unit_float(images, self.channels)
         if len(x) == 0:
-            raise ValueError("images is an empty batch")
+            raise InputError("images is an empty batch")
         return x
 
     # -- one view ---------------------------------------------------------------------------
@@ -382,7 +383,8 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
 
     Args:
         kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur with
-            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to normalisation; strength must be None or 0).
+            p 0.5, kernel :func:`blur_kernel_size` of ``image_size``), ``none`` (identity up to
+            normalisation; strength must be None or 0).
         image_size: side of the large views (pixels).
         channels: 1 or 3.
         strength: s >= 0; crop scale lower bound min(1, 0.2 / s), jitter 0.4s (hue 0.1s),
@@ -406,31 +408,31 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
         views = aug(uint8_batch, generator=torch.Generator().manual_seed(0))  # [view1, view2]
     """
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if int(image_size) != image_size or image_size < 4:
-        raise ValueError(f"image_size must be an integer >= 4, got {image_size!r}")
+        raise InputError(f"image_size must be an integer >= 4, got {image_size!r}")
     if n_large < 1 or n_small_crops < 0:
-        raise ValueError(f"need n_large >= 1 and n_small_crops >= 0, got {n_large} and {n_small_crops}")
+        raise InputError(f"need n_large >= 1 and n_small_crops >= 0, got {n_large} and {n_small_crops}")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise InputError(f"channels must be 1 or 3, got {channels!r}")
     if (mean is None) != (std is None):
-        raise ValueError("give both mean and std, or neither")
+        raise InputError("give both mean and std, or neither")
     if mean is None:
         mean, std = default_normalization(channels)
     if kind == "none":
         if strength not in (None, 0, 0.0):
-            raise ValueError(f"strength must be None or 0 for kind 'none', got {strength}")
+            raise InputError(f"strength must be None or 0 for kind 'none', got {strength}")
         s = 0.0
     else:
         s = float(strength if strength is not None else (2.0 if kind == "coarse" else 1.0))
         if s < 0 or not math.isfinite(s):
-            raise ValueError(f"strength must be a finite number >= 0, got {strength}")
+            raise InputError(f"strength must be a finite number >= 0, got {strength}")
     lo = min(1.0, 0.2 / s) if s > 0 else 1.0
     large_scale = tuple(large_scale) if large_scale is not None else (lo, 1.0)
     small_scale = tuple(small_scale) if small_scale is not None else (0.05, max(0.05, lo))
     for name, sc in (("large_scale", large_scale), ("small_scale", small_scale)):
         if len(sc) != 2 or not 0 < sc[0] <= sc[1] <= 1:
-            raise ValueError(f"{name} must be (low, high) with 0 < low <= high <= 1, got {sc}")
+            raise InputError(f"{name} must be (low, high) with 0 < low <= high <= 1, got {sc}")
     small_size = int(small_size) if small_size is not None else max(4, int(image_size) // 2)
     crops = [CropSpec(int(image_size), large_scale)] * n_large + [CropSpec(small_size, small_scale)] * n_small_crops
     return SSLAugmentation(crops, channels, mean, std, strength=s, jitter_scale=jitter_scale,

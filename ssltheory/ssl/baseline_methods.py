@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.heads import CosineLayer, init_head_
 from ssltheory.ssl.losses.barlow import BarlowTwinsLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss, projection_std
@@ -55,7 +56,7 @@ def _width(value: object, name: str) -> int:
 
 def _steps_or_none(value: object, name: str) -> int | None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be None or a non-negative integer, got {value!r}")
     return value
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
@@ -88,7 +89,7 @@ def default_preset(device: str) -> str:
 def preset_values(name: str, method: str) -> dict:
     """TrainConfig fields of preset ``name`` for ``method`` (``method_options`` included)."""
     if name not in PRESETS:
-        raise ValueError(f"preset {name!r} is unknown; choose one of {', '.join(PRESETS)}")
+        raise InputError(f"preset {name!r} is unknown; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
     values = dict(preset["fields"])
     for key, by_method in preset["per_method"].items():
@@ -226,47 +227,47 @@ class TrainConfig:
         """Raise ValueError naming the first bad field; return self."""
         spec = method_registry.method_spec(self.method)
         if self.data not in DATASETS:
-            raise ValueError(f"data {self.data!r} is unknown; choose one of {', '.join(DATASETS)}")
+            raise InputError(f"data {self.data!r} is unknown; choose one of {', '.join(DATASETS)}")
         if self.arch not in ARCHS:
-            raise ValueError(f"arch {self.arch!r} is unknown; choose one of {', '.join(ARCHS)}")
+            raise InputError(f"arch {self.arch!r} is unknown; choose one of {', '.join(ARCHS)}")
         self.resolved_method_options()
         if self.n_small_crops and spec.views != "multi_crop":
             multi = [m for m, s in method_registry.METHODS.items() if s.views == "multi_crop"]
-            raise ValueError(f"n_small_crops (multi-crop) applies to {', '.join(multi)}, not to {self.method}")
+            raise InputError(f"n_small_crops (multi-crop) applies to {', '.join(multi)}, not to {self.method}")
         if self.aug not in AUGMENTATIONS:
-            raise ValueError(f"aug {self.aug!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
+            raise InputError(f"aug {self.aug!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
         if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
+            raise InputError("give exactly one of steps and epochs")
         if self.steps is not None and (not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1):
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+            raise InputError(f"steps must be a positive integer, got {self.steps!r}")
         if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError(f"epochs must be positive, got {self.epochs!r}")
+            raise InputError(f"epochs must be positive, got {self.epochs!r}")
         for name in ("z_dim", "batch_size", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.batch_size < 2:
-            raise ValueError(f"batch_size must be at least 2 (the objectives contrast a batch), got {self.batch_size}")
+            raise InputError(f"batch_size must be at least 2 (the objectives contrast a batch), got {self.batch_size}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
+            raise InputError(f"lr must be positive, got {self.lr!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
+            raise InputError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
         if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction!r}")
+            raise InputError(f"warmup_fraction must lie in [0, 1), got {self.warmup_fraction!r}")
         if self.aug_strength is not None and not (math.isfinite(self.aug_strength) and self.aug_strength > 0):
-            raise ValueError(f"aug_strength must be positive, got {self.aug_strength!r}")
+            raise InputError(f"aug_strength must be positive, got {self.aug_strength!r}")
         if self.aug == "none" and self.aug_strength is not None:
-            raise ValueError("aug_strength does not apply to aug 'none' (no augmentation)")
+            raise InputError("aug_strength does not apply to aug 'none' (no augmentation)")
         if self.n_small_crops < 0 or self.checkpoint_every < 0 or self.monitor_every < 0:
-            raise ValueError("n_small_crops, checkpoint_every and monitor_every must be non-negative")
+            raise InputError("n_small_crops, checkpoint_every and monitor_every must be non-negative")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
-            raise ValueError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
+            raise InputError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
         if self.device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError(f"device {self.device} requested but CUDA is not available on this machine")
+                raise InputError(f"device {self.device} requested but CUDA is not available on this machine")
         if not str(self.out):
-            raise ValueError("out must name a run directory")
+            raise InputError("out must name a run directory")
         return self
 
     def identity(self) -> dict:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from ssltheory.errors import InputError
+
 if TYPE_CHECKING:  # annotations only: the registry imports numpy and torch when a dataset is read
     import numpy as np
     import torch
@@ -72,11 +74,11 @@ class Split:
         import torch
 
         if not isinstance(self.images, torch.Tensor) or self.images.dtype != torch.uint8 or self.images.ndim != 4:
-            raise ValueError("images must be a uint8 tensor of shape (N, C, H, W)")
+            raise InputError("images must be a uint8 tensor of shape (N, C, H, W)")
         if not isinstance(self.labels, torch.Tensor) or self.labels.dtype != torch.int64 or self.labels.ndim != 1:
-            raise ValueError("labels must be an int64 tensor of shape (N,)")
+            raise InputError("labels must be an int64 tensor of shape (N,)")
         if len(self.labels) != len(self.images):
-            raise ValueError(f"labels has {len(self.labels)} entries but images has {len(self.images)} rows")
+            raise InputError(f"labels has {len(self.labels)} entries but images has {len(self.images)} rows")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -158,19 +160,19 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
     """
     spec = dataset_spec(name)
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise InputError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if image_size is not None and (int(image_size) != image_size or image_size < 1):
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+        raise InputError(f"image_size must be a positive integer, got {image_size!r}")
     if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise InputError(f"channels must be 1 or 3, got {channels!r}")
     if spec.needs_dir:
         if data_dir is None:
             data_dir = default_data_dir(name)
         if data_dir is None:
-            raise ValueError(f"data_dir is required for dataset {name!r}")
+            raise InputError(f"data_dir is required for dataset {name!r}")
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
-            raise ValueError(f"data_dir {str(data_dir)!r} is not a directory")
+            raise InputError(f"data_dir {str(data_dir)!r} is not a directory")
     (tr, va, te), names = spec.loader(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
 
     return _assemble(name, (tr, va, te), names, channels=channels, image_size=image_size)
@@ -188,7 +190,7 @@ def dataset_from_splits(name: str, train: Split, test: Split, class_names: Seque
     """
     dataset_spec(name)
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise InputError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if val is None:
         train, val = split_train_val(train, val_fraction, seed)
     return _assemble(name, (train, val, test), class_names)
@@ -244,7 +246,7 @@ def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if c == 3 and channels == 1:
         weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float32).view(1, 3, 1, 1)
         return (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    raise ValueError(f"cannot convert images with {c} channels to {channels}")
+    raise InputError(f"cannot convert images with {c} channels to {channels}")
 
 
 def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -337,20 +339,20 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
     import torch
 
     if len(sources) < 2:
-        raise ValueError(f"sources must name at least 2 pictures, got {len(sources)}")
+        raise InputError(f"sources must name at least 2 pictures, got {len(sources)}")
     if patch_size < 4:
-        raise ValueError(f"patch_size must be >= 4, got {patch_size}")
+        raise InputError(f"patch_size must be >= 4, got {patch_size}")
     if source_size < 6 * patch_size:
-        raise ValueError(f"source_size must be at least 6 * patch_size = {6 * patch_size}, got {source_size}")
+        raise InputError(f"source_size must be at least 6 * patch_size = {6 * patch_size}, got {source_size}")
     if len(n_per_class) != 3 or min(n_per_class) < 1:
-        raise ValueError(f"n_per_class must be three positive counts (train, val, test), got {n_per_class}")
+        raise InputError(f"n_per_class must be three positive counts (train, val, test), got {n_per_class}")
     rng = np.random.default_rng(seed)
     block = 2 * patch_size
     per_split: list[list[np.ndarray]] = [[], [], []]
     for source in sources:
         loader = getattr(skimage.data, source, None)
         if loader is None:
-            raise ValueError(f"sources: skimage.data has no picture named {source!r}")
+            raise InputError(f"sources: skimage.data has no picture named {source!r}")
         picture = _as_rgb_uint8(loader(), source)
         h, w = picture.shape[:2]
         factor = source_size / min(h, w)
@@ -363,7 +365,7 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
         n_test = max(1, round(split_fractions[1] * len(corners)))
         n_val = max(1, round(split_fractions[0] * len(corners)))
         if n_test + n_val >= len(corners):
-            raise ValueError(f"source {source!r} has only {len(corners)} blocks of {block} px; lower patch_size")
+            raise InputError(f"source {source!r} has only {len(corners)} blocks of {block} px; lower patch_size")
         dealt = (order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test])
         offsets = block - patch_size + 1
         for split_id, block_ids in enumerate(dealt):
@@ -393,12 +395,12 @@ def _as_rgb_uint8(picture: np.ndarray, name: str) -> np.ndarray:
     if picture.dtype == bool:
         picture = picture.astype(np.uint8) * 255
     if picture.dtype != np.uint8:
-        raise ValueError(f"source {name!r} is {picture.dtype}, expected uint8")
+        raise InputError(f"source {name!r} is {picture.dtype}, expected uint8")
     if picture.ndim == 2:
         return np.repeat(picture[:, :, None], 3, axis=2)
     if picture.ndim == 3 and picture.shape[2] in (3, 4):
         return picture[:, :, :3]
-    raise ValueError(f"source {name!r} has shape {picture.shape}, expected (H, W) or (H, W, 3)")
+    raise InputError(f"source {name!r} has shape {picture.shape}, expected (H, W) or (H, W, 3)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +417,7 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.1, test_fraction: floa
     from sklearn.datasets import load_digits as _sk_digits
 
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     bunch = _sk_digits()
     images = torch.from_numpy(np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
     labels = torch.from_numpy(bunch.target.astype(np.int64))
@@ -435,7 +437,7 @@ def _read_maybe_gzip(path: Path) -> bytes:
                 return fh.read()
         return path.read_bytes()
     except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path}: cannot read ({exc}); the file is truncated or corrupt") from None
+        raise InputError(f"{path}: cannot read ({exc}); the file is truncated or corrupt") from None
 
 
 def read_idx(path: str | Path, expected_ndim: int) -> np.ndarray:
@@ -448,17 +450,17 @@ def read_idx(path: str | Path, expected_ndim: int) -> np.ndarray:
     path = Path(path)
     raw = _read_maybe_gzip(path)
     if len(raw) < 4 + 4 * expected_ndim:
-        raise ValueError(f"{path}: truncated idx file ({len(raw)} bytes, header alone needs {4 + 4 * expected_ndim})")
+        raise InputError(f"{path}: truncated idx file ({len(raw)} bytes, header alone needs {4 + 4 * expected_ndim})")
     magic = int.from_bytes(raw[:4], "big")
     expected_magic = 0x0800 + expected_ndim
     if magic != expected_magic:
-        raise ValueError(f"{path}: bad idx magic number {magic:#010x}, expected {expected_magic:#010x}")
+        raise InputError(f"{path}: bad idx magic number {magic:#010x}, expected {expected_magic:#010x}")
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(expected_ndim)]
     header = 4 + 4 * expected_ndim
     need = int(np.prod(dims))
     if len(raw) - header != need:
         kind = "truncated" if len(raw) - header < need else "has trailing bytes"
-        raise ValueError(f"{path}: idx file {kind}: dims {dims} need {need} bytes, found {len(raw) - header}")
+        raise InputError(f"{path}: idx file {kind}: dims {dims} need {need} bytes, found {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
@@ -484,9 +486,9 @@ def load_mnist(root: str | Path):
         images = read_idx(img_path, 3)
         labels = read_idx(lab_path, 1)
         if len(images) != len(labels):
-            raise ValueError(f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels")
+            raise InputError(f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels")
         if labels.size and labels.max() > 9:
-            raise ValueError(f"{lab_path}: labels must be 0..9, found {labels.max()}")
+            raise InputError(f"{lab_path}: labels must be 0..9, found {labels.max()}")
         out.append(Split(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))))
     return tuple(out), [str(d) for d in range(10)]
 
@@ -513,9 +515,9 @@ def _load_cifar_pickle(path: Path) -> dict:
         with open(path, "rb") as fh:
             obj = _ArrayUnpickler(fh, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a readable CIFAR pickle batch ({exc})") from None
+        raise InputError(f"{path}: not a readable CIFAR pickle batch ({exc})") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a dict, found {type(obj).__name__}")
+        raise InputError(f"{path}: expected a dict, found {type(obj).__name__}")
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
 
 
@@ -525,15 +527,15 @@ def _cifar_batch(path: Path) -> Split:
 
     batch = _load_cifar_pickle(path)
     if "data" not in batch or "labels" not in batch:
-        raise ValueError(f"{path}: CIFAR batch needs 'data' and 'labels' entries")
+        raise InputError(f"{path}: CIFAR batch needs 'data' and 'labels' entries")
     data = np.asarray(batch["data"])
     labels = np.asarray(batch["labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{path}: data must be uint8 of shape (N, 3072), found {data.dtype} {data.shape}")
+        raise InputError(f"{path}: data must be uint8 of shape (N, 3072), found {data.dtype} {data.shape}")
     if len(labels) != len(data):
-        raise ValueError(f"{path}: labels has {len(labels)} entries but data has {len(data)} rows")
+        raise InputError(f"{path}: labels has {len(labels)} entries but data has {len(data)} rows")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must be 0..9")
+        raise InputError(f"{path}: labels must be 0..9")
     return Split(torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels))
 
 
@@ -571,7 +573,7 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
         with Image.open(path) as im:
             arr = np.array(im.convert(mode))
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: cannot read image ({exc})") from None
+        raise InputError(f"{path}: cannot read image ({exc})") from None
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
@@ -589,11 +591,11 @@ def _stack_images(paths: Sequence[Path], mode: str, size: int | None) -> torch.T
             first_shape = (arr.shape[1:], path)
         elif arr.shape[1:] != first_shape[0]:
             (h0, w0), p0 = first_shape
-            raise ValueError(f"images have different sizes: {p0} is {h0}x{w0} but {path} is "
+            raise InputError(f"images have different sizes: {p0} is {h0}x{w0} but {path} is "
                              f"{arr.shape[1]}x{arr.shape[2]}; pass image_size to resize them")
         arrays.append(arr)
     if not arrays:
-        raise ValueError("no images found")
+        raise InputError("no images found")
     return torch.stack(arrays)
 
 
@@ -630,7 +632,7 @@ def load_tinyimagenet(root: str | Path):
             continue
         parts = line.split("\t")
         if len(parts) < 2 or parts[1] not in index:
-            raise ValueError(f"{annotations}:{line_no}: expected 'file<TAB>wnid...' with a known wnid, got {line!r}")
+            raise InputError(f"{annotations}:{line_no}: expected 'file<TAB>wnid...' with a known wnid, got {line!r}")
         test_paths.append(val_dir / "images" / parts[0])
         test_labels.append(index[parts[1]])
     names = list(wnids)
@@ -640,7 +642,7 @@ def load_tinyimagenet(root: str | Path):
     train = Split(_stack_images(train_paths, "RGB", None), torch.tensor(train_labels, dtype=torch.int64))
     test = Split(_stack_images(test_paths, "RGB", None), torch.tensor(test_labels, dtype=torch.int64))
     if train.images.shape[1:] != test.images.shape[1:]:
-        raise ValueError(f"train images are {tuple(train.images.shape[2:])} but val images are "
+        raise InputError(f"train images are {tuple(train.images.shape[2:])} but val images are "
                          f"{tuple(test.images.shape[2:])}")
     return (train, test), names
 
@@ -651,11 +653,11 @@ def _scan_class_tree(root: Path, classes: Sequence[str] | None = None):
     if classes is None:
         classes = found
         if not classes:
-            raise ValueError(f"{root}: no class folders (expected root/<class>/<image>)")
+            raise InputError(f"{root}: no class folders (expected root/<class>/<image>)")
     else:
         unknown = sorted(set(found) - set(classes))
         if unknown:
-            raise ValueError(f"{root}: class folders {unknown} do not exist in the training tree")
+            raise InputError(f"{root}: class folders {unknown} do not exist in the training tree")
     paths, labels = [], []
     for i, c in enumerate(classes):
         folder = root / c
@@ -677,7 +679,7 @@ def _tree_mode(paths: Sequence[Path]) -> str:
                 if im.mode not in ("1", "L", "LA", "I", "I;16", "F"):
                     return "RGB"
         except OSError as exc:
-            raise ValueError(f"{path}: cannot read image ({exc})") from None
+            raise InputError(f"{path}: cannot read image ({exc})") from None
     return "L"
 
 
@@ -715,10 +717,10 @@ def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, t
             train, val = split_train_val(train, val_fraction, seed)
         return (train, val, test), names
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     paths, labels, names = _scan_class_tree(root)
     if not paths:
-        raise ValueError(f"{root}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders")
+        raise InputError(f"{root}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in the class folders")
     full = Split(_stack_images(paths, _tree_mode(paths), image_size), torch.tensor(labels, dtype=torch.int64))
     tr, va, te = _stratified_three_way(np.asarray(labels), test_fraction, val_fraction, seed)
     return (full.subset(tr), full.subset(va), full.subset(te)), names
@@ -750,9 +752,9 @@ class SameLabelSampler:
 
         labels = torch.as_tensor(np.asarray(labels))
         if labels.ndim != 1 or len(labels) == 0:
-            raise ValueError(f"labels must be a non-empty 1-d array, got shape {tuple(labels.shape)}")
+            raise InputError(f"labels must be a non-empty 1-d array, got shape {tuple(labels.shape)}")
         if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.is_complex():
-            raise ValueError(f"labels must be integers, got {labels.dtype}")
+            raise InputError(f"labels must be integers, got {labels.dtype}")
         labels = labels.to(torch.int64)
         self.labels = labels
         self.order = torch.argsort(labels, stable=True)
@@ -774,9 +776,9 @@ class SameLabelSampler:
         n = len(self.labels)
         idx = torch.arange(n) if indices is None else torch.as_tensor(np.asarray(indices), dtype=torch.int64)
         if idx.ndim != 1:
-            raise ValueError(f"indices must be 1-d, got shape {tuple(idx.shape)}")
+            raise InputError(f"indices must be 1-d, got shape {tuple(idx.shape)}")
         if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"indices must be in [0, {n}), got range [{int(idx.min())}, {int(idx.max())}]")
+            raise InputError(f"indices must be in [0, {n}), got range [{int(idx.min())}, {int(idx.max())}]")
         cls = self._class_of[idx]
         size = self._count[cls]
         rank = self._rank[idx]
@@ -816,7 +818,7 @@ class DatasetSpec:
 
 def _no_options(name: str, options: dict) -> None:
     if options:
-        raise ValueError(f"unknown options for {name}: {', '.join(sorted(options))}")
+        raise InputError(f"unknown options for {name}: {', '.join(sorted(options))}")
 
 
 def _train_test_loader(name: str, load: Callable) -> Callable:
@@ -864,7 +866,7 @@ DATASETS: dict[str, DatasetSpec] = {
 def dataset_spec(name: object) -> DatasetSpec:
     """The registry entry of dataset ``name`` (ValueError listing the names if it has none)."""
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"name must be one of {', '.join(DATASETS)}, got {name!r}")
+        raise InputError(f"name must be one of {', '.join(DATASETS)}, got {name!r}")
     return DATASETS[name]
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.config import ARCHS, STEMS, Stem
 from ssltheory.validation import as_count
 
@@ -213,17 +214,17 @@ def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | Non
         nn.Module mapping (B, in_channels, H, W) float -> (B, z_dim), with attribute ``out_dim``.
     """
     if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+        raise InputError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     in_channels = as_count(in_channels, "in_channels", 1)
     image_size = as_count(image_size, "image_size", 1)
     if image_size < 8:
-        raise ValueError(f"image_size must be at least 8 pixels, got {image_size}")
+        raise InputError(f"image_size must be at least 8 pixels, got {image_size}")
     if z_dim is not None:
         z_dim = as_count(z_dim, "z_dim", 1)
     if stem is not None and stem not in STEMS:
-        raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+        raise InputError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
     if stem is not None and arch == "small_cnn":
-        raise ValueError("stem applies to the ResNets only, not small_cnn")
+        raise InputError("stem applies to the ResNets only, not small_cnn")
     chosen = None if stem is None else STEMS[stem]
     if arch == "resnet18":
         return ResNet(BasicBlock, (2, 2, 2, 2), in_channels, image_size, z_dim, stem=chosen)

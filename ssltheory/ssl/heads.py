@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.validation import as_count
 
 __all__ = [
@@ -109,7 +110,7 @@ def cissl_student_head(z_dim: int, out_dim: int = 128, family: str = "linear", h
         return init_head_(nn.Sequential(nn.Linear(z_dim, out_dim), nn.BatchNorm1d(out_dim)))
     if family == "mlp":
         return init_head_(nn.Sequential(*mlp(z_dim, (hidden_dim, hidden_dim), out_dim), nn.BatchNorm1d(out_dim)))
-    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+    raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")
 
 
 def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, family: str = "linear") -> nn.Sequential:
@@ -122,7 +123,7 @@ def cissl_teacher_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128, f
     if family == "mlp":
         return cissl_student_head(z_dim, out_dim, family="mlp", hidden_dim=hidden_dim)
     if family != "linear":
-        raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+        raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")
     return simclr_head(z_dim, hidden_dim, out_dim)
 
 
@@ -173,7 +174,7 @@ class DINOHead(nn.Module):
         z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
         hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
         if variant not in DINO_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
+            raise InputError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
         self.variant = variant
         if variant == "original":
             self.mlp = nn.Sequential(*mlp(z_dim, hidden_dim, bottleneck_dim, nn.GELU))
@@ -223,4 +224,4 @@ def exact_head(z_dim: int, n_classes: int, family: str = "linear", hidden_dim: i
         return init_head_(nn.Sequential(nn.Linear(z_dim, n_classes)))
     if family == "mlp":
         return init_head_(nn.Sequential(*mlp(z_dim, _check_width(hidden_dim, "hidden_dim"), n_classes, nn.ReLU)))
-    raise ValueError(f"family must be 'linear' or 'mlp', got {family!r}")
+    raise InputError(f"family must be 'linear' or 'mlp', got {family!r}")

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl import heads
 from ssltheory.ssl.losses import CISSLLoss, DINOLoss, DISSLLoss, ExactISSLLoss, NTXentLoss
 from ssltheory.ssl.losses.common import check_label_range
@@ -66,7 +67,7 @@ def _optional_steps(value: object, name: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be None or a non-negative integer, got {value!r}")
     return value
 
 
@@ -74,9 +75,9 @@ def check_view_counts(n_views: object, n_global_views: object) -> tuple[int, int
     """Check a multi-crop view count: ``n_global_views >= 2`` large crops among ``n_views >= n_global_views`` views."""
     n_views, n_global_views = as_count(n_views, "n_views", 1), as_count(n_global_views, "n_global_views", 1)
     if n_global_views < 2:
-        raise ValueError(f"n_global_views must be at least 2, got {n_global_views}")
+        raise InputError(f"n_global_views must be at least 2, got {n_global_views}")
     if n_views < n_global_views:
-        raise ValueError(f"n_views ({n_views}) must be at least n_global_views ({n_global_views})")
+        raise InputError(f"n_views ({n_views}) must be at least n_global_views ({n_global_views})")
     return n_views, n_global_views
 
 
@@ -107,10 +108,10 @@ class Method(nn.Module):
     def __init__(self, encoder: nn.Module, n_views: int = 2, n_global_views: int = 2) -> None:
         super().__init__()
         if not isinstance(encoder, nn.Module):
-            raise ValueError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+            raise InputError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
         z_dim = getattr(encoder, "out_dim", None)
         if not isinstance(z_dim, int) or z_dim < 1:
-            raise ValueError("encoder must have an integer attribute out_dim (its representation size)")
+            raise InputError("encoder must have an integer attribute out_dim (its representation size)")
         self.encoder = encoder
         self.z_dim = z_dim
         self.n_views = n_views
@@ -134,9 +135,9 @@ class Method(nn.Module):
         if self.needs_labels:
             labels = self._check_labels(labels, views[0].shape[0])
         if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
+            raise InputError(f"total_steps must be a positive integer, got {total_steps!r}")
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+            raise InputError(f"step must be a non-negative integer, got {step!r}")
         loss, logs = self._step(views, labels, step, total_steps)
         return loss, logs
 
@@ -148,34 +149,34 @@ class Method(nn.Module):
 
     def _check_views(self, views: object) -> list[torch.Tensor]:
         if isinstance(views, torch.Tensor) or not isinstance(views, Sequence):
-            raise ValueError(f"views must be a list of {self.n_views} image batches, got {type(views).__name__}")
+            raise InputError(f"views must be a list of {self.n_views} image batches, got {type(views).__name__}")
         views = list(views)
         if len(views) != self.n_views:
-            raise ValueError(f"views has {len(views)} entries but {self.name} expects n_views={self.n_views}")
+            raise InputError(f"views has {len(views)} entries but {self.name} expects n_views={self.n_views}")
         for i, v in enumerate(views):
             if not isinstance(v, torch.Tensor) or v.ndim != 4 or not torch.is_floating_point(v):
-                raise ValueError(
+                raise InputError(
                     f"views[{i}] must be a float tensor of shape (B, C, H, W), got "
                     f"{getattr(v, 'dtype', type(v).__name__)} {tuple(getattr(v, 'shape', ()))}"
                 )
             if v.shape[0] != views[0].shape[0] or v.shape[1] != views[0].shape[1]:
-                raise ValueError(
+                raise InputError(
                     f"views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}: "
                     "batch size and channels must agree"
                 )
             if i < self.n_global_views and v.shape != views[0].shape:
-                raise ValueError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
+                raise InputError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
         if views[0].shape[0] < 2:
-            raise ValueError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
+            raise InputError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
         return views
 
     def _check_labels(self, labels: object, batch: int) -> torch.Tensor:
         if not isinstance(labels, torch.Tensor):
-            raise ValueError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
+            raise InputError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
         if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise ValueError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
+            raise InputError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
         if labels.shape[0] != batch:
-            raise ValueError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
+            raise InputError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
         return labels
 
 
@@ -277,12 +278,12 @@ class DINOMethod(Method):
         n_views, n_global_views = check_view_counts(n_views, n_global_views)
         super().__init__(encoder, n_views, n_global_views)
         if variant not in heads.DINO_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(heads.DINO_VARIANTS)}, got {variant!r}")
+            raise InputError(f"variant must be one of {', '.join(heads.DINO_VARIANTS)}, got {variant!r}")
         self.variant = variant
         if not isinstance(ema_momentum, (int, float)) or not 0.0 <= ema_momentum <= 1.0:
-            raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
+            raise InputError(f"ema_momentum must be in [0, 1], got {ema_momentum!r}")
         if not isinstance(warmup_teacher_temperature, (int, float)) or not warmup_teacher_temperature > 0:
-            raise ValueError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
+            raise InputError(f"warmup_teacher_temperature must be positive, got {warmup_teacher_temperature!r}")
         self.head = heads.DINOHead(self.z_dim, n_codes, hidden_dim, bottleneck_dim, variant=variant)
         self.teacher_encoder = copy.deepcopy(encoder).requires_grad_(False)
         if variant == "authors":  # a freshly initialised teacher head
@@ -412,7 +413,7 @@ class ExactMethod(Method):
         self, encoder: nn.Module, *, n_classes: int | None, head: str, hidden_dim: int, n_views: int
     ) -> None:
         if n_classes is None:
-            raise ValueError("exact ISSL needs the option n_classes (the number K of classes of M)")
+            raise InputError("exact ISSL needs the option n_classes (the number K of classes of M)")
         n_classes = as_count(n_classes, "n_classes", 1)
         n_views = as_count(n_views, "n_views", 1)
         super().__init__(encoder, n_views, n_views)

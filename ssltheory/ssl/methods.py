@@ -27,6 +27,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from ssltheory.errors import InputError
+
 __all__ = [
     "Option",
     "MethodSpec",
@@ -82,22 +84,22 @@ class Option:
         if value is None:
             if self.nullable:
                 return None
-            raise ValueError(f"{where} must be set, got None")
+            raise InputError(f"{where} must be set, got None")
         if self.choices is not None:
             if value not in self.choices or isinstance(value, bool) != any(isinstance(c, bool) and c == value for c in self.choices):
-                raise ValueError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+                raise InputError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
             return value
         kind = self.type
         if kind is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-            raise ValueError(f"{where} must be an integer, got {value!r}")
+            raise InputError(f"{where} must be an integer, got {value!r}")
         if kind is float and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)):
-            raise ValueError(f"{where} must be a finite number, got {value!r}")
+            raise InputError(f"{where} must be a finite number, got {value!r}")
         if kind is str and not isinstance(value, str):
-            raise ValueError(f"{where} must be a string, got {value!r}")
+            raise InputError(f"{where} must be a string, got {value!r}")
         if kind is bool and not isinstance(value, bool):
-            raise ValueError(f"{where} must be true or false, got {value!r}")
+            raise InputError(f"{where} must be true or false, got {value!r}")
         if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"{where} must be at least {self.minimum:g}, got {value!r}")
+            raise InputError(f"{where} must be at least {self.minimum:g}, got {value!r}")
         return int(value) if kind is int else float(value) if kind is float else value
 
 
@@ -273,14 +275,14 @@ METHODS: dict[str, MethodSpec] = {
 
 def _spec(name: object) -> MethodSpec:
     if not isinstance(name, str) or name not in METHODS:
-        raise ValueError(f"name must be one of {', '.join(METHODS)}, got {name!r}")
+        raise InputError(f"name must be one of {', '.join(METHODS)}, got {name!r}")
     return METHODS[name]
 
 
 def method_spec(name: object) -> MethodSpec:
     """The entry of ``--method name`` (ValueError "method 'x' is unknown; choose one of ..." otherwise)."""
     if not isinstance(name, str) or name not in METHODS:
-        raise ValueError(f"method {name!r} is unknown; choose one of {', '.join(METHODS)}")
+        raise InputError(f"method {name!r} is unknown; choose one of {', '.join(METHODS)}")
     return METHODS[name]
 
 
@@ -298,16 +300,16 @@ def check_options(name: str, options: dict, *, allow_derived: bool = True) -> di
     """
     spec = _spec(name)
     if not isinstance(options, dict):
-        raise ValueError(f"method options must be a dict of option name -> value, got {type(options).__name__}")
+        raise InputError(f"method options must be a dict of option name -> value, got {type(options).__name__}")
     unknown = sorted(set(options) - set(spec.option_names), key=str)
     if unknown:
         accepted = [o.name for o in spec.options if allow_derived or not o.derived]
-        raise ValueError(f"unknown option(s) {unknown} for method {name!r}; accepted: {sorted(accepted)}")
+        raise InputError(f"unknown option(s) {unknown} for method {name!r}; accepted: {sorted(accepted)}")
     resolved = default_options(name)
     for key, value in options.items():
         option = spec.option(key)
         if option.derived and not allow_derived:
-            raise ValueError(f"option {key} of method {name} is set by the trainer ({option.help}); leave it out")
+            raise InputError(f"option {key} of method {name} is set by the trainer ({option.help}); leave it out")
         resolved[key] = option.check(value, name)
     return resolved
 
@@ -379,8 +381,8 @@ def options_from_flags(name: str, values: dict, *, skip_missing: bool = False) -
                 continue
             users = sorted(flags.get(flag, {"methods": {}})["methods"])
             applies = f"it applies to {', '.join(users)}" if users else "no method has it"
-            raise ValueError(f"option {flag} does not apply to method {name} ({applies})")
+            raise InputError(f"option {flag} does not apply to method {name} ({applies})")
         if target in out and out[target] != value:
-            raise ValueError(f"option {target} of method {name} is given twice with different values")
+            raise InputError(f"option {target} of method {name} is given twice with different values")
         out[target] = value
     return out

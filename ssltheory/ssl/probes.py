@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.augment import Normalize, default_normalization
 from ssltheory.ssl.data import load_dataset, stratified_indices
 from ssltheory.ssl.runs import load_run
@@ -56,14 +57,14 @@ def _as_targets(y, n: int, name: str = "y") -> np.ndarray:
 
 def _check_fitted(estimator, attr: str = "classes_"):
     if not hasattr(estimator, attr):
-        raise ValueError(f"this {type(estimator).__name__} is not fitted yet; call fit first")
+        raise InputError(f"this {type(estimator).__name__} is not fitted yet; call fit first")
 
 
 def _encode(y: np.ndarray, classes: np.ndarray, name: str) -> np.ndarray:
     idx = np.searchsorted(classes, y)
     idx = np.clip(idx, 0, len(classes) - 1)
     if not np.all(classes[idx] == y):
-        raise ValueError(f"{name} has labels not seen in the training labels: {sorted(set(y) - set(classes))[:5]}")
+        raise InputError(f"{name} has labels not seen in the training labels: {sorted(set(y) - set(classes))[:5]}")
     return idx
 
 
@@ -81,7 +82,7 @@ def _validation_split(y: np.ndarray, fraction: float, random_state: int):
 
 @torch.no_grad()
 def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: str | torch.device = "cpu",
-                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
+                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None, keep_on_device: bool = False):
     """Frozen features of ``images``: the encoder in eval mode, no augmentation, no gradients.
 
     Args:
@@ -92,17 +93,21 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
         transform: applied to each [0, 1] float batch on the device before the encoder, e.g. the
             run's :class:`~ssltheory.ssl.augment.Normalize`.
 
+        keep_on_device: return a float32 torch tensor on ``device`` instead of a host array (the
+            scoring engine then computes on the device).
+
     Returns:
-        float32 numpy array (N, d). The encoder's train/eval mode is restored afterwards.
+        float32 numpy array (N, d) (or tensor, see ``keep_on_device``). The encoder's train/eval
+        mode is restored afterwards.
     """
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+        raise InputError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
     if len(images) == 0:
-        raise ValueError("images is empty")
+        raise InputError("images is empty")
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     device = torch.device(device)
     was_training = encoder.training
     encoder.eval().to(device)
@@ -114,10 +119,11 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
             if transform is not None:
                 x = transform(x)
             z = encoder(x)
-            chunks.append(z.reshape(len(x), -1).float().cpu())
+            z = z.reshape(len(x), -1).float()
+            chunks.append(z if keep_on_device else z.cpu())
     finally:
         encoder.train(was_training)
-    return torch.cat(chunks).numpy()
+    return torch.cat(chunks) if keep_on_device else torch.cat(chunks).numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +182,7 @@ class LinearProbe:
         wd = self.weight_decay
         grid = list(DEFAULT_WEIGHT_DECAYS) if wd is None else ([wd] if np.isscalar(wd) else list(wd))
         if not grid or any(not (math.isfinite(float(v)) and float(v) >= 0) for v in grid):
-            raise ValueError(f"weight_decay must be non-negative finite values, got {wd!r}")
+            raise InputError(f"weight_decay must be non-negative finite values, got {wd!r}")
         return sorted((float(v) for v in grid), reverse=True)
 
     def fit(self, X, y, X_val=None, y_val=None) -> "LinearProbe":
@@ -186,23 +192,23 @@ class LinearProbe:
         y = _as_targets(y, len(X))
         grid = self._grid()
         if self.max_iter < 1:
-            raise ValueError(f"max_iter must be positive, got {self.max_iter}")
+            raise InputError(f"max_iter must be positive, got {self.max_iter}")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError("y has a single class; a probe needs at least 2")
+            raise InputError("y has a single class; a probe needs at least 2")
         yi = np.searchsorted(self.classes_, y)
         internal = X_val is None and len(grid) > 1
         if X_val is not None:
             X_val = _as_features(X_val, "X_val")
             if X_val.shape[1] != X.shape[1]:
-                raise ValueError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+                raise InputError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
             if y_val is None:
-                raise ValueError("X_val is given but y_val is not")
+                raise InputError("X_val is given but y_val is not")
             y_val = _encode(_as_targets(y_val, len(X_val), "y_val"), self.classes_, "y_val")
             fit_idx = np.arange(len(X))
         elif internal:
             if not 0 < self.validation_fraction < 1:
-                raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+                raise InputError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
             fit_idx, val_idx = _validation_split(yi, self.validation_fraction, self.random_state)
             X_val, y_val = X[val_idx], yi[val_idx]
         else:
@@ -243,7 +249,7 @@ class LinearProbe:
         _check_fitted(self, "_params")
         X = _as_features(X)
         if X.shape[1] != self.coef_.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features but the probe was fitted on {self.coef_.shape[1]}")
+            raise InputError(f"X has {X.shape[1]} features but the probe was fitted on {self.coef_.shape[1]}")
         Xt = (torch.from_numpy(np.ascontiguousarray(X)).to(self._mean.device) - self._mean) / self._scale
         return _logits(Xt, self._params).cpu().numpy()
 
@@ -505,12 +511,12 @@ class MLPProbe:
         y = _as_targets(y, len(X))
         hidden = (self.hidden, self.hidden) if np.isscalar(self.hidden) else tuple(self.hidden)
         if len(hidden) != 2 or min(hidden) < 1:
-            raise ValueError(f"hidden must be a positive width or two widths, got {self.hidden!r}")
+            raise InputError(f"hidden must be a positive width or two widths, got {self.hidden!r}")
         if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
+            raise InputError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs} and {self.batch_size}")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError("y has a single class; a probe needs at least 2")
+            raise InputError("y has a single class; a probe needs at least 2")
         yi = np.searchsorted(self.classes_, y)
         if X_val is None:
             fit_idx, val_idx = _validation_split(yi, self.validation_fraction, self.random_state)
@@ -519,7 +525,7 @@ class MLPProbe:
         else:
             X_val = _as_features(X_val, "X_val")
             if y_val is None:
-                raise ValueError("X_val is given but y_val is not")
+                raise InputError("X_val is given but y_val is not")
             y_val = _encode(_as_targets(y_val, len(X_val), "y_val"), self.classes_, "y_val")
         device = torch.device(self.device)
         torch_gen = torch.Generator().manual_seed(self.random_state)
@@ -611,9 +617,9 @@ class KNNProbe:
         y = _as_targets(y, len(X))
         ks = [self.k] if np.isscalar(self.k) else list(self.k)
         if not ks or any(int(k) != k or k < 1 for k in ks):
-            raise ValueError(f"k must be positive integers, got {self.k!r}")
+            raise InputError(f"k must be positive integers, got {self.k!r}")
         if self.temperature is not None and not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
+            raise InputError(f"temperature must be positive, got {self.temperature}")
         self.classes_ = np.unique(y)
         yi = np.searchsorted(self.classes_, y)
         self.val_scores_ = {}
@@ -658,7 +664,7 @@ class KNNProbe:
         _check_fitted(self, "_bank")
         X = _as_features(X)
         if X.shape[1] != self._bank.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features but the probe was fitted on {self._bank.shape[1]}")
+            raise InputError(f"X has {X.shape[1]} features but the probe was fitted on {self._bank.shape[1]}")
         return self.classes_[self._predict_index(X, self.k_)]
 
     def score(self, X, y) -> float:
@@ -676,7 +682,7 @@ def labelled_subset(labels, fraction: float, random_state: int = 0) -> np.ndarra
     stratified, seeded, at least one per class (see :func:`ssltheory.ssl.data.stratified_indices`)."""
     labels = _as_targets(labels, len(labels), "labels")
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise InputError(f"fraction must be in (0, 1], got {fraction}")
     if fraction == 1:
         return np.arange(len(labels))
     return stratified_indices(labels, fraction, random_state)
@@ -692,18 +698,18 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
     probe its test, val and train accuracies and the hyperparameter chosen on val."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ValueError(f"RUN {str(run_dir)!r} is not a directory (expected a `ssltheory train` run)")
+        raise InputError(f"RUN {str(run_dir)!r} is not a directory (expected a `ssltheory train` run)")
     if not 0 < labels_fraction <= 1:
-        raise ValueError(f"labels fraction must be in (0, 1], got {labels_fraction}")
+        raise InputError(f"labels fraction must be in (0, 1], got {labels_fraction}")
     unknown = sorted(set(probes) - {"linear", "mlp", "knn"})
     if unknown:
-        raise ValueError(f"unknown probe {unknown[0]!r}; choose linear, mlp or knn")
+        raise InputError(f"unknown probe {unknown[0]!r}; choose linear, mlp or knn")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device} requested but CUDA is not available on this machine")
+        raise InputError(f"device {device} requested but CUDA is not available on this machine")
     encoder, config = load_run(run_dir)
     for key in ("data",):
         if key not in config:
-            raise ValueError(f"{run_dir / 'config.json'} has no {key!r} entry")
+            raise InputError(f"{run_dir / 'config.json'} has no {key!r} entry")
     dataset = load_dataset(config["data"], config.get("data_dir"))
     channels = dataset.channels
     if "mean" in config and "std" in config:

@@ -73,6 +73,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.config import STEMS
 from ssltheory.ssl.encoders import build_encoder
 
@@ -180,10 +181,10 @@ def load_strict(encoder: nn.Module, state: dict, source: str) -> None:
     expected = encoder.state_dict()
     problem = key_mismatch(sorted(set(expected) - set(state)), sorted(set(state) - set(expected)))
     if problem:
-        raise ValueError(f"state dict {source} does not fit the encoder: {problem}")
+        raise InputError(f"state dict {source} does not fit the encoder: {problem}")
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
     if wrong:
-        raise ValueError(f"state dict {source} has tensors of the wrong shape: {_listing(wrong, 4)}")
+        raise InputError(f"state dict {source} has tensors of the wrong shape: {_listing(wrong, 4)}")
     encoder.load_state_dict(state)
 
 
@@ -203,7 +204,7 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     missing = [k for k in wanted if k not in state and not k.endswith("num_batches_tracked")]
     extra = sorted(k for k in state if k not in wanted)
     if missing or extra:
-        raise ValueError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape "
+        raise InputError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape "
                          f"({key_mismatch(missing, extra)})")
     out = {}
     wrong = []
@@ -217,7 +218,7 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
             continue
         out[key] = value.to(target.dtype)
     if wrong:
-        raise ValueError(f"tensors of the wrong shape: {_listing(wrong, 5)}")
+        raise InputError(f"tensors of the wrong shape: {_listing(wrong, 5)}")
     return out
 
 
@@ -279,18 +280,18 @@ def read_checkpoint(path) -> object:
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"state dict {path} is not a file")
+        raise InputError(f"state dict {path} is not a file")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         what = f" ({found[1]})" if found else ""
-        raise ValueError(f"{path} holds objects other than tensors and plain containers{what}; it will not be "
+        raise InputError(f"{path} holds objects other than tensors and plain containers{what}; it will not be "
                          "unpickled (not a plain state dict). If you trust the file, save its weights alone: "
                          f"torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'weights.pt')") from None
     except Exception as exc:
-        raise ValueError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
+        raise InputError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
 
 
 def read_state_dict(source) -> tuple[dict, str | None]:
@@ -312,7 +313,7 @@ def read_state_dict(source) -> tuple[dict, str | None]:
             break
         obj = obj[entry]
         path_taken.append(entry)
-    raise ValueError(f"{where} does not hold a state dict (a mapping of names to tensors, or one under "
+    raise InputError(f"{where} does not hold a state dict (a mapping of names to tensors, or one under "
                      f"{', '.join(repr(e) for e in NESTED)})")
 
 
@@ -372,20 +373,20 @@ def choose_backbone(found: list, *, which: str | None = None, prefix: str | None
     """
     seen = ", ".join(repr(b.prefix or "(top level)") for b in found) or "none"
     if not found:
-        raise ValueError(f"{where} holds no ResNet backbone: no key pair conv1.weight + layer1.0.conv1.weight "
+        raise InputError(f"{where} holds no ResNet backbone: no key pair conv1.weight + layer1.0.conv1.weight "
                          "(torchvision, timm, solo-learn, DINO, VISSL) or 0.weight + 4.0.conv1.weight "
                          "(lightly's Sequential) under any prefix")
     if prefix is not None:
         wanted = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
         chosen = [b for b in found if b.prefix == wanted or b.prefix.endswith("." + wanted)]
         if len(chosen) != 1:
-            raise ValueError(f"prefix {prefix!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+            raise InputError(f"prefix {prefix!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
                              "pass one of those as --prefix / prefix=")
         return chosen[0]
     if which is not None:
         chosen = [b for b in found if which in _components(b.prefix)]
         if len(chosen) != 1:
-            raise ValueError(f"--which {which!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+            raise InputError(f"--which {which!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
                              "pass --prefix with one of them")
         return chosen[0]
     if len(found) == 1:
@@ -395,7 +396,7 @@ def choose_backbone(found: list, *, which: str | None = None, prefix: str | None
         chosen = [b for b in found if rule(b)]
         if len(chosen) == 1:
             return chosen[0]
-    raise ValueError(f"{where} holds {len(found)} backbones ({seen}); choose one with --which NAME "
+    raise InputError(f"{where} holds {len(found)} backbones ({seen}); choose one with --which NAME "
                      "(a part of its path, e.g. student) or --prefix PATH")
 
 
@@ -442,13 +443,13 @@ def recorded_stem(metadata: dict, kernel: int) -> tuple[str, str] | None:
 def _resolve_stem(stem: str | None, kernel: int, metadata: dict) -> tuple[str, str]:
     fitting = [name for name, s in STEMS.items() if s.kernel == kernel]
     if not fitting:
-        raise ValueError(f"conv1.weight has a {kernel}x{kernel} kernel; the stems known are "
+        raise InputError(f"conv1.weight has a {kernel}x{kernel} kernel; the stems known are "
                          f"{', '.join(f'{n} ({s.kernel}x{s.kernel})' for n, s in STEMS.items())}")
     if stem is not None:
         if stem not in STEMS:
-            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
+            raise InputError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
         if STEMS[stem].kernel != kernel:
-            raise ValueError(f"stem {stem!r} has a {STEMS[stem].kernel}x{STEMS[stem].kernel} conv but the checkpoint's "
+            raise InputError(f"stem {stem!r} has a {STEMS[stem].kernel}x{STEMS[stem].kernel} conv but the checkpoint's "
                              f"conv1 is {kernel}x{kernel}; choose one of {', '.join(fitting)}")
         return stem, "given"
     recorded = recorded_stem(metadata, kernel)
@@ -457,7 +458,7 @@ def _resolve_stem(stem: str | None, kernel: int, metadata: dict) -> tuple[str, s
     if kernel == 7:
         return "imagenet", ("assumed: torchvision's 7x7 stem keeps its max-pool and the weights cannot say; "
                             "pass --stem imagenet-nomaxpool if it was removed")
-    raise ValueError(f"the checkpoint's conv1 is {kernel}x{kernel} and it does not record its stem's padding or "
+    raise InputError(f"the checkpoint's conv1 is {kernel}x{kernel} and it does not record its stem's padding or "
                      f"max-pool; pass --stem (stem=) one of {', '.join(fitting)} (cifar: padding 1 as in lightly's and "
                      "the ISSL code's CIFAR ResNets; cifar-pad2: solo-learn's)")
 
@@ -528,7 +529,7 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     elif not bottleneck and blocks == (2, 2, 2, 2):
         arch = "resnet18"
     else:
-        raise ValueError(f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
+        raise InputError(f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
                          "only ResNet-18 (2, 2, 2, 2; basic) and ResNet-50 (3, 4, 6, 3; bottleneck) are supported")
     kernel = int(state["conv1.weight"].shape[-1])
     stem_name, stem_source = _resolve_stem(stem, kernel, metadata)
@@ -563,10 +564,10 @@ def load_released(source, image_size: int = 224) -> nn.Module:
     state, _ = read_state_dict(source)
     state = _normalise_keys(dict(state))
     if "conv1.weight" not in state:
-        raise ValueError("the state dict has no conv1.weight: not a torchvision-layout ResNet")
+        raise InputError("the state dict has no conv1.weight: not a torchvision-layout ResNet")
     in_channels = int(state["conv1.weight"].shape[1])
     if state["conv1.weight"].shape[-1] != 7 and image_size >= 100:
-        raise ValueError(f"conv1.weight has a {state['conv1.weight'].shape[-1]}x{state['conv1.weight'].shape[-1]} "
+        raise InputError(f"conv1.weight has a {state['conv1.weight'].shape[-1]}x{state['conv1.weight'].shape[-1]} "
                          "kernel; the released ImageNet models have 7x7 (use image_size < 100 for a 3x3 stem)")
     encoder = build_encoder("resnet50", in_channels, image_size, _expansion_dim(state))
     encoder.load_state_dict(to_encoder_state(state, encoder))

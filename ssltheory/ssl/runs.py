@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
+from ssltheory.errors import InputError
 from ssltheory.files import append_json_line, atomic_output, atomic_write_text
 from ssltheory.ssl import methods
 from ssltheory.ssl.config import RESUMABLE_KEYS
@@ -71,7 +72,7 @@ class RunDir:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                raise ValueError(
+                raise InputError(
                     f"run directory {self.path} is being written by another process (pid {holder}); "
                     "wait for it to finish or choose another --out"
                 ) from None
@@ -160,13 +161,13 @@ def _parse_metrics(path: Path, drop_partial_last: bool) -> tuple[list[dict], str
         try:
             record = json.loads(line)
             if not isinstance(record, dict):
-                raise ValueError("not an object")
+                raise InputError("not an object")
         except ValueError:
             last = number == len(lines)
             if last and drop_partial_last:
                 note = f"dropped the half-written last line {number} of {path} (the run was interrupted while logging)"
                 break
-            raise ValueError(f"{path} line {number} is not a JSON object; the metrics file is corrupt") from None
+            raise InputError(f"{path} line {number} is not a JSON object; the metrics file is corrupt") from None
         records.append(record)
     return records, note
 
@@ -188,9 +189,9 @@ def read_config(run_dir: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise FileNotFoundError(f"run directory {run_dir} has no config.json (is it an `ssltheory train` run?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError(f"{path} is corrupt (not valid JSON); delete the run or choose another --out") from None
+        raise InputError(f"{path} is corrupt (not valid JSON); delete the run or choose another --out") from None
     if not isinstance(config, dict):
-        raise ValueError(f"{path} holds a JSON {type(config).__name__}, not a training configuration (a JSON object); "
+        raise InputError(f"{path} holds a JSON {type(config).__name__}, not a training configuration (a JSON object); "
                          "delete the run or choose another --out")
     return config
 
@@ -205,8 +206,8 @@ def _load_tensors(path: Path, what: str):
         head = f.read(4)
     if head != b"PK\x03\x04" or not zipfile.is_zipfile(path):  # torch's format is a zip archive
         if head[:1] == b"\x80":  # a raw pickle stream: never unpickled
-            raise ValueError(f"{what} {path}: {_NOT_PLAIN}")
-        raise ValueError(f"{what} {path} is unreadable or corrupt (truncated or not written by torch.save)")
+            raise InputError(f"{what} {path}: {_NOT_PLAIN}")
+        raise InputError(f"{what} {path} is unreadable or corrupt (truncated or not written by torch.save)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -214,9 +215,9 @@ def _load_tensors(path: Path, what: str):
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError:  # objects other than tensors and plain containers
-        raise ValueError(f"{what} {path}: {_NOT_PLAIN}") from None
+        raise InputError(f"{what} {path}: {_NOT_PLAIN}") from None
     except Exception as exc:  # truncated or foreign file
-        raise ValueError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__})") from None
+        raise InputError(f"{what} {path} is unreadable or corrupt ({type(exc).__name__})") from None
 
 
 def load_checkpoint(path: str | os.PathLike, config=None) -> dict:
@@ -225,10 +226,10 @@ def load_checkpoint(path: str | os.PathLike, config=None) -> dict:
     path = Path(path)
     state = _load_tensors(path, "checkpoint")
     if not isinstance(state, dict):
-        raise ValueError(f"checkpoint {path} is not a training checkpoint (a dict)")
+        raise InputError(f"checkpoint {path} is not a training checkpoint (a dict)")
     missing = CHECKPOINT_KEYS - set(state)
     if missing:
-        raise ValueError(f"checkpoint {path} lacks {', '.join(sorted(missing))}")
+        raise InputError(f"checkpoint {path} lacks {', '.join(sorted(missing))}")
     if config is not None:
         refuse_other_config(state["config"], config, what=f"checkpoint {path}")
     return state
@@ -251,12 +252,12 @@ def load_run(run_dir: str | os.PathLike):
     try:
         encoder = build_encoder(config["arch"], config["image_channels"], config["image_size"], config["z_dim"])
     except KeyError as exc:
-        raise ValueError(f"{run.config_path} is not a training configuration (no {exc})") from None
+        raise InputError(f"{run.config_path} is not a training configuration (no {exc})") from None
     state = _load_tensors(run.encoder_path, "encoder")
     try:
         encoder.load_state_dict(state)
     except Exception as exc:
-        raise ValueError(f"{run.encoder_path} does not hold this run's encoder weights ({type(exc).__name__})") from None
+        raise InputError(f"{run.encoder_path} does not hold this run's encoder weights ({type(exc).__name__})") from None
     return encoder.eval(), config
 
 
@@ -279,9 +280,9 @@ def refuse_other_config(saved: object, config, what: str) -> None:
     """Raise ValueError naming every key (method options as ``method_options.NAME``) on which the
     saved config dict ``saved`` and the TrainConfig ``config`` differ, ignoring resumable keys."""
     if not isinstance(saved, dict):
-        raise ValueError(f"{what} does not record a training configuration (a JSON object); delete it or choose another --out")
+        raise InputError(f"{what} does not record a training configuration (a JSON object); delete it or choose another --out")
     current, before = config.identity(), saved_identity(saved)
     keys = sorted(k for k in set(current) | set(before) if before.get(k) != current.get(k))
     if keys:
         detail = ", ".join(f"{k} ({before.get(k)!r} there, {current.get(k)!r} here)" for k in keys)
-        raise ValueError(f"{what} comes from another configuration; differing keys: {detail}")
+        raise InputError(f"{what} comes from another configuration; differing keys: {detail}")

@@ -49,6 +49,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.progress import Progress
 from ssltheory.ssl import methods as methods_registry
 from ssltheory.ssl.augment import build_augmentation
@@ -61,8 +62,11 @@ from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_c
 __all__ = ["TrainConfig", "Built", "NonFiniteLossError", "NonFiniteWatch", "StepSettings", "build", "train", "train_step",
            "logs_as_floats", "warmup_cosine", "load_checkpoint", "load_run"]
 
-class NonFiniteLossError(ValueError):
-    """The loss became NaN or infinite; training stopped and the last good checkpoint is kept."""
+class NonFiniteLossError(InputError):
+    """The loss became NaN or infinite; training stopped and the last good checkpoint is kept.
+
+    An InputError: the configuration diverged on this data (a learning rate too high, say), which
+    the command line reports in one line (exit 2)."""
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -252,7 +256,7 @@ def train(config: TrainConfig, dataset=None, *, callback=None) -> Path:
         torch.cuda.set_device(device)
     run = RunDir(config.out)
     if is_main and run.path.exists() and not run.path.is_dir():
-        raise ValueError(f"out {run.path} exists and is not a directory")
+        raise InputError(f"out {run.path} exists and is not a directory")
     created = not run.path.exists()
     try:
         with run.lock() if is_main else contextlib.nullcontext():
@@ -288,6 +292,20 @@ class Built:
     augment: nn.Module
 
 
+def check_fits(config: TrainConfig, images: torch.Tensor, world_size: int = 1) -> None:
+    """Raise InputError unless ``config`` can train on the pretraining images (N, C, H, W).
+
+    The images must be square, and the batch must divide among the processes and be at most N.
+    """
+    n_train, _, height, width = images.shape
+    if height != width:
+        raise InputError(f"data {config.data!r} has {height}x{width} images; the encoders expect square images")
+    if config.batch_size % world_size:
+        raise InputError(f"batch_size {config.batch_size} is not divisible by the {world_size} processes")
+    if config.batch_size > n_train:
+        raise InputError(f"batch_size {config.batch_size} exceeds the {n_train} training images")
+
+
 def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
     """Everything :func:`train` builds from ``config`` before its first step, without training:
     the data (``dataset``, or ``config.data`` loaded), its pretraining split, the run's length,
@@ -300,13 +318,8 @@ def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
         dataset = load_dataset(config.data, config.data_dir)  # the probes load it the same way
     pretrain = dataset.pretraining()  # the whole training split [code]
     images, labels = pretrain.images, pretrain.labels
+    check_fits(config, images, world_size)
     n_train, channels, height, width = images.shape
-    if height != width:
-        raise ValueError(f"data {config.data!r} has {height}x{width} images; the encoders expect square images")
-    if config.batch_size % world_size:
-        raise ValueError(f"batch_size {config.batch_size} is not divisible by the {world_size} processes")
-    if config.batch_size > n_train:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training images")
     steps_per_epoch = n_train // config.batch_size
     total_steps = config.steps if config.steps is not None else max(1, math.ceil(config.epochs * steps_per_epoch))
     jitter_scale = DATASETS[dataset.name].jitter_scale if dataset.name in DATASETS else 1.0
@@ -361,7 +374,7 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     if config.resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, config)
         if state["world_size"] != world_size:
-            raise ValueError(
+            raise InputError(
                 "checkpoint differs in world_size: it was written by " f"{state['world_size']} processes, this run has {world_size}"
             )
         method.load_state_dict(state["model"])
@@ -578,8 +591,8 @@ def _init_distributed(config: TrainConfig) -> tuple[int, int]:
 def _check_run_dir(run: RunDir, config: TrainConfig) -> None:
     """Refuse to overwrite a run that is in ``out`` unless resuming the same configuration."""
     if run.path.exists() and not run.path.is_dir():
-        raise ValueError(f"out {run.path} exists and is not a directory")
+        raise InputError(f"out {run.path} exists and is not a directory")
     if run.has_run():
         if not config.resume:
-            raise ValueError(f"out {run.path} already holds a run; pass --resume to continue it or choose another --out")
+            raise InputError(f"out {run.path} already holds a run; pass --resume to continue it or choose another --out")
         refuse_other_config(run.read_config(), config, what=f"the run in {run.path}")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssltheory.errors import InputError
 from ssltheory.metrics import score_all
 from ssltheory.progress import Progress
-from ssltheory.report import DEFAULT_TOL
 from ssltheory.ssl.augment import Normalize, SSLAugmentation, build_augmentation
 from ssltheory.ssl.probes import extract_features
 
@@ -72,7 +72,7 @@ def describe_augmentation(augmentation: SSLAugmentation) -> dict:
 
 
 def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
-                 batch_size: int = 256, device="cpu", progress=None) -> np.ndarray:
+                 batch_size: int = 256, device="cpu", progress=None, keep_on_device: bool = False):
     """Codes of ``n_views`` augmented views of each image: float32 (n_views * N, d), view-major.
 
     Row ``v * N + i`` is the code of view v of image i, so the class of row r is ``r % N``
@@ -91,24 +91,28 @@ def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *
         device: where the encoder runs.
         progress: None, or an object with ``update(n=1)`` (e.g. `ssltheory.progress.Progress`),
             advanced once per view.
+        keep_on_device: return a float32 tensor on ``device`` (for the scoring engine) instead of
+            a host array.
     """
     if int(n_views) != n_views or n_views < 1:
-        raise ValueError(f"n_views must be a positive integer, got {n_views!r}")
+        raise InputError(f"n_views must be a positive integer, got {n_views!r}")
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if n_views == 1:
         normalize = Normalize(augmentation.normalize.mean.flatten().tolist(), augmentation.normalize.std.flatten().tolist())
-        out = extract_features(encoder, images, batch_size=batch_size, transform=normalize, device=device)
+        out = extract_features(encoder, images, batch_size=batch_size, transform=normalize, device=device,
+                               keep_on_device=keep_on_device)
         if progress is not None:
             progress.update(1)
         return out
     chunks = []
     for _ in range(n_views):
         views = draw_views(images, augmentation, 1, generator=generator, batch_size=batch_size)
-        chunks.append(extract_features(encoder, views, batch_size=batch_size, device=device))
+        chunks.append(extract_features(encoder, views, batch_size=batch_size, device=device,
+                                       keep_on_device=keep_on_device))
         if progress is not None:
             progress.update(1)
-    return np.concatenate(chunks)
+    return torch.cat(chunks) if keep_on_device else np.concatenate(chunks)
 
 
 def draw_views(images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
@@ -134,7 +138,8 @@ def view_classes(n_images: int, n_views: int, labels=None) -> np.ndarray:
 class Views:
     """Codes of augmented views and their classes.
 
-    ``codes`` float32 (n, d), view-major; ``classes`` int (n,); ``augmentation`` its name
+    ``codes`` float32 (n, d), view-major (a host array, or a tensor on the encoder's device with
+    ``keep_on_device``); ``classes`` int (n,); ``augmentation`` its name
     (`describe_augmentation`); ``classes_from`` "images" or "labels"; ``n_images``, ``n_views``.
     """
 
@@ -148,7 +153,7 @@ class Views:
 
 def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None, n_views: int = 8,
                  labels=None, mean=None, std=None, seed: int = 0, batch_size: int = 256, device="cpu",
-                 progress=None) -> Views:
+                 progress=None, keep_on_device: bool = False) -> Views:
     """Views of ``images`` through ``encoder``, grouped into the augmentation's classes.
 
     Args:
@@ -160,6 +165,7 @@ def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None
             augmentation "another image with the same label").
         mean, std: normalisation for the default augmentation.
         seed: seed of the augmentation's draws.
+        keep_on_device: leave the codes on ``device`` as a float32 tensor (for the scoring engine).
 
     Returns:
         `Views`.
@@ -167,15 +173,15 @@ def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if images.ndim != 4 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        raise InputError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
     if augmentation is None:
         augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
     if labels is None and n_views < 2:
-        raise ValueError("n_views must be at least 2 when each image is its own class")
+        raise InputError("n_views must be at least 2 when each image is its own class")
     codes = sample_views(encoder, images, augmentation, n_views, generator=torch.Generator().manual_seed(seed),
-                         batch_size=batch_size, device=device, progress=progress)
-    if not np.isfinite(codes).all():
-        raise ValueError("the encoder produced NaN or infinite features")
+                         batch_size=batch_size, device=device, progress=progress, keep_on_device=keep_on_device)
+    if not (bool(torch.isfinite(codes).all()) if keep_on_device else np.isfinite(codes).all()):
+        raise InputError("the encoder produced NaN or infinite features")
     return Views(codes, view_classes(len(images), n_views, labels), describe_augmentation(augmentation),
                  "images" if labels is None else "labels", int(len(images)), int(n_views))
 
@@ -188,7 +194,11 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
     The views are drawn by ``augmentation`` (default: the reference augmentation,
     `reference_augmentation`, at the images' size with ``mean`` / ``std``) and grouped into its
     classes (each image its own class, or ``labels``), then scored by `ssltheory.metrics.score_all`
-    at ``tol`` (default `ssltheory.report.DEFAULT_TOL`). The augmentation's name is in the result.
+    at ``tol`` (default: the one rule of `ssltheory.view_statistics.tolerance_rule`, max(K, d) x
+    float32's epsilon for these float32 views). The augmentation's name is in the result. With a
+    CUDA ``device`` the views stay on it and the engine's n x d^2 products run there
+    (`ssltheory.view_statistics.ViewStatistics`), in float64; only d x d results and the held-out
+    probe's scores come to the host.
 
     Args:
         encoder: any ``nn.Module`` mapping (B, C, H, W) float images (normalised by ``mean``/``std``)
@@ -206,6 +216,6 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
     """
     with Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
         views = encode_views(encoder, images, augmentation=augmentation, n_views=n_views, labels=labels, mean=mean,
-                             std=std, seed=seed, batch_size=batch_size, device=device, progress=bar)
-    return score_all(views.codes, views.classes, tol=DEFAULT_TOL if tol is None else tol,
-                     augmentation=views.augmentation, random_state=seed)
+                             std=std, seed=seed, batch_size=batch_size, device=device, progress=bar,
+                             keep_on_device=True)
+    return score_all(views.codes, views.classes, tol=tol, augmentation=views.augmentation, random_state=seed)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ssltheory.conditions import IdealVerdict, is_ideal
 from ssltheory.equivalence import as_classes
+from ssltheory.errors import InputError
 from ssltheory.geometry import separability
 from ssltheory.tasks import as_task
 from ssltheory.testing.oracles import hull_common_point
@@ -76,7 +77,7 @@ def assert_invariant_task_realizable(Z, classes, task, probe: str = "linear"):
                 )
         return None
     if probe != "linear":
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
     answer = separability(Z, y)
     if answer.separable:
         return answer.probe

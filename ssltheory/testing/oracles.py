@@ -25,6 +25,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.optimize import linprog
 
+from ssltheory.errors import InputError
+
 
 def strict_margins(W, b, Z, y) -> list[float]:
     """For each point: own score minus the best other score (> 0: strictly correct). A loop."""
@@ -184,7 +186,7 @@ def exact_is_ideal(Z, labels, probe: str = "linear") -> bool:
     invariant (every point of a class equals its first) and affinely independent class codes
     (``probe="linear"``) or invariant and pairwise distinct class codes (``"universal"``)."""
     if probe not in ("linear", "universal"):
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
     rows = fractions(Z)
     labels = [int(v) for v in labels]
     code: dict[int, list[Fraction]] = {}
@@ -251,7 +253,7 @@ def worst_erm_risk_by_enumeration(Z, y, sample, probe: str = "linear", p=None, n
     Cost: (k + k(k-1)/2)^(distinct codes) exact LPs for linear probes; meant for a handful of codes.
     """
     if probe not in ("linear", "universal"):
-        raise ValueError(f"probe must be 'linear' or 'universal', got {probe!r}")
+        raise InputError(f"probe must be 'linear' or 'universal', got {probe!r}")
     rows = [tuple(r) for r in fractions(Z)]
     y = [int(v) for v in y]
     n = len(rows)

@@ -30,6 +30,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ssltheory.errors import InputError
+
 try:
     from hypothesis import settings, strategies as st
     from hypothesis.extra import numpy as hnp
@@ -64,7 +66,7 @@ def fraction_of_profile(share: float, **kwargs) -> settings:
     ``settings``. Evaluated when the test module is imported, after the profile is loaded.
     """
     if not 0 < share <= 1:
-        raise ValueError(f"share must be in (0, 1], got {share}")
+        raise InputError(f"share must be in (0, 1], got {share}")
     return settings(max_examples=max(1, round(settings.default.max_examples * share)), **kwargs)
 
 
@@ -111,7 +113,7 @@ def equivalence_classes(source: str = "labels", **kwargs):
         return augmentation_pairs(**kwargs).map(lambda graph: EquivalenceClasses.from_pairs(*graph))
     if source == "views":
         return sampled_views(**kwargs).map(EquivalenceClasses.from_views)
-    raise ValueError(f"source must be 'labels', 'pairs' or 'views', got {source!r}")
+    raise InputError(f"source must be 'labels', 'pairs' or 'views', got {source!r}")
 
 
 def invariant_tasks(n_classes: int, n_labels: int | None = 2, nonconstant: bool = True):
@@ -121,7 +123,7 @@ def invariant_tasks(n_classes: int, n_labels: int | None = 2, nonconstant: bool 
     different labels (needs K >= 2). A task shrinks towards [0, ..., 0, 1].
     """
     if n_classes < 1 or (nonconstant and n_classes < 2):
-        raise ValueError(f"n_classes must be >= {2 if nonconstant else 1} here, got {n_classes}")
+        raise InputError(f"n_classes must be >= {2 if nonconstant else 1} here, got {n_classes}")
 
     @st.composite
     def draw_task(draw):
@@ -522,5 +524,5 @@ def class_codes(kinds=KINDS, **options):
     each kind's strategy (``dtypes``, ``offsets``, ``scales``, ``max_points_per_class``, ...)."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
-        raise ValueError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(sorted(unknown))}")
+        raise InputError(f"kinds must be among {', '.join(KINDS)}; got {', '.join(sorted(unknown))}")
     return st.one_of([_BY_KIND[kind](**options) for kind in kinds])

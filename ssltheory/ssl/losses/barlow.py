@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_positive, check_view_pair, float32_maths
 from ssltheory.ssl.losses.distributed import (
     all_reduce_sum_with_grad,
@@ -73,7 +74,7 @@ class BarlowTwinsLoss(nn.Module):
         check_view_pair(z_a, z_b)
         use_dist = resolve_distributed(self.distributed)
         if z_a.shape[0] * (world_size() if use_dist else 1) < 2:
-            raise ValueError(f"z_a needs at least 2 rows to standardise over the batch, got {z_a.shape[0]}")
+            raise InputError(f"z_a needs at least 2 rows to standardise over the batch, got {z_a.shape[0]}")
         with float32_maths(z_a):
             n_a = self._standardise(z_a.float(), use_dist)
             n_b = self._standardise(z_b.float(), use_dist)

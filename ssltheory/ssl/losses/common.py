@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ssltheory.errors import InputError
+
 
 def float32_maths(reference: torch.Tensor) -> contextlib.AbstractContextManager:
     """Context in which autocast is disabled on `reference`'s device type."""
@@ -26,20 +28,20 @@ def float32_maths(reference: torch.Tensor) -> contextlib.AbstractContextManager:
 def check_matrix(x: object, name: str) -> torch.Tensor:
     """A floating (n, d) tensor with n >= 1 and d >= 1."""
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, dim), got shape {tuple(x.shape)}")
+        raise InputError(f"{name} must have shape (batch, dim), got shape {tuple(x.shape)}")
     if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"{name} must be non-empty, got shape {tuple(x.shape)}")
+        raise InputError(f"{name} must be non-empty, got shape {tuple(x.shape)}")
     if not torch.is_floating_point(x):
-        raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
+        raise InputError(f"{name} must be a floating tensor, got dtype {x.dtype}")
     return x
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """ValueError naming both tensors unless ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}")
+        raise InputError(f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}")
 
 
 def check_view_pair(z_a: object, z_b: object) -> None:
@@ -52,10 +54,10 @@ def check_view_pair(z_a: object, z_b: object) -> None:
 def check_view_list(views: object, name: str, min_views: int) -> list[torch.Tensor]:
     """A sequence of at least `min_views` floating (B, C) tensors of one common shape."""
     if isinstance(views, torch.Tensor) or not isinstance(views, Sequence):
-        raise ValueError(f"{name} must be a list of (batch, dim) tensors, one per view, got {type(views).__name__}")
+        raise InputError(f"{name} must be a list of (batch, dim) tensors, one per view, got {type(views).__name__}")
     views = list(views)
     if len(views) < min_views:
-        raise ValueError(f"{name} must hold at least {min_views} views, got {len(views)}")
+        raise InputError(f"{name} must hold at least {min_views} views, got {len(views)}")
     for i, v in enumerate(views):
         check_matrix(v, f"{name}[{i}]")
         check_same_shape(v, views[0], f"{name}[{i}]", f"{name}[0]")
@@ -70,9 +72,9 @@ def check_student_teacher_views(
     student = check_view_list(student_logits, "student_logits", min_views=2)
     teacher = check_view_list(teacher_logits, "teacher_logits", min_views=min_teacher_views)
     if len(teacher) > len(student):
-        raise ValueError(f"teacher_logits has {len(teacher)} views but student_logits only {len(student)}")
+        raise InputError(f"teacher_logits has {len(teacher)} views but student_logits only {len(student)}")
     if teacher[0].shape != student[0].shape:
-        raise ValueError(
+        raise InputError(
             f"teacher_logits views have shape {tuple(teacher[0].shape)} "
             f"but student_logits views have shape {tuple(student[0].shape)}"
         )
@@ -96,16 +98,16 @@ def check_label_range(labels: torch.Tensor, n_classes: int) -> None:
     try:
         torch._assert_async(in_range, message)
     except RuntimeError:
-        raise ValueError(f"{message}, got range [{labels.min().item()}, {labels.max().item()}]") from None
+        raise InputError(f"{message}, got range [{labels.min().item()}, {labels.max().item()}]") from None
 
 
 def check_positive(value: float, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0 or value != value:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise InputError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
 
 def check_reduction(reduction: str) -> str:
     if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        raise InputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     return reduction

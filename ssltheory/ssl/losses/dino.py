@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_no_grad, resolve_distributed
 
@@ -78,9 +79,9 @@ class DINOLoss(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(n_codes, int) or isinstance(n_codes, bool) or n_codes < 1:
-            raise ValueError(f"n_codes must be a positive integer, got {n_codes!r}")
+            raise InputError(f"n_codes must be a positive integer, got {n_codes!r}")
         if not isinstance(center_momentum, (int, float)) or not 0.0 <= center_momentum < 1.0:
-            raise ValueError(f"center_momentum must be in [0, 1), got {center_momentum!r}")
+            raise InputError(f"center_momentum must be in [0, 1), got {center_momentum!r}")
         self.n_codes = n_codes
         self.student_temperature = check_positive(student_temperature, "student_temperature")
         self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")
@@ -104,7 +105,7 @@ class DINOLoss(nn.Module):
         """
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
         if student_logits[0].shape[1] != self.n_codes:
-            raise ValueError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
+            raise InputError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
         temperature = self.teacher_temperature if teacher_temperature is None else check_positive(
             teacher_temperature, "teacher_temperature"
         )

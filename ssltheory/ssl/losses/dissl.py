@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_positive, check_student_teacher_views, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, global_mean_with_grad, resolve_distributed
 
@@ -87,7 +88,7 @@ class DISSLLoss(nn.Module):
         super().__init__()
         for name, value in (("lambda_maximality", lambda_maximality), ("beta_det_inv", beta_det_inv)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+                raise InputError(f"{name} must be a non-negative number, got {value!r}")
         self.lambda_maximality = float(lambda_maximality)
         self.beta_det_inv = float(beta_det_inv)
         self.teacher_temperature = check_positive(teacher_temperature, "teacher_temperature")

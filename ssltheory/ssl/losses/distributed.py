@@ -30,6 +30,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from ssltheory.errors import InputError
+
 __all__ = [
     "resolve_distributed",
     "check_distributed_option",
@@ -53,22 +55,22 @@ def resolve_distributed(option: str | bool) -> bool:
     """
     if isinstance(option, str):
         if option != "auto":
-            raise ValueError(f"distributed must be 'auto', True or False, got {option!r}")
+            raise InputError(f"distributed must be 'auto', True or False, got {option!r}")
         return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
     if option is True:
         if not (dist.is_available() and dist.is_initialized()):
-            raise ValueError("distributed=True but torch.distributed is not initialised (call init_process_group first)")
+            raise InputError("distributed=True but torch.distributed is not initialised (call init_process_group first)")
         return True
     if option is False:
         return False
-    raise ValueError(f"distributed must be 'auto', True or False, got {option!r}")
+    raise InputError(f"distributed must be 'auto', True or False, got {option!r}")
 
 
 def check_distributed_option(option: str | bool) -> str | bool:
     """Validate the value of a `distributed` constructor argument without resolving it yet."""
     valid = option == "auto" if isinstance(option, str) else isinstance(option, bool)
     if not valid:
-        raise ValueError(f"distributed must be 'auto', True or False, got {option!r}")
+        raise InputError(f"distributed must be 'auto', True or False, got {option!r}")
     return option
 
 
@@ -123,7 +125,7 @@ def _check_equal_rows(x: torch.Tensor) -> None:
     dist.all_gather(sizes, n)
     sizes = [int(s.item()) for s in sizes]
     if len(set(sizes)) != 1:
-        raise ValueError(f"every process must hold the same number of rows to gather, got {sizes} (use drop_last)")
+        raise InputError(f"every process must hold the same number of rows to gather, got {sizes} (use drop_last)")
 
 
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_label_range, check_view_list, float32_maths
 
 __all__ = ["ExactISSLLoss"]
@@ -48,12 +49,12 @@ class ExactISSLLoss(nn.Module):
             logits = [logits]
         logits = check_view_list(logits, "logits", min_views=1)
         if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
-            raise ValueError(f"labels must be a 1-D integer tensor, got {getattr(labels, 'shape', type(labels).__name__)}")
+            raise InputError(f"labels must be a 1-D integer tensor, got {getattr(labels, 'shape', type(labels).__name__)}")
         if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-            raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+            raise InputError(f"labels must be integers, got dtype {labels.dtype}")
         batch, n_classes = logits[0].shape
         if labels.shape[0] != batch:
-            raise ValueError(f"labels has {labels.shape[0]} entries but logits have {batch} rows")
+            raise InputError(f"labels has {labels.shape[0]} entries but logits have {batch} rows")
         check_label_range(labels, n_classes)
 
         labels = labels.long()

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_matrix, check_same_shape, float32_maths
 
 __all__ = ["SimSiamLoss", "projection_std"]
@@ -66,7 +67,7 @@ class SimSiamLoss(nn.Module):
     def __init__(self, eps: float = 1e-8) -> None:
         super().__init__()
         if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps > 0:
-            raise ValueError(f"eps must be a positive number, got {eps!r}")
+            raise InputError(f"eps must be a positive number, got {eps!r}")
         self.eps = float(eps)
 
     def forward(self, p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor,

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ssltheory.errors import InputError
 from ssltheory.ssl.losses.common import check_matrix, check_positive, check_view_list, float32_maths
 from ssltheory.ssl.losses.distributed import check_distributed_option, resolve_distributed
 
@@ -46,7 +47,7 @@ def multicrop_for(image_size: int) -> dict:
     Returns a dict shaped like `MULTICROP_IMAGENET`.
     """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 4:
-        raise ValueError(f"image_size must be an integer of at least 4 pixels, got {image_size!r}")
+        raise InputError(f"image_size must be an integer of at least 4 pixels, got {image_size!r}")
     ratio = MULTICROP_IMAGENET["small_size"] / MULTICROP_IMAGENET["global_size"]
     return {**MULTICROP_IMAGENET, "global_size": image_size, "small_size": max(4, round(image_size * ratio))}
 
@@ -102,7 +103,7 @@ class EmbeddingQueue(nn.Module):
         super().__init__()
         for value, name in ((n_global, "n_global"), (length, "length"), (dim, "dim")):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         self.register_buffer("queue", torch.zeros(n_global, length, dim))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))
         self._filled = 0  # the host's copy of `filled`: slicing the queue reads nothing from the device
@@ -118,7 +119,7 @@ class EmbeddingQueue(nn.Module):
         dropping the oldest rows.
         """
         if len(embeddings) != self.queue.shape[0]:
-            raise ValueError(f"push expects {self.queue.shape[0]} global crops, got {len(embeddings)}")
+            raise InputError(f"push expects {self.queue.shape[0]} global crops, got {len(embeddings)}")
         batch = embeddings[0].shape[0]
         new = torch.stack([e.detach().to(self.queue.dtype) for e in embeddings])[:, : self.queue.shape[1]]
         keep = self.queue.shape[1] - new.shape[1]
@@ -171,7 +172,7 @@ class SwAVLoss(nn.Module):
         self.temperature = check_positive(temperature, "temperature")
         self.epsilon = check_positive(epsilon, "epsilon")
         if not isinstance(sinkhorn_iterations, int) or isinstance(sinkhorn_iterations, bool) or sinkhorn_iterations < 1:
-            raise ValueError(f"sinkhorn_iterations must be a positive integer, got {sinkhorn_iterations!r}")
+            raise InputError(f"sinkhorn_iterations must be a positive integer, got {sinkhorn_iterations!r}")
         self.sinkhorn_iterations = sinkhorn_iterations
         self.distributed = check_distributed_option(distributed)
 
@@ -185,18 +186,18 @@ class SwAVLoss(nn.Module):
             (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
         if not isinstance(n_global, int) or isinstance(n_global, bool) or n_global < 1:
-            raise ValueError(f"n_global must be a positive integer, got {n_global!r}")
+            raise InputError(f"n_global must be a positive integer, got {n_global!r}")
         scores = check_view_list(scores, "scores", min_views=2)
         if n_global > len(scores):
-            raise ValueError(f"n_global is {n_global} but scores holds only {len(scores)} crops")
+            raise InputError(f"n_global is {n_global} but scores holds only {len(scores)} crops")
         if queue_scores is not None:
             if isinstance(queue_scores, torch.Tensor) or len(queue_scores) != n_global:
-                raise ValueError(f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop")
+                raise InputError(f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop")
             for i, q in enumerate(queue_scores):
                 if q.numel():
                     check_matrix(q, f"queue_scores[{i}]")
                 if q.ndim != 2 or q.shape[1] != scores[0].shape[1]:
-                    raise ValueError(f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns")
+                    raise InputError(f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns")
         use_dist = resolve_distributed(self.distributed)
         batch = scores[0].shape[0]
         with float32_maths(scores[0]):

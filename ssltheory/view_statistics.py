@@ -1,0 +1,441 @@
+"""The scoring engine: the second-order statistics of augmented views, computed once per scoring.
+
+THEORY.md section 2 [derived]. Every continuous score of `ssltheory.metrics` (the headline
+``ideal_score``, the invariance ratio, RankMe, alpha-ReQ, LiDAR, the held-out ridge probes and the
+worst-task search) is a function of a few matrices of the views Z (n, d) grouped into K classes:
+
+- class sizes n_m (K,), class means mu_m (K, d), grand mean mu = sum_m n_m mu_m / n (d,);
+- within-class scatter  W = sum_i (z_i - mu_{m(i)})(z_i - mu_{m(i)})^T              (d, d);
+- between-class scatter B = sum_m n_m (mu_m - mu)(mu_m - mu)^T                        (d, d);
+- total scatter         T = W + B = sum_i (z_i - mu)(z_i - mu)^T (view-weighted, so the sum is exact);
+- the uncentred second moment Z^T Z = T + n mu mu^T (RankMe's convention: singular values of Z);
+- for the held-out ridge probes: the training views' mean and centred scatter S_tr, and G (d, K),
+  the class sums of the centred training views; one factorisation of S_tr serves every task.
+
+`ViewStatistics.from_views` streams Z in row blocks (``chunk_rows``), accumulating in float64, so
+memory grows with d^2 + K d, never with n^2, and Z is never copied to float64 whole. Z may be a
+numpy array or a torch tensor on any device: the n x d^2 products are then done by torch on that
+device in float64 and only the d x d results come to the host. The residuals z_i - mu_m are taken
+against a view of the same class first (``EquivalenceClasses.mean_offsets``' rule), so identical
+views give exactly zero within-class scatter. Entries are scaled by a power of two (``unit``,
+exact) so that squares of codes near float64's range do not overflow; every score here is
+invariant to that scale, and the few absolute constants (LiDAR's delta) are rescaled.
+
+The one tolerance rule for verdicts on views is `geometry.resolve_rtol` applied to the dtype of
+the features *as given* (float32 views get float32's epsilon even though the statistics are in
+float64): ``tol`` if given, else max(K, d) * eps(dtype). `ViewStatistics.tol` holds it and
+``tol_rule`` says which it was.
+
+Also here, because the statistics need them: `split_views` (the default training / held-out split)
+and `check_train_mask`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.errors import InputError
+from ssltheory.geometry import power_of_two, resolve_rtol
+from ssltheory.validation import as_features, as_tolerance
+
+__all__ = ["ViewStatistics", "RidgeProbe", "split_views", "check_train_mask", "tolerance_rule", "DEFAULT_CHUNK_ROWS"]
+
+#: Rows per streamed block: a float64 block of 2,048 rows of d = 2,048 is 32 MiB.
+DEFAULT_CHUNK_ROWS = 2048
+
+
+# --------------------------------------------------------------------------------------------
+# the training / held-out split
+
+
+def split_views(classes, heldout_fraction: float = 0.5, random_state=0) -> np.ndarray:
+    """Default training/held-out split of the views: a boolean (n,) mask, True = training view.
+
+    Each class with n_m >= 2 views keeps at least one view on each side, with about
+    ``heldout_fraction`` of its views held out (chosen at random); a class with one view trains
+    only. Raises ValueError when no class has two views.
+
+    Args:
+        classes: n class labels or an `EquivalenceClasses`.
+        heldout_fraction: in (0, 1).
+        random_state: seed or `numpy.random.Generator`.
+    """
+    classes = as_classes(classes)
+    if not 0.0 < heldout_fraction < 1.0:
+        raise InputError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+    rng = np.random.default_rng(random_state)
+    mask = np.ones(classes.n_points, dtype=bool)
+    for members in classes.members:
+        if len(members) < 2:
+            continue
+        n_out = min(len(members) - 1, max(1, int(round(heldout_fraction * len(members)))))
+        mask[rng.choice(members, size=n_out, replace=False)] = False
+    if mask.all():
+        raise InputError("every class has a single view: no view can be held out to score a probe")
+    return mask
+
+
+def check_train_mask(train_mask, classes: EquivalenceClasses, random_state) -> np.ndarray:
+    """Validate a boolean mask of training views (True = training), or draw `split_views`'."""
+    if train_mask is None:
+        return split_views(classes, random_state=random_state)
+    mask = np.asarray(train_mask)
+    if mask.ndim != 1 or mask.shape[0] != classes.n_points:
+        raise InputError(f"train_mask has shape {mask.shape} but features has {classes.n_points} rows")
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise InputError("train_mask must be boolean (True = training view)")
+        mask = mask.astype(bool)
+    labels = classes.labels
+    if mask.all():
+        raise InputError("train_mask marks every view as training: there is no held-out view to score")
+    if not mask.any():
+        raise InputError("train_mask marks no view as training")
+    seen = np.bincount(labels[mask], minlength=classes.n_classes) > 0
+    scored = np.bincount(labels[~mask], minlength=classes.n_classes) > 0
+    unseen = np.flatnonzero(scored & ~seen)
+    if unseen.size:
+        raise InputError(
+            f"classes {unseen[:10].tolist()} have held-out views but no training view; "
+            "a probe cannot be scored on a class it never saw"
+        )
+    return mask
+
+
+def tolerance_rule(tol, n_classes: int, dim: int, dtype) -> tuple[float, str]:
+    """The one tolerance rule for verdicts on views: (rtol, what decided it).
+
+    ``tol`` when given (in [0, 1)), else `geometry.default_rtol` of the features' dtype *as given*
+    (max(K, d) * eps(float32) for float32 views: their rounding is not rank), via
+    `geometry.resolve_rtol`. The string names the rule, e.g. ``"given"`` or
+    ``"default max(K, d) x eps(float32)"``, for every output that prints the tolerance.
+    """
+    tol = as_tolerance(tol)
+    name = "float32" if np.dtype(dtype) == np.float32 else "float64"
+    rtol = resolve_rtol(tol, n_classes, dim, np.float32 if name == "float32" else np.float64)
+    return rtol, ("given" if tol is not None else f"default max(K, d) x eps({name})")
+
+
+# --------------------------------------------------------------------------------------------
+# the inputs: numpy or torch
+
+
+def _is_tensor(Z) -> bool:
+    return type(Z).__module__.split(".")[0] == "torch"
+
+
+def _check_tensor(Z):
+    import torch
+
+    if Z.ndim != 2:
+        raise InputError(f"features must be a 2-D tensor (n_points, dim), got shape {tuple(Z.shape)}")
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        raise InputError(f"features is empty: shape {tuple(Z.shape)}")
+    if Z.dtype not in (torch.float32, torch.float64):
+        raise InputError(f"features must be a float32 or float64 tensor, got {Z.dtype}; convert it with .float()")
+    if not bool(torch.isfinite(Z).all()):
+        raise InputError("features contain NaN or Inf")
+    return Z.detach()
+
+
+def as_view_features(Z):
+    """Validated features: a float32/float64 numpy array (n, d) kept as given, or a torch tensor."""
+    if _is_tensor(Z):
+        return _check_tensor(Z)
+    return as_features(Z, "features", dtype=None)
+
+
+def to_numpy(Z) -> np.ndarray:
+    """Host numpy copy of validated features (no copy for numpy input)."""
+    return Z.cpu().numpy() if _is_tensor(Z) else Z
+
+
+class _Backend:
+    """The few array operations of the streamed passes, for numpy or for torch on Z's device."""
+
+    def __init__(self, Z):
+        self.torch = _is_tensor(Z)
+        if self.torch:
+            import torch
+
+            self.t = torch
+            self.device = Z.device
+
+    def block(self, Z, start: int, stop: int):
+        b = Z[start:stop]
+        return b.to(self.t.float64) if self.torch else np.asarray(b, dtype=np.float64)
+
+    def put(self, x):
+        return self.t.as_tensor(np.array(x), device=self.device) if self.torch else x
+
+    def get(self, x) -> np.ndarray:
+        return x.cpu().numpy() if self.torch else x
+
+    def class_sums(self, rows, labels, K: int):
+        """(K, d) sums of ``rows`` (c, d) per class ``labels`` (c,)."""
+        if self.torch:
+            out = self.t.zeros((K, rows.shape[1]), dtype=rows.dtype, device=self.device)
+            return out.index_add_(0, self.put(labels), rows)
+        import scipy.sparse as sp
+
+        c = rows.shape[0]
+        return sp.csr_matrix((np.ones(c), (labels, np.arange(c))), shape=(K, c)) @ rows
+
+    def max_abs(self, Z) -> float:
+        return float(Z.abs().max()) if self.torch else float(np.abs(Z).max())
+
+
+# --------------------------------------------------------------------------------------------
+# the statistics
+
+
+@dataclass(frozen=True)
+class ViewStatistics:
+    """What every score reads, computed once (`from_views`); all arrays float64, in units of ``unit``.
+
+    Sizes: ``n`` views, ``d`` dimensions, ``K`` classes; ``dtype``: the features' dtype name as
+    given ("float32" / "float64"); ``tol``: the relative tolerance of verdicts (`tolerance_rule`
+    on that dtype) and ``tol_rule`` what decided it. ``unit``: a power of two; the statistics are
+    those of Z / unit (exact).
+
+    ``labels`` (n,), ``sizes`` (K,), ``means`` (K, d), ``grand_mean`` (d,); ``within`` W,
+    ``between`` B, ``total`` T = W + B (d, d) scatter matrices (sums, not averages);
+    ``within_per_class`` (K,) the within-class sum of squares of each class; ``total_eigenvalues``
+    (d,) of T descending (the centred spectrum); ``second_moment_eigenvalues`` (d,) of Z^T Z
+    descending (RankMe's uncentred convention). Held-out probes: ``train_mask`` (n,) bool,
+    ``evaluate_mask`` (n,) bool (the views a probe is scored on: the held-out ones, or all views
+    when each class has a single view), ``train_mean`` (d,), ``train_scatter`` S_tr (d, d),
+    ``train_class_sums`` G (d, K) of the centred training views, ``train_sizes`` (K,).
+    """
+
+    n: int
+    d: int
+    K: int
+    dtype: str
+    tol: float
+    tol_rule: str
+    unit: float
+    labels: np.ndarray
+    sizes: np.ndarray
+    means: np.ndarray
+    grand_mean: np.ndarray
+    within: np.ndarray
+    between: np.ndarray
+    total: np.ndarray
+    within_per_class: np.ndarray
+    total_eigenvalues: np.ndarray
+    second_moment_eigenvalues: np.ndarray
+    train_mask: np.ndarray
+    evaluate_mask: np.ndarray
+    train_mean: np.ndarray
+    train_scatter: np.ndarray
+    train_class_sums: np.ndarray
+    train_sizes: np.ndarray
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_views(cls, Z, classes, train_mask=None, *, tol: float | None = None,
+                   chunk_rows: int = DEFAULT_CHUNK_ROWS, random_state=0, heldout: bool = True) -> "ViewStatistics":
+        """Stream the views once for class means, once for the scatter matrices.
+
+        Args:
+            Z: (n, d) features, numpy (float32 / float64 kept, anything else as float64) or a torch
+                float tensor on any device (the products run there, in float64).
+            classes: n class ids or an `EquivalenceClasses` (K >= 1).
+            train_mask: boolean (n,), True = training view of the held-out probes; None draws
+                `split_views` (seeded by ``random_state``), or, when every class has a single view
+                (the rows are class codes), trains and scores the probes on all rows.
+            tol: relative tolerance of verdicts, in [0, 1), or None for the dtype rule
+                (`tolerance_rule`).
+            chunk_rows: rows per streamed block (memory ~ chunk_rows x d float64).
+            heldout: False when no held-out probe will be asked for (RankMe, alpha-ReQ, LiDAR
+                alone): no split is drawn, every view counts as training, none is evaluated.
+        """
+        Z = as_view_features(Z)
+        n, d = (int(s) for s in Z.shape)
+        classes = as_classes(classes, n)
+        K, labels, sizes = classes.n_classes, classes.labels, classes.sizes.astype(np.int64)
+        dtype = str(Z.dtype).replace("torch.", "")
+        rtol, rule = tolerance_rule(tol, K, d, np.float32 if dtype == "float32" else np.float64)
+        if not heldout:
+            mask, evaluate = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+        elif train_mask is None and n == K:
+            mask, evaluate = np.ones(n, dtype=bool), np.ones(n, dtype=bool)
+        else:
+            mask = check_train_mask(train_mask, classes, random_state)
+            evaluate = ~mask
+        chunk_rows = max(1, int(chunk_rows))
+        xp = _Backend(Z)
+        big = xp.max_abs(Z)
+        # codes near float64's range: divide by a power of two (exact) so that no square overflows
+        unit = power_of_two(big) if big > 2.0**400 else 1.0
+
+        first = classes.first
+        anchor = xp.block(Z[first] if not xp.torch else Z[xp.put(first)], 0, K) / unit  # (K, d)
+        offsets = xp.put(np.zeros((K, d)))
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            lab = labels[start:stop]
+            offsets = offsets + xp.class_sums(xp.block(Z, start, stop) / unit - anchor[xp.put(lab)], lab, K)
+        offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
+        means_dev = anchor + offsets
+
+        W = xp.put(np.zeros((d, d)))
+        W_tr = xp.put(np.zeros((d, d)))  # the training views' part (when some views are held out)
+        R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
+        sq = np.zeros(n)
+        every = bool(mask.all())
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            lab = labels[start:stop]
+            lab_dev = xp.put(lab)
+            # (z - anchor) - offset: identical views give exactly zero residuals
+            R = (xp.block(Z, start, stop) / unit - anchor[lab_dev]) - offsets[lab_dev]
+            sq[start:stop] = xp.get((R * R).sum(1))
+            W = W + R.T @ R  # the same sums whatever the split: W does not depend on the mask
+            t = mask[start:stop]
+            if every:
+                R_tr = R_tr + xp.class_sums(R, lab, K)
+            elif t.any():
+                Rt = R[xp.put(t)]
+                W_tr = W_tr + Rt.T @ Rt
+                R_tr = R_tr + xp.class_sums(Rt, lab[t], K)
+        W, W_tr, R_tr, means = xp.get(W), xp.get(W_tr), xp.get(R_tr), xp.get(means_dev)
+        if every:
+            W_tr = W
+
+        within = _symmetric(W)
+        grand_mean = sizes @ means / n
+        D = (means - grand_mean) * np.sqrt(sizes)[:, None]  # (K, d), B = D^T D
+        between = _symmetric(D.T @ D)
+        total = _symmetric(within + between)
+        second = _symmetric(total + n * np.outer(grand_mean, grand_mean))
+        total_eig = np.clip(np.linalg.eigvalsh(total)[::-1], 0.0, None)
+        second_eig = np.clip(np.linalg.eigvalsh(second)[::-1], 0.0, None)
+
+        train_sizes = np.bincount(labels[mask], minlength=K).astype(np.int64)
+        n_tr = int(train_sizes.sum())
+        train_mean = (train_sizes @ means + R_tr.sum(axis=0)) / n_tr
+        E = means - train_mean  # (K, d)
+        cross = R_tr.T @ E
+        train_scatter = _symmetric(W_tr + cross + cross.T + (E * train_sizes[:, None]).T @ E)
+        G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
+        return cls(n, d, K, dtype, rtol, rule, unit, labels, sizes, means, grand_mean, within, between, total,
+                   np.bincount(labels, weights=sq, minlength=K), total_eig, second_eig, mask, evaluate,
+                   train_mean, train_scatter, G, train_sizes)
+
+    # ----------------------------------------------------------------------------------------
+    def cached(self, key: str, compute):
+        """``compute()`` once per statistics object (derived quantities several scores share)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def ridge_probe(self, Z, ridge: float, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> "RidgeProbe":
+        """The held-out ridge probe at relative penalty ``ridge`` (cached per value): `RidgeProbe`.
+
+        ``Z`` must be the features these statistics were built from (the evaluated rows are read
+        again once, for the probe's scores).
+        """
+        key = ("ridge", float(ridge))
+        if key not in self._cache:
+            self._cache[key] = RidgeProbe.fit(self, as_view_features(Z), float(ridge), chunk_rows)
+        return self._cache[key]
+
+
+def _symmetric(A: np.ndarray) -> np.ndarray:
+    return (A + A.T) / 2.0
+
+
+# --------------------------------------------------------------------------------------------
+# the held-out ridge probe
+
+
+@dataclass(frozen=True)
+class RidgeProbe:
+    """Ridge regression of one-hot class targets on the training views, scored on the evaluated views.
+
+    With X the centred training views (n_tr x d), S_tr = X^T X, G = X^T A (A the (n_tr x K) class
+    indicator of the training views) and lam = ridge * lambda_max(S_tr) (scale-free), the fit with
+    intercept predicts, for the one-hot target of class m, on an evaluated view z:
+
+        f_m(z) = (z - mean_tr)^T (S_tr + lam I)^+ G[:, m] + n_tr_m / n_tr,
+
+    linear in the targets, so ``scores`` P (n_ev, K) (without the intercept ``c`` (K,)) serves every
+    task: a task's one-hot targets T (K, k) give P T + c T. With ``ridge`` = 0 the pseudo-inverse
+    drops eigenvalues of S_tr at or below lambda_max * max(n_tr, d) * eps (the rounding level of a
+    float64 Gram matrix). ``test_labels`` (n_ev,) are the classes of the evaluated views.
+    """
+
+    scores: np.ndarray
+    c: np.ndarray
+    test_labels: np.ndarray
+    n_classes: int
+
+    @classmethod
+    def fit(cls, stats: ViewStatistics, Z, ridge: float, chunk_rows: int) -> "RidgeProbe":
+        S, G = stats.train_scatter, stats.train_class_sums
+        n_tr = int(stats.train_sizes.sum())
+        top = _largest_eigenvalue(S)
+        if top <= 0:
+            weights = np.zeros_like(G)
+        elif ridge > 0:
+            import scipy.linalg as sl
+
+            lam = ridge * top
+            weights = sl.cho_solve(sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G,
+                                   check_finite=False)
+        else:
+            e, V = np.linalg.eigh(S)
+            keep = e > top * max(n_tr, stats.d) * np.finfo(float).eps
+            weights = (V[:, keep] / e[keep]) @ (V[:, keep].T @ G)
+        xp = _Backend(Z)
+        rows = np.flatnonzero(stats.evaluate_mask)
+        W_dev, mean_dev = xp.put(weights), xp.put(stats.train_mean)
+        parts = []
+        for start in range(0, rows.size, chunk_rows):
+            idx = rows[start:start + chunk_rows]
+            block = xp.block(Z[idx] if not xp.torch else Z[xp.put(idx)], 0, idx.size) / stats.unit
+            parts.append(xp.get((block - mean_dev) @ W_dev))
+        scores = np.concatenate(parts) if parts else np.zeros((0, stats.K))
+        return cls(scores, stats.train_sizes / n_tr, stats.labels[rows], stats.K)
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """(n_ev, len(cols)) scores of the one-hot targets of classes ``cols``."""
+        return self.scores[:, cols] + self.c[cols]
+
+    def binary_scores(self, signs: np.ndarray) -> np.ndarray:
+        """(n_ev,) scores for the +-1 task ``signs`` (K,); > 0 predicts +1."""
+        return self.scores @ signs + self.c @ signs
+
+    def binary_accuracy(self, signs: np.ndarray) -> float:
+        return float(np.mean(signs[self.test_labels] * self.binary_scores(signs) > 0))
+
+    def class_accuracy(self, chunk: int = 4096) -> float:
+        """Fraction of evaluated views whose own class has strictly the largest one-hot score."""
+        correct = 0
+        for start in range(0, self.test_labels.size, chunk):
+            truth = self.test_labels[start:start + chunk]
+            F = self.scores[start:start + chunk] + self.c
+            rows = np.arange(truth.size)
+            own = F[rows, truth].copy()
+            F[rows, truth] = -np.inf
+            correct += int(np.sum(own > F.max(axis=1)))
+        return correct / self.test_labels.size
+
+
+def _largest_eigenvalue(S: np.ndarray) -> float:
+    """lambda_max of a symmetric positive semi-definite matrix (Lanczos for large ones)."""
+    d = S.shape[0]
+    if d <= 256:
+        return float(np.linalg.eigvalsh(S)[-1])
+    from scipy.sparse.linalg import ArpackError, eigsh
+
+    try:
+        v0 = np.random.default_rng(0).standard_normal(d)
+        return float(eigsh(S, k=1, which="LA", v0=v0, tol=1e-10, return_eigenvectors=False)[0])
+    except ArpackError:
+        return float(np.linalg.eigvalsh(S)[-1])

@@ -1,0 +1,146 @@
+"""The scoring engine (ssltheory/view_statistics.py) and the one tolerance rule for verdicts on views.
+
+Independent oracles: the scatter matrices against loops over views, the held-out ridge probe against a
+from-scratch ridge fit (numpy lstsq on the augmented design), chunking and the torch path against the
+numpy path, and the float32 / float64 tolerance rule against codes of a planted rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from ssltheory import metrics
+from ssltheory.conditions import is_ideal
+from ssltheory.view_statistics import ViewStatistics, split_views, tolerance_rule
+
+seeds = st.integers(0, 2**31 - 1)
+
+
+def noisy_views(seed, K, d, views, noise):
+    rng = np.random.default_rng(seed)
+    C = rng.standard_normal((K, d)) * rng.uniform(0.1, 10.0)
+    labels = np.tile(np.arange(K), views)
+    return C[labels] + noise * rng.standard_normal((K * views, d)) + rng.standard_normal(d) * 5, labels
+
+
+# ------------------------------------------------------------------------------------------
+# the statistics against loops over views
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds, st.integers(1, 6), st.integers(1, 7), st.integers(2, 4), st.sampled_from([0.0, 0.3]),
+       st.integers(1, 7))
+def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chunk_rows):
+    Z, labels = noisy_views(seed, K, d, views, noise)
+    stats = ViewStatistics.from_views(Z, labels, heldout=False, chunk_rows=chunk_rows)
+    n = len(Z)
+    mu = Z.mean(axis=0)
+    means = np.array([Z[labels == m].mean(axis=0) for m in range(K)])
+    W = sum(np.outer(z - means[m], z - means[m]) for z, m in zip(Z, labels))
+    B = sum((labels == m).sum() * np.outer(means[m] - mu, means[m] - mu) for m in range(K))
+    T = sum(np.outer(z - mu, z - mu) for z in Z)
+    scale = max(1.0, np.abs(Z).max()) ** 2 * n
+    for got, want in ((stats.within, W), (stats.between, B), (stats.total, T), (stats.means, means)):
+        np.testing.assert_allclose(got, want, atol=1e-9 * scale)
+    np.testing.assert_allclose(stats.second_moment_eigenvalues, np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1],
+                               atol=1e-9 * scale)
+    if noise == 0.0:  # identical views: exactly zero within-class scatter
+        assert stats.within_per_class.sum() == 0.0 and not stats.within.any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds, st.integers(2, 5), st.integers(1, 6), st.integers(2, 4), st.sampled_from([1e-4, 0.3]),
+       st.sampled_from([0.0, 1e-3]))
+def test_ridge_probe_matches_a_from_scratch_ridge_fit(seed, K, d, views, noise, ridge):
+    Z, labels = noisy_views(seed, K, d, views, noise)
+    mask = split_views(labels, random_state=seed)
+    stats = ViewStatistics.from_views(Z, labels, mask, chunk_rows=3)
+    probe = stats.ridge_probe(Z, ridge)
+    X = Z[mask] - Z[mask].mean(axis=0)
+    Y = np.eye(K)[labels[mask]]
+    lam = ridge * np.linalg.eigvalsh(X.T @ X)[-1]
+    W = np.linalg.lstsq(X.T @ X + lam * np.eye(d), X.T @ Y, rcond=1e-10)[0]
+    want = (Z[~mask] - Z[mask].mean(axis=0)) @ W + Y.mean(axis=0)
+    got = probe.scores + probe.c
+    np.testing.assert_allclose(got, want, atol=1e-6 * max(1.0, np.abs(want).max()))
+
+
+# ------------------------------------------------------------------------------------------
+# the torch path gives the numpy path's numbers
+
+
+def test_torch_tensor_gives_the_numpy_scores_within_1e_9():
+    """On the CPU a float32 tensor is scored like the same float32 array: every score within 1e-9
+    relative (both accumulate in float64; only the summation order of the products differs)."""
+    rng = np.random.default_rng(3)
+    C = rng.standard_normal((12, 9))
+    labels = np.tile(np.arange(12), 4)
+    Z = (C[labels] + 0.2 * rng.standard_normal((48, 9))).astype(np.float32)
+    a = metrics.score_all(Z, labels, random_state=1)
+    b = metrics.score_all(torch.from_numpy(Z), labels, random_state=1)
+    assert a.tol == b.tol and a.dtype == b.dtype == "float32" and a.ideal == b.ideal
+    for name, value in a.values.items():
+        assert b.values[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    assert a.worst_task == b.worst_task
+
+
+# ------------------------------------------------------------------------------------------
+# one tolerance rule, chosen from the dtype as given
+
+
+def rank_50_views():
+    """200 classes whose codes (d = 256) have affine rank 50, two identical views each."""
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((200, 50)) @ rng.standard_normal((50, 256))
+    labels = np.tile(np.arange(200), 2)
+    return C[labels], labels
+
+
+def test_the_rule_uses_the_dtype_as_given():
+    rule32 = (256 * np.finfo(np.float32).eps, "default max(K, d) x eps(float32)")
+    assert tolerance_rule(None, 200, 256, np.float32) == rule32
+    assert tolerance_rule(None, 200, 256, np.float64)[0] == 256 * np.finfo(np.float64).eps
+    assert tolerance_rule(0.01, 200, 256, np.float32) == (0.01, "given")
+    Z, labels = rank_50_views()
+    assert ViewStatistics.from_views(Z.astype(np.float32), labels).tol == pytest.approx(256 * 1.1920929e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rank_50_codes_are_rank_50_in_every_public_scoring_function(dtype):
+    """The silent wrong answer of issue 20: float32 rounding must not count as rank."""
+    Z, labels = rank_50_views()
+    Z = Z.astype(dtype)
+    verdict = is_ideal(Z, labels)
+    assert not verdict.ok and "affine_independence" in [k for k, c in verdict.conditions.items() if not c.ok]
+    conditioning = metrics.affine_conditioning(Z, labels)
+    assert conditioning.rank == 50
+    headline = metrics.ideal_score(Z, labels)
+    assert not headline.ideal and headline.value < 1.0
+    assert headline.recoverable_share == pytest.approx(50 / 199, rel=1e-3)
+    scores = metrics.score_all(Z, labels)
+    assert scores.affine_rank == 50 and not scores.ideal and scores.ideal_score < 1.0
+    assert scores.values["ideal_score"] == pytest.approx(50 / 199, rel=1e-3)
+    assert f"{scores.tol:.3g}" in scores.format() and scores.tol_rule in scores.format()
+    assert metrics.invariance_ratio(Z, labels).value == 0.0
+    worst = metrics.worst_task_accuracy(Z, labels)
+    assert worst.accuracy < 1.0  # an affine dependence: some invariant task is lost
+
+
+@pytest.mark.parametrize("name", ["heldout_class_accuracy", "rankme", "rankme_centred", "alpha_req", "lidar",
+                                  "ridge_log_loss", "invariance_ratio"])
+def test_scores_without_a_tolerance_agree_on_float32_and_float64_input(name):
+    rng = np.random.default_rng(5)
+    C = rng.standard_normal((30, 20))
+    labels = np.tile(np.arange(30), 3)
+    Z64 = C[labels] + 0.1 * rng.standard_normal((90, 20))
+    Z32 = Z64.astype(np.float32)
+    fn = getattr(metrics, name)
+    args = (labels,) if name not in ("rankme", "rankme_centred", "alpha_req") else ()
+    value32 = fn(Z32, *args)
+    value64 = fn(Z64, *args)
+    value32 = getattr(value32, "value", value32)
+    value64 = getattr(value64, "value", value64)
+    assert value32 == pytest.approx(value64, rel=1e-4, abs=1e-6)
