@@ -109,7 +109,7 @@ class IdealnessMonitor:
             ``augmentation`` is given.
         augmentation: an `ssltheory.ssl.augment.SSLAugmentation` (default: the reference one).
         seed: seed of the views and of the held-out split.
-        tol: tolerance of the scores (None: `score_encoder`'s default).
+        tol: tolerance of the scores (None: `score_all`'s rule, as `score_encoder`).
         out: a ``metrics.jsonl`` to append each scoring to (None: only returned).
         batch_size: views per forward pass.
         score_options: more keyword arguments of `score_all` (``lidar_delta``, ``ridge``, ...).
@@ -202,7 +202,6 @@ class IdealnessMonitor:
     def score(self, step: int) -> dict:
         """Score now (whatever the step), append the record to ``out`` and return it."""
         from ssltheory.metrics import score_all
-        from ssltheory.report import DEFAULT_TOL
 
         started = time.perf_counter()
         record: dict = {"step": int(step)}
@@ -214,7 +213,7 @@ class IdealnessMonitor:
                 scores = score_all(
                     codes,
                     self.classes,
-                    tol=DEFAULT_TOL if self.tol is None else self.tol,
+                    tol=self.tol,
                     augmentation=self.augmentation,
                     random_state=self.seed,
                     **self.score_options,
