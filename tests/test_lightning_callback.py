@@ -69,8 +69,8 @@ def test_the_callback_scores_inside_a_real_trainer_and_changes_nothing_else(tmp_
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [2, 4]
     expected = score_encoder(watched.backbone, reference, n_views=3, tol=TOL).to_dict()
-    assert lines[-1]["monitor"]["ideal_score"] == expected["ideal_score"]
-    assert lines[-1]["monitor"]["rankme"] == expected["rankme"]
+    for name in ("ideal_score", "rankme", "invariance_ratio"):  # the same views: equal up to float32 summation order
+        assert lines[-1]["monitor"][name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9), name
     logged = (tmp_path / "watched" / "lightning_logs" / "version_0" / "metrics.csv").read_text()
     assert "monitor/ideal_score" in logged.splitlines()[0]
 
