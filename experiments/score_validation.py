@@ -54,9 +54,9 @@ from pathlib import Path
 import numpy as np
 
 from ssltheory.errors import InputError
-from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
-from ssltheory.files import atomic_write_text, save_figure
+from ssltheory.files import atomic_output, atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
+from ssltheory.plotting import pyplot, read_csv, write_csv
 from ssltheory.ranking import (  # noqa: F401 (fig7b)
     HIGHER_IS_BETTER,
     bootstrap_protocol,
@@ -237,10 +237,9 @@ def cache_dir(out_dir, scale: str, seed: int, *, for_design: bool = False) -> Pa
 
 
 def _save_measurement(path: Path, got: dict) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    np.savez(tmp, codes=got["codes"], classes=got["classes"], row=json.dumps(got["row"]),
-             augmentation=json.dumps(got["augmentation"]))
-    os.replace(tmp, path)
+    with atomic_output(path, suffix=".npz") as tmp:
+        np.savez(tmp, codes=got["codes"], classes=got["classes"], row=json.dumps(got["row"]),
+                 augmentation=json.dumps(got["augmentation"]))
 
 
 def load_measurement(path: Path) -> dict:

@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssltheory.errors import InputError
-from ssltheory.files import jsonable
+from ssltheory.files import atomic_write_text, jsonable
 from ssltheory.ssl import methods as registry
 from ssltheory.ssl.config import TrainConfig
 
@@ -385,9 +385,7 @@ def _scores(run_dir: Path, settings: dict, seed: int) -> dict:
 
 def _write_json(path: Path, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(jsonable(record), indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(jsonable(record), indent=1, sort_keys=True) + "\n")
 
 
 # ---- the sweep --------------------------------------------------------------------------------
@@ -434,8 +432,8 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     rows = [r for r in read_results(out) if r["run_id"] in ids]  # rows of an edited file's old points stay out
     table = out / "table.md"
     text, csv_text = results_table(rows, list(config.space))
-    table.write_text(f"# Sweep {config.name}\n\n{text}")
-    (out / "table.csv").write_text(csv_text)
+    atomic_write_text(table, f"# Sweep {config.name}\n\n{text}")
+    atomic_write_text(out / "table.csv", csv_text)
     return {"runs": len(runs), "skipped": len(runs) - len(todo), "failed": failed, "rows": rows,
             "wall_s": time.perf_counter() - started, "table": str(table), "submitit": submitit.__version__}
 

@@ -30,7 +30,7 @@ Output: the `Scores` (JSON with ``--json``; ``ideal_score`` and its components, 
 conditions and certificate), or their text form. ``--report DIR`` writes ``DIR/report.md`` with
 ``spectrum.png``, ``invariance.png`` and ``worst_task.png`` (`ssltheory.report.write_score_report`).
 
-Exit codes (DESIGN.md): 0 scored; 2 bad input (NaN features, a class with fewer than 2 views, a state
+Exit codes (ssltheory/cli.py): 0 scored; 2 bad input (NaN features, a class with fewer than 2 views, a state
 dict with missing or extra keys, ...), one line on stderr. A score is a measurement, not a verdict:
 ``ssltheory check`` gives the exact ideal / not-ideal answer with exit 1 when not ideal.
 """

@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(_flag(name), action="store_true", default=None, help=help_)
         else:
             parser.add_argument(_flag(name), type=kind, default=None, metavar=name.upper(), help=f"{help_} ({_preset_defaults(d, name)})")
-    group = parser.add_argument_group("method options", "each applies to the methods listed; default: the preset's, else the method's (REFERENCE.md)")
+    group = parser.add_argument_group("method options", "each applies to the methods listed; default: the preset's, else the method's (docs/REFERENCE.md)")
     for flag, entry in registry.cli_options().items():
         option, users = entry["option"], entry["methods"]
         per_method = ", ".join(

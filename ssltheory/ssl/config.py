@@ -6,7 +6,7 @@ method options from :mod:`ssltheory.ssl.methods` and the dataset names from
 
 Presets (:data:`PRESETS`, :meth:`TrainConfig.from_preset`); explicit values always override them:
 
-- ``paper``: the authors' TinyImageNet recipe (REFERENCE.md) [code]: ResNet-18, z 512, 300
+- ``paper``: the authors' TinyImageNet recipe (docs/REFERENCE.md) [code]: ResNet-18, z 512, 300
   epochs, batch 512 for SimCLR / CISSL and 256 for DINO / DISSL, the methods' reference heads
   (C = 16384 codes for DISSL, 1000 for DINO), autocast on the accelerator (the trainer's bf16).
 - ``cpu``: the demo's recipe (``ssltheory demo``): small CNN, z 128, 300 steps of batch 128,
@@ -23,7 +23,8 @@ from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values",
+           "small_image_options"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
@@ -145,7 +146,7 @@ class TrainConfig:
     steps of the whole training split). ``lr=None`` means the paper's rule
     ``2e-3 * batch_size / 256`` [code]. ``method_options`` are the method's own options (heads,
     temperatures, codes: the registry entry in :mod:`ssltheory.ssl.methods` declares them and their
-    REFERENCE.md defaults); those not given take the defaults. ``label_views`` makes the second view
+    docs/REFERENCE.md defaults); those not given take the defaults. ``label_views`` makes the second view
     an augmentation of *another image of the same label*, so the maximal invariant M is the label
     (the paper's controlled CIFAR-10 design [code]).
     """
@@ -278,3 +279,31 @@ class TrainConfig:
         except ValueError:
             options = dict(self.method_options)
         return {**fields, **{f"method_options.{k}": v for k, v in options.items()}}
+
+
+def small_image_options(method: str, hidden_dim: int, n_codes: int) -> dict:
+    """Method options (flag names) of one arm below gpu scale, where the registry's ImageNet-sized
+    heads would dwarf a small CNN: codes and head widths shrink with the scale [derived].
+
+    - DINO and DISSL: ``n_codes`` codes.
+    - SwAV: ``n_codes`` prototypes (flag ``n_codes``) and a queue of as many projections per global
+      crop, which SwAV's authors add when the batch is small (below 256), so that Sinkhorn-Knopp
+      equipartitions over at least as many rows as prototypes; its 128-d projection is kept. Two
+      views, as every arm of the comparison (no multi-crop: Table 1 trains its rows alike; the
+      multi-crop comparison is Table 4's, E11).
+    - SimSiam: a projector of width ``hidden_dim`` throughout and the predictor's bottleneck a
+      quarter of it (SimSiam's 2048 / 512 ratio).
+    - others: none (the scale's ``hidden_dim`` reaches every method's head width separately).
+
+    Args:
+        method: a name of `ssltheory.ssl.methods.METHODS`.
+        hidden_dim: the scale's head width.
+        n_codes: the scale's number of codes.
+    """
+    if method in ("dino", "dissl"):
+        return {"n_codes": n_codes}
+    if method == "swav":
+        return {"n_codes": n_codes, "queue_length": n_codes}
+    if method == "simsiam":
+        return {"proj_dim": hidden_dim, "pred_dim": max(1, hidden_dim // 4)}
+    return {}

@@ -1,7 +1,7 @@
 """Image encoders phi: (B, C, H, W) float -> (B, z_dim), written in plain torch (no torchvision).
 
 - ResNet-18 / ResNet-50 (He et al. 2016, the "v1.5" variant: stride on the 3x3 conv of a
-  bottleneck) with the small-image stems of the ISSL paper's code [code, REFERENCE.md]: for images
+  bottleneck) with the small-image stems of the ISSL paper's code [code, docs/REFERENCE.md]: for images
   under 100 px the first conv is 3x3 with stride 1; the max-pool is removed at 32 px and below and
   kept above (64 px TinyImageNet keeps it); 100 px and more use the ImageNet stem (7x7 stride 2,
   max-pool).
@@ -128,7 +128,7 @@ class ResNet(nn.Module):
         in_channels: image channels
         image_size: side of the (square) training images, in pixels; picks the stem (module docstring)
         z_dim: representation size; None keeps the trunk width (512 * block.expansion)
-        expansion_channels: hidden width of the `DimensionExpansion` block (512, REFERENCE.md)
+        expansion_channels: hidden width of the `DimensionExpansion` block (512, docs/REFERENCE.md)
         stem: a `Stem` overriding the one ``image_size`` picks (`stem_for_size`)
     """
 

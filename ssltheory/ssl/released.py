@@ -28,7 +28,7 @@ stem, said so in ``stem_source``; a 3x3 conv with no record is refused until ``s
 (``cifar``, padding 1, or solo-learn's ``cifar-pad2``). Every error names what was seen and the
 option to pass.
 
-The paper's authors published ImageNet ResNet-50 DISSL encoders (REFERENCE.md, "ImageNet,
+The paper's authors published ImageNet ResNet-50 DISSL encoders (docs/REFERENCE.md, "ImageNet,
 ResNet-50 DISSL": 2048 or 8192 dimensions, 100 to 800 epochs) [code]. This module maps such a
 state dict, read from a local file (nothing is downloaded), onto our encoder, strictly.
 
@@ -106,7 +106,7 @@ _SEQUENTIAL = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "lay
 #: Where the authors host the files (for users with internet; never used by this code).
 RELEASE_URL = "https://github.com/YannDubs/Invariant-Self-Supervised-Learning/releases"
 
-#: hub entry point -> representation size (REFERENCE.md; hubconf.py [code]).
+#: hub entry point -> representation size (docs/REFERENCE.md; hubconf.py [code]).
 RELEASED = {
     "dissl_resnet50_d2048_e100_m2": 2048,
     "dissl_resnet50_d8192_e100_m2": 8192,

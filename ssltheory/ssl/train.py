@@ -4,7 +4,7 @@ Reads top to bottom like nanoGPT's ``train.py`` or DINO's ``main_dino.py``: conf
 model, optimiser, resume, then one loop (sample, augment, step, log, checkpoint). The step itself
 is :func:`train_step`, public so that the throughput benchmark times the trainer's own code.
 
-Faithful to the authors' public code (REFERENCE.md) [code]: Adam, learning rate
+Faithful to the authors' public code (docs/REFERENCE.md) [code]: Adam, learning rate
 ``2e-3 * batch_size / 256``, weight decay 1e-6, linear warm-up then cosine decay, gradient
 clipping by value 2, both views through the encoder in one batch, mixed precision on the
 accelerator (bf16 here). Departs from it on purpose where their code has a known problem: the
@@ -162,7 +162,7 @@ class NonFiniteWatch:
 def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tensor | None, optimizer: torch.optim.Optimizer,
                scheduler, params: list[torch.Tensor], step: int, total_steps: int, *, world_size: int = 1,
                autocast=None, watch: NonFiniteWatch | None = None) -> tuple[torch.Tensor, dict, float]:
-    """One optimiser step of the trainer, from augmented views to updated weights [code: REFERENCE.md].
+    """One optimiser step of the trainer, from augmented views to updated weights [code: docs/REFERENCE.md].
 
     ``method.training_step`` under ``autocast`` (the trainer passes bf16 autocast on CUDA, off
     elsewhere; None: no autocast), a finiteness check agreed by every rank, backward, gradients
