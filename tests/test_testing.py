@@ -78,7 +78,7 @@ def test_fraction_of_profile_scales_the_loaded_profile():
     from hypothesis import settings
 
     assert strategies.fraction_of_profile(0.5).max_examples == max(1, round(settings.default.max_examples / 2))
-    with pytest.raises(ValueError, match="share must be in"):
+    with pytest.raises(ValueError, match="share must be a positive multiple"):
         strategies.fraction_of_profile(0)
 
 

@@ -58,15 +58,16 @@ _DETERMINED = 1e3
 
 
 def fraction_of_profile(share: float, **kwargs) -> settings:
-    """``settings`` with ``max_examples`` a share of the loaded profile's (at least 1).
+    """``settings`` with ``max_examples`` a share of the loaded profile's (at least 1; a share above 1
+    for a cheap property that deserves more).
 
     For an expensive property: ``@fraction_of_profile(0.25)`` runs a quarter of what the
     profile asks for, so ``--hypothesis-profile=thorough`` (or ``SSLTHEORY_PROFILE``) still
     scales it, where ``@settings(max_examples=15)`` would pin it. Other keyword arguments go to
     ``settings``. Evaluated when the test module is imported, after the profile is loaded.
     """
-    if not 0 < share <= 1:
-        raise InputError(f"share must be in (0, 1], got {share}")
+    if not 0 < share < 100:
+        raise InputError(f"share must be a positive multiple of the profile's max_examples below 100, got {share}")
     return settings(max_examples=max(1, round(settings.default.max_examples * share)), **kwargs)
 
 
