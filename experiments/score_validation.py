@@ -521,7 +521,9 @@ def _figure(path: Path, table: dict) -> None:
             colors = ["C3" if SCORES[n].ours and n == HEADLINE else "C1" if SCORES[n].ours else "C0" for n in names]
             ax.barh(y, np.nan_to_num(v), color=colors, alpha=0.8)
             ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
-            ax.errorbar(v[ok], y[ok], xerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="k", lw=0.8)
+            # a point estimate may lie outside its percentile interval: draw the interval's ends as they are
+            err = [np.maximum(v[ok] - lo[ok], 0), np.maximum(hi[ok] - v[ok], 0)]
+            ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor="k", lw=0.8)
             ax.axvline(0, color="k", lw=0.5)
             ax.set_title(f"{c}\n({table[c]['n_runs']} runs, {table[c]['n_groups']} groups)", fontsize=7)
             ax.set_xlabel("Kendall tau with accuracy" if metric == "kendall" else "mean selection regret (points)",

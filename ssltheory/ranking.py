@@ -152,6 +152,8 @@ def _metrics_over(score: np.ndarray, accuracy: np.ndarray, draws: list[np.ndarra
     regret are averaged over the groups where they are defined, worst_regret is their maximum."""
     per_group = [_batch_metrics(score[idx], accuracy[idx]) for idx in draws if idx.shape[1] >= 2]
     B = draws[0].shape[0] if draws else 1
+    if not per_group:  # no group of two runs: nothing is defined
+        return {m: np.full(B, np.nan) for m in METRICS}
     out = {}
     for m in ("spearman", "kendall", "regret"):
         stack = np.array([g[m] for g in per_group]).reshape(len(per_group), B)

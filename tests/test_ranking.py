@@ -77,6 +77,8 @@ def test_group_metrics_average_within_groups_by_hand():
     # group a selects 0.70 (regret 10), group b selects 0.60 (regret 30)
     assert flipped["regret"] == pytest.approx(20.0)
     assert flipped["worst_regret"] == pytest.approx(30.0)
+    singletons = group_metrics(score, acc, list("abcdef"))  # no group of two runs: nothing defined
+    assert all(math.isnan(v) for v in singletons.values())
     pooled = group_metrics(score, acc, ["all"] * 6)
     assert pooled["kendall"] == pytest.approx(scipy.stats.kendalltau(score, acc).statistic)
 

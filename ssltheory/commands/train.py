@@ -36,6 +36,8 @@ _FIELDS: dict[str, tuple[object, str]] = {
     "seed": (int, "seed of everything random"),
     "checkpoint_every": (int, "steps between checkpoints (0: at the end)"),
     "log_every": (int, "steps between metrics.jsonl lines"),
+    "monitor_every": (int, "score the encoder on a fixed reference set (64 test images x 4 views of the reference "
+                           "augmentation) every N steps into metrics.jsonl, `ssltheory plot RUN` draws them; 0: off"),
 }
 
 
