@@ -91,6 +91,8 @@ _N_PROJECTIONS = 8
 _DIRECTIONS: dict[int, np.ndarray] = {}
 _COLUMN_SALTS: dict[int, np.ndarray] = {}
 _PAIR_BLOCK = 1 << 18
+#: entries of one (block x n) matrix of pair-distance bounds in _first_cross_class_pair (8 MiB of float64)
+_BOUND_BLOCK = 1 << 20
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
 
@@ -392,27 +394,91 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float, unit: float) -> tuple[int, int, float] | None:
-    """Two points of different classes within atol * unit of each other, or None (distance / unit)."""
+    """Two points of different classes within atol of each other (rows divided by ``unit``), or None.
+
+    Returns (i, j, ||z_i - z_j|| / unit). Exact duplicates in different classes come first
+    (distance 0). Otherwise a search by blocked matrix products, exact for any atol: the rows x
+    (divided by ``unit``, centred) are projected on an orthonormal basis V (d x k, k = min(d, 64))
+    of their dominant subspace (a randomized range finder; any orthonormal V keeps the bound
+    valid), and every pair's distance is bounded below by
+
+        ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = x - V V^T x,
+
+    evaluated for a block of rows against the later rows as one (block x n) matrix product (n^2 k / 2
+    flops in all, memory block x n, never n x n). Pairs of different classes whose bound is within
+    atol (plus a rounding slack of 32 d eps (||x_a||^2 + ||x_b||^2)) are candidates; their true
+    distances (`_pair_distances`) are checked, smallest bound first, and the first within atol is
+    returned.
+    """
     rep, inv = exact_duplicate_rows(Z)
     clash = np.flatnonzero(labels[rep[inv]] != labels)
     if clash.size:
         i = int(clash[0])
         return int(rep[inv[i]]), i, 0.0
-    if rep.size == Z.shape[0]:  # no duplicates: sweep Z itself, without a copy
+    if rep.size == Z.shape[0]:  # no duplicates: Z itself, without a copy
         rep, U = np.arange(Z.shape[0]), Z
     else:
         U = Z[rep]
     rep_labels = labels[rep]
-    for a, b in _candidate_pairs(U, atol, unit):
-        cross = rep_labels[a] != rep_labels[b]
-        a, b = a[cross], b[cross]
-        if a.size:
-            dist = _pair_distances(U, a, b, unit)
+    P, residual, sq_norms = _projected_rows(U, unit)
+    n, d = U.shape
+    proj_sq = np.einsum("ij,ij->i", P, P)
+    eps = np.finfo(np.float64).eps
+    block = max(1, min(n, _BOUND_BLOCK // max(n, 1)))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        bound = (proj_sq[start:stop, None] + proj_sq[None, start:] - 2.0 * (P[start:stop] @ P[start:].T)
+                 + (residual[start:stop, None] - residual[None, start:]) ** 2)
+        limit = atol * atol * (1 + 1e-6) + 32 * d * eps * (sq_norms[start:stop, None] + sq_norms[None, start:])
+        later = np.arange(start, n)[None, :] > np.arange(start, stop)[:, None]
+        cross = rep_labels[start:stop, None] != rep_labels[None, start:]
+        rows, cols = np.nonzero((bound <= limit) & later & cross)
+        if not rows.size:
+            continue
+        order = np.argsort(bound[rows, cols], kind="stable")
+        a, b = rows[order] + start, cols[order] + start
+        for s in range(0, a.size, 4096):
+            dist = _pair_distances(U, a[s:s + 4096], b[s:s + 4096], unit)
             hit = np.flatnonzero(dist <= atol)
             if hit.size:
                 h = int(hit[0])
-                return int(rep[a[h]]), int(rep[b[h]]), float(dist[h])
+                return int(rep[a[s + h]]), int(rep[b[s + h]]), float(dist[h])
     return None
+
+
+def _projected_rows(X: np.ndarray, unit: float, k: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of X / unit, centred, on an orthonormal basis V of their dominant k-dimensional subspace.
+
+    Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x, (n,) the squared norms
+    of x), with k' = min(d, k); V from one pass of a randomized range finder (V = orth(X^T X
+    Omega), Omega seeded Gaussian), streamed in row blocks, float64. When d <= k, V = I and r = 0.
+    """
+    n, d = X.shape
+    mean = np.zeros(d)
+    for start in range(0, n, BLOCK_ROWS):
+        mean += np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64).sum(axis=0) / unit
+    mean /= max(n, 1)
+
+    def rows(start):
+        return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - mean
+
+    if d <= k:
+        P = np.concatenate([rows(s) for s in range(0, n, BLOCK_ROWS)])
+        return P, np.zeros(n), np.einsum("ij,ij->i", P, P)
+    omega = np.random.default_rng(0).standard_normal((d, k))
+    B = np.zeros((d, k))
+    for start in range(0, n, BLOCK_ROWS):
+        R = rows(start)
+        B += R.T @ (R @ omega)
+    V = np.linalg.qr(B)[0]
+    P, residual, sq = np.empty((n, k)), np.empty(n), np.empty(n)
+    for start in range(0, n, BLOCK_ROWS):
+        R = rows(start)
+        stop = start + R.shape[0]
+        P[start:stop] = R @ V
+        residual[start:stop] = row_norms(R - P[start:stop] @ V.T)
+        sq[start:stop] = np.einsum("ij,ij->i", R, R)
+    return P, residual, sq
 
 
 def _exactly_invariant(Z: np.ndarray, classes) -> bool:

@@ -144,3 +144,60 @@ def test_scores_without_a_tolerance_agree_on_float32_and_float64_input(name):
     value32 = getattr(value32, "value", value32)
     value64 = getattr(value64, "value", value64)
     assert value32 == pytest.approx(value64, rel=1e-4, abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seeds, st.integers(2, 6), st.integers(2, 8), st.sampled_from([0.3, 1.0, 3.0]))
+def test_ridge_log_loss_is_the_cross_fitted_temperature_loss_found_by_a_grid(seed, K, d, noise):
+    """Oracle: for each half, the beta minimizing the softmax log-loss on a fine grid (then refined by a
+    bounded scalar search) scores the other half; the Newton search must find the same loss."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    Z, labels = noisy_views(seed, K, d, 4, noise)
+    mask = split_views(labels, random_state=0)
+    stats = ViewStatistics.from_views(Z, labels, mask)
+    probe = stats.ridge_probe(Z, 1e-4)
+    F, y = probe.scores + probe.c, probe.test_labels
+
+    def nll(beta, rows):
+        return float(np.mean(logsumexp(beta * F[rows], axis=1) - beta * F[rows, y[rows]]))
+
+    halves = [np.arange(0, y.size, 2), np.arange(1, y.size, 2)]
+    beta_max = 100 * np.log(K) / np.std(F)  # the documented search interval
+    total = 0.0
+    for fit, score in ((halves[0], halves[1]), (halves[1], halves[0])):
+        grid = np.concatenate([[0.0], np.geomspace(1e-4 * beta_max, beta_max, 400)])
+        best = grid[np.argmin([nll(b, fit) for b in grid])]
+        lo, hi = best / 1.1, min(beta_max, best * 1.1) if best > 0 else 1e-4 * beta_max
+        refined = minimize_scalar(nll, bounds=(lo, hi), args=(fit,), method="bounded", options={"xatol": 1e-12})
+        beta = refined.x if refined.fun < nll(best, fit) else best
+        total += nll(beta, score) * score.size
+    want = total / y.size
+    notes = []
+    got = metrics.ridge_log_loss(Z, labels, mask, notes=notes)
+    assert got == pytest.approx(want, rel=1e-4, abs=1e-6) and not notes
+
+
+# ------------------------------------------------------------------------------------------
+# the not-invariant certificate's pair search (conditions._first_cross_class_pair)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.integers(2, 60), st.sampled_from([1, 3, 80, 150]), st.integers(2, 5), st.floats(0.05, 3.0))
+def test_cross_class_pair_search_agrees_with_brute_force(seed, n, d, K, quantile_scale):
+    from ssltheory.conditions import _first_cross_class_pair
+
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, d)) * (1.0 + np.arange(d)) ** -1.0  # a decaying spectrum
+    labels = rng.integers(0, K, n)
+    diff = Z[:, None, :] - Z[None, :, :]
+    dist = np.sqrt((diff**2).sum(-1))
+    cross = labels[:, None] != labels[None, :]
+    atol = quantile_scale * np.median(dist[cross]) * 0.2 if cross.any() else 1.0
+    want = bool((dist[cross] <= atol).any())
+    got = _first_cross_class_pair(Z, labels, atol, 1.0)
+    assert (got is not None) == want
+    if got is not None:
+        i, j, found = got
+        assert labels[i] != labels[j] and found == pytest.approx(dist[i, j], rel=1e-12, abs=1e-15) and found <= atol
