@@ -290,7 +290,8 @@ def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1
     out = np.empty(a.size)
     step = max(1, _PAIR_BLOCK_FLOATS // X.shape[1])
     for start in range(0, a.size, step):
-        diff = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
+        left = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit
+        diff = left - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
         out[start:start + step] = row_norms(diff)
     return out
 
@@ -316,7 +317,8 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(found).astype(np.int64), np.concatenate(dists)
 
 
-def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float, unit: float) -> tuple[int, int, float] | None:
+def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float,
+                            unit: float) -> tuple[int, int, float] | None:
     """Two points of different classes within atol of each other (rows divided by ``unit``), or None.
 
     Returns (i, j, ||z_i - z_j|| / unit), i < j. The candidates of `_candidate_blocks` (pairs of
@@ -371,7 +373,7 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
             yield rows[order] + start, cols[order] + start
 
 
-def _projected_rows(X: np.ndarray, unit: float, k: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _projected_rows(X: np.ndarray, unit: float, k: int = 64) -> tuple[np.ndarray, ...]:
     """Rows of X / unit, centred, on an orthonormal basis V of their dominant k-dimensional subspace.
 
     Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x as sqrt(||x||^2 -
