@@ -65,6 +65,7 @@ from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
 from ssltheory.geometry import centre_codes, centred_singular_values, rank_from_singular_values
+from ssltheory.threads import thread_limit
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
     ViewStatistics,
@@ -1142,7 +1143,18 @@ def score_all(
     any finite codes (collapsed, rank 1, constant, d = 1) can be scored. ``augmentation`` names
     what drew the views (carried along). ``max_seconds`` bounds the worst-task search. Z may be a
     numpy array or a torch tensor (any device). Other arguments as in the individual functions.
+    Runs under the thread policy (`ssltheory.threads.thread_limit`: ``SSLTHEORY_THREADS``, else the
+    free cores).
     """
+    with thread_limit():
+        return _score_all(Z, classes, train_mask, tol=tol, ridge=ridge, n_radon=n_radon, n_random=n_random,
+                          greedy_steps=greedy_steps, max_seconds=max_seconds, lidar_delta=lidar_delta,
+                          augmentation=augmentation, random_state=random_state, stats=stats)
+
+
+def _score_all(Z, classes, train_mask, *, tol, ridge, n_radon, n_random, greedy_steps, max_seconds, lidar_delta,
+               augmentation, random_state, stats) -> Scores:
+    """`score_all` under the thread policy."""
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < 2:

@@ -201,3 +201,41 @@ def test_cross_class_pair_search_agrees_with_brute_force(seed, n, d, K, quantile
     if got is not None:
         i, j, found = got
         assert labels[i] != labels[j] and found == pytest.approx(dist[i, j], rel=1e-12, abs=1e-15) and found <= atol
+
+
+# ------------------------------------------------------------------------------------------
+# check and score agree on one file
+
+
+@pytest.mark.parametrize("tol", [None, 0.01])
+def test_check_and_score_agree_on_a_shared_file_and_name_the_tolerance(tmp_path, tol):
+    """Issue 20's two answers for one file: 50 classes x 4 views with 1e-4 noise."""
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(50), 4)
+    Z = (rng.standard_normal((50, 60))[labels] + 1e-4 * rng.standard_normal((200, 60))).astype(np.float32)
+    np.save(tmp_path / "Z.npy", Z)
+    np.save(tmp_path / "c.npy", labels)
+    extra = [] if tol is None else ["--tol", str(tol)]
+
+    def run(command, *flags):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main([command, str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy"), *flags, *extra])
+        return code, json.loads(out.getvalue()) if flags else out.getvalue()
+
+    check_code, check = run("check", "--json")
+    _, check_text = run("check")
+    score_code, score = run("score", "--json")
+    assert score_code == 0 and check_code == (0 if check["ideal"] else 1)
+    assert check["ideal"] == score["ideal"] == score["verdict"]["ideal"]
+    assert check["ideal"] is (tol == 0.01)  # 1e-4 noise: within 0.01 x s_max, beyond 60 x eps32 x s_max
+    assert f"{score['tol']:.3g} x s_max" in check_text  # the same relative tolerance decided both
+    assert score["verdict"]["mode"] == check["mode"] == "tolerance"
+    assert score["tol_rule"] == ("given" if tol else "default max(K, d) x eps(float32)")
+    assert (score["ideal_score"] == 1.0) is check["ideal"]
