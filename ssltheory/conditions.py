@@ -340,7 +340,7 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
     """Yield (a, b) index arrays (a < b) of the pairs of rows of U / unit that may be within atol.
 
     Blocked matrix products, exact for any atol: the rows x (divided by ``unit``, centred) are
-    projected on an orthonormal basis V (d x k, k = min(d, 64)) of their dominant subspace
+    projected on an orthonormal basis V (d x k, k = min(d, 24)) of their dominant subspace
     (`_projected_rows`; any orthonormal V keeps the bound valid), and every pair's distance is
     bounded below by
 
@@ -373,7 +373,7 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
             yield rows[order] + start, cols[order] + start
 
 
-def _projected_rows(X: np.ndarray, unit: float, k: int = 64) -> tuple[np.ndarray, ...]:
+def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray, ...]:
     """Rows of X / unit, centred, on an orthonormal basis V of their dominant k-dimensional subspace.
 
     Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x as sqrt(||x||^2 -
