@@ -58,12 +58,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssltheory.errors import InputError
+from ssltheory.files import atomic_write_text
 
 #: H100 SXM dense bf16 peak, the MFU denominator of the issue's target (also reported: a measured peak)
 H100_BF16_FLOPS = 989e12
 OVERALL_DEADLINE_S = 480.0
 #: stage name -> its own deadline in seconds (the overall deadline caps each further)
-STAGES = {"first_contact": 170.0, "compile": 100.0, "train_cissl": 110.0, "train_dissl": 110.0, "bench_gpu": 150.0}
+STAGES = {"first_contact": 170.0, "compile": 60.0, "train_cissl": 80.0, "train_dissl": 80.0, "bench_gpu": 90.0}  # sum 480
 TRAINED = ("cissl", "dissl")
 LINES, LOG, PROFILE = "stages.jsonl", "stages.log", "profile.txt"
 REPO = Path(__file__).resolve().parents[1]
@@ -467,7 +468,7 @@ def profile_table(device, sizes: Sizes, path: Path) -> dict:
         _sync(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     table = prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60)
-    path.write_text(table + "\n")
+    atomic_write_text(path, table + "\n")
     return {"sorted_by": key, "top": table.splitlines()[:20]}
 
 
@@ -696,7 +697,7 @@ def render(records: list[dict]) -> str:
              "every number below is also a line of `GPU_RESULTS.json`.", ""]
     for r in records:
         if r.get("part") == "environment":
-            lines += [f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status")] + [""]
+            lines += [f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status", "seconds")] + [""]
     lines += ["| stage | part | status | seconds | summary |", "|---|---|---|---:|---|"]
     for r in records:
         lines.append(f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | "
@@ -752,11 +753,7 @@ def write_results(records: list[dict], out: Path) -> list[Path]:
     written = []
     for name, text in (("GPU_RESULTS.json", json.dumps(records, indent=1, sort_keys=True) + "\n"),
                        ("GPU_RESULTS.md", render(records))):
-        path = out / name
-        tmp = path.with_name(f".{name}.tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(atomic_write_text(out / name, text))
     return written
 
 

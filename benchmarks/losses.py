@@ -1,7 +1,7 @@
 """Benchmark 3: forward + backward of every SSL loss at batch 512 against a baseline.
 
 Ours: ``ssltheory.ssl.losses`` (``NTXentLoss``, ``CISSLLoss``, ``DINOLoss``, ``DISSLLoss``,
-``SwAVLoss``, ``BarlowTwinsLoss``, ``SimSiamLoss``) with the defaults of REFERENCE.md and of
+``SwAVLoss``, ``BarlowTwinsLoss``, ``SimSiamLoss``) with the defaults of docs/REFERENCE.md and of
 their papers. Baseline (``run``, rows ``loss_*``): lightly's ``NTXentLoss`` / ``DINOLoss`` where
 lightly is importable (it is optional, never required), otherwise the plain reference
 implementations of :mod:`ssltheory.benchmarks.reference_losses`; the other losses race the reference.
@@ -13,7 +13,7 @@ this project's pinned torch it does not: README, "Benchmarks", gives the separat
 CISSL and DISSL have no lightly counterpart.
 
 Inputs are head outputs, identical for both sides: (B, 128) projections for SimCLR and CISSL,
-(B, C) logits for DINO (C = 1000, REFERENCE.md) and DISSL (C = 16384, THEORY.md T7), SwAV's
+(B, C) logits for DINO (C = 1000, docs/REFERENCE.md) and DISSL (C = 16384, THEORY.md T7), SwAV's
 prototype scores (cosines, 2 global + 4 small crops, K = 3000 [paper]), (B, 2048) projections
 for Barlow Twins (the small-image projector width; the ImageNet 8192 costs 16 times more per
 call and races the same matmul) and for SimSiam, float32, drawn from a seeded normal. One timed

@@ -44,7 +44,7 @@ from ssltheory.benchmarks.harness import (
 NAME = "probe"
 TARGET = 5.0
 MAX_ACCURACY_GAP = 0.5  # percentage points
-WEIGHT_DECAY = 1e-4  # the middle of REFERENCE.md's grid {1e-4, 1e-5, 1e-6}
+WEIGHT_DECAY = 1e-4  # the middle of docs/REFERENCE.md's grid {1e-4, 1e-5, 1e-6}
 
 
 def gaussian_mixture(n_train: int, n_test: int, dim: int, n_classes: int, separation: float, seed: int):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 
 def ntxent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    """SimCLR's NT-Xent [paper: Chen et al. 2020 eq. 1; REFERENCE.md: temperature 0.07].
+    """SimCLR's NT-Xent [paper: Chen et al. 2020 eq. 1; docs/REFERENCE.md: temperature 0.07].
 
     z_a, z_b: (B, D) head outputs of the two views of the same B images. Mean over the 2B views of
     ``-log softmax_{j != i}(cos(z_i, z_j) / temperature)[positive of i]``.
@@ -50,7 +50,7 @@ def cissl(student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Ten
 
 def dino(student: list[torch.Tensor], teacher: list[torch.Tensor], center: torch.Tensor, teacher_temp: float = 0.04,
          student_temp: float = 0.1, center_momentum: float = 0.9) -> torch.Tensor:
-    """DINO [paper: Caron et al. 2021, Algorithm 1; REFERENCE.md temperatures and momentum].
+    """DINO [paper: Caron et al. 2021, Algorithm 1; docs/REFERENCE.md temperatures and momentum].
 
     student, teacher: lists of V (B, C) logits (teacher from the EMA network, no gradient);
     center: (1, C) running centre, updated in place after the loss (momentum ``center_momentum``,

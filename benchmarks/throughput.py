@@ -102,7 +102,7 @@ _GREY = (0.2989, 0.587, 0.114)
 class PerImageTwoViews(torch.utils.data.Dataset):
     """Two augmented, normalised views of image i, made one image at a time (the torchvision way).
 
-    Same parameters as ``ssltheory.ssl.augment`` ("simclr", strength s) [code: REFERENCE.md]:
+    Same parameters as ``ssltheory.ssl.augment`` ("simclr", strength s) [code: docs/REFERENCE.md]:
     RandomResizedCrop(size, scale=(min(1, 0.2/s), 1), ratio=(3/4, 4/3), bicubic), horizontal flip
     p 0.5, ColorJitter(0.4s, 0.4s, 0.4s, 0.1s) in a random order with p 0.8, grayscale p 0.1s,
     ImageNet normalisation. images: uint8 (N, 3, H, W). Item: (view_a, view_b), each float32

@@ -1,6 +1,6 @@
 """Controlled real-image experiments on MNIST with M = label.
 
-The paper's controlled CIFAR-10 design (REFERENCE.md) [code]: the "augmentation" of an image is
+The paper's controlled CIFAR-10 design (docs/REFERENCE.md) [code]: the "augmentation" of an image is
 another image with the same label, so the maximal invariant M is the label (K = 10 classes,
 THEORY.md section 2). Here on MNIST. Three parts, each writing ``<part>.csv`` (every number
 plotted) and ``<part>.png``:
@@ -80,9 +80,9 @@ from torch import nn
 from ssltheory.conditions import is_ideal
 from ssltheory.efficiency import is_label_preserving
 from ssltheory.errors import InputError
-from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.metrics import affine_conditioning, invariance_ratio
+from ssltheory.plotting import log_ticks, pyplot, read_csv, write_csv
 from ssltheory.ssl.augment import Normalize
 from ssltheory.ssl.data import (
     MNIST_ENV,

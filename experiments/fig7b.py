@@ -22,9 +22,9 @@ import numpy as np
 
 from ssltheory.errors import InputError
 from ssltheory.experiments import score_validation
-from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.metrics import heldout_log_loss, split_views
+from ssltheory.plotting import pyplot, read_csv, write_csv
 
 DESCRIPTION = "Fig. 7b analogue: held-out ISSL log-loss (linear head " "predicting M) against linear-probe accuracy, random CISSL sweep"
 

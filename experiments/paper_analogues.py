@@ -1,6 +1,6 @@
 """Analogues of the paper's Table 1, Fig. 7a and Fig. 7c at CPU scale.
 
-The paper's numbers (TinyImageNet, ResNet-18, 300 epochs; transcribed in paper_checks/paper_numbers.py)
+The paper's numbers (TinyImageNet, ResNet-18, 300 epochs; transcribed in ssltheory/paper_numbers.py)
 are far out of reach on
 two CPU cores, so each result is rerun in miniature on the embedded patch-source task
 (``data.load_patches``: 32x32 patches of ten scikit-image pictures, label = source picture, which
@@ -40,12 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ssltheory import paper_numbers as paper
 from ssltheory.experiments.controlled import features_of, train_encoder
-from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
-from ssltheory.files import save_figure
-from ssltheory.paper_checks import paper_numbers as paper
-from ssltheory.paper_checks.empirical import compare_arms, judge, seeds_to_resolve, small_image_options
+from ssltheory.files import atomic_write_text, save_figure
+from ssltheory.plotting import log_ticks, pyplot, read_csv, write_csv
+from ssltheory.ssl.config import small_image_options
 from ssltheory.ssl.data import load_dataset, stratified_indices
+from ssltheory.verdicts import compare_arms, judge, seeds_to_resolve
 
 DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, small CNN, >= 3 seeds)"
 
@@ -60,7 +61,7 @@ _TABLE1_PAPER_ROW = {
     "DISSL + dim + steps + aug": ("distillation", "+ coarse aug"),
 }
 
-#: THE PAPER'S NUMBERS, NOT OURS (a transcription, paper_checks/paper_numbers.py): Table 1 (TinyImageNet,
+#: THE PAPER'S NUMBERS, NOT OURS (a transcription, ssltheory/paper_numbers.py): Table 1 (TinyImageNet,
 #: ResNet-18, mean and sd over 3 seeds; its distillation baseline is the best of DINO, SwAV and SimSiam) and Figs 7a/7c
 #: (approximate, read off the figures). Printed beside ours for orientation.
 PAPER = {
@@ -82,13 +83,13 @@ SCALES = {
             "more_steps": 2, "heads": dict(hidden_dim=256, proj_dim=64), "n_codes": 512,
             "strengths": (0.25, 0.5, 1.0), "fig7c_z": (16, 64, 256, 1024), "fractions": (0.0025, 0.01, 0.1, 1.0),
             "mlp_probe": dict(hidden=256, epochs=30), "probe_grid": (1e-2, 1e-3, 1e-4)},
-    # REFERENCE.md's configuration: give TinyImageNet's directory as SSLTHEORY_TINYIMAGENET.
+    # docs/REFERENCE.md's configuration: give TinyImageNet's directory as SSLTHEORY_TINYIMAGENET.
     "gpu": {"data": "tinyimagenet", "seeds": (0, 1, 2), "epochs": 300.0, "batch_size": None, "z_dim": 512,
             "big_z": 2048, "more_steps": 1000 / 300, "heads": dict(), "n_codes": None, "arch": "resnet18",
             "strengths": (0.25, 0.5, 1.0), "fig7c_z": (128, 512, 2048, 8192), "fractions": (0.002, 0.01, 0.1, 1.0),
             "mlp_probe": dict(hidden=2048, epochs=100), "probe_grid": (1e-4, 1e-5, 1e-6), "device": "cuda"},
 }
-_GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "swav": 256, "simsiam": 256}  # REFERENCE.md
+_GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "swav": 256, "simsiam": 256}  # docs/REFERENCE.md
 _GPU_CODES = {"dino": 1000, "dissl": 16384, 0.25: 24000, 0.5: 20000, 1.0: 16384}
 
 _CACHE: dict = {}
@@ -273,10 +274,7 @@ def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
               "near its ceiling, within their seed spread), the seeds per arm above (none: the step is below the "
               "half-point floor), and longer runs; at the paper's size that is `ssltheory paper-check --scale gpu "
               "E1 E2 E3 E8 E9`."]
-    tmp = md_path.with_name(md_path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(md_path)
-    return md_path
+    return atomic_write_text(md_path, "\n".join(lines) + "\n")
 
 
 def refresh_paper_columns(out: Path) -> list[Path]:

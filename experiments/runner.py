@@ -9,7 +9,7 @@ Usage::
     python -m ssltheory.experiments.runner synthetic --scale quick --out out/x
     ssltheory experiment --list
 
-Scales (DESIGN.md): ``quick`` (seconds, CI), ``cpu`` (minutes on two cores; the committed
+Scales (docs/ARCHITECTURE.md, "Command line"): ``quick`` (seconds, CI), ``cpu`` (minutes on two cores; the committed
 figures), ``gpu`` (the largest configuration; the synthetic experiments are numpy/scipy only, so
 ``gpu`` only means "bigger").
 

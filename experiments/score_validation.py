@@ -54,9 +54,9 @@ from pathlib import Path
 import numpy as np
 
 from ssltheory.errors import InputError
-from ssltheory.experiments.plotting import pyplot, read_csv, write_csv
-from ssltheory.files import atomic_write_text, save_figure
+from ssltheory.files import atomic_output, atomic_write_text, save_figure
 from ssltheory.metrics import SCORES, oriented, score_all
+from ssltheory.plotting import pyplot, read_csv, write_csv
 from ssltheory.ranking import (  # noqa: F401 (fig7b)
     HIGHER_IS_BETTER,
     bootstrap_protocol,
@@ -237,10 +237,9 @@ def cache_dir(out_dir, scale: str, seed: int, *, for_design: bool = False) -> Pa
 
 
 def _save_measurement(path: Path, got: dict) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    np.savez(tmp, codes=got["codes"], classes=got["classes"], row=json.dumps(got["row"]),
-             augmentation=json.dumps(got["augmentation"]))
-    os.replace(tmp, path)
+    with atomic_output(path, suffix=".npz") as tmp:
+        np.savez(tmp, codes=got["codes"], classes=got["classes"], row=json.dumps(got["row"]),
+                 augmentation=json.dumps(got["augmentation"]))
 
 
 def load_measurement(path: Path) -> dict:
@@ -331,7 +330,7 @@ COMPARED = tuple(SCORES)
 BASELINES = tuple(name for name, info in SCORES.items() if not info.ours)
 HEADLINE = "ideal_score"
 #: the components of the headline, reported beside it
-COMPONENTS = ("affine_rank", "dimension_deficit", "ideal")
+COMPONENTS = ("invariant_share", "recoverable_share", "affine_rank", "dimension_deficit", "ideal")
 #: the protocol's numbers shown in the report (`ssltheory.ranking.METRICS`)
 SHOWN = ("spearman", "kendall", "regret", "worst_regret")
 #: the target compares the headline with every baseline on these two
@@ -521,7 +520,9 @@ def _figure(path: Path, table: dict) -> None:
             colors = ["C3" if SCORES[n].ours and n == HEADLINE else "C1" if SCORES[n].ours else "C0" for n in names]
             ax.barh(y, np.nan_to_num(v), color=colors, alpha=0.8)
             ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
-            ax.errorbar(v[ok], y[ok], xerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="k", lw=0.8)
+            # a point estimate may lie outside its percentile interval: draw the interval's ends as they are
+            err = [np.maximum(v[ok] - lo[ok], 0), np.maximum(hi[ok] - v[ok], 0)]
+            ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor="k", lw=0.8)
             ax.axvline(0, color="k", lw=0.5)
             ax.set_title(f"{c}\n({table[c]['n_runs']} runs, {table[c]['n_groups']} groups)", fontsize=7)
             ax.set_xlabel("Kendall tau with accuracy" if metric == "kendall" else "mean selection regret (points)",

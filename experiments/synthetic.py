@@ -42,9 +42,9 @@ from ssltheory.efficiency import (
     random_coarsening,
     worst_erm_risk,
 )
-from ssltheory.experiments.plotting import log_ticks, pyplot, read_csv, write_csv
 from ssltheory.files import save_figure
 from ssltheory.geometry import affine_rank, linearly_separable, radon_split
+from ssltheory.plotting import log_ticks, pyplot, read_csv, write_csv
 from ssltheory.synthetic import finite_world, noisy_representation, random_codes, relu_head
 from ssltheory.tasks import enumerate_binary_tasks, sample_tasks
 

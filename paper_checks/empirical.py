@@ -14,19 +14,18 @@ Scales (every run: `TrainConfig` -> `train` -> `probe_run` on the run's frozen t
   E5.mnist repeats it on MNIST as a labelled control. One thread per run
   (``ssltheory paper-check --scale cpu empirical --data-dir DATA``, or several processes on
   disjoint claims, which merge into one RESULTS.md).
-- ``gpu``: the paper's configurations (REFERENCE.md): ResNet-18 on TinyImageNet (E1-E5, E8-E9) and
+- ``gpu``: the paper's configurations (docs/REFERENCE.md): ResNet-18 on TinyImageNet (E1-E5, E8-E9) and
   the controlled CIFAR-10 design with label views (E6-E7), 300 epochs (1000 for "+ epochs"), the
   paper's batch sizes, learning-rate rule, heads and codes, on CUDA; ``pending-gpu`` without a CUDA
   device or without the dataset under ``--data-dir``. The ImageNet tables (E10-E12) are
   ``pending-gpu`` at every scale, with their configurations (`IMAGENET_CONFIGS`).
 
-Verdict rule (`judge`, docs/THEORY.md section 3): ``pass`` when every compared difference lies
+Verdict rule (`ssltheory.verdicts.judge`, docs/THEORY.md section 3): ``pass`` when every compared difference lies
 beyond +tolerance, ``fail`` when one lies beyond -tolerance, ``inconclusive`` otherwise.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import tempfile
@@ -35,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ssltheory import paper_numbers as paper
 from ssltheory.errors import InputError
-from ssltheory.paper_checks import paper_numbers as paper
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
+from ssltheory.ssl.config import small_image_options
+from ssltheory.verdicts import compare_arms, judge, resolution_note
 
 # --------------------------------------------------------------------------- configurations
 
@@ -56,7 +57,7 @@ SCALE_SETTINGS = {
             "n_codes": 1024, "dims": (16, 128), "small_dim": 2, "large_dim": 32, "strengths": (0.25, 1.0),
             "fractions": (0.01, 0.1, 1.0), "mlp": dict(mlp_width=1024, mlp_epochs=40), "seeds": (0, 1, 2),
             "tolerance": None},
-    # REFERENCE.md: ResNet-18, 300 epochs, batch 512 (SimCLR/CISSL) or 256 (DINO/DISSL), lr 2e-3 x batch/256,
+    # docs/REFERENCE.md: ResNet-18, 300 epochs, batch 512 (SimCLR/CISSL) or 256 (DINO/DISSL), lr 2e-3 x batch/256,
     # C = 16384 (DINO 1000), +dim 2048, Fig 7a strengths with C in {24000, 20000, 16384}, label budgets
     # 200 / 1k / 10k / 100k of TinyImageNet's 100k training images, MLP probe 2 x 2048.
     "gpu": {"ssl": dict(data="tinyimagenet", arch="resnet18", epochs=300, batch_size=512),
@@ -70,7 +71,7 @@ SCALE_SETTINGS = {
 #: trained like DISSL (same encoder, views, steps and batch; its heads from `small_image_options`
 #: below gpu scale).
 DISTILLATION_BASELINES = ("dino", "swav", "simsiam")
-#: REFERENCE.md's batch sizes; SwAV and SimSiam take the distillation family's 256 (Table 1 trains the
+#: docs/REFERENCE.md's batch sizes; SwAV and SimSiam take the distillation family's 256 (Table 1 trains the
 #: baselines of a family alike).
 _GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "exact": 512, "swav": 256, "simsiam": 256}
 _GPU_CODES = {"dino": 1000, "dissl": 16384}
@@ -100,7 +101,7 @@ def _gpu_unavailable(ctx: CheckContext, dataset: str) -> Outcome | None:
     if not reasons:
         return None
     return Outcome("pending-gpu", "not run: " + ", ".join(reasons),
-                   {"reason": reasons, "configuration": "see empirical.SCALE_SETTINGS['gpu'] (REFERENCE.md)"})
+                   {"reason": reasons, "configuration": "see empirical.SCALE_SETTINGS['gpu'] (docs/REFERENCE.md)"})
 
 
 def _data_for(ctx: CheckContext, family: str) -> tuple[str, str | None]:
@@ -149,32 +150,6 @@ def train_config(ctx: CheckContext, family: str, seed: int, **overrides) -> dict
     return kwargs
 
 
-def small_image_options(method: str, hidden_dim: int, n_codes: int) -> dict:
-    """Method options (flag names) of one arm below gpu scale, where the registry's ImageNet-sized
-    heads would dwarf a small CNN: codes and head widths shrink with the scale [derived].
-
-    - DINO and DISSL: ``n_codes`` codes.
-    - SwAV: ``n_codes`` prototypes (flag ``n_codes``) and a queue of as many projections per global
-      crop, which SwAV's authors add when the batch is small (below 256), so that Sinkhorn-Knopp
-      equipartitions over at least as many rows as prototypes; its 128-d projection is kept. Two
-      views, as every arm of the comparison (no multi-crop: Table 1 trains its rows alike; the
-      multi-crop comparison is Table 4's, E11).
-    - SimSiam: a projector of width ``hidden_dim`` throughout and the predictor's bottleneck a
-      quarter of it (SimSiam's 2048 / 512 ratio).
-    - others: none (the scale's ``hidden_dim`` reaches every method's head width separately).
-
-    Args:
-        method: a name of `ssltheory.ssl.methods.METHODS`.
-        hidden_dim: the scale's head width.
-        n_codes: the scale's number of codes.
-    """
-    if method in ("dino", "dissl"):
-        return {"n_codes": n_codes}
-    if method == "swav":
-        return {"n_codes": n_codes, "queue_length": n_codes}
-    if method == "simsiam":
-        return {"proj_dim": hidden_dim, "pred_dim": max(1, hidden_dim // 4)}
-    return {}
 
 
 def train_arm(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path, dict]:
@@ -219,13 +194,11 @@ def train_arm(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[P
 
 def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
     """Whether ``run_dir`` holds a finished run (its final ``encoder.pt``) of exactly the
-    configuration ``kwargs`` (`train_config`'s TrainConfig keyword arguments): every field of its
-    config.json but where it ran and how it reported (``RESUMABLE_KEYS``) equals the field that
-    ``kwargs`` builds. Such a run is probed, not trained again."""
-    import dataclasses
-
-    from ssltheory.ssl.config import RESUMABLE_KEYS, TrainConfig
-    from ssltheory.ssl.runs import RunDir
+    configuration ``kwargs`` (`train_config`'s TrainConfig keyword arguments), by the trainer's own
+    "same run?" rule (:func:`ssltheory.ssl.runs.differing_keys`, which also refuses to resume
+    another configuration). Such a run is probed, not trained again."""
+    from ssltheory.ssl.config import TrainConfig
+    from ssltheory.ssl.runs import RunDir, differing_keys
 
     run = RunDir(run_dir)
     if not (Path(run_dir) / "encoder.pt").is_file() or not run.has_run():
@@ -234,16 +207,7 @@ def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
         saved = run.read_config()
     except ValueError:
         return False
-    wanted = dataclasses.asdict(TrainConfig.from_flags(**kwargs, out=str(run_dir)))
-    wanted["method_options"] = TrainConfig.from_flags(**kwargs, out=str(run_dir)).resolved_method_options()
-    saved_options = saved.get("method_options")
-    if isinstance(saved_options, dict) and saved.get("method") == wanted["method"]:
-        try:
-            saved = {**saved, "method_options": TrainConfig(**{"method": saved["method"],
-                                                               "method_options": saved_options}).resolved_method_options()}
-        except (ValueError, TypeError):
-            return False
-    return all(saved.get(k) == v for k, v in wanted.items() if k not in RESUMABLE_KEYS)
+    return not differing_keys(saved, TrainConfig.from_flags(**kwargs, out=str(run_dir)))
 
 
 def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str, ...] = ("linear",),
@@ -276,23 +240,6 @@ def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str
     return out
 
 
-def compare_arms(a, b, tolerance: float | None = None) -> dict:
-    """Difference of means a - b (the claim says a > b) with its tolerance, the spreads and the
-    difference's direction (`direction`). ``tolerance`` None: twice the standard error of the
-    difference over seeds, at least half a point (0.005); a number: that fixed tolerance.
-
-    Args:
-        a, b: per-seed values of the two arms (accuracies as fractions).
-    """
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    diff = float(a.mean() - b.mean())
-    tol = tolerance
-    if tol is None:
-        se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 and len(b) > 1 else 0.0
-        tol = max(2 * se, 0.005)
-    return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": diff, "tolerance": tol,
-            "std_a": float(a.std(ddof=1)) if len(a) > 1 else None, "std_b": float(b.std(ddof=1)) if len(b) > 1 else None,
-            "values_a": a.round(4).tolist(), "values_b": b.round(4).tolist(), "direction": direction(diff, tol)}
 
 
 def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
@@ -300,28 +247,8 @@ def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
     return compare_arms(a, b, _settings(ctx)["tolerance"])
 
 
-def direction(diff: float, tolerance: float) -> str:
-    """Where a difference a - b lies against its tolerance [derived rule, docs/THEORY.md section 3]:
-    ``"for"`` (above +tolerance: resolved in the claimed direction), ``"against"`` (below
-    -tolerance: resolved against it) or ``"within"`` (inside the band, either sign)."""
-    if diff > tolerance:
-        return "for"
-    if diff < -tolerance:
-        return "against"
-    return "within"
 
 
-def judge(*cmps: dict) -> str:
-    """The verdict of a claim from its compared differences (each with ``diff`` and ``tolerance``):
-    ``fail`` when some difference is resolved against the claim, ``pass`` only when every one is
-    resolved for it, ``inconclusive`` otherwise (a difference within its tolerance proves nothing,
-    whatever its sign). Used when a check runs and when stored results are re-rendered."""
-    ways = [direction(float(c["diff"]), float(c["tolerance"])) for c in cmps]
-    if not ways:
-        raise InputError("judge needs at least one comparison")
-    if "against" in ways:
-        return "fail"
-    return "pass" if all(w == "for" for w in ways) else "inconclusive"
 
 
 def comparisons(evidence: dict) -> list[dict]:
@@ -357,39 +284,8 @@ def rejudge(entry: dict) -> dict:
     return out
 
 
-def seeds_to_resolve(cmp: dict, max_seeds: int = 1000) -> int | None:
-    """Seeds per arm at which twice the standard error of the difference, at the measured spreads,
-    falls below the measured |difference| (and the half-point floor too): the smallest n with
-    2 sqrt((s_a^2 + s_b^2) / n) < |diff|. None when no n up to ``max_seeds`` would (a difference
-    of about zero, or below the floor)."""
-    diff, sa, sb = abs(float(cmp["diff"])), cmp.get("std_a"), cmp.get("std_b")
-    if sa is None or sb is None or diff <= 0.005:
-        return None
-    n = math.floor(4 * (sa ** 2 + sb ** 2) / diff ** 2) + 1
-    return max(n, 2) if n <= max_seeds else None
 
 
-def resolution_note(*cmps: dict) -> str:
-    """Suffix for a claim's measured cell, naming the difference that decides :func:`judge`'s
-    verdict: for ``fail`` the worst one resolved against the claim, for ``pass`` that every one is
-    beyond its tolerance, for ``inconclusive`` the weakest within its tolerance (docs/THEORY.md
-    section 3) [derived].
-
-    Args:
-        cmps: comparisons with ``diff`` and ``tolerance`` (fractions of accuracy), as in ``judge``.
-
-    Returns:
-        str starting ``" [resolved"``, ``" [against"`` or ``" [unresolved"``.
-    """
-    verdict = judge(*cmps)
-    worst = min(cmps, key=lambda c: float(c["diff"]) / float(c["tolerance"]))
-    if verdict == "fail":
-        return f" [against the claim: difference {100 * worst['diff']:+.1f} " f"pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
-    if verdict == "pass":
-        return " [resolved: every difference beyond its tolerance]"
-    weakest = min((c for c in cmps if direction(float(c["diff"]), float(c["tolerance"])) == "within"),
-                  key=lambda c: float(c["diff"]) / float(c["tolerance"]))
-    return f" [unresolved: difference {100 * weakest['diff']:+.1f} pt " f"within the {100 * weakest['tolerance']:.1f} pt tolerance]"
 
 
 def _spread(cmp: dict) -> str | None:
@@ -467,7 +363,7 @@ def head_arms(ctx: CheckContext) -> list[dict]:
 
 #: Table 1's cumulative rows after "+ dim", as overrides of the larger-dimension arm: a longer run
 #: (x 1000/300 epochs at gpu scale as in the paper, x 2 steps below it) and then the coarse
-#: augmentation (strength 2 plus blur, REFERENCE.md).
+#: augmentation (strength 2 plus blur, docs/REFERENCE.md).
 def table1_arms(ctx: CheckContext, step: str) -> list[dict]:
     """CISSL and DISSL arms of one Table 1 row: ``"+ dim"`` (z at the scale's larger dimension),
     ``"+ epochs"`` (and a longer run) or ``"+ coarse aug"`` (and the coarse augmentation)."""
@@ -658,7 +554,7 @@ _AUGMENTATION_PREMISE = {
              "of 20% of a digit or a mirrored digit need not keep its label, so the premise is not guaranteed at "
              "s = 1; this row is a control, not a test of the claim.",
     "digits": "as for MNIST, on scikit-learn's 8x8 digits: the premise is not guaranteed at s = 1; a control.",
-    "tinyimagenet": "the paper's augmentations on TinyImageNet (REFERENCE.md), taken as label-preserving as the "
+    "tinyimagenet": "the paper's augmentations on TinyImageNet (docs/REFERENCE.md), taken as label-preserving as the "
                     "paper takes them.",
 }
 
@@ -793,7 +689,7 @@ def check_e9(ctx: CheckContext) -> Outcome:
 
 # --------------------------------------------------------------------------- E10-E12: ImageNet (Tables 3-5)
 
-#: The paper's ImageNet configurations (REFERENCE.md; paper_numbers.TABLE3-5) as TrainConfig
+#: The paper's ImageNet configurations (docs/REFERENCE.md; paper_numbers.TABLE3-5) as TrainConfig
 #: keyword arguments on an ImageFolder tree (``--data-dir``/imagenet): ResNet-50, 100 epochs,
 #: batch 2560 over 8 GPUs, CISSL and DISSL with the d = 8192 expansion, DISSL's C = 16384; Table 4
 #: adds SwAV's multi-crop (2 x 160 + 4 x 96 px) and 400 epochs. Methods this toolkit lacks (SwAV,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssltheory.experiments.plotting import pyplot, write_csv
 from ssltheory.files import save_figure
 from ssltheory.paper_checks.empirical import comparisons
+from ssltheory.plotting import pyplot, write_csv
 
 
 def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict:

@@ -3,7 +3,7 @@
 A *claim* has an id (``T1.1`` ... ``T9``, ``P2``, ``P3`` for docs/THEORY.md's statements, ``E1`` ...
 ``E12`` for the paper's empirical claims), its statement, its provenance tag (``paper`` / ``code`` /
 ``derived``, as in docs/THEORY.md), the paper's value where the paper reports one (a transcription,
-`paper_checks.paper_numbers`), and one check function per scale (``quick``: seconds, run by the
+`ssltheory.paper_numbers`), and one check function per scale (``quick``: seconds, run by the
 test suite; ``cpu``: minutes on two cores; ``gpu``: the paper's configuration). A check returns an
 :class:`Outcome`: a verdict, the measured value and a short evidence dict. Verdicts:
 
@@ -122,7 +122,7 @@ class Claim:
         group: ``theory`` or ``empirical``.
         checks: scale -> check function; every scale of :data:`SCALES` must be present.
         paper_value: what the paper reports, where it reports a number (a transcription of the
-            paper, `paper_checks.paper_numbers`), else None.
+            paper, `ssltheory.paper_numbers`), else None.
     """
 
     id: str

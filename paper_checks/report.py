@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from ssltheory.files import atomic_write_text, jsonable
-from ssltheory.paper_checks.empirical import comparisons, rejudge, seeds_to_resolve
+from ssltheory.paper_checks.empirical import comparisons, rejudge
 from ssltheory.paper_checks.registry import VERDICTS, ClaimResult, all_claims
+from ssltheory.verdicts import seeds_to_resolve
 
 #: where a cpu-scale run records its results: relative to the current directory (run from the
 #: repository's root, the committed paper_checks/ folder), never inside the installed package
@@ -167,7 +168,7 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None, fig
               "tolerance); `inconclusive` = some difference within its tolerance, none against; `fail` = some "
               "difference resolved against the claim (or a theory check found a counterexample); `refuted` = a "
               "[derived] statement with a counterexample. The paper column is a transcription of the paper "
-              "(paper_checks/paper_numbers.py), not our measurement; `measured` is ours."]
+              "(ssltheory/paper_numbers.py), not our measurement; `measured` is ours."]
     if missing:
         lines += ["", "Not yet run at this scale: " + ", ".join(missing) + " (each trains its own runs: "
                   "`ssltheory paper-check --scale cpu ID`)."]

@@ -24,7 +24,7 @@ from ssltheory.geometry import linearly_separable
 from ssltheory.paper_checks.registry import CheckContext, Outcome, register
 from ssltheory.paper_checks.theory_probes import relu_interpolator
 
-LAMBDA, BETA = 2.3, 0.8  # the paper's code defaults (REFERENCE.md)
+LAMBDA, BETA = 2.3, 0.8  # the paper's code defaults (docs/REFERENCE.md)
 
 
 # --------------------------------------------------------------------------- T6
@@ -405,7 +405,7 @@ def check_t7_2c(ctx: CheckContext) -> Outcome:
 
 
 def cissl_rows(student: np.ndarray, teacher: np.ndarray, tau: float) -> np.ndarray:
-    """Per-row CISSL loss written from REFERENCE.md: rows = 2B student outputs (views a then b),
+    """Per-row CISSL loss written from docs/REFERENCE.md: rows = 2B student outputs (views a then b),
     cosine logits / tau against all 2B teacher outputs including itself, target 1/2 on itself and
     1/2 on its other view. student, teacher: (2B, D). Returns (2B,)."""
     su = student / np.linalg.norm(student, axis=1, keepdims=True)

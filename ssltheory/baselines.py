@@ -119,8 +119,9 @@ def _two_nearest(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return exact[:, 0], exact[:, 1]
 
 
-def twonn_dimension(Z, *, discard_fraction: float = 0.1, max_points: int | None = DEFAULT_MAX_POINTS,
-                    random_state=0) -> float:
+def twonn_dimension(
+    Z, *, discard_fraction: float = 0.1, max_points: int | None = DEFAULT_MAX_POINTS, random_state=0
+) -> float:
     """TwoNN intrinsic dimension (Facco, d'Errico, Rodriguez, Laio, Sci. Rep. 7, 12140, 2017).
 
     [paper: TwoNN] For each point i, mu_i = r2_i / r1_i, the ratio of the distances to its second
@@ -178,8 +179,16 @@ def _mst_length(D: np.ndarray, alpha: float) -> float:
     return float(total)
 
 
-def mst_dimension(Z, *, alpha: float = 1.0, n_sizes: int = 8, min_points: int | None = None,
-                  max_points: int | None = DEFAULT_MAX_POINTS, repeats: int = 3, random_state=0) -> float:
+def mst_dimension(
+    Z,
+    *,
+    alpha: float = 1.0,
+    n_sizes: int = 8,
+    min_points: int | None = None,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    repeats: int = 3,
+    random_state=0,
+) -> float:
     """Minimum-spanning-tree intrinsic dimension (0-th persistent-homology dimension).
 
     [paper: Costa and Hero, IEEE TSP 2004; Schweinhart, J. Appl. Comput. Topol. 2020; Birdal,
@@ -272,8 +281,8 @@ def alignment(Z, classes, *, alpha: float = 2.0) -> float:
         rows = max(1, _DIFFERENCE_ENTRIES // (m * U.shape[1]))
         for start in range(0, m, rows):
             # exact differences (no norm-and-product shortcut): close views keep their small distances
-            D = np.linalg.norm(members[start:start + rows, None, :] - members[None, :, :], axis=2)
-            total += float(np.sum(D ** alpha))
+            D = np.linalg.norm(members[start : start + rows, None, :] - members[None, :, :], axis=2)
+            total += float(np.sum(D**alpha))
     if pairs == 0:
         raise InputError("every class has a single view: alignment needs positive pairs (two views of one class)")
     return total / pairs
@@ -342,6 +351,5 @@ def nesum(Z) -> float:
     if min(Zc.shape) < 3:
         top = float(np.linalg.norm(Zc, 2)) ** 2
     else:
-        top = float(scipy.sparse.linalg.svds(Zc, k=1, return_singular_vectors=False, tol=0,
-                                             random_state=0)[0]) ** 2
+        top = float(scipy.sparse.linalg.svds(Zc, k=1, return_singular_vectors=False, tol=0, random_state=0)[0]) ** 2
     return trace / top

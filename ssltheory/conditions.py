@@ -168,7 +168,7 @@ class IdealVerdict:
     mode: str = field(default="tolerance")
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: the fields of DESIGN.md's ``check --json`` plus ``mode``."""
+        """JSON-ready dict: the fields of ``check --json`` (docs/ARCHITECTURE.md, "Command line")."""
         return {
             "ideal": bool(self.ok),
             "mode": self.mode,

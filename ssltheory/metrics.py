@@ -61,6 +61,7 @@ from typing import Callable
 
 import numpy as np
 
+from ssltheory.baselines import alignment, mst_dimension, nesum_from_eigenvalues, twonn_dimension, uniformity
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
@@ -1005,6 +1006,26 @@ SCORES: dict[str, ScoreInfo] = {
         "alpha", "alpha-ReQ, Agrawal et al. 2022 (best near 1)", ours=False,
         compute=lambda stats, Z, classes, **_: alpha_req(Z, stats=stats), provenance="Agrawal et al., NeurIPS 2022",
         label="alpha-ReQ"),
+    "twonn_dimension": ScoreInfo(
+        1, "TwoNN intrinsic dimension of the views, Facco et al. 2017 (larger = more expressive, the field's reading)",
+        ours=False, compute=lambda stats, Z, classes, **_: twonn_dimension(to_numpy(Z)),
+        provenance="Facco et al., Sci. Rep. 2017", label="TwoNN ID"),
+    "mst_dimension": ScoreInfo(
+        1, "minimum-spanning-tree (PH0) intrinsic dimension of the views, the estimator of IdEst (ICML 2026)",
+        ours=False, compute=lambda stats, Z, classes, **_: mst_dimension(to_numpy(Z)),
+        provenance="Costa and Hero 2004; Birdal et al. 2021; IdEst, ICML 2026", label="MST ID"),
+    "alignment": ScoreInfo(
+        -1, "mean squared distance between L2-normalised views of one class, Wang and Isola 2020 (lower is better)",
+        ours=False, compute=lambda stats, Z, classes, **_: alignment(to_numpy(Z), classes),
+        provenance="Wang and Isola, ICML 2020", label="alignment"),
+    "uniformity": ScoreInfo(
+        -1, "log mean exp(-2 ||u - v||^2) over pairs of L2-normalised views, Wang and Isola 2020 (lower is better)",
+        ours=False, compute=lambda stats, Z, classes, **_: uniformity(to_numpy(Z)),
+        provenance="Wang and Isola, ICML 2020", label="uniformity"),
+    "nesum": ScoreInfo(
+        1, "NESum, He and Ozay 2022: covariance eigenvalues summed, over the largest (1 collapsed, d whitened)",
+        ours=False, compute=lambda stats, Z, classes, **_: nesum_from_eigenvalues(stats.total_eigenvalues),
+        provenance="He and Ozay, ICML 2022", label="NESum"),
 }
 
 

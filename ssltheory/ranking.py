@@ -152,6 +152,8 @@ def _metrics_over(score: np.ndarray, accuracy: np.ndarray, draws: list[np.ndarra
     regret are averaged over the groups where they are defined, worst_regret is their maximum."""
     per_group = [_batch_metrics(score[idx], accuracy[idx]) for idx in draws if idx.shape[1] >= 2]
     B = draws[0].shape[0] if draws else 1
+    if not per_group:  # no group of two runs: nothing is defined
+        return {m: np.full(B, np.nan) for m in METRICS}
     out = {}
     for m in ("spearman", "kendall", "regret"):
         stack = np.array([g[m] for g in per_group]).reshape(len(per_group), B)
@@ -159,8 +161,9 @@ def _metrics_over(score: np.ndarray, accuracy: np.ndarray, draws: list[np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             out[m] = np.where(defined.any(axis=0), np.nansum(stack, axis=0) / defined.sum(axis=0), np.nan)
     regrets = np.array([g["regret"] for g in per_group]).reshape(len(per_group), B)
-    out["worst_regret"] = np.where(np.isfinite(regrets).any(axis=0),
-                                   np.max(np.where(np.isfinite(regrets), regrets, -np.inf), axis=0), np.nan)
+    out["worst_regret"] = np.where(
+        np.isfinite(regrets).any(axis=0), np.max(np.where(np.isfinite(regrets), regrets, -np.inf), axis=0), np.nan
+    )
     return out
 
 
@@ -183,8 +186,16 @@ def group_metrics(score, accuracy, groups) -> dict[str, float]:
     return {m: float(got[m][0]) for m in METRICS}
 
 
-def bootstrap_protocol(scores: Mapping[str, np.ndarray], accuracy, groups, *, headline: str | None = None,
-                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+def bootstrap_protocol(
+    scores: Mapping[str, np.ndarray],
+    accuracy,
+    groups,
+    *,
+    headline: str | None = None,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict:
     """Percentile bootstrap intervals of `group_metrics`, and paired shares for a headline score.
 
     Each resample draws, within every group, as many runs as the group has, with replacement; the
@@ -206,9 +217,15 @@ def bootstrap_protocol(scores: Mapping[str, np.ndarray], accuracy, groups, *, he
     resamples = [idx[rng.integers(0, idx.size, (n_boot, idx.size))] for idx in _group_indices(groups)]
     draws = {name: _metrics_over(v, a, resamples) for name, v in values.items()}
     tail = (1 - level) / 2
-    interval = {name: {m: (float(np.nanquantile(d[m], tail)), float(np.nanquantile(d[m], 1 - tail)))
-                       if np.isfinite(d[m]).any() else (float("nan"), float("nan")) for m in METRICS}
-                for name, d in draws.items()}
+    interval = {
+        name: {
+            m: (float(np.nanquantile(d[m], tail)), float(np.nanquantile(d[m], 1 - tail)))
+            if np.isfinite(d[m]).any()
+            else (float("nan"), float("nan"))
+            for m in METRICS
+        }
+        for name, d in draws.items()
+    }
     share = {}
     if headline is not None:
         mine = draws[headline]

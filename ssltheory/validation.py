@@ -1,6 +1,6 @@
 """Boundary checks shared by every public function of the theory rooms.
 
-scikit-learn's habit (STYLE.md): a public function converts and checks its inputs once, raising
+scikit-learn's habit: a public function converts and checks its inputs once, raising
 ``ValueError`` with a message that names the argument and what is wrong; inner functions then
 trust their input. Every check of this kind lives here, so that the same mistake reads the same
 way whichever function caught it.

@@ -64,7 +64,7 @@ def kruskal_length(points, alpha=1.0):
         ri, rj = root(i), root(j)
         if ri != rj:
             parent[ri] = rj
-            total += w ** alpha
+            total += w**alpha
             used += 1
     assert used == n - 1
     return total
@@ -80,8 +80,9 @@ def mst_dimension_loop(Z, n_sizes, min_points, repeats, seed, alpha=1.0):
     sizes = sorted({round(s) for s in np.geomspace(min_points, n_max, n_sizes)})
     xs, ys = [], []
     for size in sizes:
-        lengths = [kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha)
-                   for _ in range(repeats)]
+        lengths = [
+            kruskal_length(pool[rng.choice(n_max, size=size, replace=False)].tolist(), alpha) for _ in range(repeats)
+        ]
         xs.append(math.log(size))
         ys.append(sum(math.log(v) for v in lengths) / repeats)
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -118,8 +119,9 @@ def nesum_loop(Z):
     Z = np.asarray(Z, dtype=float)
     n, d = Z.shape
     mean = [sum(Z[i, k] for i in range(n)) / n for k in range(d)]
-    cov = [[sum((Z[i, a] - mean[a]) * (Z[i, b] - mean[b]) for i in range(n)) / (n - 1) for b in range(d)]
-           for a in range(d)]
+    cov = [
+        [sum((Z[i, a] - mean[a]) * (Z[i, b] - mean[b]) for i in range(n)) / (n - 1) for b in range(d)] for a in range(d)
+    ]
     lam = scipy.linalg.eigvalsh(np.array(cov))
     return float(lam.sum() / lam.max())
 
@@ -327,3 +329,45 @@ def test_nesum_undefined_cases():
         nesum(np.ones((5, 3)))
     with pytest.raises(ValueError, match="zero"):
         nesum_from_eigenvalues([0.0, 0.0])
+
+
+# ------------------------------------------------------------------------------------------
+# in the score registry and in `ssltheory score`
+
+BASELINE_FUNCTIONS = {
+    "twonn_dimension": lambda Z, labels: twonn_dimension(Z),
+    "mst_dimension": lambda Z, labels: mst_dimension(Z),
+    "alignment": lambda Z, labels: alignment(Z, labels),
+    "uniformity": lambda Z, labels: uniformity(Z),
+    "nesum": lambda Z, labels: nesum(Z),
+}
+
+
+def test_baselines_are_registered_and_scored_as_the_functions_compute_them(tmp_path):
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+    from ssltheory.metrics import SCORES, score_all
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(30), 4)
+    Z = rng.standard_normal((30, 16))[labels] + 0.3 * rng.standard_normal((120, 16))
+    scores = score_all(Z, labels)
+    for name, fn in BASELINE_FUNCTIONS.items():
+        assert not SCORES[name].ours and SCORES[name].provenance
+        assert scores.values[name] == pytest.approx(fn(Z, labels), rel=1e-9)
+    np.save(tmp_path / "Z.npy", Z)
+    np.save(tmp_path / "c.npy", labels)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["score", str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy"), "--json"]) == 0
+    payload = json.loads(out.getvalue())
+    for name, fn in BASELINE_FUNCTIONS.items():
+        assert payload[name] == pytest.approx(fn(Z, labels), rel=1e-9)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["score", str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy")]) == 0
+    for label in ("TwoNN ID", "MST ID", "alignment", "uniformity", "NESum"):
+        assert label in out.getvalue()

@@ -1,6 +1,6 @@
 """The bad-input table: every bad input, on the command line and through the library.
 
-Command line (DESIGN.md): exit code 2, exactly one line on stderr naming the problem, no
+Command line (docs/ARCHITECTURE.md, "Command line"): exit code 2, exactly one line on stderr naming the problem, no
 traceback and no warning. Library: a ``ValueError`` naming the problem (an ``OSError`` naming the
 path where the file system refuses). One test per input.
 

@@ -1,4 +1,5 @@
-"""``ssltheory check`` (DESIGN.md): exit 0 ideal, 1 not ideal, 2 bad input with one line on stderr."""
+"""``ssltheory check`` (docs/ARCHITECTURE.md, "Command line"): exit 0 ideal, 1 not ideal, 2 bad input
+with one line on stderr."""
 
 from __future__ import annotations
 

@@ -441,7 +441,7 @@ def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(points, 
     assert abs(lam.sum()) < 1e-9 and np.linalg.norm(lam @ C64) <= max(verdict.atol, 1e-12)
 
 
-# ---------------------------------------------------------------- bad input (DESIGN.md)
+# ---------------------------------------------------------------- bad input (docs/ARCHITECTURE.md)
 GOOD_Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 
 

@@ -77,6 +77,8 @@ def test_group_metrics_average_within_groups_by_hand():
     # group a selects 0.70 (regret 10), group b selects 0.60 (regret 30)
     assert flipped["regret"] == pytest.approx(20.0)
     assert flipped["worst_regret"] == pytest.approx(30.0)
+    singletons = group_metrics(score, acc, list("abcdef"))  # no group of two runs: nothing defined
+    assert all(math.isnan(v) for v in singletons.values())
     pooled = group_metrics(score, acc, ["all"] * 6)
     assert pooled["kendall"] == pytest.approx(scipy.stats.kendalltau(score, acc).statistic)
 
@@ -87,8 +89,9 @@ def test_bootstrap_shares_and_intervals():
     groups = np.repeat(["m1", "m2"], 20)
     perfect = acc.copy()
     reversed_ = -acc
-    out = bootstrap_protocol({"ours": perfect, "rev": reversed_, "same": perfect.copy()}, acc, groups,
-                             headline="ours", n_boot=200, seed=1)
+    out = bootstrap_protocol(
+        {"ours": perfect, "rev": reversed_, "same": perfect.copy()}, acc, groups, headline="ours", n_boot=200, seed=1
+    )
     assert out["share"]["rev"]["kendall"] == 1.0
     assert out["share"]["rev"]["regret"] == 1.0
     assert out["share"]["same"]["kendall"] == 0.0  # a tie is not a win
@@ -102,8 +105,13 @@ def test_bootstrap_shares_and_intervals():
         bootstrap_protocol({"a": perfect}, acc, groups, headline="b")
 
 
-@given(st.lists(st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, 3.5, np.nan]), st.integers(0, 3)),
-                         min_size=6, max_size=6), min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, 3.5, np.nan]), st.integers(0, 3)), min_size=6, max_size=6),
+        min_size=1,
+        max_size=8,
+    )
+)
 @settings(max_examples=60, deadline=None)
 def test_vectorised_resample_metrics_equal_the_scalar_functions(rows):
     """The bootstrap's batch path (one row per resample) gives the scalar functions' numbers."""

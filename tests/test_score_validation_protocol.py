@@ -26,8 +26,15 @@ def fixed_rows(headline: str = "perfect") -> list[dict]:
     for data in ("mnist", "patches"):
         for method in ("cissl", "dissl", "simclr"):
             for i in range(4):
-                rows.append({"data": data, "method": method, "z_dim": (8, 128)[i % 2], "n_classes": 60,
-                             "linear_accuracy": float(rng.uniform(0.3, 0.9))})
+                rows.append(
+                    {
+                        "data": data,
+                        "method": method,
+                        "z_dim": (8, 128)[i % 2],
+                        "n_classes": 60,
+                        "linear_accuracy": float(rng.uniform(0.3, 0.9)),
+                    }
+                )
     acc = np.array([r["linear_accuracy"] for r in rows])
     for name in sv.COMPARED:
         values = _raw_for(name, -acc if (name != sv.HEADLINE or headline == "reversed") else acc)
@@ -56,7 +63,7 @@ def test_protocol_table_point_values_and_verdict():
     assert within[sv.HEADLINE]["regret"] == 0.0
     acc = np.array([r["linear_accuracy"] for r in rows])
     # a backwards baseline selects the worst run of each (dataset, method) group
-    worst_gap = np.mean([100 * (acc[i:i + 4].max() - acc[i:i + 4].min()) for i in range(0, 24, 4)])
+    worst_gap = np.mean([100 * (acc[i : i + 4].max() - acc[i : i + 4].min()) for i in range(0, 24, 4)])
     for b in sv.BASELINES:
         assert within[b]["kendall"] == pytest.approx(-1.0)
         assert within[b]["regret"] == pytest.approx(worst_gap)

@@ -1,4 +1,4 @@
-"""Methods and heads: the trainer's interface, REFERENCE.md's heads and defaults, gradient flow.
+"""Methods and heads: the trainer's interface, docs/REFERENCE.md's heads and defaults, gradient flow.
 
 Tiny encoders and heads keep this file to a few seconds.
 """
@@ -215,7 +215,7 @@ def test_exact_issl_learns_separable_classes():
     assert logs["accuracy"] == 1.0 and logs["loss"] < 0.1
 
 
-# ---------------------------------------------------------------- heads as REFERENCE.md
+# ---------------------------------------------------------------- heads as docs/REFERENCE.md
 
 
 def _layer_signature(module: nn.Module) -> list[tuple]:

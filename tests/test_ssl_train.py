@@ -307,24 +307,46 @@ def test_a_second_writer_is_refused_naming_the_holders_pid(tmp_path, capsys):
     assert (Path(config.out) / "encoder.pt").exists()
 
 
+#: A first writer that holds its run after step 1 until the test releases it (files as signals
+#: between the processes), so the second writer always meets a run in progress, however fast either is.
+_HOLD_AFTER_STEP_1 = """
+import json, sys, time
+from pathlib import Path
+from ssltheory.ssl.train import TrainConfig, train
+holding, release = Path(sys.argv[2]), Path(sys.argv[3])
+
+def hold(step, record):
+    if step == 1:
+        holding.touch()
+        deadline = time.monotonic() + 300
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+train(TrainConfig.from_flags(**json.loads(sys.argv[1])), callback=hold)
+"""
+
+
 def test_two_concurrent_trains_on_one_out_the_second_is_refused_the_first_finishes_clean(tmp_path):
-    out = tmp_path / "run"
-    first = subprocess.Popen(_cli_train(out, "--quiet", steps=400), cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    out, holding, release = tmp_path / "run", tmp_path / "holding", tmp_path / "release"
+    kwargs = dict(method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=6, batch_size=16, hidden_dim=16,
+                  proj_dim=8, n_codes=12, log_every=1, quiet=True, out=str(out))
+    first = subprocess.Popen([sys.executable, "-c", _HOLD_AFTER_STEP_1, json.dumps(kwargs), str(holding), str(release)],
+                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "config.json").exists() and first.poll() is None and time.monotonic() < deadline:
+        deadline = time.monotonic() + 240
+        while not holding.exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert first.poll() is None, "the first run ended before the second could start; give it more steps"
-        second = subprocess.run(_cli_train(out, "--quiet", steps=400), cwd=REPO, env=_env(), capture_output=True,
+        assert holding.exists(), "the first run never reached its first step"
+        second = subprocess.run(_cli_train(out, "--quiet", steps=6), cwd=REPO, env=_env(), capture_output=True,
                                 text=True, timeout=120)
         assert second.returncode == 2 and f"pid {first.pid}" in second.stderr, second.stderr[-800:]
         assert len(second.stderr.strip().splitlines()) == 1
     finally:
+        release.touch()
         stdout, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr[-1500:]
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(1, 401))  # one run's lines, none mixed in
+    assert steps == list(range(1, 7))  # one run's lines, none mixed in
     assert not [p for p in out.iterdir() if ".tmp" in p.name]
 
 

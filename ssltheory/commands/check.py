@@ -5,10 +5,10 @@
 
 FEATURES.npy holds the codes (n, d); CLASSES.npy one non-negative integer class id per row (n,).
 Exit 0: ideal; 1: checked and not ideal (the output carries the certificate); 2: bad input, with
-one line on stderr naming the problem (raised here as ValueError, printed by ``ssltheory.cli``).
-The JSON output has DESIGN.md's fields: ideal, probe, n_points, n_classes, dim, conditions
-(name -> {ok, value, detail}), certificate (null or {task, witness}), plus mode ("tolerance" or
-"exact"). ``--exact`` decides the verdict in rational arithmetic (a proof; K up to a few
+one line on stderr naming the problem (raised here as InputError, printed by ``ssltheory.cli``).
+The JSON output has the fields of docs/ARCHITECTURE.md ("Command line"): ideal, probe, n_points,
+n_classes, dim, conditions (name -> {ok, value, detail}), certificate (null or {task, witness}),
+plus mode ("tolerance" or "exact"). ``--exact`` decides the verdict in rational arithmetic (a proof; K up to a few
 hundred); ``--verify`` says how a certificate is re-checked (witness ``verification``).
 """
 

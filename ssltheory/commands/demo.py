@@ -4,7 +4,7 @@
    affinely independent class codes (ideal for linear probes) and one with pairwise distinct codes
    in d < K - 1 (ideal for universal probes only). Prints each verdict and the certificate, and
    checks the certificate on its own with an exact LP (:func:`ssltheory.linearly_separable`).
-2. Trains CISSL and DISSL (REFERENCE.md objectives, narrowed heads) with the small CNN on the
+2. Trains CISSL and DISSL (docs/REFERENCE.md objectives, narrowed heads) with the small CNN on the
    embedded patch task (scikit-image pictures; label = source picture, so M is the label).
 3. Probes each trained encoder and a randomly initialised one on frozen, un-augmented features:
    multinomial logistic regression, weight decay chosen on the validation split, test accuracy.
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"batch-size must be at least 2, got {args.batch_size}")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"jobs must be a positive integer, got {args.jobs}")
+    from ssltheory.files import atomic_write_text
     from ssltheory.report import write_report
 
     if args.tol is not None and not 0 <= args.tol < 1:
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         "test accuracy of the ridge linear probe over the invariant " "binary tasks of the labels, found by adversarial search."
     )
     paths = write_report(out, sections, title="ssltheory demo: ideal-ness of learned representations", notes=notes)
-    (out / "exact_checks.json").write_text(json.dumps(examples, indent=2) + "\n")
+    atomic_write_text(out / "exact_checks.json", json.dumps(examples, indent=2) + "\n")
 
     print("\n== summary ==")
     print(_table(summary))

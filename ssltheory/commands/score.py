@@ -30,7 +30,7 @@ Output: the `Scores` (JSON with ``--json``; ``ideal_score`` and its components, 
 conditions and certificate), or their text form. ``--report DIR`` writes ``DIR/report.md`` with
 ``spectrum.png``, ``invariance.png`` and ``worst_task.png`` (`ssltheory.report.write_score_report`).
 
-Exit codes (DESIGN.md): 0 scored; 2 bad input (NaN features, a class with fewer than 2 views, a state
+Exit codes (ssltheory/cli.py): 0 scored; 2 bad input (NaN features, a class with fewer than 2 views, a state
 dict with missing or extra keys, ...), one line on stderr. A score is a measurement, not a verdict:
 ``ssltheory check`` gives the exact ideal / not-ideal answer with exit 1 when not ideal.
 """
@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="images to score (default test)")
     parser.add_argument("--classes-from", choices=("images", "labels"), default="images",
                         help="classes: each source image (default) or the data's labels (controlled runs)")
-    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER: "
-                        + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
+    parser.add_argument("--data", default=None,
+                        help="dataset of the images (default: the run's); required for ENCODER: " + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
     parser.add_argument("--data-dir", default=None, help="where the dataset's files are ("
                         + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")")
     parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")

@@ -36,6 +36,8 @@ _FIELDS: dict[str, tuple[object, str]] = {
     "seed": (int, "seed of everything random"),
     "checkpoint_every": (int, "steps between checkpoints (0: at the end)"),
     "log_every": (int, "steps between metrics.jsonl lines"),
+    "monitor_every": (int, "score the encoder on a fixed reference set (64 test images x 4 views of the reference "
+                           "augmentation) every N steps into metrics.jsonl, `ssltheory plot RUN` draws them; 0: off"),
 }
 
 
@@ -80,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(_flag(name), action="store_true", default=None, help=help_)
         else:
             parser.add_argument(_flag(name), type=kind, default=None, metavar=name.upper(), help=f"{help_} ({_preset_defaults(d, name)})")
-    group = parser.add_argument_group("method options", "each applies to the methods listed; default: the preset's, else the method's (REFERENCE.md)")
+    group = parser.add_argument_group("method options", "each applies to the methods listed; default: the preset's, else the method's (docs/REFERENCE.md)")
     for flag, entry in registry.cli_options().items():
         option, users = entry["option"], entry["methods"]
         per_method = ", ".join(

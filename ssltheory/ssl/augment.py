@@ -1,6 +1,6 @@
 """Batched SSL augmentations on the training device, deterministic given a ``torch.Generator``.
 
-The SimCLR-style pipeline of the paper's TinyImageNet runs, with a strength knob s (REFERENCE.md,
+The SimCLR-style pipeline of the paper's TinyImageNet runs, with a strength knob s (docs/REFERENCE.md,
 "Augmentations") [code]:
 
     RandomResizedCrop(size, scale=(min(1, 0.2/s), 1), ratio=(3/4, 4/3), bicubic)
@@ -366,7 +366,7 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, kernel: int) -> torch.Te
 
 
 def default_normalization(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Statistics used when none are given: ImageNet's (REFERENCE.md) for 3 channels, their
+    """Statistics used when none are given: ImageNet's (docs/REFERENCE.md) for 3 channels, their
     averages for 1 channel. Returns (mean, std)."""
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     if channels == 1:
@@ -379,7 +379,7 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
                        n_large: int = 2, n_small_crops: int = 0,
                        small_size: int | None = None, large_scale: tuple[float, float] | None = None,
                        small_scale: tuple[float, float] | None = None, jitter_scale: float = 1.0) -> SSLAugmentation:
-    """The augmentation of an SSL run (REFERENCE.md, "Augmentations") [code].
+    """The augmentation of an SSL run (docs/REFERENCE.md, "Augmentations") [code].
 
     Args:
         kind: ``simclr`` (strength s, default 1), ``coarse`` (s default 2, plus Gaussian blur with
@@ -441,6 +441,6 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
 
 def blur_kernel_size(image_size: int) -> int:
     """The coarse augmentation's blur kernel: int(0.1 x image size) rounded up to odd (7 at 64 px,
-    3 at 32 px, 3 at 28 px), at least 1 [code: REFERENCE.md]."""
+    3 at 32 px, 3 at 28 px), at least 1 [code: docs/REFERENCE.md]."""
     k = max(1, int(0.1 * image_size))
     return k if k % 2 == 1 else k + 1

@@ -6,7 +6,7 @@ method options from :mod:`ssltheory.ssl.methods` and the dataset names from
 
 Presets (:data:`PRESETS`, :meth:`TrainConfig.from_preset`); explicit values always override them:
 
-- ``paper``: the authors' TinyImageNet recipe (REFERENCE.md) [code]: ResNet-18, z 512, 300
+- ``paper``: the authors' TinyImageNet recipe (docs/REFERENCE.md) [code]: ResNet-18, z 512, 300
   epochs, batch 512 for SimCLR / CISSL and 256 for DINO / DISSL, the methods' reference heads
   (C = 16384 codes for DISSL, 1000 for DINO), autocast on the accelerator (the trainer's bf16).
 - ``cpu``: the demo's recipe (``ssltheory demo``): small CNN, z 128, 300 steps of batch 128,
@@ -23,7 +23,8 @@ from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.data import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS",
+           "RESUMABLE_KEYS", "default_preset", "preset_values", "small_image_options"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
@@ -58,7 +59,7 @@ AUGMENTATIONS = ("simclr", "coarse", "none")
 
 #: Config keys that may change between a run and its resumption without changing what is computed
 #: (where files go, where it runs, how often it reports).
-RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_every", "resume"})
+RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_every", "monitor_every", "resume"})
 
 #: Named recipes: TrainConfig fields, with per-method values under "per_method" and method options
 #: in flag style under "method" (aliases allowed; options a method lacks are skipped).
@@ -145,7 +146,7 @@ class TrainConfig:
     steps of the whole training split). ``lr=None`` means the paper's rule
     ``2e-3 * batch_size / 256`` [code]. ``method_options`` are the method's own options (heads,
     temperatures, codes: the registry entry in :mod:`ssltheory.ssl.methods` declares them and their
-    REFERENCE.md defaults); those not given take the defaults. ``label_views`` makes the second view
+    docs/REFERENCE.md defaults); those not given take the defaults. ``label_views`` makes the second view
     an augmentation of *another image of the same label*, so the maximal invariant M is the label
     (the paper's controlled CIFAR-10 design [code]).
     """
@@ -170,6 +171,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0  # 0: only at the end
     log_every: int = 10
+    monitor_every: int = 0  # 0: off; else ssltheory.monitor's scores every N steps into metrics.jsonl
     quiet: bool = False  # no progress, nothing printed
     resume: bool = False
     out: str = "runs/run"
@@ -255,8 +257,8 @@ class TrainConfig:
             raise InputError(f"aug_strength must be positive, got {self.aug_strength!r}")
         if self.aug == "none" and self.aug_strength is not None:
             raise InputError("aug_strength does not apply to aug 'none' (no augmentation)")
-        if self.n_small_crops < 0 or self.checkpoint_every < 0:
-            raise InputError("n_small_crops and checkpoint_every must be non-negative")
+        if self.n_small_crops < 0 or self.checkpoint_every < 0 or self.monitor_every < 0:
+            raise InputError("n_small_crops, checkpoint_every and monitor_every must be non-negative")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise InputError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
         if self.device.startswith("cuda"):
@@ -278,3 +280,31 @@ class TrainConfig:
         except ValueError:
             options = dict(self.method_options)
         return {**fields, **{f"method_options.{k}": v for k, v in options.items()}}
+
+
+def small_image_options(method: str, hidden_dim: int, n_codes: int) -> dict:
+    """Method options (flag names) of one arm below gpu scale, where the registry's ImageNet-sized
+    heads would dwarf a small CNN: codes and head widths shrink with the scale [derived].
+
+    - DINO and DISSL: ``n_codes`` codes.
+    - SwAV: ``n_codes`` prototypes (flag ``n_codes``) and a queue of as many projections per global
+      crop, which SwAV's authors add when the batch is small (below 256), so that Sinkhorn-Knopp
+      equipartitions over at least as many rows as prototypes; its 128-d projection is kept. Two
+      views, as every arm of the comparison (no multi-crop: Table 1 trains its rows alike; the
+      multi-crop comparison is Table 4's, E11).
+    - SimSiam: a projector of width ``hidden_dim`` throughout and the predictor's bottleneck a
+      quarter of it (SimSiam's 2048 / 512 ratio).
+    - others: none (the scale's ``hidden_dim`` reaches every method's head width separately).
+
+    Args:
+        method: a name of `ssltheory.ssl.methods.METHODS`.
+        hidden_dim: the scale's head width.
+        n_codes: the scale's number of codes.
+    """
+    if method in ("dino", "dissl"):
+        return {"n_codes": n_codes}
+    if method == "swav":
+        return {"n_codes": n_codes, "queue_length": n_codes}
+    if method == "simsiam":
+        return {"proj_dim": hidden_dim, "pred_dim": max(1, hidden_dim // 4)}
+    return {}

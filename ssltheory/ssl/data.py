@@ -20,7 +20,7 @@ Datasets (``load_dataset(name, data_dir, ...)``):
 Where a dataset has no validation split, it is drawn from the training set, stratified by label,
 with a fixed seed; nothing is ever selected on test. The label-augmentation sampler
 (:class:`SameLabelSampler`) draws "another image with the same label", which makes M the label as
-in the paper's controlled CIFAR-10 runs (REFERENCE.md) [code].
+in the paper's controlled CIFAR-10 runs (docs/REFERENCE.md) [code].
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # annotations only: the registry imports numpy and torch when
     import numpy as np
     import torch
 
-#: ImageNet statistics; REFERENCE.md normalises TinyImageNet with them [code].
+#: ImageNet statistics; docs/REFERENCE.md normalises TinyImageNet with them [code].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

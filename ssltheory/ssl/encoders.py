@@ -1,7 +1,7 @@
 """Image encoders phi: (B, C, H, W) float -> (B, z_dim), written in plain torch (no torchvision).
 
 - ResNet-18 / ResNet-50 (He et al. 2016, the "v1.5" variant: stride on the 3x3 conv of a
-  bottleneck) with the small-image stems of the ISSL paper's code [code, REFERENCE.md]: for images
+  bottleneck) with the small-image stems of the ISSL paper's code [code, docs/REFERENCE.md]: for images
   under 100 px the first conv is 3x3 with stride 1; the max-pool is removed at 32 px and below and
   kept above (64 px TinyImageNet keeps it); 100 px and more use the ImageNet stem (7x7 stride 2,
   max-pool).
@@ -31,7 +31,8 @@ from ssltheory.errors import InputError
 from ssltheory.ssl.config import ARCHS, STEMS, Stem
 from ssltheory.validation import as_count
 
-__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
+__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock",
+           "Bottleneck", "ARCHS"]
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -128,7 +129,7 @@ class ResNet(nn.Module):
         in_channels: image channels
         image_size: side of the (square) training images, in pixels; picks the stem (module docstring)
         z_dim: representation size; None keeps the trunk width (512 * block.expansion)
-        expansion_channels: hidden width of the `DimensionExpansion` block (512, REFERENCE.md)
+        expansion_channels: hidden width of the `DimensionExpansion` block (512, docs/REFERENCE.md)
         stem: a `Stem` overriding the one ``image_size`` picks (`stem_for_size`)
     """
 
@@ -144,7 +145,7 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         stem = stem_for_size(image_size) if stem is None else stem
-        conv1 = nn.Conv2d(in_channels, 64, kernel_size=stem.kernel, stride=stem.stride, padding=stem.padding, bias=False)
+        conv1 = nn.Conv2d(in_channels, 64, stem.kernel, stride=stem.stride, padding=stem.padding, bias=False)
         pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem.maxpool else nn.Identity()
         self.stem = nn.Sequential(conv1, nn.BatchNorm2d(64), nn.ReLU(inplace=True), pool)
 

@@ -1,4 +1,4 @@
-"""Projection heads of the ISSL paper's code (REFERENCE.md, "heads" row), with configurable widths.
+"""Projection heads of the ISSL paper's code (docs/REFERENCE.md, "heads" row), with configurable widths.
 
 Every head maps the representation z (B, z_dim) to what its loss consumes. The *family* of the
 head that scores z inside a loss is the probe family the representation is pushed to be ideal
@@ -6,7 +6,7 @@ for (THEORY.md T1 vs T2, T8, T9): CISSL's and DISSL's students are linear in z u
 normalisation or a batch-norm (an affine map at evaluation), SimCLR's and DINO's heads are MLPs.
 
 ==========================  ======================================================================
-head                        layers (defaults of REFERENCE.md)
+head                        layers (defaults of docs/REFERENCE.md)
 ==========================  ======================================================================
 `simclr_head`               Linear(z,1024) BN ReLU Linear(1024,128) BN(128); shared by both views
 `cissl_student_head`        Linear(z,128) BN(128); family "mlp" (Fig 7c's MLP-head arm):
@@ -60,7 +60,7 @@ def _check_width(value: object, name: str) -> int:
 
 
 def init_head_(module: nn.Module) -> nn.Module:
-    """Initialise every Linear / CosineLayer / batch-norm inside `module` as REFERENCE.md says; returns it."""
+    """Initialise every Linear / CosineLayer / batch-norm inside `module` as docs/REFERENCE.md says; returns it."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.trunc_normal_(m.weight, std=0.02)
@@ -153,14 +153,14 @@ class DINOHead(nn.Module):
 
     variant "original" (ours by default; the original DINO's ``DINOHead``, Caron et al. 2021):
     Linear(z, hidden) BN GELU Linear(hidden, bottleneck) (with bias), l2-normalise, `CosineLayer`.
-    variant "authors" (the ISSL authors' re-implementation, REFERENCE.md [code]): Linear(z, hidden)
+    variant "authors" (the ISSL authors' re-implementation, docs/REFERENCE.md [code]): Linear(z, hidden)
     BN GELU, l2-normalise the hidden output, Linear(hidden, bottleneck, no bias), l2-normalise,
     `CosineLayer`. The widths (1024 hidden, 256 bottleneck, C = 1000) and the cosine last layer are
     the authors' [code] in both.
 
     Args:
         z_dim: int
-        n_codes: int, default 1000 (REFERENCE.md: C = 1000 on TinyImageNet)
+        n_codes: int, default 1000 (docs/REFERENCE.md: C = 1000 on TinyImageNet)
         hidden_dim: int, default 1024
         bottleneck_dim: int, default 256
         variant: "original" or "authors"

@@ -56,7 +56,7 @@ __all__ = [
     "check_view_counts",
 ]
 
-#: REFERENCE.md: DINO's teacher temperature warms up over 50 of 300 epochs and the last layer is
+#: docs/REFERENCE.md: DINO's teacher temperature warms up over 50 of 300 epochs and the last layer is
 #: frozen for 1 epoch; with no explicit step counts these fractions of the run are used.
 _REFERENCE_EPOCHS = 300
 _DINO_WARMUP_EPOCHS = 50
@@ -98,7 +98,7 @@ class Method(nn.Module):
     """Base class: owns ``encoder``; validates the batch, then calls ``_step``. See the module docstring.
 
     A subclass's constructor takes ``encoder`` and, keyword-only and without defaults, the options of
-    its entry in ``ssl/methods.py``'s registry, which alone holds their defaults (REFERENCE.md's) and
+    its entry in ``ssl/methods.py``'s registry, which alone holds their defaults (docs/REFERENCE.md's) and
     help (``ssltheory train --help``); ``build_method`` passes every one.
     """
 
@@ -181,7 +181,7 @@ class Method(nn.Module):
 
 
 class SimCLRMethod(Method):
-    """SimCLR: one MLP head shared by both views + NT-Xent (THEORY.md T9; REFERENCE.md defaults).
+    """SimCLR: one MLP head shared by both views + NT-Xent (THEORY.md T9; docs/REFERENCE.md defaults).
 
     Across processes (``distributed``) the negatives are gathered.
     """
@@ -245,7 +245,7 @@ class DINOMethod(Method):
     with bias, then l2-normalise, then the cosine layer; the teacher head a copy of the
     student's; the teacher temperature warmed up linearly per step over 50/300 of the run (a
     smooth version of the per-epoch schedule) [derived].
-    ``variant="authors"`` follows the ISSL authors' re-implementation (REFERENCE.md) [code]: the
+    ``variant="authors"`` follows the ISSL authors' re-implementation (docs/REFERENCE.md) [code]: the
     centre updated inside each half of the symmetrised loss (once per teacher view, so twice a
     step with two views); l2-normalise the 1024-d output before a bias-free bottleneck; the
     teacher head re-initialised rather than copied; the teacher temperature warmed up per epoch

@@ -12,7 +12,7 @@ help text are generated from that entry.
 
 ``build_method(name, encoder, **options) -> Method``: options are checked against the entry (an
 unknown name or a wrong type is a ``ValueError`` naming it and listing the accepted ones); those
-not given take the entry's defaults (REFERENCE.md's). ``default_options(name)`` lists them. The
+not given take the entry's defaults (docs/REFERENCE.md's). ``default_options(name)`` lists them. The
 built-in classes' own keyword defaults agree with the entries (a test checks it).
 
 Options marked ``derived`` are set by the trainer from the run, not by the user: ``n_views`` from
@@ -50,7 +50,7 @@ class Option:
 
     Attributes:
         name: the keyword of the method's constructor (and the key in ``method_options``).
-        default: its value when not given (REFERENCE.md's where it has one).
+        default: its value when not given (docs/REFERENCE.md's where it has one).
         help: one line for ``ssltheory train --help``.
         kind: ``int``, ``float``, ``str`` or ``bool``; None: the type of ``default``.
         choices: the allowed values, or None for any value of ``kind``.
@@ -154,7 +154,7 @@ def _views(kind: str) -> tuple[Option, ...]:
     return (Option("n_views", 1, "views per image (2 with label views)", minimum=1, derived=True),)
 
 
-#: The registry: method name -> entry. REFERENCE.md's defaults; pass smaller widths for CPU runs.
+#: The registry: method name -> entry. docs/REFERENCE.md's defaults; pass smaller widths for CPU runs.
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
@@ -287,7 +287,7 @@ def method_spec(name: object) -> MethodSpec:
 
 
 def default_options(name: str) -> dict[str, object]:
-    """The options ``build_method(name, ...)`` accepts, with their defaults (REFERENCE.md), in order."""
+    """The options ``build_method(name, ...)`` accepts, with their defaults (docs/REFERENCE.md), in order."""
     return {o.name: o.default for o in _spec(name).options}
 
 

@@ -3,12 +3,12 @@
 The paper scores a representation by how well a probe family F fits invariant tasks (THEORY.md
 section 0: LIN, UNI; kNN and bounded MLPs as extensions). Here the probes are fitted on the
 labelled training split and every hyperparameter (weight decay, MLP epoch, k) is chosen on a
-validation split, never on test: REFERENCE.md notes that the authors' code picks them on test.
+validation split, never on test: docs/REFERENCE.md notes that the authors' code picks them on test.
 
 - :func:`extract_features`: encoder + images -> float32 features (N, d).
 - :class:`LinearProbe`: multinomial logistic regression (LIN), full batch, L-BFGS in torch with a
   feature-covariance preconditioner, started from LDA and warm-started along a weight-decay grid.
-- :class:`MLPProbe`: two hidden layers with BatchNorm (REFERENCE.md: 2048 wide), Adam, the epoch
+- :class:`MLPProbe`: two hidden layers with BatchNorm (docs/REFERENCE.md: 2048 wide), Adam, the epoch
   chosen on validation (a finite stand-in for UNI).
 - :class:`KNNProbe`: cosine k-nearest neighbours.
 
@@ -475,7 +475,7 @@ def _lbfgs(value_and_grad, x, precondition, max_iter: int, tol: float, history: 
 
 
 class MLPProbe:
-    """Two hidden layers with BatchNorm and ReLU, then a linear layer (REFERENCE.md's MLP probe,
+    """Two hidden layers with BatchNorm and ReLU, then a linear layer (docs/REFERENCE.md's MLP probe,
     2048 wide; narrower is fine on a CPU). A finite member of THEORY.md's UNI family.
 
     Trained with Adam (cosine learning rate) on standardised features, minibatches of

@@ -28,7 +28,7 @@ stem, said so in ``stem_source``; a 3x3 conv with no record is refused until ``s
 (``cifar``, padding 1, or solo-learn's ``cifar-pad2``). Every error names what was seen and the
 option to pass.
 
-The paper's authors published ImageNet ResNet-50 DISSL encoders (REFERENCE.md, "ImageNet,
+The paper's authors published ImageNet ResNet-50 DISSL encoders (docs/REFERENCE.md, "ImageNet,
 ResNet-50 DISSL": 2048 or 8192 dimensions, 100 to 800 epochs) [code]. This module maps such a
 state dict, read from a local file (nothing is downloaded), onto our encoder, strictly.
 
@@ -106,7 +106,7 @@ _SEQUENTIAL = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "lay
 #: Where the authors host the files (for users with internet; never used by this code).
 RELEASE_URL = "https://github.com/YannDubs/Invariant-Self-Supervised-Learning/releases"
 
-#: hub entry point -> representation size (REFERENCE.md; hubconf.py [code]).
+#: hub entry point -> representation size (docs/REFERENCE.md; hubconf.py [code]).
 RELEASED = {
     "dissl_resnet50_d2048_e100_m2": 2048,
     "dissl_resnet50_d8192_e100_m2": 8192,
@@ -265,7 +265,7 @@ class LoadedResNet:
         if self.dropped:
             parts.append("dropped " + ", ".join(f"{group} ({n} tensors)" for group, n in self.dropped))
         if self.metadata:
-            parts.append("metadata not used: " + ", ".join(self.metadata))
+            parts.append("non-tensor entries: " + ", ".join(self.metadata))
         return "; ".join(parts)
 
 
@@ -325,8 +325,9 @@ def flatten_checkpoint(obj, prefix: str = "") -> tuple[dict, dict]:
     other: dict = {}
     if isinstance(obj, torch.Tensor):
         tensors[prefix[:-1]] = obj
-    elif isinstance(obj, dict) or isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor))
-                                                                         for v in obj):
+    elif isinstance(obj, dict) or (
+        isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor)) for v in obj)
+    ):
         items = obj.items() if isinstance(obj, dict) else enumerate(obj)
         for key, value in items:
             t, o = flatten_checkpoint(value, f"{prefix}{key}.")
@@ -537,7 +538,8 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     loaded = to_encoder_state(state, encoder)
     encoder.load_state_dict(loaded)
     info = LoadedResNet(arch, int(encoder.out_dim), stem_name, stem_source, backbone.layout, backbone.prefix,
-                        tuple(ignored), _dropped_groups(outside, backbone.prefix), tuple(sorted({k.split('.')[0] for k in metadata})),
+                        tuple(ignored), _dropped_groups(outside, backbone.prefix),
+                        tuple(sorted({k.split(".")[0] for k in metadata})),
                         tuple(b.prefix for b in find_backbones(tensors)), len(loaded))
     return encoder.eval(), info
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ssltheory.errors import InputError
-from ssltheory.files import atomic_output, atomic_write_text
+from ssltheory.files import append_json_line, atomic_output, atomic_write_text
 from ssltheory.ssl import methods
 from ssltheory.ssl.config import RESUMABLE_KEYS
 
@@ -109,10 +109,8 @@ class RunDir:
     # ---- metrics.jsonl
 
     def append_metrics(self, record: dict) -> None:
-        """Append one JSON line to metrics.jsonl (flushed)."""
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        """Append one JSON line to metrics.jsonl (flushed; `ssltheory.files.append_json_line`)."""
+        append_json_line(self.metrics_path, record)
 
     def truncate_metrics(self, step: int) -> str | None:
         """Keep the metrics lines of steps <= ``step`` (those a resumed run will not repeat); drop a
@@ -278,13 +276,21 @@ def saved_identity(saved: dict) -> dict:
     return {**plain, **{f"method_options.{k}": v for k, v in dict(options).items()}}
 
 
+def differing_keys(saved: dict, config) -> list[str]:
+    """The one "same run?" rule: the keys (method options as ``method_options.NAME``) on which the
+    saved config dict ``saved`` and the TrainConfig ``config`` differ, resumable keys and run
+    facts ignored, sorted; [] when ``saved`` is a run of ``config``."""
+    current, before = config.identity(), saved_identity(saved)
+    return sorted(k for k in set(current) | set(before) if before.get(k) != current.get(k))
+
+
 def refuse_other_config(saved: object, config, what: str) -> None:
-    """Raise ValueError naming every key (method options as ``method_options.NAME``) on which the
-    saved config dict ``saved`` and the TrainConfig ``config`` differ, ignoring resumable keys."""
+    """Raise InputError naming every key of :func:`differing_keys` (the saved config dict ``saved``
+    against the TrainConfig ``config``), or when ``saved`` is not a dict."""
     if not isinstance(saved, dict):
         raise InputError(f"{what} does not record a training configuration (a JSON object); delete it or choose another --out")
+    keys = differing_keys(saved, config)
     current, before = config.identity(), saved_identity(saved)
-    keys = sorted(k for k in set(current) | set(before) if before.get(k) != current.get(k))
     if keys:
         detail = ", ".join(f"{k} ({before.get(k)!r} there, {current.get(k)!r} here)" for k in keys)
         raise InputError(f"{what} comes from another configuration; differing keys: {detail}")

@@ -4,7 +4,7 @@ Reads top to bottom like nanoGPT's ``train.py`` or DINO's ``main_dino.py``: conf
 model, optimiser, resume, then one loop (sample, augment, step, log, checkpoint). The step itself
 is :func:`train_step`, public so that the throughput benchmark times the trainer's own code.
 
-Faithful to the authors' public code (REFERENCE.md) [code]: Adam, learning rate
+Faithful to the authors' public code (docs/REFERENCE.md) [code]: Adam, learning rate
 ``2e-3 * batch_size / 256``, weight decay 1e-6, linear warm-up then cosine decay, gradient
 clipping by value 2, both views through the encoder in one batch, mixed precision on the
 accelerator (bf16 here). Departs from it on purpose where their code has a known problem: the
@@ -162,7 +162,7 @@ class NonFiniteWatch:
 def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tensor | None, optimizer: torch.optim.Optimizer,
                scheduler, params: list[torch.Tensor], step: int, total_steps: int, *, world_size: int = 1,
                autocast=None, watch: NonFiniteWatch | None = None) -> tuple[torch.Tensor, dict, float]:
-    """One optimiser step of the trainer, from augmented views to updated weights [code: REFERENCE.md].
+    """One optimiser step of the trainer, from augmented views to updated weights [code: docs/REFERENCE.md].
 
     ``method.training_step`` under ``autocast`` (the trainer passes bf16 autocast on CUDA, off
     elsewhere; None: no autocast), a finiteness check agreed by every rank, backward, gradients
@@ -413,6 +413,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
                 "config": dataclasses.asdict(config),
             })
 
+    monitor = _reference_monitor(config, dataset, encoder) if is_main and config.monitor_every else None
+
     # ---- the loop
     autocast = settings.autocast(device)
     watch = NonFiniteWatch(device)  # the loss's finiteness, read on the host only when the loop reads anyway
@@ -437,7 +439,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
             step += 1
             logged = step % config.log_every == 0 or step == total_steps
             checkpoint_due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
-            if not (logged or checkpoint_due or callback is not None):
+            monitored = monitor is not None and (step % config.monitor_every == 0 or step == total_steps)
+            if not (logged or checkpoint_due or monitored or callback is not None):
                 progress.update(1)
                 continue  # nothing read back from the device on this step
             try:
@@ -452,6 +455,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 
             if is_main and logged:
                 run.append_metrics(record)
+            if monitored:
+                run.append_metrics(monitor.score(step))  # on this step only; restores modes and random states
             if callback is not None and callback(step, record) and step < total_steps:
                 return run.path  # stopped early: nothing more is written, as after an interruption
             if checkpoint_due:
@@ -470,6 +475,16 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 # ----------------------------------------------------------------------------------------------
 # Pieces of the loop
 # ----------------------------------------------------------------------------------------------
+
+
+def _reference_monitor(config: TrainConfig, dataset, encoder: nn.Module):
+    """The `ssltheory.monitor.IdealnessMonitor` of ``--monitor-every``: the encoder on the first
+    images of the test split (never trained on), each its own class, views of the reference augmentation."""
+    from ssltheory.monitor import IdealnessMonitor
+
+    part = dataset.test if len(dataset.test) >= 2 else dataset.val
+    return IdealnessMonitor(encoder, part.images, every=config.monitor_every, mean=dataset.mean, std=dataset.std,
+                            seed=config.seed)
 
 
 class _EpochSampler:

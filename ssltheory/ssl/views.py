@@ -36,6 +36,7 @@ __all__ = [
     "reference_augmentation",
     "describe_augmentation",
     "sample_views",
+    "draw_views",
     "view_classes",
     "encode_views",
     "score_encoder",
@@ -107,12 +108,24 @@ def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *
         return out
     chunks = []
     for _ in range(n_views):
-        views = [augmentation.view(images[s:s + batch_size], 0, generator=generator) for s in range(0, len(images), batch_size)]
-        chunks.append(extract_features(encoder, torch.cat(views), batch_size=batch_size, device=device,
+        views = draw_views(images, augmentation, 1, generator=generator, batch_size=batch_size)
+        chunks.append(extract_features(encoder, views, batch_size=batch_size, device=device,
                                        keep_on_device=keep_on_device))
         if progress is not None:
             progress.update(1)
     return torch.cat(chunks) if keep_on_device else np.concatenate(chunks)
+
+
+def draw_views(images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
+               batch_size: int = 256) -> torch.Tensor:
+    """``n_views`` augmented views of each image, normalised, view-major: float32 (n_views * N, C, h, w).
+
+    Drawn on the CPU batch by batch (``batch_size`` images) with ``generator``, in the order
+    `sample_views` draws them, so the same generator gives the same views (the first large view of
+    ``augmentation``). ``images``: uint8 or [0, 1] float (N, C, H, W).
+    """
+    return torch.cat([augmentation.view(images[s:s + batch_size], 0, generator=generator)
+                      for _ in range(n_views) for s in range(0, len(images), batch_size)])
 
 
 def view_classes(n_images: int, n_views: int, labels=None) -> np.ndarray:

@@ -42,7 +42,7 @@ class CISSLLoss(nn.Module):
     each row is at least log 2 (THEORY.md T8).
 
     Args:
-        temperature: float, default 0.07 (REFERENCE.md)
+        temperature: float, default 0.07 (docs/REFERENCE.md)
         distributed ("auto", True or False, default "auto"):
             Whether the teacher targets are gathered from every process with gradients
             (`ssltheory.ssl.losses.distributed`); rows stay local.

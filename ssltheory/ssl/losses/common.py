@@ -1,6 +1,6 @@
 """Boundary checks, the float32 rule and the logs rule shared by every loss in this package.
 
-REFERENCE.md: "Loss maths in float32 under mixed precision" [code]. Each loss casts its inputs with
+docs/REFERENCE.md: "Loss maths in float32 under mixed precision" [code]. Each loss casts its inputs with
 `.float()` and runs inside `float32_maths(x)`, which switches autocast off on x's device type so
 that softmax, log and exp are never computed in bf16/fp16.
 

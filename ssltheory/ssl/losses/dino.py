@@ -1,6 +1,6 @@
 """DINO's self-distillation loss with a centred, sharpened EMA teacher (Caron et al. 2021).
 
-The loss form, temperatures and centre momentum are those of the ISSL paper's code (REFERENCE.md)
+The loss form, temperatures and centre momentum are those of the ISSL paper's code (docs/REFERENCE.md)
 [code]; the centre is updated once per call, as in the original DINO (the authors' re-implementation
 updates it inside each half of the symmetrised loss: ``DINOMethod(variant="authors")`` calls this
 loss once per teacher view). In THEORY.md's terms DINO is a
@@ -36,13 +36,13 @@ class DINOLoss(nn.Module):
     ``log s_w = log_softmax(g_s(w) / student_temperature)``, the loss is the mean over ordered
     pairs (v, w), v a teacher view, w any student view, w != v, of ``mean_rows -sum_c t_v log s_w``
     [paper: Caron et al. 2021 eq. 2-3; code: DINO ``DINOLoss``]. With two views this is the
-    symmetrised CE(t_a, s_b) / 2 + CE(t_b, s_a) / 2 of REFERENCE.md. After computing the loss the
+    symmetrised CE(t_a, s_b) / 2 + CE(t_b, s_a) / 2 of docs/REFERENCE.md. After computing the loss the
     centre is updated (no gradient) as ``center <- m center + (1 - m) mean(g_t)`` over the global
     batch of all teacher views.
 
     Args:
         n_codes (int):
-            C, the number of teacher/student outputs (REFERENCE.md: 1000).
+            C, the number of teacher/student outputs (docs/REFERENCE.md: 1000).
         student_temperature: float, default 0.1
         teacher_temperature (float, default 0.07):
             Used when `forward` is not given one; the warm-up 0.04 -> 0.07 is the method's schedule.

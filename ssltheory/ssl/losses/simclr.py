@@ -28,7 +28,7 @@ class NTXentLoss(nn.Module):
     THEORY.md T6 with instance classes, through a shared nonlinear head (T9).
 
     Args:
-        temperature (float, default 0.07 (REFERENCE.md)):
+        temperature (float, default 0.07 (docs/REFERENCE.md)):
             Divides the cosine similarities.
         distributed ("auto", True or False, default "auto"):
             Whether negatives are gathered from every process (with gradients; see
