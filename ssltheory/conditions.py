@@ -385,8 +385,7 @@ def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray
     n, d = X.shape
     mean = np.zeros(d)
     for start in range(0, n, BLOCK_ROWS):
-        mean += np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64).sum(axis=0) / unit
-    mean /= max(n, 1)
+        mean += (np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit).sum(axis=0) / max(n, 1)
 
     def rows(start):
         return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - mean
