@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import metrics
 from ssltheory.conditions import is_ideal
+from ssltheory.testing.strategies import fraction_of_profile
 from ssltheory.view_statistics import ViewStatistics, split_views, tolerance_rule
 
 seeds = st.integers(0, 2**31 - 1)
@@ -30,7 +31,7 @@ def noisy_views(seed, K, d, views, noise):
 # the statistics against loops over views
 
 
-@settings(max_examples=25, deadline=None)
+@fraction_of_profile(0.42)
 @given(seeds, st.integers(1, 6), st.integers(1, 7), st.integers(2, 4), st.sampled_from([0.0, 0.3]),
        st.integers(1, 7))
 def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chunk_rows):
@@ -51,7 +52,7 @@ def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chun
         assert stats.within_per_class.sum() == 0.0 and not stats.within.any()
 
 
-@settings(max_examples=25, deadline=None)
+@fraction_of_profile(0.42)
 @given(seeds, st.integers(2, 5), st.integers(1, 6), st.integers(2, 4), st.sampled_from([1e-4, 0.3]),
        st.sampled_from([0.0, 1e-3]))
 def test_ridge_probe_matches_a_from_scratch_ridge_fit(seed, K, d, views, noise, ridge):
