@@ -147,7 +147,7 @@ def test_scores_without_a_tolerance_agree_on_float32_and_float64_input(name):
     assert value32 == pytest.approx(value64, rel=1e-4, abs=1e-6)
 
 
-@settings(max_examples=15, deadline=None)
+@fraction_of_profile(0.25)
 @given(seeds, st.integers(2, 6), st.integers(2, 8), st.sampled_from([0.3, 1.0, 3.0]))
 def test_ridge_log_loss_is_the_cross_fitted_temperature_loss_found_by_a_grid(seed, K, d, noise):
     """Oracle: for each half, the beta minimizing the softmax log-loss on a fine grid (then refined by a
@@ -184,7 +184,7 @@ def test_ridge_log_loss_is_the_cross_fitted_temperature_loss_found_by_a_grid(see
 # the not-invariant certificate's pair search (conditions._first_cross_class_pair)
 
 
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 @given(seeds, st.integers(2, 60), st.sampled_from([1, 3, 80, 150]), st.integers(2, 5), st.floats(0.05, 3.0))
 def test_cross_class_pair_search_agrees_with_brute_force(seed, n, d, K, quantile_scale):
     from ssltheory.conditions import _first_cross_class_pair
