@@ -22,7 +22,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test,testing,lint]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch==2.13.0 -e '.[test,testing,lint,lightning]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

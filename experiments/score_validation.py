@@ -64,7 +64,8 @@ from ssltheory.ranking import (  # noqa: F401 (fig7b)
     spearman,
 )
 from ssltheory.ssl.augment import Normalize
-from ssltheory.ssl.data import default_data_dir, load_dataset
+from ssltheory.ssl.data import load_dataset
+from ssltheory.ssl.datasets import default_data_dir
 from ssltheory.ssl.probes import LinearProbe, extract_features
 from ssltheory.ssl.train import TrainConfig, load_run, train
 from ssltheory.ssl.views import encode_views, reference_augmentation

@@ -43,6 +43,7 @@ SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "probe": (("ssltheory.commands.probe",),
               "fit linear / MLP / kNN probes on a trained run's frozen features"),
     "score": (("ssltheory.commands.score",), "score a run, encoder or features against the ideal conditions"),
+    "plot": (("ssltheory.commands.plot",), "draw a run's loss and monitored scores (train --monitor-every) by step"),
     "experiment": (("ssltheory.commands.experiment",),
                    "run an experiment (synthetic, score-validation, ...) and write CSV + PNG"),
     "figures": (("ssltheory.commands.figures",), "regenerate every figure of figures/ (all experiments at one scale)"),
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()  # bare `ssltheory`: list the commands
             return 0 if not argv else EXIT_USAGE
         args = parser.parse_args(argv)
+        from ssltheory.threads import apply_thread_policy
+
+        apply_thread_policy()  # torch and BLAS threads: one owner (SSLTHEORY_THREADS overrides)
         return int(module.run(args) or 0)
     except BrokenPipeError:
         _quiet_stdout()

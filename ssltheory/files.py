@@ -72,6 +72,17 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
         raise
 
 
+def append_json_line(path: str | os.PathLike, record: dict) -> None:
+    """Append ``record`` (made `jsonable`) as one line to the JSON-lines file ``path``, flushed.
+
+    The one exception to whole-file writing: a log grows by lines. A process killed mid-line leaves
+    at most a half-written last line, which the readers drop (``ssltheory.ssl.runs.read_metrics``).
+    """
+    with open(path, "a") as f:
+        f.write(json.dumps(jsonable(record)) + "\n")
+        f.flush()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` whole (temporary file, fsync, rename); returns ``path``."""
     path = Path(path)

@@ -40,6 +40,8 @@ Layout of OUT (one owner: this module)::
     OUT/results/<id>.json    one result row per finished run (training settings, probe accuracies, scores)
     OUT/table.md, table.csv  the table over every row: one line per point, mean +- sd over its seeds
     OUT/submitit/            submitit's job folders (logs of every job)
+    OUT/jobs.json            run id -> the job it was last submitted as ({"job_id", "executor", "submitted"}),
+                             written whole (files.write_json) right after each submission
 
 A run's id is a hash of its complete training settings and seed, so a sweep is idempotent: a run
 whose result row exists is skipped, one whose ``encoder.pt`` exists is only probed and scored, a
@@ -49,6 +51,14 @@ re-running the same command after any interruption completes the sweep. Executor
 concurrency cap; a job pre-empted or timed out is requeued by submitit and resumes from its
 checkpoint), ``local`` starts one process per run on this machine with at most ``parallel`` alive,
 ``debug`` runs every job in this process (tests).
+
+On Slurm, ``ssltheory sweep`` submits and returns (``wait=True`` / ``--wait`` blocks until every
+job ends and writes the table); the job ids are kept in ``OUT/jobs.json``. A re-run (or
+``--status``, `sweep_status`) asks Slurm for each recorded job's state (submitit's ``sacct``
+query; ``squeue`` for jobs sacct does not know yet) and never resubmits a run whose job is queued
+or running; it resubmits the runs whose job failed, was cancelled, timed out, or ended without a
+result row. A job neither command knows (``unknown``: accounting off, or long purged) is left
+alone unless ``resubmit_unknown`` / ``--resubmit-unknown`` says it is dead.
 """
 
 from __future__ import annotations
@@ -68,7 +78,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssltheory.errors import InputError
-from ssltheory.files import atomic_write_text, jsonable
+from ssltheory.files import atomic_write_text, jsonable, write_json
 from ssltheory.ssl import methods as registry
 from ssltheory.ssl.config import TrainConfig
 
@@ -80,6 +90,10 @@ __all__ = [
     "expand_runs",
     "run_one",
     "run_sweep",
+    "sweep_status",
+    "read_jobs",
+    "read_sweep_dir",
+    "RunState",
     "read_results",
     "results_table",
     "EXECUTORS",
@@ -321,9 +335,11 @@ def run_one(spec: dict, out: str) -> dict:
     resumed. The row's ``resumed_from`` says which: None (trained from scratch), "checkpoint"
     or "finished". torch and the BLAS libraries use one thread (a sweep runs several jobs side by side).
     """
-    import torch
+    import torch  # noqa: F401 (loaded first, so that the policy below limits its pool)
 
-    torch.set_num_threads(1)
+    from ssltheory.threads import apply_thread_policy
+
+    apply_thread_policy(1)
     out_dir = Path(out)
     result_path = out_dir / "results" / f"{spec['run_id']}.json"
     if result_path.exists():
@@ -391,13 +407,129 @@ def _write_json(path: Path, record: dict) -> None:
 # ---- the sweep --------------------------------------------------------------------------------
 
 
+#: Slurm job states (sacct / squeue) of a job that is still in the queue or on a node.
+_QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED", "RESV_DEL_HOLD"}
+_RUNNING = {"RUNNING", "COMPLETING", "RESIZING", "SIGNALING", "STAGE_OUT"}
+JOBS_FILE = "jobs.json"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where one run of a sweep stands: ``state`` is ``finished`` (its result row exists),
+    ``queued``, ``running``, ``failed`` (its job ended without a row: ``detail`` says how),
+    ``unknown`` (a recorded job neither sacct nor squeue knows) or ``not submitted``."""
+
+    run_id: str
+    label: str
+    seed: int
+    state: str
+    job_id: str | None = None
+    detail: str = ""
+
+
+def read_sweep_dir(out: str | os.PathLike) -> SweepConfig:
+    """The `SweepConfig` a sweep directory was run with (``OUT/sweep.json``); ValueError if it is none."""
+    path = Path(out) / "sweep.json"
+    if not path.is_file():
+        raise InputError(f"{out} is not a sweep directory (no sweep.json); run `ssltheory sweep CONFIG --out {out}`")
+    try:
+        return SweepConfig(**json.loads(path.read_text())["config"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(f"{path} is corrupt (not a sweep's configuration)") from None
+
+
+def read_jobs(out: str | os.PathLike) -> dict:
+    """``OUT/jobs.json``: run id -> {"job_id", "executor", "submitted"} ({} when absent)."""
+    path = Path(out) / JOBS_FILE
+    if not path.exists():
+        return {}
+    try:
+        jobs = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{path} is corrupt (not valid JSON); move it away only if none of its jobs runs") from None
+    if not isinstance(jobs, dict):
+        raise InputError(f"{path} is not a JSON object of run id -> job")
+    return jobs
+
+
+def _record_jobs(out: Path, kind: str, runs: list, jobs: list) -> None:
+    """Add the just-submitted jobs to OUT/jobs.json, written whole."""
+    recorded = read_jobs(out)
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for run, job in zip(runs, jobs):
+        recorded[run.run_id] = {"job_id": str(job.job_id), "executor": kind, "submitted": now}
+    write_json(out / JOBS_FILE, recorded)
+
+
+def _slurm_states(folder: Path, job_ids: list[str]) -> dict[str, str]:
+    """job id -> Slurm state: submitit's sacct query for all, then ``squeue`` for those sacct does not know."""
+    import subprocess
+
+    from submitit.slurm.slurm import SlurmJob
+
+    if not job_ids:
+        return {}
+    jobs = [SlurmJob(folder=folder, job_id=job_id) for job_id in job_ids]
+    SlurmJob.watcher.update()  # one sacct call for every registered job, now (its cache may be minutes old)
+    states = {job.job_id: SlurmJob.watcher.get_state(job.job_id, mode="cache").split()[0] for job in jobs}
+    unknown = [job_id for job_id, state in states.items() if state == "UNKNOWN"]
+    if unknown:
+        try:
+            listing = subprocess.run(["squeue", "--noheader", "--array", "--format=%i|%T",
+                                      f"--jobs={','.join(sorted({j.split('_')[0] for j in unknown}))}"],
+                                     capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            listing = ""
+        for line in listing.splitlines():
+            job_id, _, state = line.strip().partition("|")
+            if job_id in states and states[job_id] == "UNKNOWN" and state:
+                states[job_id] = state.strip().split()[0]
+    return states
+
+
+def sweep_status(config: SweepConfig, out: str | os.PathLike) -> list[RunState]:
+    """The `RunState` of every run of ``config`` in the sweep directory ``out`` (asks Slurm for
+    the recorded Slurm jobs; a local or debug job is finished or not, its process being gone)."""
+    out = Path(out)
+    jobs = read_jobs(out)
+    runs = expand_runs(config)
+    slurm = [jobs[r.run_id]["job_id"] for r in runs if r.run_id in jobs and jobs[r.run_id].get("executor") == "slurm"
+             and not (out / "results" / f"{r.run_id}.json").exists()]
+    states = _slurm_states(out / "submitit", slurm)
+    result = []
+    for run in runs:
+        job = jobs.get(run.run_id, {})
+        job_id = job.get("job_id")
+        if (out / "results" / f"{run.run_id}.json").exists():
+            state, detail = "finished", ""
+        elif job_id is None:
+            state, detail = "not submitted", ""
+        elif job.get("executor") != "slurm":
+            state, detail = "failed", f"its {job.get('executor')} job ended without a result row"
+        else:
+            slurm_state = states.get(job_id, "UNKNOWN")
+            if slurm_state in _QUEUED:
+                state, detail = "queued", slurm_state
+            elif slurm_state in _RUNNING:
+                state, detail = "running", slurm_state
+            elif slurm_state == "UNKNOWN":
+                state, detail = "unknown", "neither sacct nor squeue knows this job"
+            else:
+                state, detail = "failed", f"job {slurm_state} without a result row (log: submitit/{job_id}_0_log.err)"
+        result.append(RunState(run.run_id, run.label, run.seed, state, job_id, detail))
+    return result
+
+
 def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None = None, parallel: int | None = None,
-              poll_s: float = 1.0, echo=None) -> dict:
-    """Submit every run of ``config`` not yet finished, wait for them, write the table.
+              wait: bool | None = None, resubmit_unknown: bool = False, poll_s: float = 1.0, echo=None) -> dict:
+    """Submit every run of ``config`` that is neither finished nor queued / running, then wait for
+    them (local, debug, or ``wait=True``) or return at once (Slurm by default); write the table.
 
     ``kind`` / ``parallel`` override the [executor] section. Returns ``{"runs": n, "skipped": n
-    already finished, "failed": [(run_id, error line)], "rows": result rows, "wall_s": seconds,
-    "table": path of table.md}``. ``echo(text)`` is told what happens (a line per event).
+    already finished, "submitted": [run ids submitted now], "active": [run ids left queued or
+    running (or unknown) from an earlier submission], "waited": bool, "failed": [(run_id, error
+    line)], "rows": result rows, "wall_s": seconds, "table": path of table.md}``. ``echo(text)``
+    is told what happens (a line per event).
     """
     import submitit
 
@@ -407,20 +539,36 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     if parallel is not None:
         config = dataclasses.replace(config, executor={**config.executor, "parallel": parallel})
     _check_config(config)
+    kind = config.executor_setting("kind")
+    wait = kind != "slurm" if wait is None else bool(wait or kind != "slurm")
     out = Path(out)
     runs = expand_runs(config)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "sweep.json", {"config": dataclasses.asdict(config), "runs": [r.to_dict() for r in runs]})
     started = time.perf_counter()
-    todo = [r for r in runs if not (out / "results" / f"{r.run_id}.json").exists()]
-    echo(f"{len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to do "
-         f"({config.executor_setting('kind')}, {config.executor_setting('parallel')} at a time)")
+    states = {s.run_id: s for s in sweep_status(config, out)}
+    leave = {"finished", "queued", "running"} | (set() if resubmit_unknown else {"unknown"})
+    todo = [r for r in runs if states[r.run_id].state not in leave]
+    active = [r for r in runs if states[r.run_id].state in leave - {"finished"}]
+    finished = sum(states[r.run_id].state == "finished" for r in runs)
+    echo(f"{len(runs)} runs, {finished} already finished, {len(active)} queued or running, {len(todo)} to submit "
+         f"({kind}, {config.executor_setting('parallel')} at a time)")
+    for run in active:
+        echo(f"left alone: {run.run_id} ({run.label}, seed {run.seed}) is {states[run.run_id].state} "
+             f"as job {states[run.run_id].job_id}")
     failed = []
+    jobs = []
     if todo:
         executor = make_executor(config, out / "submitit")
-        args = [(r.to_dict(), str(out)) for r in todo]
-        jobs = _submit(executor, config, args, poll_s)
-        for run, job in zip(todo, jobs):
+        jobs = _submit(executor, config, [(r.to_dict(), str(out)) for r in todo], poll_s, out, todo)
+        echo(f"submitted {len(jobs)} job(s): {', '.join(str(j.job_id) for j in jobs[:5])}"
+             f"{', ...' if len(jobs) > 5 else ''}")
+    if wait:
+        from submitit.slurm.slurm import SlurmJob
+
+        waiting = list(zip(todo, jobs)) + [(r, SlurmJob(folder=out / "submitit", job_id=states[r.run_id].job_id))
+                                           for r in active]
+        for run, job in waiting:
             try:
                 job.result()
                 echo(f"done {run.run_id} ({run.label}, seed {run.seed})")
@@ -434,7 +582,8 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     text, csv_text = results_table(rows, list(config.space))
     atomic_write_text(table, f"# Sweep {config.name}\n\n{text}")
     atomic_write_text(out / "table.csv", csv_text)
-    return {"runs": len(runs), "skipped": len(runs) - len(todo), "failed": failed, "rows": rows,
+    return {"runs": len(runs), "skipped": finished, "submitted": [r.run_id for r in todo],
+            "active": [r.run_id for r in active], "waited": wait, "failed": failed, "rows": rows,
             "wall_s": time.perf_counter() - started, "table": str(table), "submitit": submitit.__version__}
 
 
@@ -493,15 +642,21 @@ def make_executor(config: SweepConfig, folder: Path):
     return executor
 
 
-def _submit(executor, config: SweepConfig, args: list[tuple], poll_s: float) -> list:
-    """Submit one job per run: an array (Slurm, debug), or at most ``parallel`` live processes (local)."""
-    if config.executor_setting("kind") != "local":
-        return executor.map_array(_Job(), [a[0] for a in args], [a[1] for a in args])
+def _submit(executor, config: SweepConfig, args: list[tuple], poll_s: float, out: Path, runs: list) -> list:
+    """Submit one job per run: an array (Slurm, debug), or at most ``parallel`` live processes
+    (local); each job id goes into OUT/jobs.json as soon as it exists."""
+    kind = config.executor_setting("kind")
+    if kind != "local":
+        jobs = executor.map_array(_Job(), [a[0] for a in args], [a[1] for a in args])
+        _record_jobs(out, kind, runs, jobs)
+        return jobs
     cap = int(config.executor_setting("parallel"))
-    jobs, running, pending = [], [], list(args)
+    jobs, running, pending = [], [], list(zip(runs, args))
     while pending or running:
         while pending and len(running) < cap:
-            job = executor.submit(_Job(), *pending.pop(0))
+            run, arguments = pending.pop(0)
+            job = executor.submit(_Job(), *arguments)
+            _record_jobs(out, kind, [run], [job])
             jobs.append(job)
             running.append(job)
         time.sleep(poll_s)

@@ -33,6 +33,7 @@ EXPECTED_ROWS = {
     "train_throughput", "train_throughput_augment_only",
     "gpu_resnet18_two_view_epoch", "gpu_resnet18_epoch_within_1s",
     "cli_help", "cli_help_check",
+    "monitor_overhead",
 }
 
 

@@ -175,3 +175,69 @@ def test_slurm_without_a_cluster_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
     with pytest.raises(ValueError, match="needs a Slurm cluster"):
         make_executor(_config(executor={"kind": "slurm"}), tmp_path / "submitit")
+
+
+def _fake_slurm(tmp_path, monkeypatch, first_id: int) -> Path:
+    """Stand-ins for srun, sbatch, sacct and squeue on PATH: sbatch hands out job ids from
+    ``first_id`` (logging each call to sbatch.log); sacct and squeue answer from sacct.txt and
+    squeue.txt (lines ``JOBID|STATE``) that the test writes."""
+    state = tmp_path / "slurm"
+    state.mkdir()
+    (state / "next").write_text(str(first_id))
+    scripts = {
+        "srun": "exit 0",
+        "sbatch": f'id=$(cat {state}/next); echo $((id + 1)) > {state}/next; echo "$1" >> {state}/sbatch.log\n'
+                  'echo "Submitted batch job $id"',
+        "sacct": f'echo "JobID|State|NodeList"; cat {state}/sacct.txt 2>/dev/null | sed "s/$/|node1/"',
+        "squeue": f"cat {state}/squeue.txt 2>/dev/null",
+    }
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    return state
+
+
+def test_slurm_sweeps_submit_and_return_and_a_rerun_never_resubmits_queued_or_running_runs(tmp_path, monkeypatch,
+                                                                                           capsys):
+    from ssltheory.sweep import read_jobs, sweep_status
+
+    slurm = _fake_slurm(tmp_path, monkeypatch, first_id=7100)
+    out = tmp_path / "sweep"
+    config = _config(executor={"kind": "slurm", "parallel": 2})
+    runs = expand_runs(config)
+    summary = run_sweep(config, out)
+    assert summary["waited"] is False and summary["submitted"] == [r.run_id for r in runs] and summary["active"] == []
+    jobs = read_jobs(out)
+    assert [jobs[r.run_id]["job_id"] for r in runs] == ["7100_0", "7100_1", "7100_2", "7100_3"]
+    assert len((slurm / "sbatch.log").read_text().splitlines()) == 1  # one array
+
+    # sacct: one running, one pending, one failed; the fourth is not in sacct yet but squeue lists it
+    (slurm / "sacct.txt").write_text("7100_0|RUNNING\n7100_1|PENDING\n7100_2|FAILED\n")
+    (slurm / "squeue.txt").write_text("7100_3|PENDING\n")
+    assert [s.state for s in sweep_status(config, out)] == ["running", "queued", "failed", "queued"]
+    again = run_sweep(config, out)
+    assert again["submitted"] == [runs[2].run_id]
+    assert again["active"] == [runs[0].run_id, runs[1].run_id, runs[3].run_id]
+    jobs = read_jobs(out)
+    assert [jobs[r.run_id]["job_id"] for r in runs] == ["7100_0", "7100_1", "7101", "7100_3"]  # one run: a plain job
+    assert len((slurm / "sbatch.log").read_text().splitlines()) == 2
+
+    # a job that neither sacct nor squeue knows is left alone unless the user says it is dead
+    (slurm / "squeue.txt").write_text("")
+    (slurm / "sacct.txt").write_text("7100_0|RUNNING\n7100_1|PENDING\n7101|PENDING\n")
+    assert [s.state for s in sweep_status(config, out)] == ["running", "queued", "queued", "unknown"]
+    assert run_sweep(config, out)["submitted"] == []
+    assert run_sweep(config, out, resubmit_unknown=True)["submitted"] == [runs[3].run_id]
+    assert read_jobs(out)[runs[3].run_id]["job_id"] == "7102"
+
+    # a result row makes a run finished, whatever its job says; --status shows every run's state
+    (out / "results" ).mkdir(exist_ok=True)
+    (out / "results" / f"{runs[1].run_id}.json").write_text(json.dumps({"run_id": runs[1].run_id, "point": {}}))
+    assert cli.main(["sweep", "--status", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines[:4]] == ["running", "finished", "queued", "unknown"]
+    assert "job 7100_0" in lines[0] and lines[-1] == "1 running, 1 finished, 1 queued, 1 unknown"
+    assert cli.main(["sweep", "--status", str(tmp_path / "nowhere")]) == 2

@@ -45,7 +45,7 @@ from pathlib import Path
 from ssltheory.errors import InputError
 from ssltheory.files import load_npy
 from ssltheory.ssl.config import AUGMENTATIONS, STEMS
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="images to score (default test)")
     parser.add_argument("--classes-from", choices=("images", "labels"), default="images",
                         help="classes: each source image (default) or the data's labels (controlled runs)")
-    parser.add_argument("--data", default=None, help="dataset of the images (default: the run's); required for ENCODER: "
-                        + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
+    parser.add_argument("--data", default=None,
+                        help="dataset of the images (default: the run's); required for ENCODER: " + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
     parser.add_argument("--data-dir", default=None, help="where the dataset's files are ("
                         + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")")
     parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")

@@ -2,7 +2,7 @@
 
 Plain data, importable without torch: ``ssltheory train --help`` reads the defaults here, the
 method options from :mod:`ssltheory.ssl.methods` and the dataset names from
-:mod:`ssltheory.ssl.data`, and never imports torch.
+:mod:`ssltheory.ssl.datasets`, and never imports torch.
 
 Presets (:data:`PRESETS`, :meth:`TrainConfig.from_preset`); explicit values always override them:
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS", "RESUMABLE_KEYS", "default_preset", "preset_values",
-           "small_image_options"]
+__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS",
+           "RESUMABLE_KEYS", "default_preset", "preset_values", "small_image_options"]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
@@ -59,7 +59,7 @@ AUGMENTATIONS = ("simclr", "coarse", "none")
 
 #: Config keys that may change between a run and its resumption without changing what is computed
 #: (where files go, where it runs, how often it reports).
-RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_every", "resume"})
+RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_every", "monitor_every", "resume"})
 
 #: Named recipes: TrainConfig fields, with per-method values under "per_method" and method options
 #: in flag style under "method" (aliases allowed; options a method lacks are skipped).
@@ -171,6 +171,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 0  # 0: only at the end
     log_every: int = 10
+    monitor_every: int = 0  # 0: off; else ssltheory.monitor's scores every N steps into metrics.jsonl
     quiet: bool = False  # no progress, nothing printed
     resume: bool = False
     out: str = "runs/run"
@@ -256,8 +257,8 @@ class TrainConfig:
             raise InputError(f"aug_strength must be positive, got {self.aug_strength!r}")
         if self.aug == "none" and self.aug_strength is not None:
             raise InputError("aug_strength does not apply to aug 'none' (no augmentation)")
-        if self.n_small_crops < 0 or self.checkpoint_every < 0:
-            raise InputError("n_small_crops and checkpoint_every must be non-negative")
+        if self.n_small_crops < 0 or self.checkpoint_every < 0 or self.monitor_every < 0:
+            raise InputError("n_small_crops, checkpoint_every and monitor_every must be non-negative")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise InputError(f"device must be cpu, cuda or cuda:N, got {self.device!r}")
         if self.device.startswith("cuda"):

@@ -31,7 +31,8 @@ from ssltheory.errors import InputError
 from ssltheory.ssl.config import ARCHS, STEMS, Stem
 from ssltheory.validation import as_count
 
-__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock", "Bottleneck", "ARCHS"]
+__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock",
+           "Bottleneck", "ARCHS"]
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -144,7 +145,7 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         stem = stem_for_size(image_size) if stem is None else stem
-        conv1 = nn.Conv2d(in_channels, 64, kernel_size=stem.kernel, stride=stem.stride, padding=stem.padding, bias=False)
+        conv1 = nn.Conv2d(in_channels, 64, stem.kernel, stride=stem.stride, padding=stem.padding, bias=False)
         pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem.maxpool else nn.Identity()
         self.stem = nn.Sequential(conv1, nn.BatchNorm2d(64), nn.ReLU(inplace=True), pool)
 

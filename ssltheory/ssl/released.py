@@ -265,7 +265,7 @@ class LoadedResNet:
         if self.dropped:
             parts.append("dropped " + ", ".join(f"{group} ({n} tensors)" for group, n in self.dropped))
         if self.metadata:
-            parts.append("metadata not used: " + ", ".join(self.metadata))
+            parts.append("non-tensor entries: " + ", ".join(self.metadata))
         return "; ".join(parts)
 
 
@@ -325,8 +325,9 @@ def flatten_checkpoint(obj, prefix: str = "") -> tuple[dict, dict]:
     other: dict = {}
     if isinstance(obj, torch.Tensor):
         tensors[prefix[:-1]] = obj
-    elif isinstance(obj, dict) or isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor))
-                                                                         for v in obj):
+    elif isinstance(obj, dict) or (
+        isinstance(obj, (list, tuple)) and any(isinstance(v, (dict, list, tuple, torch.Tensor)) for v in obj)
+    ):
         items = obj.items() if isinstance(obj, dict) else enumerate(obj)
         for key, value in items:
             t, o = flatten_checkpoint(value, f"{prefix}{key}.")
@@ -537,7 +538,8 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     loaded = to_encoder_state(state, encoder)
     encoder.load_state_dict(loaded)
     info = LoadedResNet(arch, int(encoder.out_dim), stem_name, stem_source, backbone.layout, backbone.prefix,
-                        tuple(ignored), _dropped_groups(outside, backbone.prefix), tuple(sorted({k.split('.')[0] for k in metadata})),
+                        tuple(ignored), _dropped_groups(outside, backbone.prefix),
+                        tuple(sorted({k.split(".")[0] for k in metadata})),
                         tuple(b.prefix for b in find_backbones(tensors)), len(loaded))
     return encoder.eval(), info
 

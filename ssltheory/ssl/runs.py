@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ssltheory.errors import InputError
-from ssltheory.files import atomic_output, atomic_write_text
+from ssltheory.files import append_json_line, atomic_output, atomic_write_text
 from ssltheory.ssl import methods
 from ssltheory.ssl.config import RESUMABLE_KEYS
 
@@ -109,10 +109,8 @@ class RunDir:
     # ---- metrics.jsonl
 
     def append_metrics(self, record: dict) -> None:
-        """Append one JSON line to metrics.jsonl (flushed)."""
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        """Append one JSON line to metrics.jsonl (flushed; `ssltheory.files.append_json_line`)."""
+        append_json_line(self.metrics_path, record)
 
     def truncate_metrics(self, step: int) -> str | None:
         """Keep the metrics lines of steps <= ``step`` (those a resumed run will not repeat); drop a

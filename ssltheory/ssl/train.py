@@ -54,7 +54,8 @@ from ssltheory.progress import Progress
 from ssltheory.ssl import methods as methods_registry
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import TrainConfig
-from ssltheory.ssl.data import DATASETS, SameLabelSampler, load_dataset
+from ssltheory.ssl.data import SameLabelSampler, load_dataset
+from ssltheory.ssl.datasets import DATASETS
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
@@ -413,6 +414,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
                 "config": dataclasses.asdict(config),
             })
 
+    monitor = _reference_monitor(config, dataset, encoder) if is_main and config.monitor_every else None
+
     # ---- the loop
     autocast = settings.autocast(device)
     watch = NonFiniteWatch(device)  # the loss's finiteness, read on the host only when the loop reads anyway
@@ -437,7 +440,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
             step += 1
             logged = step % config.log_every == 0 or step == total_steps
             checkpoint_due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
-            if not (logged or checkpoint_due or callback is not None):
+            monitored = monitor is not None and (step % config.monitor_every == 0 or step == total_steps)
+            if not (logged or checkpoint_due or monitored or callback is not None):
                 progress.update(1)
                 continue  # nothing read back from the device on this step
             try:
@@ -452,6 +456,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 
             if is_main and logged:
                 run.append_metrics(record)
+            if monitored:
+                run.append_metrics(monitor.score(step))  # on this step only; restores modes and random states
             if callback is not None and callback(step, record) and step < total_steps:
                 return run.path  # stopped early: nothing more is written, as after an interruption
             if checkpoint_due:
@@ -470,6 +476,16 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
 # ----------------------------------------------------------------------------------------------
 # Pieces of the loop
 # ----------------------------------------------------------------------------------------------
+
+
+def _reference_monitor(config: TrainConfig, dataset, encoder: nn.Module):
+    """The `ssltheory.monitor.IdealnessMonitor` of ``--monitor-every``: the encoder on the first
+    images of the test split (never trained on), each its own class, views of the reference augmentation."""
+    from ssltheory.monitor import IdealnessMonitor
+
+    part = dataset.test if len(dataset.test) >= 2 else dataset.val
+    return IdealnessMonitor(encoder, part.images, every=config.monitor_every, mean=dataset.mean, std=dataset.std,
+                            seed=config.seed)
 
 
 class _EpochSampler:

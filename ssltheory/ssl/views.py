@@ -27,6 +27,7 @@ from ssltheory.metrics import score_all
 from ssltheory.progress import Progress
 from ssltheory.ssl.augment import Normalize, SSLAugmentation, build_augmentation
 from ssltheory.ssl.probes import extract_features
+from ssltheory.threads import thread_limit
 
 __all__ = [
     "REFERENCE_KIND",
@@ -35,6 +36,7 @@ __all__ = [
     "reference_augmentation",
     "describe_augmentation",
     "sample_views",
+    "draw_views",
     "view_classes",
     "encode_views",
     "score_encoder",
@@ -106,12 +108,24 @@ def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *
         return out
     chunks = []
     for _ in range(n_views):
-        views = [augmentation.view(images[s:s + batch_size], 0, generator=generator) for s in range(0, len(images), batch_size)]
-        chunks.append(extract_features(encoder, torch.cat(views), batch_size=batch_size, device=device,
+        views = draw_views(images, augmentation, 1, generator=generator, batch_size=batch_size)
+        chunks.append(extract_features(encoder, views, batch_size=batch_size, device=device,
                                        keep_on_device=keep_on_device))
         if progress is not None:
             progress.update(1)
     return torch.cat(chunks) if keep_on_device else np.concatenate(chunks)
+
+
+def draw_views(images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
+               batch_size: int = 256) -> torch.Tensor:
+    """``n_views`` augmented views of each image, normalised, view-major: float32 (n_views * N, C, h, w).
+
+    Drawn on the CPU batch by batch (``batch_size`` images) with ``generator``, in the order
+    `sample_views` draws them, so the same generator gives the same views (the first large view of
+    ``augmentation``). ``images``: uint8 or [0, 1] float (N, C, H, W).
+    """
+    return torch.cat([augmentation.view(images[s:s + batch_size], 0, generator=generator)
+                      for _ in range(n_views) for s in range(0, len(images), batch_size)])
 
 
 def view_classes(n_images: int, n_views: int, labels=None) -> np.ndarray:
@@ -185,7 +199,8 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
     float32's epsilon for these float32 views). The augmentation's name is in the result. With a
     CUDA ``device`` the views stay on it and the engine's n x d^2 products run there
     (`ssltheory.view_statistics.ViewStatistics`), in float64; only d x d results and the held-out
-    probe's scores come to the host.
+    probe's scores come to the host. torch and BLAS run under the thread policy
+    (`ssltheory.threads`).
 
     Args:
         encoder: any ``nn.Module`` mapping (B, C, H, W) float images (normalised by ``mean``/``std``)
@@ -201,7 +216,7 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
         scores = score_encoder(encoder, images, mean=IMAGENET_MEAN, std=IMAGENET_STD)
         print(scores.format())
     """
-    with Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
+    with thread_limit(), Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
         views = encode_views(encoder, images, augmentation=augmentation, n_views=n_views, labels=labels, mean=mean,
                              std=std, seed=seed, batch_size=batch_size, device=device, progress=bar,
                              keep_on_device=True)
