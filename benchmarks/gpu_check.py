@@ -33,7 +33,7 @@ without ``--dry-run`` the command exits 2 with one line saying so.
 
 MNIST: ``--data-dir``, else ``$SSLTHEORY_MNIST``, else the ignored in-repository folder
 ``.data/mnist`` (``make gpu-data`` fills it, so that it travels with the working tree), else
-``ssltheory.ssl.data.default_data_dir("mnist")``.
+``ssltheory.ssl.datasets.default_data_dir("mnist")``.
 
 Usage::
 
@@ -284,7 +284,7 @@ def _peak_memory_gib(device) -> float | None:
 
 def find_mnist(data_dir: str | Path | None) -> Path | None:
     """``data_dir``, else ``$SSLTHEORY_MNIST``, else ``<repo>/.data/mnist``, else the library's default."""
-    from ssltheory.ssl.data import MNIST_ENV, default_data_dir
+    from ssltheory.ssl.datasets import MNIST_ENV, default_data_dir
 
     if data_dir:
         return Path(data_dir)

@@ -58,7 +58,7 @@ The probes of the heatmap (fitting 511 of them must be fast):
   the minimum over tasks is a lower bound on the per-task best MLP probe's minimum.
 
 Data at cpu scale: MNIST idx files from ``$SSLTHEORY_MNIST`` or ``shared/data/mnist`` beside the
-repository (``ssltheory.ssl.data.default_data_dir``), downsampled to ``image_size`` pixels (14 at
+repository (``ssltheory.ssl.datasets.default_data_dir``), downsampled to ``image_size`` pixels (14 at
 cpu scale, for time) and handed to the one trainer (``ssltheory.ssl.train.train(config,
 dataset)``) in memory, split exactly as its MNIST loader splits files; the coarser relation is the
 same images with relabelled training labels. ``quick`` uses scikit-learn's 8x8 digits (embedded),
@@ -84,15 +84,8 @@ from ssltheory.files import save_figure
 from ssltheory.metrics import affine_conditioning, invariance_ratio
 from ssltheory.plotting import log_ticks, pyplot, read_csv, write_csv
 from ssltheory.ssl.augment import Normalize
-from ssltheory.ssl.data import (
-    MNIST_ENV,
-    Split,
-    dataset_from_splits,
-    default_data_dir,
-    load_dataset,
-    load_mnist,
-    resize_uint8,
-)
+from ssltheory.ssl.data import Split, dataset_from_splits, load_dataset, load_mnist, resize_uint8
+from ssltheory.ssl.datasets import MNIST_ENV, default_data_dir
 from ssltheory.ssl.probes import LinearProbe, extract_features
 from ssltheory.ssl.train import TrainConfig, load_run, train
 from ssltheory.tasks import enumerate_binary_tasks

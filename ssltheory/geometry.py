@@ -521,7 +521,11 @@ def _dependent_subset(M: np.ndarray, subset: np.ndarray, atol: float) -> np.ndar
         u = np.zeros(subset.size)  # more classes than dimensions: a null vector of S^T
         u[:] = sla.null_space(np.vstack([S.T, np.ones(subset.size)]))[:, 0]
     else:
-        u = U[:, j]
+        # the left singular vectors from j on span the (near) dependences and the ones vector; with
+        # several zero singular values U[:, j] may be the ones vector itself, whose centred part is
+        # 0: take the one whose centred part is largest
+        tail = U[:, j:] - U[:, j:].mean(axis=0)
+        u = tail[:, int(np.argmax(np.einsum("ij,ij->j", tail, tail)))]
     lam = np.zeros(M.shape[0])
     lam[subset] = u - u.mean()
     return lam

@@ -29,8 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def mnist_dir() -> Path:
-    """MNIST idx files where the library looks for them (``ssltheory.ssl.data.default_data_dir``)."""
-    from ssltheory.ssl.data import default_data_dir
+    """MNIST idx files where the library looks for them (``ssltheory.ssl.datasets.default_data_dir``)."""
+    from ssltheory.ssl.datasets import default_data_dir
 
     path = default_data_dir("mnist")
     if path is None or not any((path / f"train-images-idx3-ubyte{ext}").exists() for ext in ("", ".gz")):

@@ -18,7 +18,7 @@ from test_ssl_data import cifar_tree, mnist_tree, save_png
 from test_ssl_methods import assert_detached_logs
 
 from ssltheory.ssl.config import TrainConfig
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.swav import sinkhorn_knopp
 from ssltheory.ssl.methods import build_method, default_options, options_from_flags

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import baselines
 from ssltheory.baselines import (
@@ -24,6 +24,7 @@ from ssltheory.baselines import (
     twonn_dimension,
     uniformity,
 )
+from ssltheory.testing.strategies import fraction_of_profile
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -179,7 +180,7 @@ def test_twonn_recovers_the_dimension_of_a_flat(dim):
 
 
 @given(point_clouds())
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 def test_twonn_matches_the_paper_loop(Z):
     ok = np.unique(Z, axis=0).shape[0] >= 3
     if not ok:
@@ -222,7 +223,7 @@ def test_mst_dimension_recovers_the_dimension_of_a_flat(dim):
 
 
 @given(point_clouds(min_n=3, max_n=30), st.floats(0.5, 2.0))
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 def test_mst_length_matches_kruskal(Z, alpha):
     U = np.unique(Z, axis=0)
     sq = np.einsum("ij,ij->i", U, U)
@@ -231,7 +232,7 @@ def test_mst_length_matches_kruskal(Z, alpha):
 
 
 @given(seeds, st.integers(2, 4))
-@settings(max_examples=15, deadline=None)
+@fraction_of_profile(0.25)
 def test_mst_dimension_matches_the_documented_loop(seed, dim):
     rng = np.random.default_rng(seed)
     Z = rng.uniform(size=(60, dim)) @ rng.standard_normal((dim, dim + 2))
@@ -266,7 +267,7 @@ def test_alignment_of_invariant_views_is_zero_and_of_antipodal_views_is_two_to_t
 
 
 @given(labelled_views(), st.sampled_from([1.0, 2.0, 0.5]))
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 def test_alignment_matches_the_paper_loop(views, alpha):
     Z, labels = views
     assert alignment(Z, labels, alpha=alpha) == pytest.approx(alignment_loop(Z, labels, alpha), rel=1e-7, abs=1e-10)
@@ -285,7 +286,7 @@ def test_uniformity_of_an_antipodal_pair_is_minus_four_t():
 
 
 @given(point_clouds(min_n=2, max_n=30), st.sampled_from([0.5, 2.0, 5.0]))
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 def test_uniformity_matches_the_paper_loop(Z, t):
     if np.any(np.linalg.norm(Z, axis=1) == 0):
         with pytest.raises(ValueError, match="zero"):
@@ -317,7 +318,7 @@ def test_nesum_of_isotropic_and_collapsed_spectra():
 
 
 @given(point_clouds(min_n=3, max_n=25))
-@settings(max_examples=40, deadline=None)
+@fraction_of_profile(0.67)
 def test_nesum_matches_the_paper_loop(Z):
     if np.allclose(Z, Z[0]):
         return

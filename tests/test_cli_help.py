@@ -74,7 +74,7 @@ def test_every_registry_list_is_named_by_the_help_that_names_it(capsys):
     """The top-level help names every training method of the registry; score's and train's help
     name every dataset and augmentation of theirs (read from the registries, never copied)."""
     from ssltheory.ssl.config import AUGMENTATIONS
-    from ssltheory.ssl.data import DATASETS
+    from ssltheory.ssl.datasets import DATASETS
     from ssltheory.ssl.methods import METHODS
 
     try:

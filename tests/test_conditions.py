@@ -21,7 +21,7 @@ from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separa
 from ssltheory.geometry import probe_predict, pseudo_inverse_probe, separating_probe
 from ssltheory.tasks import lift
 from ssltheory.testing import strategies
-from ssltheory.testing.oracles import exact_affine_rank, hulls_intersect, strict_margins
+from ssltheory.testing.oracles import exact_affine_rank, exact_dependence_holds, hulls_intersect, strict_margins
 
 # ---------------------------------------------------------------- independent checks
 
@@ -422,6 +422,17 @@ def test_dimension_deficit_certificate_example():
     cert = is_ideal(C, np.arange(6)).certificate
     assert cert.kind == "affine-dependence" and set(cert.witness["support"].tolist()) <= {0, 1, 2, 3}
     assert cert.task.tolist() in ([1, 0, 0, 1, 0, 0], [0, 1, 1, 0, 0, 0])
+    assert hulls_intersect(C[cert.task == 1], C[cert.task == 0])
+
+
+def test_a_dependence_inside_a_degenerate_subset_is_certified_not_lost():
+    # found by hypothesis (test_metrics, thorough profile): five codes in a plane where the first four
+    # hold a three-class dependence; the subset search's singular vector was the ones vector, its
+    # centred part 0, and the Radon step crashed (IndexError) instead of certifying classes 1, 2, 3
+    C = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 1.0, 1.0]])
+    cert = is_ideal(C, np.arange(5)).certificate
+    assert cert.kind == "affine-dependence" and cert.witness["verification"]["check"] == "exact"
+    assert exact_dependence_holds(C, cert.witness["lambda_exact"])
     assert hulls_intersect(C[cert.task == 1], C[cert.task == 0])
 
 

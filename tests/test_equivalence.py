@@ -119,7 +119,7 @@ def test_from_views_fixed_example():
     assert rounded.labels.tolist() == [0, 1, 0, 0]
 
 
-@given(st.lists(st.lists(st.integers(0, 6), min_size=0, max_size=3), min_size=1, max_size=8))
+@given(strategies.sampled_views(max_points=8, max_views=3, n_distinct_views=7, min_views=0))
 def test_inputs_are_joined_exactly_when_sampled_views_coincide(view_ids):
     pool = [np.arange(4, dtype=np.int16) * v for v in range(7)]  # 7 distinct "images"
     views = [[pool[v].copy() for v in ids] for ids in view_ids]

@@ -8,9 +8,10 @@ sums to zero), so the class means stay exactly C whatever sigma: only the within
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory.metrics import heldout_class_accuracy, ideal_score
+from ssltheory.testing.strategies import fraction_of_profile
 
 seeds = st.integers(0, 2**31 - 1)
 
@@ -30,7 +31,7 @@ def planted_codes(rng, singular_values, d):
     return basis @ np.diag(singular_values) @ V.T
 
 
-@settings(max_examples=20, deadline=None)
+@fraction_of_profile(0.33)
 @given(seeds, st.integers(2, 8), st.integers(0, 4), st.integers(2, 4),
        st.lists(st.floats(0.01, 2.0), min_size=2, max_size=5, unique=True))
 def test_strictly_decreasing_as_within_class_spread_grows(seed, K, extra, views, sigmas):
@@ -46,7 +47,7 @@ def test_strictly_decreasing_as_within_class_spread_grows(seed, K, extra, views,
     assert ideal_score(C[labels], labels, tol=1e-4).value == 1.0 > scores[0]
 
 
-@settings(max_examples=20, deadline=None)
+@fraction_of_profile(0.33)
 @given(seeds, st.integers(3, 8), st.integers(2, 4), st.sampled_from([0.0, 0.2]),
        st.lists(st.floats(1e-4, 0.9), min_size=2, max_size=5, unique=True))
 def test_strictly_decreasing_as_the_smallest_singular_value_goes_to_zero(seed, K, views, sigma, smallest):
@@ -68,7 +69,7 @@ def test_strictly_decreasing_as_the_smallest_singular_value_goes_to_zero(seed, K
         assert all(a > b for a, b in zip(values, values[1:])), values
 
 
-@settings(max_examples=20, deadline=None)
+@fraction_of_profile(0.33)
 @given(seeds, st.integers(4, 10), st.floats(0.0, 0.1), st.data())
 def test_lower_when_the_dimension_falls_below_k_minus_1(seed, K, sigma, data):
     rng = np.random.default_rng(seed)

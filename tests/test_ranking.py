@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from ssltheory import ranking
 from ssltheory.ranking import (
@@ -17,6 +17,7 @@ from ssltheory.ranking import (
     selection_regret,
     spearman,
 )
+from ssltheory.testing.strategies import fraction_of_profile
 
 
 def test_rank_correlations_by_hand():
@@ -41,7 +42,7 @@ def test_rank_correlations_with_ties_by_hand():
 
 
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=30))
-@settings(max_examples=80, deadline=None)
+@fraction_of_profile(1.33)
 def test_kendall_matches_scipy_tau_b_and_spearman_matches_scipy(pairs):
     x, y = np.array(pairs, dtype=float).T
     ref = scipy.stats.kendalltau(x, y, variant="b").statistic
@@ -112,7 +113,7 @@ def test_bootstrap_shares_and_intervals():
         max_size=8,
     )
 )
-@settings(max_examples=60, deadline=None)
+@fraction_of_profile(1.0)
 def test_vectorised_resample_metrics_equal_the_scalar_functions(rows):
     """The bootstrap's batch path (one row per resample) gives the scalar functions' numbers."""
     data = np.array(rows, dtype=float)  # (B, m, 2)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from ssltheory.cli import main
 from ssltheory.testing.oracles import exact_affine_rank
+from ssltheory.testing.strategies import fraction_of_profile
 
 
 def score(argv, capsys=None) -> tuple[int, dict | str, str]:
@@ -87,7 +88,7 @@ def _loop_invariance_ratio(Z: np.ndarray, classes: np.ndarray) -> float:
     return within / total if total > 0 else 0.0
 
 
-@settings(max_examples=25)
+@fraction_of_profile(0.42)
 @given(
     K=st.integers(2, 6),
     d=st.integers(2, 5),
@@ -254,7 +255,7 @@ def test_spearman_fixed_example_and_orientation():
     assert oriented("alpha_req", [0.5, 1.0, 2.0]).tolist() == [-0.5, 0.0, -1.0]
 
 
-@settings(max_examples=30)
+@fraction_of_profile(0.5)
 @given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=3, max_size=12))
 def test_spearman_is_pearson_of_average_ranks(pairs):
     from scipy.stats import spearmanr

@@ -311,7 +311,7 @@ def test_registries_and_the_train_command_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.data, ssltheory.commands.train, "
+    code = ("import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.datasets, ssltheory.commands.train, "
             "ssltheory.commands.probe; assert 'torch' not in sys.modules, " "sorted(m for m in sys.modules if 'torch' in m)[:3]")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]

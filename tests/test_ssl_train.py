@@ -548,13 +548,14 @@ def test_resume_compares_method_options_by_value_and_names_the_one_that_differs(
 
 
 def test_a_new_dataset_is_one_registry_entry_for_the_config_the_trainer_and_the_help(tmp_path, monkeypatch, capsys):
-    from ssltheory.ssl import data
+    from ssltheory.ssl import data, datasets
 
     def loader(data_dir, *, seed, val_fraction, image_size, **options):
         ds = data.load_dataset("digits", seed=seed)
         return (ds.train, ds.val, ds.test), list(ds.class_names)
 
-    monkeypatch.setitem(data.DATASETS, "digits_copy", data.DatasetSpec("digits_copy", "a copy of the digits", loader, needs_dir=False))
+    entry = datasets.DatasetSpec("digits_copy", "a copy of the digits", loader, needs_dir=False)
+    monkeypatch.setitem(datasets.DATASETS, "digits_copy", entry)
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     assert "digits_copy: a copy of the digits" in capsys.readouterr().out

@@ -60,9 +60,12 @@ def test_general_position_points_are_affinely_independent_in_every_small_subset(
         assert oracles.exact_affine_rank(Z[start : start + m]) == m - 1
 
 
-@given(strategies.equivalence_classes("views"))
-def test_equivalence_classes_from_views_join_inputs_that_share_a_view(classes):
-    assert isinstance(classes, EquivalenceClasses) and classes.labels[0] == 0
+@given(st.sampled_from(["labels", "pairs", "views"]).flatmap(strategies.equivalence_classes))
+def test_equivalence_classes_are_partitions_numbered_by_first_appearance(classes):
+    assert isinstance(classes, EquivalenceClasses)
+    first_seen = list(dict.fromkeys(classes.labels.tolist()))
+    assert first_seen == list(range(classes.n_classes))
+    assert sorted(i for members in classes.members for i in members.tolist()) == list(range(classes.n_points))
 
 
 @given(st.integers(2, 6).flatmap(lambda K: st.tuples(st.just(K), strategies.invariant_tasks(K, n_labels=None))))
@@ -75,7 +78,7 @@ def test_fraction_of_profile_scales_the_loaded_profile():
     from hypothesis import settings
 
     assert strategies.fraction_of_profile(0.5).max_examples == max(1, round(settings.default.max_examples / 2))
-    with pytest.raises(ValueError, match="share must be in"):
+    with pytest.raises(ValueError, match="share must be a positive multiple"):
         strategies.fraction_of_profile(0)
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from ssltheory.errors import InputError
 from ssltheory.files import load_npy
 from ssltheory.ssl.config import AUGMENTATIONS, STEMS
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

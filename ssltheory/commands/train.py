@@ -1,7 +1,7 @@
 """``ssltheory train``: parse the flags, fill a TrainConfig from a preset, call the trainer.
 
 The method and dataset flags and their help are generated from the registries
-(:data:`ssltheory.ssl.methods.METHODS`, :data:`ssltheory.ssl.data.DATASETS`); torch is imported
+(:data:`ssltheory.ssl.methods.METHODS`, :data:`ssltheory.ssl.datasets.DATASETS`); torch is imported
 only when training starts, so ``--help`` is fast. Every flag not given keeps the preset's value
 (``--preset cpu`` by default on the CPU, ``paper`` on an accelerator; announced in one line).
 
@@ -17,7 +17,7 @@ import sys
 
 from ssltheory.ssl import methods as registry
 from ssltheory.ssl.config import ARCHS, AUGMENTATIONS, PRESETS, TrainConfig, default_preset
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 
 #: TrainConfig fields with a flag of their own: field -> (type or "flag", help). Defaults are the preset's.
 _FIELDS: dict[str, tuple[object, str]] = {

@@ -2,7 +2,7 @@
 
 Plain data, importable without torch: ``ssltheory train --help`` reads the defaults here, the
 method options from :mod:`ssltheory.ssl.methods` and the dataset names from
-:mod:`ssltheory.ssl.data`, and never imports torch.
+:mod:`ssltheory.ssl.datasets`, and never imports torch.
 
 Presets (:data:`PRESETS`, :meth:`TrainConfig.from_preset`); explicit values always override them:
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
-from ssltheory.ssl.data import DATASETS
+from ssltheory.ssl.datasets import DATASETS
 
 __all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS",
            "RESUMABLE_KEYS", "default_preset", "preset_values", "small_image_options"]

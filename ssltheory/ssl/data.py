@@ -4,7 +4,8 @@ Every loader returns an :class:`ImageDataset`: three :class:`Split` s (``train``
 ``test``), each holding ``images`` (uint8, shape (N, C, H, W)) and ``labels`` (int64, shape (N,)),
 plus the class names, the channel count, the image size and per-channel normalisation statistics.
 
-Datasets (``load_dataset(name, data_dir, ...)``):
+Datasets (``load_dataset(name, data_dir, ...)``; their registry, which help texts read without
+numpy or torch, is :mod:`ssltheory.ssl.datasets`):
 
 - ``patches`` (embedded default, no files needed): a patch-source task on scikit-image's bundled
   photographs and textures. Label = the source picture, so the maximal invariant M of crops and
@@ -26,17 +27,21 @@ in the paper's controlled CIFAR-10 runs (docs/REFERENCE.md) [code].
 from __future__ import annotations
 
 import gzip
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
+
+import numpy as np
+import skimage.data
+import skimage.transform
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from sklearn.datasets import load_digits as _sk_digits
 
 from ssltheory.errors import InputError
-
-if TYPE_CHECKING:  # annotations only: the registry imports numpy and torch when a dataset is read
-    import numpy as np
-    import torch
+from ssltheory.ssl.datasets import dataset_spec, default_data_dir
 
 #: ImageNet statistics; docs/REFERENCE.md normalises TinyImageNet with them [code].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -48,10 +53,6 @@ PATCH_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemist
                  "camera", "brick", "grass", "gravel", "coins")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-#: Where the MNIST idx files are looked for when no directory is given: this variable, else
-#: ``shared/data/mnist`` beside the repository's checkout.
-MNIST_ENV = "SSLTHEORY_MNIST"
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +72,6 @@ class Split:
     labels: torch.Tensor
 
     def __post_init__(self):
-        import torch
-
         if not isinstance(self.images, torch.Tensor) or self.images.dtype != torch.uint8 or self.images.ndim != 4:
             raise InputError("images must be a uint8 tensor of shape (N, C, H, W)")
         if not isinstance(self.labels, torch.Tensor) or self.labels.dtype != torch.int64 or self.labels.ndim != 1:
@@ -85,9 +84,6 @@ class Split:
 
     def subset(self, indices) -> "Split":
         """The rows ``indices`` (int array or tensor), in that order."""
-        import numpy as np
-        import torch
-
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return Split(self.images[idx], self.labels[idx])
 
@@ -97,7 +93,7 @@ class ImageDataset:
     """A dataset in memory: three splits and what a trainer needs to know about them.
 
     Attributes:
-        name: dataset name (a key of :data:`DATASETS`).
+        name: dataset name (a key of :data:`ssltheory.ssl.datasets.DATASETS`).
         train, val, test: the splits; val never overlaps train, test is never used for selection.
         class_names: one name per class id.
         channels: C (1 or 3).
@@ -124,7 +120,6 @@ class ImageDataset:
     def pretraining(self) -> Split:
         """The whole training split, train then val rows (SSL pretraining sees every training
         image, as the authors' [code]; the val rows still select the probes' hyperparameters)."""
-        import torch
 
         if len(self.val) == 0:
             return self.train
@@ -140,7 +135,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
     """Load dataset ``name`` into memory, split into train / val / test.
 
     Args:
-        name: a key of :data:`DATASETS` (``patches``, ``digits``, ``mnist``, ``cifar10``,
+        name: a key of :data:`ssltheory.ssl.datasets.DATASETS` (``patches``, ``digits``, ``mnist``, ``cifar10``,
             ``tinyimagenet``, ``folder``).
         data_dir: where the files are (required for the entries with ``needs_dir``; MNIST falls back
             on :func:`default_data_dir`; ignored by the embedded ``patches`` and ``digits``).
@@ -173,7 +168,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise InputError(f"data_dir {str(data_dir)!r} is not a directory")
-    (tr, va, te), names = spec.loader(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
+    load = spec.reader()
+    (tr, va, te), names = load(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
 
     return _assemble(name, (tr, va, te), names, channels=channels, image_size=image_size)
 
@@ -219,8 +215,6 @@ def _assemble(name: str, splits, names, *, channels: int | None = None, image_si
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of uint8 images (N, C, H, W), in [0, 1] units."""
-    import torch
-
     c = images.shape[1]
     total = torch.zeros(c, dtype=torch.float64)
     total_sq = torch.zeros(c, dtype=torch.float64)
@@ -236,8 +230,6 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float,
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, channels, H, W); grey repeats, RGB -> luminance (ITU-R 601)."""
-    import torch
-
     c = images.shape[1]
     if c == channels:
         return images
@@ -251,9 +243,6 @@ def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
 
 def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) to ``size`` with antialiased bilinear interpolation (no-op if equal)."""
-    import torch
-    import torch.nn.functional as F
-
     size = (size, size) if isinstance(size, int) else tuple(size)
     if tuple(images.shape[2:]) == size:
         return images
@@ -268,7 +257,6 @@ def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
 def stratified_indices(labels, fraction: float, seed: int) -> np.ndarray:
     """Indices of a stratified random subset: from each class of size n_c, round(fraction * n_c)
     members, at least 1 when fraction > 0 (sorted). Labels: int array (N,)."""
-    import numpy as np
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     chosen = []
@@ -284,7 +272,6 @@ def stratified_indices(labels, fraction: float, seed: int) -> np.ndarray:
 def split_train_val(train: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out a stratified ``val_fraction`` of each class of ``train`` (seeded); classes with a
     single member stay in train. Returns (train, val)."""
-    import numpy as np
     labels = train.labels.numpy()
     if val_fraction == 0:
         return train, train.subset(np.zeros(0, dtype=np.int64))
@@ -297,7 +284,6 @@ def split_train_val(train: Split, val_fraction: float, seed: int) -> tuple[Split
 
 def _stratified_three_way(labels: np.ndarray, test_fraction: float, val_fraction: float, seed: int):
     """(train, val, test) index arrays: test first, then val from the rest, both stratified."""
-    import numpy as np
     test = stratified_indices(labels, test_fraction, seed)
     rest = np.setdiff1d(np.arange(len(labels)), test)
     val = rest[stratified_indices(labels[rest], val_fraction, seed + 1)] if val_fraction > 0 else rest[:0]
@@ -333,10 +319,6 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
     Returns:
         ((train, val, test) Splits with 3-channel uint8 images, grey pictures repeated), class names.
     """
-    import numpy as np
-    import skimage.data
-    import skimage.transform
-    import torch
 
     if len(sources) < 2:
         raise InputError(f"sources must name at least 2 pictures, got {len(sources)}")
@@ -390,7 +372,6 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
 
 def _as_rgb_uint8(picture: np.ndarray, name: str) -> np.ndarray:
     """(H, W) or (H, W, 3|4) picture -> uint8 (H, W, 3); grey is repeated, alpha dropped."""
-    import numpy as np
     picture = np.asarray(picture)
     if picture.dtype == bool:
         picture = picture.astype(np.uint8) * 255
@@ -412,9 +393,6 @@ def load_digits(*, seed: int = 0, val_fraction: float = 0.1, test_fraction: floa
     :func:`load_dataset` to upsample). Grey levels 0..16 map to round(v * 255 / 16). There is no
     official test set: test (``test_fraction``) and val (``val_fraction`` of the rest) are
     stratified seeded draws. Returns ((train, val, test), class names)."""
-    import numpy as np
-    import torch
-    from sklearn.datasets import load_digits as _sk_digits
 
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -446,7 +424,6 @@ def read_idx(path: str | Path, expected_ndim: int) -> np.ndarray:
     Checks the magic number (0x0000 08 ndim), the dimensions and that the payload has exactly
     prod(dims) bytes; a truncated or padded file raises ValueError naming the file.
     """
-    import numpy as np
     path = Path(path)
     raw = _read_maybe_gzip(path)
     if len(raw) < 4 + 4 * expected_ndim:
@@ -475,8 +452,6 @@ def _find_file(root: Path, stems: Sequence[str]) -> Path:
 def load_mnist(root: str | Path):
     """MNIST from the four standard idx files in ``root`` (``train-images-idx3-ubyte[.gz]`` etc.).
     Returns ((train, test) Splits, class names); images uint8 (N, 1, 28, 28)."""
-    import numpy as np
-    import torch
 
     root = Path(root)
     out = []
@@ -499,7 +474,6 @@ def load_mnist(root: str | Path):
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only: a CIFAR batch cannot run code."""
-
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
                 ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
@@ -522,9 +496,6 @@ def _load_cifar_pickle(path: Path) -> dict:
 
 
 def _cifar_batch(path: Path) -> Split:
-    import numpy as np
-    import torch
-
     batch = _load_cifar_pickle(path)
     if "data" not in batch or "labels" not in batch:
         raise InputError(f"{path}: CIFAR batch needs 'data' and 'labels' entries")
@@ -542,7 +513,6 @@ def _cifar_batch(path: Path) -> Split:
 def load_cifar10(root: str | Path):
     """CIFAR-10 from its python pickle batches in ``root`` (or ``root/cifar-10-batches-py``).
     Returns ((train, test) Splits, class names); images uint8 (N, 3, 32, 32)."""
-    import torch
 
     root = Path(root)
     if not (root / "data_batch_1").is_file() and (root / "cifar-10-batches-py").is_dir():
@@ -566,9 +536,6 @@ def load_cifar10(root: str | Path):
 
 
 def _read_image(path: Path, mode: str) -> np.ndarray:
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             arr = np.array(im.convert(mode))
@@ -579,8 +546,6 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
 
 def _stack_images(paths: Sequence[Path], mode: str, size: int | None) -> torch.Tensor:
     """Read images into uint8 (N, C, H, W); all must share one size unless ``size`` resizes them."""
-    import torch
-
     arrays = []
     first_shape = None
     for path in paths:
@@ -604,7 +569,6 @@ def load_tinyimagenet(root: str | Path):
     ``val/val_annotations.txt`` (file, wnid, box). Classes are ``wnids.txt`` (else the sorted train
     folders); names come from ``words.txt`` when present. The official val set is returned as test.
     Returns ((train, test) Splits, class names); images uint8 (N, 3, 64, 64)."""
-    import torch
 
     root = Path(root)
     train_dir, val_dir = root / "train", root / "val"
@@ -671,8 +635,6 @@ def _scan_class_tree(root: Path, classes: Sequence[str] | None = None):
 
 def _tree_mode(paths: Sequence[Path]) -> str:
     """'L' when every image is grey (modes 1, L, LA, I, I;16, P with grey palette ignored), else 'RGB'."""
-    from PIL import Image
-
     for path in paths:
         try:
             with Image.open(path) as im:
@@ -696,8 +658,6 @@ def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, t
     different sizes raise ValueError naming two of them, unless ``image_size`` resizes each one
     (bilinear, antialiased). Returns ((train, val, test) Splits, class names).
     """
-    import numpy as np
-    import torch
 
     root = Path(root)
     if (root / "train").is_dir() and (root / "test").is_dir():
@@ -747,9 +707,6 @@ class SameLabelSampler:
     """
 
     def __init__(self, labels):
-        import numpy as np
-        import torch
-
         labels = torch.as_tensor(np.asarray(labels))
         if labels.ndim != 1 or len(labels) == 0:
             raise InputError(f"labels must be a non-empty 1-d array, got shape {tuple(labels.shape)}")
@@ -770,8 +727,6 @@ class SameLabelSampler:
     def __call__(self, indices=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Partners of ``indices`` (int (B,); default all N indices), int64 (B,), same label, not
         the index itself unless its class is a singleton. Deterministic given ``generator``."""
-        import numpy as np
-        import torch
 
         n = len(self.labels)
         idx = torch.arange(n) if indices is None else torch.as_tensor(np.asarray(indices), dtype=torch.int64)
@@ -793,29 +748,6 @@ class SameLabelSampler:
 # the registry: the one list of datasets that the trainer, the probes and the command line read
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One dataset entry: plain data plus the loader (no torch needed to read it).
-
-    Attributes:
-        name: what ``--data`` takes.
-        summary: one line for help texts.
-        loader: ``loader(data_dir, *, seed, val_fraction, image_size, **options) -> ((train, val,
-            test), class names)``; ``data_dir`` is a Path, or None when ``needs_dir`` is False.
-        needs_dir: the files come from ``data_dir``.
-        jitter_scale: colour-jitter multiplier of its augmentation (CIFAR's half jitter, 0.5
-            [code]: brightness / contrast / saturation 0.2s, hue 0.05s).
-        imagenet_stats: normalise 3-channel images with ImageNet's mean / std [code].
-    """
-
-    name: str
-    summary: str
-    loader: Callable
-    needs_dir: bool = True
-    jitter_scale: float = 1.0
-    imagenet_stats: bool = False
-
-
 def _no_options(name: str, options: dict) -> None:
     if options:
         raise InputError(f"unknown options for {name}: {', '.join(sorted(options))}")
@@ -823,7 +755,6 @@ def _no_options(name: str, options: dict) -> None:
 
 def _train_test_loader(name: str, load: Callable) -> Callable:
     """A loader for a dataset shipped as (train, test): val drawn from train, stratified, seeded."""
-
     def loader(data_dir, *, seed, val_fraction, image_size, **options):
         _no_options(name, options)
         (train_full, test), names = load(data_dir)
@@ -833,50 +764,19 @@ def _train_test_loader(name: str, load: Callable) -> Callable:
     return loader
 
 
-def _patches_loader(data_dir, *, seed, val_fraction, image_size, **options):
+def read_patches(data_dir, *, seed, val_fraction, image_size, **options):
     return load_patches(seed=seed, **options)
 
 
-def _digits_loader(data_dir, *, seed, val_fraction, image_size, **options):
+def read_digits(data_dir, *, seed, val_fraction, image_size, **options):
     return load_digits(seed=seed, val_fraction=val_fraction, **options)
 
 
-def _folder_loader(data_dir, *, seed, val_fraction, image_size, **options):
+def read_folder(data_dir, *, seed, val_fraction, image_size, **options):
     return load_folder(data_dir, seed=seed, val_fraction=val_fraction, image_size=image_size, **options)
 
 
-#: name -> entry. Adding a dataset: its loader function above and one entry here.
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in (
-        DatasetSpec("patches", "embedded patch-source task (scikit-image pictures; label = source picture)",
-                    _patches_loader, needs_dir=False),
-        DatasetSpec("digits", "scikit-learn's 8x8 handwritten digits (embedded)", _digits_loader, needs_dir=False),
-        DatasetSpec("mnist", "MNIST idx files in --data-dir (default $SSLTHEORY_MNIST)", _train_test_loader("mnist", load_mnist)),
-        DatasetSpec("cifar10", "CIFAR-10 python batches in --data-dir (half colour jitter)",
-                    _train_test_loader("cifar10", load_cifar10), jitter_scale=0.5),
-        DatasetSpec("tinyimagenet", "TinyImageNet tree in --data-dir (ImageNet statistics)",
-                    _train_test_loader("tinyimagenet", load_tinyimagenet), imagenet_stats=True),
-        DatasetSpec("folder", "an ImageFolder tree in --data-dir (root/<class>/<image> or root/{train,val,test}/...)",
-                    _folder_loader),
-    )
-}
-
-
-def dataset_spec(name: object) -> DatasetSpec:
-    """The registry entry of dataset ``name`` (ValueError listing the names if it has none)."""
-    if not isinstance(name, str) or name not in DATASETS:
-        raise InputError(f"name must be one of {', '.join(DATASETS)}, got {name!r}")
-    return DATASETS[name]
-
-
-def default_data_dir(name: str) -> Path | None:
-    """Where dataset ``name``'s files are when no directory is given: for MNIST ``$SSLTHEORY_MNIST``,
-    else ``shared/data/mnist`` beside the repository checkout (if it exists); None otherwise."""
-    if name != "mnist":
-        return None
-    env = os.environ.get(MNIST_ENV)
-    if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
-    return beside if beside.is_dir() else None
+#: The registry's readers of the datasets shipped as (train, test) (``ssl/datasets.py`` names them).
+read_mnist = _train_test_loader("mnist", load_mnist)
+read_cifar10 = _train_test_loader("cifar10", load_cifar10)
+read_tinyimagenet = _train_test_loader("tinyimagenet", load_tinyimagenet)

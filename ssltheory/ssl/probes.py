@@ -60,6 +60,16 @@ def _check_fitted(estimator, attr: str = "classes_"):
         raise InputError(f"this {type(estimator).__name__} is not fitted yet; call fit first")
 
 
+class ProbeAccuracy:
+    """``score(X, y)``, the one accuracy of every probe here: the fraction of the labels y (n,)
+    that ``predict(X)`` gets right on features X (n, d) (scikit-learn's ``score`` of a classifier)."""
+
+    def score(self, X, y) -> float:
+        X = _as_features(X)
+        y = _as_targets(y, len(X))
+        return float((self.predict(X) == y).mean())
+
+
 def _encode(y: np.ndarray, classes: np.ndarray, name: str) -> np.ndarray:
     idx = np.searchsorted(classes, y)
     idx = np.clip(idx, 0, len(classes) - 1)
@@ -130,7 +140,7 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
 # linear probe
 
 
-class LinearProbe:
+class LinearProbe(ProbeAccuracy):
     """Multinomial logistic regression on standardised features (the LIN probe family).
 
     Objective, for one weight decay lam (standardised features x, W of shape (k, d), bias b):
@@ -259,12 +269,6 @@ class LinearProbe:
     def predict(self, X) -> np.ndarray:
         _check_fitted(self, "_params")
         return self.classes_[self.decision_function(X).argmax(1)]
-
-    def score(self, X, y) -> float:
-        """Accuracy on (X, y)."""
-        X = _as_features(X)
-        y = _as_targets(y, len(X))
-        return float((self.predict(X) == y).mean())
 
 
 def _logits(X: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
@@ -474,7 +478,7 @@ def _lbfgs(value_and_grad, x, precondition, max_iter: int, tol: float, history: 
 # MLP probe
 
 
-class MLPProbe:
+class MLPProbe(ProbeAccuracy):
     """Two hidden layers with BatchNorm and ReLU, then a linear layer (docs/REFERENCE.md's MLP probe,
     2048 wide; narrower is fine on a CPU). A finite member of THEORY.md's UNI family.
 
@@ -577,17 +581,12 @@ class MLPProbe:
             Xt = (torch.from_numpy(np.ascontiguousarray(X)).to(self._mean.device) - self._mean) / self._scale
             return self.classes_[self.model_(Xt).argmax(1).cpu().numpy()]
 
-    def score(self, X, y) -> float:
-        X = _as_features(X)
-        y = _as_targets(y, len(X))
-        return float((self.predict(X) == y).mean())
-
 
 # --------------------------------------------------------------------------------------------
 # kNN probe
 
 
-class KNNProbe:
+class KNNProbe(ProbeAccuracy):
     """Cosine k-nearest-neighbour classifier on features (an extension probe family).
 
     Each query takes the k training points of largest cosine similarity; the vote is uniform
@@ -666,11 +665,6 @@ class KNNProbe:
         if X.shape[1] != self._bank.shape[1]:
             raise InputError(f"X has {X.shape[1]} features but the probe was fitted on {self._bank.shape[1]}")
         return self.classes_[self._predict_index(X, self.k_)]
-
-    def score(self, X, y) -> float:
-        X = _as_features(X)
-        y = _as_targets(y, len(X))
-        return float((self.predict(X) == y).mean())
 
 
 # --------------------------------------------------------------------------------------------

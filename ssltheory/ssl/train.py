@@ -54,7 +54,8 @@ from ssltheory.progress import Progress
 from ssltheory.ssl import methods as methods_registry
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.config import TrainConfig
-from ssltheory.ssl.data import DATASETS, SameLabelSampler, load_dataset
+from ssltheory.ssl.data import SameLabelSampler, load_dataset
+from ssltheory.ssl.datasets import DATASETS
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config

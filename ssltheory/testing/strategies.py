@@ -58,15 +58,16 @@ _DETERMINED = 1e3
 
 
 def fraction_of_profile(share: float, **kwargs) -> settings:
-    """``settings`` with ``max_examples`` a share of the loaded profile's (at least 1).
+    """``settings`` with ``max_examples`` a share of the loaded profile's (at least 1; a share above 1
+    for a cheap property that deserves more).
 
     For an expensive property: ``@fraction_of_profile(0.25)`` runs a quarter of what the
     profile asks for, so ``--hypothesis-profile=thorough`` (or ``SSLTHEORY_PROFILE``) still
     scales it, where ``@settings(max_examples=15)`` would pin it. Other keyword arguments go to
     ``settings``. Evaluated when the test module is imported, after the profile is loaded.
     """
-    if not 0 < share <= 1:
-        raise InputError(f"share must be in (0, 1], got {share}")
+    if not 0 < share < 100:
+        raise InputError(f"share must be a positive multiple of the profile's max_examples below 100, got {share}")
     return settings(max_examples=max(1, round(settings.default.max_examples * share)), **kwargs)
 
 
@@ -90,12 +91,14 @@ def augmentation_pairs(draw, max_points: int = 12, max_pairs: int = 15) -> tuple
 
 
 @st.composite
-def sampled_views(draw, max_points: int = 10, max_views: int = 3, n_distinct_views: int = 12) -> list[list[int]]:
-    """views[i]: the sampled views of input i, as ints from a small pool (equal ints: equal views)."""
+def sampled_views(
+    draw, max_points: int = 10, max_views: int = 3, n_distinct_views: int = 12, min_views: int = 1
+) -> list[list[int]]:
+    """views[i]: the sampled views of input i, as ints from a small pool (equal ints: equal views);
+    ``min_views=0`` lets an input have none."""
     n = draw(st.integers(1, max_points))
-    return draw(
-        st.lists(st.lists(st.integers(0, n_distinct_views - 1), min_size=1, max_size=max_views), min_size=n, max_size=n)
-    )
+    views = st.lists(st.integers(0, n_distinct_views - 1), min_size=min_views, max_size=max_views)
+    return draw(st.lists(views, min_size=n, max_size=n))
 
 
 def equivalence_classes(source: str = "labels", **kwargs):
