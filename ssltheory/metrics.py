@@ -670,8 +670,9 @@ def ridge_log_loss(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_s
     L'' = mean(Var_p[f]); it is minimized over 0 <= beta <= 100 log(K) / std(f) (the bound keeps
     separable halves, whose loss falls forever, from an arbitrary infinite temperature) by
     safeguarded Newton steps (bisection on the bracket when a step leaves it), stopping when
-    |L'| <= 1e-9 (1 + mean |f|), at a bound, or after 100 steps; a search that stops unconverged is reported in ``notes`` (a list, appended to). Cheap:
-    it reuses the probe of every other score, one pass over the (n_heldout, K) scores per step.
+    |L'| <= 1e-9 (1 + mean |f|), at a bound, or after 100 steps; a search that stops unconverged
+    is reported in ``notes`` (a list, appended to). Cheap: it reuses the probe of every other
+    score, one pass over the (n_heldout, K) scores per step.
 
     Args: as `heldout_class_accuracy`; ``notes``: list receiving any non-convergence message.
     """
