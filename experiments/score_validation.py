@@ -36,8 +36,8 @@ under ``<out>/.score_validation_runs/`` (ignored by git), so an interrupted swee
 processes share the work, and `ssltheory.experiments.fig7b` reads the same runs.
 
 Scales: ``quick`` (6 tiny runs on scikit-learn's digits, for the test suite: the pipeline, not the
-science), ``cpu`` (`CPU_RUNS` runs; MNIST from ``$SSLTHEORY_MNIST`` or ``../shared/data/mnist``
-beside the repository, else scikit-learn's digits), ``gpu`` (ResNet-18, CIFAR-10 and TinyImageNet
+science), ``cpu`` (`CPU_RUNS` runs; MNIST where ``ssl.datasets.default_data_dir`` finds it, else
+scikit-learn's digits), ``gpu`` (ResNet-18, CIFAR-10 and TinyImageNet
 under ``$SSLTHEORY_DATA``, on CUDA).
 """
 
