@@ -240,3 +240,31 @@ def test_check_and_score_agree_on_a_shared_file_and_name_the_tolerance(tmp_path,
     assert score["verdict"]["mode"] == check["mode"] == "tolerance"
     assert score["tol_rule"] == ("given" if tol else "default max(K, d) x eps(float32)")
     assert (score["ideal_score"] == 1.0) is check["ideal"]
+
+
+# ------------------------------------------------------------------------------------------
+# a sweep's scores are `ssltheory score` on the same encoder, on the reference augmentation
+
+
+def test_sweep_rows_equal_ssltheory_score_on_the_reference_augmentation(tmp_path):
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+    from ssltheory.sweep import read_results, run_sweep
+    from tests.test_sweep import _config
+
+    config = _config(sweep={"seeds": [0]}, space={"method": ["simsiam"]})  # trained at aug_strength 0.5
+    run_sweep(config, tmp_path, poll_s=0.01)
+    (row,) = read_results(tmp_path)
+    assert row["score"]["augmentation"] == {"kind": "simclr", "strength": 1.0}  # not the run's own s = 0.5
+    settings = config.score
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["score", str(tmp_path / "runs" / row["run_id"]), "--split", "val", "--n-images",
+                     str(settings["images"]), "--views", str(settings["views"]), "--seed", str(row["seed"]), "--json"])
+    assert code == 0
+    cli = json.loads(out.getvalue())
+    for name in ("ideal_score", "invariance_ratio", "rankme", "heldout_class_accuracy", "tol"):
+        assert row["score"][name] == cli[name], name
