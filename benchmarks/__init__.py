@@ -22,6 +22,8 @@ spells out which. A full run writes ``benchmarks/RESULTS.md``; nothing in that f
 ``gpu``                 :mod:`ssltheory.benchmarks.gpu`: ResNet-18 two-view epoch on 50,000 32x32 images
 ``startup``             :mod:`ssltheory.benchmarks.startup`: ``ssltheory COMMAND --help`` vs
                         ``python -c "import argparse"``
+``scoring``             :mod:`ssltheory.benchmarks.scoring`: ``ssltheory score`` / ``check --tol 0.01`` on
+                        8,000 x 2,048 views vs ``np.linalg.eigvalsh(Z.T @ Z)``; score_all on 800 x 128 vs 2 s
 ======================  =====================================================================
 
 Shared pieces: :mod:`ssltheory.benchmarks.harness` (timer, rows, machine), :mod:`ssltheory.benchmarks.report`

@@ -41,10 +41,12 @@ BENCHMARKS = {
     "gpu": "ssltheory.benchmarks.gpu",
     "startup": "ssltheory.benchmarks.startup",
     "monitor": "ssltheory.benchmarks.monitor",
+    "scoring": "ssltheory.benchmarks.scoring",
 }
 #: row-name prefixes of each benchmark, so that ``--only loss_dissl`` picks one row.
 ROW_PREFIX = {"probe": "probe_fit", "ideal": "is_ideal", "losses": "loss_", "throughput": "train_throughput", "gpu": "gpu_",
-              "startup": "cli_help", "monitor": "monitor_overhead"}
+              "startup": "cli_help", "monitor": "monitor_overhead",
+              "scoring": ("score_", "check_cli")}
 #: a full run's report, relative to the current directory (run from the repository's root, the
 #: committed benchmarks/RESULTS.md), never inside the installed package
 DEFAULT_RESULTS = Path("benchmarks") / "RESULTS.md"

@@ -36,8 +36,8 @@ under ``<out>/.score_validation_runs/`` (ignored by git), so an interrupted swee
 processes share the work, and `ssltheory.experiments.fig7b` reads the same runs.
 
 Scales: ``quick`` (6 tiny runs on scikit-learn's digits, for the test suite: the pipeline, not the
-science), ``cpu`` (`CPU_RUNS` runs; MNIST from ``$SSLTHEORY_MNIST`` or ``../shared/data/mnist``
-beside the repository, else scikit-learn's digits), ``gpu`` (ResNet-18, CIFAR-10 and TinyImageNet
+science), ``cpu`` (`CPU_RUNS` runs; MNIST where ``ssl.datasets.default_data_dir`` finds it, else
+scikit-learn's digits), ``gpu`` (ResNet-18, CIFAR-10 and TinyImageNet
 under ``$SSLTHEORY_DATA``, on CUDA).
 """
 
@@ -410,7 +410,8 @@ def factor_correlations(rows: list[dict]) -> tuple[float, str]:
         for level in sorted({r[key] for r in rows}):
             cols[f"{key}={level}"] = np.array([float(r[key] == level) for r in rows])
     for key in ("z_dim", "steps", "aug_strength", "batch_size"):
-        cols[key] = np.log(np.array([float(r[key]) for r in rows])) if key != "aug_strength" else np.array([float(r[key]) for r in rows])
+        values = np.array([float(r[key]) for r in rows])
+        cols[key] = values if key == "aug_strength" else np.log(values)
     names = list(cols)
     best, pair = 0.0, ""
     for i, a in enumerate(names):
@@ -643,7 +644,7 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     measurements = collect(out, scale, seed)
     started = time.perf_counter()
     design_rows = score_rows(collect(out, scale, seed, for_design=True)) if scale == "cpu" else None
-    csv_path, png_path, md_path = out / "score_validation.csv", out / "score_validation.png", out / "score_validation.md"
+    csv_path, png_path, md_path = (out / f"score_validation.{ext}" for ext in ("csv", "png", "md"))
     write_csv(csv_path, score_rows(measurements))
     rows = read_rows(csv_path)  # the report is drawn from what the CSV holds
     table = protocol_table(rows, n_boot=cfg["n_boot"], seed=seed)

@@ -7,6 +7,7 @@ Public contract::
 
     from ssltheory import EquivalenceClasses, is_ideal, linearly_separable, cover_count
     from ssltheory import score_encoder   # any nn.Module on augmented views (imports torch)
+    from ssltheory import score_all, SCORES, ViewStatistics   # an (n, d) matrix of view features
 
 Importing the package is light (no numpy, scipy or torch): the public names are loaded on first
 use, so that ``ssltheory --help`` starts as fast as Python does.
@@ -35,6 +36,9 @@ _LAZY = {
     "IdealVerdict": "ssltheory.conditions",
     "linearly_separable": "ssltheory.geometry",
     "score_encoder": "ssltheory.ssl.views",
+    "score_all": "ssltheory.metrics",
+    "SCORES": "ssltheory.metrics",
+    "ViewStatistics": "ssltheory.view_statistics",
     "InputError": "ssltheory.errors",
 }
 __all__ = [
@@ -44,6 +48,9 @@ __all__ = [
     "cover_count",
     "IdealVerdict",
     "score_encoder",
+    "score_all",
+    "SCORES",
+    "ViewStatistics",
     "InputError",
 ]
 

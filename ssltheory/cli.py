@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()  # bare `ssltheory`: list the commands
             return 0 if not argv else EXIT_USAGE
         args = parser.parse_args(argv)
+        from ssltheory.threads import apply_thread_policy
+
+        apply_thread_policy()  # torch and BLAS threads: one owner (SSLTHEORY_THREADS overrides)
         return int(module.run(args) or 0)
     except BrokenPipeError:
         _quiet_stdout()

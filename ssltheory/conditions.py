@@ -46,6 +46,7 @@ Example::
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -86,11 +87,11 @@ LP_VERIFY_MAX_ENTRIES = 400_000
 #: non-invariant features: search every binary task by LP when K and the LP are at most this big
 SEARCH_MAX_CLASSES = 10
 SEARCH_MAX_ENTRIES = 20_000
-#: random directions used to find near-equal rows, and candidate pairs filtered at once
-_N_PROJECTIONS = 8
-_DIRECTIONS: dict[int, np.ndarray] = {}
+#: ... and for at most this many seconds (the exact proofs are slow on degenerate codes)
+SEARCH_MAX_SECONDS = 5.0
 _COLUMN_SALTS: dict[int, np.ndarray] = {}
-_PAIR_BLOCK = 1 << 18
+#: entries of one (block x n) matrix of pair-distance bounds in _candidate_blocks (8 MiB of float64)
+_BOUND_BLOCK = 1 << 20
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
 
@@ -287,79 +288,13 @@ def _column_salts(d: int) -> np.ndarray:
     return _COLUMN_SALTS[d]
 
 
-def _projection_directions(d: int) -> np.ndarray:
-    """_N_PROJECTIONS fixed random unit directions in R^d (seeded), (d, _N_PROJECTIONS), cached per d."""
-    if d not in _DIRECTIONS:
-        U = np.random.default_rng(0).standard_normal((d, _N_PROJECTIONS))
-        _DIRECTIONS[d] = U / np.linalg.norm(U, axis=0)
-    return _DIRECTIONS[d]
-
-
-@dataclass(frozen=True)
-class _Sweep:
-    """Rows sorted along a random direction, for finding the pairs within atol (see _candidate_pairs)."""
-
-    order: np.ndarray  # (n,) rows by their first projection
-    P: np.ndarray  # (n, _N_PROJECTIONS) projections, in that order
-    counts: np.ndarray  # (n,) rows after each one within the slack along the first direction
-    slack: float
-
-    @property
-    def n_candidates(self) -> int:
-        return int(self.counts.sum())
-
-
-def _sweep(X: np.ndarray, atol: float, unit: float = 1.0) -> _Sweep:
-    """Project the rows of X / unit (``unit`` a power of two) on fixed random directions and sort."""
-    n, d = X.shape
-    U = _projection_directions(d)
-    P = np.empty((n, _N_PROJECTIONS))
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(n, start + BLOCK_ROWS)
-        block = np.asarray(X[start:stop], dtype=np.float64)
-        P[start:stop] = (block if unit == 1.0 else block / unit) @ U
-    # the projections are rounded: widen the window by a bound on that error
-    radius = max(abs(float(X.max())), abs(float(X.min()))) / unit * math.sqrt(d)
-    slack = atol * (1 + 1e-9) + 8 * d * np.finfo(np.float64).eps * radius
-    order = np.argsort(P[:, 0], kind="stable")
-    P = P[order]
-    counts = np.searchsorted(P[:, 0], P[:, 0] + slack, side="right") - np.arange(n) - 1
-    return _Sweep(order, P, counts, slack)
-
-
-def _candidate_pairs(X: np.ndarray, atol: float, unit: float = 1.0, sweep: _Sweep | None = None):
-    """Yield blocks (a, b) of index pairs whose rows may be within atol * unit: sort and sweep.
-
-    For a unit vector u, |u.(x - x')| <= ||x - x'||, so every pair within atol has projections
-    within atol (plus rounding) on each of a few random directions: the sweep along the first
-    direction lists those pairs, the other directions discard most of the rest, and the caller
-    checks the true distances of what is left. Rows are divided by ``unit`` (a power of two).
-    ``sweep`` is :func:`_sweep` of the same arguments when the caller has it already.
-    """
-    n = X.shape[0]
-    sweep = sweep or _sweep(X, atol, unit)
-    order, P, counts, slack = sweep.order, sweep.P, sweep.counts, sweep.slack
-    ends = np.cumsum(counts)
-    start = 0
-    while start < n:
-        # as many sorted positions as fit in one block of candidate pairs
-        stop = max(start + 1, int(np.searchsorted(ends, ends[start] - counts[start] + _PAIR_BLOCK, side="right")))
-        total = int(counts[start:stop].sum())
-        if total:
-            first = np.repeat(np.arange(start, stop), counts[start:stop])
-            second = first + np.arange(total) - np.repeat(np.cumsum(counts[start:stop]) - counts[start:stop], counts[start:stop]) + 1
-            near = (np.abs(P[first] - P[second]) <= slack).all(axis=1)
-            if near.any():
-                yield order[first[near]], order[second[near]]
-        start = stop
-
-
 def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1.0) -> np.ndarray:
     """||x_a - x_b|| / unit for index arrays a, b (m,), in float64, a bounded number of rows at a time."""
     out = np.empty(a.size)
     step = max(1, _PAIR_BLOCK_FLOATS // X.shape[1])
     for start in range(0, a.size, step):
-        diff = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
+        left = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit
+        diff = left - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
         out[start:start + step] = row_norms(diff)
     return out
 
@@ -367,23 +302,17 @@ def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1
 def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of rows within atol, through exact duplicates: ((m, 2) int64, (m,) distances).
 
-    The rows are swept directly when the sweep lists at most one candidate pair per row (the
-    usual case: every pair within atol is then checked, duplicates included). Otherwise exact
-    duplicates are first linked to their first occurrence (distance 0) and only the distinct
-    rows are swept; pairs among duplicates of two near rows then follow by transitivity through
-    their representatives, which is all that counting distinct codes (connected components)
-    needs.
+    Exact duplicates are first linked to their first occurrence (distance 0) and only the distinct
+    rows are searched (`_candidate_blocks`, then true distances); pairs among duplicates of two
+    near rows then follow by transitivity through their representatives, which is all that
+    counting distinct codes (connected components) needs.
     """
-    sweep = _sweep(X, atol)
-    if sweep.n_candidates <= X.shape[0]:
-        rep, U, found, dists = np.arange(X.shape[0]), X, [np.zeros((0, 2), dtype=np.int64)], [np.zeros(0)]
-    else:
-        rep, inv = exact_duplicate_rows(X)
-        dup = np.flatnonzero(rep[inv] != np.arange(X.shape[0]))
-        found = [np.column_stack([rep[inv[dup]], dup])]
-        dists = [np.zeros(dup.size)]
-        U, sweep = X[rep], None
-    for a, b in _candidate_pairs(U, atol, sweep=sweep):
+    rep, inv = exact_duplicate_rows(X)
+    dup = np.flatnonzero(rep[inv] != np.arange(X.shape[0]))
+    found = [np.column_stack([rep[inv[dup]], dup])]
+    dists = [np.zeros(dup.size)]
+    U = X[rep]
+    for a, b in _candidate_blocks(U, atol, 1.0):
         dist = _pair_distances(U, a, b)
         near = dist <= atol
         found.append(np.column_stack([rep[a[near]], rep[b[near]]]))
@@ -391,28 +320,96 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(found).astype(np.int64), np.concatenate(dists)
 
 
-def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float, unit: float) -> tuple[int, int, float] | None:
-    """Two points of different classes within atol * unit of each other, or None (distance / unit)."""
-    rep, inv = exact_duplicate_rows(Z)
-    clash = np.flatnonzero(labels[rep[inv]] != labels)
-    if clash.size:
-        i = int(clash[0])
-        return int(rep[inv[i]]), i, 0.0
-    if rep.size == Z.shape[0]:  # no duplicates: sweep Z itself, without a copy
-        rep, U = np.arange(Z.shape[0]), Z
-    else:
-        U = Z[rep]
-    rep_labels = labels[rep]
-    for a, b in _candidate_pairs(U, atol, unit):
-        cross = rep_labels[a] != rep_labels[b]
-        a, b = a[cross], b[cross]
-        if a.size:
-            dist = _pair_distances(U, a, b, unit)
+def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float,
+                            unit: float) -> tuple[int, int, float] | None:
+    """Two points of different classes within atol of each other (rows divided by ``unit``), or None.
+
+    Returns (i, j, ||z_i - z_j|| / unit), i < j. The candidates of `_candidate_blocks` (pairs of
+    different classes), smallest bound first, are checked by their true distances
+    (`_pair_distances`) and the first within atol is returned (identical rows of two classes have
+    bound and distance 0, so they come first in their block).
+    """
+    for a, b in _candidate_blocks(Z, atol, unit, labels):
+        for s in range(0, a.size, 4096):
+            dist = _pair_distances(Z, a[s:s + 4096], b[s:s + 4096], unit)
             hit = np.flatnonzero(dist <= atol)
             if hit.size:
                 h = int(hit[0])
-                return int(rep[a[h]]), int(rep[b[h]]), float(dist[h])
+                return int(a[s + h]), int(b[s + h]), float(dist[h])
     return None
+
+
+def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarray | None = None):
+    """Yield (a, b) index arrays (a < b) of the pairs of rows of U / unit that may be within atol.
+
+    Blocked matrix products, exact for any atol: the rows x (divided by ``unit``, centred) are
+    projected on an orthonormal basis V (d x k, k = min(d, 24)) of their dominant subspace
+    (`_projected_rows`; any orthonormal V keeps the bound valid), and every pair's distance is
+    bounded below by
+
+        ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = x - V V^T x,
+
+    (the second term with its rounding margin taken off, `_projected_rows`),
+
+    evaluated for a block of rows against the later rows as one (block x n) product (n^2 k / 2
+    flops in all, memory _BOUND_BLOCK entries, never n x n). A pair is a candidate when its bound
+    is within atol^2 (1 + 1e-6) + 32 d eps (||x_a||^2 + ||x_b||^2) (rounding slack) and, with
+    ``labels``, its rows are of different classes. Each block's candidates come smallest bound first.
+    """
+    n, d = U.shape
+    P, residual, margin, sq_norms = _projected_rows(U, unit)
+    proj_sq = np.einsum("ij,ij->i", P, P)
+    eps = np.finfo(np.float64).eps
+    block = max(1, min(n, _BOUND_BLOCK // max(n, 1)))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        bound = (proj_sq[start:stop, None] + proj_sq[None, start:] - 2.0 * (P[start:stop] @ P[start:].T)
+                 + np.clip(np.abs(residual[start:stop, None] - residual[None, start:])
+                           - margin[start:stop, None] - margin[None, start:], 0.0, None) ** 2)
+        limit = atol * atol * (1 + 1e-6) + 32 * d * eps * (sq_norms[start:stop, None] + sq_norms[None, start:])
+        keep = (bound <= limit) & (np.arange(start, n)[None, :] > np.arange(start, stop)[:, None])
+        if labels is not None:
+            keep &= labels[start:stop, None] != labels[None, start:]
+        rows, cols = np.nonzero(keep)
+        if rows.size:
+            order = np.argsort(bound[rows, cols], kind="stable")
+            yield rows[order] + start, cols[order] + start
+
+
+def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray, ...]:
+    """Rows of X / unit, centred, on an orthonormal basis V of their dominant k-dimensional subspace.
+
+    Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x as sqrt(||x||^2 -
+    ||P||^2), e (n,) = sqrt(8 d eps) ||x|| the most that difference's rounding can move r, (n,)
+    the squared norms of x), with k' = min(d, k); V from one pass of a randomized range finder
+    (V = orth(X^T X Omega), Omega seeded Gaussian), streamed in row blocks, float64. When d <= k,
+    V = I and r = e = 0.
+    """
+    n, d = X.shape
+    mean = np.zeros(d)
+    for start in range(0, n, BLOCK_ROWS):
+        mean += (np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit).sum(axis=0) / max(n, 1)
+
+    def rows(start):
+        return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - mean
+
+    if d <= k:
+        P = np.concatenate([rows(s) for s in range(0, n, BLOCK_ROWS)])
+        return P, np.zeros(n), np.zeros(n), np.einsum("ij,ij->i", P, P)
+    omega = np.random.default_rng(0).standard_normal((d, k))
+    B = np.zeros((d, k))
+    for start in range(0, n, BLOCK_ROWS):
+        R = rows(start)
+        B += R.T @ (R @ omega)
+    V = np.linalg.qr(B)[0]
+    P, sq = np.empty((n, k)), np.empty(n)
+    for start in range(0, n, BLOCK_ROWS):
+        R = rows(start)
+        stop = start + R.shape[0]
+        P[start:stop] = R @ V
+        sq[start:stop] = np.einsum("ij,ij->i", R, R)
+    residual = np.sqrt(np.clip(sq - np.einsum("ij,ij->i", P, P), 0.0, None))
+    return P, residual, np.sqrt(8 * d * np.finfo(np.float64).eps * sq), sq
 
 
 def _exactly_invariant(Z: np.ndarray, classes) -> bool:
@@ -829,13 +826,24 @@ def _non_invariant_certificate(
         small = K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES
         witness["every_binary_task_realizable"] = None  # undetermined unless the search runs
         if small and verifier.mode != "none":
+            # Each answer is proved in rationals, which on degenerate codes can take seconds per
+            # task: the search stops at SEARCH_MAX_SECONDS and then leaves the question open.
+            deadline = time.monotonic() + SEARCH_MAX_SECONDS
+            tasks, answers = enumerate_binary_tasks(K), []
             try:
-                answers = [(t, separability(Z, t[labels])) for t in enumerate_binary_tasks(K)]
+                for t in tasks:
+                    if time.monotonic() >= deadline:
+                        break
+                    answers.append((t, separability(Z, t[labels])))
             except RuntimeError as exc:  # HiGHS gave no answer and the exact LP was too large
                 witness["search_note"] = f"LP search over binary tasks failed: {exc}"
             else:
                 failing = [(t, a) for t, a in answers if not a.separable]
-                witness["every_binary_task_realizable"] = not failing
+                complete = len(answers) == len(tasks)
+                witness["every_binary_task_realizable"] = False if failing else (True if complete else None)
+                if not complete:
+                    witness["search_note"] = (f"search stopped after {SEARCH_MAX_SECONDS:g} s, {len(answers)} of "
+                                              f"{len(tasks)} binary tasks proved")
                 if task is None and failing:
                     task, answer = failing[0]
                     check = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}

@@ -65,7 +65,8 @@ from ssltheory.baselines import alignment, mst_dimension, nesum_from_eigenvalues
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
-from ssltheory.geometry import affine_rank, affine_singular_values
+from ssltheory.geometry import centre_codes, centred_singular_values, rank_from_singular_values
+from ssltheory.threads import thread_limit
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
     ViewStatistics,
@@ -220,13 +221,23 @@ def affine_conditioning(Z, classes, tol: float | None = None, *,
             (max(K, d) x eps of Z's dtype as given). Ignored when ``stats`` is given (its ``tol``).
     """
     _, _, stats = _statistics(Z, classes, tol=tol, stats=stats)
-    C, K = stats.means, stats.K
-    scaled, exponent = affine_singular_values(C, with_exponent=True)  # the ratio from values of order 1
-    s_km1 = scaled[K - 2] if scaled.size >= K - 1 else 0.0
-    condition = float(s_km1 / scaled[0]) if scaled[0] > 0 else 0.0
+    return stats.cached("affine_conditioning", lambda: _affine_conditioning(stats))
+
+
+def _affine_conditioning(stats: ViewStatistics) -> AffineConditioning:
+    """The singular values of the centred class means (`geometry.centre_codes`, offset- and
+    scale-free; `geometry.centred_singular_values` at the features' dtype as given, so the Gram
+    route where it is accurate, as in `conditions.is_ideal`), read by the tolerance rule
+    (`geometry.rank_from_singular_values`) at ``stats.tol``: one decomposition."""
+    M, unit = centre_codes(stats.means)
+    s = centred_singular_values(M, np.float32 if stats.dtype == "float32" else np.float64, stats.tol)
+    rank, _ = rank_from_singular_values(s, stats.K, stats.tol)
+    K = stats.K
+    s_km1 = s[K - 2] if s.size >= K - 1 else 0.0
+    condition = float(s_km1 / s[0]) if s.size and s[0] > 0 else 0.0
     with np.errstate(over="ignore"):
-        s = np.ldexp(scaled, exponent) * stats.unit
-    return AffineConditioning(s, int(affine_rank(C, stats.tol)), condition, stats.tol)
+        values = s * unit * stats.unit
+    return AffineConditioning(values, int(rank), condition, stats.tol)
 
 
 def dimension_deficit(n_classes: int, dim: int) -> int:
@@ -653,37 +664,67 @@ def ridge_log_loss(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_s
     [derived] The ridge probe of `heldout_class_accuracy` gives every held-out view a score f_m per
     class; softmax(beta f) turns them into probabilities with one inverse temperature beta >= 0
     (beta = 0 is chance, log K). beta is fitted by 2-fold cross-fitting on the held-out views
-    (views at even positions fit the beta scored on the odd ones and vice versa; the negative log-
-    likelihood is convex in beta, minimized by bounded Brent search), so the loss is an honest
-    held-out estimate with one fitted parameter. Cheap: it reuses the probe of every other score.
-    A search that does not converge is reported in ``notes`` (a list, appended to).
+    (views at even positions fit the beta scored on the odd ones and vice versa), so the loss is an
+    honest held-out estimate with one fitted parameter. The negative log-likelihood
+    L(beta) = mean(logsumexp(beta f) - beta f_y) is convex, with L' = mean(E_p[f] - f_y) and
+    L'' = mean(Var_p[f]); it is minimized over 0 <= beta <= 100 log(K) / std(f) (the bound keeps
+    separable halves, whose loss falls forever, from an arbitrary infinite temperature) by
+    safeguarded Newton steps (bisection on the bracket when a step leaves it), stopping when
+    |L'| <= 1e-9 (1 + mean |f|), at a bound, or after 100 steps; a search that stops unconverged
+    is reported in ``notes`` (a list, appended to). Cheap: it reuses the probe of every other
+    score, one pass over the (n_heldout, K) scores per step.
 
     Args: as `heldout_class_accuracy`; ``notes``: list receiving any non-convergence message.
     """
-    from scipy.optimize import minimize_scalar
-    from scipy.special import logsumexp
-
     ridge = _check_ridge(ridge)
     Z, _, stats = _statistics(Z, classes, train_mask, random_state=random_state, stats=stats)
     probe = stats.ridge_probe(Z, ridge)
     F = probe.scores + probe.c
     y = probe.test_labels
     own = F[np.arange(y.size), y]
-
-    def nll(beta: float, rows: np.ndarray) -> float:
-        return float(np.mean(logsumexp(beta * F[rows], axis=1) - beta * own[rows]))
-
-    spread = float(np.std(F)) or 1.0
-    upper = 100.0 * np.log(max(stats.K, 2)) / spread
     parts = [np.arange(0, y.size, 2), np.arange(1, y.size, 2)] if y.size >= 2 else [np.arange(y.size)] * 2
+    beta_max = 100.0 * np.log(max(stats.K, 2)) / max(float(np.std(F)), 1e-300)
     total = 0.0
     for fit_rows, eval_rows in ((parts[0], parts[1]), (parts[1], parts[0])):
-        result = minimize_scalar(nll, bounds=(0.0, upper), args=(fit_rows,), method="bounded",
-                                 options={"xatol": 1e-6 * upper, "maxiter": 200})
-        if not result.success and notes is not None:
-            notes.append(f"ridge_log_loss: temperature search did not converge ({result.message})")
-        total += nll(float(result.x), eval_rows) * eval_rows.size
+        beta, converged = _fit_temperature(F[fit_rows], own[fit_rows], beta_max)
+        if not converged and notes is not None:
+            notes.append("ridge_log_loss: the temperature's Newton search stopped after 100 steps without converging")
+        total += _softmax_nll(F[eval_rows], own[eval_rows], beta)[0] * eval_rows.size
     return total / (parts[0].size + parts[1].size)
+
+
+def _softmax_nll(F: np.ndarray, own: np.ndarray, beta: float) -> tuple[float, float, float]:
+    """(L, L', L'') of L(beta) = mean(logsumexp(beta F) - beta own) over the rows of F (n, K)."""
+    X = beta * F
+    top = X.max(axis=1, keepdims=True)
+    E = np.exp(X - top)
+    Zs = E.sum(axis=1)
+    P = E / Zs[:, None]
+    mean_f = np.einsum("ij,ij->i", P, F)
+    var_f = np.einsum("ij,ij->i", P, F * F) - mean_f**2
+    loss = float(np.mean(np.log(Zs) + top[:, 0] - beta * own))
+    return loss, float(np.mean(mean_f - own)), float(np.mean(np.clip(var_f, 0.0, None)))
+
+
+def _fit_temperature(F: np.ndarray, own: np.ndarray, beta_max: float) -> tuple[float, bool]:
+    """argmin over 0 <= beta <= beta_max of the convex `_softmax_nll`: (beta, converged)."""
+    tol = 1e-9 * (1.0 + float(np.mean(np.abs(F))))
+    if _softmax_nll(F, own, 0.0)[1] >= 0:  # the loss grows from beta = 0: chance is the best calibration
+        return 0.0, True
+    if _softmax_nll(F, own, beta_max)[1] <= 0:  # still falling at the bound: the bound
+        return beta_max, True
+    low, high, beta = 0.0, beta_max, min(beta_max, 1.0 / max(float(np.std(F)), 1e-300))
+    for _ in range(100):
+        _, slope, curve = _softmax_nll(F, own, beta)
+        if abs(slope) <= tol:
+            return beta, True
+        if slope < 0:
+            low = beta
+        else:
+            high = beta
+        step = beta - slope / curve if curve > 0 else np.inf
+        beta = step if low < step < high else 0.5 * (low + high)
+    return beta, False
 
 
 def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2, max_iter: int = 500,
@@ -1124,7 +1165,18 @@ def score_all(
     any finite codes (collapsed, rank 1, constant, d = 1) can be scored. ``augmentation`` names
     what drew the views (carried along). ``max_seconds`` bounds the worst-task search. Z may be a
     numpy array or a torch tensor (any device). Other arguments as in the individual functions.
+    Runs under the thread policy (`ssltheory.threads.thread_limit`: ``SSLTHEORY_THREADS``, else the
+    free cores).
     """
+    with thread_limit():
+        return _score_all(Z, classes, train_mask, tol=tol, ridge=ridge, n_radon=n_radon, n_random=n_random,
+                          greedy_steps=greedy_steps, max_seconds=max_seconds, lidar_delta=lidar_delta,
+                          augmentation=augmentation, random_state=random_state, stats=stats)
+
+
+def _score_all(Z, classes, train_mask, *, tol, ridge, n_radon, n_random, greedy_steps, max_seconds, lidar_delta,
+               augmentation, random_state, stats) -> Scores:
+    """`score_all` under the thread policy."""
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
     if classes.n_classes < 2:

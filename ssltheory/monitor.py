@@ -251,9 +251,8 @@ def plot_run(run_dir, out=None) -> Path:
     (``ssltheory train --monitor-every N`` or an `IdealnessMonitor` writing there). InputError when
     the run has no monitor lines (say how to get them).
     """
-    import matplotlib
-
     from ssltheory.files import save_figure
+    from ssltheory.plotting import pyplot
     from ssltheory.ssl.runs import read_metrics
 
     steps, monitored = monitored_records(read_metrics(run_dir))
@@ -262,8 +261,7 @@ def plot_run(run_dir, out=None) -> Path:
             f"{run_dir}/metrics.jsonl has no monitored scores; train with --monitor-every N "
             "(or call an IdealnessMonitor writing to it)"
         )
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 1 + len(PLOTTED), figsize=(3.2 * (1 + len(PLOTTED)), 3.0))
     axes[0].plot([r["step"] for r in steps if "loss" in r], [r["loss"] for r in steps if "loss" in r], color="0.3")

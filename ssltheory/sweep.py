@@ -335,9 +335,11 @@ def run_one(spec: dict, out: str) -> dict:
     resumed. The row's ``resumed_from`` says which: None (trained from scratch), "checkpoint"
     or "finished". torch and the BLAS libraries use one thread (a sweep runs several jobs side by side).
     """
-    import torch
+    import torch  # noqa: F401 (loaded first, so that the policy below limits its pool)
 
-    torch.set_num_threads(1)
+    from ssltheory.threads import apply_thread_policy
+
+    apply_thread_policy(1)
     out_dir = Path(out)
     result_path = out_dir / "results" / f"{spec['run_id']}.json"
     if result_path.exists():

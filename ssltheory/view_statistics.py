@@ -304,15 +304,19 @@ class ViewStatistics:
                 W_tr = W_tr + Rt.T @ Rt
                 R_tr = R_tr + xp.class_sums(Rt, lab[t], K)
         W, W_tr, R_tr, means = xp.get(W), xp.get(W_tr), xp.get(R_tr), xp.get(means_dev)
+        if xp.torch:  # torch's X^T X need not be bit-symmetric: make it so (numpy's syrk already is)
+            W, W_tr = (W + W.T) / 2, (W_tr + W_tr.T) / 2
         if every:
             W_tr = W
 
-        within = _symmetric(W)
+        # every matrix below is exactly symmetric: X^T X products are computed as such (syrk), and
+        # sums of symmetric matrices and outer products a a^T stay symmetric in floating point
+        within = W
         grand_mean = sizes @ means / n
         D = (means - grand_mean) * np.sqrt(sizes)[:, None]  # (K, d), B = D^T D
-        between = _symmetric(D.T @ D)
-        total = _symmetric(within + between)
-        second = _symmetric(total + n * np.outer(grand_mean, grand_mean))
+        between = D.T @ D
+        total = within + between
+        second = total + n * np.outer(grand_mean, grand_mean)
         total_eig = np.clip(np.linalg.eigvalsh(total)[::-1], 0.0, None)
         second_eig = np.clip(np.linalg.eigvalsh(second)[::-1], 0.0, None)
 
@@ -321,7 +325,8 @@ class ViewStatistics:
         train_mean = (train_sizes @ means + R_tr.sum(axis=0)) / n_tr
         E = means - train_mean  # (K, d)
         cross = R_tr.T @ E
-        train_scatter = _symmetric(W_tr + cross + cross.T + (E * train_sizes[:, None]).T @ E)
+        weighted = E * np.sqrt(train_sizes)[:, None]
+        train_scatter = W_tr + (cross + cross.T) + weighted.T @ weighted
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
         return cls(n, d, K, dtype, rtol, rule, unit, labels, sizes, means, grand_mean, within, between, total,
                    np.bincount(labels, weights=sq, minlength=K), total_eig, second_eig, mask, evaluate,
@@ -344,10 +349,6 @@ class ViewStatistics:
         if key not in self._cache:
             self._cache[key] = RidgeProbe.fit(self, as_view_features(Z), float(ridge), chunk_rows)
         return self._cache[key]
-
-
-def _symmetric(A: np.ndarray) -> np.ndarray:
-    return (A + A.T) / 2.0
 
 
 # --------------------------------------------------------------------------------------------

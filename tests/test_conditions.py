@@ -479,3 +479,18 @@ GOOD_Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 def test_is_ideal_rejects_bad_input_naming_the_problem(Z, classes, kwargs, message):
     with pytest.raises(ValueError, match=message):
         is_ideal(Z, classes, **kwargs)
+
+
+def test_the_binary_task_search_of_a_not_invariant_certificate_stops_at_its_budget(monkeypatch):
+    # Degenerate codes made each exact proof of the search slow (minutes for 10 classes): the search
+    # stops at its time budget, says so, and leaves "every task realizable" open unless it found one.
+    import ssltheory.conditions as conditions
+
+    Z = np.array([[0.0, 0.0], [0.1, 0.0], [1.0, 0.5], [2.0, 0.0], [0.0, 3.0]])
+    labels = np.array([0, 0, 1, 2, 3])
+    complete = is_ideal(Z, labels).certificate.witness
+    assert "search_note" not in complete and complete["every_binary_task_realizable"] is not None
+    monkeypatch.setattr(conditions, "SEARCH_MAX_SECONDS", 0.0)
+    stopped = is_ideal(Z, labels).certificate.witness
+    assert "search stopped" in stopped["search_note"]
+    assert stopped["every_binary_task_realizable"] is None

@@ -145,3 +145,126 @@ def test_scores_without_a_tolerance_agree_on_float32_and_float64_input(name):
     value32 = getattr(value32, "value", value32)
     value64 = getattr(value64, "value", value64)
     assert value32 == pytest.approx(value64, rel=1e-4, abs=1e-6)
+
+
+@fraction_of_profile(0.25)
+@given(seeds, st.integers(2, 6), st.integers(2, 8), st.sampled_from([0.3, 1.0, 3.0]))
+def test_ridge_log_loss_is_the_cross_fitted_temperature_loss_found_by_a_grid(seed, K, d, noise):
+    """Oracle: for each half, the beta minimizing the softmax log-loss on a fine grid (then refined by a
+    bounded scalar search) scores the other half; the Newton search must find the same loss."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    Z, labels = noisy_views(seed, K, d, 4, noise)
+    mask = split_views(labels, random_state=0)
+    stats = ViewStatistics.from_views(Z, labels, mask)
+    probe = stats.ridge_probe(Z, 1e-4)
+    F, y = probe.scores + probe.c, probe.test_labels
+
+    def nll(beta, rows):
+        return float(np.mean(logsumexp(beta * F[rows], axis=1) - beta * F[rows, y[rows]]))
+
+    halves = [np.arange(0, y.size, 2), np.arange(1, y.size, 2)]
+    beta_max = 100 * np.log(K) / np.std(F)  # the documented search interval
+    total = 0.0
+    for fit, score in ((halves[0], halves[1]), (halves[1], halves[0])):
+        grid = np.concatenate([[0.0], np.geomspace(1e-4 * beta_max, beta_max, 400)])
+        best = grid[np.argmin([nll(b, fit) for b in grid])]
+        lo, hi = best / 1.1, min(beta_max, best * 1.1) if best > 0 else 1e-4 * beta_max
+        refined = minimize_scalar(nll, bounds=(lo, hi), args=(fit,), method="bounded", options={"xatol": 1e-12})
+        beta = refined.x if refined.fun < nll(best, fit) else best
+        total += nll(beta, score) * score.size
+    want = total / y.size
+    notes = []
+    got = metrics.ridge_log_loss(Z, labels, mask, notes=notes)
+    assert got == pytest.approx(want, rel=1e-4, abs=1e-6) and not notes
+
+
+# ------------------------------------------------------------------------------------------
+# the not-invariant certificate's pair search (conditions._first_cross_class_pair)
+
+
+@fraction_of_profile(0.67)
+@given(seeds, st.integers(2, 60), st.sampled_from([1, 3, 80, 150]), st.integers(2, 5), st.floats(0.05, 3.0))
+def test_cross_class_pair_search_agrees_with_brute_force(seed, n, d, K, quantile_scale):
+    from ssltheory.conditions import _first_cross_class_pair
+
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, d)) * (1.0 + np.arange(d)) ** -1.0  # a decaying spectrum
+    labels = rng.integers(0, K, n)
+    diff = Z[:, None, :] - Z[None, :, :]
+    dist = np.sqrt((diff**2).sum(-1))
+    cross = labels[:, None] != labels[None, :]
+    atol = quantile_scale * np.median(dist[cross]) * 0.2 if cross.any() else 1.0
+    want = bool((dist[cross] <= atol).any())
+    got = _first_cross_class_pair(Z, labels, atol, 1.0)
+    assert (got is not None) == want
+    if got is not None:
+        i, j, found = got
+        assert labels[i] != labels[j] and found == pytest.approx(dist[i, j], rel=1e-12, abs=1e-15) and found <= atol
+
+
+# ------------------------------------------------------------------------------------------
+# check and score agree on one file
+
+
+@pytest.mark.parametrize("tol", [None, 0.01])
+def test_check_and_score_agree_on_a_shared_file_and_name_the_tolerance(tmp_path, tol):
+    """Issue 20's two answers for one file: 50 classes x 4 views with 1e-4 noise."""
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(50), 4)
+    Z = (rng.standard_normal((50, 60))[labels] + 1e-4 * rng.standard_normal((200, 60))).astype(np.float32)
+    np.save(tmp_path / "Z.npy", Z)
+    np.save(tmp_path / "c.npy", labels)
+    extra = [] if tol is None else ["--tol", str(tol)]
+
+    def run(command, *flags):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main([command, str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy"), *flags, *extra])
+        return code, json.loads(out.getvalue()) if flags else out.getvalue()
+
+    check_code, check = run("check", "--json")
+    _, check_text = run("check")
+    score_code, score = run("score", "--json")
+    assert score_code == 0 and check_code == (0 if check["ideal"] else 1)
+    assert check["ideal"] == score["ideal"] == score["verdict"]["ideal"]
+    assert check["ideal"] is (tol == 0.01)  # 1e-4 noise: within 0.01 x s_max, beyond 60 x eps32 x s_max
+    assert f"{score['tol']:.3g} x s_max" in check_text  # the same relative tolerance decided both
+    assert score["verdict"]["mode"] == check["mode"] == "tolerance"
+    assert score["tol_rule"] == ("given" if tol else "default max(K, d) x eps(float32)")
+    assert (score["ideal_score"] == 1.0) is check["ideal"]
+
+
+# ------------------------------------------------------------------------------------------
+# a sweep's scores are `ssltheory score` on the same encoder, on the reference augmentation
+
+
+def test_sweep_rows_equal_ssltheory_score_on_the_reference_augmentation(tmp_path):
+    import contextlib
+    import io
+    import json
+
+    from ssltheory.cli import main
+    from ssltheory.sweep import read_results, run_sweep
+    from tests.test_sweep import _config
+
+    config = _config(sweep={"seeds": [0]}, space={"method": ["simsiam"]})  # trained at aug_strength 0.5
+    run_sweep(config, tmp_path, poll_s=0.01)
+    (row,) = read_results(tmp_path)
+    assert row["score"]["augmentation"] == {"kind": "simclr", "strength": 1.0}  # not the run's own s = 0.5
+    settings = config.score
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["score", str(tmp_path / "runs" / row["run_id"]), "--split", "val", "--n-images",
+                     str(settings["images"]), "--views", str(settings["views"]), "--seed", str(row["seed"]), "--json"])
+    assert code == 0
+    cli = json.loads(out.getvalue())
+    for name in ("ideal_score", "invariance_ratio", "rankme", "heldout_class_accuracy", "tol"):
+        assert row["score"][name] == cli[name], name

@@ -135,9 +135,11 @@ def exact_checks(seed: int = 0) -> list[dict]:
 
 
 def _one_thread() -> None:
-    import torch
+    import torch  # noqa: F401 (loaded first, so that the policy limits its pool)
 
-    torch.set_num_threads(1)
+    from ssltheory.threads import apply_thread_policy
+
+    apply_thread_policy(1)
 
 
 def _timed_train(method: str, plan: "Recipe", out: Path, seed: int, device: str) -> tuple[Path, float]:

@@ -27,6 +27,7 @@ from ssltheory.metrics import score_all
 from ssltheory.progress import Progress
 from ssltheory.ssl.augment import Normalize, SSLAugmentation, build_augmentation
 from ssltheory.ssl.probes import extract_features
+from ssltheory.threads import thread_limit
 
 __all__ = [
     "REFERENCE_KIND",
@@ -198,7 +199,8 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
     float32's epsilon for these float32 views). The augmentation's name is in the result. With a
     CUDA ``device`` the views stay on it and the engine's n x d^2 products run there
     (`ssltheory.view_statistics.ViewStatistics`), in float64; only d x d results and the held-out
-    probe's scores come to the host.
+    probe's scores come to the host. torch and BLAS run under the thread policy
+    (`ssltheory.threads`).
 
     Args:
         encoder: any ``nn.Module`` mapping (B, C, H, W) float images (normalised by ``mean``/``std``)
@@ -214,7 +216,7 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
         scores = score_encoder(encoder, images, mean=IMAGENET_MEAN, std=IMAGENET_STD)
         print(scores.format())
     """
-    with Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
+    with thread_limit(), Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
         views = encode_views(encoder, images, augmentation=augmentation, n_views=n_views, labels=labels, mean=mean,
                              std=std, seed=seed, batch_size=batch_size, device=device, progress=bar,
                              keep_on_device=True)
