@@ -342,7 +342,7 @@ def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float,
 def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarray | None = None):
     """Yield (a, b) index arrays (a < b) of the pairs of rows of U / unit that may be within atol.
 
-    Blocked matrix products, exact for any atol: the rows x (divided by ``unit``, centred) are
+    Blocked matrix products, exact for any atol: the rows x (divided by ``unit``, less the first row) are
     projected on an orthonormal basis V (d x k, k = min(d, 24)) of their dominant subspace
     (`_projected_rows`; any orthonormal V keeps the bound valid), and every pair's distance is
     bounded below by
@@ -377,7 +377,7 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
 
 
 def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray, ...]:
-    """Rows of X / unit, centred, on an orthonormal basis V of their dominant k-dimensional subspace.
+    """Rows of X / unit, less the first row, on an orthonormal basis V of their dominant k-dimensional subspace.
 
     Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x as sqrt(||x||^2 -
     ||P||^2), e (n,) = sqrt(8 d eps) ||x|| the most that difference's rounding can move r, (n,)
@@ -386,12 +386,10 @@ def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray
     V = I and r = e = 0.
     """
     n, d = X.shape
-    mean = np.zeros(d)
-    for start in range(0, n, BLOCK_ROWS):
-        mean += (np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit).sum(axis=0) / max(n, 1)
+    origin = np.asarray(X[0], dtype=np.float64) / unit  # distances do not move; differences round to the spread
 
     def rows(start):
-        return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - mean
+        return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - origin
 
     if d <= k:
         P = np.concatenate([rows(s) for s in range(0, n, BLOCK_ROWS)])
