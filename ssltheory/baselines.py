@@ -31,6 +31,7 @@ from scipy.special import logsumexp
 
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
+from ssltheory.geometry import power_of_two
 from ssltheory.validation import as_count, as_features
 
 __all__ = [
@@ -84,8 +85,22 @@ def _squared_distances(A: np.ndarray, B: np.ndarray, sq_a: np.ndarray, sq_b: np.
     return D
 
 
+def _in_range(Z: np.ndarray) -> np.ndarray:
+    """``Z`` divided by a power of two (exact) so that its largest entry lies in [1, 2): squares of
+    entries then neither overflow (features near 1e308) nor underflow (features near 1e-170)."""
+    return Z / power_of_two(float(np.max(np.abs(Z)))) if Z.size else Z
+
+
+def _centred(Z: np.ndarray) -> np.ndarray:
+    """``Z`` minus its mean row, brought into range (`_in_range`) before and after: distances keep
+    their relative accuracy under a common offset (|a|^2 + |b|^2 - 2ab cancels at offset 1e8)."""
+    Z = _in_range(Z)
+    return _in_range(Z - Z.mean(axis=0))
+
+
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (Wang and Isola's f normalised onto the hypersphere)."""
+    Z = _in_range(Z)
     norms = np.linalg.norm(Z, axis=1)
     if np.any(norms == 0):
         raise InputError(
@@ -144,7 +159,7 @@ def twonn_dimension(
     Z = as_features(Z, "features")
     if not 0 <= discard_fraction < 1:
         raise InputError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
-    Z = _distinct_rows(_subsample(Z, _max_points(max_points), random_state), 3, "TwoNN")
+    Z = _distinct_rows(_centred(_subsample(Z, _max_points(max_points), random_state)), 3, "TwoNN")
     r1, r2 = _two_nearest(Z)
     mu = np.sort(r2 / r1)
     n = mu.size
@@ -223,7 +238,7 @@ def mst_dimension(
         raise InputError(f"alpha must be a finite number > 0, got {alpha}")
     n_sizes = as_count(n_sizes, "n_sizes", minimum=2)
     repeats = as_count(repeats, "repeats", minimum=1)
-    Z = _distinct_rows(Z, 3, "the MST dimension")
+    Z = _distinct_rows(_centred(Z), 3, "the MST dimension")
     n_max = Z.shape[0] if max_points is None else min(Z.shape[0], _max_points(max_points))
     lo = max(10, n_max // 10) if min_points is None else as_count(min_points, "min_points", minimum=3)
     lo = min(lo, n_max)

@@ -912,7 +912,11 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
                           f"freedom for {d} dimensions); use more views per class or delta > 0")
     if delta == 0 and n - K < d:
         raise singular
-    sigma_w = stats.within / (n - K) + (delta / stats.unit**2) * np.eye(d)
+    ridge = delta / stats.unit / stats.unit  # delta in the statistics' units (stats.unit is a power of two)
+    if not np.isfinite(ridge):
+        raise InputError(f"delta = {delta:g} is out of float64's range on features of scale {stats.unit:.3g}; "
+                         "rescale the features or pass delta on their scale")
+    sigma_w = stats.within / (n - K) + ridge * np.eye(d)
     try:
         L = np.linalg.cholesky(sigma_w)
     except np.linalg.LinAlgError:
@@ -1111,7 +1115,12 @@ class Scores:
         """A few lines for people: K, d, the tolerance, the headline and its components, the baselines."""
         def num(name, spec):
             value = self.values.get(name)
-            return "undefined" if value is None else format(value, spec)
+            if value is None:
+                return "undefined"
+            text = format(value, spec)
+            if name == "ideal_score" and value < 1 and float(text) == 1:  # never print a flattering 1
+                return f"1 - {1 - value:.2g}"
+            return text
 
         aug = self.augmentation
         strength = f" s={aug['strength']:g}" if aug and aug.get("strength") is not None else ""
@@ -1122,7 +1131,7 @@ class Scores:
             f"  tolerance          {self.tol:.3g} x s_1 ({self.tol_rule}); verdict decided by tolerance: {verdict}",
             f"  ideal score        {num('ideal_score', '.4f')}  (1 iff the verdict passes; invariant share "
             f"{self.invariant_share:.4f} x recoverable share {self.recoverable_share:.4f})",
-            f"  invariance ratio   {num('invariance_ratio', '.4f')}  (0 = invariant)",
+            f"  invariance ratio   {num('invariance_ratio', '.4g')}  (0 = invariant)",
             f"  affine rank        {self.affine_rank} of {self.n_classes - 1} at tolerance {self.tol:.3g}"
             f"  (condition {num('affine_condition', '.3g')}, dimension deficit {self.dimension_deficit})",
             f"  class accuracy     {num('heldout_class_accuracy', '.4f')}  (held-out views; ridge log-loss "
@@ -1135,6 +1144,7 @@ class Scores:
         others = [f"{SCORES[name].label or name} {num(name, '.3f')}" for name in SCORES if name not in shown]
         lines += [f"  {'   '.join(others[i:i + 4])}" for i in range(0, len(others), 4)]
         lines += [f"  note: {note}" for note in self.notes]
+        lines.append("  (docs/THEORY.md section 2 defines each score and says what to change in training when a condition fails)")
         return "\n".join(lines)
 
 

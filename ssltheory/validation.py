@@ -29,13 +29,18 @@ def as_features(Z, name: str = "features", dtype=np.float64) -> np.ndarray:
         ndarray (n_points, dim), finite, with n_points >= 1 and dim >= 1.
 
     Raises:
-        ValueError: not numeric, not 2-D, empty, or containing NaN / Inf.
+        ValueError: not numeric, float16, not 2-D, empty, or containing NaN / Inf.
     """
     arr = np.asarray(Z)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise InputError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise InputError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    if arr.dtype == np.float16:
+        raise InputError(
+            f"{name} is float16: its rounding (eps 9.8e-4) would count as rank at float32's or float64's "
+            "tolerance; cast it to float32 and pass a tolerance for float16 rounding (e.g. --tol 0.1)"
+        )
     if arr.ndim != 2:
         raise InputError(f"{name} must be a 2-D array (n_points, dim), got {arr.ndim} dimension(s) with shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:

@@ -270,8 +270,9 @@ class ViewStatistics:
         chunk_rows = max(1, int(chunk_rows))
         xp = _Backend(Z)
         big = xp.max_abs(Z)
-        # codes near float64's range: divide by a power of two (exact) so that no square overflows
-        unit = power_of_two(big) if big > 2.0**400 else 1.0
+        # codes near either end of float64's range: divide by a power of two (exact) so that no
+        # square overflows or underflows (1e-170 squared is 0 in float64)
+        unit = power_of_two(big) if big > 2.0**400 or 0.0 < big < 2.0**-400 else 1.0
 
         first = classes.first
         anchor = xp.block(Z[first] if not xp.torch else Z[xp.put(first)], 0, K) / unit  # (K, d)

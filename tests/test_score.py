@@ -358,3 +358,50 @@ def test_lidar_delta_and_ridge_reach_the_scores_from_the_command_line(tmp_path, 
     assert code == 2 and "--lidar-delta must be a finite number >= 0" in err
     code, _, err = score([z_path, "--classes", c_path, "--ridge", "nan"], capsys)
     assert code == 2 and "--ridge must be a finite number >= 0" in err
+
+
+def test_a_nearly_invariant_view_set_never_prints_a_headline_of_one(tmp_path, capsys):
+    # Spread 1e-6 around affinely independent codes: not ideal at the default tolerance, and the
+    # headline, 1 - 8e-13, must not round to a flattering "1.0000" in the text output.
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((30, 40))
+    Z = np.repeat(C, 3, axis=0) + 1e-6 * rng.standard_normal((90, 40))
+    Zp, cp = save(tmp_path, Z, np.repeat(np.arange(30), 3))
+    code, text, _ = score([Zp, "--classes", cp], capsys)
+    assert code == 0 and "failing invariance" in text
+    headline = next(line for line in text.splitlines() if "ideal score" in line)
+    assert "1.0000" not in headline.split("(")[0] and "1 - " in headline
+    code, payload, _ = score([Zp, "--classes", cp, "--json"], capsys)
+    assert payload["ideal"] is False and payload["ideal_score"] < 1
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-300, 1e155, 1e300])
+def test_scores_survive_features_at_either_end_of_float64s_range(scale):
+    # Scale-free scores are the same at scale 1 and at 1e-170 .. 1e300 (squares under- or overflow
+    # without the power-of-two unit); LiDAR's absolute delta may make it differ or be undefined.
+    from ssltheory import score_all
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(12), 4)
+    Z = np.repeat(rng.standard_normal((12, 16)), 4, axis=0) + 0.1 * rng.standard_normal((48, 16))
+    base = score_all(Z, labels).to_dict()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is benign
+        got = score_all(Z * scale, labels).to_dict()
+    for name in ("ideal_score", "invariance_ratio", "heldout_class_accuracy", "affine_rank", "rankme",
+                 "alpha_req", "twonn_dimension", "mst_dimension", "alignment", "uniformity", "nesum"):
+        assert got[name] == pytest.approx(base[name], rel=1e-6, abs=1e-9), name
+
+
+def test_float16_features_are_refused_with_what_to_do(tmp_path, capsys):
+    Zp, cp = save(tmp_path, np.eye(4, dtype=np.float16), [0, 1, 2, 3])
+    code, _, err = score([Zp, "--classes", cp], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "float16" in err and "float32" in err
+
+
+def test_a_negative_seed_is_bad_input_not_a_bug(tmp_path, capsys):
+    Zp, cp = save(tmp_path, np.eye(4), [0, 0, 1, 1])
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exit_, contextlib.redirect_stderr(err):
+        main(["score", str(Zp), "--classes", str(cp), "--seed", "-1"])
+    err = err.getvalue()
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and "--seed" in err

@@ -32,6 +32,7 @@ import os
 import time
 from pathlib import Path
 
+from ssltheory.commands import seed_argument
 from ssltheory.errors import InputError
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
                         "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
                         "as ssltheory check)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training and of the random-init baseline")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of training and of the random-init baseline")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="methods trained at once, one CPU thread each (default: up to the number of cores on cpu, 1 on cuda)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssltheory.commands import seed_argument
 from ssltheory.errors import InputError
 from ssltheory.experiments import EXPERIMENTS, SCALES
 
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output directory (default ./out/<name>)")
     parser.add_argument("--part", action="append", default=None, metavar="PART",
                         help="run only this part (repeatable); default all parts")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list experiments and their parts, then exit")
 
 

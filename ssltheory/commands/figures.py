@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from ssltheory.commands import seed_argument
 from ssltheory.experiments import EXPERIMENTS, SCALES
 
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=SCALES, default="cpu",
                         help="problem sizes (default cpu: the committed figures)")
     parser.add_argument("--out", type=Path, default=Path("figures"), help="output directory (default ./figures)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list the experiments and their parts, then exit")
 
 

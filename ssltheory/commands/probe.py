@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ssltheory.commands import seed_argument
+
 #: The probe families of ``probe_run``.
 PROBES = ("linear", "mlp", "knn")
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--knn-k", type=int, nargs="+", default=[20], help="k of the kNN probe (several: chosen on val)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the label subset and the probes")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the label subset and the probes")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

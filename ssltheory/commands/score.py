@@ -42,6 +42,7 @@ import functools
 import json
 from pathlib import Path
 
+from ssltheory.commands import seed_argument
 from ssltheory.errors import InputError
 from ssltheory.files import load_npy
 from ssltheory.ssl.config import AUGMENTATIONS, STEMS
@@ -90,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "undefined: fewer views than dimensions)")
     params.add_argument("--ridge", type=float, default=None,
                         help="ridge of the held-out linear probes of the ideal and worst-task scores (default 1e-4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the images, views and held-out split (default 0)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the images, views and held-out split (default 0)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")

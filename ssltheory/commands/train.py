@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ssltheory.commands import seed_argument
 from ssltheory.ssl import methods as registry
 from ssltheory.ssl.config import ARCHS, AUGMENTATIONS, PRESETS, TrainConfig, default_preset
 from ssltheory.ssl.datasets import DATASETS
@@ -33,7 +34,7 @@ _FIELDS: dict[str, tuple[object, str]] = {
     "n_small_crops": (int, "extra small multi-crop views (multi-crop methods)"),
     "label_views": ("flag", "second view = another image of the same label"),
     "device": (str, "cpu, cuda or cuda:N (default cpu)"),
-    "seed": (int, "seed of everything random"),
+    "seed": (seed_argument, "seed of everything random"),
     "checkpoint_every": (int, "steps between checkpoints (0: at the end)"),
     "log_every": (int, "steps between metrics.jsonl lines"),
     "monitor_every": (int, "score the encoder on a fixed reference set (64 test images x 4 views of the reference "
