@@ -388,8 +388,12 @@ class RidgeProbe:
             import scipy.linalg as sl
 
             lam = ridge * top
-            weights = sl.cho_solve(sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G,
-                                   check_finite=False)
+            try:
+                weights = sl.cho_solve(sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G,
+                                       check_finite=False)
+            except np.linalg.LinAlgError:  # S is semi-definite only up to rounding (views equal but for it)
+                e, V = np.linalg.eigh(S)
+                weights = (V / (np.clip(e, 0.0, None) + lam)) @ (V.T @ G)
         else:
             e, V = np.linalg.eigh(S)
             keep = e > top * max(n_tr, stats.d) * np.finfo(float).eps

@@ -405,3 +405,15 @@ def test_a_negative_seed_is_bad_input_not_a_bug(tmp_path, capsys):
         main(["score", str(Zp), "--classes", str(cp), "--seed", "-1"])
     err = err.getvalue()
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and "--seed" in err
+
+
+def test_training_views_equal_but_for_rounding_are_scored_not_a_bug():
+    # Found by the thorough profile: the streamed training scatter is [[0, -1.7e-18], [-1.7e-18, -1.7e-18]]
+    # (rounding), positive semi-definite only up to it, and its Cholesky factorisation failed (exit 3).
+    from ssltheory import score_all
+
+    classes = np.tile([0, 1], 3)
+    Z = np.array([[2.0, 4.0], [2.0, 4.0]])[classes]
+    Z[1] += 0.3
+    scores = score_all(Z, classes, tol=1e-9)
+    assert not scores.ideal and 0 <= scores.ideal_score < 1
