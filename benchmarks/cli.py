@@ -44,9 +44,16 @@ BENCHMARKS = {
     "scoring": "ssltheory.benchmarks.scoring",
 }
 #: row-name prefixes of each benchmark, so that ``--only loss_dissl`` picks one row.
-ROW_PREFIX = {"probe": "probe_fit", "ideal": "is_ideal", "losses": "loss_", "throughput": "train_throughput", "gpu": "gpu_",
-              "startup": "cli_help", "monitor": "monitor_overhead",
-              "scoring": ("score_", "check_cli")}
+ROW_PREFIX = {
+    "probe": "probe_fit",
+    "ideal": "is_ideal",
+    "losses": "loss_",
+    "throughput": "train_throughput",
+    "gpu": "gpu_",
+    "startup": "cli_help",
+    "monitor": "monitor_overhead",
+    "scoring": ("score_", "check_cli"),
+}
 #: a full run's report, relative to the current directory (run from the repository's root, the
 #: committed benchmarks/RESULTS.md), never inside the installed package
 DEFAULT_RESULTS = Path("benchmarks") / "RESULTS.md"
@@ -60,20 +67,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory bench``."""
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run (no report file unless --out)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
-    parser.add_argument("--only", nargs="+", metavar="NAME", default=None,
-                        help=f"benchmarks to run ({', '.join(BENCHMARKS)}) or row names (e.g. loss_dissl)")
-    parser.add_argument("--peers", action="store_true",
-                        help="time our losses against lightly's (needs lightly; writes benchmarks/PEERS.md unless --quick)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch and BLAS threads on both sides (default 1: on a shared machine, more threads than "
-                             "free cores make OpenMP regions wait for descheduled threads and the timings meaningless)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per comparison (default: per benchmark)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help=f"benchmarks to run ({', '.join(BENCHMARKS)}) or row names (e.g. loss_dissl)",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="time our losses against lightly's (needs lightly; writes benchmarks/PEERS.md unless --quick)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and BLAS threads on both sides (default 1: on a shared machine, more threads than "
+        "free cores make OpenMP regions wait for descheduled threads and the timings meaningless)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds per comparison (default: per benchmark)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of every generated input")
-    parser.add_argument("--out", default=None,
-                        help="write the Markdown report here (default: ./benchmarks/RESULTS.md on a full run, none otherwise)")
-    parser.add_argument("--update", default=None, metavar="FILE",
-                        help="with --only: replace those rows in the existing report FILE (stamped with date, command "
-                             "and load), keeping its other rows")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="write the Markdown report here (default: ./benchmarks/RESULTS.md on a full run, none otherwise)",
+    )
+    parser.add_argument(
+        "--update",
+        default=None,
+        metavar="FILE",
+        help="with --only: replace those rows in the existing report FILE (stamped with date, command "
+        "and load), keeping its other rows",
+    )
 
 
 def _select(only: list[str] | None) -> dict[str, set[str] | None]:
@@ -102,8 +130,10 @@ def run_benchmarks(config: BenchConfig, selection: dict[str, set[str] | None], e
     from ssltheory.progress import Progress, ticking
 
     rows: list[Row] = []
-    with Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar, \
-            ticking(bar):
+    with (
+        Progress(len(selection), "bench" + (" --quick" if config.quick else ""), unit="benchmark") as bar,
+        ticking(bar),
+    ):
         for bench, keep in selection.items():
             module = importlib.import_module(PEERS if bench == "peers" else BENCHMARKS[bench])
             bench_config = dataclasses.replace(config, rows=None if keep is None else frozenset(keep))
@@ -135,7 +165,10 @@ def run(args: argparse.Namespace) -> int:
     update = getattr(args, "update", None)
     if update is not None:
         if not args.only or args.out or args.quick or peers:
-            raise InputError("--update FILE re-measures rows of a full report: give " "--only NAME ..., without --out, --quick or --peers")
+            raise InputError(
+                "--update FILE re-measures rows of a full report: give "
+                "--only NAME ..., without --out, --quick or --peers"
+            )
         if not Path(update).is_file():
             raise InputError(f"--update {update}: no such report; write one first with ssltheory bench --out {update}")
     default_out = PEERS_RESULTS if peers else DEFAULT_RESULTS
@@ -151,7 +184,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if not args.json:
         print(_table_header(), flush=True)
-    echo = (lambda r: print(json.dumps(r.to_dict()), flush=True)) if args.json else (lambda r: print(_table_line(r), flush=True))
+    echo = (
+        (lambda r: print(json.dumps(r.to_dict()), flush=True))
+        if args.json
+        else (lambda r: print(_table_line(r), flush=True))
+    )
     with limited_threads(threads):
         rows = run_benchmarks(config, selection, echo=echo)
     elapsed = time.perf_counter() - started
@@ -198,13 +235,18 @@ def _fmt(x, spec: str) -> str:
 
 
 def _table_header() -> str:
-    return f"{'name':<36} {'ours_s':>10} {'baseline_s':>10} {'ratio':>8} " f" {'definition':<20} {'target':<10} {'meets':<6} status"
+    return (
+        f"{'name':<36} {'ours_s':>10} {'baseline_s':>10} {'ratio':>8} "
+        f" {'definition':<20} {'target':<10} {'meets':<6} status"
+    )
 
 
 def _table_line(row: Row) -> str:
     meets = "-" if row.meets_target is None else ("yes" if row.meets_target else "NO")
-    return (f"{row.name:<36} {_fmt(row.ours_s, '10.4f')} {_fmt(row.baseline_s, '10.4f')} {_fmt(row.ratio, '8.2f')}  "
-            f"{row.ratio_def:<20} {row.target.split(' and ')[0]:<10} {meets:<6} {row.status}")
+    return (
+        f"{row.name:<36} {_fmt(row.ours_s, '10.4f')} {_fmt(row.baseline_s, '10.4f')} {_fmt(row.ratio, '8.2f')}  "
+        f"{row.ratio_def:<20} {row.target.split(' and ')[0]:<10} {meets:<6} {row.status}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

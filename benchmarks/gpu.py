@@ -84,8 +84,18 @@ def peak_flops(device_name: str) -> float | None:
 class _EpochRunner:
     """Builds the model once; ``epoch(pipeline)`` runs one epoch of the chosen input pipeline."""
 
-    def __init__(self, device: torch.device, n_images: int, batch_size: int, arch: str, method: str, image_size: int,
-                 method_options: dict | None, num_workers: int, seed: int):
+    def __init__(
+        self,
+        device: torch.device,
+        n_images: int,
+        batch_size: int,
+        arch: str,
+        method: str,
+        image_size: int,
+        method_options: dict | None,
+        num_workers: int,
+        seed: int,
+    ):
         self.device, self.batch_size = device, batch_size
         self.steps_per_epoch = n_images // batch_size
         g = torch.Generator().manual_seed(seed)
@@ -94,7 +104,8 @@ class _EpochRunner:
         self.cuda = device.type == "cuda"
         self.settings = StepSettings.for_device(device)
         self.method = self.settings.prepare(
-            build_method(method, build_encoder(arch, 3, image_size), **(method_options or {})).to(device)).train()
+            build_method(method, build_encoder(arch, 3, image_size), **(method_options or {})).to(device)
+        ).train()
         self.augment = build_augmentation("simclr", image_size, 3, 1.0).to(device)
         self.params = [p for p in self.method.parameters() if p.requires_grad]
         self.optimizer = self.settings.optimizer(self.params, 2e-3 * batch_size / 256, 1e-6)
@@ -102,22 +113,39 @@ class _EpochRunner:
         self.autocast = self.settings.autocast(device)
         self.generator = torch.Generator(device=device).manual_seed(seed + 1)  # the views' draws, on the device
         self.loader = torch.utils.data.DataLoader(
-            PerImageTwoViews(images, image_size, 1.0), batch_size=batch_size, shuffle=True, drop_last=True,
-            num_workers=num_workers, persistent_workers=num_workers > 0, pin_memory=self.cuda,
-            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(seed + 2))
+            PerImageTwoViews(images, image_size, 1.0),
+            batch_size=batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
+            pin_memory=self.cuda,
+            worker_init_fn=seed_worker,
+            generator=torch.Generator().manual_seed(seed + 2),
+        )
         self.step_count = 0
 
     def step(self, views: list[torch.Tensor]) -> None:
         """The trainer's step (schedules see an endless run: irrelevant to the cost of a step)."""
-        train_step(self.method, self.settings.layout(views), None, self.optimizer, None, self.params, self.step_count,
-                   10**9, autocast=self.autocast, watch=self.watch)
+        train_step(
+            self.method,
+            self.settings.layout(views),
+            None,
+            self.optimizer,
+            None,
+            self.params,
+            self.step_count,
+            10**9,
+            autocast=self.autocast,
+            watch=self.watch,
+        )
         self.step_count += 1
 
     def ours_batches(self):
         while True:
             order = torch.randperm(len(self.images_device), generator=self.generator, device=self.device)
             for k in range(self.steps_per_epoch):
-                batch = self.images_device[order[k * self.batch_size:(k + 1) * self.batch_size]]
+                batch = self.images_device[order[k * self.batch_size : (k + 1) * self.batch_size]]
                 yield self.augment(batch, generator=self.generator)
 
     def baseline_batches(self):
@@ -143,10 +171,19 @@ class _EpochRunner:
             torch.cuda.synchronize(self.device)
 
 
-def compare_epochs_rows(device: str | torch.device = "cuda", n_images: int = 50_000, batch_size: int | None = None,
-                        arch: str = "resnet18", method: str | None = None, image_size: int = 32,
-                        method_options: dict | None = None, repeats: int = 2, warmup_steps: int = 10,
-                        num_workers: int | None = None, seed: int = 0) -> list[Row]:
+def compare_epochs_rows(
+    device: str | torch.device = "cuda",
+    n_images: int = 50_000,
+    batch_size: int | None = None,
+    arch: str = "resnet18",
+    method: str | None = None,
+    image_size: int = 32,
+    method_options: dict | None = None,
+    repeats: int = 2,
+    warmup_steps: int = 10,
+    num_workers: int | None = None,
+    seed: int = 0,
+) -> list[Row]:
     """Time ``repeats`` epochs of ours and of the baseline, alternately; return the two rows of the
     module docstring (the speed-up row, then the one-second target row).
 
@@ -201,11 +238,22 @@ def compare_epochs_rows(device: str | torch.device = "cuda", n_images: int = 50_
         source.close()
     epoch_s = ours_s * (50_000 / (runner.steps_per_epoch * batch_size))  # scaled to 50,000 images
     mfu_h100 = achieved / H100_BF16 if runner.cuda else None
-    budget = Row(TARGET_ROW, epoch_s, EPOCH_BUDGET_S, epoch_s / EPOCH_BUDGET_S, SLOWDOWN,
-                 f"<= 1 and MFU >= {MFU_TARGET:g} vs 989 TFLOP/s",
-                 bool(epoch_s <= EPOCH_BUDGET_S and mfu_h100 is not None and mfu_h100 >= MFU_TARGET), "ok",
-                 {**details, "call": f"a two-view epoch of 50,000 images (measured on {n_images}, scaled)",
-                  "baseline": "the one-second budget of the target", "mfu_vs_989": mfu_h100})
+    budget = Row(
+        TARGET_ROW,
+        epoch_s,
+        EPOCH_BUDGET_S,
+        epoch_s / EPOCH_BUDGET_S,
+        SLOWDOWN,
+        f"<= 1 and MFU >= {MFU_TARGET:g} vs 989 TFLOP/s",
+        bool(epoch_s <= EPOCH_BUDGET_S and mfu_h100 is not None and mfu_h100 >= MFU_TARGET),
+        "ok",
+        {
+            **details,
+            "call": f"a two-view epoch of 50,000 images (measured on {n_images}, scaled)",
+            "baseline": "the one-second budget of the target",
+            "mfu_vs_989": mfu_h100,
+        },
+    )
     if missing:
         return [pending_row(ROW, SPEEDUP, f">= {TARGET:g}", missing), budget]
     return [speedup_row(ROW, ours_s, base_s, TARGET, details), budget]
@@ -222,15 +270,27 @@ def _baseline_missing() -> str | None:
 
 def run(config: BenchConfig) -> list[Row]:
     """The rows of this benchmark (see the module docstring) that ``config`` keeps."""
-    wanted = [(name, kind, target) for name, kind, target in (
-        (ROW, SPEEDUP, f">= {TARGET:g}"), (TARGET_ROW, SLOWDOWN, f"<= 1 and MFU >= {MFU_TARGET:g} vs 989 TFLOP/s"))
-        if config.wants(name)]
+    wanted = [
+        (name, kind, target)
+        for name, kind, target in (
+            (ROW, SPEEDUP, f">= {TARGET:g}"),
+            (TARGET_ROW, SLOWDOWN, f"<= 1 and MFU >= {MFU_TARGET:g} vs 989 TFLOP/s"),
+        )
+        if config.wants(name)
+    ]
     if not wanted:
         return []
     if not torch.cuda.is_available():
-        return [pending_row(name, kind, target, "no CUDA device on this machine (GPU numbers pending); run `ssltheory "
-                                                "bench --only gpu` on one (the code path is tested on the CPU at toy sizes)")
-                for name, kind, target in wanted]
+        return [
+            pending_row(
+                name,
+                kind,
+                target,
+                "no CUDA device on this machine (GPU numbers pending); run `ssltheory "
+                "bench --only gpu` on one (the code path is tested on the CPU at toy sizes)",
+            )
+            for name, kind, target in wanted
+        ]
     try:
         if config.quick:
             rows = compare_epochs_rows("cuda", n_images=4096, repeats=1, warmup_steps=3, seed=config.seed)

@@ -64,13 +64,34 @@ from ssltheory.files import atomic_write_text
 H100_BF16_FLOPS = 989e12
 OVERALL_DEADLINE_S = 480.0
 #: stage name -> its own deadline in seconds (the overall deadline caps each further)
-STAGES = {"first_contact": 170.0, "compile": 60.0, "train_cissl": 80.0, "train_dissl": 80.0, "bench_gpu": 90.0}  # sum 480
+STAGES = {
+    "first_contact": 170.0,
+    "compile": 60.0,
+    "train_cissl": 80.0,
+    "train_dissl": 80.0,
+    "bench_gpu": 90.0,
+}  # sum 480
 TRAINED = ("cissl", "dissl")
 LINES, LOG, PROFILE = "stages.jsonl", "stages.log", "profile.txt"
 REPO = Path(__file__).resolve().parents[1]
 #: Tensor methods and torch functions that read a device value on the host (or must know its size first)
-HOST_READ_CALLS = frozenset({"item", "__float__", "__bool__", "__int__", "__index__", "tolist", "nonzero", "cpu", "numpy",
-                             "masked_select", "unique", "argwhere", "nonzero_static"})
+HOST_READ_CALLS = frozenset(
+    {
+        "item",
+        "__float__",
+        "__bool__",
+        "__int__",
+        "__index__",
+        "tolist",
+        "nonzero",
+        "cpu",
+        "numpy",
+        "masked_select",
+        "unique",
+        "argwhere",
+        "nonzero_static",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -92,13 +113,29 @@ class Sizes:
 
 
 #: The dry run: toy sizes on the CPU.
-DRY = Sizes(batch_size=8, image_size=16, model_steps=2, warmup_steps=1, train_steps=2, trainer_steps=2, matmul_n=64,
-            heads="tiny", probe_images=40, score_images=8, score_views=2, bench_quick=True)
+DRY = Sizes(
+    batch_size=8,
+    image_size=16,
+    model_steps=2,
+    warmup_steps=1,
+    train_steps=2,
+    trainer_steps=2,
+    matmul_n=64,
+    heads="tiny",
+    probe_images=40,
+    score_images=8,
+    score_views=2,
+    bench_quick=True,
+)
 TINY_HEADS = {
-    "simclr": dict(hidden_dim=16, out_dim=8), "cissl": dict(hidden_dim=16, out_dim=8, mlp_hidden_dim=16),
-    "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8), "dissl": dict(n_codes=32, hidden_dim=16, bottleneck_dim=8),
-    "exact": dict(n_classes=10, hidden_dim=16), "swav": dict(n_prototypes=12, hidden_dim=16, out_dim=8),
-    "barlow": dict(hidden_dim=16, out_dim=16), "simsiam": dict(hidden_dim=16, out_dim=16, pred_dim=8),
+    "simclr": dict(hidden_dim=16, out_dim=8),
+    "cissl": dict(hidden_dim=16, out_dim=8, mlp_hidden_dim=16),
+    "dino": dict(n_codes=12, hidden_dim=16, bottleneck_dim=8),
+    "dissl": dict(n_codes=32, hidden_dim=16, bottleneck_dim=8),
+    "exact": dict(n_classes=10, hidden_dim=16),
+    "swav": dict(n_prototypes=12, hidden_dim=16, out_dim=8),
+    "barlow": dict(hidden_dim=16, out_dim=16),
+    "simsiam": dict(hidden_dim=16, out_dim=16, pred_dim=8),
 }
 
 
@@ -228,19 +265,40 @@ class ModelStep:
         self.autocast = self.settings.autocast(device)
         g = torch.Generator(device=device).manual_seed(seed + 1)
         small = max(4, sizes.image_size // 2)
-        self.views = self.settings.layout([
-            torch.randn(sizes.batch_size, 3, *(2 * (sizes.image_size if v < self.method.n_global_views else small,)),
-                        device=device, generator=g)
-            for v in range(self.method.n_views)])
-        self.labels = (torch.randint(0, self.method.n_classes, (sizes.batch_size,), device=device, generator=g)
-                       if self.method.needs_labels else None)
+        self.views = self.settings.layout(
+            [
+                torch.randn(
+                    sizes.batch_size,
+                    3,
+                    *(2 * (sizes.image_size if v < self.method.n_global_views else small,)),
+                    device=device,
+                    generator=g,
+                )
+                for v in range(self.method.n_views)
+            ]
+        )
+        self.labels = (
+            torch.randint(0, self.method.n_classes, (sizes.batch_size,), device=device, generator=g)
+            if self.method.needs_labels
+            else None
+        )
         self.step_index = 0
 
     def step(self):
         from ssltheory.ssl.train import train_step
 
-        loss, logs, _ = train_step(self.method, self.views, self.labels, self.optimizer, None, self.params,
-                                   self.step_index, 10**6, autocast=self.autocast, watch=self.watch)
+        loss, logs, _ = train_step(
+            self.method,
+            self.views,
+            self.labels,
+            self.optimizer,
+            None,
+            self.params,
+            self.step_index,
+            10**6,
+            autocast=self.autocast,
+            watch=self.watch,
+        )
         self.step_index += 1
         return loss
 
@@ -267,8 +325,11 @@ class ModelStep:
 
 def _mfu(flops_per_step: int, seconds: float, measured_peak: float | None) -> dict:
     achieved = flops_per_step / seconds
-    return {"achieved_tflops": achieved / 1e12, "mfu_vs_989": achieved / H100_BF16_FLOPS,
-            "mfu_vs_measured_peak": None if not measured_peak else achieved / measured_peak}
+    return {
+        "achieved_tflops": achieved / 1e12,
+        "mfu_vs_989": achieved / H100_BF16_FLOPS,
+        "mfu_vs_measured_peak": None if not measured_peak else achieved / measured_peak,
+    }
 
 
 def _epoch_seconds(seconds_per_step: float, batch_size: int) -> float:
@@ -299,8 +360,9 @@ def _load_mnist(args, sizes: Sizes):
 
     data_dir = find_mnist(args.data_dir)
     if data_dir is None:
-        raise FileNotFoundError("no MNIST folder: run `make gpu-data` (fills .data/mnist), pass --data-dir, "
-                                "or set SSLTHEORY_MNIST")
+        raise FileNotFoundError(
+            "no MNIST folder: run `make gpu-data` (fills .data/mnist), pass --data-dir, or set SSLTHEORY_MNIST"
+        )
     return load_dataset("mnist", data_dir, image_size=sizes.image_size, channels=3)
 
 
@@ -336,8 +398,15 @@ def stage_first_contact(args, sizes: Sizes, out: Path) -> None:
     _part(out, "first_contact", "trainer_steps", lambda: trainer_steps(args, device, sizes))
     _part(out, "first_contact", "profile", lambda: profile_table(device, sizes, out / PROFILE))
     if device.type == "cuda":
-        emit(out, {"stage": "first_contact", "part": "peak_memory", "status": "ok",
-                   "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30})
+        emit(
+            out,
+            {
+                "stage": "first_contact",
+                "part": "peak_memory",
+                "status": "ok",
+                "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30,
+            },
+        )
 
 
 def environment(device) -> dict:
@@ -347,17 +416,32 @@ def environment(device) -> dict:
     import scipy
     import torch
 
-    info = {"python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,
-            "cuda_runtime": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "device": str(device), "cpu_count": os.cpu_count()}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda_runtime": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "device": str(device),
+        "cpu_count": os.cpu_count(),
+    }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        info.update(gpu=props.name, capability=f"{props.major}.{props.minor}", gpu_memory_gib=props.total_memory / 2**30,
-                    multiprocessors=props.multi_processor_count)
+        info.update(
+            gpu=props.name,
+            capability=f"{props.major}.{props.minor}",
+            gpu_memory_gib=props.total_memory / 2**30,
+            multiprocessors=props.multi_processor_count,
+        )
         with contextlib.suppress(Exception):
-            info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm,power.limit",
-                                             "--format=csv,noheader"], capture_output=True, text=True,
-                                            timeout=20).stdout.strip()
+            info["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm,power.limit", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
     for module in ("kornia", "flint", "submitit", "sklearn", "skimage", "matplotlib", "tqdm"):
         try:
             info[f"has_{module}"] = getattr(importlib.import_module(module), "__version__", "yes")
@@ -402,9 +486,13 @@ def model_step(name: str, device, sizes: Sizes, measured_peak: float | None) -> 
         flops = flops or runner.flops()
         seconds = runner.seconds_per_step(sizes.warmup_steps, sizes.model_steps)
         key = "cudnn_benchmark_on" if benchmark else "cudnn_benchmark_off"
-        result[key] = {"ms_per_step": seconds * 1e3, "images_per_s": sizes.batch_size / seconds,
-                       "epoch_50k_s": _epoch_seconds(seconds, sizes.batch_size), **_mfu(flops, seconds, measured_peak),
-                       "peak_memory_gib": _peak_memory_gib(device)}
+        result[key] = {
+            "ms_per_step": seconds * 1e3,
+            "images_per_s": sizes.batch_size / seconds,
+            "epoch_50k_s": _epoch_seconds(seconds, sizes.batch_size),
+            **_mfu(flops, seconds, measured_peak),
+            "peak_memory_gib": _peak_memory_gib(device),
+        }
         del runner
     result["flops_per_step"] = flops
     return result
@@ -418,8 +506,9 @@ def augmentation_alone(device, sizes: Sizes) -> dict:
 
     aug = build_augmentation("simclr", sizes.image_size, 3).to(device)
     g = torch.Generator(device=device).manual_seed(0)
-    images = torch.randint(0, 256, (sizes.batch_size, 3, sizes.image_size, sizes.image_size), dtype=torch.uint8,
-                           device=device, generator=g)
+    images = torch.randint(
+        0, 256, (sizes.batch_size, 3, sizes.image_size, sizes.image_size), dtype=torch.uint8, device=device, generator=g
+    )
     aug(images, generator=g)
     _sync(device)
     syncs = cuda_syncs(lambda: aug(images, generator=g))
@@ -432,8 +521,14 @@ def augmentation_alone(device, sizes: Sizes) -> dict:
         aug(images, generator=g)
     _sync(device)
     seconds = (time.perf_counter() - started) / repeats
-    return {"batch_size": sizes.batch_size, "ms_per_call": seconds * 1e3, "images_per_s": sizes.batch_size / seconds,
-            "cuda_syncs_per_call": syncs, "host_reads_per_call": len(reads.calls), "host_reads": reads.calls[:20]}
+    return {
+        "batch_size": sizes.batch_size,
+        "ms_per_call": seconds * 1e3,
+        "images_per_s": sizes.batch_size / seconds,
+        "cuda_syncs_per_call": syncs,
+        "host_reads_per_call": len(reads.calls),
+        "host_reads": reads.calls[:20],
+    }
 
 
 def trainer_steps(args, device, sizes: Sizes) -> dict:
@@ -443,16 +538,32 @@ def trainer_steps(args, device, sizes: Sizes) -> dict:
     dataset = _load_mnist(args, sizes)
     half = max(1, sizes.trainer_steps // 2)
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(method="dissl", data="mnist", arch="resnet18", batch_size=sizes.batch_size,
-                             steps=2 * half, log_every=half, device=str(device), quiet=True, out=str(Path(tmp) / "run"),
-                             method_options=_options("dissl", sizes))
+        config = TrainConfig(
+            method="dissl",
+            data="mnist",
+            arch="resnet18",
+            batch_size=sizes.batch_size,
+            steps=2 * half,
+            log_every=half,
+            device=str(device),
+            quiet=True,
+            out=str(Path(tmp) / "run"),
+            method_options=_options("dissl", sizes),
+        )
         started = time.perf_counter()
         run = train(config, dataset)
         wall = time.perf_counter() - started
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     per_step = (rows[-1]["seconds"] - rows[0]["seconds"]) / half  # the second half: warm
-    return {"method": "dissl", "steps": 2 * half, "batch_size": sizes.batch_size, "wall_s": wall,
-            "s_per_step_warm": per_step, "images_per_s_warm": sizes.batch_size / per_step, "final_loss": rows[-1]["loss"]}
+    return {
+        "method": "dissl",
+        "steps": 2 * half,
+        "batch_size": sizes.batch_size,
+        "wall_s": wall,
+        "s_per_step_warm": per_step,
+        "images_per_s_warm": sizes.batch_size / per_step,
+        "final_loss": rows[-1]["loss"],
+    }
 
 
 def profile_table(device, sizes: Sizes, path: Path) -> dict:
@@ -487,8 +598,14 @@ def stage_compile(args, sizes: Sizes, out: Path) -> None:
         _sync(device)
         compile_s = time.perf_counter() - started
         compiled = runner.seconds_per_step(sizes.warmup_steps, sizes.model_steps)
-        return {"method": "dissl", "backend": backend, "compile_s": compile_s, "eager_ms_per_step": eager * 1e3,
-                "compiled_ms_per_step": compiled * 1e3, "speedup": eager / compiled}
+        return {
+            "method": "dissl",
+            "backend": backend,
+            "compile_s": compile_s,
+            "eager_ms_per_step": eager * 1e3,
+            "compiled_ms_per_step": compiled * 1e3,
+            "speedup": eager / compiled,
+        }
 
     _part(out, "compile", "encoder", measure)
 
@@ -516,8 +633,12 @@ def stage_train(name: str, args, sizes: Sizes, out: Path) -> None:
 
     _part(out, f"train_{name}", "train", run_training)
     if "encoder" in trained:
-        _part(out, f"train_{name}", "probe_and_score", lambda: probe_and_score(trained["encoder"], dataset, device, sizes,
-                                                                              args.seed))
+        _part(
+            out,
+            f"train_{name}",
+            "probe_and_score",
+            lambda: probe_and_score(trained["encoder"], dataset, device, sizes, args.seed),
+        )
 
 
 def train_and_time(name: str, dataset, device, sizes: Sizes, compiled: bool, seed: int = 0) -> tuple:
@@ -538,12 +659,21 @@ def train_and_time(name: str, dataset, device, sizes: Sizes, compiled: bool, see
     method = settings.prepare(build_method(name, encoder, **_options(name, sizes)).to(device)).train()
     if compiled:
         method.encoder = torch.compile(encoder)
-    augment = build_augmentation("simclr", sizes.image_size, dataset.channels, 1.0, mean=dataset.mean, std=dataset.std,
-                                 n_large=method.n_global_views).to(device)
+    augment = build_augmentation(
+        "simclr",
+        sizes.image_size,
+        dataset.channels,
+        1.0,
+        mean=dataset.mean,
+        std=dataset.std,
+        n_large=method.n_global_views,
+    ).to(device)
     params = [p for p in method.parameters() if p.requires_grad]
     optimizer = settings.optimizer(params, 2e-3 * sizes.batch_size / 256, 1e-6)
     total = sizes.warmup_steps + sizes.train_steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: warmup_cosine(s, max(1, round(total / 30)), total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: warmup_cosine(s, max(1, round(total / 30)), total)
+    )
     generator = torch.Generator(device=device).manual_seed(seed + 1)
     watch, autocast = NonFiniteWatch(device), settings.autocast(device)
 
@@ -572,11 +702,20 @@ def train_and_time(name: str, dataset, device, sizes: Sizes, compiled: bool, see
     from ssltheory.ssl.train import logs_as_floats
 
     encoder.eval()
-    return encoder, {"method": name, "compiled": compiled, "batch_size": sizes.batch_size, "steps": sizes.train_steps,
-                     "ms_per_step": seconds * 1e3, "images_per_s": sizes.batch_size / seconds,
-                     "epoch_50k_s": _epoch_seconds(seconds, sizes.batch_size), "flops_per_step": flops,
-                     **_mfu(flops, seconds, None), "peak_memory_gib": _peak_memory_gib(device),
-                     "final_loss": loss.item(), "final_logs": logs_as_floats(logs)}
+    return encoder, {
+        "method": name,
+        "compiled": compiled,
+        "batch_size": sizes.batch_size,
+        "steps": sizes.train_steps,
+        "ms_per_step": seconds * 1e3,
+        "images_per_s": sizes.batch_size / seconds,
+        "epoch_50k_s": _epoch_seconds(seconds, sizes.batch_size),
+        "flops_per_step": flops,
+        **_mfu(flops, seconds, None),
+        "peak_memory_gib": _peak_memory_gib(device),
+        "final_loss": loss.item(),
+        "final_logs": logs_as_floats(logs),
+    }
 
 
 def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> dict:
@@ -597,24 +736,48 @@ def probe_and_score(encoder, dataset, device, sizes: Sizes, seed: int = 0) -> di
     for split in ("train", "val", "test"):
         part = getattr(dataset, split)
         n = len(part) if sizes.probe_images is None else min(sizes.probe_images, len(part))
-        feats[split] = (extract_features(encoder, part.images[:n], batch_size=1024, device=device, transform=normalize),
-                        part.labels[:n].numpy())
+        feats[split] = (
+            extract_features(encoder, part.images[:n], batch_size=1024, device=device, transform=normalize),
+            part.labels[:n].numpy(),
+        )
     probe = LinearProbe(device=device, random_state=seed).fit(*feats["train"], *feats["val"])
     probed = time.perf_counter()
     part = dataset.val
     n_images = min(sizes.score_images, len(part))
     idx = np.sort(np.random.default_rng(seed).choice(len(part), size=n_images, replace=False))
-    augmentation = build_augmentation("simclr", sizes.image_size, dataset.channels, 1.0, mean=dataset.mean,
-                                      std=dataset.std)
-    Z = sample_views(encoder, part.images[idx], augmentation, sizes.score_views,
-                     generator=torch.Generator().manual_seed(seed), device=device)
+    augmentation = build_augmentation(
+        "simclr", sizes.image_size, dataset.channels, 1.0, mean=dataset.mean, std=dataset.std
+    )
+    Z = sample_views(
+        encoder,
+        part.images[idx],
+        augmentation,
+        sizes.score_views,
+        generator=torch.Generator().manual_seed(seed),
+        device=device,
+    )
     scores = score_all(Z, view_classes(n_images, sizes.score_views), random_state=seed)
-    keep = ("ideal_score", "invariance_ratio", "affine_rank", "dimension_deficit", "worst_task_accuracy",
-            "heldout_class_accuracy", "rankme", "alpha_req", "lidar")
-    return {"linear_accuracy": probe.score(*feats["test"]), "linear_val_accuracy": probe.val_accuracy_,
-            "probe_images": {k: len(v[1]) for k, v in feats.items()}, "probe_seconds": probed - started,
-            "scores": {k: jsonable(getattr(scores, k, None)) for k in keep}, "score_images": n_images,
-            "score_views": sizes.score_views, "score_seconds": time.perf_counter() - probed}
+    keep = (
+        "ideal_score",
+        "invariance_ratio",
+        "affine_rank",
+        "dimension_deficit",
+        "worst_task_accuracy",
+        "heldout_class_accuracy",
+        "rankme",
+        "alpha_req",
+        "lidar",
+    )
+    return {
+        "linear_accuracy": probe.score(*feats["test"]),
+        "linear_val_accuracy": probe.val_accuracy_,
+        "probe_images": {k: len(v[1]) for k, v in feats.items()},
+        "probe_seconds": probed - started,
+        "scores": {k: jsonable(getattr(scores, k, None)) for k in keep},
+        "score_images": n_images,
+        "score_views": sizes.score_views,
+        "score_seconds": time.perf_counter() - probed,
+    }
 
 
 # ---- stage 4: the bench row ---------------------------------------------------------------------
@@ -626,9 +789,17 @@ def stage_bench(args, sizes: Sizes, out: Path) -> None:
         from ssltheory.benchmarks.harness import BenchConfig
 
         if args.dry_run:  # the benchmark's own code path on the CPU at toy sizes
-            found = compare_epochs_rows("cpu", n_images=64, batch_size=sizes.batch_size, image_size=sizes.image_size,
-                                        method_options=TINY_HEADS["dissl"], method="dissl", repeats=1,
-                                        warmup_steps=1, num_workers=0)
+            found = compare_epochs_rows(
+                "cpu",
+                n_images=64,
+                batch_size=sizes.batch_size,
+                image_size=sizes.image_size,
+                method_options=TINY_HEADS["dissl"],
+                method="dissl",
+                repeats=1,
+                warmup_steps=1,
+                num_workers=0,
+            )
         else:
             found = run(BenchConfig(quick=sizes.bench_quick, seed=args.seed))
         return {"rows": [r.to_dict() for r in found]}
@@ -651,25 +822,51 @@ STAGE_FUNCTIONS = {
 def run_stages(args, out: Path, echo=print) -> list[dict]:
     """Every stage asked for, each in a child process under its deadline; returns the lines written."""
     deadline = time.monotonic() + args.deadline
-    emit(out, {"stage": "plan", "status": "ok", "stages": {s: args.deadlines[s] for s in args.only}, "deadline_s": args.deadline,
-               "dry_run": args.dry_run, "argv": sys.argv[1:]})
+    emit(
+        out,
+        {
+            "stage": "plan",
+            "status": "ok",
+            "stages": {s: args.deadlines[s] for s in args.only},
+            "deadline_s": args.deadline,
+            "dry_run": args.dry_run,
+            "argv": sys.argv[1:],
+        },
+    )
     for name in args.only:
         left = deadline - time.monotonic()
         if left < 5:
             emit(out, {"stage": name, "status": "skipped", "error": f"overall deadline of {args.deadline:g} s reached"})
             continue
         limit = min(args.deadlines[name], left)
-        command = [sys.executable, "-m", "ssltheory.benchmarks.gpu_check", "--stage", name, "--out", str(out),
-                   "--seed", str(args.seed)] + (["--dry-run"] if args.dry_run else []) + (
-                   ["--data-dir", str(args.data_dir)] if args.data_dir else []) + (
-                   ["--use-compile"] if name.startswith("train_") and compile_helps(out) else [])
+        command = (
+            [
+                sys.executable,
+                "-m",
+                "ssltheory.benchmarks.gpu_check",
+                "--stage",
+                name,
+                "--out",
+                str(out),
+                "--seed",
+                str(args.seed),
+            ]
+            + (["--dry-run"] if args.dry_run else [])
+            + (["--data-dir", str(args.data_dir)] if args.data_dir else [])
+            + (["--use-compile"] if name.startswith("train_") and compile_helps(out) else [])
+        )
         echo(f"gpu-check: stage {name} (deadline {limit:.0f} s)")
         started = time.monotonic()
         with open(out / LOG, "a") as log:
             log.write(f"\n==== stage {name}: {' '.join(command)}\n")
             log.flush()
-            child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            child = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
             try:
                 code = child.wait(timeout=limit)
                 status = "finished" if code == 0 else "error"
@@ -679,10 +876,19 @@ def run_stages(args, out: Path, echo=print) -> list[dict]:
                 child.wait()
                 code, status = None, "timeout"
         if status != "finished":
-            emit(out, {"stage": name, "status": status, "exit_code": code, "seconds": time.monotonic() - started,
-                       "error": f"stage {status}" + (f" after its {limit:.0f} s deadline" if status == "timeout" else
-                                                     f" with exit code {code}") + f"; its output is in {LOG}",
-                       "log_tail": _tail(out / LOG, 30)})
+            emit(
+                out,
+                {
+                    "stage": name,
+                    "status": status,
+                    "exit_code": code,
+                    "seconds": time.monotonic() - started,
+                    "error": f"stage {status}"
+                    + (f" after its {limit:.0f} s deadline" if status == "timeout" else f" with exit code {code}")
+                    + f"; its output is in {LOG}",
+                    "log_tail": _tail(out / LOG, 30),
+                },
+            )
         echo(f"gpu-check: stage {name} {status} in {time.monotonic() - started:.1f} s")
     return read_lines(out)
 
@@ -693,27 +899,43 @@ def _tail(path: Path, n: int) -> list[str]:
 
 def render(records: list[dict]) -> str:
     """The Markdown report of the lines."""
-    lines = ["# GPU check", "", "Written by `python -m ssltheory.benchmarks.gpu_check` (the README's device command); "
-             "every number below is also a line of `GPU_RESULTS.json`.", ""]
+    lines = [
+        "# GPU check",
+        "",
+        "Written by `python -m ssltheory.benchmarks.gpu_check` (the README's device command); "
+        "every number below is also a line of `GPU_RESULTS.json`.",
+        "",
+    ]
     for r in records:
         if r.get("part") == "environment":
-            lines += [f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status", "seconds")] + [""]
+            lines += [
+                f"- {k}: {v}" for k, v in sorted(r.items()) if k not in ("stage", "part", "status", "seconds")
+            ] + [""]
     lines += ["| stage | part | status | seconds | summary |", "|---|---|---|---:|---|"]
     for r in records:
-        lines.append(f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | "
-                     f"{r['seconds']:.1f} | {_summary(r)} |" if "seconds" in r else
-                     f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | - | {_summary(r)} |")
+        lines.append(
+            f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | {r['seconds']:.1f} | {_summary(r)} |"
+            if "seconds" in r
+            else f"| {r.get('stage')} | {r.get('part', '')} | {r.get('status')} | - | {_summary(r)} |"
+        )
     model = [r for r in records if str(r.get("part", "")).startswith("model_step_") and r.get("status") == "ok"]
     if model:
-        lines += ["", "Model-only step, batch %s (bf16 autocast, channels-last, fused Adam):" % model[0]["batch_size"], "",
-                  "| method | cudnn.benchmark | ms/step | images/s | 50k epoch " "(s) | TFLOP/s | MFU vs 989 | MFU vs measured | peak GiB |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Model-only step, batch %s (bf16 autocast, channels-last, fused Adam):" % model[0]["batch_size"],
+            "",
+            "| method | cudnn.benchmark | ms/step | images/s | 50k epoch "
+            "(s) | TFLOP/s | MFU vs 989 | MFU vs measured | peak GiB |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in model:
             for key in ("cudnn_benchmark_off", "cudnn_benchmark_on"):
                 m = r[key]
-                lines.append(f"| {r['method']} | {key.rsplit('_', 1)[1]} | {m['ms_per_step']:.2f} | {m['images_per_s']:.0f} | "
-                             f"{m['epoch_50k_s']:.2f} | {m['achieved_tflops']:.1f} | {_fmt(m['mfu_vs_989'])} | "
-                             f"{_fmt(m['mfu_vs_measured_peak'])} | {_fmt(m['peak_memory_gib'])} |")
+                lines.append(
+                    f"| {r['method']} | {key.rsplit('_', 1)[1]} | {m['ms_per_step']:.2f} | {m['images_per_s']:.0f} | "
+                    f"{m['epoch_50k_s']:.2f} | {m['achieved_tflops']:.1f} | {_fmt(m['mfu_vs_989'])} | "
+                    f"{_fmt(m['mfu_vs_measured_peak'])} | {_fmt(m['peak_memory_gib'])} |"
+                )
     lines += ["", "## Lines (JSON)", "", "```json"] + [json.dumps(r, sort_keys=True) for r in records] + ["```", ""]
     return "\n".join(lines)
 
@@ -728,7 +950,10 @@ def _summary(r: dict) -> str:
     if part == "matmul_peak":
         return f"bf16 {r['bf16_tflops']:.1f} TFLOP/s at n = {r['n']}"
     if part == "augmentation":
-        return f"{r['ms_per_call']:.2f} ms/call, CUDA syncs " f"{r['cuda_syncs_per_call']}, host reads {r['host_reads_per_call']}"
+        return (
+            f"{r['ms_per_call']:.2f} ms/call, CUDA syncs "
+            f"{r['cuda_syncs_per_call']}, host reads {r['host_reads_per_call']}"
+        )
     if part == "train":
         return f"{r['images_per_s']:.0f} images/s, 50k epoch {r['epoch_50k_s']:.2f} s, loss {r['final_loss']:.4g}"
     if part == "probe_and_score":
@@ -751,21 +976,33 @@ def _fmt(value) -> str:
 def write_results(records: list[dict], out: Path) -> list[Path]:
     """``out/GPU_RESULTS.json`` (every line) and ``out/GPU_RESULTS.md``, each written whole (temp file, rename)."""
     written = []
-    for name, text in (("GPU_RESULTS.json", json.dumps(records, indent=1, sort_keys=True) + "\n"),
-                       ("GPU_RESULTS.md", render(records))):
+    for name, text in (
+        ("GPU_RESULTS.json", json.dumps(records, indent=1, sort_keys=True) + "\n"),
+        ("GPU_RESULTS.md", render(records)),
+    ):
         written.append(atomic_write_text(out / name, text))
     return written
 
 
 def parse_args(argv: list[str] | None):
-    parser = argparse.ArgumentParser(prog="python -m ssltheory.benchmarks.gpu_check",
-                                     description="the GPU first-contact check, in stages that each write as they finish")
-    parser.add_argument("--out", required=True, help="folder of stages.jsonl, stages.log, profile.txt, GPU_RESULTS.{json,md}")
-    parser.add_argument("--dry-run", action="store_true", help="every stage on the CPU at toy sizes, on the CUDA code path")
-    parser.add_argument("--data-dir", default=None, help="MNIST idx files (default: $SSLTHEORY_MNIST, else .data/mnist)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ssltheory.benchmarks.gpu_check",
+        description="the GPU first-contact check, in stages that each write as they finish",
+    )
+    parser.add_argument(
+        "--out", required=True, help="folder of stages.jsonl, stages.log, profile.txt, GPU_RESULTS.{json,md}"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="every stage on the CPU at toy sizes, on the CUDA code path"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="MNIST idx files (default: $SSLTHEORY_MNIST, else .data/mnist)"
+    )
     parser.add_argument("--deadline", type=float, default=OVERALL_DEADLINE_S, help="overall seconds (default 480)")
     parser.add_argument("--stage-deadlines", default="", help=argparse.SUPPRESS)  # NAME=SECONDS,...: tests shrink them
-    parser.add_argument("--only", default=",".join(STAGES), help=f"stages to run, comma-separated (default {','.join(STAGES)})")
+    parser.add_argument(
+        "--only", default=",".join(STAGES), help=f"stages to run, comma-separated (default {','.join(STAGES)})"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stage", default=None, help=argparse.SUPPRESS)  # a child: run this one stage
     parser.add_argument("--use-compile", action="store_true", help=argparse.SUPPRESS)
@@ -792,7 +1029,9 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             if not torch.cuda.is_available():
-                raise InputError("no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)")
+                raise InputError(
+                    "no CUDA device on this machine; the GPU check needs one (use --dry-run for the CPU path)"
+                )
     except ValueError as exc:
         print(f"gpu-check: error: {exc}", file=sys.stderr)
         return 2

@@ -84,8 +84,15 @@ class Row:
         return {k: jsonable(out[k]) for k in ROW_KEYS}
 
 
-def speedup_row(name: str, ours_s: float, baseline_s: float, at_least: float, details: dict, extra_ok: bool = True,
-                extra_target: str = "") -> Row:
+def speedup_row(
+    name: str,
+    ours_s: float,
+    baseline_s: float,
+    at_least: float,
+    details: dict,
+    extra_ok: bool = True,
+    extra_target: str = "",
+) -> Row:
     """A row whose target is "ours at least ``at_least`` times faster": ratio = baseline_s / ours_s."""
     ratio = baseline_s / ours_s
     target = f">= {at_least:g}" + (f" and {extra_target}" if extra_target else "")
@@ -107,8 +114,14 @@ def error_row(name: str, ratio_def: str, target: str, exc: BaseException) -> Row
     return Row(name, None, None, None, ratio_def, target, None, "error", {"error": f"{type(exc).__name__}: {exc}"})
 
 
-def time_alternately(ours: Callable[[], Any], baseline: Callable[[], Any], repeats: int, warmup: int = 1,
-                     sync: Callable[[], None] | None = None, min_sample_s: float = 0.0) -> tuple[list[float], list[float]]:
+def time_alternately(
+    ours: Callable[[], Any],
+    baseline: Callable[[], Any],
+    repeats: int,
+    warmup: int = 1,
+    sync: Callable[[], None] | None = None,
+    min_sample_s: float = 0.0,
+) -> tuple[list[float], list[float]]:
     """Seconds per call of ``ours`` and ``baseline``, timed alternately, ``repeats`` samples each.
 
     The first ``warmup`` rounds (one call of each) are run and discarded (allocator, caches,

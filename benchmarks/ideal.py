@@ -114,14 +114,33 @@ def _compare_cli(name: str, n: int, d: int, K: int, repeats: int, seed: int, thr
     rng = np.random.default_rng(seed)
     codes = rng.normal(size=(K, d)).astype(np.float32)
     classes = np.repeat(np.arange(K), n // K)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         np.save(tmp / "features.npy", codes[classes])
         np.save(tmp / "classes.npy", classes)
         np.save(tmp / "codes.npy", codes)
-        ours_cmd = [sys.executable, "-m", "ssltheory.cli", "check", str(tmp / "features.npy"), "--classes", str(tmp / "classes.npy"), "--json"]
-        base_cmd = [sys.executable, "-c", "import sys, numpy as np; np.linalg.svd(np.load(sys.argv[1]), compute_uv=False)", str(tmp / "codes.npy")]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "ssltheory.cli",
+            "check",
+            str(tmp / "features.npy"),
+            "--classes",
+            str(tmp / "classes.npy"),
+            "--json",
+        ]
+        base_cmd = [
+            sys.executable,
+            "-c",
+            "import sys, numpy as np; np.linalg.svd(np.load(sys.argv[1]), compute_uv=False)",
+            str(tmp / "codes.npy"),
+        ]
         result = {}
 
         def ours():
@@ -133,7 +152,8 @@ def _compare_cli(name: str, n: int, d: int, K: int, repeats: int, seed: int, thr
         ours_t, base_t = time_alternately(ours, baseline, repeats=repeats, warmup=1)
     run = result["run"]
     details = {
-        "call": "python -m ssltheory.cli check features.npy --classes classes.npy --json vs " "python -c 'np.linalg.svd(np.load(codes.npy), compute_uv=False)', fresh processes",
+        "call": "python -m ssltheory.cli check features.npy --classes classes.npy --json vs "
+        "python -c 'np.linalg.svd(np.load(codes.npy), compute_uv=False)', fresh processes",
         "features": f"({n}, {d}) float32, {K} classes of {n // K} identical views, seeded standard normal codes",
         "exit_code": run.returncode,
         "ideal": _ideal_of(run.stdout),
@@ -155,7 +175,7 @@ def _ideal_of(stdout: str):
 def _compare_exact(name: str, is_ideal, K: int, d: int, repeats: int, seed: int) -> Row:
     """is_ideal(verify="exact") vs verify="none" on codes with one planted dependence."""
     rng = np.random.default_rng(seed)
-    codes = rng.integers(-2**20, 2**20, size=(K, d)) / 1024.0  # binary fractions: the sums below are exact
+    codes = rng.integers(-(2**20), 2**20, size=(K, d)) / 1024.0  # binary fractions: the sums below are exact
     codes[3] = 2 * codes[2] - codes[0]
     codes[K // 2] = 0.25 * codes[1] + 0.75 * codes[K - 1]
     classes = np.arange(K)
@@ -173,7 +193,8 @@ def _compare_exact(name: str, is_ideal, K: int, d: int, repeats: int, seed: int)
     cert = verdict["exact"].certificate
     details = {
         "call": "is_ideal(codes, arange(K), verify='exact') vs is_ideal(codes, arange(K), verify='none')",
-        "codes": f"({K}, {d}) float64, seeded integers / 1024 with c_3 = " "2 c_2 - c_0 and c_K/2 = c_1 / 4 + 3 c_K-1 / 4 (exact)",
+        "codes": f"({K}, {d}) float64, seeded integers / 1024 with c_3 = "
+        "2 c_2 - c_0 and c_K/2 = c_1 / 4 + 3 c_K-1 / 4 (exact)",
         "exact_check_s": ours_s - base_s,
         "budget_s": EXACT_BUDGET_S,
         "verification": None if cert is None else cert.witness["verification"],
@@ -200,8 +221,9 @@ def _compare(name: str, is_ideal, K: int, d: int, dtype: str, repeats: int, seed
     is_ideal(codes[: small[0], : small[1]], classes[: small[0]], probe="linear")
     np.linalg.svd(codes[: small[0], : small[1]], compute_uv=False)
     big = K * d > 1024 * 1024  # one call is seconds: no calibration round, one call per sample
-    ours_t, base_t = time_alternately(ours, baseline, repeats=repeats, warmup=0 if big else 1,
-                                      min_sample_s=0.0 if big else 0.02)
+    ours_t, base_t = time_alternately(
+        ours, baseline, repeats=repeats, warmup=0 if big else 1, min_sample_s=0.0 if big else 0.02
+    )
     v = verdict["v"]
     details = {
         "call": "is_ideal(codes, arange(K), probe='linear') vs np.linalg.svd(codes, compute_uv=False)",

@@ -64,8 +64,9 @@ class LossCase:
     baseline: Callable[[], tuple[Callable[[list[torch.Tensor]], torch.Tensor], str]]  # (loss, its description)
 
 
-def _leaves(shapes: list[tuple[int, int]], requires_grad: list[bool], generator: torch.Generator,
-            scale: float = 1.0) -> list[torch.Tensor]:
+def _leaves(
+    shapes: list[tuple[int, int]], requires_grad: list[bool], generator: torch.Generator, scale: float = 1.0
+) -> list[torch.Tensor]:
     return [(scale * torch.randn(s, generator=generator)).requires_grad_(g) for s, g in zip(shapes, requires_grad)]
 
 
@@ -91,7 +92,9 @@ def _simclr_baseline():
     if lightly_cls is not None:
         loss = lightly_cls(temperature=0.07, memory_bank_size=0)
         return (lambda x: loss(x[0], x[1])), "lightly.loss.NTXentLoss"
-    return (lambda x: ref.ntxent(x[0], x[1], 0.07)), "ssltheory.benchmarks.reference_losses.ntxent (lightly not installed)"
+    return (
+        lambda x: ref.ntxent(x[0], x[1], 0.07)
+    ), "ssltheory.benchmarks.reference_losses.ntxent (lightly not installed)"
 
 
 # ---- CISSL ---------------------------------------------------------------------------------------
@@ -103,7 +106,9 @@ def _cissl_ours():
 
 
 def _cissl_baseline():
-    return (lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)), "ssltheory.benchmarks.reference_losses.cissl (no lightly counterpart)"
+    return (
+        lambda x: ref.cissl(x[0], x[1], x[2], x[3], 0.07)
+    ), "ssltheory.benchmarks.reference_losses.cissl (no lightly counterpart)"
 
 
 # ---- DINO ----------------------------------------------------------------------------------------
@@ -124,12 +129,19 @@ def _dino_ours(n_codes: int = DINO_CODES):
 def _dino_baseline(n_codes: int = DINO_CODES):
     lightly_cls = _lightly("DINOLoss")
     if lightly_cls is not None:
-        loss = lightly_cls(output_dim=n_codes, warmup_teacher_temp=DINO_TEACHER_TEMP, teacher_temp=DINO_TEACHER_TEMP,
-                           warmup_teacher_temp_epochs=0, student_temp=0.1, center_momentum=0.9)
+        loss = lightly_cls(
+            output_dim=n_codes,
+            warmup_teacher_temp=DINO_TEACHER_TEMP,
+            teacher_temp=DINO_TEACHER_TEMP,
+            warmup_teacher_temp_epochs=0,
+            student_temp=0.1,
+            center_momentum=0.9,
+        )
         return (lambda x: loss([x[2], x[3]], [x[0], x[1]], epoch=0)), "lightly.loss.DINOLoss"
     center = torch.zeros(1, n_codes)
-    return (lambda x: ref.dino([x[0], x[1]], [x[2], x[3]], center, DINO_TEACHER_TEMP, 0.1, 0.9)), \
-        "ssltheory.benchmarks.reference_losses.dino (lightly not installed)"
+    return (
+        lambda x: ref.dino([x[0], x[1]], [x[2], x[3]], center, DINO_TEACHER_TEMP, 0.1, 0.9)
+    ), "ssltheory.benchmarks.reference_losses.dino (lightly not installed)"
 
 
 # ---- DISSL ---------------------------------------------------------------------------------------
@@ -143,7 +155,9 @@ def _dissl_ours():
 
 
 def _dissl_baseline():
-    return (lambda x: ref.dissl(x[0], x[1], x[2], x[3])), "ssltheory.benchmarks.reference_losses.dissl (no lightly counterpart)"
+    return (
+        lambda x: ref.dissl(x[0], x[1], x[2], x[3])
+    ), "ssltheory.benchmarks.reference_losses.dissl (no lightly counterpart)"
 
 
 # ---- SwAV, Barlow Twins, SimSiam ------------------------------------------------------------------
@@ -197,14 +211,17 @@ def _simsiam_reference():
 
 def _simsiam_lightly():
     cosine = _require_lightly("NegativeCosineSimilarity")()
-    return (lambda x: 0.5 * (cosine(x[0], x[3].detach()) + cosine(x[1], x[2].detach()))), \
-        "lightly.loss.NegativeCosineSimilarity (with SimSiam's stop-gradient)"
+    return (
+        lambda x: 0.5 * (cosine(x[0], x[3].detach()) + cosine(x[1], x[2].detach()))
+    ), "lightly.loss.NegativeCosineSimilarity (with SimSiam's stop-gradient)"
 
 
 def _require_lightly(class_name: str):
     cls = _lightly(class_name)
     if cls is None:
-        raise ImportError(f"lightly.loss.{class_name} does not import here (see README, Benchmarks, for the environment)")
+        raise ImportError(
+            f"lightly.loss.{class_name} does not import here (see README, Benchmarks, for the environment)"
+        )
     return cls
 
 
@@ -218,28 +235,58 @@ def _dino_lightly(n_codes: int = DINO_CODES):
     return _dino_baseline(n_codes)
 
 
-def cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, dissl_codes: int = DISSL_CODES,
-          swav_prototypes: int = SWAV_PROTOTYPES, wide_dim: int = BARLOW_DIM) -> list[LossCase]:
+def cases(
+    proj_dim: int = 128,
+    dino_codes: int = DINO_CODES,
+    dissl_codes: int = DISSL_CODES,
+    swav_prototypes: int = SWAV_PROTOTYPES,
+    wide_dim: int = BARLOW_DIM,
+) -> list[LossCase]:
     """The comparisons against the repository's baselines; sizes are arguments so that tests can shrink them."""
     return [
-        LossCase("loss_simclr", lambda b, g: _leaves([(b, proj_dim)] * 2, [True] * 2, g), _simclr_ours, _simclr_baseline),
+        LossCase(
+            "loss_simclr", lambda b, g: _leaves([(b, proj_dim)] * 2, [True] * 2, g), _simclr_ours, _simclr_baseline
+        ),
         LossCase("loss_cissl", lambda b, g: _leaves([(b, proj_dim)] * 4, [True] * 4, g), _cissl_ours, _cissl_baseline),
-        LossCase("loss_dino", lambda b, g: _leaves([(b, dino_codes)] * 4, [True, True, False, False], g, DINO_LOGIT_SCALE),
-                 functools.partial(_dino_ours, dino_codes), functools.partial(_dino_baseline, dino_codes)),
-        LossCase("loss_dissl", lambda b, g: _leaves([(b, dissl_codes)] * 4, [True] * 4, g), _dissl_ours, _dissl_baseline),
+        LossCase(
+            "loss_dino",
+            lambda b, g: _leaves([(b, dino_codes)] * 4, [True, True, False, False], g, DINO_LOGIT_SCALE),
+            functools.partial(_dino_ours, dino_codes),
+            functools.partial(_dino_baseline, dino_codes),
+        ),
+        LossCase(
+            "loss_dissl", lambda b, g: _leaves([(b, dissl_codes)] * 4, [True] * 4, g), _dissl_ours, _dissl_baseline
+        ),
         LossCase("loss_swav", lambda b, g: _swav_inputs(b, g, swav_prototypes), _swav_ours, _swav_reference),
-        LossCase("loss_barlow", lambda b, g: _leaves([(b, wide_dim)] * 2, [True] * 2, g), _barlow_ours, _barlow_reference),
-        LossCase("loss_simsiam", lambda b, g: _leaves([(b, wide_dim)] * 4, [True] * 4, g), _simsiam_ours, _simsiam_reference),
+        LossCase(
+            "loss_barlow", lambda b, g: _leaves([(b, wide_dim)] * 2, [True] * 2, g), _barlow_ours, _barlow_reference
+        ),
+        LossCase(
+            "loss_simsiam", lambda b, g: _leaves([(b, wide_dim)] * 4, [True] * 4, g), _simsiam_ours, _simsiam_reference
+        ),
     ]
 
 
-def peer_cases(proj_dim: int = 128, dino_codes: int = DINO_CODES, swav_prototypes: int = SWAV_PROTOTYPES,
-               wide_dim: int = BARLOW_DIM) -> list[LossCase]:
+def peer_cases(
+    proj_dim: int = 128,
+    dino_codes: int = DINO_CODES,
+    swav_prototypes: int = SWAV_PROTOTYPES,
+    wide_dim: int = BARLOW_DIM,
+) -> list[LossCase]:
     """Every loss lightly also implements, against lightly's (ImportError when lightly does not import)."""
-    lightly_baselines = {"loss_simclr": _simclr_lightly, "loss_dino": functools.partial(_dino_lightly, dino_codes),
-                         "loss_swav": _swav_lightly, "loss_barlow": _barlow_lightly, "loss_simsiam": _simsiam_lightly}
+    lightly_baselines = {
+        "loss_simclr": _simclr_lightly,
+        "loss_dino": functools.partial(_dino_lightly, dino_codes),
+        "loss_swav": _swav_lightly,
+        "loss_barlow": _barlow_lightly,
+        "loss_simsiam": _simsiam_lightly,
+    }
     chosen = cases(proj_dim=proj_dim, dino_codes=dino_codes, swav_prototypes=swav_prototypes, wide_dim=wide_dim)
-    return [LossCase("peer_" + c.name, c.inputs, c.ours, lightly_baselines[c.name]) for c in chosen if c.name in lightly_baselines]
+    return [
+        LossCase("peer_" + c.name, c.inputs, c.ours, lightly_baselines[c.name])
+        for c in chosen
+        if c.name in lightly_baselines
+    ]
 
 
 def _forward_backward(loss_fn: Callable[[list[torch.Tensor]], torch.Tensor], inputs: list[torch.Tensor]) -> float:
@@ -293,13 +340,19 @@ def _compare(case: LossCase, ours, batch: int, repeats: int, seed: int, quick: b
     ours_grads = [None if x.grad is None else x.grad.clone() for x in inputs]
     base_value = _forward_backward(baseline, inputs)
     grads_agree = all(
-        (a is None and x.grad is None) or (a is not None and x.grad is not None and torch.allclose(a, x.grad, rtol=1e-3, atol=1e-6))
+        (a is None and x.grad is None)
+        or (a is not None and x.grad is not None and torch.allclose(a, x.grad, rtol=1e-3, atol=1e-6))
         for a, x in zip(ours_grads, inputs)
     )
     values_agree = abs(ours_value - base_value) <= 1e-4 * max(1.0, abs(base_value))
 
-    ours_t, base_t = time_alternately(lambda: _forward_backward(ours, inputs), lambda: _forward_backward(baseline, inputs),
-                                      repeats=repeats, warmup=2, min_sample_s=0.01 if quick else 0.05)
+    ours_t, base_t = time_alternately(
+        lambda: _forward_backward(ours, inputs),
+        lambda: _forward_backward(baseline, inputs),
+        repeats=repeats,
+        warmup=2,
+        min_sample_s=0.01 if quick else 0.05,
+    )
     shape = tuple(inputs[0].shape)
     details = {
         "call": "zero grads + loss forward + backward on fixed head outputs",

@@ -67,8 +67,10 @@ def sklearn_probe(weight_decay: float, n_train: int, max_iter: int = 1000):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / (weight_decay * n_train), solver="lbfgs",
-                                                              max_iter=max_iter, tol=1e-4))
+    return make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=1.0 / (weight_decay * n_train), solver="lbfgs", max_iter=max_iter, tol=1e-4),
+    )
 
 
 #: (row name, classes, separation of the class means) ; separations give test accuracies far from 0 and 1
@@ -128,7 +130,7 @@ def _compare(name, LinearProbe, n_train, n_test, dim, k, sep, repeats, seed) -> 
     details = {
         "call": "fit on the training rows (standardisation included on both sides)",
         "features": f"synthetic Gaussian mixture, power-law spectrum, random rotation; float32; "
-                    f"{n_train} train / {n_test} test rows, d = {dim}, {k} classes",
+        f"{n_train} train / {n_test} test rows, d = {dim}, {k} classes",
         "weight_decay": WEIGHT_DECAY,
         "sklearn_C": 1.0 / (WEIGHT_DECAY * n_train),
         "mapping": "C = 1 / (weight_decay * n_train)",
@@ -144,8 +146,15 @@ def _compare(name, LinearProbe, n_train, n_test, dim, k, sep, repeats, seed) -> 
         "ours_timings": spread(ours_t),
         "baseline_timings": spread(base_t),
     }
-    return speedup_row(name, median(ours_t), median(base_t), TARGET, details, extra_ok=abs(gap) <= MAX_ACCURACY_GAP,
-                       extra_target=f"|accuracy gap| <= {MAX_ACCURACY_GAP:g} points")
+    return speedup_row(
+        name,
+        median(ours_t),
+        median(base_t),
+        TARGET,
+        details,
+        extra_ok=abs(gap) <= MAX_ACCURACY_GAP,
+        extra_target=f"|accuracy gap| <= {MAX_ACCURACY_GAP:g} points",
+    )
 
 
 def _objective(coef, intercept, X, y, lam) -> float:

@@ -30,8 +30,13 @@ def ntxent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> t
     return F.cross_entropy(sim, positive)
 
 
-def cissl(student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Tensor, teacher_b: torch.Tensor,
-          temperature: float = 0.07) -> torch.Tensor:
+def cissl(
+    student_a: torch.Tensor,
+    student_b: torch.Tensor,
+    teacher_a: torch.Tensor,
+    teacher_b: torch.Tensor,
+    temperature: float = 0.07,
+) -> torch.Tensor:
     """CISSL [code: ISSL repository; THEORY.md T8]: cosine logits between student and teacher
     outputs over all 2B targets (diagonal kept), target mass 1/2 on the view itself and 1/2 on
     its other view.
@@ -48,8 +53,14 @@ def cissl(student_a: torch.Tensor, student_b: torch.Tensor, teacher_a: torch.Ten
     return -(target * log_q).sum(1).mean()
 
 
-def dino(student: list[torch.Tensor], teacher: list[torch.Tensor], center: torch.Tensor, teacher_temp: float = 0.04,
-         student_temp: float = 0.1, center_momentum: float = 0.9) -> torch.Tensor:
+def dino(
+    student: list[torch.Tensor],
+    teacher: list[torch.Tensor],
+    center: torch.Tensor,
+    teacher_temp: float = 0.04,
+    student_temp: float = 0.1,
+    center_momentum: float = 0.9,
+) -> torch.Tensor:
     """DINO [paper: Caron et al. 2021, Algorithm 1; docs/REFERENCE.md temperatures and momentum].
 
     student, teacher: lists of V (B, C) logits (teacher from the EMA network, no gradient);
@@ -72,8 +83,16 @@ def dino(student: list[torch.Tensor], teacher: list[torch.Tensor], center: torch
     return total / pairs
 
 
-def dissl(teacher_a: torch.Tensor, teacher_b: torch.Tensor, student_a: torch.Tensor, student_b: torch.Tensor,
-          lam: float = 2.3, beta: float = 0.8, teacher_temp: float = 0.5, student_temp: float = 1.0) -> torch.Tensor:
+def dissl(
+    teacher_a: torch.Tensor,
+    teacher_b: torch.Tensor,
+    student_a: torch.Tensor,
+    student_b: torch.Tensor,
+    lam: float = 2.3,
+    beta: float = 0.8,
+    teacher_temp: float = 0.5,
+    student_temp: float = 1.0,
+) -> torch.Tensor:
     """DISSL, THEORY.md T7 [code]: ``E CE(t_v, s_v') - lam H(pbar) + beta E CE(t_v, t_v')``.
 
     teacher_*, student_*: (B, C) logits of the teacher and student heads on views a and b (no
@@ -92,9 +111,9 @@ def dissl(teacher_a: torch.Tensor, teacher_b: torch.Tensor, student_a: torch.Ten
     return ce_student - lam * entropy + beta * ce_teacher
 
 
-
-def swav(crops: list[torch.Tensor], n_global: int = 2, temperature: float = 0.1, epsilon: float = 0.05,
-         iterations: int = 3) -> torch.Tensor:
+def swav(
+    crops: list[torch.Tensor], n_global: int = 2, temperature: float = 0.1, epsilon: float = 0.05, iterations: int = 3
+) -> torch.Tensor:
     """SwAV [paper: Caron et al. 2020 eq. 1-3, Algorithm 1].
 
     crops: V (B, K) prototype scores, the ``n_global`` global crops first. Codes of each global
@@ -123,6 +142,7 @@ def barlow_twins(z_a: torch.Tensor, z_b: torch.Tensor, lam: float = 0.0051, eps:
     z_a, z_b: (B, D) projections. C = standardised z_a^T standardised z_b / B, loss
     ``sum_i (1 - C_ii)^2 + lam sum_{i != j} C_ij^2``.
     """
+
     def standardise(z):
         z = z.float()
         return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + eps)
@@ -134,5 +154,10 @@ def barlow_twins(z_a: torch.Tensor, z_b: torch.Tensor, lam: float = 0.0051, eps:
 
 def simsiam(p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
     """SimSiam [paper: Chen & He 2021, Algorithm 1]: -(cos(p_a, sg z_b) + cos(p_b, sg z_a)) / 2, mean over rows."""
-    return -(F.cosine_similarity(p_a.float(), z_b.detach().float()).mean()
-             + F.cosine_similarity(p_b.float(), z_a.detach().float()).mean()) / 2
+    return (
+        -(
+            F.cosine_similarity(p_a.float(), z_b.detach().float()).mean()
+            + F.cosine_similarity(p_b.float(), z_a.detach().float()).mean()
+        )
+        / 2
+    )

@@ -43,8 +43,19 @@ def render(rows: list[Row], machine: dict, command: str, elapsed_s: float, load_
         "| | |",
         "|---|---|",
     ]
-    for key in ("cpu", "logical_cores", "threads_used", "platform", "python", "torch", "numpy", "scipy", "scikit_learn",
-                "kornia", "cuda"):
+    for key in (
+        "cpu",
+        "logical_cores",
+        "threads_used",
+        "platform",
+        "python",
+        "torch",
+        "numpy",
+        "scipy",
+        "scikit_learn",
+        "kornia",
+        "cuda",
+    ):
         lines.append(f"| {key} | {machine.get(key)} |")
     lines += [
         f"| load average (1, 5, 15 min) before | {load_before} |",
@@ -68,17 +79,21 @@ def _results_section(rows: list[Row]) -> str:
         "`ours_s / baseline_s` (a slowdown) where it reads `<= N`.",
     ]
     if any("measured" in r.details for r in rows):
-        lines += ["Rows whose details carry `measured` were re-run later, each at the date, by the command and",
-                  "at the load shown there (`ssltheory bench --only NAME --update FILE`); the machine section",
-                  "describes the first run."]
+        lines += [
+            "Rows whose details carry `measured` were re-run later, each at the date, by the command and",
+            "at the load shown there (`ssltheory bench --only NAME --update FILE`); the machine section",
+            "describes the first run.",
+        ]
     lines += [
         "",
         "| name | ours_s | baseline_s | ratio | ratio = | target | meets | status |",
         "|---|---:|---:|---:|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r.name} | {_fmt(r.ours_s, '.4f')} | {_fmt(r.baseline_s, '.4f')} | {_fmt(r.ratio, '.2f')} | "
-                     f"{r.ratio_def} | {_cell(r.target)} | {_meets(r)} | {r.status} |")
+        lines.append(
+            f"| {r.name} | {_fmt(r.ours_s, '.4f')} | {_fmt(r.baseline_s, '.4f')} | {_fmt(r.ratio, '.2f')} | "
+            f"{r.ratio_def} | {_cell(r.target)} | {_meets(r)} | {r.status} |"
+        )
     lines += ["", "## Details", ""]
     for r in rows:
         lines.append(f"- **{r.name}**: " + "; ".join(f"{k} = {_short(v)}" for k, v in r.details.items()))
@@ -101,8 +116,9 @@ def _short(value) -> str:
     return str(value)
 
 
-def write_results(path: str | Path, rows: list[Row], machine: dict, command: str, elapsed_s: float, load_before,
-                  load_after) -> Path:
+def write_results(
+    path: str | Path, rows: list[Row], machine: dict, command: str, elapsed_s: float, load_before, load_after
+) -> Path:
     """Render and write atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

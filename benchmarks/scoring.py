@@ -116,8 +116,17 @@ def _cli_row(name, command, kind, shape, flags, target, config: BenchConfig) -> 
         features, classes = Path(tmp) / "features.npy", Path(tmp) / "classes.npy"
         np.save(features, Z)
         np.save(classes, labels)
-        ours_cmd = [sys.executable, "-m", "ssltheory.cli", command, str(features), "--classes", str(classes), "--json",
-                    *flags]
+        ours_cmd = [
+            sys.executable,
+            "-m",
+            "ssltheory.cli",
+            command,
+            str(features),
+            "--classes",
+            str(classes),
+            "--json",
+            *flags,
+        ]
         base_cmd = [sys.executable, "-c", BASELINE, str(features)]
         result = {}
 
@@ -134,7 +143,7 @@ def _cli_row(name, command, kind, shape, flags, target, config: BenchConfig) -> 
         raise RuntimeError(f"ssltheory {command} exited {run.returncode}: {run.stderr.strip()[-300:]}")
     details = {
         "call": f"python -m ssltheory.cli {command} features.npy --classes classes.npy --json {' '.join(flags)} vs "
-                f"python -c '{BASELINE}' features.npy, fresh processes, {config.threads} thread(s)",
+        f"python -c '{BASELINE}' features.npy, fresh processes, {config.threads} thread(s)",
         "features": f"({Z.shape[0]}, {Z.shape[1]}) float32, {shape[0]} classes of {shape[1]} views, {kind}",
         "exit_code": run.returncode,
         "ours_timings": spread(ours_t),
@@ -157,7 +166,7 @@ def _api_row(name, shape, config: BenchConfig) -> Row:
             times.append(time.perf_counter() - started)
     details = {
         "call": "ssltheory.metrics.score_all(Z, classes) in-process after imports; baseline_s is the issue's budget "
-                f"({SMALL_BUDGET_S:g} s), not a measurement",
+        f"({SMALL_BUDGET_S:g} s), not a measurement",
         "features": f"({Z.shape[0]}, {Z.shape[1]}) float32, {shape[0]} classes of {shape[1]} views, realistic",
         "ideal_score": scores.ideal_score,
         "ours_timings": spread(times),

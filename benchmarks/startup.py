@@ -81,8 +81,9 @@ def _compare(name: str, command: str | None, repeats: int) -> Row:
     base_argv = [sys.executable, "-c", "import argparse"]
 
     def child(argv):
-        return lambda: subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
-                                      timeout=300)
+        return lambda: subprocess.run(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=300
+        )
 
     ours_t, base_t = time_alternately(child(ours_argv), child(base_argv), repeats=repeats, warmup=1)
     details = {

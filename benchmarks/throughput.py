@@ -153,7 +153,7 @@ class PerImageTwoViews(torch.utils.data.Dataset):
                 break
         else:
             cw, ch, top, left = w, h, 0, 0
-        crop = x[:, top:top + ch, left:left + cw].unsqueeze(0)
+        crop = x[:, top : top + ch, left : left + cw].unsqueeze(0)
         return F.interpolate(crop, size=(self.size, self.size), mode="bicubic", align_corners=False)[0].clamp_(0, 1)
 
     def color_jitter(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,8 +208,9 @@ def measure(spec: ThroughputSpec) -> dict:
     torch.manual_seed(spec.seed)
     random.seed(spec.seed)
     g = torch.Generator().manual_seed(spec.seed)
-    images = torch.randint(0, 256, (spec.n_images, spec.channels, spec.image_size, spec.image_size), dtype=torch.uint8,
-                           generator=g)
+    images = torch.randint(
+        0, 256, (spec.n_images, spec.channels, spec.image_size, spec.image_size), dtype=torch.uint8, generator=g
+    )
     config = TrainConfig(method=spec.method, arch=spec.arch, batch_size=spec.batch_size)  # the trainer's optimiser
     encoder = build_encoder(spec.arch, spec.channels, spec.image_size, spec.z_dim)
     method = build_method(spec.method, encoder, **(spec.method_options or {})).train()
@@ -217,7 +218,8 @@ def measure(spec: ThroughputSpec) -> dict:
     optimizer = torch.optim.Adam(params, lr=config.base_lr, weight_decay=config.weight_decay)
     total = len(spec.modes) * (spec.warmup_steps + spec.steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_cosine(s, round(config.warmup_fraction * total), total))
+        optimizer, lambda s: warmup_cosine(s, round(config.warmup_fraction * total), total)
+    )
 
     def step_on(views: list[torch.Tensor], step: int) -> None:  # the trainer's step, its own function
         train_step(method, views, None, optimizer, scheduler, params, step, total)
@@ -226,22 +228,29 @@ def measure(spec: ThroughputSpec) -> dict:
         pass
 
     if spec.pipeline == "ours":
-        augment = build_augmentation("simclr", spec.image_size, spec.channels, spec.strength,
-                                     n_large=method.n_global_views)
+        augment = build_augmentation(
+            "simclr", spec.image_size, spec.channels, spec.strength, n_large=method.n_global_views
+        )
         sampler_g = torch.Generator().manual_seed(spec.seed + 1)
 
         def batches():
             while True:
                 order = torch.randperm(spec.n_images, generator=sampler_g)
                 for k in range(spec.n_images // spec.batch_size):
-                    yield augment(images[order[k * spec.batch_size:(k + 1) * spec.batch_size]], generator=g)
+                    yield augment(images[order[k * spec.batch_size : (k + 1) * spec.batch_size]], generator=g)
 
         source, loader = batches(), None
     elif spec.pipeline == "baseline":
         loader = torch.utils.data.DataLoader(
-            PerImageTwoViews(images, spec.image_size, spec.strength), batch_size=spec.batch_size, shuffle=True,
-            drop_last=True, num_workers=spec.num_workers, persistent_workers=spec.num_workers > 0,
-            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(spec.seed + 1))
+            PerImageTwoViews(images, spec.image_size, spec.strength),
+            batch_size=spec.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=spec.num_workers,
+            persistent_workers=spec.num_workers > 0,
+            worker_init_fn=seed_worker,
+            generator=torch.Generator().manual_seed(spec.seed + 1),
+        )
 
         def loader_batches(loader):
             while True:
@@ -278,11 +287,20 @@ def measure(spec: ThroughputSpec) -> dict:
 
 
 def _run_child(spec: ThroughputSpec, timeout_s: float) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads),
-               OPENBLAS_NUM_THREADS=str(spec.threads))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=str(spec.threads),
+        MKL_NUM_THREADS=str(spec.threads),
+        OPENBLAS_NUM_THREADS=str(spec.threads),
+    )
     env["PYTHONPATH"] = os.pathsep.join([str(IMPORT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    proc = subprocess.run([sys.executable, "-m", "ssltheory.benchmarks.throughput", json.dumps(asdict(spec))],
-                          env=env, capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssltheory.benchmarks.throughput", json.dumps(asdict(spec))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
         raise RuntimeError(f"{spec.pipeline} child exited with {proc.returncode}: {tail}")
@@ -302,11 +320,24 @@ def _demo_recipe() -> dict:
     with the method options the trainer derives from them (``TrainConfig.build_options``)."""
     plan = demo_recipe(quick=False, steps=None, batch_size=None)
     method = "dissl" if "dissl" in DEMO_METHODS else DEMO_METHODS[0]
-    config = TrainConfig.from_flags(method=method, arch="small_cnn", z_dim=plan.z_dim, batch_size=plan.batch_size,
-                         hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
-                         n_codes=plan.n_codes if method in ("dino", "dissl") else None, aug_strength=plan.aug_strength)
-    return dict(method=method, arch=config.arch, z_dim=config.z_dim, batch_size=config.batch_size,
-                strength=config.aug_strength, method_options=config.build_options(n_classes=None))
+    config = TrainConfig.from_flags(
+        method=method,
+        arch="small_cnn",
+        z_dim=plan.z_dim,
+        batch_size=plan.batch_size,
+        hidden_dim=plan.hidden_dim,
+        proj_dim=plan.proj_dim,
+        n_codes=plan.n_codes if method in ("dino", "dissl") else None,
+        aug_strength=plan.aug_strength,
+    )
+    return dict(
+        method=method,
+        arch=config.arch,
+        z_dim=config.z_dim,
+        batch_size=config.batch_size,
+        strength=config.aug_strength,
+        method_options=config.build_options(n_classes=None),
+    )
 
 
 #: row name -> mode measured in the children
@@ -324,8 +355,15 @@ def run(config: BenchConfig) -> list[Row]:
     except ImportError as exc:
         return [pending_row(name, SPEEDUP, target, f"ours not importable yet: {exc}") for name in wanted]
     if config.quick:
-        shared.update(batch_size=32, n_images=256, image_size=16, warmup_steps=1, steps=2, z_dim=16,
-                      method_options={**shared["method_options"], "n_codes": 32, "hidden_dim": 32, "bottleneck_dim": 16})
+        shared.update(
+            batch_size=32,
+            n_images=256,
+            image_size=16,
+            warmup_steps=1,
+            steps=2,
+            z_dim=16,
+            method_options={**shared["method_options"], "n_codes": 32, "hidden_dim": 32, "bottleneck_dim": 16},
+        )
     else:
         shared.update(n_images=4096, image_size=32, warmup_steps=2, steps=8)  # the patch task's 3 x 32 x 32
     modes = tuple(m for m in ("augment_only", "train") if any(ROWS[name] == m for name in wanted))
@@ -334,7 +372,7 @@ def run(config: BenchConfig) -> list[Row]:
     try:
         results: dict[str, list[dict]] = {"ours": [], "baseline": []}
         for r in range(rounds):
-            for pipeline in (("ours", "baseline") if r % 2 == 0 else ("baseline", "ours")):
+            for pipeline in ("ours", "baseline") if r % 2 == 0 else ("baseline", "ours"):
                 results[pipeline].append(_run_child(ThroughputSpec(pipeline=pipeline, **shared), timeout_s=600))
     except Exception as exc:  # report, do not hide the other benchmarks
         return [error_row(name, SPEEDUP, target, exc) for name in wanted]
@@ -347,8 +385,11 @@ def _row(name: str, mode: str, spec: ThroughputSpec, results: dict[str, list[dic
     base_t = [m[mode]["seconds_per_step"] for m in results["baseline"]]
     train = mode == "train"
     details = {
-        "call": ("one training step (batch -> two views -> ssltheory.ssl.train.train_step), steady state" if train
-                 else "one batch of two views made and dropped, no model (augmentation alone)"),
+        "call": (
+            "one training step (batch -> two views -> ssltheory.ssl.train.train_step), steady state"
+            if train
+            else "one batch of two views made and dropped, no model (augmentation alone)"
+        ),
         "configuration": CONFIGURATION_REASON,
         "method": spec.method if train else None,
         "method_options": spec.method_options if train else None,

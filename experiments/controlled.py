@@ -90,7 +90,10 @@ from ssltheory.ssl.probes import LinearProbe, extract_features
 from ssltheory.ssl.train import TrainConfig, load_run, train
 from ssltheory.tasks import enumerate_binary_tasks
 
-DESCRIPTION = "controlled MNIST, M = label: head x probe x d min accuracy " "over all 511 binary tasks; finer/exact/coarser relations"
+DESCRIPTION = (
+    "controlled MNIST, M = label: head x probe x d min accuracy "
+    "over all 511 binary tasks; finer/exact/coarser relations"
+)
 
 #: Relative tolerance of the predicates on the class codes: singular values of the centred codes
 #: at or below PREDICATE_RTOL * s_max count as zero (conditions.is_ideal, metrics.affine_conditioning);
@@ -102,32 +105,75 @@ PAIRS = np.arange(10) // 2
 
 SCALES = {
     "quick": {
-        "source": "digits", "image_size": 8, "dims": (2, 9), "heads": ("linear", "mlp"), "seeds": (0,),
+        "source": "digits",
+        "image_size": 8,
+        "dims": (2, 9),
+        "heads": ("linear", "mlp"),
+        "seeds": (0,),
         "train": dict(steps=30, batch_size=64, lr=3e-3, hidden_dim=32),
-        "n_fit": 500, "linear_weight_decay": 1e-3, "mlp_probe": dict(hidden=32, steps=60, lr=3e-2, n_fit=300), "n_codes": 1000,
+        "n_fit": 500,
+        "linear_weight_decay": 1e-3,
+        "mlp_probe": dict(hidden=32, steps=60, lr=3e-2, n_fit=300),
+        "n_codes": 1000,
         "relations": dict(steps=10, batch_size=32, z_dim=8, hidden_dim=32, proj_dim=16, strength=0.5),
-        "n_labels": (10, 100), "label_draws": 1,
-        "threshold": dict(image_size=8, dims=(5, 9), train=dict(steps=30, batch_size=64, lr=3e-3, hidden_dim=32),
-                          n_fit=500, n_codes=1000, weight_decays=(1e-4, 1e-2)),
+        "n_labels": (10, 100),
+        "label_draws": 1,
+        "threshold": dict(
+            image_size=8,
+            dims=(5, 9),
+            train=dict(steps=30, batch_size=64, lr=3e-3, hidden_dim=32),
+            n_fit=500,
+            n_codes=1000,
+            weight_decays=(1e-4, 1e-2),
+        ),
     },
     "cpu": {
-        "source": "mnist", "image_size": 14, "dims": (1, 2, 5, 9, 10, 20), "heads": ("linear", "mlp"), "seeds": (0,),
+        "source": "mnist",
+        "image_size": 14,
+        "dims": (1, 2, 5, 9, 10, 20),
+        "heads": ("linear", "mlp"),
+        "seeds": (0,),
         "train": dict(steps=800, batch_size=128, lr=3e-3, hidden_dim=256),
-        "n_fit": 3000, "linear_weight_decay": 1e-3, "mlp_probe": dict(hidden=128, steps=300, lr=3e-2, n_fit=1000), "n_codes": 20000,
+        "n_fit": 3000,
+        "linear_weight_decay": 1e-3,
+        "mlp_probe": dict(hidden=128, steps=300, lr=3e-2, n_fit=1000),
+        "n_codes": 20000,
         "relations": dict(steps=300, batch_size=128, z_dim=32, hidden_dim=256, proj_dim=64, strength=0.5),
-        "n_labels": (10, 20, 50, 100, 200, 500, 1000, 5000), "label_draws": 5,
-        "threshold": dict(image_size=28, dims=(5, 9, 10, 20), train=dict(steps=2500, batch_size=128, lr=3e-3, hidden_dim=256),
-                          n_fit=10000, n_codes=20000, weight_decays=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3)),
+        "n_labels": (10, 20, 50, 100, 200, 500, 1000, 5000),
+        "label_draws": 5,
+        "threshold": dict(
+            image_size=28,
+            dims=(5, 9, 10, 20),
+            train=dict(steps=2500, batch_size=128, lr=3e-3, hidden_dim=256),
+            n_fit=10000,
+            n_codes=20000,
+            weight_decays=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3),
+        ),
     },
     "gpu": {
-        "source": "mnist", "image_size": 28, "dims": (1, 2, 5, 9, 10, 20), "heads": ("linear", "mlp"), "seeds": (0, 1, 2),
+        "source": "mnist",
+        "image_size": 28,
+        "dims": (1, 2, 5, 9, 10, 20),
+        "heads": ("linear", "mlp"),
+        "seeds": (0, 1, 2),
         "train": dict(epochs=20.0, batch_size=512, lr=None, hidden_dim=1024, device="cuda"),
-        "n_fit": 20000, "linear_weight_decay": 1e-4, "mlp_probe": dict(hidden=512, steps=2000, lr=3e-3, n_fit=20000), "n_codes": 60000,
-        "relations": dict(epochs=20.0, batch_size=512, z_dim=128, hidden_dim=1024, proj_dim=128, strength=0.5,
-                          device="cuda"),
-        "n_labels": (10, 20, 50, 100, 200, 500, 1000, 5000, 20000), "label_draws": 10,
-        "threshold": dict(image_size=28, dims=(5, 9, 10, 20), train=dict(epochs=20.0, batch_size=512, lr=None, hidden_dim=1024,
-                          device="cuda"), n_fit=20000, n_codes=60000, weight_decays=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2)),
+        "n_fit": 20000,
+        "linear_weight_decay": 1e-4,
+        "mlp_probe": dict(hidden=512, steps=2000, lr=3e-3, n_fit=20000),
+        "n_codes": 60000,
+        "relations": dict(
+            epochs=20.0, batch_size=512, z_dim=128, hidden_dim=1024, proj_dim=128, strength=0.5, device="cuda"
+        ),
+        "n_labels": (10, 20, 50, 100, 200, 500, 1000, 5000, 20000),
+        "label_draws": 10,
+        "threshold": dict(
+            image_size=28,
+            dims=(5, 9, 10, 20),
+            train=dict(epochs=20.0, batch_size=512, lr=None, hidden_dim=1024, device="cuda"),
+            n_fit=20000,
+            n_codes=60000,
+            weight_decays=(1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
+        ),
     },
 }
 
@@ -177,8 +223,9 @@ def controlled_dataset(splits, relabel: np.ndarray | None = None):
         images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).unsqueeze(1)
         return Split(images, torch.from_numpy(np.asarray(labels, dtype=np.int64)))
 
-    return dataset_from_splits("mnist", as_split(train_images, seen), as_split(test_images, test_labels),
-                               [str(d) for d in range(10)], seed=0)
+    return dataset_from_splits(
+        "mnist", as_split(train_images, seen), as_split(test_images, test_labels), [str(d) for d in range(10)], seed=0
+    )
 
 
 # ------------------------------------------------------------------------------ training
@@ -190,7 +237,9 @@ def train_encoder(run_dir: Path, seed: int, dataset=None, **config) -> tuple[nn.
     options by their flag names (data, data_dir, method, z_dim, steps, proj_dim...); ``dataset``:
     an in-memory ImageDataset to train on instead of loading ``config["data"]``."""
     start = time.perf_counter()
-    cfg = TrainConfig.from_flags(**{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)})
+    cfg = TrainConfig.from_flags(
+        **{"arch": "small_cnn", **config, "seed": seed, "quiet": True, "log_every": 10_000, "out": str(run_dir)}
+    )
     train(cfg, dataset)
     encoder, saved = load_run(run_dir)
     return encoder, saved, time.perf_counter() - start
@@ -232,8 +281,9 @@ def _standardise(X_fit: np.ndarray, X_test: np.ndarray) -> tuple[torch.Tensor, t
     return torch.from_numpy((X_fit - mean) / std), torch.from_numpy((X_test - mean) / std)
 
 
-def fit_logistic_tasks(X: torch.Tensor, Y: torch.Tensor, weight_decay: float, max_iter: int = 30,
-                       tol: float = 1e-7, chunk: int = 64) -> torch.Tensor:
+def fit_logistic_tasks(
+    X: torch.Tensor, Y: torch.Tensor, weight_decay: float, max_iter: int = 30, tol: float = 1e-7, chunk: int = 64
+) -> torch.Tensor:
     """T binary L2 logistic regressions at once by damped Newton (float64).
 
     Args:
@@ -266,8 +316,8 @@ def fit_logistic_tasks(X: torch.Tensor, Y: torch.Tensor, weight_decay: float, ma
         curvature = (p * (1 - p) / n).T  # (T, n)
         step = torch.empty_like(W)
         for a in range(0, T, chunk):
-            H = (curvature[a:a + chunk, :, None] * X1).transpose(1, 2) @ X1 + ridge
-            step[a:a + chunk] = torch.linalg.solve(H, grad[a:a + chunk].unsqueeze(-1)).squeeze(-1)
+            H = (curvature[a : a + chunk, :, None] * X1).transpose(1, 2) @ X1 + ridge
+            step[a : a + chunk] = torch.linalg.solve(H, grad[a : a + chunk].unsqueeze(-1)).squeeze(-1)
         decrease = (grad * step).sum(1)
         t = torch.ones(T, dtype=X.dtype)
         for _ in range(30):  # backtracking per task (Armijo)
@@ -280,8 +330,15 @@ def fit_logistic_tasks(X: torch.Tensor, Y: torch.Tensor, weight_decay: float, ma
     return W
 
 
-def fit_mlp_tasks(X: torch.Tensor, Y: torch.Tensor, hidden: int, steps: int, lr: float,
-                  weight_decay: float = 1e-5, random_state: int = 0) -> nn.Module:
+def fit_mlp_tasks(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    hidden: int,
+    steps: int,
+    lr: float,
+    weight_decay: float = 1e-5,
+    random_state: int = 0,
+) -> nn.Module:
     """One hidden layer of ``hidden`` ReLUs with T outputs, one logit per task, trained jointly.
 
     X: (n, d) standardised float64 features (cast to float32); Y: (n, T) in {0, 1}. Full-batch Adam
@@ -302,8 +359,20 @@ def fit_mlp_tasks(X: torch.Tensor, Y: torch.Tensor, hidden: int, steps: int, lr:
     return model.eval()
 
 
-def task_accuracies(X_fit, y_fit, X_test, y_test, tasks, probe: str = "linear", *, weight_decay: float = 1e-3,
-                    mlp_hidden: int = 128, mlp_steps: int = 300, mlp_lr: float = 3e-2, random_state: int = 0) -> np.ndarray:
+def task_accuracies(
+    X_fit,
+    y_fit,
+    X_test,
+    y_test,
+    tasks,
+    probe: str = "linear",
+    *,
+    weight_decay: float = 1e-3,
+    mlp_hidden: int = 128,
+    mlp_steps: int = 300,
+    mlp_lr: float = 3e-2,
+    random_state: int = 0,
+) -> np.ndarray:
     """Test accuracy of a probe fitted for each binary invariant task.
 
     [paper, Def. 1; THEORY.md T1/T2] A task is one label in {0, 1} per class; point i of class
@@ -372,8 +441,10 @@ def _fit_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     classes = np.unique(labels)
     quota = np.full(len(classes), n // len(classes))
     quota[rng.permutation(len(classes))[: n % len(classes)]] += 1
-    chosen = [rng.choice(np.flatnonzero(labels == c), size=min(q, int((labels == c).sum())), replace=False)
-              for c, q in zip(classes, quota)]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == c), size=min(q, int((labels == c).sum())), replace=False)
+        for c, q in zip(classes, quota)
+    ]
     return np.sort(np.concatenate(chosen))
 
 
@@ -395,30 +466,68 @@ def controlled_heatmap(scale: str, out: Path, seed: int) -> list[Path]:
                 for d in cfg["dims"]:
                     run_dir = work / f"exact_{head}_d{d}_s{run_seed}"
                     encoder, config, seconds = train_encoder(
-                        run_dir, run_seed, ds, data="mnist", method="exact", exact_head=head, z_dim=d, aug="none", **cfg["train"])
-                    Z_train, Z_test = features_of(encoder, config, ds.train.images[coded]), features_of(encoder, config, ds.test.images)
+                        run_dir,
+                        run_seed,
+                        ds,
+                        data="mnist",
+                        method="exact",
+                        exact_head=head,
+                        z_dim=d,
+                        aug="none",
+                        **cfg["train"],
+                    )
+                    Z_train, Z_test = (
+                        features_of(encoder, config, ds.train.images[coded]),
+                        features_of(encoder, config, ds.test.images),
+                    )
                     predicates = class_code_scores(Z_train, y_train)
                     for probe in ("linear", "mlp"):
                         start = time.perf_counter()
                         idx = fit if probe == "linear" else mlp_fit
                         acc = task_accuracies(
-                            Z_train[idx], y_train[idx], Z_test, y_test, tasks, probe,
-                            weight_decay=cfg["linear_weight_decay"], mlp_hidden=cfg["mlp_probe"]["hidden"],
-                            mlp_steps=cfg["mlp_probe"]["steps"], mlp_lr=cfg["mlp_probe"]["lr"], random_state=run_seed)
+                            Z_train[idx],
+                            y_train[idx],
+                            Z_test,
+                            y_test,
+                            tasks,
+                            probe,
+                            weight_decay=cfg["linear_weight_decay"],
+                            mlp_hidden=cfg["mlp_probe"]["hidden"],
+                            mlp_steps=cfg["mlp_probe"]["steps"],
+                            mlp_lr=cfg["mlp_probe"]["lr"],
+                            random_state=run_seed,
+                        )
                         worst = int(np.argmin(acc))
-                        rows.append({
-                            "d": d, "head": head, "probe": probe, "seed": run_seed, "n_tasks": len(tasks),
-                            "min_task_accuracy": float(acc[worst]), "mean_task_accuracy": float(acc.mean()),
-                            "worst_task": "".join(map(str, tasks[worst])), **predicates,
-                            "predicate_rtol": PREDICATE_RTOL, "n_codes": len(coded), "train_seconds": round(seconds, 1),
-                            "probe_seconds": round(time.perf_counter() - start, 1),
-                            "steps": config["total_steps"], "image_size": cfg["image_size"], "n_fit": len(idx),
-                            "n_test": len(y_test),
-                        })
-                        write_csv(out / "controlled_heatmap.csv", rows)  # after every cell: partial runs keep their results
-                        print(f"    head {head:6s} d {d:2d} probe {probe:6s}: min {acc[worst]:.4f} mean {acc.mean():.4f} "
-                              f"ideal_linear {predicates['ideal_linear']} rank {predicates['affine_rank']} "
-                              f"({seconds:.0f}+{rows[-1]['probe_seconds']:.0f} s)", flush=True)
+                        rows.append(
+                            {
+                                "d": d,
+                                "head": head,
+                                "probe": probe,
+                                "seed": run_seed,
+                                "n_tasks": len(tasks),
+                                "min_task_accuracy": float(acc[worst]),
+                                "mean_task_accuracy": float(acc.mean()),
+                                "worst_task": "".join(map(str, tasks[worst])),
+                                **predicates,
+                                "predicate_rtol": PREDICATE_RTOL,
+                                "n_codes": len(coded),
+                                "train_seconds": round(seconds, 1),
+                                "probe_seconds": round(time.perf_counter() - start, 1),
+                                "steps": config["total_steps"],
+                                "image_size": cfg["image_size"],
+                                "n_fit": len(idx),
+                                "n_test": len(y_test),
+                            }
+                        )
+                        write_csv(
+                            out / "controlled_heatmap.csv", rows
+                        )  # after every cell: partial runs keep their results
+                        print(
+                            f"    head {head:6s} d {d:2d} probe {probe:6s}: min {acc[worst]:.4f} mean {acc.mean():.4f} "
+                            f"ideal_linear {predicates['ideal_linear']} rank {predicates['affine_rank']} "
+                            f"({seconds:.0f}+{rows[-1]['probe_seconds']:.0f} s)",
+                            flush=True,
+                        )
                     shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -437,7 +546,11 @@ def plot_controlled_heatmap(csv_path: Path, png_path: Path) -> Path:
     n_tasks = int(rows[0]["n_tasks"]) if rows else 0
 
     def cell(d, head, probe):
-        vals = [float(r["min_task_accuracy"]) for r in rows if int(r["d"]) == d and r["head"] == head and r["probe"] == probe]
+        vals = [
+            float(r["min_task_accuracy"])
+            for r in rows
+            if int(r["d"]) == d and r["head"] == head and r["probe"] == probe
+        ]
         return float(np.mean(vals)) if vals else np.nan
 
     grid = np.array([[cell(d, h, p) for d in dims] for h, p in arms])
@@ -446,12 +559,20 @@ def plot_controlled_heatmap(csv_path: Path, png_path: Path) -> Path:
     image = top.imshow(grid, vmin=min(low, 0.5), vmax=1.0, cmap="viridis", aspect="auto")
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
-            top.text(j, i, "-" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=8,
-                     color="black" if grid[i, j] > 0.8 else "white")
+            top.text(
+                j,
+                i,
+                "-" if np.isnan(grid[i, j]) else f"{grid[i, j]:.3f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if grid[i, j] > 0.8 else "white",
+            )
     top.set_xticks(range(len(dims)), [f"d = {d}" for d in dims], fontsize=8)
     top.set_yticks(range(len(arms)), [f"{h} head, {p} probe" for h, p in arms], fontsize=8)
-    top.set_title(f"Exact ISSL on MNIST, M = label: minimum test accuracy over {n_tasks} binary invariant tasks",
-                  fontsize=9)
+    top.set_title(
+        f"Exact ISSL on MNIST, M = label: minimum test accuracy over {n_tasks} binary invariant tasks", fontsize=9
+    )
     fig.colorbar(image, ax=top, fraction=0.04, pad=0.02)
     for (h, p), values in zip(arms, grid):
         bottom.plot(dims, values, marker="o", ls="-" if h == p else "--", label=f"{h} head, {p} probe")
@@ -504,24 +625,50 @@ def controlled_relations(scale: str, out: Path, seed: int) -> list[Path]:
                 seen = ds if relabel is None else controlled_dataset(splits, relabel)
                 run_dir = work / f"{relation}_s{run_seed}"
                 encoder, config, seconds = train_encoder(
-                    run_dir, run_seed, seen, data="mnist", method="cissl", aug="simclr", aug_strength=strength,
-                    label_views=label_views, proj_dim=proj_dim, **rc)
-                Z_train, Z_test = features_of(encoder, config, ds.train.images), features_of(encoder, config, ds.test.images)
+                    run_dir,
+                    run_seed,
+                    seen,
+                    data="mnist",
+                    method="cissl",
+                    aug="simclr",
+                    aug_strength=strength,
+                    label_views=label_views,
+                    proj_dim=proj_dim,
+                    **rc,
+                )
+                Z_train, Z_test = (
+                    features_of(encoder, config, ds.train.images),
+                    features_of(encoder, config, ds.test.images),
+                )
                 for n_labels in cfg["n_labels"]:
                     for draw in range(cfg["label_draws"]):
                         idx = _fit_subset(y_train, n_labels, seed=1000 * run_seed + draw)
                         for task, g in (("pairs", PAIRS), ("digits", np.arange(10))):
-                            probe = LinearProbe(weight_decay=cfg["linear_weight_decay"]).fit(Z_train[idx], g[y_train[idx]])
-                            rows.append({"relation": relation, "task": task, "n_labels": len(idx), "seed": run_seed,
-                                         "draw": draw, "accuracy": probe.score(Z_test, g[y_test]),
-                                         "train_seconds": round(seconds, 1), "steps": config["total_steps"]})
+                            probe = LinearProbe(weight_decay=cfg["linear_weight_decay"]).fit(
+                                Z_train[idx], g[y_train[idx]]
+                            )
+                            rows.append(
+                                {
+                                    "relation": relation,
+                                    "task": task,
+                                    "n_labels": len(idx),
+                                    "seed": run_seed,
+                                    "draw": draw,
+                                    "accuracy": probe.score(Z_test, g[y_test]),
+                                    "train_seconds": round(seconds, 1),
+                                    "steps": config["total_steps"],
+                                }
+                            )
                 fewest = min(cfg["n_labels"])
                 pairs_at_fewest = [
                     r["accuracy"]
                     for r in rows
                     if r["relation"] == relation and r["task"] == "pairs" and r["n_labels"] == fewest
                 ]
-                print(f"    {relation:7s}: pairs@{cfg['n_labels'][0]} {np.mean(pairs_at_fewest):.3f} ({seconds:.0f} s)", flush=True)
+                print(
+                    f"    {relation:7s}: pairs@{cfg['n_labels'][0]} {np.mean(pairs_at_fewest):.3f} ({seconds:.0f} s)",
+                    flush=True,
+                )
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -534,8 +681,9 @@ def plot_controlled_relations(csv_path: Path, png_path: Path) -> Path:
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=False)
-    for ax, task, title in zip(axes, ("pairs", "digits"),
-                               ("pair task y//2 (invariant to all three)", "digit task (not invariant to coarser)")):
+    for ax, task, title in zip(
+        axes, ("pairs", "digits"), ("pair task y//2 (invariant to all three)", "digit task (not invariant to coarser)")
+    ):
         for relation, colour in zip(RELATIONS, ("tab:blue", "tab:orange", "tab:green")):
             sel = [r for r in rows if r["relation"] == relation and r["task"] == task]
             ns = sorted({int(r["n_labels"]) for r in sel})
@@ -575,8 +723,9 @@ def choose_weight_decay(X_fit, y_fit, X_val, y_val, tasks, weight_decays) -> tup
     grid = [float(lam) for lam in weight_decays]
     if not grid or not all(np.isfinite(lam) and lam > 0 for lam in grid):
         raise InputError(f"weight_decays must be a non-empty sequence of positive numbers, got {weight_decays!r}")
-    val_min = {lam: float(task_accuracies(X_fit, y_fit, X_val, y_val, tasks, "linear", weight_decay=lam).min())
-               for lam in grid}
+    val_min = {
+        lam: float(task_accuracies(X_fit, y_fit, X_val, y_val, tasks, "linear", weight_decay=lam).min()) for lam in grid
+    }
     best = max(val_min.values())
     return max(lam for lam, v in val_min.items() if v == best), val_min
 
@@ -610,32 +759,63 @@ def issl_threshold(scale: str, out: Path, seed: int) -> list[Path]:
             for d in th["dims"]:
                 run_dir = work / f"exact_linear_d{d}_s{run_seed}"
                 encoder, config, seconds = train_encoder(
-                    run_dir, run_seed, ds, data="mnist", method="exact", exact_head="linear", z_dim=d,
-                    aug="none", **th["train"])
-                Z_train, Z_val, Z_test = (features_of(encoder, config, images)
-                                          for images in (ds.train.images[coded], ds.val.images, ds.test.images))
+                    run_dir,
+                    run_seed,
+                    ds,
+                    data="mnist",
+                    method="exact",
+                    exact_head="linear",
+                    z_dim=d,
+                    aug="none",
+                    **th["train"],
+                )
+                Z_train, Z_val, Z_test = (
+                    features_of(encoder, config, images)
+                    for images in (ds.train.images[coded], ds.val.images, ds.test.images)
+                )
                 start = time.perf_counter()
                 lam, val_min = choose_weight_decay(Z_train[fit], y_train[fit], Z_val, y_val, tasks, th["weight_decays"])
                 acc = task_accuracies(Z_train[fit], y_train[fit], Z_test, y_test, tasks, "linear", weight_decay=lam)
                 worst = int(np.argmin(acc))
-                digit_probe = LinearProbe(weight_decay=th["weight_decays"]).fit(Z_train[fit], y_train[fit], Z_val, y_val)
+                digit_probe = LinearProbe(weight_decay=th["weight_decays"]).fit(
+                    Z_train[fit], y_train[fit], Z_val, y_val
+                )
                 predicted = digit_probe.predict(Z_test)
-                rows.append({
-                    "d": d, "head": "linear", "probe": "linear", "seed": run_seed, "n_tasks": len(tasks),
-                    "min_task_accuracy": float(acc[worst]), "mean_task_accuracy": float(acc.mean()),
-                    "worst_task": "".join(map(str, tasks[worst])), "weight_decay": lam,
-                    "val_min_task_accuracy": val_min[lam], "digit_accuracy": float((predicted == y_test).mean()),
-                    "digit_cross_error": float((tasks[worst][predicted] != tasks[worst][y_test]).mean()),
-                    **class_code_scores(Z_train, y_train), "predicate_rtol": PREDICATE_RTOL,
-                    "train_seconds": round(seconds, 1), "probe_seconds": round(time.perf_counter() - start, 1),
-                    "steps": config["total_steps"], "batch_size": config["batch_size"], "image_size": th["image_size"],
-                    "n_codes": len(coded), "n_fit": len(fit), "n_val": len(y_val), "n_test": len(y_test),
-                })
+                rows.append(
+                    {
+                        "d": d,
+                        "head": "linear",
+                        "probe": "linear",
+                        "seed": run_seed,
+                        "n_tasks": len(tasks),
+                        "min_task_accuracy": float(acc[worst]),
+                        "mean_task_accuracy": float(acc.mean()),
+                        "worst_task": "".join(map(str, tasks[worst])),
+                        "weight_decay": lam,
+                        "val_min_task_accuracy": val_min[lam],
+                        "digit_accuracy": float((predicted == y_test).mean()),
+                        "digit_cross_error": float((tasks[worst][predicted] != tasks[worst][y_test]).mean()),
+                        **class_code_scores(Z_train, y_train),
+                        "predicate_rtol": PREDICATE_RTOL,
+                        "train_seconds": round(seconds, 1),
+                        "probe_seconds": round(time.perf_counter() - start, 1),
+                        "steps": config["total_steps"],
+                        "batch_size": config["batch_size"],
+                        "image_size": th["image_size"],
+                        "n_codes": len(coded),
+                        "n_fit": len(fit),
+                        "n_val": len(y_val),
+                        "n_test": len(y_test),
+                    }
+                )
                 write_csv(out / "issl_threshold.csv", rows)  # after every run: partial runs keep their results
                 r = rows[-1]
-                print(f"    d {d:2d}: min {r['min_task_accuracy']:.4f} mean {r['mean_task_accuracy']:.4f} digit "
-                      f"{r['digit_accuracy']:.4f} lam {lam:g} ideal_linear {r['ideal_linear']} "
-                      f"({seconds:.0f}+{r['probe_seconds']:.0f} s)", flush=True)
+                print(
+                    f"    d {d:2d}: min {r['min_task_accuracy']:.4f} mean {r['mean_task_accuracy']:.4f} digit "
+                    f"{r['digit_accuracy']:.4f} lam {lam:g} ideal_linear {r['ideal_linear']} "
+                    f"({seconds:.0f}+{r['probe_seconds']:.0f} s)",
+                    flush=True,
+                )
                 shutil.rmtree(run_dir, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -655,8 +835,10 @@ def plot_issl_threshold(csv_path: Path, png_path: Path) -> Path:
 
     ideal = [all(r["ideal_linear"] == "True" for r in rows if int(r["d"]) == d) for d in dims]
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    for key, label, colour in (("min_task_accuracy", "min over 511 binary tasks (linear probe)", "tab:blue"),
-                               ("digit_accuracy", "10-way digit accuracy (linear probe)", "tab:orange")):
+    for key, label, colour in (
+        ("min_task_accuracy", "min over 511 binary tasks (linear probe)", "tab:blue"),
+        ("digit_accuracy", "10-way digit accuracy (linear probe)", "tab:orange"),
+    ):
         values = [mean(d, key) for d in dims]
         ax.plot(dims, values, color=colour, label=label)
         for d, v, ok in zip(dims, values, ideal):

@@ -26,7 +26,10 @@ from ssltheory.files import save_figure
 from ssltheory.metrics import heldout_log_loss, split_views
 from ssltheory.plotting import pyplot, read_csv, write_csv
 
-DESCRIPTION = "Fig. 7b analogue: held-out ISSL log-loss (linear head " "predicting M) against linear-probe accuracy, random CISSL sweep"
+DESCRIPTION = (
+    "Fig. 7b analogue: held-out ISSL log-loss (linear head "
+    "predicting M) against linear-probe accuracy, random CISSL sweep"
+)
 
 
 def rows_from(measurements: list[dict]) -> list[dict]:
@@ -38,10 +41,14 @@ def rows_from(measurements: list[dict]) -> list[dict]:
             continue
         classes = m["classes"]
         mask = split_views(classes, random_state=r["seed"])
-        rows.append({**{k: r[k] for k in ("data", "z_dim", "steps", "aug_strength", "batch_size", "seed")},
-                     "linear_accuracy": r["linear_accuracy"],
-                     "issl_log_loss": heldout_log_loss(m["codes"], classes, mask),
-                     "chance_log_loss": float(np.log(len(np.unique(classes))))})
+        rows.append(
+            {
+                **{k: r[k] for k in ("data", "z_dim", "steps", "aug_strength", "batch_size", "seed")},
+                "linear_accuracy": r["linear_accuracy"],
+                "issl_log_loss": heldout_log_loss(m["codes"], classes, mask),
+                "chance_log_loss": float(np.log(len(np.unique(classes)))),
+            }
+        )
     return rows
 
 
@@ -74,8 +81,13 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     for i, d in enumerate(dict.fromkeys(r["data"] for r in rows)):
         sel = [r for r in rows if r["data"] == d]
         n, rho, pearson = corr[f"data={d}"]
-        ax.scatter([r["issl_log_loss"] for r in sel], [r["linear_accuracy"] for r in sel], s=18, c=f"C{i}",
-                   label=f"{d}: n={n}, Spearman {rho:+.2f}, Pearson {pearson:+.2f}")
+        ax.scatter(
+            [r["issl_log_loss"] for r in sel],
+            [r["linear_accuracy"] for r in sel],
+            s=18,
+            c=f"C{i}",
+            label=f"{d}: n={n}, Spearman {rho:+.2f}, Pearson {pearson:+.2f}",
+        )
     n, rho, pearson = corr["all"]
     chance = rows[0]["chance_log_loss"]
     ax.axvline(chance, color="0.5", ls=":", lw=1)

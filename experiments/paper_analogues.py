@@ -52,12 +52,18 @@ DESCRIPTION = "Table 1, Fig. 7a, Fig. 7c of the paper in miniature (patch task, 
 
 #: Analogue row -> the paper's Table 1 row (paper_numbers.TABLE1: family, row).
 _TABLE1_PAPER_ROW = {
-    "SimCLR": ("contrastive", "SimCLR"), "CISSL": ("contrastive", "CISSL"), "CISSL + dim": ("contrastive", "+ dim"),
-    "CISSL + dim + steps": ("contrastive", "+ epochs"), "CISSL + dim + steps + aug": ("contrastive", "+ coarse aug"),
+    "SimCLR": ("contrastive", "SimCLR"),
+    "CISSL": ("contrastive", "CISSL"),
+    "CISSL + dim": ("contrastive", "+ dim"),
+    "CISSL + dim + steps": ("contrastive", "+ epochs"),
+    "CISSL + dim + steps + aug": ("contrastive", "+ coarse aug"),
     # the paper reports only the best of its three distillation baselines: each of ours is printed beside it
-    "DINO": ("distillation", "best of DINO / SwAV / SimSiam"), "SwAV": ("distillation", "best of DINO / SwAV / SimSiam"),
-    "SimSiam": ("distillation", "best of DINO / SwAV / SimSiam"), "DISSL": ("distillation", "DISSL"),
-    "DISSL + dim": ("distillation", "+ dim"), "DISSL + dim + steps": ("distillation", "+ epochs"),
+    "DINO": ("distillation", "best of DINO / SwAV / SimSiam"),
+    "SwAV": ("distillation", "best of DINO / SwAV / SimSiam"),
+    "SimSiam": ("distillation", "best of DINO / SwAV / SimSiam"),
+    "DISSL": ("distillation", "DISSL"),
+    "DISSL + dim": ("distillation", "+ dim"),
+    "DISSL + dim + steps": ("distillation", "+ epochs"),
     "DISSL + dim + steps + aug": ("distillation", "+ coarse aug"),
 }
 
@@ -75,19 +81,57 @@ PAPER = {
 LABEL_CURVE_WEIGHT_DECAY = 1e-3
 
 SCALES = {
-    "quick": {"data": "patches", "seeds": (0,), "steps": 6, "batch_size": 32, "z_dim": 32, "big_z": 64,
-              "more_steps": 2, "heads": dict(hidden_dim=64, proj_dim=32), "n_codes": 64,
-              "strengths": (0.25, 1.0), "fig7c_z": (8, 32), "fractions": (0.0025, 1.0),
-              "mlp_probe": dict(hidden=64, epochs=5), "probe_grid": (1e-3,)},
-    "cpu": {"data": "patches", "seeds": (0, 1, 2), "steps": 100, "batch_size": 64, "z_dim": 64, "big_z": 256,
-            "more_steps": 2, "heads": dict(hidden_dim=256, proj_dim=64), "n_codes": 512,
-            "strengths": (0.25, 0.5, 1.0), "fig7c_z": (16, 64, 256, 1024), "fractions": (0.0025, 0.01, 0.1, 1.0),
-            "mlp_probe": dict(hidden=256, epochs=30), "probe_grid": (1e-2, 1e-3, 1e-4)},
+    "quick": {
+        "data": "patches",
+        "seeds": (0,),
+        "steps": 6,
+        "batch_size": 32,
+        "z_dim": 32,
+        "big_z": 64,
+        "more_steps": 2,
+        "heads": dict(hidden_dim=64, proj_dim=32),
+        "n_codes": 64,
+        "strengths": (0.25, 1.0),
+        "fig7c_z": (8, 32),
+        "fractions": (0.0025, 1.0),
+        "mlp_probe": dict(hidden=64, epochs=5),
+        "probe_grid": (1e-3,),
+    },
+    "cpu": {
+        "data": "patches",
+        "seeds": (0, 1, 2),
+        "steps": 100,
+        "batch_size": 64,
+        "z_dim": 64,
+        "big_z": 256,
+        "more_steps": 2,
+        "heads": dict(hidden_dim=256, proj_dim=64),
+        "n_codes": 512,
+        "strengths": (0.25, 0.5, 1.0),
+        "fig7c_z": (16, 64, 256, 1024),
+        "fractions": (0.0025, 0.01, 0.1, 1.0),
+        "mlp_probe": dict(hidden=256, epochs=30),
+        "probe_grid": (1e-2, 1e-3, 1e-4),
+    },
     # docs/REFERENCE.md's configuration: give TinyImageNet's directory as SSLTHEORY_TINYIMAGENET.
-    "gpu": {"data": "tinyimagenet", "seeds": (0, 1, 2), "epochs": 300.0, "batch_size": None, "z_dim": 512,
-            "big_z": 2048, "more_steps": 1000 / 300, "heads": dict(), "n_codes": None, "arch": "resnet18",
-            "strengths": (0.25, 0.5, 1.0), "fig7c_z": (128, 512, 2048, 8192), "fractions": (0.002, 0.01, 0.1, 1.0),
-            "mlp_probe": dict(hidden=2048, epochs=100), "probe_grid": (1e-4, 1e-5, 1e-6), "device": "cuda"},
+    "gpu": {
+        "data": "tinyimagenet",
+        "seeds": (0, 1, 2),
+        "epochs": 300.0,
+        "batch_size": None,
+        "z_dim": 512,
+        "big_z": 2048,
+        "more_steps": 1000 / 300,
+        "heads": dict(),
+        "n_codes": None,
+        "arch": "resnet18",
+        "strengths": (0.25, 0.5, 1.0),
+        "fig7c_z": (128, 512, 2048, 8192),
+        "fractions": (0.002, 0.01, 0.1, 1.0),
+        "mlp_probe": dict(hidden=2048, epochs=100),
+        "probe_grid": (1e-4, 1e-5, 1e-6),
+        "device": "cuda",
+    },
 }
 _GPU_BATCH = {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "swav": 256, "simsiam": 256}  # docs/REFERENCE.md
 _GPU_CODES = {"dino": 1000, "dissl": 16384, 0.25: 24000, 0.5: 20000, 1.0: 16384}
@@ -98,14 +142,29 @@ _CACHE: dict = {}
 # ------------------------------------------------------------------------------ runs
 
 
-def arm_config(scale: str, method: str, *, big_z: bool = False, more_steps: bool = False, coarse: bool = False,
-               strength: float = 1.0, z_dim: int | None = None, student_head: str = "linear") -> dict:
+def arm_config(
+    scale: str,
+    method: str,
+    *,
+    big_z: bool = False,
+    more_steps: bool = False,
+    coarse: bool = False,
+    strength: float = 1.0,
+    z_dim: int | None = None,
+    student_head: str = "linear",
+) -> dict:
     """TrainConfig fields of one arm at ``scale`` (see SCALES); flags as in Table 1's rows;
     ``student_head`` "mlp" is Fig. 7c's MLP-head arm (both CISSL heads two hidden layers)."""
     cfg = SCALES[scale]
-    config = {"data": cfg["data"], "method": method, "aug": "coarse" if coarse else "simclr",
-              "aug_strength": 2.0 if coarse else strength, "arch": cfg.get("arch", "small_cnn"),
-              "z_dim": z_dim if z_dim is not None else (cfg["big_z"] if big_z else cfg["z_dim"]), **cfg["heads"]}
+    config = {
+        "data": cfg["data"],
+        "method": method,
+        "aug": "coarse" if coarse else "simclr",
+        "aug_strength": 2.0 if coarse else strength,
+        "arch": cfg.get("arch", "small_cnn"),
+        "z_dim": z_dim if z_dim is not None else (cfg["big_z"] if big_z else cfg["z_dim"]),
+        **cfg["heads"],
+    }
     if student_head != "linear":
         config["student_head"] = student_head
         if "hidden_dim" in cfg["heads"]:  # CPU scales narrow the MLP-head arm's two hidden layers like the other heads
@@ -137,8 +196,10 @@ def run_features(scale: str, config: dict, seed: int) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ds = load_dataset(config["data"], config.get("data_dir"))
-    result = {name: (features_of(encoder, saved, split.images).astype(np.float32), split.labels.numpy())
-              for name, split in (("train", ds.train), ("val", ds.val), ("test", ds.test))}
+    result = {
+        name: (features_of(encoder, saved, split.images).astype(np.float32), split.labels.numpy())
+        for name, split in (("train", ds.train), ("val", ds.val), ("test", ds.test))
+    }
     result["seconds"] = seconds
     _CACHE[key] = result
     return result
@@ -201,9 +262,20 @@ def table1(scale: str, out: Path, seed: int) -> list[Path]:
         for s in cfg["seeds"]:
             feats = run_features(scale, config, seed + s)
             acc = linear_accuracy(feats, cfg["probe_grid"])
-            rows.append({"family": family, "row": row, "method": method, "seed": seed + s, "accuracy": acc,
-                         "z_dim": config["z_dim"], "steps": config.get("steps", ""), "aug": config["aug"],
-                         "paper_accuracy": PAPER["table1"][row] / 100, "train_seconds": round(feats["seconds"], 1)})
+            rows.append(
+                {
+                    "family": family,
+                    "row": row,
+                    "method": method,
+                    "seed": seed + s,
+                    "accuracy": acc,
+                    "z_dim": config["z_dim"],
+                    "steps": config.get("steps", ""),
+                    "aug": config["aug"],
+                    "paper_accuracy": PAPER["table1"][row] / 100,
+                    "train_seconds": round(feats["seconds"], 1),
+                }
+            )
             print(f"    {row:28s} seed {seed + s}: {acc:.4f} ({feats['seconds']:.0f} s)", flush=True)
     csv_path = write_csv(out / "table1.csv", rows)
     return [csv_path, write_table1_markdown(csv_path, out / "table1.md"), plot_table1(csv_path, out / "table1.png")]
@@ -244,14 +316,17 @@ def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
     rows = read_csv(csv_path)
     summary = _summary(rows, "row")
     per_seed = {r: [float(x["accuracy"]) for x in rows if x["row"] == r] for r in summary}
-    lines = ["The paper's column is a transcription of the paper's Table 1 (TinyImageNet, ResNet-18, linear probe, "
-             "mean ± sd over 3 seeds; its distillation baseline is the best of DINO, SwAV and SimSiam, printed beside each "
-             "of ours, and DISSL is compared with the best of ours), not our reproduction; "
-             "the authors' README reports a different, single-seed reproduction. Ours: the patch task, a small CNN, "
-             "a few hundred steps (experiments/paper_analogues.py).", "",
-             "| row | ours: linear-probe accuracy, mean ± sd (seeds) | the paper's Table 1 (3 seeds) | "
-             "step vs the row before: ours, a - b ± tolerance (pt) | verdict | seeds per arm to resolve |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "The paper's column is a transcription of the paper's Table 1 (TinyImageNet, ResNet-18, linear probe, "
+        "mean ± sd over 3 seeds; its distillation baseline is the best of DINO, SwAV and SimSiam, printed beside each "
+        "of ours, and DISSL is compared with the best of ours), not our reproduction; "
+        "the authors' README reports a different, single-seed reproduction. Ours: the patch task, a small CNN, "
+        "a few hundred steps (experiments/paper_analogues.py).",
+        "",
+        "| row | ours: linear-probe accuracy, mean ± sd (seeds) | the paper's Table 1 (3 seeds) | "
+        "step vs the row before: ours, a - b ± tolerance (pt) | verdict | seeds per arm to resolve |",
+        "|---|---|---|---|---|---|",
+    ]
     verdicts = []
     for row, (mean, sd, n) in summary.items():
         spread = f"± {100 * sd:.1f} ({n} seeds)" if n > 1 else "(1 seed: no spread)"
@@ -265,15 +340,21 @@ def write_table1_markdown(csv_path: Path, md_path: Path) -> Path:
             n_more = seeds_to_resolve(cmp) if verdict == "inconclusive" else None
             step = f"vs {before}: {100 * cmp['diff']:+.1f} ± {100 * cmp['tolerance']:.1f}"
             need = "-" if verdict != "inconclusive" else (str(n_more) if n_more is not None else "none would")
-        lines.append(f"| {row} | {100 * mean:.1f} {spread} | {PAPER['table1'][row]:.1f} ± {PAPER['table1_sd'][row]:.1f} "
-                     f"| {step} | {verdict} | {need} |")
+        lines.append(
+            f"| {row} | {100 * mean:.1f} {spread} | {PAPER['table1'][row]:.1f} ± {PAPER['table1_sd'][row]:.1f} "
+            f"| {step} | {verdict} | {need} |"
+        )
     counts = {v: verdicts.count(v) for v in ("pass", "inconclusive", "fail")}
-    lines += ["", f"Steps: {counts['pass']} pass, {counts['inconclusive']} inconclusive, {counts['fail']} fail "
-              "(pass: resolved beyond twice the standard error, at least half a point; inconclusive: within it).",
-              "", "An analogue that would resolve Table 1's steps needs a harder task than the patch task (ours sit "
-              "near its ceiling, within their seed spread), the seeds per arm above (none: the step is below the "
-              "half-point floor), and longer runs; at the paper's size that is `ssltheory paper-check --scale gpu "
-              "E1 E2 E3 E8 E9`."]
+    lines += [
+        "",
+        f"Steps: {counts['pass']} pass, {counts['inconclusive']} inconclusive, {counts['fail']} fail "
+        "(pass: resolved beyond twice the standard error, at least half a point; inconclusive: within it).",
+        "",
+        "An analogue that would resolve Table 1's steps needs a harder task than the patch task (ours sit "
+        "near its ceiling, within their seed spread), the seeds per arm above (none: the step is below the "
+        "half-point floor), and longer runs; at the paper's size that is `ssltheory paper-check --scale gpu "
+        "E1 E2 E3 E8 E9`.",
+    ]
     return atomic_write_text(md_path, "\n".join(lines) + "\n")
 
 
@@ -315,8 +396,15 @@ def plot_table1(csv_path: Path, png_path: Path) -> Path:
     axes[0].set_ylim(lo, min(1.0, float((means + sds).max()) + 0.03))
     axes[0].set_title("ours: patch task, small CNN (mean ± sd, dots = seeds)", fontsize=9)
     axes[0].set_ylabel("linear-probe test accuracy")
-    axes[1].bar(x, [PAPER["table1"][n] / 100 for n in names], yerr=[PAPER["table1_sd"][n] / 100 for n in names],
-                color=colours, alpha=0.4, hatch="//", capsize=3)
+    axes[1].bar(
+        x,
+        [PAPER["table1"][n] / 100 for n in names],
+        yerr=[PAPER["table1_sd"][n] / 100 for n in names],
+        color=colours,
+        alpha=0.4,
+        hatch="//",
+        capsize=3,
+    )
     axes[1].set_ylim(0.40, 0.53)
     axes[1].set_title("the paper's Table 1, transcribed (TinyImageNet, ResNet-18, 3 seeds)", fontsize=9)
     for ax in axes:
@@ -346,11 +434,21 @@ def fig7a(scale: str, out: Path, seed: int) -> list[Path]:
         for s in cfg["seeds"]:
             feats = run_features(scale, config, seed + s)
             for n_labels, acc in label_curve(feats, cfg["fractions"], seed + s):
-                rows.append({"strength": strength, "seed": seed + s, "n_labels": n_labels,
-                             "fraction": n_labels / len(feats["train"][1]), "accuracy": acc,
-                             "train_seconds": round(feats["seconds"], 1)})
-            print(f"    DISSL s={strength} seed {seed + s}: " + ", ".join(
-                f"{r['n_labels']}: {r['accuracy']:.3f}" for r in rows[-len(cfg['fractions']):]), flush=True)
+                rows.append(
+                    {
+                        "strength": strength,
+                        "seed": seed + s,
+                        "n_labels": n_labels,
+                        "fraction": n_labels / len(feats["train"][1]),
+                        "accuracy": acc,
+                        "train_seconds": round(feats["seconds"], 1),
+                    }
+                )
+            print(
+                f"    DISSL s={strength} seed {seed + s}: "
+                + ", ".join(f"{r['n_labels']}: {r['accuracy']:.3f}" for r in rows[-len(cfg["fractions"]) :]),
+                flush=True,
+            )
     csv_path = write_csv(out / "fig7a.csv", rows)
     return [csv_path, plot_fig7a(csv_path, out / "fig7a.png")]
 
@@ -369,11 +467,17 @@ def plot_fig7a(csv_path: Path, png_path: Path) -> Path:
         ns = sorted({int(r["n_labels"]) for r in sel})
         acc = [np.array([float(r["accuracy"]) for r in sel if int(r["n_labels"]) == n]) for n in ns]
         mean, sd = np.array([a.mean() for a in acc]), np.array([a.std() for a in acc])
-        line, = axes[0].plot(ns, mean, marker="o", label=f"s = {strength:g}")
+        (line,) = axes[0].plot(ns, mean, marker="o", label=f"s = {strength:g}")
         axes[0].fill_between(ns, mean - sd, mean + sd, color=line.get_color(), alpha=0.2)
         if strength in PAPER["fig7a"]:
-            axes[1].plot([100_000 * f for f in PAPER["fig7a"]["fractions"]], PAPER["fig7a"][strength], marker="s",
-                         ls="--", color=line.get_color(), label=f"s = {strength:g}")
+            axes[1].plot(
+                [100_000 * f for f in PAPER["fig7a"]["fractions"]],
+                PAPER["fig7a"][strength],
+                marker="s",
+                ls="--",
+                color=line.get_color(),
+                label=f"s = {strength:g}",
+            )
         log_ticks(axes[0], ns)
     log_ticks(axes[1], [100_000 * f for f in PAPER["fig7a"]["fractions"]])
     axes[0].set_title("ours: DISSL on the patch task (mean ± sd over seeds)", fontsize=9)
@@ -407,18 +511,31 @@ def fig7c(scale: str, out: Path, seed: int) -> list[Path]:
     rows = []
 
     def mlp_accuracy(feats: dict, s: int) -> float:
-        return MLPProbe(**cfg["mlp_probe"], random_state=seed + s).fit(*feats["train"], *feats["val"]).score(*feats["test"])
+        return (
+            MLPProbe(**cfg["mlp_probe"], random_state=seed + s)
+            .fit(*feats["train"], *feats["val"])
+            .score(*feats["test"])
+        )
 
     for z in cfg["fig7c_z"]:
         for s in cfg["seeds"]:
             linear_head = run_features(scale, arm_config(scale, "cissl", z_dim=z), seed + s)
             mlp_head = run_features(scale, arm_config(scale, "cissl", z_dim=z, student_head="mlp"), seed + s)
-            arms = (("linear head + linear probe", linear_accuracy(linear_head, cfg["probe_grid"]), linear_head),
-                    ("linear head + MLP probe", mlp_accuracy(linear_head, s), linear_head),
-                    ("MLP head + MLP probe", mlp_accuracy(mlp_head, s), mlp_head))
+            arms = (
+                ("linear head + linear probe", linear_accuracy(linear_head, cfg["probe_grid"]), linear_head),
+                ("linear head + MLP probe", mlp_accuracy(linear_head, s), linear_head),
+                ("MLP head + MLP probe", mlp_accuracy(mlp_head, s), mlp_head),
+            )
             for arm, acc, feats in arms:
-                rows.append({"z_dim": z, "seed": seed + s, "arm": arm, "accuracy": acc,
-                             "train_seconds": round(feats["seconds"], 1)})
+                rows.append(
+                    {
+                        "z_dim": z,
+                        "seed": seed + s,
+                        "arm": arm,
+                        "accuracy": acc,
+                        "train_seconds": round(feats["seconds"], 1),
+                    }
+                )
             print(f"    CISSL z={z} seed {seed + s}: " + ", ".join(f"{a} {acc:.3f}" for a, acc, _ in arms), flush=True)
     csv_path = write_csv(out / "fig7c.csv", rows)
     return [csv_path, plot_fig7c(csv_path, out / "fig7c.png")]
@@ -432,8 +549,11 @@ def plot_fig7c(csv_path: Path, png_path: Path) -> Path:
     plt = pyplot()
     rows = read_csv(csv_path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for arm, colour in (("linear head + linear probe", "tab:blue"), ("MLP head + MLP probe", "tab:red"),
-                        ("linear head + MLP probe", "tab:grey")):
+    for arm, colour in (
+        ("linear head + linear probe", "tab:blue"),
+        ("MLP head + MLP probe", "tab:red"),
+        ("linear head + MLP probe", "tab:grey"),
+    ):
         sel = [r for r in rows if r["arm"] == arm]
         if not sel:
             continue

@@ -84,8 +84,15 @@ def prepare_out(out: Path) -> Path:
         raise InputError(f"--out {out} exists and is not a directory; give a folder") from None
 
 
-def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: list[str] | None = None,
-                    *, echo: Callable[[str], None] | None = None) -> list[Path]:
+def run_experiments(
+    names: list[str],
+    scale: str,
+    out: Path,
+    seed: int,
+    parts: list[str] | None = None,
+    *,
+    echo: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Run the parts of the named experiments at ``scale`` into ``out``; returns the paths written.
 
     Every part writes whole files (its CSV and PNG), so an experiment that fails leaves the files
@@ -98,15 +105,21 @@ def run_experiments(names: list[str], scale: str, out: Path, seed: int, parts: l
     jobs = plan(names, parts)
     out = prepare_out(out)
     written: list[Path] = []
-    with Progress(len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})",
-                  unit="part") as bar, ticking(bar):
+    with (
+        Progress(
+            len(jobs), f"{'experiment ' + names[0] if len(names) == 1 else 'figures'} ({scale})", unit="part"
+        ) as bar,
+        ticking(bar),
+    ):
         (echo or bar.write)(f"{', '.join(names)}: {len(jobs)} parts, scale {scale}, seed {seed}, writing to {out}")
         for name, part, make in jobs:
             bar.update(0, part=f"{name}/{part}")
             start = time.perf_counter()
             paths = [Path(p) for p in make(scale, out, seed)]
             written += paths
-            (echo or bar.write)(f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}")
+            (echo or bar.write)(
+                f"  {name}/{part}: {time.perf_counter() - start:.1f} s -> {', '.join(str(p) for p in paths)}"
+            )
             bar.update(1)
     return written
 

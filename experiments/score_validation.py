@@ -125,8 +125,9 @@ def design(n_runs: int, datasets, *, z_dims, batches, steps, strengths, seed: in
     bs = _balanced(list(batches), n_runs, rng)
     ts = np.exp(rng.uniform(np.log(steps[0]), np.log(steps[1]), n_runs)).round().astype(int)
     ss = rng.uniform(strengths[0], strengths[1], n_runs).round(3)
-    return [RunSpec(data[i], methods[i], int(zs[i]), int(ts[i]), float(ss[i]), int(bs[i]), seed + i)
-            for i in range(n_runs)]
+    return [
+        RunSpec(data[i], methods[i], int(zs[i]), int(ts[i]), float(ss[i]), int(bs[i]), seed + i) for i in range(n_runs)
+    ]
 
 
 def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
@@ -134,17 +135,50 @@ def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
     base = seed + (DESIGN_SEED_OFFSET if for_design else 0)
     if scale == "quick":
         runs = design(6, ["digits"], z_dims=(4, 16), batches=(16,), steps=(2, 3), strengths=(0.25, 1.0), seed=base)
-        return dict(runs=runs, data_dirs={"digits": None}, arch="small_cnn", lr=2e-3, hidden_dim=64, proj_dim=32,
-                    n_codes=64, n_images=10, views=3, probe_per_class=(8, 4, 8), weight_decays=(1e-2, 1e-4),
-                    device="cpu", workers=1, n_boot=200)
+        return dict(
+            runs=runs,
+            data_dirs={"digits": None},
+            arch="small_cnn",
+            lr=2e-3,
+            hidden_dim=64,
+            proj_dim=32,
+            n_codes=64,
+            n_images=10,
+            views=3,
+            probe_per_class=(8, 4, 8),
+            weight_decays=(1e-2, 1e-4),
+            device="cpu",
+            workers=1,
+            n_boot=200,
+        )
     if scale == "cpu":
         mnist = _mnist_dir()
         datasets = {"patches": None, **({"mnist": str(mnist)} if mnist else {"digits": None})}
-        runs = design(16 if for_design else CPU_RUNS, list(datasets), z_dims=(8, 32, 128), batches=(32, 64, 128),
-                      steps=(8, 60), strengths=(0.2, 1.5), seed=base)
-        return dict(runs=runs, data_dirs=datasets, arch="small_cnn", lr=2e-3, hidden_dim=256, proj_dim=64,
-                    n_codes=512, n_images=60, views=8, probe_per_class=(100, 50, 100),
-                    weight_decays=(1e-1, 1e-2, 1e-3, 1e-4), device="cpu", workers=2, n_boot=N_BOOTSTRAP)
+        runs = design(
+            16 if for_design else CPU_RUNS,
+            list(datasets),
+            z_dims=(8, 32, 128),
+            batches=(32, 64, 128),
+            steps=(8, 60),
+            strengths=(0.2, 1.5),
+            seed=base,
+        )
+        return dict(
+            runs=runs,
+            data_dirs=datasets,
+            arch="small_cnn",
+            lr=2e-3,
+            hidden_dim=256,
+            proj_dim=64,
+            n_codes=512,
+            n_images=60,
+            views=8,
+            probe_per_class=(100, 50, 100),
+            weight_decays=(1e-1, 1e-2, 1e-3, 1e-4),
+            device="cpu",
+            workers=2,
+            n_boot=N_BOOTSTRAP,
+        )
     if scale == "gpu":
         root = os.environ.get("SSLTHEORY_DATA")
         if not root or not all((Path(root) / d).is_dir() for d in ("cifar10", "tinyimagenet")):
@@ -154,11 +188,31 @@ def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
         if not torch.cuda.is_available():
             raise InputError("the gpu scale needs a CUDA device")
         datasets = {"cifar10": str(Path(root) / "cifar10"), "tinyimagenet": str(Path(root) / "tinyimagenet")}
-        runs = design(16 if for_design else 96, list(datasets), z_dims=(128, 512, 2048), batches=(128, 256, 512),
-                      steps=(5_000, 60_000), strengths=(0.2, 1.5), seed=base)
-        return dict(runs=runs, data_dirs=datasets, arch="resnet18", lr=None, hidden_dim=None, proj_dim=None,
-                    n_codes=None, n_images=1000, views=8, probe_per_class=(500, 50, 50),
-                    weight_decays=(1e-4, 1e-5, 1e-6), device="cuda", workers=1, n_boot=N_BOOTSTRAP)
+        runs = design(
+            16 if for_design else 96,
+            list(datasets),
+            z_dims=(128, 512, 2048),
+            batches=(128, 256, 512),
+            steps=(5_000, 60_000),
+            strengths=(0.2, 1.5),
+            seed=base,
+        )
+        return dict(
+            runs=runs,
+            data_dirs=datasets,
+            arch="resnet18",
+            lr=None,
+            hidden_dim=None,
+            proj_dim=None,
+            n_codes=None,
+            n_images=1000,
+            views=8,
+            probe_per_class=(500, 50, 50),
+            weight_decays=(1e-4, 1e-5, 1e-6),
+            device="cuda",
+            workers=1,
+            n_boot=N_BOOTSTRAP,
+        )
     raise InputError(f"scale must be quick, cpu or gpu, got {scale!r}")
 
 
@@ -169,11 +223,24 @@ def settings(scale: str, seed: int = 0, *, for_design: bool = False) -> dict:
 def _train(spec: RunSpec, cfg: dict, out: Path) -> Path:
     codes = cfg["n_codes"] if spec.method in ("dissl", "dino") else None
     config = TrainConfig.from_flags(
-        method=spec.method, data=spec.data, data_dir=cfg["data_dirs"][spec.data], arch=cfg["arch"],
-        z_dim=spec.z_dim, steps=spec.steps, batch_size=spec.batch_size, lr=cfg["lr"],
-        aug="simclr", aug_strength=spec.aug_strength, hidden_dim=cfg["hidden_dim"],
-        proj_dim=cfg["proj_dim"], n_codes=codes, device=cfg["device"], seed=spec.seed,
-        quiet=True, log_every=max(1, spec.steps), out=str(out),
+        method=spec.method,
+        data=spec.data,
+        data_dir=cfg["data_dirs"][spec.data],
+        arch=cfg["arch"],
+        z_dim=spec.z_dim,
+        steps=spec.steps,
+        batch_size=spec.batch_size,
+        lr=cfg["lr"],
+        aug="simclr",
+        aug_strength=spec.aug_strength,
+        hidden_dim=cfg["hidden_dim"],
+        proj_dim=cfg["proj_dim"],
+        n_codes=codes,
+        device=cfg["device"],
+        seed=spec.seed,
+        quiet=True,
+        log_every=max(1, spec.steps),
+        out=str(out),
     )
     return train(config)
 
@@ -198,8 +265,11 @@ def _probe_accuracy(encoder, config: dict, dataset, cfg: dict, seed: int) -> dic
         feats[split] = (X, labels[idx])
     probe = LinearProbe(list(cfg["weight_decays"]), device=cfg["device"], random_state=seed)
     probe.fit(*feats["train"], *feats["val"])
-    return {"linear_accuracy": float(probe.score(*feats["test"])), "linear_val_accuracy": float(probe.val_accuracy_),
-            "linear_weight_decay": float(probe.weight_decay_)}
+    return {
+        "linear_accuracy": float(probe.score(*feats["test"])),
+        "linear_val_accuracy": float(probe.val_accuracy_),
+        "linear_weight_decay": float(probe.weight_decay_),
+    }
 
 
 def measure(spec: RunSpec, cfg: dict, work: Path, datasets: dict) -> dict:
@@ -218,8 +288,9 @@ def measure(spec: RunSpec, cfg: dict, work: Path, datasets: dict) -> dict:
     n_images = min(cfg["n_images"], len(part))
     idx = np.sort(np.random.default_rng(spec.seed).choice(len(part), size=n_images, replace=False))
     aug = reference_augmentation(config["image_size"], config["image_channels"], config["mean"], config["std"])
-    views = encode_views(encoder, part.images[idx], augmentation=aug, n_views=cfg["views"], seed=spec.seed,
-                         device=cfg["device"])
+    views = encode_views(
+        encoder, part.images[idx], augmentation=aug, n_views=cfg["views"], seed=spec.seed, device=cfg["device"]
+    )
     row["seconds_train"] = round(trained - started, 2)
     row["seconds_measure"] = round(time.perf_counter() - trained, 2)
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -239,15 +310,24 @@ def cache_dir(out_dir, scale: str, seed: int, *, for_design: bool = False) -> Pa
 
 def _save_measurement(path: Path, got: dict) -> None:
     with atomic_output(path, suffix=".npz") as tmp:
-        np.savez(tmp, codes=got["codes"], classes=got["classes"], row=json.dumps(got["row"]),
-                 augmentation=json.dumps(got["augmentation"]))
+        np.savez(
+            tmp,
+            codes=got["codes"],
+            classes=got["classes"],
+            row=json.dumps(got["row"]),
+            augmentation=json.dumps(got["augmentation"]),
+        )
 
 
 def load_measurement(path: Path) -> dict:
     """A cached run: ``row`` (dict), ``codes`` (n, d), ``classes`` (n,), ``augmentation`` (dict)."""
     with np.load(path) as f:
-        return {"row": json.loads(str(f["row"])), "codes": f["codes"], "classes": f["classes"],
-                "augmentation": json.loads(str(f["augmentation"]))}
+        return {
+            "row": json.loads(str(f["row"])),
+            "codes": f["codes"],
+            "classes": f["classes"],
+            "augmentation": json.loads(str(f["augmentation"])),
+        }
 
 
 def _worker(args) -> int:
@@ -277,9 +357,12 @@ def _worker(args) -> int:
                 lock.unlink(missing_ok=True)
             done += 1
             r = got["row"]
-            print(f"  [{i + 1}/{len(specs)}] pid {os.getpid()} {spec.data} {spec.method} z={spec.z_dim} "
-                  f"steps={spec.steps} s={spec.aug_strength} batch={spec.batch_size}: acc {r['linear_accuracy']:.3f} "
-                  f"({r['seconds_train']:.0f}+{r['seconds_measure']:.0f} s)", flush=True)
+            print(
+                f"  [{i + 1}/{len(specs)}] pid {os.getpid()} {spec.data} {spec.method} z={spec.z_dim} "
+                f"steps={spec.steps} s={spec.aug_strength} batch={spec.batch_size}: acc {r['linear_accuracy']:.3f} "
+                f"({r['seconds_train']:.0f}+{r['seconds_measure']:.0f} s)",
+                flush=True,
+            )
     return done
 
 
@@ -343,14 +426,23 @@ def score_rows(measurements: list[dict]) -> list[dict]:
     rows = []
     for m in measurements:
         r = m["row"]
-        scores = score_all(m["codes"], m["classes"], tol=VALIDATION_TOL, augmentation=m["augmentation"],
-                           random_state=r["seed"])
+        scores = score_all(
+            m["codes"], m["classes"], tol=VALIDATION_TOL, augmentation=m["augmentation"], random_state=r["seed"]
+        )
         d = scores.to_dict()
-        rows.append({**{k: r[k] for k in ("data", "method", "z_dim", "steps", "aug_strength", "batch_size", "seed")},
-                     "linear_accuracy": r["linear_accuracy"], "n_classes": d["n_classes"], "n_points": d["n_points"],
-                     "reference_augmentation": f"{d['augmentation']['kind']} s={d['augmentation']['strength']:g}",
-                     **{k: d[k] for k in COMPARED}, **{k: d[k] for k in COMPONENTS},
-                     "seconds_train": r["seconds_train"], "seconds_measure": r["seconds_measure"]})
+        rows.append(
+            {
+                **{k: r[k] for k in ("data", "method", "z_dim", "steps", "aug_strength", "batch_size", "seed")},
+                "linear_accuracy": r["linear_accuracy"],
+                "n_classes": d["n_classes"],
+                "n_points": d["n_points"],
+                "reference_augmentation": f"{d['augmentation']['kind']} s={d['augmentation']['strength']:g}",
+                **{k: d[k] for k in COMPARED},
+                **{k: d[k] for k in COMPONENTS},
+                "seconds_train": r["seconds_train"],
+                "seconds_measure": r["seconds_measure"],
+            }
+        )
     return rows
 
 
@@ -369,8 +461,7 @@ def columns(rows: list[dict]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     z = np.array([int(r["z_dim"]) for r in rows])
     K = int(rows[0]["n_classes"])
     every = np.arange(len(rows))
-    out = {"across methods": (every, data),
-           "within method": (every, np.char.add(np.char.add(data, "/"), method))}
+    out = {"across methods": (every, data), "within method": (every, np.char.add(np.char.add(data, "/"), method))}
     for v in sorted(set(z.tolist())):
         idx = np.flatnonzero(z == v)
         tag = f"z_dim={v}" + (f" (d >= K = {K})" if v >= K else f" (d < K = {K})")
@@ -392,11 +483,20 @@ def protocol_table(rows: list[dict], names=COMPARED, *, n_boot: int = 0, seed: i
     values = _values(rows, names)
     out = {}
     for c, (idx, groups) in columns(rows).items():
-        entry = {"n_runs": int(idx.size), "n_groups": len(set(groups.tolist())),
-                 "point": {n: group_metrics(values[n][idx], acc[idx], groups) for n in names}}
+        entry = {
+            "n_runs": int(idx.size),
+            "n_groups": len(set(groups.tolist())),
+            "point": {n: group_metrics(values[n][idx], acc[idx], groups) for n in names},
+        }
         if n_boot:
-            boot = bootstrap_protocol({n: values[n][idx] for n in names}, acc[idx], groups,
-                                      headline=HEADLINE if HEADLINE in names else None, n_boot=n_boot, seed=seed)
+            boot = bootstrap_protocol(
+                {n: values[n][idx] for n in names},
+                acc[idx],
+                groups,
+                headline=HEADLINE if HEADLINE in names else None,
+                n_boot=n_boot,
+                seed=seed,
+            )
             entry.update(boot)
         out[c] = entry
     return out
@@ -415,14 +515,13 @@ def factor_correlations(rows: list[dict]) -> tuple[float, str]:
     names = list(cols)
     best, pair = 0.0, ""
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             if a.split("=")[0] == b.split("=")[0] or np.ptp(cols[a]) == 0 or np.ptp(cols[b]) == 0:
                 continue
             r = abs(float(np.corrcoef(cols[a], cols[b])[0, 1]))
             if r > best:
                 best, pair = r, f"{a} / {b}"
     return best, pair
-
 
 
 def verdict(table: dict) -> dict:
@@ -436,8 +535,9 @@ def verdict(table: dict) -> dict:
             theirs = entry["point"][b]
             for m in TARGET_METRICS:
                 ours, other = mine[m], theirs[m]
-                better = np.isfinite(ours) and (not np.isfinite(other) or
-                                                (ours > other if HIGHER_IS_BETTER[m] else ours < other))
+                better = np.isfinite(ours) and (
+                    not np.isfinite(other) or (ours > other if HIGHER_IS_BETTER[m] else ours < other)
+                )
                 share = entry["share"][b][m]
                 if not better or share < TARGET_SHARE:
                     misses.append(f"{m} vs {b} ({_fmt(m, ours)} vs {_fmt(m, other)}, share {share:.2f})")
@@ -470,7 +570,6 @@ def _parse(rows: list[dict]) -> list[dict]:
                     parsed[k] = v
         out.append(parsed)
     return out
-
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -527,21 +626,26 @@ def _figure(path: Path, table: dict) -> None:
             ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor="k", lw=0.8)
             ax.axvline(0, color="k", lw=0.5)
             ax.set_title(f"{c}\n({table[c]['n_runs']} runs, {table[c]['n_groups']} groups)", fontsize=7)
-            ax.set_xlabel("Kendall tau with accuracy" if metric == "kendall" else "mean selection regret (points)",
-                          fontsize=7)
+            ax.set_xlabel(
+                "Kendall tau with accuracy" if metric == "kendall" else "mean selection regret (points)", fontsize=7
+            )
             ax.tick_params(labelsize=6)
     axes[0, 0].set_yticks(y, [n + (" (ours)" if SCORES[n].ours else "") for n in names])
     axes[1, 0].set_yticks(y, [n + (" (ours)" if SCORES[n].ours else "") for n in names])
     axes[0, 0].invert_yaxis()
-    fig.suptitle("Score validation: rank correlation (top, higher is better) and selection regret (bottom, lower is "
-                 f"better); red = the headline {HEADLINE}, orange = its components, blue = baselines", fontsize=9)
+    fig.suptitle(
+        "Score validation: rank correlation (top, higher is better) and selection regret (bottom, lower is "
+        f"better); red = the headline {HEADLINE}, orange = its components, blue = baselines",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     save_figure(fig, path)
     plt.close(fig)
 
 
-def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | None,
-              cfg: dict, scale: str, seconds: float) -> None:
+def _markdown(
+    path: Path, rows: list[dict], table: dict, design_table: dict | None, cfg: dict, scale: str, seconds: float
+) -> None:
     acc = np.array([r["linear_accuracy"] for r in rows])
     worst, pair = factor_correlations(rows)
     outcome = verdict(table)
@@ -565,8 +669,8 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
         f"strength uniform in [{min(r['aug_strength'] for r in rows):.2f}, "
         f"{max(r['aug_strength'] for r in rows):.2f}]. "
         f"Largest absolute correlation between two factor columns: {worst:.2f} ({pair})"
-        + ("; no factor is aliased with another. " if worst < 0.5 else "; too few runs to keep the factors apart. ") +
-        f"Encoder {cfg['arch']}, lr {cfg['lr']}. Accuracy: linear probe on frozen un-augmented features, "
+        + ("; no factor is aliased with another. " if worst < 0.5 else "; too few runs to keep the factors apart. ")
+        + f"Encoder {cfg['arch']}, lr {cfg['lr']}. Accuracy: linear probe on frozen un-augmented features, "
         f"{cfg['probe_per_class'][0]} labelled train images per class, weight decay chosen on "
         f"{cfg['probe_per_class'][1]} val images per class, scored on {cfg['probe_per_class'][2]} test images per "
         f"class (range {acc.min():.3f} to {acc.max():.3f}).",
@@ -582,15 +686,19 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
         "regret of any group. Columns: `across methods` groups the runs by dataset (IdEst's protocol), `within "
         "method` by (dataset, method), each method's own sweep (LiDAR's protocol); the `z_dim=X` columns restrict "
         "to one dimension. "
-        + (f"d >= K holds at z_dim = {', '.join(map(str, z_big))} (K = {K} scored images): there the dimension can "
-           f"hold the K - 1 = {K - 1} affinely independent class codes the exact verdict needs, so saturation of a "
-           "score would show in those columns."
-           if z_big else f"No z_dim reaches K = {K}: this design has no d >= K column."),
+        + (
+            f"d >= K holds at z_dim = {', '.join(map(str, z_big))} (K = {K} scored images): there the dimension can "
+            f"hold the K - 1 = {K - 1} affinely independent class codes the exact verdict needs, so saturation of a "
+            "score would show in those columns."
+            if z_big
+            else f"No z_dim reaches K = {K}: this design has no d >= K column."
+        ),
         f"Brackets: 95% percentile intervals over {cfg['n_boot']} bootstrap resamples of the runs within each group.",
         "",
         f"The headline `{HEADLINE}` (`ssltheory.metrics`) was fixed on separate design runs "
         f"(seeds offset by {DESIGN_SEED_OFFSET}) and by the theory, never tuned on these runs."
-        if design_table is not None else "",
+        if design_table is not None
+        else "",
         "",
         "## Spearman rho with linear-probe accuracy",
         "",
@@ -616,18 +724,28 @@ def _markdown(path: Path, rows: list[dict], table: dict, design_table: dict | No
         "",
         "| column | " + " | ".join(f"{b}: tau / regret" for b in BASELINES) + " | target |",
         "|---|" + "---|" * (len(BASELINES) + 1),
-        *[f"| {c} | " + " | ".join(f"{table[c]['share'][b]['kendall']:.2f} / {table[c]['share'][b]['regret']:.2f}"
-                                   for b in BASELINES)
-          + (" | met |" if outcome[c][0] else f" | **{outcome[c][1]}** |") for c in table],
+        *[
+            f"| {c} | "
+            + " | ".join(
+                f"{table[c]['share'][b]['kendall']:.2f} / {table[c]['share'][b]['regret']:.2f}" for b in BASELINES
+            )
+            + (" | met |" if outcome[c][0] else f" | **{outcome[c][1]}** |")
+            for c in table
+        ],
         "",
         f"**Overall: target {'met' if met else 'missed'}** "
         f"({sum(ok for ok, _ in outcome.values())} of {len(outcome)} columns met).",
         "",
     ]
     if design_table is not None:
-        text += ["## The design runs (where the headline was chosen): Kendall tau-b and mean regret", "",
-                 *_metric_table(design_table, "kendall", intervals=False), "",
-                 *_metric_table(design_table, "regret", intervals=False), ""]
+        text += [
+            "## The design runs (where the headline was chosen): Kendall tau-b and mean regret",
+            "",
+            *_metric_table(design_table, "kendall", intervals=False),
+            "",
+            *_metric_table(design_table, "regret", intervals=False),
+            "",
+        ]
     text += ["![score validation](score_validation.png)", ""]
     atomic_write_text(path, "\n".join(text))
 
@@ -649,8 +767,15 @@ def run(scale: str, out_dir, seed: int = 0) -> list[Path]:
     rows = read_rows(csv_path)  # the report is drawn from what the CSV holds
     table = protocol_table(rows, n_boot=cfg["n_boot"], seed=seed)
     _figure(png_path, table)
-    _markdown(md_path, rows, table, None if design_rows is None else protocol_table(design_rows),
-              cfg, scale, time.perf_counter() - started)
+    _markdown(
+        md_path,
+        rows,
+        table,
+        None if design_rows is None else protocol_table(design_rows),
+        cfg,
+        scale,
+        time.perf_counter() - started,
+    )
     return [csv_path, png_path, md_path]
 
 

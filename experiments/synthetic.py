@@ -200,8 +200,23 @@ def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
     for K, color in zip(Ks, colors):
         sub = [r for r in rows if int(r["K"]) == K]
         x = np.array([int(r["d"]) for r in sub]) / (K - 1)
-        ax1.plot(x, [float(r["worst_task_accuracy"]) for r in sub], "o-", color=color, ms=4, label=f"K = {K}: best probe found")
-        ax1.plot(x, [float(r["accuracy_upper_bound"]) for r in sub], "_", color=color, ms=9, mew=2, label=f"K = {K}: certified upper bound")
+        ax1.plot(
+            x,
+            [float(r["worst_task_accuracy"]) for r in sub],
+            "o-",
+            color=color,
+            ms=4,
+            label=f"K = {K}: best probe found",
+        )
+        ax1.plot(
+            x,
+            [float(r["accuracy_upper_bound"]) for r in sub],
+            "_",
+            color=color,
+            ms=9,
+            mew=2,
+            label=f"K = {K}: certified upper bound",
+        )
         ax2.errorbar(
             x,
             [float(r["separable_fraction"]) for r in sub],
@@ -212,7 +227,14 @@ def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
             label=f"K = {K}: random dichotomies (LP)",
         )
         dense = np.arange(1, max(int(r["d"]) for r in sub) + 1)
-        ax2.plot(dense / (K - 1), [cover_count(K, int(d)) / 2.0**K for d in dense], "-", color=color, lw=1, label=f"K = {K}: Cover's formula")
+        ax2.plot(
+            dense / (K - 1),
+            [cover_count(K, int(d)) / 2.0**K for d in dense],
+            "-",
+            color=color,
+            lw=1,
+            label=f"K = {K}: Cover's formula",
+        )
     for ax in (ax1, ax2):
         ax.axvline(1.0, color="k", ls="--", lw=1)
         ax.set_xlabel("d / (K - 1)   (dashed line: d = K - 1)")
@@ -233,7 +255,13 @@ def plot_phase_transition(csv_path: Path, png_path: Path) -> Path:
 INVARIANCE_SCALES = {
     "quick": {"K": 3, "class_size": 2, "sigmas": [0.0, 0.1], "ns": [1, 2, 4, 8], "n_draws": 200},
     "cpu": {"K": 4, "class_size": 3, "sigmas": [0.0, 0.05, 0.3], "ns": [1, 2, 4, 8, 16, 24], "n_draws": 150},
-    "gpu": {"K": 5, "class_size": 3, "sigmas": [0.0, 0.02, 0.1, 0.3], "ns": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32], "n_draws": 1000},
+    "gpu": {
+        "K": 5,
+        "class_size": 3,
+        "sigmas": [0.0, 0.02, 0.1, 0.3],
+        "ns": [1, 2, 3, 4, 6, 8, 12, 16, 24, 32],
+        "n_draws": 1000,
+    },
 }
 
 
@@ -266,7 +294,12 @@ def invariance_violation(scale: str, out: Path, seed: int) -> list[Path]:
                     key = support.tobytes()
                     if key not in cache:
                         lin = worst_erm_risk(Z, y, support, "linear", p, n_labels=2)
-                        cache[key] = (lin.risk, lin.upper_bound, lin.exact, worst_erm_risk(Z, y, support, "universal", p, n_labels=2).risk)
+                        cache[key] = (
+                            lin.risk,
+                            lin.upper_bound,
+                            lin.exact,
+                            worst_erm_risk(Z, y, support, "universal", p, n_labels=2).risk,
+                        )
                     r, u, exact, un = cache[key]
                     risk.append(r)
                     upper.append(u)
@@ -310,7 +343,13 @@ def plot_invariance_violation(csv_path: Path, png_path: Path, K: int, class_size
     fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     for sigma in sigmas:
         # W_n is a supremum over tasks: plot, for each n, the task with the largest mean
-        best = [max((r for r in rows if float(r["sigma"]) == sigma and int(r["n"]) == n), key=lambda r: float(r["worst_erm_risk"])) for n in ns]
+        best = [
+            max(
+                (r for r in rows if float(r["sigma"]) == sigma and int(r["n"]) == n),
+                key=lambda r: float(r["worst_erm_risk"]),
+            )
+            for n in ns
+        ]
         bars = ax.errorbar(
             ns,
             [float(r["worst_erm_risk"]) for r in best],
@@ -327,19 +366,30 @@ def plot_invariance_violation(csv_path: Path, png_path: Path, K: int, class_size
     mc = np.array([float(r["missing_mass_mc"]) for r in first])
     mc_err = 2 * np.array([float(r["missing_mass_mc_stderr"]) for r in first])
     ax.plot(ns, exact, "k--", lw=1.5, label="missing mass, exact (T3 floor)")
-    ax.fill_between(ns, mc - mc_err, mc + mc_err, color="0.6", alpha=0.35, lw=0,
-                    label=f"missing mass on the same {first[0]['n_draws']} draws (+-2 s.e.)")
+    ax.fill_between(
+        ns,
+        mc - mc_err,
+        mc + mc_err,
+        color="0.6",
+        alpha=0.35,
+        lw=0,
+        label=f"missing mass on the same {first[0]['n_draws']} draws (+-2 s.e.)",
+    )
     log_ticks(ax, ns)
     ax.set_xlabel("number of labelled samples n")
     ax.set_ylabel("E_D[ sup over ERM probes of the 0-1 risk ]\n(max over the tasks tried; bars +-2 s.e.)")
-    ax.set_title(f"T3: worst ERM risk of linear probes\n(K = {K} classes x {class_size} inputs, simplex codes + noise sigma)",
-                 fontsize=10)
+    ax.set_title(
+        f"T3: worst ERM risk of linear probes\n(K = {K} classes x {class_size} inputs, simplex codes + noise sigma)",
+        fontsize=10,
+    )
     ax.legend(fontsize=7)
     gap_ax.axhline(0.0, color="k", ls="--", lw=1.5, label="0: risk on the floor")
     log_ticks(gap_ax, ns)
     gap_ax.set_xlabel("number of labelled samples n")
     gap_ax.set_ylabel("mean over draws of risk(D) - missing mass(D)")
-    gap_ax.set_title("paired with each draw's missing mass:\n0 exactly when sigma = 0, above 0 for any noise", fontsize=10)
+    gap_ax.set_title(
+        "paired with each draw's missing mass:\n0 exactly when sigma = 0, above 0 for any noise", fontsize=10
+    )
     gap_ax.legend(fontsize=7)
     fig.tight_layout()
     path = save_figure(fig, png_path)
@@ -434,13 +484,29 @@ def plot_coarsening(csv_path: Path, png_path: Path) -> Path:
             capsize=2,
             label=f"{label} (K = {K}): worst ERM risk (MC)",
         )
-        ax.plot(ns, [float(r["missing_mass_exact"]) for r in sub], "-", color=color, lw=1.2, label=f"{label}: missing mass (exact)")
+        ax.plot(
+            ns,
+            [float(r["missing_mass_exact"]) for r in sub],
+            "-",
+            color=color,
+            lw=1.2,
+            label=f"{label}: missing mass (exact)",
+        )
         if name == "coarse_label_mixing":
-            ax.axhline(float(sub[0]["bayes_error"]), color=color, ls=":", lw=1.5, label="label-mixing: Bayes error of the task (floor)")
+            ax.axhline(
+                float(sub[0]["bayes_error"]),
+                color=color,
+                ls=":",
+                lw=1.5,
+                label="label-mixing: Bayes error of the task (floor)",
+            )
     log_ticks(ax, ns)
     ax.set_xlabel("number of labelled samples n")
     ax.set_ylabel("E_D[ sup over ERM probes of the 0-1 risk ]")
-    ax.set_title("T4: label-preserving coarsening is more sample efficient;\nmoving " "one class across labels makes the task non-invariant")
+    ax.set_title(
+        "T4: label-preserving coarsening is more sample efficient;\nmoving "
+        "one class across labels makes the task non-invariant"
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path = save_figure(fig, png_path)
@@ -516,10 +582,24 @@ def plot_probe_families(csv_path: Path, png_path: Path) -> Path:
     for ax, K in zip(axes[0], Ks):
         sub = [r for r in rows if int(r["K"]) == K]
         d = [int(r["d"]) for r in sub]
-        ax.plot(d, [float(r["linear_worst_task_accuracy"]) for r in sub], "o-", ms=4, label="linear probe (best found, LP)")
-        ax.plot(d, [float(r["relu_head_worst_task_accuracy"]) for r in sub], "s-", ms=4, label="exact ReLU head of T2 (width K-1)")
+        ax.plot(
+            d, [float(r["linear_worst_task_accuracy"]) for r in sub], "o-", ms=4, label="linear probe (best found, LP)"
+        )
+        ax.plot(
+            d,
+            [float(r["relu_head_worst_task_accuracy"]) for r in sub],
+            "s-",
+            ms=4,
+            label="exact ReLU head of T2 (width K-1)",
+        )
         if "sklearn_mlp_worst_task_accuracy" in sub[0]:
-            ax.plot(d, [float(r["sklearn_mlp_worst_task_accuracy"]) for r in sub], "^--", ms=4, label="sklearn MLPClassifier (lbfgs, width 2K)")
+            ax.plot(
+                d,
+                [float(r["sklearn_mlp_worst_task_accuracy"]) for r in sub],
+                "^--",
+                ms=4,
+                label="sklearn MLPClassifier (lbfgs, width 2K)",
+            )
         ax.axvline(K - 1, color="k", ls="--", lw=1, label="d = K - 1")
         log_ticks(ax, [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500) if t <= max(d)])
         ax.set_xlabel("code dimension d")

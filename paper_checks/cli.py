@@ -37,27 +37,56 @@ from ssltheory.paper_checks.registry import SCALES, CheckContext, all_claims, ru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("claims", nargs="*", metavar="CLAIM",
-                        help="claim ids or prefixes (T1.1, T7, E3, T, E, theory, empirical); default: all")
-    parser.add_argument("--scale", choices=SCALES, default="quick",
-                        help="quick: seconds (CI); cpu: minutes on two cores, writes paper_checks/RESULTS.md; "
-                             "gpu: the paper's configurations (needs CUDA and --data-dir)")
+    parser.add_argument(
+        "claims",
+        nargs="*",
+        metavar="CLAIM",
+        help="claim ids or prefixes (T1.1, T7, E3, T, E, theory, empirical); default: all",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="quick",
+        help="quick: seconds (CI); cpu: minutes on two cores, writes paper_checks/RESULTS.md; "
+        "gpu: the paper's configurations (needs CUDA and --data-dir)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON list of result objects")
-    parser.add_argument("--out", type=Path, default=None, help="also write paper_checks.json and RESULTS.md here; runs go under OUT/runs, and a finished "
-                             "run there of the same configuration is probed, not trained again")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write paper_checks.json and RESULTS.md here; runs go under OUT/runs, and a finished "
+        "run there of the same configuration is probed, not trained again",
+    )
     parser.add_argument("--seed", type=int, default=0, help="base seed of every check (default 0)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="dataset root for the empirical checks (MNIST idx files at cpu scale; "
-                             "tinyimagenet/ and cifar10/ under it at gpu scale)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="cpu makes the gpu-scale training checks report pending-gpu; default: CUDA when available")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="dataset root for the empirical checks (MNIST idx files at cpu scale; "
+        "tinyimagenet/ and cifar10/ under it at gpu scale)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="cpu makes the gpu-scale training checks report pending-gpu; default: CUDA when available",
+    )
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
-    parser.add_argument("--reuse-arms", default=None, metavar="METHOD[,METHOD]",
-                        help="cpu scale, E1/E2: take these methods' per-seed accuracies from the claim's stored result "
-                             "(results_cpu.json) instead of training them again, e.g. E2 --reuse-arms dino,dissl "
-                             "after adding a baseline; the result names the run they came from")
-    parser.add_argument("--render-only", action="store_true",
-                        help="run nothing: re-judge the stored cpu results and redraw paper_checks/RESULTS.md "
-                             "and its figure from results_cpu.json")
+    parser.add_argument(
+        "--reuse-arms",
+        default=None,
+        metavar="METHOD[,METHOD]",
+        help="cpu scale, E1/E2: take these methods' per-seed accuracies from the claim's stored result "
+        "(results_cpu.json) instead of training them again, e.g. E2 --reuse-arms dino,dissl "
+        "after adding a baseline; the result names the run they came from",
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: re-judge the stored cpu results and redraw paper_checks/RESULTS.md "
+        "and its figure from results_cpu.json",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,8 +105,16 @@ def run(args: argparse.Namespace) -> int:
             json.loads(store.read_text(encoding="utf-8"))["results"]
         except (ValueError, KeyError, TypeError) as err:
             raise InputError(f"--render-only: {store.name} is damaged ({err}); nothing rewritten") from None
-        entries = report.record_cpu_run([], {}, [c.id for c in all_claims()], store, report.RESULTS_MD,
-                                        report.RESULTS_LOCK, report.EMPIRICAL_PNG, report.EMPIRICAL_CSV)
+        entries = report.record_cpu_run(
+            [],
+            {},
+            [c.id for c in all_claims()],
+            store,
+            report.RESULTS_MD,
+            report.RESULTS_LOCK,
+            report.EMPIRICAL_PNG,
+            report.EMPIRICAL_CSV,
+        )
         print(f"[paper-check] rendered {len(entries)} stored results into {report.RESULTS_MD}", file=sys.stderr)
         return 0
     if args.data_dir is not None and not args.data_dir.is_dir():
@@ -85,8 +122,15 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         writable_folder(args.out)  # refuse an unusable --out before the checks run
     reuse, stored = _reuse_arms(args, claims)
-    ctx = CheckContext(scale=args.scale, seed=args.seed, data_dir=args.data_dir, device=args.device,
-                       work_dir=(args.out / "runs") if args.out is not None else None, reuse_arms=reuse, stored=stored)
+    ctx = CheckContext(
+        scale=args.scale,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        device=args.device,
+        work_dir=(args.out / "runs") if args.out is not None else None,
+        reuse_arms=reuse,
+        stored=stored,
+    )
     from ssltheory.progress import Progress  # here: tqdm stays out of --help
 
     results = []
@@ -107,11 +151,21 @@ def run(args: argparse.Namespace) -> int:
         print(report.format_table(results))
     if args.out is not None:
         report.write_json(args.out / "paper_checks.json", results, info)
-        atomic_write_text(args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results]))
+        atomic_write_text(
+            args.out / "RESULTS.md", report.render_results_md([{**r.to_dict(), "run": info} for r in results])
+        )
     if args.scale == "cpu":
         order = [c.id for c in all_claims()]
-        report.record_cpu_run(results, info, order, report.RESULTS_JSON, report.RESULTS_MD, report.RESULTS_LOCK,
-                              report.EMPIRICAL_PNG, report.EMPIRICAL_CSV)
+        report.record_cpu_run(
+            results,
+            info,
+            order,
+            report.RESULTS_JSON,
+            report.RESULTS_MD,
+            report.RESULTS_LOCK,
+            report.EMPIRICAL_PNG,
+            report.EMPIRICAL_CSV,
+        )
         print(f"[paper-check] wrote {report.RESULTS_MD}", file=sys.stderr)
     return 1 if any(r.verdict in ("fail", "error") for r in results) else 0
 

@@ -47,24 +47,48 @@ from ssltheory.verdicts import compare_arms, judge, resolution_note
 #: codes, the dimensions and strengths compared, probe settings, seeds and the tolerance [derived;
 #: the gpu row follows the paper's configurations].
 SCALE_SETTINGS = {
-    "quick": {"ssl": dict(data="patches", arch="small_cnn", steps=40, batch_size=64, hidden_dim=256),
-              "controlled": dict(data="digits", arch="small_cnn", steps=60, batch_size=64, hidden_dim=256),
-              "n_codes": 256, "dims": (16, 64), "small_dim": 2, "large_dim": 16, "strengths": (0.25, 1.0),
-              "fractions": (0.05, 0.25, 1.0), "mlp": dict(mlp_width=256, mlp_epochs=15), "seeds": (0,),
-              "tolerance": 0.03},
-    "cpu": {"ssl": dict(data="patches", arch="small_cnn", steps=300, batch_size=128, hidden_dim=512),
-            "controlled": dict(data="digits", arch="small_cnn", steps=300, batch_size=128, hidden_dim=512),
-            "n_codes": 1024, "dims": (16, 128), "small_dim": 2, "large_dim": 32, "strengths": (0.25, 1.0),
-            "fractions": (0.01, 0.1, 1.0), "mlp": dict(mlp_width=1024, mlp_epochs=40), "seeds": (0, 1, 2),
-            "tolerance": None},
+    "quick": {
+        "ssl": dict(data="patches", arch="small_cnn", steps=40, batch_size=64, hidden_dim=256),
+        "controlled": dict(data="digits", arch="small_cnn", steps=60, batch_size=64, hidden_dim=256),
+        "n_codes": 256,
+        "dims": (16, 64),
+        "small_dim": 2,
+        "large_dim": 16,
+        "strengths": (0.25, 1.0),
+        "fractions": (0.05, 0.25, 1.0),
+        "mlp": dict(mlp_width=256, mlp_epochs=15),
+        "seeds": (0,),
+        "tolerance": 0.03,
+    },
+    "cpu": {
+        "ssl": dict(data="patches", arch="small_cnn", steps=300, batch_size=128, hidden_dim=512),
+        "controlled": dict(data="digits", arch="small_cnn", steps=300, batch_size=128, hidden_dim=512),
+        "n_codes": 1024,
+        "dims": (16, 128),
+        "small_dim": 2,
+        "large_dim": 32,
+        "strengths": (0.25, 1.0),
+        "fractions": (0.01, 0.1, 1.0),
+        "mlp": dict(mlp_width=1024, mlp_epochs=40),
+        "seeds": (0, 1, 2),
+        "tolerance": None,
+    },
     # docs/REFERENCE.md: ResNet-18, 300 epochs, batch 512 (SimCLR/CISSL) or 256 (DINO/DISSL), lr 2e-3 x batch/256,
     # C = 16384 (DINO 1000), +dim 2048, Fig 7a strengths with C in {24000, 20000, 16384}, label budgets
     # 200 / 1k / 10k / 100k of TinyImageNet's 100k training images, MLP probe 2 x 2048.
-    "gpu": {"ssl": dict(data="tinyimagenet", arch="resnet18", epochs=300, batch_size=512),
-            "controlled": dict(data="cifar10", arch="resnet18", epochs=300, batch_size=512),
-            "n_codes": None, "dims": (512, 2048), "small_dim": 4, "large_dim": 512, "strengths": (0.25, 1.0),
-            "fractions": (0.002, 0.01, 0.1, 1.0), "mlp": dict(mlp_width=2048, mlp_epochs=100), "seeds": (0,),
-            "tolerance": 0.005},
+    "gpu": {
+        "ssl": dict(data="tinyimagenet", arch="resnet18", epochs=300, batch_size=512),
+        "controlled": dict(data="cifar10", arch="resnet18", epochs=300, batch_size=512),
+        "n_codes": None,
+        "dims": (512, 2048),
+        "small_dim": 4,
+        "large_dim": 512,
+        "strengths": (0.25, 1.0),
+        "fractions": (0.002, 0.01, 0.1, 1.0),
+        "mlp": dict(mlp_width=2048, mlp_epochs=100),
+        "seeds": (0,),
+        "tolerance": 0.005,
+    },
 }
 #: Table 1's distillation baseline is the best of DINO, SwAV and SimSiam (paper_numbers.TABLE1). E2
 #: compares DISSL with the best (by mean accuracy over seeds) of the baselines named here, each
@@ -100,16 +124,22 @@ def _gpu_unavailable(ctx: CheckContext, dataset: str) -> Outcome | None:
         reasons.append(f"no {dataset}/ under --data-dir")
     if not reasons:
         return None
-    return Outcome("pending-gpu", "not run: " + ", ".join(reasons),
-                   {"reason": reasons, "configuration": "see empirical.SCALE_SETTINGS['gpu'] (docs/REFERENCE.md)"})
+    return Outcome(
+        "pending-gpu",
+        "not run: " + ", ".join(reasons),
+        {"reason": reasons, "configuration": "see empirical.SCALE_SETTINGS['gpu'] (docs/REFERENCE.md)"},
+    )
 
 
 def _data_for(ctx: CheckContext, family: str) -> tuple[str, str | None]:
     s = _settings(ctx)[family]
     if ctx.scale == "gpu":
         return s["data"], str(Path(ctx.data_dir) / s["data"])
-    if ctx.scale == "cpu" and ctx.data_dir is not None and any(
-            (Path(ctx.data_dir) / f).exists() for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")):
+    if (
+        ctx.scale == "cpu"
+        and ctx.data_dir is not None
+        and any((Path(ctx.data_dir) / f).exists() for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+    ):
         return "mnist", str(ctx.data_dir)
     return s["data"], None
 
@@ -148,8 +178,6 @@ def train_config(ctx: CheckContext, family: str, seed: int, **overrides) -> dict
         kwargs.update(small_image_options(method, s[family]["hidden_dim"], s["n_codes"]))
     kwargs.update(overrides)
     return kwargs
-
-
 
 
 def train_arm(ctx: CheckContext, family: str, seed: int, **overrides) -> tuple[Path, dict]:
@@ -210,8 +238,14 @@ def finished_run_matches(run_dir: Path, kwargs: dict) -> bool:
     return not differing_keys(saved, TrainConfig.from_flags(**kwargs, out=str(run_dir)))
 
 
-def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str, ...] = ("linear",),
-                    fractions: tuple[float, ...] = (1.0,), **overrides) -> dict:
+def train_and_probe(
+    ctx: CheckContext,
+    family: str,
+    seed: int,
+    probes: tuple[str, ...] = ("linear",),
+    fractions: tuple[float, ...] = (1.0,),
+    **overrides,
+) -> dict:
     """Train one arm (see `train_arm`) and fit ``probes`` on its frozen features with each labels
     fraction (`ssltheory.ssl.probes.probe_run`: selected on validation, scored on test). Probe
     results are cached per (run, probe, fraction). Returns {labels_fraction: merged result dict}."""
@@ -231,8 +265,9 @@ def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str
                 if ctx.scale != "gpu":
                     torch.set_num_threads(1)
                 try:
-                    _PROBE_CACHE[key] = probe_run(run_dir, (probe,), labels_fraction=f, device=device, seed=seed,
-                                                  **_settings(ctx)["mlp"])
+                    _PROBE_CACHE[key] = probe_run(
+                        run_dir, (probe,), labels_fraction=f, device=device, seed=seed, **_settings(ctx)["mlp"]
+                    )
                 finally:
                     torch.set_num_threads(threads)
             merged.update(_PROBE_CACHE[key])
@@ -240,15 +275,9 @@ def train_and_probe(ctx: CheckContext, family: str, seed: int, probes: tuple[str
     return out
 
 
-
-
 def _compare(ctx: CheckContext, a: list[float], b: list[float]) -> dict:
     """`compare_arms` with this scale's tolerance."""
     return compare_arms(a, b, _settings(ctx)["tolerance"])
-
-
-
-
 
 
 def comparisons(evidence: dict) -> list[dict]:
@@ -284,10 +313,6 @@ def rejudge(entry: dict) -> dict:
     return out
 
 
-
-
-
-
 def _spread(cmp: dict) -> str | None:
     if cmp.get("std_a") is None:
         return None
@@ -295,11 +320,13 @@ def _spread(cmp: dict) -> str | None:
 
 
 def _tolerance_note(ctx: CheckContext) -> str:
-    return {"quick": "one tiny run per arm (tens of CPU steps): judged with a 3-point tolerance (a judgement: reruns "
-                     "of one configuration differed by 0.7 pt; the seed-to-seed spread is measured only at cpu "
-                     "scale), a smoke-level test of the claim's direction, not a measurement of the paper's effect",
-            "cpu": "three seeds per arm; tolerance = 2 x standard error of the difference (>= 0.5 pt)",
-            "gpu": "the paper's configuration, one seed as in the paper; tolerance 0.5 pt"}[ctx.scale]
+    return {
+        "quick": "one tiny run per arm (tens of CPU steps): judged with a 3-point tolerance (a judgement: reruns "
+        "of one configuration differed by 0.7 pt; the seed-to-seed spread is measured only at cpu "
+        "scale), a smoke-level test of the claim's direction, not a measurement of the paper's effect",
+        "cpu": "three seeds per arm; tolerance = 2 x standard error of the difference (>= 0.5 pt)",
+        "gpu": "the paper's configuration, one seed as in the paper; tolerance 0.5 pt",
+    }[ctx.scale]
 
 
 # --------------------------------------------------------------------------- the arms of each claim
@@ -321,7 +348,11 @@ def dimension_arms(ctx: CheckContext) -> list[dict]:
     s = _settings(ctx)
     # the MLP-head arm: both heads two hidden layers, 2048 wide at gpu scale, the scale's head width on CPU
     mlp = {"student_head": "mlp", **({} if ctx.scale == "gpu" else {"mlp_hidden_dim": s["ssl"]["hidden_dim"]})}
-    return [_arm("ssl", method="cissl", z_dim=z, **(mlp if head == "mlp" else {})) for head in ("linear", "mlp") for z in s["dims"]]
+    return [
+        _arm("ssl", method="cissl", z_dim=z, **(mlp if head == "mlp" else {}))
+        for head in ("linear", "mlp")
+        for z in s["dims"]
+    ]
 
 
 def augmentation_arms(ctx: CheckContext, data: str | None = None) -> list[dict]:
@@ -331,9 +362,17 @@ def augmentation_arms(ctx: CheckContext, data: str | None = None) -> list[dict]:
     is E2's DISSL run when the data agree (trained once, shared)."""
     s = _settings(ctx)
     pinned = {} if data is None else {"data": data, "data_dir": _digits_dir(ctx) if data == "mnist" else None}
-    return [_arm("ssl", method="dissl", z_dim=s["dims"][0], **pinned,
-                 **({"aug_strength": st} if st != _DEFAULT_STRENGTH else {}),
-                 **({"n_codes": _FIG7A_CODES[st]} if ctx.scale == "gpu" else {})) for st in s["strengths"]]
+    return [
+        _arm(
+            "ssl",
+            method="dissl",
+            z_dim=s["dims"][0],
+            **pinned,
+            **({"aug_strength": st} if st != _DEFAULT_STRENGTH else {}),
+            **({"n_codes": _FIG7A_CODES[st]} if ctx.scale == "gpu" else {}),
+        )
+        for st in s["strengths"]
+    ]
 
 
 def _digits_dir(ctx: CheckContext) -> str | None:
@@ -357,8 +396,11 @@ def e5_mnist_data(ctx: CheckContext) -> str:
 def head_arms(ctx: CheckContext) -> list[dict]:
     """E6/E7: exact ISSL with label views (M = the label), head {linear, mlp} x d {< K-1, >= K-1}."""
     s = _settings(ctx)
-    return [_arm("controlled", method="exact", exact_head=h, label_views=True, z_dim=d)
-            for h in ("linear", "mlp") for d in (s["small_dim"], s["large_dim"])]
+    return [
+        _arm("controlled", method="exact", exact_head=h, label_views=True, z_dim=d)
+        for h in ("linear", "mlp")
+        for d in (s["small_dim"], s["large_dim"])
+    ]
 
 
 #: Table 1's cumulative rows after "+ dim", as overrides of the larger-dimension arm: a longer run
@@ -368,7 +410,7 @@ def table1_arms(ctx: CheckContext, step: str) -> list[dict]:
     """CISSL and DISSL arms of one Table 1 row: ``"+ dim"`` (z at the scale's larger dimension),
     ``"+ epochs"`` (and a longer run) or ``"+ coarse aug"`` (and the coarse augmentation)."""
     s = _settings(ctx)
-    longer = ({"epochs": s["ssl"]["epochs"] * 1000 / 300} if "epochs" in s["ssl"] else {"steps": 2 * s["ssl"]["steps"]})
+    longer = {"epochs": s["ssl"]["epochs"] * 1000 / 300} if "epochs" in s["ssl"] else {"steps": 2 * s["ssl"]["steps"]}
     extra = {"+ dim": {}, "+ epochs": longer, "+ coarse aug": {**longer, "aug": "coarse"}}[step]
     return [_arm("ssl", method=m, z_dim=s["dims"][1], **extra) for m in ("cissl", "dissl")]
 
@@ -376,9 +418,12 @@ def table1_arms(ctx: CheckContext, step: str) -> list[dict]:
 CLAIM_ARMS = {
     "E1": lambda ctx: pair_arms(ctx, ("cissl", "simclr")),
     "E2": lambda ctx: pair_arms(ctx, ("dissl", *DISTILLATION_BASELINES)),
-    "E3": dimension_arms, "E4": dimension_arms, "E5": lambda ctx: augmentation_arms(ctx, e5_data(ctx)),
+    "E3": dimension_arms,
+    "E4": dimension_arms,
+    "E5": lambda ctx: augmentation_arms(ctx, e5_data(ctx)),
     "E5.mnist": lambda ctx: augmentation_arms(_cpu_below_gpu(ctx), e5_mnist_data(_cpu_below_gpu(ctx))),
-    "E6": head_arms, "E7": head_arms,
+    "E6": head_arms,
+    "E7": head_arms,
     "E8": lambda ctx: [a for step in ("+ dim", "+ epochs") for a in table1_arms(ctx, step)],
     "E9": lambda ctx: [a for step in ("+ epochs", "+ coarse aug") for a in table1_arms(ctx, step)],
 }
@@ -439,13 +484,17 @@ def reused_accuracies(ctx: CheckContext, claim_id: str, methods: tuple[str, ...]
     if entry is None:
         raise InputError(f"--reuse-arms: no stored result of {claim_id} to reuse; run it without --reuse-arms first")
     if entry.get("scale") != ctx.scale or list(entry.get("seeds") or []) != list(_settings(ctx)["seeds"]):
-        raise InputError(f"--reuse-arms: the stored {claim_id} ran at scale {entry.get('scale')} with seeds "
-                         f"{entry.get('seeds')}, not this run's; run it without --reuse-arms")
+        raise InputError(
+            f"--reuse-arms: the stored {claim_id} ran at scale {entry.get('scale')} with seeds "
+            f"{entry.get('seeds')}, not this run's; run it without --reuse-arms"
+        )
     stored = stored_arm_accuracies(entry)
     missing = [m for m in wanted if m not in stored]
     if missing:
-        raise InputError(f"--reuse-arms: the stored {claim_id} has no {', '.join(missing)} arm (it has "
-                         f"{', '.join(stored) or 'none'}); drop them from --reuse-arms")
+        raise InputError(
+            f"--reuse-arms: the stored {claim_id} has no {', '.join(missing)} arm (it has "
+            f"{', '.join(stored) or 'none'}); drop them from --reuse-arms"
+        )
     run = {k: (entry.get("run") or {}).get(k) for k in ("date", "command")}
     return {m: stored[m] for m in wanted}, {m: run for m in wanted}
 
@@ -467,15 +516,26 @@ def _method_pair(ctx: CheckContext, claim_id: str, better: str, worse: tuple[str
     acc = {m: acc[m] for m in methods}
     best = max(worse, key=lambda m: float(np.mean(acc[m])))
     cmp = _compare(ctx, acc[better], acc[best])
-    reuse_note = (f"; {', '.join(reused)} from the stored run of {next(iter(reused.values()))['date'][:10]}"
-                  if reused else "")
-    return Outcome(judge(cmp),
-                   f"{better} {100 * cmp['mean_a']:.1f} vs {best} {100 * cmp['mean_b']:.1f} (linear probe %{reuse_note})"
-                   + resolution_note(cmp),
-                   {**cmp, "z_dim": z, "data": _data_for(ctx, "ssl")[0], "baselines": list(worse), "best_baseline": best,
-                    "baseline_accuracies": acc if len(worse) > 1 else None, "reused_arms": reused or None,
-                    "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(cmp))
+    reuse_note = (
+        f"; {', '.join(reused)} from the stored run of {next(iter(reused.values()))['date'][:10]}" if reused else ""
+    )
+    return Outcome(
+        judge(cmp),
+        f"{better} {100 * cmp['mean_a']:.1f} vs {best} {100 * cmp['mean_b']:.1f} (linear probe %{reuse_note})"
+        + resolution_note(cmp),
+        {
+            **cmp,
+            "z_dim": z,
+            "data": _data_for(ctx, "ssl")[0],
+            "baselines": list(worse),
+            "best_baseline": best,
+            "baseline_accuracies": acc if len(worse) > 1 else None,
+            "reused_arms": reused or None,
+            "note": _tolerance_note(ctx),
+        },
+        seeds=list(s["seeds"]),
+        spread=_spread(cmp),
+    )
 
 
 #: The method-pair claims: claim id -> (the method claimed better, the baselines it must beat the best of).
@@ -518,10 +578,13 @@ def check_e3(ctx: CheckContext) -> Outcome:
     small, large = s["dims"]
     runs = _dimension_runs(ctx)
     cmp = _compare(ctx, runs[large]["linear"], runs[small]["linear"])
-    return Outcome(judge(cmp),
-                   f"linear: z={small} {100 * cmp['mean_b']:.1f} -> z={large} {100 * cmp['mean_a']:.1f}" + resolution_note(cmp),
-                   {**cmp, "dims": [small, large], "note": _tolerance_note(ctx)}, seeds=list(s["seeds"]),
-                   spread=_spread(cmp))
+    return Outcome(
+        judge(cmp),
+        f"linear: z={small} {100 * cmp['mean_b']:.1f} -> z={large} {100 * cmp['mean_a']:.1f}" + resolution_note(cmp),
+        {**cmp, "dims": [small, large], "note": _tolerance_note(ctx)},
+        seeds=list(s["seeds"]),
+        spread=_spread(cmp),
+    )
 
 
 def check_e4(ctx: CheckContext) -> Outcome:
@@ -536,10 +599,14 @@ def check_e4(ctx: CheckContext) -> Outcome:
     gain_lin = np.subtract(runs[large]["linear"], runs[small]["linear"])
     gain_mlp = np.subtract(runs[large]["mlp"], runs[small]["mlp"])
     cmp = _compare(ctx, gain_lin, gain_mlp)  # linear gain - MLP gain
-    return Outcome(judge(cmp),
-                   f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} " f"pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + resolution_note(cmp),
-                   {**cmp, "dims": [small, large], "accuracies": runs, "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(cmp))
+    return Outcome(
+        judge(cmp),
+        f"gain z={small}->{large}: linear head/probe {100 * cmp['mean_a']:+.1f} "
+        f"pt vs MLP head/probe {100 * cmp['mean_b']:+.1f} pt" + resolution_note(cmp),
+        {**cmp, "dims": [small, large], "accuracies": runs, "note": _tolerance_note(ctx)},
+        seeds=list(s["seeds"]),
+        spread=_spread(cmp),
+    )
 
 
 # --------------------------------------------------------------------------- E5: augmentation
@@ -548,14 +615,14 @@ def check_e4(ctx: CheckContext) -> Outcome:
 #: What "label-preserving" means for E5's arms, recorded with every verdict (the claim is conditional on it).
 _AUGMENTATION_PREMISE = {
     "patches": "strength s sets the crop's minimum area to min(1, 0.2/s) of the image, colour jitter 0.4s and "
-               "grayscale 0.1s; horizontal flips (p 0.5) at every strength. Every crop or flip of a patch still "
-               "comes from its source picture, so the label is preserved by construction: the premise holds.",
+    "grayscale 0.1s; horizontal flips (p 0.5) at every strength. Every crop or flip of a patch still "
+    "comes from its source picture, so the label is preserved by construction: the premise holds.",
     "mnist": "as for the patch task, but on 28-px digits (brightness and contrast only on 1-channel images): a crop "
-             "of 20% of a digit or a mirrored digit need not keep its label, so the premise is not guaranteed at "
-             "s = 1; this row is a control, not a test of the claim.",
+    "of 20% of a digit or a mirrored digit need not keep its label, so the premise is not guaranteed at "
+    "s = 1; this row is a control, not a test of the claim.",
     "digits": "as for MNIST, on scikit-learn's 8x8 digits: the premise is not guaranteed at s = 1; a control.",
     "tinyimagenet": "the paper's augmentations on TinyImageNet (docs/REFERENCE.md), taken as label-preserving as the "
-                    "paper takes them.",
+    "paper takes them.",
 }
 
 
@@ -570,16 +637,26 @@ def _augmentation_check(ctx: CheckContext, data: str | None) -> Outcome:
     acc = {}
     for arm in augmentation_arms(ctx, data):
         per_seed = [_run_arm(ctx, arm, seed, fractions=s["fractions"]) for seed in s["seeds"]]
-        acc[arm.get("aug_strength", _DEFAULT_STRENGTH)] = {f: [r[f]["linear_accuracy"] for r in per_seed]
-                                                           for f in s["fractions"]}
+        acc[arm.get("aug_strength", _DEFAULT_STRENGTH)] = {
+            f: [r[f]["linear_accuracy"] for r in per_seed] for f in s["fractions"]
+        }
     budgets = {str(f): _compare(ctx, acc[strong][f], acc[weak][f]) for f in s["fractions"]}
     used = data if data is not None else _data_for(ctx, "ssl")[0]
-    return Outcome(judge(*budgets.values()),
-                   f"{used}: " + "; ".join(f"{float(f):g}: {100 * c['mean_b']:.1f}->{100 * c['mean_a']:.1f}"
-                                           for f, c in budgets.items()) + resolution_note(*budgets.values()),
-                   {"label_fractions": budgets, "strengths": [weak, strong], "data": used,
-                    "premise": _AUGMENTATION_PREMISE[used], "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(next(iter(budgets.values()))))
+    return Outcome(
+        judge(*budgets.values()),
+        f"{used}: "
+        + "; ".join(f"{float(f):g}: {100 * c['mean_b']:.1f}->{100 * c['mean_a']:.1f}" for f, c in budgets.items())
+        + resolution_note(*budgets.values()),
+        {
+            "label_fractions": budgets,
+            "strengths": [weak, strong],
+            "data": used,
+            "premise": _AUGMENTATION_PREMISE[used],
+            "note": _tolerance_note(ctx),
+        },
+        seeds=list(s["seeds"]),
+        spread=_spread(next(iter(budgets.values()))),
+    )
 
 
 def check_e5(ctx: CheckContext) -> Outcome:
@@ -608,8 +685,10 @@ def _head_runs(ctx: CheckContext) -> dict:
     out = {}
     for arm in head_arms(ctx):
         runs = [_run_arm(ctx, arm, seed, probes=("linear", "mlp"))[1.0] for seed in s["seeds"]]
-        out[(arm["exact_head"], arm["z_dim"])] = {"linear": [r["linear_accuracy"] for r in runs],
-                                                  "mlp": [r["mlp_accuracy"] for r in runs]}
+        out[(arm["exact_head"], arm["z_dim"])] = {
+            "linear": [r["linear_accuracy"] for r in runs],
+            "mlp": [r["mlp_accuracy"] for r in runs],
+        }
     return out
 
 
@@ -625,12 +704,20 @@ def check_e6(ctx: CheckContext) -> Outcome:
     deficit_lin = np.subtract(runs[("linear", large)]["linear"], runs[("linear", small)]["linear"])
     deficit_mlp = np.subtract(runs[("mlp", large)]["mlp"], runs[("mlp", small)]["mlp"])
     cmp = _compare(ctx, deficit_lin, deficit_mlp)
-    return Outcome(judge(cmp),
-                   f"d={small} vs d={large}: linear head/probe loses {100 * cmp['mean_a']:.1f} pt, "
-                   f"MLP head/probe {100 * cmp['mean_b']:.1f} pt" + resolution_note(cmp),
-                   {**cmp, "dims": [small, large], "K": 10,
-                    "accuracies": {f"{h}-head d={d}": v for (h, d), v in runs.items()}, "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(cmp))
+    return Outcome(
+        judge(cmp),
+        f"d={small} vs d={large}: linear head/probe loses {100 * cmp['mean_a']:.1f} pt, "
+        f"MLP head/probe {100 * cmp['mean_b']:.1f} pt" + resolution_note(cmp),
+        {
+            **cmp,
+            "dims": [small, large],
+            "K": 10,
+            "accuracies": {f"{h}-head d={d}": v for (h, d), v in runs.items()},
+            "note": _tolerance_note(ctx),
+        },
+        seeds=list(s["seeds"]),
+        spread=_spread(cmp),
+    )
 
 
 def check_e7(ctx: CheckContext) -> Outcome:
@@ -645,12 +732,15 @@ def check_e7(ctx: CheckContext) -> Outcome:
     runs = _head_runs(ctx)
     lin = _compare(ctx, runs[("linear", large)]["linear"], runs[("mlp", large)]["linear"])
     mlp = _compare(ctx, runs[("mlp", small)]["mlp"], runs[("linear", small)]["mlp"])
-    return Outcome(judge(lin, mlp),
-                   f"linear probe d={large}: lin-head {100 * lin['mean_a']:.1f} vs mlp-head {100 * lin['mean_b']:.1f}; "
-                   f"MLP probe d={small}: mlp-head {100 * mlp['mean_a']:.1f} vs lin-head {100 * mlp['mean_b']:.1f}"
-                   + resolution_note(lin, mlp),
-                   {"linear_probe": lin, "mlp_probe": mlp, "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(lin))
+    return Outcome(
+        judge(lin, mlp),
+        f"linear probe d={large}: lin-head {100 * lin['mean_a']:.1f} vs mlp-head {100 * lin['mean_b']:.1f}; "
+        f"MLP probe d={small}: mlp-head {100 * mlp['mean_a']:.1f} vs lin-head {100 * mlp['mean_b']:.1f}"
+        + resolution_note(lin, mlp),
+        {"linear_probe": lin, "mlp_probe": mlp, "note": _tolerance_note(ctx)},
+        seeds=list(s["seeds"]),
+        spread=_spread(lin),
+    )
 
 
 # --------------------------------------------------------------------------- E8, E9: Table 1's later rows
@@ -667,14 +757,23 @@ def _table1_step(ctx: CheckContext, before: str, after: str) -> Outcome:
         for arm in table1_arms(ctx, step):
             acc[(step, arm["method"])] = [_run_arm(ctx, arm, seed)[1.0]["linear_accuracy"] for seed in s["seeds"]]
     cmps = {m: _compare(ctx, acc[(after, m)], acc[(before, m)]) for m in ("cissl", "dissl")}
-    return Outcome(judge(*cmps.values()),
-                   "; ".join(f"{m} {100 * c['mean_b']:.1f} -> {100 * c['mean_a']:.1f}" for m, c in cmps.items())
-                   + resolution_note(*cmps.values()),
-                   {"methods": cmps, "rows": [before, after], "data": _data_for(ctx, "ssl")[0],
-                    "configurations": {m: {k: v for k, v in table1_arms(ctx, after)[i].items() if k != "family"}
-                                       for i, m in enumerate(("cissl", "dissl"))},
-                    "note": _tolerance_note(ctx)},
-                   seeds=list(s["seeds"]), spread=_spread(cmps["cissl"]))
+    return Outcome(
+        judge(*cmps.values()),
+        "; ".join(f"{m} {100 * c['mean_b']:.1f} -> {100 * c['mean_a']:.1f}" for m, c in cmps.items())
+        + resolution_note(*cmps.values()),
+        {
+            "methods": cmps,
+            "rows": [before, after],
+            "data": _data_for(ctx, "ssl")[0],
+            "configurations": {
+                m: {k: v for k, v in table1_arms(ctx, after)[i].items() if k != "family"}
+                for i, m in enumerate(("cissl", "dissl"))
+            },
+            "note": _tolerance_note(ctx),
+        },
+        seeds=list(s["seeds"]),
+        spread=_spread(cmps["cissl"]),
+    )
 
 
 def check_e8(ctx: CheckContext) -> Outcome:
@@ -695,16 +794,40 @@ def check_e9(ctx: CheckContext) -> Outcome:
 #: adds SwAV's multi-crop (2 x 160 + 4 x 96 px) and 400 epochs. Methods this toolkit lacks (SwAV,
 #: Barlow Twins) are listed by name and marked missing.
 IMAGENET_CONFIGS = {
-    "E10": {m: {"data": "folder", "arch": "resnet50", "epochs": 100, "batch_size": 2560, "device": "cuda",
-                "method": m, **({"z_dim": 8192} if m in ("cissl", "dissl") else {"z_dim": 2048}),
-                **({"n_codes": 16384} if m == "dissl" else {})}
-            for m in ("simclr", "swav", "barlow", "cissl", "dissl")},
-    "E11": {f"{m} {e} ep": {"data": "folder", "arch": "resnet50", "epochs": e, "batch_size": 2560, "device": "cuda",
-                            "method": m, "z_dim": 8192 if m == "dissl" else 2048, "n_small_crops": 4,
-                            **({"n_codes": 16384} if m == "dissl" else {})}
-            for m in ("swav", "dissl") for e in (100, 400)},
-    "E12": {"transfer": {"probe": "linear on frozen ImageNet features (SwAV vs DISSL, Table 4's 400-epoch models)",
-                         "datasets": list(paper.TABLE5)}},
+    "E10": {
+        m: {
+            "data": "folder",
+            "arch": "resnet50",
+            "epochs": 100,
+            "batch_size": 2560,
+            "device": "cuda",
+            "method": m,
+            **({"z_dim": 8192} if m in ("cissl", "dissl") else {"z_dim": 2048}),
+            **({"n_codes": 16384} if m == "dissl" else {}),
+        }
+        for m in ("simclr", "swav", "barlow", "cissl", "dissl")
+    },
+    "E11": {
+        f"{m} {e} ep": {
+            "data": "folder",
+            "arch": "resnet50",
+            "epochs": e,
+            "batch_size": 2560,
+            "device": "cuda",
+            "method": m,
+            "z_dim": 8192 if m == "dissl" else 2048,
+            "n_small_crops": 4,
+            **({"n_codes": 16384} if m == "dissl" else {}),
+        }
+        for m in ("swav", "dissl")
+        for e in (100, 400)
+    },
+    "E12": {
+        "transfer": {
+            "probe": "linear on frozen ImageNet features (SwAV vs DISSL, Table 4's 400-epoch models)",
+            "datasets": list(paper.TABLE5),
+        }
+    },
 }
 
 
@@ -737,8 +860,12 @@ def _imagenet_claim(claim_id: str):
         reasons = ["ImageNet-scale (ResNet-50, batch 2560 on 8 GPUs in the paper): not run by paper-check"]
         if ctx.scale != "gpu":
             reasons.insert(0, f"scale {ctx.scale}: runs only at --scale gpu")
-        return Outcome("pending-gpu", "not run: " + "; ".join(reasons),
-                       {"reason": reasons, "configurations": configs, "paper": SOURCE_NOTE})
+        return Outcome(
+            "pending-gpu",
+            "not run: " + "; ".join(reasons),
+            {"reason": reasons, "configurations": configs, "paper": SOURCE_NOTE},
+        )
+
     return check
 
 
@@ -750,50 +877,137 @@ def _paper_value(text: str) -> str:
 
 
 T1 = paper.TABLE1
-register("E1", "CISSL (linear student head) gives linear probes at least as accurate as SimCLR.", "paper",
-         group="empirical", check=check_e1,
-         paper_value=_paper_value(f"Table 1 (3 seeds): CISSL {paper.pm(T1['contrastive']['CISSL'])} vs SimCLR "
-                                  f"{paper.pm(T1['contrastive']['SimCLR'])}"))
-register("E2", "DISSL gives linear probes at least as accurate as the best distillation baseline (Table 1: the best "
-         "of DINO, SwAV and SimSiam, trained alike).", "paper", group="empirical", check=check_e2,
-         paper_value=_paper_value(f"Table 1: DISSL {paper.pm(T1['distillation']['DISSL'])} vs best of DINO/SwAV/"
-                                  f"SimSiam {paper.pm(T1['distillation']['best of DINO / SwAV / SimSiam'])}"))
-register("E3", "A larger representation dimension helps linear probes.", "paper", group="empirical", check=check_e3,
-         paper_value=_paper_value(f"Table 1: {paper.table1_step('contrastive', 'CISSL', '+ dim')}; Fig 7c (approx.) "
-                                  "z=128/512/2048/8192: " + "/".join(f"{100 * v:.1f}" for v in
-                                                                     paper.FIG7C["linear head + linear probe"])))
-register("E4", "Larger dimension helps MLP probes less than linear probes.", "paper", group="empirical",
-         check=check_e4, paper_value=_paper_value("Fig 7c (approx.) gain 128->8192: lin +8.5, MLP head/probe +6.0"))
-register("E5", "Stronger label-preserving augmentation helps at every label budget (run where the premise holds: "
-         "the patch task below gpu scale).", "paper", group="empirical", check=check_e5,
-         paper_value=_paper_value("Fig 7a (approx.) s=1 vs 0.25 at 200/1k/10k/100k: 7.5/17.8/33/44 vs 2.5/4.7/12.5/20"))
-register("E5.mnist", "Control for E5 on handwritten digits, where crops and flips need not keep the label (E5's "
-         "premise not guaranteed): stronger augmentation helps at every label budget.", "paper", group="empirical",
-         check=check_e5_mnist)
-register("E6", "A linear head needs d >= K-1; an MLP head needs less.", "paper", group="empirical", check=check_e6,
-         paper_value="controlled CIFAR-10: linear head needs d >= 9 (the authors' code)")
-register("E7", "The head family should match the probe family.", "paper", group="empirical", check=check_e7,
-         paper_value=_paper_value("Table 2: DISSL trained for MLP probes, MLP probe " + ", ".join(
-             f"{paper.pm(v)} ({k.split(', ')[1]})" for k, v in paper.TABLE2.items()) + "; other rows not transcribed"))
-register("E8", "Table 1's '+ epochs': a longer run raises linear-probe accuracy (CISSL and DISSL at the larger "
-         "dimension).", "paper", group="empirical", check=check_e8,
-         paper_value=_paper_value(f"Table 1: CISSL {paper.pm(T1['contrastive']['+ dim'])} -> "
-                                  f"{paper.pm(T1['contrastive']['+ epochs'])}; DISSL {paper.pm(T1['distillation']['+ dim'])}"
-                                  f" -> {paper.pm(T1['distillation']['+ epochs'])}"))
-register("E9", "Table 1's '+ coarse aug': the coarse augmentation (strength 2 plus blur) raises it further.", "paper",
-         group="empirical", check=check_e9,
-         paper_value=_paper_value(f"Table 1: CISSL {paper.pm(T1['contrastive']['+ epochs'])} -> "
-                                  f"{paper.pm(T1['contrastive']['+ coarse aug'])}; DISSL "
-                                  f"{paper.pm(T1['distillation']['+ epochs'])} -> "
-                                  f"{paper.pm(T1['distillation']['+ coarse aug'])}"))
-register("E10", "ImageNet, ResNet-50, 100 epochs: CISSL and DISSL (d = 8192) beat SimCLR, SwAV and Barlow Twins.",
-         "paper", group="empirical", check=_imagenet_claim("E10"),
-         paper_value=_paper_value("Table 3: " + ", ".join(f"{k} {v}" for k, v in paper.TABLE3.items())))
-register("E11", "ImageNet with SwAV's multi-crop (2x160 + 4x96): DISSL beats SwAV at 100 and 400 epochs.", "paper",
-         group="empirical", check=_imagenet_claim("E11"),
-         paper_value=_paper_value("Table 4: " + "; ".join(f"{k} {a} / {b}" for k, (a, b) in paper.TABLE4.items())
-                                  + " (100 / 400 ep)"))
-register("E12", "Transfer with linear probes: DISSL's ImageNet features beat SwAV's on most datasets.", "paper",
-         group="empirical", check=_imagenet_claim("E12"),
-         paper_value=_paper_value("Table 5 (SwAV / DISSL): " + ", ".join(f"{k} {a}/{b}" for k, (a, b) in paper.TABLE5.items())
-                                  + f"; DISSL ahead on {paper.transfer_wins()[0]}/{paper.transfer_wins()[1]}"))
+register(
+    "E1",
+    "CISSL (linear student head) gives linear probes at least as accurate as SimCLR.",
+    "paper",
+    group="empirical",
+    check=check_e1,
+    paper_value=_paper_value(
+        f"Table 1 (3 seeds): CISSL {paper.pm(T1['contrastive']['CISSL'])} vs SimCLR "
+        f"{paper.pm(T1['contrastive']['SimCLR'])}"
+    ),
+)
+register(
+    "E2",
+    "DISSL gives linear probes at least as accurate as the best distillation baseline (Table 1: the best "
+    "of DINO, SwAV and SimSiam, trained alike).",
+    "paper",
+    group="empirical",
+    check=check_e2,
+    paper_value=_paper_value(
+        f"Table 1: DISSL {paper.pm(T1['distillation']['DISSL'])} vs best of DINO/SwAV/"
+        f"SimSiam {paper.pm(T1['distillation']['best of DINO / SwAV / SimSiam'])}"
+    ),
+)
+register(
+    "E3",
+    "A larger representation dimension helps linear probes.",
+    "paper",
+    group="empirical",
+    check=check_e3,
+    paper_value=_paper_value(
+        f"Table 1: {paper.table1_step('contrastive', 'CISSL', '+ dim')}; Fig 7c (approx.) "
+        "z=128/512/2048/8192: " + "/".join(f"{100 * v:.1f}" for v in paper.FIG7C["linear head + linear probe"])
+    ),
+)
+register(
+    "E4",
+    "Larger dimension helps MLP probes less than linear probes.",
+    "paper",
+    group="empirical",
+    check=check_e4,
+    paper_value=_paper_value("Fig 7c (approx.) gain 128->8192: lin +8.5, MLP head/probe +6.0"),
+)
+register(
+    "E5",
+    "Stronger label-preserving augmentation helps at every label budget (run where the premise holds: "
+    "the patch task below gpu scale).",
+    "paper",
+    group="empirical",
+    check=check_e5,
+    paper_value=_paper_value("Fig 7a (approx.) s=1 vs 0.25 at 200/1k/10k/100k: 7.5/17.8/33/44 vs 2.5/4.7/12.5/20"),
+)
+register(
+    "E5.mnist",
+    "Control for E5 on handwritten digits, where crops and flips need not keep the label (E5's "
+    "premise not guaranteed): stronger augmentation helps at every label budget.",
+    "paper",
+    group="empirical",
+    check=check_e5_mnist,
+)
+register(
+    "E6",
+    "A linear head needs d >= K-1; an MLP head needs less.",
+    "paper",
+    group="empirical",
+    check=check_e6,
+    paper_value="controlled CIFAR-10: linear head needs d >= 9 (the authors' code)",
+)
+register(
+    "E7",
+    "The head family should match the probe family.",
+    "paper",
+    group="empirical",
+    check=check_e7,
+    paper_value=_paper_value(
+        "Table 2: DISSL trained for MLP probes, MLP probe "
+        + ", ".join(f"{paper.pm(v)} ({k.split(', ')[1]})" for k, v in paper.TABLE2.items())
+        + "; other rows not transcribed"
+    ),
+)
+register(
+    "E8",
+    "Table 1's '+ epochs': a longer run raises linear-probe accuracy (CISSL and DISSL at the larger dimension).",
+    "paper",
+    group="empirical",
+    check=check_e8,
+    paper_value=_paper_value(
+        f"Table 1: CISSL {paper.pm(T1['contrastive']['+ dim'])} -> "
+        f"{paper.pm(T1['contrastive']['+ epochs'])}; DISSL {paper.pm(T1['distillation']['+ dim'])}"
+        f" -> {paper.pm(T1['distillation']['+ epochs'])}"
+    ),
+)
+register(
+    "E9",
+    "Table 1's '+ coarse aug': the coarse augmentation (strength 2 plus blur) raises it further.",
+    "paper",
+    group="empirical",
+    check=check_e9,
+    paper_value=_paper_value(
+        f"Table 1: CISSL {paper.pm(T1['contrastive']['+ epochs'])} -> "
+        f"{paper.pm(T1['contrastive']['+ coarse aug'])}; DISSL "
+        f"{paper.pm(T1['distillation']['+ epochs'])} -> "
+        f"{paper.pm(T1['distillation']['+ coarse aug'])}"
+    ),
+)
+register(
+    "E10",
+    "ImageNet, ResNet-50, 100 epochs: CISSL and DISSL (d = 8192) beat SimCLR, SwAV and Barlow Twins.",
+    "paper",
+    group="empirical",
+    check=_imagenet_claim("E10"),
+    paper_value=_paper_value("Table 3: " + ", ".join(f"{k} {v}" for k, v in paper.TABLE3.items())),
+)
+register(
+    "E11",
+    "ImageNet with SwAV's multi-crop (2x160 + 4x96): DISSL beats SwAV at 100 and 400 epochs.",
+    "paper",
+    group="empirical",
+    check=_imagenet_claim("E11"),
+    paper_value=_paper_value(
+        "Table 4: " + "; ".join(f"{k} {a} / {b}" for k, (a, b) in paper.TABLE4.items()) + " (100 / 400 ep)"
+    ),
+)
+register(
+    "E12",
+    "Transfer with linear probes: DISSL's ImageNet features beat SwAV's on most datasets.",
+    "paper",
+    group="empirical",
+    check=_imagenet_claim("E12"),
+    paper_value=_paper_value(
+        "Table 5 (SwAV / DISSL): "
+        + ", ".join(f"{k} {a}/{b}" for k, (a, b) in paper.TABLE5.items())
+        + f"; DISSL ahead on {paper.transfer_wins()[0]}/{paper.transfer_wins()[1]}"
+    ),
+)

@@ -17,8 +17,16 @@ from ssltheory.plotting import pyplot, write_csv
 
 
 def _pair(title: str, a: str, b: str, cmp: dict, unit: str = "accuracy") -> dict:
-    return {"title": title, "a": a, "b": b, "values_a": list(cmp["values_a"]), "values_b": list(cmp["values_b"]),
-            "diff": float(cmp["diff"]), "tolerance": float(cmp["tolerance"]), "unit": unit}
+    return {
+        "title": title,
+        "a": a,
+        "b": b,
+        "values_a": list(cmp["values_a"]),
+        "values_b": list(cmp["values_b"]),
+        "diff": float(cmp["diff"]),
+        "tolerance": float(cmp["tolerance"]),
+        "unit": unit,
+    }
 
 
 def comparison_panels(entry: dict) -> list[dict]:
@@ -39,15 +47,26 @@ def comparison_panels(entry: dict) -> list[dict]:
         return [_pair(f"E4: gain z={small}->{large}", "linear head/probe", "MLP head/probe", ev, "accuracy gain")]
     if cid.startswith("E5"):
         weak, strong = ev["strengths"]
-        return [_pair(f"{cid} ({ev.get('data')}): {100 * float(f):g}% of the labels", f"s={strong}", f"s={weak}", cmp)
-                for f, cmp in ev["label_fractions"].items()]
+        return [
+            _pair(f"{cid} ({ev.get('data')}): {100 * float(f):g}% of the labels", f"s={strong}", f"s={weak}", cmp)
+            for f, cmp in ev["label_fractions"].items()
+        ]
     if cid == "E6":
         small, large = ev["dims"]
-        return [_pair(f"E6: accuracy lost at d={small} (vs d={large})", "linear head/probe", "MLP head/probe", ev,
-                      "accuracy lost")]
+        return [
+            _pair(
+                f"E6: accuracy lost at d={small} (vs d={large})",
+                "linear head/probe",
+                "MLP head/probe",
+                ev,
+                "accuracy lost",
+            )
+        ]
     if cid == "E7":
-        return [_pair("E7: linear probe, d >= K-1", "linear head", "MLP head", ev["linear_probe"]),
-                _pair("E7: MLP probe, d < K-1", "MLP head", "linear head", ev["mlp_probe"])]
+        return [
+            _pair("E7: linear probe, d >= K-1", "linear head", "MLP head", ev["linear_probe"]),
+            _pair("E7: MLP probe, d < K-1", "MLP head", "linear head", ev["mlp_probe"]),
+        ]
     if cid in ("E8", "E9"):
         before, after = ev["rows"]
         return [_pair(f"{cid}: {m.upper()}", after, before, cmp) for m, cmp in ev["methods"].items()]
@@ -64,9 +83,12 @@ def plot_empirical(entries: list[dict], png_path: Path, csv_path: Path) -> list[
     panels = [(e, p) for e in entries for p in comparison_panels(e)]
     if not panels:
         return []
-    rows = [{"claim": e["id"], "verdict": e["verdict"], "panel": p["title"], "arm": arm, "seed": i, "value": float(v)}
-            for e, p in panels for arm, values in ((p["a"], p["values_a"]), (p["b"], p["values_b"]))
-            for i, v in enumerate(values)]
+    rows = [
+        {"claim": e["id"], "verdict": e["verdict"], "panel": p["title"], "arm": arm, "seed": i, "value": float(v)}
+        for e, p in panels
+        for arm, values in ((p["a"], p["values_a"]), (p["b"], p["values_b"]))
+        for i, v in enumerate(values)
+    ]
     write_csv(csv_path, rows)
     plt = pyplot()
     n_cols = min(4, len(panels))
@@ -88,9 +110,12 @@ def plot_empirical(entries: list[dict], png_path: Path, csv_path: Path) -> list[
         ax.set_ylabel(p["unit"], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         colour = VERDICT_COLOURS[entry["verdict"]]
-        ax.set_title(f"{p['title']}\n{entry['verdict']}: diff {100 * p['diff']:+.1f} pt, tol {100 * p['tolerance']:.1f}",
-                     fontsize=7, color=colour)
-    for ax in list(axes.flat)[len(panels):]:
+        ax.set_title(
+            f"{p['title']}\n{entry['verdict']}: diff {100 * p['diff']:+.1f} pt, tol {100 * p['tolerance']:.1f}",
+            fontsize=7,
+            color=colour,
+        )
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle("Empirical claims at cpu scale (lines: means; dots: seeds)", fontsize=9)
     fig.tight_layout()

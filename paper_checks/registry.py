@@ -45,8 +45,12 @@ PROVENANCES = ("paper", "code", "derived")
 VERDICTS = ("pass", "inconclusive", "fail", "refuted", "pending-gpu", "error")
 
 #: Modules that register claims, imported by :func:`all_claims` in this order.
-CLAIM_MODULES = ("ssltheory.paper_checks.theory_probes", "ssltheory.paper_checks.theory_efficiency",
-                 "ssltheory.paper_checks.theory_objectives", "ssltheory.paper_checks.empirical")
+CLAIM_MODULES = (
+    "ssltheory.paper_checks.theory_probes",
+    "ssltheory.paper_checks.theory_efficiency",
+    "ssltheory.paper_checks.theory_objectives",
+    "ssltheory.paper_checks.empirical",
+)
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,9 @@ def register(
         missing = [s for s, f in checks.items() if f is None]
         if missing:
             raise InputError(f"claim {id} has no check for scale(s) {missing}")
-    claim = Claim(id=id, statement=statement, provenance=provenance, group=group, checks=checks,
-                  paper_value=paper_value)
+    claim = Claim(
+        id=id, statement=statement, provenance=provenance, group=group, checks=checks, paper_value=paper_value
+    )
     _REGISTRY[id] = claim
     return claim
 
@@ -253,11 +258,22 @@ def run_claim(claim: Claim, ctx: CheckContext) -> ClaimResult:
             out = Outcome("refuted", out.measured, out.evidence, seeds=out.seeds, spread=out.spread)
     except Exception as exc:  # a crash is reported as such, with its evidence
         tb = traceback.format_exception(exc)
-        out = Outcome("error", f"check raised {type(exc).__name__}",
-                      {"error": f"{type(exc).__name__}: {exc}", "traceback_tail": "".join(tb[-3:])[-1500:]})
+        out = Outcome(
+            "error",
+            f"check raised {type(exc).__name__}",
+            {"error": f"{type(exc).__name__}: {exc}", "traceback_tail": "".join(tb[-3:])[-1500:]},
+        )
     return ClaimResult(
-        id=claim.id, statement=claim.statement, provenance=claim.provenance, group=claim.group,
-        scale=ctx.scale, paper_value=claim.paper_value, measured=out.measured, verdict=out.verdict,
-        evidence=out.evidence, seeds=list(out.seeds), spread=out.spread,
+        id=claim.id,
+        statement=claim.statement,
+        provenance=claim.provenance,
+        group=claim.group,
+        scale=ctx.scale,
+        paper_value=claim.paper_value,
+        measured=out.measured,
+        verdict=out.verdict,
+        evidence=out.evidence,
+        seeds=list(out.seeds),
+        spread=out.spread,
         seconds=time.perf_counter() - start,
     )

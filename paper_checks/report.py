@@ -43,8 +43,17 @@ def _cell(text, width: int | None = None, markdown: bool = True) -> str:
 def format_table(results: list[ClaimResult], statement_width: int = 60, measured_width: int = 70) -> str:
     """A plain aligned text table: id, statement, provenance, paper value, measured, verdict."""
     header = ("id", "statement", "prov", "paper", "measured", "verdict")
-    rows = [(r.id, _cell(r.statement, statement_width, False), r.provenance, _cell(r.paper_value or "-", 24, False),
-             _cell(r.measured, measured_width, False), r.verdict) for r in results]
+    rows = [
+        (
+            r.id,
+            _cell(r.statement, statement_width, False),
+            r.provenance,
+            _cell(r.paper_value or "-", 24, False),
+            _cell(r.measured, measured_width, False),
+            r.verdict,
+        )
+        for r in results
+    ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
 
     def line(cells):
@@ -78,7 +87,12 @@ def refresh(entry: dict, claims: dict) -> dict:
     per-seed comparisons (`empirical.rejudge`). Measured values and evidence are kept as run."""
     claim = claims.get(entry["id"])
     if claim is not None:
-        entry = {**entry, "statement": claim.statement, "provenance": claim.provenance, "paper_value": claim.paper_value}
+        entry = {
+            **entry,
+            "statement": claim.statement,
+            "provenance": claim.provenance,
+            "paper_value": claim.paper_value,
+        }
     return rejudge(entry) if entry.get("group") == "empirical" else entry
 
 
@@ -87,10 +101,16 @@ def run_info(words: list[str], seed: int, scale: str) -> dict:
     import numpy
     import scipy
 
-    info = {"date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": "ssltheory paper-check " + " ".join(words),
-            "scale": scale, "seed": seed, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} cpu"}
+    info = {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "ssltheory paper-check " + " ".join(words),
+        "scale": scale,
+        "seed": seed,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpu",
+    }
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         info["torch"] = torch.__version__
@@ -103,8 +123,9 @@ def write_json(path: Path, results: list[ClaimResult], info: dict) -> None:
     atomic_write_text(path, json.dumps({"run": info, "results": [r.to_dict() for r in results]}, indent=1) + "\n")
 
 
-def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
-                      store: Path = RESULTS_JSON) -> list[dict]:
+def merge_cpu_results(
+    results: list[ClaimResult], info: dict, order: list[str], store: Path = RESULTS_JSON
+) -> list[dict]:
     """Merge this run's results into ``store`` (claim id -> latest entry with its run info), bring
     every entry up to date (`refresh`: current statements and paper values, verdicts re-derived by
     the current rule) and return the merged entries in registry ``order``."""
@@ -123,9 +144,16 @@ def merge_cpu_results(results: list[ClaimResult], info: dict, order: list[str],
     return entries
 
 
-def record_cpu_run(results: list[ClaimResult], info: dict, order: list[str], store: Path = RESULTS_JSON,
-                   markdown: Path = RESULTS_MD, lock: Path = RESULTS_LOCK, figure: Path | None = EMPIRICAL_PNG,
-                   figure_csv: Path = EMPIRICAL_CSV) -> list[dict]:
+def record_cpu_run(
+    results: list[ClaimResult],
+    info: dict,
+    order: list[str],
+    store: Path = RESULTS_JSON,
+    markdown: Path = RESULTS_MD,
+    lock: Path = RESULTS_LOCK,
+    figure: Path | None = EMPIRICAL_PNG,
+    figure_csv: Path = EMPIRICAL_CSV,
+) -> list[dict]:
     """Merge a cpu-scale run into ``store``, redraw the empirical figure (``figure`` and its CSV,
     `plots.plot_empirical`; None: no figure) and rewrite ``markdown``, holding an exclusive lock
     so two cpu runs (say, the empirical claims split over two processes) finishing together cannot
@@ -162,27 +190,53 @@ def render_results_md(entries: list[dict], all_ids: list[str] | None = None, fig
         "",
     ]
     lines += [f"- {date}: `{cmd}` ({machine})" for date, cmd, machine in runs]
-    lines += ["", "Summary: " + format_counts(counts) + ".",
-              "",
-              "Verdicts: `pass` = every compared difference resolved in the claimed direction (beyond its "
-              "tolerance); `inconclusive` = some difference within its tolerance, none against; `fail` = some "
-              "difference resolved against the claim (or a theory check found a counterexample); `refuted` = a "
-              "[derived] statement with a counterexample. The paper column is a transcription of the paper "
-              "(ssltheory/paper_numbers.py), not our measurement; `measured` is ours."]
+    lines += [
+        "",
+        "Summary: " + format_counts(counts) + ".",
+        "",
+        "Verdicts: `pass` = every compared difference resolved in the claimed direction (beyond its "
+        "tolerance); `inconclusive` = some difference within its tolerance, none against; `fail` = some "
+        "difference resolved against the claim (or a theory check found a counterexample); `refuted` = a "
+        "[derived] statement with a counterexample. The paper column is a transcription of the paper "
+        "(ssltheory/paper_numbers.py), not our measurement; `measured` is ours.",
+    ]
     if missing:
-        lines += ["", "Not yet run at this scale: " + ", ".join(missing) + " (each trains its own runs: "
-                  "`ssltheory paper-check --scale cpu ID`)."]
-    lines += ["",
-              "| id | statement | prov. | paper | measured | verdict | seeds | spread | s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Not yet run at this scale: " + ", ".join(missing) + " (each trains its own runs: "
+            "`ssltheory paper-check --scale cpu ID`).",
+        ]
+    lines += [
+        "",
+        "| id | statement | prov. | paper | measured | verdict | seeds | spread | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for e in entries:
-        lines.append("| " + " | ".join([
-            e["id"], _cell(e["statement"]), e["provenance"], _cell(e["paper_value"] or "-"), _cell(e["measured"]),
-            f"**{e['verdict']}**" + (f" (stored as {e['verdict_as_run']}; re-judged)" if "verdict_as_run" in e else ""), _cell(",".join(map(str, e.get("seeds") or [])) or "-"), _cell(e.get("spread") or "-"),
-            f"{e['seconds']:.1f}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    e["id"],
+                    _cell(e["statement"]),
+                    e["provenance"],
+                    _cell(e["paper_value"] or "-"),
+                    _cell(e["measured"]),
+                    f"**{e['verdict']}**"
+                    + (f" (stored as {e['verdict_as_run']}; re-judged)" if "verdict_as_run" in e else ""),
+                    _cell(",".join(map(str, e.get("seeds") or [])) or "-"),
+                    _cell(e.get("spread") or "-"),
+                    f"{e['seconds']:.1f}",
+                ]
+            )
+            + " |"
+        )
     if figure is not None:
-        lines += ["", f"![The empirical claims: arms, seeds, tolerances]({figure.name})",
-                  "", f"Every compared difference of the empirical claims ({figure.name}; numbers in {figure.stem}.csv)."]
+        lines += [
+            "",
+            f"![The empirical claims: arms, seeds, tolerances]({figure.name})",
+            "",
+            f"Every compared difference of the empirical claims ({figure.name}; numbers in {figure.stem}.csv).",
+        ]
     lines += unresolved_section(entries)
     lines += ["", "## Evidence", ""]
     for e in entries:
@@ -205,22 +259,31 @@ def unresolved_section(entries: list[dict]) -> list[str]:
             if abs(float(c["diff"])) > float(c["tolerance"]):
                 continue
             n = seeds_to_resolve(c)
-            rows.append(f"| {e['id']} | {i + 1} | {100 * c['diff']:+.2f} | {100 * c['tolerance']:.2f} | "
-                        f"{_cell(_fmt_sd(c))} | {len(c['values_a'])} | {n if n is not None else 'none would'} |")
+            rows.append(
+                f"| {e['id']} | {i + 1} | {100 * c['diff']:+.2f} | {100 * c['tolerance']:.2f} | "
+                f"{_cell(_fmt_sd(c))} | {len(c['values_a'])} | {n if n is not None else 'none would'} |"
+            )
     if not rows:
         return []
-    return ["", "## What cpu scale leaves unresolved, and the design that would resolve it", "",
-            "Each row is a compared difference (a - b, accuracy points) inside its tolerance: the analogue "
-            "cannot tell the claim from its negation. The last column is the seeds per arm at which twice the "
-            "standard error, at the measured spreads, would fall below the measured difference (none: the "
-            "difference is below the tolerance's half-point floor, so more seeds alone cannot resolve it).", "",
-            "| claim | difference | a - b (pt) | tolerance (pt) | sd a / b (pt) | seeds now | seeds per arm to resolve |",
-            "|---|---|---|---|---|---|---|", *rows, "",
-            "Design that would resolve them: a harder task, so accuracies sit away from the ceiling (MNIST and the "
-            "patch task put most arms within a few points of each other; Table 1's analogue on the patch task, "
-            "figures/table1.md, sits within its spread everywhere); at least the seeds above per arm; and runs "
-            "long enough that the methods converge (the paper's effects are measured after 300 epochs, ours after "
-            "a few hundred steps). The gpu scale (`--scale gpu`) is that design at the paper's size."]
+    return [
+        "",
+        "## What cpu scale leaves unresolved, and the design that would resolve it",
+        "",
+        "Each row is a compared difference (a - b, accuracy points) inside its tolerance: the analogue "
+        "cannot tell the claim from its negation. The last column is the seeds per arm at which twice the "
+        "standard error, at the measured spreads, would fall below the measured difference (none: the "
+        "difference is below the tolerance's half-point floor, so more seeds alone cannot resolve it).",
+        "",
+        "| claim | difference | a - b (pt) | tolerance (pt) | sd a / b (pt) | seeds now | seeds per arm to resolve |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Design that would resolve them: a harder task, so accuracies sit away from the ceiling (MNIST and the "
+        "patch task put most arms within a few points of each other; Table 1's analogue on the patch task, "
+        "figures/table1.md, sits within its spread everywhere); at least the seeds above per arm; and runs "
+        "long enough that the methods converge (the paper's effects are measured after 300 epochs, ours after "
+        "a few hundred steps). The gpu scale (`--scale gpu`) is that design at the paper's size.",
+    ]
 
 
 def _fmt_sd(c: dict) -> str:
@@ -229,6 +292,7 @@ def _fmt_sd(c: dict) -> str:
     return f"{100 * c['std_a']:.2f} / {100 * c['std_b']:.2f}"
 
 
-def write_results_md(entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD,
-                     figure: Path | None = None) -> None:
+def write_results_md(
+    entries: list[dict], all_ids: list[str] | None = None, path: Path = RESULTS_MD, figure: Path | None = None
+) -> None:
     atomic_write_text(path, render_results_md(entries, all_ids, figure))

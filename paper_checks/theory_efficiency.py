@@ -105,14 +105,28 @@ def check_t3(ctx: CheckContext) -> Outcome:
                 lib = worst_erm_risk(Z, y, sample, probe=family, p=p)
                 n_cases += 1
                 strict += brute > mm + 1e-12
-                ok = (brute >= mm - 1e-12 and (kind != "invariant" or abs(brute - mm) <= 1e-12)
-                      and abs(lib.risk - brute) <= 1e-9 and lib.exact
-                      and abs(missing_mass(classes, sample, p) - mm) <= 1e-12)
+                ok = (
+                    brute >= mm - 1e-12
+                    and (kind != "invariant" or abs(brute - mm) <= 1e-12)
+                    and abs(lib.risk - brute) <= 1e-9
+                    and lib.exact
+                    and abs(missing_mass(classes, sample, p) - mm) <= 1e-12
+                )
                 if not ok:
-                    bad.append({"kind": kind, "family": family, "codes": Z.round(4).tolist(),
-                                "classes": labels.tolist(), "task": task.tolist(), "sample": sample.tolist(),
-                                "missing_mass": mm, "brute_force_sup": brute, "library_sup": lib.risk,
-                                "library_exact": lib.exact})
+                    bad.append(
+                        {
+                            "kind": kind,
+                            "family": family,
+                            "codes": Z.round(4).tolist(),
+                            "classes": labels.tolist(),
+                            "task": task.tolist(),
+                            "sample": sample.tolist(),
+                            "missing_mass": mm,
+                            "brute_force_sup": brute,
+                            "library_sup": lib.risk,
+                            "library_exact": lib.exact,
+                        }
+                    )
     counter = _t3_counterexample(ctx.pick(3, 5))
     if not counter["strictly_worse_for_every_n"]:
         bad.append({"counterexample": counter})
@@ -120,9 +134,13 @@ def check_t3(ctx: CheckContext) -> Outcome:
         "pass" if not bad else "fail",
         f"{n_cases - len(bad)}/{n_cases} (encoder, sample, family) agree; "
         f"1-D example W_1..: {', '.join(counter['W_noninvariant'])} vs {', '.join(counter['W_invariant'])}",
-        {"cases": n_cases, "non_invariant_strictly_worse_cases": strict, "counterexample_1d": counter,
-         "note": "errors are counted as strict wrong-side predictions, as efficiency.worst_erm_risk does",
-         "violations": bad[:3]},
+        {
+            "cases": n_cases,
+            "non_invariant_strictly_worse_cases": strict,
+            "counterexample_1d": counter,
+            "note": "errors are counted as strict wrong-side predictions, as efficiency.worst_erm_risk does",
+            "violations": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -149,7 +167,8 @@ def _t3_counterexample(max_n: int) -> dict:
     out["E_missing_mass"] = [str(sum(P * (1 - P) ** n for P in thirds)) for n in range(1, max_n + 1)]
     out["strictly_worse_for_every_n"] = all(
         Fraction(a) > Fraction(b) and Fraction(b) == Fraction(c)
-        for a, b, c in zip(out["W_noninvariant"], out["W_invariant"], out["E_missing_mass"]))
+        for a, b, c in zip(out["W_noninvariant"], out["W_invariant"], out["E_missing_mass"])
+    )
     Z = np.array([[0.0], [1.0], [3.0]])
     y = labels.copy()
     out["D={A@0}"] = {"worst_erm": brute_force_worst_erm(Z, y, np.array([0]), p, "linear"), "missing_mass": 1 / 3}
@@ -185,7 +204,7 @@ def check_t4(ctx: CheckContext) -> Outcome:
         fine = EquivalenceClasses.from_labels(labels)
         coarse = coarsen(fine, groups)
         coarse_labels = groups[labels]
-        for mask in range(1, 2 ** n):
+        for mask in range(1, 2**n):
             support = [x for x in range(n) if mask >> x & 1]
             mf, mc = _loop_missing_mass(labels, support, p), _loop_missing_mass(coarse_labels, support, p)
             n_supports += 1
@@ -200,8 +219,13 @@ def check_t4(ctx: CheckContext) -> Outcome:
             if ec > ef or abs(lib_f - float(ef)) > 1e-12:
                 bad.append({"instance": i, "n": n_draws, "E_fine": str(ef), "E_coarse": str(ec), "library_fine": lib_f})
             if n_draws <= 2 and n <= 8:  # the closed form against every sequence of draws
-                direct = sum((np.prod([p[x] for x in seq]) * _loop_missing_mass(labels, seq, p)
-                              for seq in itertools.product(range(n), repeat=n_draws)), Fraction(0))
+                direct = sum(
+                    (
+                        np.prod([p[x] for x in seq]) * _loop_missing_mass(labels, seq, p)
+                        for seq in itertools.product(range(n), repeat=n_draws)
+                    ),
+                    Fraction(0),
+                )
                 if direct != ef:
                     bad.append({"instance": i, "n": n_draws, "closed_form": str(ef), "enumerated": str(direct)})
         for _ in range(4):
@@ -210,8 +234,9 @@ def check_t4(ctx: CheckContext) -> Outcome:
             n_tasks += 1
             n_non_preserving += not preserving
             if bool(is_invariant(lift(task, fine), coarse)) != preserving:
-                bad.append({"instance": i, "task": task.tolist(), "groups": groups.tolist(),
-                            "label_preserving": preserving})
+                bad.append(
+                    {"instance": i, "task": task.tolist(), "groups": groups.tolist(), "label_preserving": preserving}
+                )
     return Outcome(
         "pass" if not bad else "fail",
         f"coarse <= fine missing mass on {n_supports} supports; E[mm] monotone for n=1..5; "
@@ -240,8 +265,11 @@ def _sup_over_marginals_k2(n: int):
     import sympy
 
     P = sympy.symbols("P", real=True)
-    f = sympy.expand(P * (1 - P) ** n + (1 - P) * P ** n)
-    points = [r for r in sympy.real_roots(sympy.Poly(sympy.diff(f, P), P)) if 0 <= r <= 1] + [sympy.Integer(0), sympy.Integer(1)]
+    f = sympy.expand(P * (1 - P) ** n + (1 - P) * P**n)
+    points = [r for r in sympy.real_roots(sympy.Poly(sympy.diff(f, P), P)) if 0 <= r <= 1] + [
+        sympy.Integer(0),
+        sympy.Integer(1),
+    ]
     values = [(sympy.nsimplify(f.subs(P, r)) if r.is_Rational else f.subs(P, r)) for r in points]
     best = max(values, key=lambda v: float(sympy.N(v, 30)))
     return best, float(sympy.N(best, 30))
@@ -254,8 +282,13 @@ def _sup_over_marginals(K: int, n: int, rng: np.random.Generator, starts: int = 
     best = 0.0
     cons = ({"type": "eq", "fun": lambda q: q.sum() - 1.0},)
     for _ in range(starts):
-        res = minimize(lambda q: -np.sum(q * (1 - q) ** n), rng.dirichlet(np.ones(K)), method="SLSQP",
-                       bounds=[(0.0, 1.0)] * K, constraints=cons)
+        res = minimize(
+            lambda q: -np.sum(q * (1 - q) ** n),
+            rng.dirichlet(np.ones(K)),
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * K,
+            constraints=cons,
+        )
         best = max(best, -float(res.fun))
     return best
 
@@ -294,13 +327,20 @@ def check_p2(ctx: CheckContext) -> Outcome:
         worlds += 1
         for n in range(1, n_max + 1):
             formula = Fraction(K - 1, K) ** n
-            W = max(expected_over_samples(lambda S, y=t[labels], k=k, c=c: worst(S, y, k, c), pf, n, method="exact").value
-                    for (t, k), c in zip(tasks, caches))
+            W = max(
+                expected_over_samples(lambda S, y=t[labels], k=k, c=c: worst(S, y, k, c), pf, n, method="exact").value
+                for (t, k), c in zip(tasks, caches)
+            )
             lib = expected_missing_mass(classes, n, pf, method="exact").value
             row = {"K": K, "n": n, "classes": labels.tolist(), "formula": str(formula), "W_n": W, "library_E_mm": lib}
             if n <= 3 and len(labels) <= 6:
-                exact = sum((np.prod([p[x] for x in seq]) * _loop_missing_mass(labels, seq, p)
-                             for seq in itertools.product(range(len(labels)), repeat=n)), Fraction(0))
+                exact = sum(
+                    (
+                        np.prod([p[x] for x in seq]) * _loop_missing_mass(labels, seq, p)
+                        for seq in itertools.product(range(len(labels)), repeat=n)
+                    ),
+                    Fraction(0),
+                )
                 row["enumerated_exact"] = str(exact)
                 if exact != formula:
                     bad.append(row)
@@ -322,14 +362,19 @@ def check_p2(ctx: CheckContext) -> Outcome:
     sup_rows = []
     for n in range(1, ctx.pick(6, 9)):
         exact, value = _sup_over_marginals_k2(n)
-        sup_rows.append({"K": 2, "n": n, "sup_over_marginals": str(exact), "value": value,
-                         "formula": float(Fraction(1, 2) ** n)})
+        sup_rows.append(
+            {"K": 2, "n": n, "sup_over_marginals": str(exact), "value": value, "formula": float(Fraction(1, 2) ** n)}
+        )
     for K in (3, 4):
         for n in ctx.pick((1, 4, 8, 12), (1, 2, 4, 6, 8, 10, 12, 16)):
-            sup_rows.append({"K": K, "n": n, "value": _sup_over_marginals(K, n, rng), "formula": float(Fraction(K - 1, K) ** n)})
+            sup_rows.append(
+                {"K": K, "n": n, "value": _sup_over_marginals(K, n, rng), "formula": float(Fraction(K - 1, K) ** n)}
+            )
     for r in sup_rows:
         r["exceeds"] = r["value"] > r["formula"] + 1e-7  # numeric optimum: 1e-7 above the formula counts
-        if r["value"] < r["formula"] - 1e-7 or (r["n"] == 1 and r["exceeds"]):  # uniform is feasible; n = 1: 1 - sum P^2
+        if r["value"] < r["formula"] - 1e-7 or (
+            r["n"] == 1 and r["exceeds"]
+        ):  # uniform is feasible; n = 1: 1 - sum P^2
             bad.append({"sup_over_marginals": r})
     first = {K: next((r["n"] for r in sup_rows if r["K"] == K and r["exceeds"]), None) for K in (2, 3, 4)}
     if None in first.values():
@@ -340,20 +385,42 @@ def check_p2(ctx: CheckContext) -> Outcome:
         f"W_n = (1-1/K)^n exactly on {worlds} equiprobable worlds (n=1..{n_max}); classes 1/3, 2/3: W_1..3 = "
         f"{', '.join(uneven['E_mm'][:3])} vs {', '.join(uneven['formula'][:3])}; a sup over marginals exceeds "
         f"(1-1/K)^n (first n tried): " + ", ".join(larger),
-        {"worlds": worlds, "n_max": n_max, "assumption": "equiprobable classes and a marginal p(X) that no task changes",
-         "uneven_classes": uneven, "sup_over_marginals": sup_rows, "first_n_where_sup_exceeds": first,
-         "violations": bad[:3]},
+        {
+            "worlds": worlds,
+            "n_max": n_max,
+            "assumption": "equiprobable classes and a marginal p(X) that no task changes",
+            "uneven_classes": uneven,
+            "sup_over_marginals": sup_rows,
+            "first_n_where_sup_exceeds": first,
+            "violations": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
 
-register("T3", "For population-ideal phi (LIN, UNI): sup_{f in ERM(D)} R_t(f) >= missing mass of unseen classes, "
-         "with equality when phi is invariant; a non-invariant ideal encoder can be strictly worse.",
-         "derived", group="theory", check=check_t3)
-register("T4", "Label-preserving coarsening never increases missing mass (for every sample), hence W_n of ideal "
-         "encoders; merging differently-labelled classes makes some tasks non-invariant.",
-         "derived", group="theory", check=check_t4)
-register("P2", "Sample efficiency of ideal encoders: W_n(phi*) = (1 - 1/K)^n, when the K classes are equiprobable and "
-         "the sup over tasks keeps the marginal p(X); with uneven classes W_n = sum_m P_m (1-P_m)^n, and a sup that "
-         "lets a task change p_t(X) exceeds (1 - 1/K)^n once n is large.", "paper", group="theory", check=check_p2,
-         paper_value="Prop. 2: W_n(phi*) = (1 - 1/|X/~|)^n")
+register(
+    "T3",
+    "For population-ideal phi (LIN, UNI): sup_{f in ERM(D)} R_t(f) >= missing mass of unseen classes, "
+    "with equality when phi is invariant; a non-invariant ideal encoder can be strictly worse.",
+    "derived",
+    group="theory",
+    check=check_t3,
+)
+register(
+    "T4",
+    "Label-preserving coarsening never increases missing mass (for every sample), hence W_n of ideal "
+    "encoders; merging differently-labelled classes makes some tasks non-invariant.",
+    "derived",
+    group="theory",
+    check=check_t4,
+)
+register(
+    "P2",
+    "Sample efficiency of ideal encoders: W_n(phi*) = (1 - 1/K)^n, when the K classes are equiprobable and "
+    "the sup over tasks keeps the marginal p(X); with uneven classes W_n = sum_m P_m (1-P_m)^n, and a sup that "
+    "lets a task change p_t(X) exceeds (1 - 1/K)^n once n is large.",
+    "paper",
+    group="theory",
+    check=check_p2,
+    paper_value="Prop. 2: W_n(phi*) = (1 - 1/|X/~|)^n",
+)

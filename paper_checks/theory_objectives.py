@@ -39,6 +39,7 @@ def _t6_world(rng: np.random.Generator, K: int, views: int, n_codes: int, couple
     ``coupled`` the views are not independent given M (A' = A with probability 1/2), which breaks
     the hypothesis; used as a negative control.
     """
+
     def rational_simplex(size):
         w = rng.integers(1, 7, size=size)
         return [Fraction(int(v), int(w.sum())) for v in w]
@@ -117,8 +118,12 @@ def check_t6(ctx: CheckContext) -> Outcome:
         "pass" if not bad else "fail",
         f"exact on {n_points} (a',z) cells; constant offset over {len(offsets)} encoders; "
         f"control gap {min(abs(g) for g in gaps):.3g}..{max(abs(g) for g in gaps):.3g}",
-        {"cells": n_points, "encoders_enumerated": len(offsets), "negative_control_gaps": [round(g, 6) for g in gaps],
-         "violations": bad[:3]},
+        {
+            "cells": n_points,
+            "encoders_enumerated": len(offsets),
+            "negative_control_gaps": [round(g, 6) for g in gaps],
+            "violations": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -130,6 +135,7 @@ def dissl_definition(t: list[np.ndarray], s: list[np.ndarray], lam: float, beta:
     """L = E CE(t_v, s_v') - lam E_v H(pbar_v) + beta E CE(t_v, t_v') over ordered pairs v != v',
     rows averaged; pbar_v is view v's batch mean of t (the authors' code averages H over views).
     t, s: lists of (B, C) probability arrays."""
+
     def ce(a, b):
         return float(np.mean(-(a * np.log(b)).sum(axis=1)))
 
@@ -142,14 +148,19 @@ def dissl_definition(t: list[np.ndarray], s: list[np.ndarray], lam: float, beta:
 
 def dissl_identity_rhs(t, s, lam, beta) -> float:
     """T7.1's right side: E KL(t_v||s_v') + beta E KL(t_v||t_v') + (1+beta) E H(t_v) - lam H(pbar)."""
+
     def kl(a, b):
         return float(np.mean((a * (np.log(a) - np.log(b))).sum(axis=1)))
 
     pairs = [(v, w) for v in range(len(t)) for w in range(len(t)) if v != w]
     ent = np.mean([float(np.mean(-(tv * np.log(tv)).sum(axis=1))) for tv in t])
     marginal = np.mean([-(tv.mean(0) * np.log(tv.mean(0))).sum() for tv in t])
-    return float(np.mean([kl(t[v], s[w]) for v, w in pairs]) + beta * np.mean([kl(t[v], t[w]) for v, w in pairs])
-                 + (1 + beta) * ent - lam * marginal)
+    return float(
+        np.mean([kl(t[v], s[w]) for v, w in pairs])
+        + beta * np.mean([kl(t[v], t[w]) for v, w in pairs])
+        + (1 + beta) * ent
+        - lam * marginal
+    )
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -175,9 +186,17 @@ def _sympy_dissl_identity() -> bool:
     def H(x):
         return -sum(xi * sp.log(xi) for xi in x)
 
-    lhs = (ce(t[0], s[1]) + ce(t[1], s[0])) / 2 - lam * (H(t[0]) + H(t[1])) / 2 + beta * (ce(t[0], t[1]) + ce(t[1], t[0])) / 2
-    rhs = ((kl(t[0], s[1]) + kl(t[1], s[0])) / 2 + beta * (kl(t[0], t[1]) + kl(t[1], t[0])) / 2
-           + (1 + beta) * (H(t[0]) + H(t[1])) / 2 - lam * (H(t[0]) + H(t[1])) / 2)
+    lhs = (
+        (ce(t[0], s[1]) + ce(t[1], s[0])) / 2
+        - lam * (H(t[0]) + H(t[1])) / 2
+        + beta * (ce(t[0], t[1]) + ce(t[1], t[0])) / 2
+    )
+    rhs = (
+        (kl(t[0], s[1]) + kl(t[1], s[0])) / 2
+        + beta * (kl(t[0], t[1]) + kl(t[1], t[0])) / 2
+        + (1 + beta) * (H(t[0]) + H(t[1])) / 2
+        - lam * (H(t[0]) + H(t[1])) / 2
+    )
     return sp.simplify(sp.expand(sp.expand_log(lhs - rhs, force=True))) == 0
 
 
@@ -201,22 +220,37 @@ def check_t7_1(ctx: CheckContext) -> Outcome:
         t = [_softmax(x / tau_t) for x in T]
         s = [_softmax(x / tau_s) for x in S]
         lhs, rhs = dissl_definition(t, s, lam, beta), dissl_identity_rhs(t, s, lam, beta)
-        loss_fn = DISSLLoss(lambda_maximality=lam, beta_det_inv=beta, teacher_temperature=tau_t,
-                            student_temperature=tau_s, distributed=False)
-        lib, _ = loss_fn([torch.tensor(x, dtype=torch.float32) for x in S], [torch.tensor(x, dtype=torch.float32) for x in T])
+        loss_fn = DISSLLoss(
+            lambda_maximality=lam,
+            beta_det_inv=beta,
+            teacher_temperature=tau_t,
+            student_temperature=tau_s,
+            distributed=False,
+        )
+        lib, _ = loss_fn(
+            [torch.tensor(x, dtype=torch.float32) for x in S], [torch.tensor(x, dtype=torch.float32) for x in T]
+        )
         worst_identity = max(worst_identity, abs(lhs - rhs))
         worst_library = max(worst_library, abs(float(lib) - lhs) / (1 + abs(lhs)))
         if abs(lhs - rhs) > 1e-9 or abs(float(lib) - lhs) > 1e-4 * (1 + abs(lhs)):
-            bad.append({"case": i, "views": V, "batch": B, "C": C, "definition": lhs, "identity": rhs, "library": float(lib)})
+            bad.append(
+                {"case": i, "views": V, "batch": B, "C": C, "definition": lhs, "identity": rhs, "library": float(lib)}
+            )
     symbolic = _sympy_dissl_identity()
     if not symbolic:
         bad.append({"sympy": "identity does not simplify to 0"})
     return Outcome(
         "pass" if not bad else "fail",
-        f"max |def - identity| {worst_identity:.1e}; max rel |library " f"- def| {worst_library:.1e}; sympy exact: {symbolic}",
-        {"cases": ctx.pick(30, 300), "max_identity_error": worst_identity, "max_library_rel_error": worst_library,
-         "sympy_identity_exact": symbolic, "violations": bad[:3],
-         "convention": "pbar per teacher view, H averaged over views (as the authors' code and DISSLLoss)"},
+        f"max |def - identity| {worst_identity:.1e}; max rel |library "
+        f"- def| {worst_library:.1e}; sympy exact: {symbolic}",
+        {
+            "cases": ctx.pick(30, 300),
+            "max_identity_error": worst_identity,
+            "max_library_rel_error": worst_library,
+            "sympy_identity_exact": symbolic,
+            "violations": bad[:3],
+            "convention": "pbar per teacher view, H averaged over views (as the authors' code and DISSLLoss)",
+        },
         seeds=[ctx.seed],
     )
 
@@ -236,13 +270,17 @@ def _objective_and_grad(theta: np.ndarray, K: int, C: int, lam: float, beta: flo
     T = _softmax(theta.reshape(K, C))
     logT = np.log(np.clip(T, 1e-300, None))
     pbar = T.mean(0)
-    value = (1 + beta) * float(-(T * logT).sum(1).mean()) + lam * float((pbar * np.log(np.clip(pbar, 1e-300, None))).sum())
+    value = (1 + beta) * float(-(T * logT).sum(1).mean()) + lam * float(
+        (pbar * np.log(np.clip(pbar, 1e-300, None))).sum()
+    )
     g = (-(1 + beta) * (logT + 1) + lam * (np.log(np.clip(pbar, 1e-300, None)) + 1)[None, :]) / K  # dL/dT
     grad = T * (g - (g * T).sum(1, keepdims=True))
     return value, grad.ravel()
 
 
-def brute_force_teacher_minimum(K: int, C: int, lam: float, beta: float, restarts: int, rng) -> tuple[float, np.ndarray, dict]:
+def brute_force_teacher_minimum(
+    K: int, C: int, lam: float, beta: float, restarts: int, rng
+) -> tuple[float, np.ndarray, dict]:
     """min over invariant teachers of `_teacher_objective`: exhaustive over teachers uniform on a
     nonempty subset of codes per class (deterministic teachers included), when there are at most
     2e5 of them, then multi-start L-BFGS (random logits of random scale). Returns (value, teacher,
@@ -264,8 +302,14 @@ def brute_force_teacher_minimum(K: int, C: int, lam: float, beta: float, restart
                 best_val, best_T = v, T
     for _ in range(restarts):
         theta0 = rng.normal(size=K * C) * rng.choice([0.3, 1.0, 3.0, 10.0])
-        res = minimize(_objective_and_grad, theta0, args=(K, C, lam, beta), jac=True, method="L-BFGS-B",
-                       options={"maxiter": 2000, "gtol": 1e-12, "ftol": 1e-15})
+        res = minimize(
+            _objective_and_grad,
+            theta0,
+            args=(K, C, lam, beta),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 2000, "gtol": 1e-12, "ftol": 1e-15},
+        )
         T = _softmax(res.x.reshape(K, C))
         v = _teacher_objective(T, lam, beta)
         if v < best_val:
@@ -293,8 +337,9 @@ def _t72_minima(ctx: CheckContext) -> dict:
     key = (ctx.seed, ctx.scale)
     if key not in _T72_CACHE:
         rng = ctx.rng("T7.2")
-        _T72_CACHE[key] = {(K, C): brute_force_teacher_minimum(K, C, LAMBDA, BETA, ctx.pick(12, 80), rng)
-                           for K, C in _T72_GRID}
+        _T72_CACHE[key] = {
+            (K, C): brute_force_teacher_minimum(K, C, LAMBDA, BETA, ctx.pick(12, 80), rng) for K, C in _T72_GRID
+        }
     return _T72_CACHE[key]
 
 
@@ -322,9 +367,15 @@ def _sympy_closed_forms() -> dict:
     quarter = sp.Rational(1, 4)
     collapsed = objective([[quarter] * 4, [quarter] * 4])
     checks = {
-        "spread_K2_C4": sp.simplify(sp.expand_log(spread - (-(lam - 1 - beta) * sp.log(4) - (1 + beta) * sp.log(2)), force=True)) == 0,
+        "spread_K2_C4": sp.simplify(
+            sp.expand_log(spread - (-(lam - 1 - beta) * sp.log(4) - (1 + beta) * sp.log(2)), force=True)
+        )
+        == 0,
         "split_K4_C2": sp.simplify(sp.expand_log(split - (-lam * sp.log(2)), force=True)) == 0,
-        "collapsed_gap_is_(1+beta)logK": sp.simplify(sp.expand_log(collapsed - spread - (1 + beta) * sp.log(2), force=True)) == 0,
+        "collapsed_gap_is_(1+beta)logK": sp.simplify(
+            sp.expand_log(collapsed - spread - (1 + beta) * sp.log(2), force=True)
+        )
+        == 0,
     }
     return checks
 
@@ -338,31 +389,54 @@ def _t72_check(ctx: CheckContext, regime: str, divisible_only: bool = False) -> 
         if regime not in forms or (divisible_only and K % C):
             continue
         target = forms[regime]
-        row = {"K": K, "C": C, "closed_form": round(target, 6), "brute_force_min": round(found, 6),
-               "gap": round(found - target, 6)}
+        row = {
+            "K": K,
+            "C": C,
+            "closed_form": round(target, 6),
+            "brute_force_min": round(found, 6),
+            "gap": round(found - target, 6),
+        }
         rows.append(row)
         if abs(found - target) > tol:
-            bad.append({**row, "best_teacher_found": np.round(T, 4).tolist(),
-                        "reason": "brute force beats the closed form" if found < target else
-                        "the closed form is not attained: no teacher found reaches it"})
+            bad.append(
+                {
+                    **row,
+                    "best_teacher_found": np.round(T, 4).tolist(),
+                    "reason": "brute force beats the closed form"
+                    if found < target
+                    else "the closed form is not attained: no teacher found reaches it",
+                }
+            )
     symbolic = _sympy_closed_forms()
     key = "split_K4_C2" if regime == "C<=K" else "spread_K2_C4"
     if not symbolic[key]:
         bad.append({"sympy": key})
     divisible = [r for r in rows if max(r["K"], r["C"]) % min(r["K"], r["C"]) == 0]
     failing = [r for r in rows if abs(r["gap"]) > tol]
-    measured = "; ".join(f"K={r['K']},C={r['C']}: {r['brute_force_min']:.4f} vs {r['closed_form']:.4f}"
-                         for r in (failing or rows))
+    measured = "; ".join(
+        f"K={r['K']},C={r['C']}: {r['brute_force_min']:.4f} vs {r['closed_form']:.4f}" for r in (failing or rows)
+    )
     if failing:
-        measured = (f"counterexample(s) {measured} (min found vs closed form); "
-                    f"{len(rows) - len(failing)}/{len(rows)} cases match")
-    return Outcome("pass" if not bad else "fail", measured,
-                   {"lambda": LAMBDA, "beta": BETA, "cases": rows, "counterexamples": bad,
-                    "holds_on_every_case_where_the_smaller_of_K_C_divides_the_larger":
-                        all(abs(r["gap"]) <= tol for r in divisible),
-                    "sympy_exact_at_claimed_optimizer": symbolic[key],
-                    "search": "all subset-uniform teachers (when <= 2e5) + multi-start L-BFGS"},
-                   seeds=[ctx.seed])
+        measured = (
+            f"counterexample(s) {measured} (min found vs closed form); "
+            f"{len(rows) - len(failing)}/{len(rows)} cases match"
+        )
+    return Outcome(
+        "pass" if not bad else "fail",
+        measured,
+        {
+            "lambda": LAMBDA,
+            "beta": BETA,
+            "cases": rows,
+            "counterexamples": bad,
+            "holds_on_every_case_where_the_smaller_of_K_C_divides_the_larger": all(
+                abs(r["gap"]) <= tol for r in divisible
+            ),
+            "sympy_exact_at_claimed_optimizer": symbolic[key],
+            "search": "all subset-uniform teachers (when <= 2e5) + multi-start L-BFGS",
+        },
+        seeds=[ctx.seed],
+    )
 
 
 def check_t7_2a(ctx: CheckContext) -> Outcome:
@@ -396,9 +470,12 @@ def check_t7_2c(ctx: CheckContext) -> Outcome:
     if not symbolic:
         bad.append({"sympy": "collapsed gap"})
     worst = min(r["best_collapsed"] - r["best_overall"] for r in rows)
-    return Outcome("pass" if not bad else "fail", f"collapsed teacher worse by >= {worst:.4f} on all {len(rows)} (K, C)",
-                   {"lambda": LAMBDA, "beta": BETA, "cases": rows, "counterexamples": bad,
-                    "sympy_gap_exact": symbolic}, seeds=[ctx.seed])
+    return Outcome(
+        "pass" if not bad else "fail",
+        f"collapsed teacher worse by >= {worst:.4f} on all {len(rows)} (K, C)",
+        {"lambda": LAMBDA, "beta": BETA, "cases": rows, "counterexamples": bad, "sympy_gap_exact": symbolic},
+        seeds=[ctx.seed],
+    )
 
 
 # --------------------------------------------------------------------------- T8
@@ -431,7 +508,11 @@ def check_t8(ctx: CheckContext) -> Outcome:
     n_argmax, argmax_bad = 0, 0
     for _ in range(ctx.pick(200, 5000)):
         d, p, J = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(2, 20))
-        W, z, V = rng.normal(size=(p, d)), rng.normal(size=d), rng.normal(size=(J, p)) * rng.uniform(0.1, 10, size=(J, 1))
+        W, z, V = (
+            rng.normal(size=(p, d)),
+            rng.normal(size=d),
+            rng.normal(size=(J, p)) * rng.uniform(0.1, 10, size=(J, 1)),
+        )
         wz = W @ z
         if np.linalg.norm(wz) == 0:
             continue
@@ -444,7 +525,8 @@ def check_t8(ctx: CheckContext) -> Outcome:
         S, T = rng.normal(size=(2 * B, D)), rng.normal(size=(2 * B, D))
         ours = cissl_rows(S, T, tau)
         lib, _ = CISSLLoss(temperature=tau, distributed=False, reduction="none")(
-            *(torch.tensor(x, dtype=torch.float32) for x in (S[:B], S[B:], T[:B], T[B:])))
+            *(torch.tensor(x, dtype=torch.float32) for x in (S[:B], S[B:], T[:B], T[B:]))
+        )
         lib = lib.double().numpy()
         min_excess = min(min_excess, float((ours - math.log(2)).min()))
         min_excess_lib = min(min_excess_lib, float((lib - math.log(2)).min()))
@@ -468,9 +550,15 @@ def check_t8(ctx: CheckContext) -> Outcome:
         "pass" if not bad else "fail",
         f"argmax equal on {n_argmax - argmax_bad}/{n_argmax}; min row excess over log 2 = {min_excess:.2e}; "
         f"row loss at tau=0.02: log2 + {approach[-1]['row_loss'] - math.log(2):.1e}",
-        {"argmax_cases": n_argmax, "argmax_mismatches": argmax_bad, "min_row_excess_over_log2": min_excess,
-         "min_row_excess_over_log2_library_float32": min_excess_lib,
-         "max_library_rel_error": max_lib_err, "construction": approach, "violations": bad[:3]},
+        {
+            "argmax_cases": n_argmax,
+            "argmax_mismatches": argmax_bad,
+            "min_row_excess_over_log2": min_excess,
+            "min_row_excess_over_log2_library_float32": min_excess_lib,
+            "max_library_rel_error": max_lib_err,
+            "construction": approach,
+            "violations": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -524,20 +612,40 @@ def check_t9(ctx: CheckContext) -> Outcome:
 
                 lib_ideal = float(lib_fn(as_t(out_ideal), as_t(out_ideal))[0])
                 lib_ours = float(lib_fn(as_t(out_line), as_t(out_line))[0])
-                rows.append({"K": K, "head_outputs": name, "tau": tau, "loss_d1_relu_head": ours,
-                             "loss_lin_ideal_linear_head": ideal, "library_d1": lib_ours,
-                             "library_lin_ideal": lib_ideal, "d1_not_lin_ideal": not_lin_ideal})
-                if (ours > ideal + 1e-9 * (1 + ideal) or abs(lib_ours - ours) > 1e-4 * (1 + ours)
-                        or abs(lib_ideal - ideal) > 1e-4 * (1 + ideal) or not not_lin_ideal):
+                rows.append(
+                    {
+                        "K": K,
+                        "head_outputs": name,
+                        "tau": tau,
+                        "loss_d1_relu_head": ours,
+                        "loss_lin_ideal_linear_head": ideal,
+                        "library_d1": lib_ours,
+                        "library_lin_ideal": lib_ideal,
+                        "d1_not_lin_ideal": not_lin_ideal,
+                    }
+                )
+                if (
+                    ours > ideal + 1e-9 * (1 + ideal)
+                    or abs(lib_ours - ours) > 1e-4 * (1 + ours)
+                    or abs(lib_ideal - ideal) > 1e-4 * (1 + ideal)
+                    or not not_lin_ideal
+                ):
                     bad.append(rows[-1])
     shown = [r for r in rows if r["head_outputs"] == "simplex" and r["tau"] == 0.5]
     return Outcome(
         "pass" if not bad else "fail",
-        "simplex head, tau 0.5: " + "; ".join(
-            f"K={r['K']}: {r['loss_d1_relu_head']:.4f} (d=1) vs {r['loss_lin_ideal_linear_head']:.4f}" for r in shown[:4]),
-        {"cases": len(rows), "sample": shown, "counterexamples": bad[:3],
-         "note": "the SimCLR loss sees only head outputs; the ReLU head of T2 reaches any outputs from distinct "
-                 "scalar codes, so the infimum over MLP heads is the same for both encoders"},
+        "simplex head, tau 0.5: "
+        + "; ".join(
+            f"K={r['K']}: {r['loss_d1_relu_head']:.4f} (d=1) vs {r['loss_lin_ideal_linear_head']:.4f}"
+            for r in shown[:4]
+        ),
+        {
+            "cases": len(rows),
+            "sample": shown,
+            "counterexamples": bad[:3],
+            "note": "the SimCLR loss sees only head outputs; the ReLU head of T2 reaches any outputs from distinct "
+            "scalar codes, so the infimum over MLP heads is the same for both encoders",
+        },
         seeds=[ctx.seed],
     )
 
@@ -590,7 +698,7 @@ def _minimise_ideal_loss(K: int, d: int, per_class: int, rng: np.random.Generato
     n = len(labels)
 
     def f(x):
-        loss, gz, gw = ideal_log_loss(x[: n * d].reshape(n, d), x[n * d:].reshape(K, d), labels)
+        loss, gz, gw = ideal_log_loss(x[: n * d].reshape(n, d), x[n * d :].reshape(K, d), labels)
         return loss, np.r_[gz.ravel(), gw.ravel()]
 
     if d == 1:  # unit vectors in R^1 are +-1: no gradient moves a sign, so enumerate every sign pattern
@@ -600,8 +708,13 @@ def _minimise_ideal_loss(K: int, d: int, per_class: int, rng: np.random.Generato
         return float(min(finals)), x[:n, None], labels, finals
     best, finals = None, []
     for _ in range(starts):
-        res = minimize(f, rng.normal(size=(n + K) * d), jac=True, method="L-BFGS-B",
-                       options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15})
+        res = minimize(
+            f,
+            rng.normal(size=(n + K) * d),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15},
+        )
         finals.append(float(res.fun))
         if best is None or res.fun < best.fun:
             best = res
@@ -622,8 +735,10 @@ def check_p3(ctx: CheckContext) -> Outcome:
 
     rng = ctx.rng("P3")
     starts = ctx.pick(4, 10)
-    cases = ctx.pick([(2, 1), (3, 2), (3, 3), (4, 3), (3, 1), (4, 2)],
-                     [(2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4), (6, 5), (3, 1), (4, 1), (4, 2), (5, 3), (6, 3)])
+    cases = ctx.pick(
+        [(2, 1), (3, 2), (3, 3), (4, 3), (3, 1), (4, 2)],
+        [(2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4), (6, 5), (3, 1), (4, 1), (4, 2), (5, 3), (6, 3)],
+    )
     rows, bad = [], []
     for K, d in cases:
         from_gram, closed = simplex_log_loss(K)
@@ -634,16 +749,30 @@ def check_p3(ctx: CheckContext) -> Outcome:
         spread = float(max(np.linalg.norm(z[labels == m] - codes[m], axis=1).max() for m in range(K)))
         dists = np.array([np.linalg.norm(codes[a] - codes[b]) for a, b in itertools.combinations(range(K), 2)])
         ideal = bool(is_ideal(z, labels, probe="linear", tol=1e-5).ok)
-        row = {"K": K, "d": d, "min_found": loss, "closed_form_simplex": target, "gap": loss - target,
-               "sympy_value_at_simplex_exact": exact, "within_class_spread": spread,
-               "pairwise_distances": [float(dists.min()), float(dists.max())],
-               "simplex_distance": math.sqrt(2 * K / (K - 1)), "centroid_norm": float(np.linalg.norm(codes.mean(axis=0))),
-               "is_ideal_linear": ideal, "worst_start": max(finals)}
+        row = {
+            "K": K,
+            "d": d,
+            "min_found": loss,
+            "closed_form_simplex": target,
+            "gap": loss - target,
+            "sympy_value_at_simplex_exact": exact,
+            "within_class_spread": spread,
+            "pairwise_distances": [float(dists.min()), float(dists.max())],
+            "simplex_distance": math.sqrt(2 * K / (K - 1)),
+            "centroid_norm": float(np.linalg.norm(codes.mean(axis=0))),
+            "is_ideal_linear": ideal,
+            "worst_start": max(finals),
+        }
         rows.append(row)
         below = min(finals) < target - 1e-7  # the simplex value is a lower bound of every start
         if d >= K - 1:
-            simplex = (abs(loss - target) < 1e-6 and spread < 1e-4 and np.ptp(dists) < 1e-4
-                       and abs(dists.mean() - row["simplex_distance"]) < 1e-4 and row["centroid_norm"] < 1e-4)
+            simplex = (
+                abs(loss - target) < 1e-6
+                and spread < 1e-4
+                and np.ptp(dists) < 1e-4
+                and abs(dists.mean() - row["simplex_distance"]) < 1e-4
+                and row["centroid_norm"] < 1e-4
+            )
             if not (exact and simplex and ideal) or below:
                 bad.append(row)
         elif not (loss > target + 1e-3 and not ideal) or not exact:
@@ -651,33 +780,89 @@ def check_p3(ctx: CheckContext) -> Outcome:
     short = [r for r in rows if r["d"] < r["K"] - 1]
     return Outcome(
         "pass" if not bad else "fail",
-        "d >= K-1: regular simplex, min = log(1+(K-1)e^(-K/(K-1))), is_ideal on " +
-        f"{sum(r['d'] >= r['K'] - 1 for r in rows)}/{sum(r['d'] >= r['K'] - 1 for r in rows)} (K, d); d < K-1: " +
-        "; ".join(f"K={r['K']},d={r['d']}: {r['min_found']:.4f} > {r['closed_form_simplex']:.4f}" for r in short[:3]),
-        {"cases": rows, "starts": starts, "counterexamples": bad[:3],
-         "setting": "equiprobable classes, two points per class, " "unit-normalised codes and class weights, no temperature"},
+        "d >= K-1: regular simplex, min = log(1+(K-1)e^(-K/(K-1))), is_ideal on "
+        + f"{sum(r['d'] >= r['K'] - 1 for r in rows)}/{sum(r['d'] >= r['K'] - 1 for r in rows)} (K, d); d < K-1: "
+        + "; ".join(f"K={r['K']},d={r['d']}: {r['min_found']:.4f} > {r['closed_form_simplex']:.4f}" for r in short[:3]),
+        {
+            "cases": rows,
+            "starts": starts,
+            "counterexamples": bad[:3],
+            "setting": "equiprobable classes, two points per class, "
+            "unit-normalised codes and class weights, no temperature",
+        },
         seeds=[ctx.seed],
     )
 
 
-register("T6", "If A, A' are independent given M and M(A)=M(A')=M(X): H[A'|Z] = H[A'|M] + H[M|Z]; predicting "
-         "another view has the same minimizers as predicting M.", "derived", group="theory", check=check_t6)
-register("T7.1", "DISSL identity: L = E KL(t_v||s_v') + beta E KL(t_v||t_v') + (1+beta) E H(t_v) - lambda H(pbar).",
-         "derived", group="theory", check=check_t7_1)
-register("T7.2a", "DISSL optimum, C <= K (invariant teacher, matched student, equal class masses, lambda > 1+beta): "
-         "min = -lambda log C.", "derived", group="theory", check=check_t7_2a)
-register("T7.2b", "DISSL optimum, C >= K, K | C: min = -(lambda-1-beta) log C - (1+beta) log K (each class spread "
-         "over its own C/K codes).", "derived", group="theory", check=check_t7_2b)
-register("T7.2c", "A collapsed (constant) DISSL teacher is never optimal when K >= 2.", "derived", group="theory",
-         check=check_t7_2c)
-register("T7.2d", "DISSL optimum, C <= K and C | K (T7.2a corrected as its counterexamples call for: the C codes can "
-         "split the classes into C equal-mass groups): min = -lambda log C.", "derived", group="theory",
-         check=check_t7_2a_divisible)
-register("T8", "CISSL's inner classifier is linear: argmax_j <normalize(Wz), v_j> = argmax_j <Wz, v_j>; each row of "
-         "the CISSL loss is >= log 2, its minimum.", "code", group="theory", check=check_t8)
-register("T9", "SimCLR's inner probe is not linear: an encoder with d < K-1 (not LIN-ideal) reaches the SimCLR loss "
-         "of a LIN-ideal encoder through its MLP head.", "paper", group="theory", check=check_t9)
-register("P3", "Minimisers of the ideal ISSL log-loss (unit-norm codes and class weights, equiprobable classes) with "
-         "d >= K-1 are sample optimal: their class codes form a regular simplex, min = log(1+(K-1)e^(-K/(K-1))); with "
-         "d < K-1 the minimum is higher and the minimisers are not ideal.", "paper", group="theory", check=check_p3,
-         paper_value="Prop. 3: unit-norm minimisers of L_I with d >= |X/~|-1 are sample optimal")
+register(
+    "T6",
+    "If A, A' are independent given M and M(A)=M(A')=M(X): H[A'|Z] = H[A'|M] + H[M|Z]; predicting "
+    "another view has the same minimizers as predicting M.",
+    "derived",
+    group="theory",
+    check=check_t6,
+)
+register(
+    "T7.1",
+    "DISSL identity: L = E KL(t_v||s_v') + beta E KL(t_v||t_v') + (1+beta) E H(t_v) - lambda H(pbar).",
+    "derived",
+    group="theory",
+    check=check_t7_1,
+)
+register(
+    "T7.2a",
+    "DISSL optimum, C <= K (invariant teacher, matched student, equal class masses, lambda > 1+beta): "
+    "min = -lambda log C.",
+    "derived",
+    group="theory",
+    check=check_t7_2a,
+)
+register(
+    "T7.2b",
+    "DISSL optimum, C >= K, K | C: min = -(lambda-1-beta) log C - (1+beta) log K (each class spread "
+    "over its own C/K codes).",
+    "derived",
+    group="theory",
+    check=check_t7_2b,
+)
+register(
+    "T7.2c",
+    "A collapsed (constant) DISSL teacher is never optimal when K >= 2.",
+    "derived",
+    group="theory",
+    check=check_t7_2c,
+)
+register(
+    "T7.2d",
+    "DISSL optimum, C <= K and C | K (T7.2a corrected as its counterexamples call for: the C codes can "
+    "split the classes into C equal-mass groups): min = -lambda log C.",
+    "derived",
+    group="theory",
+    check=check_t7_2a_divisible,
+)
+register(
+    "T8",
+    "CISSL's inner classifier is linear: argmax_j <normalize(Wz), v_j> = argmax_j <Wz, v_j>; each row of "
+    "the CISSL loss is >= log 2, its minimum.",
+    "code",
+    group="theory",
+    check=check_t8,
+)
+register(
+    "T9",
+    "SimCLR's inner probe is not linear: an encoder with d < K-1 (not LIN-ideal) reaches the SimCLR loss "
+    "of a LIN-ideal encoder through its MLP head.",
+    "paper",
+    group="theory",
+    check=check_t9,
+)
+register(
+    "P3",
+    "Minimisers of the ideal ISSL log-loss (unit-norm codes and class weights, equiprobable classes) with "
+    "d >= K-1 are sample optimal: their class codes form a regular simplex, min = log(1+(K-1)e^(-K/(K-1))); with "
+    "d < K-1 the minimum is higher and the minimisers are not ideal.",
+    "paper",
+    group="theory",
+    check=check_p3,
+    paper_value="Prop. 3: unit-norm minimisers of L_I with d >= |X/~|-1 are sample optimal",
+)

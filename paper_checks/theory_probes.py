@@ -111,17 +111,30 @@ def check_t1_1(ctx: CheckContext) -> Outcome:
             all_realizable &= sep
             no_meeting &= not meet
             if sep == meet:
-                disagreements.append({"instance": i, "family": family, "codes": Z.round(4).tolist(),
-                                      "classes": labels.tolist(), "task": task.tolist(),
-                                      "separable": sep, "hulls_meet": meet})
+                disagreements.append(
+                    {
+                        "instance": i,
+                        "family": family,
+                        "codes": Z.round(4).tolist(),
+                        "classes": labels.tolist(),
+                        "task": task.tolist(),
+                        "separable": sep,
+                        "hulls_meet": meet,
+                    }
+                )
         n_inst_ideal += all_realizable
     ok = not disagreements
     return Outcome(
         "pass" if ok else "fail",
         f"{n_splits - len(disagreements)}/{n_splits} splits agree (LP vs hulls)",
-        {"instances": n_instances, "splits": n_splits, "splits_realizable": n_realizable,
-         "instances_with_every_binary_task_realizable": n_inst_ideal,
-         "disagreements": disagreements[:3], "n_disagreements": len(disagreements)},
+        {
+            "instances": n_instances,
+            "splits": n_splits,
+            "splits_realizable": n_realizable,
+            "instances_with_every_binary_task_realizable": n_inst_ideal,
+            "disagreements": disagreements[:3],
+            "n_disagreements": len(disagreements),
+        },
         seeds=[ctx.seed],
     )
 
@@ -166,14 +179,27 @@ def check_t1_2(ctx: CheckContext) -> Outcome:
         lib = _ideal_ok(Z, labels, "linear")
         rows.append((a, b, c, d < K - 1))
         if not (a == b == c == lib) or (d < K - 1 and c):
-            bad.append({"instance": i, "codes": C.tolist(), "a_every_task": a, "b_every_binary": b,
-                        "c_affinely_independent": c, "is_ideal_linear": lib})
+            bad.append(
+                {
+                    "instance": i,
+                    "codes": C.tolist(),
+                    "a_every_task": a,
+                    "b_every_binary": b,
+                    "c_affinely_independent": c,
+                    "is_ideal_linear": lib,
+                }
+            )
     n_ideal = sum(r[2] for r in rows)
     return Outcome(
         "pass" if not bad else "fail",
         f"(a)=(b)=(c)=is_ideal on {n - len(bad)}/{n} encoders ({n_ideal} ideal)",
-        {"encoders": n, "ideal": n_ideal, "not_ideal": n - n_ideal,
-         "dimension_deficient": sum(r[3] for r in rows), "counterexamples": bad[:3]},
+        {
+            "encoders": n,
+            "ideal": n_ideal,
+            "not_ideal": n - n_ideal,
+            "dimension_deficient": sum(r[3] for r in rows),
+            "counterexamples": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -182,8 +208,9 @@ def _exact_null_vector(C: np.ndarray) -> list[Fraction] | None:
     """A nonzero rational lambda with sum_m lambda_m c_m = 0 and sum_m lambda_m = 0, or None."""
     import sympy
 
-    M = sympy.Matrix([[sympy.Rational(Fraction(float(v))) for v in C[:, j]] for j in range(C.shape[1])]
-                     + [[1] * len(C)])
+    M = sympy.Matrix(
+        [[sympy.Rational(Fraction(float(v))) for v in C[:, j]] for j in range(C.shape[1])] + [[1] * len(C)]
+    )
     null = M.nullspace()
     if not null:
         return None
@@ -231,16 +258,31 @@ def check_t1_3(ctx: CheckContext) -> Outcome:
             sep = linearly_separable(Z, task[labels])
             # the library's own certificates
             split = radon_split(C)
-            lib_ok = split is not None and hulls_intersect(C, split.task.astype(bool)) \
+            lib_ok = (
+                split is not None
+                and hulls_intersect(C, split.task.astype(bool))
                 and not linearly_separable(Z, split.task[labels])
+            )
             verdict = is_ideal(Z, _classes(labels), probe="linear")
             cert = verdict.certificate
-            cert_ok = (not verdict.ok and cert is not None and cert.task is not None
-                       and not linearly_separable(Z, np.asarray(cert.task)[labels]))
+            cert_ok = (
+                not verdict.ok
+                and cert is not None
+                and cert.task is not None
+                and not linearly_separable(Z, np.asarray(cert.task)[labels])
+            )
             if point_pos != point_neg or sep or not lib_ok or not cert_ok:
-                bad.append({"instance": i, "codes": C.tolist(), "null_vector": [str(x) for x in lam],
-                            "common_point_exact": point_pos == point_neg, "task_separable": sep,
-                            "radon_split_certificate_valid": lib_ok, "is_ideal_certificate_valid": cert_ok})
+                bad.append(
+                    {
+                        "instance": i,
+                        "codes": C.tolist(),
+                        "null_vector": [str(x) for x in lam],
+                        "common_point_exact": point_pos == point_neg,
+                        "task_separable": sep,
+                        "radon_split_certificate_valid": lib_ok,
+                        "is_ideal_certificate_valid": cert_ok,
+                    }
+                )
         else:
             stats["independent"] += 1
             for _ in range(4):
@@ -252,8 +294,15 @@ def check_t1_3(ctx: CheckContext) -> Outcome:
                 lib = bool(np.array_equal(np.asarray(probe_predict(Wl, bl, Z)), task[labels]))
                 stats["tasks_probed"] += 1
                 if not (mine and lib):
-                    bad.append({"instance": i, "codes": C.tolist(), "task": task.tolist(),
-                                "pinv_probe_realizes": mine, "library_probe_realizes": lib})
+                    bad.append(
+                        {
+                            "instance": i,
+                            "codes": C.tolist(),
+                            "task": task.tolist(),
+                            "pinv_probe_realizes": mine,
+                            "library_probe_realizes": lib,
+                        }
+                    )
     return Outcome(
         "pass" if not bad else "fail",
         f"{stats['dependent']} failure and {stats['tasks_probed']} success certificates checked, {len(bad)} invalid",
@@ -286,8 +335,12 @@ def literal_conditions(Z: np.ndarray, labels: np.ndarray, W: np.ndarray, b: np.n
     K = int(labels.max()) + 1
     invariant = all(np.array_equal(Z[labels == m][0], z) for m in range(K) for z in Z[labels == m])
     span = exact_linear_span_dim(Z)
-    return {"i_M_argmax_predictable": _realizes(W, b, Z, labels, margin=1e-9), "ii_invariant": invariant,
-            "iii_span_dim": span, "iii_span_at_least_K_minus_1": span >= K - 1}
+    return {
+        "i_M_argmax_predictable": _realizes(W, b, Z, labels, margin=1e-9),
+        "ii_invariant": invariant,
+        "iii_span_dim": span,
+        "iii_span_at_least_K_minus_1": span >= K - 1,
+    }
 
 
 def _collinear_off_origin(rng: np.random.Generator) -> np.ndarray | None:
@@ -306,7 +359,7 @@ def _line_probe(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     positive affine change."""
     u = (C[2] - C[0]) / np.linalg.norm(C[2] - C[0])
     t = (C - C[0]) @ u
-    return 2 * t[:, None] * u[None, :], -(t ** 2) - 2 * t * (C[0] @ u)
+    return 2 * t[:, None] * u[None, :], -(t**2) - 2 * t * (C[0] @ u)
 
 
 def check_t1_4(ctx: CheckContext) -> Outcome:
@@ -338,11 +391,19 @@ def check_t1_4(ctx: CheckContext) -> Outcome:
         middle = linearly_separable(Z, np.array([0, 1, 0])[labels])
         shared_point = hulls_intersect(C, np.array([False, True, False]))
         lib_ideal = _ideal_ok(Z, labels, "linear")
-        row = {"codes": C.tolist(), **cond, "middle_vs_ends_separable": middle,
-               "middle_code_in_hull_of_ends": shared_point, "is_ideal_linear": lib_ideal}
+        row = {
+            "codes": C.tolist(),
+            **cond,
+            "middle_vs_ends_separable": middle,
+            "middle_code_in_hull_of_ends": shared_point,
+            "is_ideal_linear": lib_ideal,
+        }
         if i == 0:
-            fixed_evidence = {**row, "scores": "-2z+1, 0, 2z-3 (z = first coordinate)",
-                              "score_values_at_codes": (C[:, :1] @ W[:, :1].T + b).tolist()}
+            fixed_evidence = {
+                **row,
+                "scores": "-2z+1, 0, 2z-3 (z = first coordinate)",
+                "score_values_at_codes": (C[:, :1] @ W[:, :1].T + b).tolist(),
+            }
         literal_holds = cond["i_M_argmax_predictable"] and cond["ii_invariant"] and cond["iii_span_at_least_K_minus_1"]
         if not literal_holds or middle or not shared_point or lib_ideal:
             bad.append(row)
@@ -366,11 +427,18 @@ def check_t1_4(ctx: CheckContext) -> Outcome:
         f"literal Theorem 1 contradicted: (0,1),(1,1),(2,1) meet (i)-(iii) (span 2 = K-1, scores -2z+1, 0, 2z-3), "
         f"middle vs ends not separable; {len(cases) - 1} more off-origin collinear triples alike; "
         f"strong reading implies (i)-(iii) on {strong} encoders",
-        {"literal_reading": "not sufficient" if not bad else "the check failed: see counterexamples",
-         "fixed_case": fixed_evidence, "random_collinear_triples": len(cases) - 1,
-         "old_example": {"codes": old.tolist(), "iii_span_dim": old_span,
-                         "note": "spans 1 < K - 1 = 2: fails (iii), so it does not contradict the literal statement"},
-         "strong_reading_encoders": strong, "counterexamples": bad[:3]},
+        {
+            "literal_reading": "not sufficient" if not bad else "the check failed: see counterexamples",
+            "fixed_case": fixed_evidence,
+            "random_collinear_triples": len(cases) - 1,
+            "old_example": {
+                "codes": old.tolist(),
+                "iii_span_dim": old_span,
+                "note": "spans 1 < K - 1 = 2: fails (iii), so it does not contradict the literal statement",
+            },
+            "strong_reading_encoders": strong,
+            "counterexamples": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -415,8 +483,9 @@ def check_t2(ctx: CheckContext) -> Outcome:
         labels = np.repeat(np.arange(K), rng.integers(1, 3, size=K))
         Z = rng.integers(0, 3, size=(len(labels), int(rng.integers(1, 3)))).astype(float)
         codes = [tuple(z) for z in Z]
-        shared = any(labels[a] != labels[b] for a, b in itertools.combinations(range(len(codes)), 2)
-                     if codes[a] == codes[b])
+        shared = any(
+            labels[a] != labels[b] for a, b in itertools.combinations(range(len(codes)), 2) if codes[a] == codes[b]
+        )
         every = True
         for task in itertools.product(range(2), repeat=K):
             y = np.asarray(task)[labels]
@@ -426,14 +495,23 @@ def check_t2(ctx: CheckContext) -> Outcome:
                 break
         # is_ideal also requires invariance (sample optimality, T3), so it must say "ideal" exactly
         # when every task is realizable and the encoder is invariant
-        invariant = all(codes[a] == codes[b] for a, b in itertools.combinations(range(len(codes)), 2)
-                        if labels[a] == labels[b])
+        invariant = all(
+            codes[a] == codes[b] for a, b in itertools.combinations(range(len(codes)), 2) if labels[a] == labels[b]
+        )
         lib = _ideal_ok(Z, labels, "universal")
         n_shared += shared
         if every == shared or lib != (every and invariant):
-            bad.append({"part": "enumeration", "codes": Z.tolist(), "classes": labels.tolist(),
-                        "every_task_realizable": every, "code_shared_by_two_classes": shared, "invariant": invariant,
-                        "is_ideal_universal": lib})
+            bad.append(
+                {
+                    "part": "enumeration",
+                    "codes": Z.tolist(),
+                    "classes": labels.tolist(),
+                    "every_task_realizable": every,
+                    "code_shared_by_two_classes": shared,
+                    "invariant": invariant,
+                    "is_ideal_universal": lib,
+                }
+            )
     n_nets = 0
     for i in range(ctx.pick(12, 60)):
         K = int(rng.integers(2, ctx.pick(9, 25)))
@@ -462,8 +540,12 @@ def check_t2(ctx: CheckContext) -> Outcome:
     return Outcome(
         "pass" if not bad else "fail",
         f"enumeration and {n_nets} ReLU interpolators (width <= K-1) agree with T2; {len(bad)} counterexamples",
-        {"enumerated_encoders_with_shared_codes": n_shared, "distinct_code_encoders": n_distinct,
-         "networks_checked": n_nets, "counterexamples": bad[:3]},
+        {
+            "enumerated_encoders_with_shared_codes": n_shared,
+            "distinct_code_encoders": n_distinct,
+            "networks_checked": n_nets,
+            "counterexamples": bad[:3],
+        },
         seeds=[ctx.seed],
     )
 
@@ -493,8 +575,10 @@ def check_t5(ctx: CheckContext) -> Outcome:
     from ssltheory.conditions import cover_count
 
     rng = ctx.rng("T5")
-    cases = ctx.pick([(5, 1), (6, 2), (6, 3), (7, 2), (5, 4), (7, 5)],
-                     [(5, 1), (6, 2), (6, 3), (7, 2), (5, 4), (7, 5), (9, 3), (10, 4), (10, 8), (11, 2)])
+    cases = ctx.pick(
+        [(5, 1), (6, 2), (6, 3), (7, 2), (5, 4), (7, 5)],
+        [(5, 1), (6, 2), (6, 3), (7, 2), (5, 4), (7, 5), (9, 3), (10, 4), (10, 8), (11, 2)],
+    )
     rows, bad = [], []
     for N, d in cases:
         Z = rng.normal(size=(N, d))
@@ -502,13 +586,17 @@ def check_t5(ctx: CheckContext) -> Outcome:
         rows.append({"N": N, "d": d, "enumerated": counted, "formula": formula, "cover_count": lib})
         if not counted == formula == lib:
             bad.append(rows[-1])
-    iff_bad = [(N, d) for N in range(1, 31) for d in range(1, 31)
-               if (cover_formula(N, d) == 2 ** N) != (N <= d + 1) or int(cover_count(N, d)) != cover_formula(N, d)]
+    iff_bad = [
+        (N, d)
+        for N in range(1, 31)
+        for d in range(1, 31)
+        if (cover_formula(N, d) == 2**N) != (N <= d + 1) or int(cover_count(N, d)) != cover_formula(N, d)
+    ]
     ten_in_eight = next((r["enumerated"] for r in rows if (r["N"], r["d"]) == (10, 8)), None)
     return Outcome(
         "pass" if not bad and not iff_bad else "fail",
-        ", ".join(f"N={r['N']},d={r['d']}: {r['enumerated']}" for r in rows[:4]) + (
-            f", 10 in R^8: {ten_in_eight}/1024" if ten_in_eight is not None else ""),
+        ", ".join(f"N={r['N']},d={r['d']}: {r['enumerated']}" for r in rows[:4])
+        + (f", 10 in R^8: {ten_in_eight}/1024" if ten_in_eight is not None else ""),
         {"cases": rows, "mismatches": bad, "iff_2^N_violations": iff_bad[:5]},
         seeds=[ctx.seed],
     )
@@ -516,20 +604,55 @@ def check_t5(ctx: CheckContext) -> Outcome:
 
 # --------------------------------------------------------------------------- registration
 
-register("T1.1", "Every invariant binary task is LIN-realizable iff, for every split S of the classes, "
-         "conv{z: M(x) in S} and conv{z: M(x) not in S} are disjoint.", "paper", group="theory", check=check_t1_1)
-register("T1.2", "For invariant phi: every task (any k) LIN-realizable <=> every binary task <=> class codes "
-         "affinely independent (rank K-1); so d >= K-1 is necessary.", "paper", group="theory", check=check_t1_2)
-register("T1.3", "Certificates: a null vector of [(c_m, 1)] gives an unrealizable task (shared hull point); "
-         "for independent codes the pseudo-inverse probe realizes any task.", "derived", group="theory",
-         check=check_t1_3)
-register("T1.4", "Theorem 1 in the paper's words ((i) M = f(phi(X)) for an argmax-affine f, (ii) invariance, (iii) "
-         "dim span{phi(x)} >= K-1) is not sufficient: codes (0,1),(1,1),(2,1) meet (i)-(iii), yet 'middle vs ends' "
-         "is not LIN-realizable; so the toolkit encodes the strong reading (affinely independent class codes), "
-         "which implies (i)-(iii).", "derived", group="theory", check=check_t1_4,
-         paper_value="Thm 1 (sec. 3.1): (i)-(iii) <=> sample optimal")
-register("T2", "Every invariant task is UNI-realizable iff no code is shared by two classes; d = 1 suffices, "
-         "via a projection and a width-K ReLU interpolator.", "paper", group="theory", check=check_t2)
-register("T5", "N points in general position in R^d have 2*sum_{i<=d} C(N-1,i) LIN-realizable dichotomies; "
-         "2^N iff N <= d+1 (10 codes in R^8: 1022/1024).", "derived", group="theory", check=check_t5,
-         paper_value="1022/1024 for N=10, d=8")
+register(
+    "T1.1",
+    "Every invariant binary task is LIN-realizable iff, for every split S of the classes, "
+    "conv{z: M(x) in S} and conv{z: M(x) not in S} are disjoint.",
+    "paper",
+    group="theory",
+    check=check_t1_1,
+)
+register(
+    "T1.2",
+    "For invariant phi: every task (any k) LIN-realizable <=> every binary task <=> class codes "
+    "affinely independent (rank K-1); so d >= K-1 is necessary.",
+    "paper",
+    group="theory",
+    check=check_t1_2,
+)
+register(
+    "T1.3",
+    "Certificates: a null vector of [(c_m, 1)] gives an unrealizable task (shared hull point); "
+    "for independent codes the pseudo-inverse probe realizes any task.",
+    "derived",
+    group="theory",
+    check=check_t1_3,
+)
+register(
+    "T1.4",
+    "Theorem 1 in the paper's words ((i) M = f(phi(X)) for an argmax-affine f, (ii) invariance, (iii) "
+    "dim span{phi(x)} >= K-1) is not sufficient: codes (0,1),(1,1),(2,1) meet (i)-(iii), yet 'middle vs ends' "
+    "is not LIN-realizable; so the toolkit encodes the strong reading (affinely independent class codes), "
+    "which implies (i)-(iii).",
+    "derived",
+    group="theory",
+    check=check_t1_4,
+    paper_value="Thm 1 (sec. 3.1): (i)-(iii) <=> sample optimal",
+)
+register(
+    "T2",
+    "Every invariant task is UNI-realizable iff no code is shared by two classes; d = 1 suffices, "
+    "via a projection and a width-K ReLU interpolator.",
+    "paper",
+    group="theory",
+    check=check_t2,
+)
+register(
+    "T5",
+    "N points in general position in R^d have 2*sum_{i<=d} C(N-1,i) LIN-realizable dichotomies; "
+    "2^N iff N <= d+1 (10 codes in R^8: 1022/1024).",
+    "derived",
+    group="theory",
+    check=check_t5,
+    paper_value="1022/1024 for N=10, d=8",
+)

@@ -35,17 +35,22 @@ from ssltheory.errors import InputError
 
 #: name -> (modules to try in order, one-line help). Only the chosen command's module is imported.
 SUBCOMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "check": (("ssltheory.commands.check",),
-              "is a representation ideal for linear/universal probes? (exact, with a certificate)"),
-    "demo": (("ssltheory.commands.demo",),
-             "the README's main job: train, probe, check and report on embedded real images"),
+    "check": (
+        ("ssltheory.commands.check",),
+        "is a representation ideal for linear/universal probes? (exact, with a certificate)",
+    ),
+    "demo": (
+        ("ssltheory.commands.demo",),
+        "the README's main job: train, probe, check and report on embedded real images",
+    ),
     "train": (("ssltheory.commands.train",), "train an SSL encoder ({methods})"),
-    "probe": (("ssltheory.commands.probe",),
-              "fit linear / MLP / kNN probes on a trained run's frozen features"),
+    "probe": (("ssltheory.commands.probe",), "fit linear / MLP / kNN probes on a trained run's frozen features"),
     "score": (("ssltheory.commands.score",), "score a run, encoder or features against the ideal conditions"),
     "plot": (("ssltheory.commands.plot",), "draw a run's loss and monitored scores (train --monitor-every) by step"),
-    "experiment": (("ssltheory.commands.experiment",),
-                   "run an experiment (synthetic, score-validation, ...) and write CSV + PNG"),
+    "experiment": (
+        ("ssltheory.commands.experiment",),
+        "run an experiment (synthetic, score-validation, ...) and write CSV + PNG",
+    ),
     "figures": (("ssltheory.commands.figures",), "regenerate every figure of figures/ (all experiments at one scale)"),
     "paper-check": (("ssltheory.paper_checks.cli",), "run the paper's claims as executable checks"),
     "bench": (("ssltheory.benchmarks.cli",), "side-by-side benchmarks against the usual tools"),
@@ -119,8 +124,11 @@ def _quiet_stdout() -> None:
 def build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, object]:
     """The top-level parser, with the arguments of command ``chosen`` only; returns it and the
     chosen command's module (None when no command is chosen)."""
-    parser = _Parser(prog="ssltheory", description="Exact conditions for ideal SSL representations. "
-                     "Run 'ssltheory COMMAND --help' for a command's options.")
+    parser = _Parser(
+        prog="ssltheory",
+        description="Exact conditions for ideal SSL representations. "
+        "Run 'ssltheory COMMAND --help' for a command's options.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     module = None
     for name, (_, help_) in SUBCOMMANDS.items():

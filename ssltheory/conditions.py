@@ -189,7 +189,11 @@ class IdealVerdict:
         lines = [
             f"{self.probe} probes: {'IDEAL' if self.ok else 'NOT IDEAL'} "
             f"(n_points={self.n_points}, n_classes={self.n_classes}, dim={self.dim}; "
-            + ("exact rational arithmetic)" if self.mode == "exact" else f"tolerance {self.atol:.3g} = {self.rtol:.3g} x s_max)")
+            + (
+                "exact rational arithmetic)"
+                if self.mode == "exact"
+                else f"tolerance {self.atol:.3g} = {self.rtol:.3g} x s_max)"
+            )
         ]
         for name, cond in self.conditions.items():
             mark = "ok" if cond.ok else ("FAIL" if name in required else "no")
@@ -293,9 +297,9 @@ def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1
     out = np.empty(a.size)
     step = max(1, _PAIR_BLOCK_FLOATS // X.shape[1])
     for start in range(0, a.size, step):
-        left = np.asarray(X[a[start:start + step]], dtype=np.float64) / unit
-        diff = left - np.asarray(X[b[start:start + step]], dtype=np.float64) / unit
-        out[start:start + step] = row_norms(diff)
+        left = np.asarray(X[a[start : start + step]], dtype=np.float64) / unit
+        diff = left - np.asarray(X[b[start : start + step]], dtype=np.float64) / unit
+        out[start : start + step] = row_norms(diff)
     return out
 
 
@@ -320,8 +324,9 @@ def _close_pairs(X: np.ndarray, atol: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(found).astype(np.int64), np.concatenate(dists)
 
 
-def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float,
-                            unit: float) -> tuple[int, int, float] | None:
+def _first_cross_class_pair(
+    Z: np.ndarray, labels: np.ndarray, atol: float, unit: float
+) -> tuple[int, int, float] | None:
     """Two points of different classes within atol of each other (rows divided by ``unit``), or None.
 
     Returns (i, j, ||z_i - z_j|| / unit), i < j. The candidates of `_candidate_blocks` (pairs of
@@ -331,7 +336,7 @@ def _first_cross_class_pair(Z: np.ndarray, labels: np.ndarray, atol: float,
     """
     for a, b in _candidate_blocks(Z, atol, unit, labels):
         for s in range(0, a.size, 4096):
-            dist = _pair_distances(Z, a[s:s + 4096], b[s:s + 4096], unit)
+            dist = _pair_distances(Z, a[s : s + 4096], b[s : s + 4096], unit)
             hit = np.flatnonzero(dist <= atol)
             if hit.size:
                 h = int(hit[0])
@@ -363,9 +368,19 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
     block = max(1, min(n, _BOUND_BLOCK // max(n, 1)))
     for start in range(0, n, block):
         stop = min(n, start + block)
-        bound = (proj_sq[start:stop, None] + proj_sq[None, start:] - 2.0 * (P[start:stop] @ P[start:].T)
-                 + np.clip(np.abs(residual[start:stop, None] - residual[None, start:])
-                           - margin[start:stop, None] - margin[None, start:], 0.0, None) ** 2)
+        bound = (
+            proj_sq[start:stop, None]
+            + proj_sq[None, start:]
+            - 2.0 * (P[start:stop] @ P[start:].T)
+            + np.clip(
+                np.abs(residual[start:stop, None] - residual[None, start:])
+                - margin[start:stop, None]
+                - margin[None, start:],
+                0.0,
+                None,
+            )
+            ** 2
+        )
         limit = atol * atol * (1 + 1e-6) + 32 * d * eps * (sq_norms[start:stop, None] + sq_norms[None, start:])
         keep = (bound <= limit) & (np.arange(start, n)[None, :] > np.arange(start, stop)[:, None])
         if labels is not None:
@@ -389,7 +404,7 @@ def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray
     origin = np.asarray(X[0], dtype=np.float64) / unit  # distances do not move; differences round to the spread
 
     def rows(start):
-        return np.asarray(X[start:start + BLOCK_ROWS], dtype=np.float64) / unit - origin
+        return np.asarray(X[start : start + BLOCK_ROWS], dtype=np.float64) / unit - origin
 
     if d <= k:
         P = np.concatenate([rows(s) for s in range(0, n, BLOCK_ROWS)])
@@ -449,13 +464,23 @@ class _Verifier:
             if missing:  # auto falls back on the float LP, and separability() says why in each answer
                 self.mode, self.exact, self.reason, self.flint_missing = "float-lp", False, missing, True
                 return
-            hint = "; pass verify='exact' (check --verify exact) to run it" if self.mode == "auto" and self.entries <= EXACT_MAX_ENTRIES else ""
-            self.reason = "" if self.exact else f"exact check of {self.entries} code entries not run (limit {limit}{hint})"
+            hint = (
+                "; pass verify='exact' (check --verify exact) to run it"
+                if self.mode == "auto" and self.entries <= EXACT_MAX_ENTRIES
+                else ""
+            )
+            self.reason = (
+                "" if self.exact else f"exact check of {self.entries} code entries not run (limit {limit}{hint})"
+            )
 
     def exact_codes(self) -> np.ndarray | None:
         """The class codes as exact floats when every class's rows are identical, else None."""
         if self._exact_codes is None:
-            self._exact_codes = (np.asarray(self.Z[self.classes.first], dtype=np.float64),) if _exactly_invariant(self.Z, self.classes) else (None,)
+            self._exact_codes = (
+                (np.asarray(self.Z[self.classes.first], dtype=np.float64),)
+                if _exactly_invariant(self.Z, self.classes)
+                else (None,)
+            )
         return self._exact_codes[0]
 
     def on_points(self, task: np.ndarray) -> dict:
@@ -472,9 +497,17 @@ class _Verifier:
         except RuntimeError as exc:  # HiGHS gave no answer and the exact LP was too large
             return {"check": NONE, "reason": f"LP verification failed: {exc}"}
         if answer.separable:
-            return {"check": NONE, "realizable": True, "by": answer.verification,
-                    "reason": f"a probe realizes this task on the points ({answer.verification}: " f"{answer.note}); the failure holds only at the tolerance"}
-        out = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
+            return {
+                "check": NONE,
+                "realizable": True,
+                "by": answer.verification,
+                "reason": f"a probe realizes this task on the points ({answer.verification}: "
+                f"{answer.note}); the failure holds only at the tolerance",
+            }
+        out = {
+            "check": answer.verification,
+            "reason": f"no affine argmax probe realizes the task on the points: {answer.note}",
+        }
         if answer.verification == FLOAT_LP:
             out["tolerance"] = answer.lp_tolerance
         return out
@@ -572,7 +605,9 @@ def _code_geometry(Z: np.ndarray, classes, rtol: float) -> CodeGeometry:
 
 
 # ------------------------------------------------------------------------ the predicate
-def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, verify: str | None = None, exact: bool = False) -> IdealVerdict:
+def is_ideal(
+    Z, classes, probe: str = "linear", tol: float | None = None, *, verify: str | None = None, exact: bool = False
+) -> IdealVerdict:
     """Is the representation Z ideal for the probe family? (THEORY.md T1, T2) [paper].
 
     Args:
@@ -634,7 +669,10 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
     # ---- invariance
     worst = int(np.argmax(deviation))
     if invariant:
-        inv_detail = f"every point is within {atol_true:.3g} of its class code " f"(largest distance {scaled(deviation[worst], z_unit):.3g})"
+        inv_detail = (
+            f"every point is within {atol_true:.3g} of its class code "
+            f"(largest distance {scaled(deviation[worst], z_unit):.3g})"
+        )
         pair = None
     else:
         m = int(labels[worst])
@@ -651,7 +689,11 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
 
     # ---- affine independence and dimension
     s_true = [scaled(v, *units) for v in (geo.spectrum.s_max, geo.spectrum.s_kept)]
-    kept = f"(K-1)-th {s_true[1]:.3g}" if geo.spectrum.values is not None else f"(K-1)-th at least {s_true[1]:.3g} (proved by QR, no SVD)"
+    kept = (
+        f"(K-1)-th {s_true[1]:.3g}"
+        if geo.spectrum.values is not None
+        else f"(K-1)-th at least {s_true[1]:.3g} (proved by QR, no SVD)"
+    )
     affine = Condition(
         rank == K - 1,
         rank,
@@ -673,12 +715,20 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             identical = (codes[pairs[:, 0]] == codes[pairs[:, 1]]).all(axis=1)
             h = int(np.lexsort((dists, ~identical))[0])
             shared = (int(pairs[h].min()), int(pairs[h].max()), scaled(dists[h], *units))
-            text = f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and " f"{shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
+            text = (
+                f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} and "
+                f"{shared[1]} share a code (distance {shared[2]:.3g} <= {atol_true:.3g})"
+            )
         else:
             text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
         distinct = Condition(n_distinct == K, n_distinct, text + on_means)
 
-    conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
+    conditions = {
+        "invariance": invariance,
+        "distinct_codes": distinct,
+        "affine_independence": affine,
+        "dimension": dimension,
+    }
     ok = all(conditions[name].ok for name in _REQUIRED[probe])
 
     certificate = None
@@ -688,7 +738,20 @@ def is_ideal(Z, classes, probe: str = "linear", tol: float | None = None, *, ver
             certificate = _invariant_certificate(probe, true_codes, M, units, rank, shared, atol_m, atol_true, verifier)
         else:
             certificate = _non_invariant_certificate(
-                probe, Z, classes, true_codes, M, units, rank, shared, pair, atol_m, code_unit, z_unit, atol_true, verifier
+                probe,
+                Z,
+                classes,
+                true_codes,
+                M,
+                units,
+                rank,
+                shared,
+                pair,
+                atol_m,
+                code_unit,
+                z_unit,
+                atol_true,
+                verifier,
             )
     return IdealVerdict(ok, probe, n, K, d, conditions, certificate, rtol=rtol, atol=atol_true)
 
@@ -699,7 +762,11 @@ def _dimension_condition(probe: str, K: int, d: int, not_required: str) -> Condi
     return Condition(
         dim_ok,
         d,
-        (f"d = {d} >= K-1 = {K - 1}" if dim_ok else f"d = {d} < K-1 = {K - 1}: codes of {K} classes cannot be affinely independent")
+        (
+            f"d = {d} >= K-1 = {K - 1}"
+            if dim_ok
+            else f"d = {d} < K-1 = {K - 1}: codes of {K} classes cannot be affinely independent"
+        )
         + (" (d = 1 suffices for universal probes)" if probe == "universal" else "")
         + not_required,
     )
@@ -739,13 +806,19 @@ def _invariant_certificate(probe, codes, M, units, rank, shared, atol_m, atol_tr
             if found is None:
                 witness["verification"] = {
                     "check": NONE,
-                    "reason": "the codes are affinely independent in exact " "arithmetic: the dependence holds only at the "
+                    "reason": "the codes are affinely independent in exact "
+                    "arithmetic: the dependence holds only at the "
                     "tolerance, and exactly every task is LIN-realizable (T1.2)",
                 }
             else:
                 found = _oriented(found, radon.lambda_)
                 task = _exact_lambda_witness(witness, found[0], found[1], K)
-                witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(found[1], col) if v > 0)) for col in exact_codes[found[0]].T])
+                witness["common_point"] = np.array(
+                    [
+                        float(sum(v * Fraction(float(x)) for v, x in zip(found[1], col) if v > 0))
+                        for col in exact_codes[found[0]].T
+                    ]
+                )
                 witness["residual"] = 0.0
                 witness["verification"] = {
                     "check": EXACT,
@@ -760,12 +833,23 @@ def _verify_shared(verifier, m: int, m2: int, task: np.ndarray) -> dict:
     if verifier.mode == "float-lp" and verifier.probe == "linear":
         return verifier.on_points(task)
     if not verifier.exact:
-        return {"check": NONE, "reason": verifier.reason if verifier.mode != "float-lp" else "no LP for universal probes"}
+        return {
+            "check": NONE,
+            "reason": verifier.reason if verifier.mode != "float-lp" else "no LP for universal probes",
+        }
     exact_codes = verifier.exact_codes()
     if exact_codes is not None and np.array_equal(exact_codes[m], exact_codes[m2]):
-        return {"check": EXACT, "reason": f"classes {m} and {m2} have identical codes (every row of both " "classes is the same vector): every probe gives them the same label"}
+        return {
+            "check": EXACT,
+            "reason": f"classes {m} and {m2} have identical codes (every row of both "
+            "classes is the same vector): every probe gives them the same label",
+        }
     if verifier.probe == "universal":
-        return {"check": NONE, "reason": "the two classes' points differ exactly, so a universal probe " "can tell them apart: the failure holds only at the tolerance"}
+        return {
+            "check": NONE,
+            "reason": "the two classes' points differ exactly, so a universal probe "
+            "can tell them apart: the failure holds only at the tolerance",
+        }
     return verifier.on_points(task)
 
 
@@ -795,13 +879,23 @@ def _non_invariant_certificate(
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
         d_true = scaled(d_ab, z_unit)
-        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class " f"{labels[b]}) have the same code (distance {d_true:.3g})", points=[a, b])
+        witness.update(
+            task_reason=f"points {a} (class {labels[a]}) and {b} (class "
+            f"{labels[b]}) have the same code (distance {d_true:.3g})",
+            points=[a, b],
+        )
         if d_ab == 0.0:
-            witness["verification"] = {"check": EXACT, "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike"}
+            witness["verification"] = {
+                "check": EXACT,
+                "reason": f"points {a} and {b} are identical rows in different classes: every probe labels them alike",
+            }
         elif probe == "linear":
             witness["verification"] = verifier.on_points(task)
         else:
-            witness["verification"] = {"check": NONE, "reason": "the two points differ exactly: the failure holds only at the tolerance"}
+            witness["verification"] = {
+                "check": NONE,
+                "reason": "the two points differ exactly: the failure holds only at the tolerance",
+            }
         if probe == "linear":
             witness["every_binary_task_realizable"] = False
     elif probe == "linear":
@@ -840,14 +934,22 @@ def _non_invariant_certificate(
                 complete = len(answers) == len(tasks)
                 witness["every_binary_task_realizable"] = False if failing else (True if complete else None)
                 if not complete:
-                    witness["search_note"] = (f"search stopped after {SEARCH_MAX_SECONDS:g} s, {len(answers)} of "
-                                              f"{len(tasks)} binary tasks proved")
+                    witness["search_note"] = (
+                        f"search stopped after {SEARCH_MAX_SECONDS:g} s, {len(answers)} of "
+                        f"{len(tasks)} binary tasks proved"
+                    )
                 if task is None and failing:
                     task, answer = failing[0]
-                    check = {"check": answer.verification, "reason": f"no affine argmax probe realizes the task on the points: {answer.note}"}
+                    check = {
+                        "check": answer.verification,
+                        "reason": f"no affine argmax probe realizes the task on the points: {answer.note}",
+                    }
                     witness.update(task_reason="found by an exact LP over every binary task", verification=check)
     if "verification" not in witness:
-        witness["verification"] = {"check": EXACT, "reason": f"points {i} and {j} are equivalent and their codes are different numbers (no task is claimed)"}
+        witness["verification"] = {
+            "check": EXACT,
+            "reason": f"points {i} and {j} are equivalent and their codes are different numbers (no task is claimed)",
+        }
     return Certificate(task, witness, "not-invariant")
 
 
@@ -858,17 +960,26 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     K = classes.n_classes
     labels, first = classes.labels, classes.first
     if K * d > EXACT_MAX_ENTRIES:
-        raise InputError(f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K " f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance")
+        raise InputError(
+            f"exact mode handles class codes of at most {EXACT_MAX_ENTRIES} entries (K "
+            f"x d), got {K} x {d} = {K * d}; drop --exact to decide at the tolerance"
+        )
     invariant = _exactly_invariant(Z, classes)
     if not invariant and n * d > EXACT_MAX_POINT_ENTRIES:
-        raise InputError("exact mode on non-invariant features needs the exact class means of at " f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact")
+        raise InputError(
+            "exact mode on non-invariant features needs the exact class means of at "
+            f"most {EXACT_MAX_POINT_ENTRIES} entries (n x d), got {n * d}; drop --exact"
+        )
     not_required = "; reported, not required for universal probes (T2)" if probe == "universal" else ""
     on_means = "" if invariant else " (on the exact class means: the features are not invariant)"
     z_unit = power_of_two(max(abs(float(Z.max())), abs(float(Z.min()))))
     deviation = np.zeros(n)
     for start in range(0, n, BLOCK_ROWS):
         stop = min(n, start + BLOCK_ROWS)
-        deviation[start:stop] = row_norms(np.asarray(Z[start:stop], dtype=np.float64) / z_unit - np.asarray(Z[first[labels[start:stop]]], dtype=np.float64) / z_unit)
+        deviation[start:stop] = row_norms(
+            np.asarray(Z[start:stop], dtype=np.float64) / z_unit
+            - np.asarray(Z[first[labels[start:stop]]], dtype=np.float64) / z_unit
+        )
     worst = int(np.argmax(deviation))
     pair = None
     if invariant:
@@ -878,12 +989,20 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     else:
         m = int(labels[worst])
         pair = (int(first[m]), worst, scaled(deviation[worst], z_unit), m)
-        inv_detail = f"points {pair[0]} and {pair[1]} are equivalent (class {m}) " f"but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
+        inv_detail = (
+            f"points {pair[0]} and {pair[1]} are equivalent (class {m}) "
+            f"but their rows differ (by {pair[2]:.3g}; exact arithmetic)"
+        )
         codes = rational.class_means(Z, labels, K)
         rows = rational.rational_rows(codes)
     invariance = Condition(invariant, scaled(deviation[worst], z_unit), inv_detail)
     rank = rational.exact_affine_rank(codes)
-    affine = Condition(rank == K - 1, rank, f"affine rank {rank} of {K} class codes in exact rational " f"arithmetic, K-1 = {K - 1} needed{on_means}{not_required}")
+    affine = Condition(
+        rank == K - 1,
+        rank,
+        f"affine rank {rank} of {K} class codes in exact rational "
+        f"arithmetic, K-1 = {K - 1} needed{on_means}{not_required}",
+    )
     dimension = _dimension_condition(probe, K, d, not_required)
     seen: dict = {}
     shared = None
@@ -895,8 +1014,18 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
     if shared is None:
         distinct = Condition(True, K, f"all {K} class codes are distinct (exact){on_means}")
     else:
-        distinct = Condition(False, n_distinct, f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} " f"and {shared[1]} have identical codes (exact){on_means}")
-    conditions = {"invariance": invariance, "distinct_codes": distinct, "affine_independence": affine, "dimension": dimension}
+        distinct = Condition(
+            False,
+            n_distinct,
+            f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} "
+            f"and {shared[1]} have identical codes (exact){on_means}",
+        )
+    conditions = {
+        "invariance": invariance,
+        "distinct_codes": distinct,
+        "affine_independence": affine,
+        "dimension": dimension,
+    }
     ok = all(conditions[name].ok for name in _REQUIRED[probe])
     certificate = None
     if not ok:
@@ -914,13 +1043,22 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
             m, m2 = shared
             task = _separating_task(K, m2)
             proof["reason"] = f"classes {m} and {m2} have identical codes: every probe gives them the same label"
-            return Certificate(task, {"classes": [m, m2], "distance": 0.0, "tolerance": 0.0, "code": codes[m], "verification": proof}, "shared-code")
+            return Certificate(
+                task,
+                {"classes": [m, m2], "distance": 0.0, "tolerance": 0.0, "code": codes[m], "verification": proof},
+                "shared-code",
+            )
         support, lam = rational.exact_dependence(codes)
         witness: dict = {}
         task = _exact_lambda_witness(witness, support, lam, K)
-        witness["common_point"] = np.array([float(sum(v * Fraction(float(x)) for v, x in zip(lam, col) if v > 0)) for col in codes[support].T])
+        witness["common_point"] = np.array(
+            [float(sum(v * Fraction(float(x)) for v, x in zip(lam, col) if v > 0)) for col in codes[support].T]
+        )
         witness["residual"] = 0.0
-        proof["reason"] = "sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; " f"{len(support)} classes, an inclusion-minimal dependent set"
+        proof["reason"] = (
+            "sum lambda_m c_m = 0 and sum lambda_m = 0 in rational arithmetic; "
+            f"{len(support)} classes, an inclusion-minimal dependent set"
+        )
         witness["verification"] = proof
         return Certificate(task, witness, "affine-dependence")
     i, j, dist, m = pair
@@ -935,18 +1073,28 @@ def _exact_certificate(probe, Z, classes, codes, rank, shared, pair) -> Certific
         a = int(rep[inv[b]])
         task = _separating_task(K, int(labels[b]))
         task[labels[a]] = 0
-        witness.update(task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) are identical rows", points=[a, b])
+        witness.update(
+            task_reason=f"points {a} (class {labels[a]}) and {b} (class {labels[b]}) are identical rows", points=[a, b]
+        )
         proof["reason"] = "two identical rows in different classes: every probe labels them alike"
     elif probe == "linear":
         if shared is not None:
             task = _separating_task(K, shared[1])
-            witness.update(task_reason=f"classes {shared[0]} and {shared[1]} have the same exact mean, a point of both hulls", classes=[shared[0], shared[1]])
+            witness.update(
+                task_reason=f"classes {shared[0]} and {shared[1]} have the same exact mean, a point of both hulls",
+                classes=[shared[0], shared[1]],
+            )
             proof["reason"] = "identical exact class means: a point of both classes' hulls"
         elif rank < K - 1:
             support, lam = rational.exact_dependence(codes)
             task = _exact_lambda_witness(witness, support, lam, K)
-            witness["task_reason"] = "the exact class means are affinely dependent: the hulls of the two sides share a point"
-            proof["reason"] = "sum lambda_m mean_m = 0 and sum lambda_m = 0 in " "rational arithmetic; each mean lies in its class's hull"
+            witness["task_reason"] = (
+                "the exact class means are affinely dependent: the hulls of the two sides share a point"
+            )
+            proof["reason"] = (
+                "sum lambda_m mean_m = 0 and sum lambda_m = 0 in "
+                "rational arithmetic; each mean lies in its class's hull"
+            )
         elif K <= SEARCH_MAX_CLASSES and Z.shape[0] * (Z.shape[1] + 1) <= SEARCH_MAX_ENTRIES:
             for t in enumerate_binary_tasks(K):
                 answer = separability(Z, t[labels])

@@ -54,7 +54,9 @@ MAX_EXACT_ATOMS = 16
 def _as_classes(classes, name: str = "classes") -> EquivalenceClasses:
     """An EquivalenceClasses, or one class id per point (n,) turned into one."""
     if not isinstance(classes, EquivalenceClasses) and (classes is None or np.ndim(classes) != 1):
-        raise InputError(f"{name} must be an EquivalenceClasses or one class id per point, got {type(classes).__name__}")
+        raise InputError(
+            f"{name} must be an EquivalenceClasses or one class id per point, got {type(classes).__name__}"
+        )
     return as_classes(classes, name=name)
 
 

@@ -126,7 +126,9 @@ class EquivalenceClasses:
             try:
                 sampled = list(sampled)
             except TypeError:
-                raise InputError(f"views[{i}] must be an iterable of sampled views, got {type(sampled).__name__}") from None
+                raise InputError(
+                    f"views[{i}] must be an iterable of sampled views, got {type(sampled).__name__}"
+                ) from None
             for view in sampled:
                 k = key(view)
                 j = owner.setdefault(k, i)
@@ -193,7 +195,10 @@ class EquivalenceClasses:
         sums = np.zeros((self.n_classes, d))
         for start in range(0, n, BLOCK_ROWS):
             stop = min(n, start + BLOCK_ROWS)
-            block = np.asarray(Z[start:stop], dtype=np.float64) / unit - np.asarray(Z[self.first[self.labels[start:stop]]], dtype=np.float64) / unit
+            block = (
+                np.asarray(Z[start:stop], dtype=np.float64) / unit
+                - np.asarray(Z[self.first[self.labels[start:stop]]], dtype=np.float64) / unit
+            )
             sums += indicator[:, start:stop] @ block
         return sums / self.sizes[:, None]
 

@@ -48,6 +48,7 @@ from ssltheory.validation import as_features, as_labels, as_tolerance
 # scipy is imported inside the functions that need it: its import (0.1-0.3 s) costs more than
 # most verdicts, and a verdict on ideal codes needs none of it.
 
+
 # ------------------------------------------------------------------------ the tolerance rule
 def default_rtol(n_rows: int, dim: int, dtype=np.float64) -> float:
     """The default relative tolerance: max(K, d) * eps(dtype).
@@ -149,7 +150,7 @@ def centre_codes(C) -> tuple[np.ndarray, float]:
     """
     X = np.asarray(C, dtype=np.float64)
     unit = 1.0
-    if max(float(X.max()), -float(X.min())) >= 2.0 ** 1021:  # X - X[0] could overflow
+    if max(float(X.max()), -float(X.min())) >= 2.0**1021:  # X - X[0] could overflow
         unit = power_of_two(max(float(X.max()), -float(X.min())))
         X = X / unit
     D = X - X[0]  # a difference that is subnormal is exact, so no scaling is needed before it
@@ -317,7 +318,10 @@ def certified_independence(M: np.ndarray, rtol: float) -> tuple[float, float] | 
         return None
     probes = np.random.default_rng(1).standard_normal((K, 4))
     residual = R @ (X @ probes) - probes  # each column's norm is at most ||R X - I||_2 ||v|| (plus rounding)
-    if (np.linalg.norm(residual, axis=0) > (f + 4 * K * eps * norm_x * float(np.linalg.norm(R))) * np.linalg.norm(probes, axis=0)).any():
+    if (
+        np.linalg.norm(residual, axis=0)
+        > (f + 4 * K * eps * norm_x * float(np.linalg.norm(R))) * np.linalg.norm(probes, axis=0)
+    ).any():
         return None
     s_low = (1 - f) / norm_x - 4 * (d + 1) * K * eps * norm_a - 2 * drift
     if not s_low > 4 * rtol * s_hi:
@@ -449,7 +453,9 @@ def radon_from_rank(C: np.ndarray, M: np.ndarray, units: tuple[float, ...], rank
     lam /= lam[lam > 0].sum()
     positive = lam > 0
     common_point = lam[positive] @ np.asarray(C, dtype=np.float64)[positive]
-    return RadonSplit(lambda_=lam, positive=positive, common_point=common_point, residual=scaled(_residual(M, lam), *units))
+    return RadonSplit(
+        lambda_=lam, positive=positive, common_point=common_point, residual=scaled(_residual(M, lam), *units)
+    )
 
 
 def _residual(M: np.ndarray, lam: np.ndarray) -> float:
@@ -690,7 +696,13 @@ def _farkas_lp(A: np.ndarray) -> np.ndarray | None:
     from scipy.optimize import linprog
 
     m = A.shape[0]
-    res = linprog(np.zeros(m), A_eq=np.vstack([A.T, np.ones(m)]), b_eq=np.r_[np.zeros(A.shape[1]), 1.0], bounds=(0, None), method="highs")
+    res = linprog(
+        np.zeros(m),
+        A_eq=np.vstack([A.T, np.ones(m)]),
+        b_eq=np.r_[np.zeros(A.shape[1]), 1.0],
+        bounds=(0, None),
+        method="highs",
+    )
     return res.x if res.status == 0 else None
 
 

@@ -107,8 +107,9 @@ __all__ = [
 # boundary helpers
 
 
-def _statistics(Z, classes, train_mask=None, *, tol=None, random_state=0, stats: ViewStatistics | None = None,
-                min_classes: int = 2) -> tuple:
+def _statistics(
+    Z, classes, train_mask=None, *, tol=None, random_state=0, stats: ViewStatistics | None = None, min_classes: int = 2
+) -> tuple:
     """(validated Z, EquivalenceClasses, ViewStatistics): ``stats`` when given, else built here."""
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
@@ -120,8 +121,9 @@ def _statistics(Z, classes, train_mask=None, *, tol=None, random_state=0, stats:
     if stats is None:
         stats = ViewStatistics.from_views(Z, classes, train_mask, tol=tol, random_state=random_state)
     elif stats.n != Z.shape[0] or stats.K != classes.n_classes:
-        raise InputError(f"stats describe {stats.n} views of {stats.K} classes, "
-                         f"not these {Z.shape[0]} of {classes.n_classes}")
+        raise InputError(
+            f"stats describe {stats.n} views of {stats.K} classes, not these {Z.shape[0]} of {classes.n_classes}"
+        )
     return Z, classes, stats
 
 
@@ -202,8 +204,9 @@ class AffineConditioning:
     tol: float
 
 
-def affine_conditioning(Z, classes, tol: float | None = None, *,
-                        stats: ViewStatistics | None = None) -> AffineConditioning:
+def affine_conditioning(
+    Z, classes, tol: float | None = None, *, stats: ViewStatistics | None = None
+) -> AffineConditioning:
     """Singular values, effective affine rank and conditioning of the class codes.
 
     [derived] THEORY.md T1.2(c) and section 2. The class codes c_0..c_{K-1} are affinely
@@ -271,8 +274,9 @@ def cover_fraction(n_classes: int, dim: int) -> float:
 # linear probes on held-out views
 
 
-def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0,
-                           stats: ViewStatistics | None = None) -> float:
+def heldout_class_accuracy(
+    Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0, stats: ViewStatistics | None = None
+) -> float:
     """Linear predictability of M: accuracy of a ridge probe of the class on held-out views.
 
     [derived] THEORY.md T1.4 and section 2: the paper's second condition asks that M be predictable
@@ -299,8 +303,9 @@ def heldout_class_accuracy(Z, classes, train_mask=None, *, ridge: float = 1e-4, 
     return stats.ridge_probe(Z, ridge).class_accuracy()
 
 
-def task_accuracy(Z, classes, task, train_mask=None, *, ridge: float = 1e-4, random_state=0,
-                  stats: ViewStatistics | None = None) -> float:
+def task_accuracy(
+    Z, classes, task, train_mask=None, *, ridge: float = 1e-4, random_state=0, stats: ViewStatistics | None = None
+) -> float:
     """Held-out accuracy of the ridge probe on one invariant task (any number of labels).
 
     [derived] THEORY.md section 0 and T1.3: the task ``task`` (K,) gives class m the label
@@ -452,9 +457,11 @@ def worst_task_accuracy(
         best_signs = best_signs.copy()
         best_signs[flip] *= -1
         best_acc, best_source = acc, "greedy"
-    budget = (f"{n_radon} Radon + {n_random} random tasks, up to {greedy_steps} greedy rounds of {K} flips"
-              + (f", {max_seconds:g} s" if max_seconds is not None else "")
-              + ("; stopped by the time limit" if timed_out else ""))
+    budget = (
+        f"{n_radon} Radon + {n_random} random tasks, up to {greedy_steps} greedy rounds of {K} flips"
+        + (f", {max_seconds:g} s" if max_seconds is not None else "")
+        + ("; stopped by the time limit" if timed_out else "")
+    )
     return WorstTask(float(best_acc), (best_signs > 0).astype(np.int64), best_source, n_eval, budget)
 
 
@@ -591,8 +598,17 @@ def _top_eigenvalue(S: np.ndarray) -> float:
     return _largest_eigenvalue(S)
 
 
-def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge: float = 1e-4,
-                random_state=0, stats: ViewStatistics | None = None, verdict=None) -> IdealScore:
+def ideal_score(
+    Z,
+    classes,
+    train_mask=None,
+    *,
+    tol: float | None = None,
+    ridge: float = 1e-4,
+    random_state=0,
+    stats: ViewStatistics | None = None,
+    verdict=None,
+) -> IdealScore:
     """How close the views are to ideal: 1 exactly when the verdict passes, else a share below 1.
 
     [derived from THEORY.md T1 and T3] T1: a representation is ideal for linear probes iff every
@@ -649,16 +665,33 @@ def ideal_score(Z, classes, train_mask=None, *, tol: float | None = None, ridge:
     accuracy = probe.class_accuracy()
     value = 1.0 if verdict.ok else min(invariant * recoverable, float(np.nextafter(1.0, 0.0)))
     failing = tuple(name for name, c in verdict.conditions.items() if not c.ok)
-    return IdealScore(float(value), float(invariant), float(recoverable), float(accuracy),
-                      int(round(accuracy * n_heldout)), n_heldout, bool(verdict.ok), failing, stats.tol)
+    return IdealScore(
+        float(value),
+        float(invariant),
+        float(recoverable),
+        float(accuracy),
+        int(round(accuracy * n_heldout)),
+        n_heldout,
+        bool(verdict.ok),
+        failing,
+        stats.tol,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # log-losses of probes of M
 
 
-def ridge_log_loss(Z, classes, train_mask=None, *, ridge: float = 1e-4, random_state=0,
-                   stats: ViewStatistics | None = None, notes: list | None = None) -> float:
+def ridge_log_loss(
+    Z,
+    classes,
+    train_mask=None,
+    *,
+    ridge: float = 1e-4,
+    random_state=0,
+    stats: ViewStatistics | None = None,
+    notes: list | None = None,
+) -> float:
     """Held-out log-loss (nats) of the ridge probe of M, its scores calibrated by one temperature.
 
     [derived] The ridge probe of `heldout_class_accuracy` gives every held-out view a score f_m per
@@ -727,8 +760,9 @@ def _fit_temperature(F: np.ndarray, own: np.ndarray, beta_max: float) -> tuple[f
     return beta, False
 
 
-def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2, max_iter: int = 500,
-                     random_state=0) -> float:
+def heldout_log_loss(
+    Z, classes, train_mask=None, *, weight_decay: float = 1e-2, max_iter: int = 500, random_state=0
+) -> float:
     """Held-out log-loss (nats) of a linear softmax head predicting M from Z: the ISSL log-loss on views.
 
     [paper Fig. 7b, derived estimator] The ISSL objective (THEORY.md P3, T6) is the log-loss of
@@ -764,7 +798,7 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
     onehot = np.eye(K)[ytr]
 
     def objective(theta):
-        W, b = theta[: d * K].reshape(d, K), theta[d * K:]
+        W, b = theta[: d * K].reshape(d, K), theta[d * K :]
         logp = log_softmax(Xtr @ W + b, axis=1)
         p = np.exp(logp)
         loss = -np.mean(logp[np.arange(n), ytr]) + 0.5 * weight_decay * np.sum(W * W)
@@ -773,9 +807,12 @@ def heldout_log_loss(Z, classes, train_mask=None, *, weight_decay: float = 1e-2,
 
     result = minimize(objective, np.zeros(d * K + K), jac=True, method="L-BFGS-B", options={"maxiter": int(max_iter)})
     if not result.success:
-        warnings.warn(f"heldout_log_loss: L-BFGS stopped after {result.nit} iterations without converging "
-                      f"({result.message})", RuntimeWarning, stacklevel=2)
-    W, b = result.x[: d * K].reshape(d, K), result.x[d * K:]
+        warnings.warn(
+            f"heldout_log_loss: L-BFGS stopped after {result.nit} iterations without converging ({result.message})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    W, b = result.x[: d * K].reshape(d, K), result.x[d * K :]
     logp = log_softmax(X[~mask] @ W + b, axis=1)
     return float(-np.mean(logp[np.arange(logp.shape[0]), labels[~mask]]))
 
@@ -908,14 +945,18 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
         stats = ViewStatistics.from_views(Z, classes, heldout=False)
     _lonely_check(stats.sizes, "LiDAR needs at least 2 views per class to whiten by the within-class covariance")
     K, d, n = stats.K, stats.d, stats.n
-    singular = InputError(f"the within-class covariance is singular ({n - K} within-class degrees of "
-                          f"freedom for {d} dimensions); use more views per class or delta > 0")
+    singular = InputError(
+        f"the within-class covariance is singular ({n - K} within-class degrees of "
+        f"freedom for {d} dimensions); use more views per class or delta > 0"
+    )
     if delta == 0 and n - K < d:
         raise singular
     ridge = delta / stats.unit / stats.unit  # delta in the statistics' units (stats.unit is a power of two)
     if not np.isfinite(ridge):
-        raise InputError(f"delta = {delta:g} is out of float64's range on features of scale {stats.unit:.3g}; "
-                         "rescale the features or pass delta on their scale")
+        raise InputError(
+            f"delta = {delta:g} is out of float64's range on features of scale {stats.unit:.3g}; "
+            "rescale the features or pass delta on their scale"
+        )
     sigma_w = stats.within / (n - K) + ridge * np.eye(d)
     try:
         L = np.linalg.cholesky(sigma_w)
@@ -975,62 +1016,111 @@ def _registry_headline(stats, Z, classes, *, verdict, **_):
 #: the score-validation experiment read it; a new score is one entry here.
 SCORES: dict[str, ScoreInfo] = {
     "ideal_score": ScoreInfo(
-        1, "1 iff the verdict at tol passes, else tr(S_B)/tr(S_T) x tr(S_B (S_T + tau^2 I)^-1)/(K-1) "
+        1,
+        "1 iff the verdict at tol passes, else tr(S_B)/tr(S_T) x tr(S_B (S_T + tau^2 I)^-1)/(K-1) "
         "(invariant share x Pillai's trace / (K-1), tau = tol s_1): falls with spread, near-dependence, d < K-1",
-        compute=_registry_headline, provenance="derived, THEORY.md T1/T3"),
+        compute=_registry_headline,
+        provenance="derived, THEORY.md T1/T3",
+    ),
     "heldout_class_accuracy": ScoreInfo(
-        1, "ridge probe of M (the source image), held-out views",
-        compute=lambda stats, Z, classes, *, ridge, **_: stats.ridge_probe(Z, ridge).class_accuracy()),
+        1,
+        "ridge probe of M (the source image), held-out views",
+        compute=lambda stats, Z, classes, *, ridge, **_: stats.ridge_probe(Z, ridge).class_accuracy(),
+    ),
     "ridge_log_loss": ScoreInfo(
-        -1, "log-loss of the ridge probe of M on held-out views at a cross-fitted temperature (nats)",
-        compute=lambda stats, Z, classes, *, ridge, notes, **_: ridge_log_loss(Z, classes, ridge=ridge, stats=stats,
-                                                                               notes=notes)),
+        -1,
+        "log-loss of the ridge probe of M on held-out views at a cross-fitted temperature (nats)",
+        compute=lambda stats, Z, classes, *, ridge, notes, **_: ridge_log_loss(
+            Z, classes, ridge=ridge, stats=stats, notes=notes
+        ),
+    ),
     "worst_task_accuracy": ScoreInfo(
-        1, "smallest held-out accuracy over invariant binary tasks found (within the stated budget)",
-        compute=lambda stats, Z, classes, *, worst, **_: worst.accuracy),
+        1,
+        "smallest held-out accuracy over invariant binary tasks found (within the stated budget)",
+        compute=lambda stats, Z, classes, *, worst, **_: worst.accuracy,
+    ),
     "invariance_ratio": ScoreInfo(
-        -1, "within / total sum of squares of the views (0 = invariant)",
-        compute=lambda stats, Z, classes, **_: invariance_ratio(Z, classes, stats=stats).value),
+        -1,
+        "within / total sum of squares of the views (0 = invariant)",
+        compute=lambda stats, Z, classes, **_: invariance_ratio(Z, classes, stats=stats).value,
+    ),
     "affine_condition": ScoreInfo(
-        1, "s_{K-1} / s_1 of the centred class codes (1 = regular simplex)",
-        compute=lambda stats, Z, classes, *, conditioning, **_: conditioning.condition),
+        1,
+        "s_{K-1} / s_1 of the centred class codes (1 = regular simplex)",
+        compute=lambda stats, Z, classes, *, conditioning, **_: conditioning.condition,
+    ),
     "rankme": ScoreInfo(
-        1, "RankMe, Garrido et al. 2023 (uncentred, as in the paper)", ours=False,
-        compute=lambda stats, Z, classes, **_: rankme(Z, stats=stats), provenance="Garrido et al., ICML 2023",
-        label="RankMe"),
+        1,
+        "RankMe, Garrido et al. 2023 (uncentred, as in the paper)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: rankme(Z, stats=stats),
+        provenance="Garrido et al., ICML 2023",
+        label="RankMe",
+    ),
     "rankme_centred": ScoreInfo(
-        1, "RankMe on centred features (a variant, not the paper's convention)", ours=False,
+        1,
+        "RankMe on centred features (a variant, not the paper's convention)",
+        ours=False,
         compute=lambda stats, Z, classes, **_: rankme_centred(Z, stats=stats),
         provenance="variant of Garrido et al. 2023",
-        label="RankMe (centred)"),
+        label="RankMe (centred)",
+    ),
     "lidar": ScoreInfo(
-        1, "LiDAR, Thilak et al. 2024", ours=False,
+        1,
+        "LiDAR, Thilak et al. 2024",
+        ours=False,
         compute=lambda stats, Z, classes, *, lidar_delta, **_: lidar(Z, classes, delta=lidar_delta, stats=stats),
-        provenance="Thilak et al., ICLR 2024", label="LiDAR"),
+        provenance="Thilak et al., ICLR 2024",
+        label="LiDAR",
+    ),
     "alpha_req": ScoreInfo(
-        "alpha", "alpha-ReQ, Agrawal et al. 2022 (best near 1)", ours=False,
-        compute=lambda stats, Z, classes, **_: alpha_req(Z, stats=stats), provenance="Agrawal et al., NeurIPS 2022",
-        label="alpha-ReQ"),
+        "alpha",
+        "alpha-ReQ, Agrawal et al. 2022 (best near 1)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: alpha_req(Z, stats=stats),
+        provenance="Agrawal et al., NeurIPS 2022",
+        label="alpha-ReQ",
+    ),
     "twonn_dimension": ScoreInfo(
-        1, "TwoNN intrinsic dimension of the views, Facco et al. 2017 (larger = more expressive, the field's reading)",
-        ours=False, compute=lambda stats, Z, classes, **_: twonn_dimension(to_numpy(Z)),
-        provenance="Facco et al., Sci. Rep. 2017", label="TwoNN ID"),
+        1,
+        "TwoNN intrinsic dimension of the views, Facco et al. 2017 (larger = more expressive, the field's reading)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: twonn_dimension(to_numpy(Z)),
+        provenance="Facco et al., Sci. Rep. 2017",
+        label="TwoNN ID",
+    ),
     "mst_dimension": ScoreInfo(
-        1, "minimum-spanning-tree (PH0) intrinsic dimension of the views, the estimator of IdEst (ICML 2026)",
-        ours=False, compute=lambda stats, Z, classes, **_: mst_dimension(to_numpy(Z)),
-        provenance="Costa and Hero 2004; Birdal et al. 2021; IdEst, ICML 2026", label="MST ID"),
+        1,
+        "minimum-spanning-tree (PH0) intrinsic dimension of the views, the estimator of IdEst (ICML 2026)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: mst_dimension(to_numpy(Z)),
+        provenance="Costa and Hero 2004; Birdal et al. 2021; IdEst, ICML 2026",
+        label="MST ID",
+    ),
     "alignment": ScoreInfo(
-        -1, "mean squared distance between L2-normalised views of one class, Wang and Isola 2020 (lower is better)",
-        ours=False, compute=lambda stats, Z, classes, **_: alignment(to_numpy(Z), classes),
-        provenance="Wang and Isola, ICML 2020", label="alignment"),
+        -1,
+        "mean squared distance between L2-normalised views of one class, Wang and Isola 2020 (lower is better)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: alignment(to_numpy(Z), classes),
+        provenance="Wang and Isola, ICML 2020",
+        label="alignment",
+    ),
     "uniformity": ScoreInfo(
-        -1, "log mean exp(-2 ||u - v||^2) over pairs of L2-normalised views, Wang and Isola 2020 (lower is better)",
-        ours=False, compute=lambda stats, Z, classes, **_: uniformity(to_numpy(Z)),
-        provenance="Wang and Isola, ICML 2020", label="uniformity"),
+        -1,
+        "log mean exp(-2 ||u - v||^2) over pairs of L2-normalised views, Wang and Isola 2020 (lower is better)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: uniformity(to_numpy(Z)),
+        provenance="Wang and Isola, ICML 2020",
+        label="uniformity",
+    ),
     "nesum": ScoreInfo(
-        1, "NESum, He and Ozay 2022: covariance eigenvalues summed, over the largest (1 collapsed, d whitened)",
-        ours=False, compute=lambda stats, Z, classes, **_: nesum_from_eigenvalues(stats.total_eigenvalues),
-        provenance="He and Ozay, ICML 2022", label="NESum"),
+        1,
+        "NESum, He and Ozay 2022: covariance eigenvalues summed, over the largest (1 collapsed, d whitened)",
+        ours=False,
+        compute=lambda stats, Z, classes, **_: nesum_from_eigenvalues(stats.total_eigenvalues),
+        provenance="He and Ozay, ICML 2022",
+        label="NESum",
+    ),
 }
 
 
@@ -1102,8 +1192,13 @@ class Scores:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: sizes, every registered score by name, then the components and settings."""
-        out = {"n_points": self.n_points, "n_classes": self.n_classes, "dim": self.dim, "dtype": self.dtype,
-               **{name: self.values.get(name) for name in SCORES}}
+        out = {
+            "n_points": self.n_points,
+            "n_classes": self.n_classes,
+            "dim": self.dim,
+            "dtype": self.dtype,
+            **{name: self.values.get(name) for name in SCORES},
+        }
         for f in self.__dataclass_fields__.values():
             if f.name in ("values", "verdict", "statistics") or f.name in out:
                 continue
@@ -1113,6 +1208,7 @@ class Scores:
 
     def format(self) -> str:
         """A few lines for people: K, d, the tolerance, the headline and its components, the baselines."""
+
         def num(name, spec):
             value = self.values.get(name)
             if value is None:
@@ -1139,12 +1235,20 @@ class Scores:
             f"  worst task acc.    {num('worst_task_accuracy', '.4f')}  (found by {self.worst_task_source}, "
             f"{self.worst_task_evaluated} tasks tried; budget {self.worst_task_budget})",
         ]
-        shown = {"ideal_score", "invariance_ratio", "affine_condition", "heldout_class_accuracy", "ridge_log_loss",
-                 "worst_task_accuracy"}
+        shown = {
+            "ideal_score",
+            "invariance_ratio",
+            "affine_condition",
+            "heldout_class_accuracy",
+            "ridge_log_loss",
+            "worst_task_accuracy",
+        }
         others = [f"{SCORES[name].label or name} {num(name, '.3f')}" for name in SCORES if name not in shown]
-        lines += [f"  {'   '.join(others[i:i + 4])}" for i in range(0, len(others), 4)]
+        lines += [f"  {'   '.join(others[i : i + 4])}" for i in range(0, len(others), 4)]
         lines += [f"  note: {note}" for note in self.notes]
-        lines.append("  (docs/THEORY.md section 2 defines each score and says what to change in training when a condition fails)")
+        lines.append(
+            "  (docs/THEORY.md section 2 defines each score and says what to change in training when a condition fails)"
+        )
         return "\n".join(lines)
 
 
@@ -1179,13 +1283,39 @@ def score_all(
     free cores).
     """
     with thread_limit():
-        return _score_all(Z, classes, train_mask, tol=tol, ridge=ridge, n_radon=n_radon, n_random=n_random,
-                          greedy_steps=greedy_steps, max_seconds=max_seconds, lidar_delta=lidar_delta,
-                          augmentation=augmentation, random_state=random_state, stats=stats)
+        return _score_all(
+            Z,
+            classes,
+            train_mask,
+            tol=tol,
+            ridge=ridge,
+            n_radon=n_radon,
+            n_random=n_random,
+            greedy_steps=greedy_steps,
+            max_seconds=max_seconds,
+            lidar_delta=lidar_delta,
+            augmentation=augmentation,
+            random_state=random_state,
+            stats=stats,
+        )
 
 
-def _score_all(Z, classes, train_mask, *, tol, ridge, n_radon, n_random, greedy_steps, max_seconds, lidar_delta,
-               augmentation, random_state, stats) -> Scores:
+def _score_all(
+    Z,
+    classes,
+    train_mask,
+    *,
+    tol,
+    ridge,
+    n_radon,
+    n_random,
+    greedy_steps,
+    max_seconds,
+    lidar_delta,
+    augmentation,
+    random_state,
+    stats,
+) -> Scores:
     """`score_all` under the thread policy."""
     Z = as_view_features(Z)
     classes = as_classes(classes, int(Z.shape[0]))
@@ -1198,11 +1328,26 @@ def _score_all(Z, classes, train_mask, *, tol, ridge, n_radon, n_random, greedy_
         stats = ViewStatistics.from_views(Z, classes, check_train_mask(train_mask, classes, rng), tol=tol)
     verdict = is_ideal(to_numpy(Z), classes, probe="linear", tol=stats.tol)
     conditioning = affine_conditioning(Z, classes, stats=stats)
-    worst = worst_task_accuracy(Z, classes, n_radon=n_radon, n_random=n_random, greedy_steps=greedy_steps,
-                                max_seconds=max_seconds, ridge=ridge, random_state=rng, stats=stats)
+    worst = worst_task_accuracy(
+        Z,
+        classes,
+        n_radon=n_radon,
+        n_random=n_random,
+        greedy_steps=greedy_steps,
+        max_seconds=max_seconds,
+        ridge=ridge,
+        random_state=rng,
+        stats=stats,
+    )
     notes: list[str] = []
-    params = {"ridge": ridge, "lidar_delta": lidar_delta, "verdict": verdict, "worst": worst,
-              "conditioning": conditioning, "notes": notes}
+    params = {
+        "ridge": ridge,
+        "lidar_delta": lidar_delta,
+        "verdict": verdict,
+        "worst": worst,
+        "conditioning": conditioning,
+        "notes": notes,
+    }
     values = {}
     for name, info in SCORES.items():
         try:
@@ -1213,16 +1358,30 @@ def _score_all(Z, classes, train_mask, *, tol, ridge, n_radon, n_random, greedy_
     invariant, recoverable = stats.cached("headline_shares", lambda: headline_shares(stats))
     K, d = stats.K, stats.d
     return Scores(
-        n_points=stats.n, n_classes=K, dim=d, dtype=stats.dtype, values=values,
-        ideal=bool(verdict.ok), failing=tuple(name for name, c in verdict.conditions.items() if not c.ok),
-        verdict_mode=verdict.mode, invariant_share=float(invariant), recoverable_share=float(recoverable),
+        n_points=stats.n,
+        n_classes=K,
+        dim=d,
+        dtype=stats.dtype,
+        values=values,
+        ideal=bool(verdict.ok),
+        failing=tuple(name for name, c in verdict.conditions.items() if not c.ok),
+        verdict_mode=verdict.mode,
+        invariant_share=float(invariant),
+        recoverable_share=float(recoverable),
         affine_rank=int(conditioning.rank),
         affine_singular_values=tuple(float(v) for v in conditioning.singular_values),
-        dimension_deficit=dimension_deficit(K, d), cover_fraction=cover_fraction(K, d),
+        dimension_deficit=dimension_deficit(K, d),
+        cover_fraction=cover_fraction(K, d),
         cover_fraction_effective=cover_fraction(K, conditioning.rank),
-        worst_task=tuple(int(t) for t in worst.task), worst_task_source=worst.source,
-        worst_task_evaluated=int(worst.n_evaluated), worst_task_budget=worst.budget,
-        tol=float(stats.tol), tol_rule=stats.tol_rule, ridge=ridge,
-        augmentation=None if augmentation is None else dict(augmentation), notes=tuple(notes), verdict=verdict,
+        worst_task=tuple(int(t) for t in worst.task),
+        worst_task_source=worst.source,
+        worst_task_evaluated=int(worst.n_evaluated),
+        worst_task_budget=worst.budget,
+        tol=float(stats.tol),
+        tol_rule=stats.tol_rule,
+        ridge=ridge,
+        augmentation=None if augmentation is None else dict(augmentation),
+        notes=tuple(notes),
+        verdict=verdict,
         statistics=stats,
     )

@@ -128,8 +128,14 @@ class Progress:
         done = self.n - self._initial
         rate = done / elapsed if elapsed > 0 and done > 0 else None
         meter = tqdm.format_meter(
-            self.n, self.total, elapsed, prefix=self.desc, unit=self.unit, rate=rate,
-            postfix=_format_postfix(self._postfix) or None, ncols=0,
+            self.n,
+            self.total,
+            elapsed,
+            prefix=self.desc,
+            unit=self.unit,
+            rate=rate,
+            postfix=_format_postfix(self._postfix) or None,
+            ncols=0,
         )
         self._last_printed_n = self.n
         print(meter, file=self._file, flush=True)

@@ -85,8 +85,15 @@ def _check_accuracies(accuracies) -> None:
             raise InputError(f"accuracies[{name!r}] must be a number in [0, 1], got {value!r}")
 
 
-def score_section(scores: Scores, *, features=None, classes=None, probe: str = "linear",
-                  accuracies: Mapping[str, float] | None = None, extra: Mapping | None = None) -> dict:
+def score_section(
+    scores: Scores,
+    *,
+    features=None,
+    classes=None,
+    probe: str = "linear",
+    accuracies: Mapping[str, float] | None = None,
+    extra: Mapping | None = None,
+) -> dict:
     """The report section of scores already computed (`score_all`): no score is recomputed.
 
     The verdict is the one `score_all` ran (linear probes, at ``scores.tol``); for ``probe=
@@ -141,10 +148,16 @@ def write_report(out_dir, sections: Mapping[str, dict], *, title: str = "Ideal-n
     for name, section in sections.items():
         missing = {"singular_values", "tol_line", "verdict", "scores", "accuracies", "n_classes"} - set(section)
         if missing:
-            raise InputError(f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation")
+            raise InputError(
+                f"sections[{name!r}] lacks {', '.join(sorted(missing))}; build it with score_representation"
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"title": title, "notes": notes, "sections": {k: jsonable(v, nonfinite="string") for k, v in sections.items()}}
+    report = {
+        "title": title,
+        "notes": notes,
+        "sections": {k: jsonable(v, nonfinite="string") for k, v in sections.items()},
+    }
     paths = {"json": out / "report.json", "md": out / "report.md", "png": out / "report.png"}
     write_json(paths["json"], report)
     written = json.loads(paths["json"].read_text())  # draw and tabulate from what was written
@@ -171,28 +184,40 @@ def _fmt(value) -> str:
 
 def scores_table(scores: Mapping) -> list[str]:
     """Markdown rows of the registered scores (`metrics.SCORES`) and the headline's components."""
-    rows = [("ideal_score", scores["ideal_score"], SCORES["ideal_score"].meaning),
-            ("ideal (verdict on the views)", bool(scores["ideal"]),
-             "failing: " + (", ".join(scores["failing"]) or "none")),
-            ("affine_rank", scores["affine_rank"], f"of K - 1 = {scores['n_classes'] - 1}, at tol {scores['tol']}"),
-            ("dimension_deficit", scores["dimension_deficit"], "max(0, K - 1 - d)"),
-            ("cover_fraction", scores["cover_fraction"], "Cover's bound on separable dichotomies at d")]
+    rows = [
+        ("ideal_score", scores["ideal_score"], SCORES["ideal_score"].meaning),
+        ("ideal (verdict on the views)", bool(scores["ideal"]), "failing: " + (", ".join(scores["failing"]) or "none")),
+        ("affine_rank", scores["affine_rank"], f"of K - 1 = {scores['n_classes'] - 1}, at tol {scores['tol']}"),
+        ("dimension_deficit", scores["dimension_deficit"], "max(0, K - 1 - d)"),
+        ("cover_fraction", scores["cover_fraction"], "Cover's bound on separable dichotomies at d"),
+    ]
     rows += [(name, scores[name], info.meaning) for name, info in SCORES.items() if name != "ideal_score"]
-    return ["| score | value | meaning |", "|---|---|---|",
-            *[f"| {name} | {_fmt(value)} | {meaning} |" for name, value, meaning in rows]]
+    return [
+        "| score | value | meaning |",
+        "|---|---|---|",
+        *[f"| {name} | {_fmt(value)} | {meaning} |" for name, value, meaning in rows],
+    ]
 
 
 def verdict_lines(section: Mapping) -> list[str]:
     """Markdown lines: the verdict on the views, each condition, and the certificate when not ideal."""
     verdict = section["verdict"]
     aug = section.get("augmentation")
-    on = (f"{section['n_points']} views of {section['n_classes']} classes"
-          + (f" drawn by the reference augmentation {aug.get('kind')} (s = {aug.get('strength')})" if aug else ""))
-    decided = ("exact rational arithmetic" if verdict.get("mode") == "exact" else
-               f"tolerance {section['tol']:.3g} x s_1 ({section.get('tol_rule', 'given')})")
-    lines = [f"Verdict on {on}, d = {section['dim']}, {section['probe']} probes, decided by {decided}: "
-             f"**{'ideal' if verdict['ideal'] else 'not ideal'}**"
-             + (f" (failing: {', '.join(section['failing'])})" if section.get("failing") else "") + ".", ""]
+    on = f"{section['n_points']} views of {section['n_classes']} classes" + (
+        f" drawn by the reference augmentation {aug.get('kind')} (s = {aug.get('strength')})" if aug else ""
+    )
+    decided = (
+        "exact rational arithmetic"
+        if verdict.get("mode") == "exact"
+        else f"tolerance {section['tol']:.3g} x s_1 ({section.get('tol_rule', 'given')})"
+    )
+    lines = [
+        f"Verdict on {on}, d = {section['dim']}, {section['probe']} probes, decided by {decided}: "
+        f"**{'ideal' if verdict['ideal'] else 'not ideal'}**"
+        + (f" (failing: {', '.join(section['failing'])})" if section.get("failing") else "")
+        + ".",
+        "",
+    ]
     for cond, entry in verdict.get("conditions", {}).items():
         lines.append(f"- {cond}: {'ok' if entry.get('ok') else 'FAILS'} - {entry.get('detail', '')}")
     cert = verdict.get("certificate")
@@ -200,11 +225,15 @@ def verdict_lines(section: Mapping) -> list[str]:
         witness = cert.get("witness") or {}
         lines += ["", f"Certificate ({witness.get('kind', 'certificate')}):"]
         if witness.get("kind") == "not-invariant":
-            lines.append(f"views {witness.get('pair')} are views of one class ({witness.get('class')}) whose codes "
-                         f"differ by {_fmt(witness.get('distance'))} > tolerance {_fmt(witness.get('tolerance'))}.")
+            lines.append(
+                f"views {witness.get('pair')} are views of one class ({witness.get('class')}) whose codes "
+                f"differ by {_fmt(witness.get('distance'))} > tolerance {_fmt(witness.get('tolerance'))}."
+            )
         if cert.get("task") is not None:
-            lines.append(f"the invariant task `{cert.get('task')}` (one label per class) is realized by no "
-                         f"{section['probe']} probe.")
+            lines.append(
+                f"the invariant task `{cert.get('task')}` (one label per class) is realized by no "
+                f"{section['probe']} probe."
+            )
         lines.append(f"witness: `{json.dumps(witness)[:400]}`")
     return lines
 
@@ -214,13 +243,15 @@ def _markdown(report: dict, figure_name: str) -> str:
     if report["notes"]:
         lines += [report["notes"], ""]
     lines += [
-        "| representation | views | K | d | ideal (on views) | " "failing | ideal_score | invariance ratio | affine rank |",
+        "| representation | views | K | d | ideal (on views) | "
+        "failing | ideal_score | invariance ratio | affine rank |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report["sections"].items():
         sc = s["scores"]
         lines.append(
-            f"| {name} | {s['n_points']} | {s['n_classes']} | {s['dim']} " f"| {'yes' if s['verdict']['ideal'] else 'no'} | "
+            f"| {name} | {s['n_points']} | {s['n_classes']} | {s['dim']} "
+            f"| {'yes' if s['verdict']['ideal'] else 'no'} | "
             f"{', '.join(s['failing']) or '-'} | {sc['ideal_score']:.3f} | {sc['invariance_ratio']:.3g} | "
             f"{sc['affine_rank']} / {s['n_classes'] - 1} |"
         )
@@ -251,9 +282,11 @@ def _chance_notes(section: Mapping) -> list[str]:
     for name, value in section["accuracies"].items():
         chance = _chance(name, n_labels)
         if value < chance:
-            out.append(f"{name} {value:.3f} is below chance ({chance:.3f}): the probe fitted on the training "
-                       "points does worse than a constant on the held-out points, i.e. the codes do not "
-                       "carry this task from one set of points to the other.")
+            out.append(
+                f"{name} {value:.3f} is below chance ({chance:.3f}): the probe fitted on the training "
+                "points does worse than a constant on the held-out points, i.e. the codes do not "
+                "carry this task from one set of points to the other."
+            )
     return out
 
 
@@ -293,8 +326,11 @@ def spectrum_axes(ax, series, K: int) -> None:
             ax.axhline(tol_line, color=color, ls="--", lw=1)
     ax.axvline(K - 1, color="gray", ls=":", lw=1, label=f"K - 1 = {K - 1}")
     ax.set_ylim(floor / 1.5, (max(tops) * 2.0) if tops else 1.0)
-    ax.set(xlabel="index", ylabel="singular value",
-           title="centred class codes (dashed: tol x largest; hollow: below the floor)")
+    ax.set(
+        xlabel="index",
+        ylabel="singular value",
+        title="centred class codes (dashed: tol x largest; hollow: below the floor)",
+    )
     ax.title.set_fontsize(9)
     ax.xaxis.get_major_locator().set_params(integer=True)
 
@@ -303,8 +339,11 @@ def _figure(report: dict, path: Path) -> None:
     plt = _plt()
     sections = report["sections"]
     fig, (ax_sv, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.4))
-    spectrum_axes(ax_sv, [(name, s["singular_values"], s["tol_line"], f"C{i}") for i, (name, s) in enumerate(sections.items())],
-                  max(s["n_classes"] for s in sections.values()))
+    spectrum_axes(
+        ax_sv,
+        [(name, s["singular_values"], s["tol_line"], f"C{i}") for i, (name, s) in enumerate(sections.items())],
+        max(s["n_classes"] for s in sections.values()),
+    )
     ax_sv.legend(fontsize=7, loc="lower left")
 
     names = sorted({k for s in sections.values() for k in s["accuracies"]}) + ["ideal_score"]
@@ -324,8 +363,11 @@ def _figure(report: dict, path: Path) -> None:
         ax_acc.hlines(chance, x0, x1, colors="k", linestyles=":", lw=1)
         ax_acc.text(x1, chance, " chance", fontsize=6, va="bottom", ha="right")
     ax_acc.set_xticks([j + 0.4 - width / 2 for j in range(len(names))], names, rotation=12, fontsize=8)
-    ax_acc.set(ylim=(min(0.0, *[s["scores"]["ideal_score"] for s in sections.values()]), 1.12),
-               ylabel="accuracy / score", title="probe accuracies and ideal_score (dotted: chance)")
+    ax_acc.set(
+        ylim=(min(0.0, *[s["scores"]["ideal_score"] for s in sections.values()]), 1.12),
+        ylabel="accuracy / score",
+        title="probe accuracies and ideal_score (dotted: chance)",
+    )
     ax_acc.title.set_fontsize(9)
     # the legend goes below the axes, where it covers no bar label
     ax_acc.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(sections), frameon=False)
@@ -339,9 +381,18 @@ def _figure(report: dict, path: Path) -> None:
 # the report of one scored representation (``ssltheory score --report``)
 
 
-def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping | None = None,
-                       verdict: Mapping | None = None, images=None, image_classes: str | None = None,
-                       seed: int = 0) -> Path:
+def write_score_report(
+    out_dir,
+    Z,
+    classes,
+    scores: Scores,
+    *,
+    source: Mapping | None = None,
+    verdict: Mapping | None = None,
+    images=None,
+    image_classes: str | None = None,
+    seed: int = 0,
+) -> Path:
     """Write ``out_dir/report.md`` with ``spectrum.png``, ``invariance.png`` and ``worst_task.png``.
 
     Args:
@@ -376,8 +427,9 @@ def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping |
     fig.tight_layout()
     save_figure(fig, out / "spectrum.png", dpi=110)
     plt.close(fig)
-    _invariance_figure(out / "invariance.png", invariance_ratio(Z, eq, stats=scores.statistics).per_class,
-                       scores.invariance_ratio)
+    _invariance_figure(
+        out / "invariance.png", invariance_ratio(Z, eq, stats=scores.statistics).per_class, scores.invariance_ratio
+    )
     mask = split_views(eq, random_state=np.random.default_rng(seed))  # the split score_all drew
     _worst_task_figure(out / "worst_task.png", Z, eq, task, mask, scores, images, image_classes)
 
@@ -413,8 +465,13 @@ def write_score_report(out_dir, Z, classes, scores: Scores, *, source: Mapping |
         "",
         f"Group 1 = classes {group1[:20].tolist()}{' ...' if group1.size > 20 else ''} ({group1.size} of {K}); "
         f"held-out accuracy of the linear probe {_fmt(scores.worst_task_accuracy)}"
-        + (" (below chance 0.5: the probe fitted on the training views does worse than a constant on the "
-           "held-out views)" if scores.worst_task_accuracy < 0.5 else "") + ".",
+        + (
+            " (below chance 0.5: the probe fitted on the training views does worse than a constant on the "
+            "held-out views)"
+            if scores.worst_task_accuracy < 0.5
+            else ""
+        )
+        + ".",
         "",
     ]
     path = out / "report.md"
@@ -476,7 +533,9 @@ def _example_images(fig, images, task, per_group: int = 6) -> None:
         for j, m in enumerate(members):
             ax = fig.add_subplot(2, 2 * per_group, row * 2 * per_group + per_group + j + 1)
             picture = pictures[m].transpose(1, 2, 0)
-            ax.imshow(picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray" if picture.shape[-1] == 1 else None)
+            ax.imshow(
+                picture[..., 0] if picture.shape[-1] == 1 else picture, cmap="gray" if picture.shape[-1] == 1 else None
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:

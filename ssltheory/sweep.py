@@ -127,8 +127,15 @@ class SweepConfig:
     executor: dict = field(default_factory=dict)
 
     def executor_setting(self, key: str):
-        defaults = {"kind": "local", "parallel": 1, "timeout_min": 60, "gpus_per_job": 0, "cpus_per_job": 1,
-                    "partition": "", "mem_gb": 0}
+        defaults = {
+            "kind": "local",
+            "parallel": 1,
+            "timeout_min": 60,
+            "gpus_per_job": 0,
+            "cpus_per_job": 1,
+            "partition": "",
+            "mem_gb": 0,
+        }
         return self.executor.get(key, defaults[key])
 
 
@@ -182,8 +189,11 @@ def sweep_config_from_dict(raw: object) -> SweepConfig:
         if not isinstance(section, dict):
             raise InputError(f"section [{name}] must be a table, got {type(section).__name__}")
     sweep, executor, score = raw.get("sweep", {}), raw.get("executor", {}), raw.get("score", {})
-    for section, allowed, name in ((sweep, _SWEEP_KEYS, "sweep"), (executor, _EXECUTOR_KEYS, "executor"),
-                                   (score, _SCORE_KEYS, "score")):
+    for section, allowed, name in (
+        (sweep, _SWEEP_KEYS, "sweep"),
+        (executor, _EXECUTOR_KEYS, "executor"),
+        (score, _SCORE_KEYS, "score"),
+    ):
         bad = sorted(set(section) - allowed)
         if bad:
             raise InputError(f"unknown key(s) {bad} in [{name}]; accepted: {sorted(allowed)}")
@@ -221,10 +231,12 @@ def _check_config(config: SweepConfig) -> None:
     for key, values in config.space.items():
         if isinstance(values, dict):
             if config.search != "random":
-                raise InputError(f"[space] {key} is a range; ranges need search = \"random\" (a grid needs a list)")
+                raise InputError(f'[space] {key} is a range; ranges need search = "random" (a grid needs a list)')
             bad = sorted(set(values) - {"low", "high", "log", "integer"})
             if bad or "low" not in values or "high" not in values:
-                raise InputError(f"[space] {key} must be a list of values or {{low, high, log, integer}}, got {values!r}")
+                raise InputError(
+                    f"[space] {key} must be a list of values or {{low, high, log, integer}}, got {values!r}"
+                )
             if not values["low"] < values["high"] or (values.get("log") and values["low"] <= 0):
                 raise InputError(f"[space] {key} needs low < high (and low > 0 with log), got {values!r}")
         elif not isinstance(values, list) or not values:
@@ -312,8 +324,11 @@ def train_config(settings: dict, run_dir: Path):
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     method = settings.get("method", TrainConfig.method)
     known = registry.cli_options()
-    values = {k: v for k, v in settings.items()
-              if k in fields or k == "preset" or k not in known or method in known[k]["methods"]}
+    values = {
+        k: v
+        for k, v in settings.items()
+        if k in fields or k == "preset" or k not in known or method in known[k]["methods"]
+    }
     preset = values.pop("preset", None)
     values.update(out=str(run_dir), resume=True, quiet=True)
     if "checkpoint_every" not in settings and isinstance(settings.get("steps"), int):
@@ -361,12 +376,19 @@ def run_one(spec: dict, out: str) -> dict:
     probed = time.perf_counter()
     scores = _scores(run_dir, sweep["config"]["score"], spec["seed"])
     row = {
-        "run_id": spec["run_id"], "point": spec["point"], "seed": spec["seed"], "settings": spec["settings"],
-        "status": "ok", "resumed_from": resumed_from,
+        "run_id": spec["run_id"],
+        "point": spec["point"],
+        "seed": spec["seed"],
+        "settings": spec["settings"],
+        "status": "ok",
+        "resumed_from": resumed_from,
         "probe": {k: v for k, v in probes.items() if k not in ("run", "linear_val_scores")},
         "score": scores,
-        "seconds": {"train": round(trained - started, 3), "probe": round(probed - trained, 3),
-                    "score": round(time.perf_counter() - probed, 3)},
+        "seconds": {
+            "train": round(trained - started, 3),
+            "probe": round(probed - trained, 3),
+            "score": round(time.perf_counter() - probed, 3),
+        },
     }
     _write_json(result_path, row)
     return row
@@ -475,9 +497,18 @@ def _slurm_states(folder: Path, job_ids: list[str]) -> dict[str, str]:
     unknown = [job_id for job_id, state in states.items() if state == "UNKNOWN"]
     if unknown:
         try:
-            listing = subprocess.run(["squeue", "--noheader", "--array", "--format=%i|%T",
-                                      f"--jobs={','.join(sorted({j.split('_')[0] for j in unknown}))}"],
-                                     capture_output=True, text=True, timeout=60).stdout
+            listing = subprocess.run(
+                [
+                    "squeue",
+                    "--noheader",
+                    "--array",
+                    "--format=%i|%T",
+                    f"--jobs={','.join(sorted({j.split('_')[0] for j in unknown}))}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             listing = ""
         for line in listing.splitlines():
@@ -493,8 +524,13 @@ def sweep_status(config: SweepConfig, out: str | os.PathLike) -> list[RunState]:
     out = Path(out)
     jobs = read_jobs(out)
     runs = expand_runs(config)
-    slurm = [jobs[r.run_id]["job_id"] for r in runs if r.run_id in jobs and jobs[r.run_id].get("executor") == "slurm"
-             and not (out / "results" / f"{r.run_id}.json").exists()]
+    slurm = [
+        jobs[r.run_id]["job_id"]
+        for r in runs
+        if r.run_id in jobs
+        and jobs[r.run_id].get("executor") == "slurm"
+        and not (out / "results" / f"{r.run_id}.json").exists()
+    ]
     states = _slurm_states(out / "submitit", slurm)
     result = []
     for run in runs:
@@ -520,8 +556,17 @@ def sweep_status(config: SweepConfig, out: str | os.PathLike) -> list[RunState]:
     return result
 
 
-def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None = None, parallel: int | None = None,
-              wait: bool | None = None, resubmit_unknown: bool = False, poll_s: float = 1.0, echo=None) -> dict:
+def run_sweep(
+    config: SweepConfig,
+    out: str | os.PathLike,
+    *,
+    kind: str | None = None,
+    parallel: int | None = None,
+    wait: bool | None = None,
+    resubmit_unknown: bool = False,
+    poll_s: float = 1.0,
+    echo=None,
+) -> dict:
     """Submit every run of ``config`` that is neither finished nor queued / running, then wait for
     them (local, debug, or ``wait=True``) or return at once (Slurm by default); write the table.
 
@@ -551,23 +596,30 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     todo = [r for r in runs if states[r.run_id].state not in leave]
     active = [r for r in runs if states[r.run_id].state in leave - {"finished"}]
     finished = sum(states[r.run_id].state == "finished" for r in runs)
-    echo(f"{len(runs)} runs, {finished} already finished, {len(active)} queued or running, {len(todo)} to submit "
-         f"({kind}, {config.executor_setting('parallel')} at a time)")
+    echo(
+        f"{len(runs)} runs, {finished} already finished, {len(active)} queued or running, {len(todo)} to submit "
+        f"({kind}, {config.executor_setting('parallel')} at a time)"
+    )
     for run in active:
-        echo(f"left alone: {run.run_id} ({run.label}, seed {run.seed}) is {states[run.run_id].state} "
-             f"as job {states[run.run_id].job_id}")
+        echo(
+            f"left alone: {run.run_id} ({run.label}, seed {run.seed}) is {states[run.run_id].state} "
+            f"as job {states[run.run_id].job_id}"
+        )
     failed = []
     jobs = []
     if todo:
         executor = make_executor(config, out / "submitit")
         jobs = _submit(executor, config, [(r.to_dict(), str(out)) for r in todo], poll_s, out, todo)
-        echo(f"submitted {len(jobs)} job(s): {', '.join(str(j.job_id) for j in jobs[:5])}"
-             f"{', ...' if len(jobs) > 5 else ''}")
+        echo(
+            f"submitted {len(jobs)} job(s): {', '.join(str(j.job_id) for j in jobs[:5])}"
+            f"{', ...' if len(jobs) > 5 else ''}"
+        )
     if wait:
         from submitit.slurm.slurm import SlurmJob
 
-        waiting = list(zip(todo, jobs)) + [(r, SlurmJob(folder=out / "submitit", job_id=states[r.run_id].job_id))
-                                           for r in active]
+        waiting = list(zip(todo, jobs)) + [
+            (r, SlurmJob(folder=out / "submitit", job_id=states[r.run_id].job_id)) for r in active
+        ]
         for run, job in waiting:
             try:
                 job.result()
@@ -582,9 +634,18 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, *, kind: str | None =
     text, csv_text = results_table(rows, list(config.space))
     atomic_write_text(table, f"# Sweep {config.name}\n\n{text}")
     atomic_write_text(out / "table.csv", csv_text)
-    return {"runs": len(runs), "skipped": finished, "submitted": [r.run_id for r in todo],
-            "active": [r.run_id for r in active], "waited": wait, "failed": failed, "rows": rows,
-            "wall_s": time.perf_counter() - started, "table": str(table), "submitit": submitit.__version__}
+    return {
+        "runs": len(runs),
+        "skipped": finished,
+        "submitted": [r.run_id for r in todo],
+        "active": [r.run_id for r in active],
+        "waited": wait,
+        "failed": failed,
+        "rows": rows,
+        "wall_s": time.perf_counter() - started,
+        "table": str(table),
+        "submitit": submitit.__version__,
+    }
 
 
 def _error_line(exc: BaseException) -> str:
@@ -624,16 +685,24 @@ def make_executor(config: SweepConfig, folder: Path):
         return submitit.AutoExecutor(folder=folder, cluster="debug")
     if kind == "local":
         executor = submitit.LocalExecutor(folder=folder)
-        executor.update_parameters(timeout_min=timeout, gpus_per_node=gpus,
-                                   setup=[f"export {k}={v}" for k, v in threads.items()])
+        executor.update_parameters(
+            timeout_min=timeout, gpus_per_node=gpus, setup=[f"export {k}={v}" for k, v in threads.items()]
+        )
         return executor
     try:
         executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     except RuntimeError as exc:  # submitit's "Could not detect srun"
         raise InputError(f"[executor] kind slurm needs a Slurm cluster here ({exc}); use kind local or debug") from None
-    params = {"timeout_min": timeout, "gpus_per_node": gpus, "cpus_per_task": cpus, "tasks_per_node": 1, "nodes": 1,
-              "slurm_array_parallelism": int(config.executor_setting("parallel")), "name": config.name,
-              "slurm_setup": [f"export {k}={v}" for k, v in threads.items()]}
+    params = {
+        "timeout_min": timeout,
+        "gpus_per_node": gpus,
+        "cpus_per_task": cpus,
+        "tasks_per_node": 1,
+        "nodes": 1,
+        "slurm_array_parallelism": int(config.executor_setting("parallel")),
+        "name": config.name,
+        "slurm_setup": [f"export {k}={v}" for k, v in threads.items()],
+    }
     if config.executor_setting("partition"):
         params["slurm_partition"] = config.executor_setting("partition")
     if config.executor_setting("mem_gb"):
@@ -673,9 +742,16 @@ def read_results(out: str | os.PathLike) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
 
-_TABLE_METRICS = (("probe", "linear_accuracy"), ("probe", "mlp_accuracy"), ("probe", "knn_accuracy"),
-                  ("score", "ideal_score"), ("score", "invariance_ratio"), ("score", "affine_rank"),
-                  ("score", "worst_task_accuracy"), ("score", "rankme"))
+_TABLE_METRICS = (
+    ("probe", "linear_accuracy"),
+    ("probe", "mlp_accuracy"),
+    ("probe", "knn_accuracy"),
+    ("score", "ideal_score"),
+    ("score", "invariance_ratio"),
+    ("score", "affine_rank"),
+    ("score", "worst_task_accuracy"),
+    ("score", "rankme"),
+)
 
 
 def results_table(rows: list[dict], keys: list[str]) -> tuple[str, str]:

@@ -282,7 +282,9 @@ def continuous_world(
 # image worlds
 
 
-def load_source_images(source: str, n_images: int, size: int = 8, *, levels: int = 256, random_state=None) -> np.ndarray:
+def load_source_images(
+    source: str, n_images: int, size: int = 8, *, levels: int = 256, random_state=None
+) -> np.ndarray:
     """Real bundled grayscale images, uint8 (n_images, size, size); nothing is downloaded.
 
     Args:
@@ -548,7 +550,9 @@ def rank_deficient_representation(classes, dim: int, *, random_state=None) -> np
     return _expand(classes, random_codes(classes.n_classes, d, random_state))
 
 
-def merged_representation(classes, merges: Sequence[tuple[int, int]], *, dim: int | None = None, random_state=None) -> np.ndarray:
+def merged_representation(
+    classes, merges: Sequence[tuple[int, int]], *, dim: int | None = None, random_state=None
+) -> np.ndarray:
     """Affinely independent codes except that merged classes share one code: not UNI-ideal (T2).
 
     Args:

@@ -69,8 +69,7 @@ def task_from_point_labels(y, classes) -> np.ndarray:
         m = int(classes.labels[i])
         j = int(first[m])
         raise InputError(
-            f"y is not invariant: points {j} and {i} are equivalent (class {m}) "
-            f"but have labels {y[j]} and {y[i]}"
+            f"y is not invariant: points {j} and {i} are equivalent (class {m}) but have labels {y[j]} and {y[i]}"
         )
     return task
 
@@ -102,7 +101,9 @@ def enumerate_binary_tasks(n_classes: int) -> np.ndarray:
     """
     K = as_count(n_classes, "n_classes", minimum=1)
     if 2 ** (K - 1) - 1 > MAX_ENUMERATED:
-        raise InputError(f"n_classes={K} gives {2 ** (K - 1) - 1} binary tasks, more than {MAX_ENUMERATED}; use sample_tasks")
+        raise InputError(
+            f"n_classes={K} gives {2 ** (K - 1) - 1} binary tasks, more than {MAX_ENUMERATED}; use sample_tasks"
+        )
     masks = np.arange(1, 2 ** (K - 1), dtype=np.int64)
     tasks = np.zeros((masks.size, K), dtype=np.int64)
     for m in range(1, K):

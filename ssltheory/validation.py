@@ -42,7 +42,9 @@ def as_features(Z, name: str = "features", dtype=np.float64) -> np.ndarray:
             "tolerance; cast it to float32 and pass a tolerance for float16 rounding (e.g. --tol 0.1)"
         )
     if arr.ndim != 2:
-        raise InputError(f"{name} must be a 2-D array (n_points, dim), got {arr.ndim} dimension(s) with shape {arr.shape}")
+        raise InputError(
+            f"{name} must be a 2-D array (n_points, dim), got {arr.ndim} dimension(s) with shape {arr.shape}"
+        )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{name} is empty: shape {arr.shape}")
     if dtype is None:
@@ -76,7 +78,9 @@ def as_labels(y, n: int | None = None, name: str = "labels", other: str = "featu
     """
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise InputError(f"{name} must be a 1-D array (one entry per point), got {arr.ndim} dimension(s) with shape {arr.shape}")
+        raise InputError(
+            f"{name} must be a 1-D array (one entry per point), got {arr.ndim} dimension(s) with shape {arr.shape}"
+        )
     if arr.size == 0:
         raise InputError(f"{name} is empty")
     if n is not None and arr.shape[0] != n:

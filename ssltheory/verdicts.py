@@ -37,9 +37,18 @@ def compare_arms(a, b, tolerance: float | None = None) -> dict:
     if tol is None:
         se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 and len(b) > 1 else 0.0
         tol = max(2 * se, 0.005)
-    return {"mean_a": float(a.mean()), "mean_b": float(b.mean()), "diff": diff, "tolerance": tol,
-            "std_a": float(a.std(ddof=1)) if len(a) > 1 else None, "std_b": float(b.std(ddof=1)) if len(b) > 1 else None,
-            "values_a": a.round(4).tolist(), "values_b": b.round(4).tolist(), "direction": direction(diff, tol)}
+    return {
+        "mean_a": float(a.mean()),
+        "mean_b": float(b.mean()),
+        "diff": diff,
+        "tolerance": tol,
+        "std_a": float(a.std(ddof=1)) if len(a) > 1 else None,
+        "std_b": float(b.std(ddof=1)) if len(b) > 1 else None,
+        "values_a": a.round(4).tolist(),
+        "values_b": b.round(4).tolist(),
+        "direction": direction(diff, tol),
+    }
+
 
 def direction(diff: float, tolerance: float) -> str:
     """Where a difference a - b lies against its tolerance [derived rule, docs/THEORY.md section 3]:
@@ -50,6 +59,7 @@ def direction(diff: float, tolerance: float) -> str:
     if diff < -tolerance:
         return "against"
     return "within"
+
 
 def judge(*cmps: dict) -> str:
     """The verdict of a claim from its compared differences (each with ``diff`` and ``tolerance``):
@@ -62,6 +72,7 @@ def judge(*cmps: dict) -> str:
     if "against" in ways:
         return "fail"
     return "pass" if all(w == "for" for w in ways) else "inconclusive"
+
 
 def resolution_note(*cmps: dict) -> str:
     """Suffix for a claim's measured cell, naming the difference that decides :func:`judge`'s
@@ -78,12 +89,21 @@ def resolution_note(*cmps: dict) -> str:
     verdict = judge(*cmps)
     worst = min(cmps, key=lambda c: float(c["diff"]) / float(c["tolerance"]))
     if verdict == "fail":
-        return f" [against the claim: difference {100 * worst['diff']:+.1f} " f"pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
+        return (
+            f" [against the claim: difference {100 * worst['diff']:+.1f} "
+            f"pt, beyond the {100 * worst['tolerance']:.1f} pt tolerance]"
+        )
     if verdict == "pass":
         return " [resolved: every difference beyond its tolerance]"
-    weakest = min((c for c in cmps if direction(float(c["diff"]), float(c["tolerance"])) == "within"),
-                  key=lambda c: float(c["diff"]) / float(c["tolerance"]))
-    return f" [unresolved: difference {100 * weakest['diff']:+.1f} pt " f"within the {100 * weakest['tolerance']:.1f} pt tolerance]"
+    weakest = min(
+        (c for c in cmps if direction(float(c["diff"]), float(c["tolerance"])) == "within"),
+        key=lambda c: float(c["diff"]) / float(c["tolerance"]),
+    )
+    return (
+        f" [unresolved: difference {100 * weakest['diff']:+.1f} pt "
+        f"within the {100 * weakest['tolerance']:.1f} pt tolerance]"
+    )
+
 
 def seeds_to_resolve(cmp: dict, max_seeds: int = 1000) -> int | None:
     """Seeds per arm at which twice the standard error of the difference, at the measured spreads,
@@ -93,5 +113,5 @@ def seeds_to_resolve(cmp: dict, max_seeds: int = 1000) -> int | None:
     diff, sa, sb = abs(float(cmp["diff"])), cmp.get("std_a"), cmp.get("std_b")
     if sa is None or sb is None or diff <= 0.005:
         return None
-    n = math.floor(4 * (sa ** 2 + sb ** 2) / diff ** 2) + 1
+    n = math.floor(4 * (sa**2 + sb**2) / diff**2) + 1
     return max(n, 2) if n <= max_seeds else None

@@ -237,8 +237,17 @@ class ViewStatistics:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_views(cls, Z, classes, train_mask=None, *, tol: float | None = None,
-                   chunk_rows: int = DEFAULT_CHUNK_ROWS, random_state=0, heldout: bool = True) -> "ViewStatistics":
+    def from_views(
+        cls,
+        Z,
+        classes,
+        train_mask=None,
+        *,
+        tol: float | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        random_state=0,
+        heldout: bool = True,
+    ) -> "ViewStatistics":
         """Stream the views once for class means, once for the scatter matrices.
 
         Args:
@@ -329,9 +338,31 @@ class ViewStatistics:
         weighted = E * np.sqrt(train_sizes)[:, None]
         train_scatter = W_tr + (cross + cross.T) + weighted.T @ weighted
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
-        return cls(n, d, K, dtype, rtol, rule, unit, labels, sizes, means, grand_mean, within, between, total,
-                   np.bincount(labels, weights=sq, minlength=K), total_eig, second_eig, mask, evaluate,
-                   train_mean, train_scatter, G, train_sizes)
+        return cls(
+            n,
+            d,
+            K,
+            dtype,
+            rtol,
+            rule,
+            unit,
+            labels,
+            sizes,
+            means,
+            grand_mean,
+            within,
+            between,
+            total,
+            np.bincount(labels, weights=sq, minlength=K),
+            total_eig,
+            second_eig,
+            mask,
+            evaluate,
+            train_mean,
+            train_scatter,
+            G,
+            train_sizes,
+        )
 
     # ----------------------------------------------------------------------------------------
     def cached(self, key: str, compute):
@@ -389,8 +420,9 @@ class RidgeProbe:
 
             lam = ridge * top
             try:
-                weights = sl.cho_solve(sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G,
-                                       check_finite=False)
+                weights = sl.cho_solve(
+                    sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G, check_finite=False
+                )
             except np.linalg.LinAlgError:  # S is semi-definite only up to rounding (views equal but for it)
                 e, V = np.linalg.eigh(S)
                 weights = (V / (np.clip(e, 0.0, None) + lam)) @ (V.T @ G)
@@ -403,7 +435,7 @@ class RidgeProbe:
         W_dev, mean_dev = xp.put(weights), xp.put(stats.train_mean)
         parts = []
         for start in range(0, rows.size, chunk_rows):
-            idx = rows[start:start + chunk_rows]
+            idx = rows[start : start + chunk_rows]
             block = xp.block(Z[idx] if not xp.torch else Z[xp.put(idx)], 0, idx.size) / stats.unit
             parts.append(xp.get((block - mean_dev) @ W_dev))
         scores = np.concatenate(parts) if parts else np.zeros((0, stats.K))
@@ -424,8 +456,8 @@ class RidgeProbe:
         """Fraction of evaluated views whose own class has strictly the largest one-hot score."""
         correct = 0
         for start in range(0, self.test_labels.size, chunk):
-            truth = self.test_labels[start:start + chunk]
-            F = self.scores[start:start + chunk] + self.c
+            truth = self.test_labels[start : start + chunk]
+            F = self.scores[start : start + chunk] + self.c
             rows = np.arange(truth.size)
             own = F[rows, truth].copy()
             F[rows, truth] = -np.inf

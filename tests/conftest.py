@@ -19,9 +19,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
-settings.register_profile(
-    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("SSLTHEORY_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

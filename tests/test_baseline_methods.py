@@ -25,9 +25,11 @@ from ssltheory.ssl.methods import build_method, default_options, options_from_fl
 from ssltheory.ssl.train import load_run, train
 
 NEW = ("swav", "barlow", "simsiam")
-SMALL = {"swav": {"hidden_dim": 16, "out_dim": 8, "n_prototypes": 12},
-         "barlow": {"hidden_dim": 16, "out_dim": 16},
-         "simsiam": {"hidden_dim": 16, "out_dim": 16, "pred_dim": 8}}
+SMALL = {
+    "swav": {"hidden_dim": 16, "out_dim": 8, "n_prototypes": 12},
+    "barlow": {"hidden_dim": 16, "out_dim": 16},
+    "simsiam": {"hidden_dim": 16, "out_dim": 16, "pred_dim": 8},
+}
 
 
 def _method(name: str, **options):
@@ -37,7 +39,9 @@ def _method(name: str, **options):
 
 def _views(n_views: int, batch: int = 6, n_global: int = 2):
     g = torch.Generator().manual_seed(1)
-    return [torch.randn(batch, 3, 8 if v < n_global else 4, 8 if v < n_global else 4, generator=g) for v in range(n_views)]
+    return [
+        torch.randn(batch, 3, 8 if v < n_global else 4, 8 if v < n_global else 4, generator=g) for v in range(n_views)
+    ]
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -59,7 +63,11 @@ def test_defaults_are_the_papers_heads():
     assert (d("simsiam")["hidden_dim"], d("simsiam")["out_dim"], d("simsiam")["pred_dim"]) == (2048, 2048, 512)
     barlow = build_method("barlow", build_encoder("small_cnn", 3, 8, 8), hidden_dim=32, out_dim=24)
     linears = [m for m in barlow.projector if isinstance(m, torch.nn.Linear)]
-    assert [(m.in_features, m.out_features, m.bias is None) for m in linears] == [(8, 32, True), (32, 32, True), (32, 24, True)]
+    assert [(m.in_features, m.out_features, m.bias is None) for m in linears] == [
+        (8, 32, True),
+        (32, 32, True),
+        (32, 24, True),
+    ]
     simsiam = _method("simsiam")
     assert isinstance(simsiam.projector[-1], torch.nn.BatchNorm1d) and not simsiam.projector[-1].affine
     assert [m.out_features for m in simsiam.predictor if isinstance(m, torch.nn.Linear)] == [8, 16]
@@ -124,10 +132,21 @@ def test_train_flags_reach_the_new_methods():
 
 
 def _config(tmp_path: Path, method: str, data: str, data_dir=None, **extra) -> TrainConfig:
-    return TrainConfig(method=method, data=data, data_dir=None if data_dir is None else str(data_dir),
-                       arch="small_cnn", z_dim=8, steps=3, batch_size=8, aug_strength=0.5, log_every=1,
-                       quiet=True, out=str(tmp_path / f"run_{method}_{data}"), method_options=dict(SMALL[method]),
-                       **extra)
+    return TrainConfig(
+        method=method,
+        data=data,
+        data_dir=None if data_dir is None else str(data_dir),
+        arch="small_cnn",
+        z_dim=8,
+        steps=3,
+        batch_size=8,
+        aug_strength=0.5,
+        log_every=1,
+        quiet=True,
+        out=str(tmp_path / f"run_{method}_{data}"),
+        method_options=dict(SMALL[method]),
+        **extra,
+    )
 
 
 def _data_dir(tmp_path: Path, data: str):
@@ -145,9 +164,13 @@ def _data_dir(tmp_path: Path, data: str):
         lines = []
         for w in ("n001", "n002"):
             for i in range(8):
-                save_png(root / "train" / w / "images" / f"{w}_{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+                save_png(
+                    root / "train" / w / "images" / f"{w}_{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+                )
             for i in range(2):
-                save_png(root / "val" / "images" / f"{w}_val_{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+                save_png(
+                    root / "val" / "images" / f"{w}_val_{i}.png", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+                )
                 lines.append(f"{w}_val_{i}.png\t{w}\t0\t0\t10\t10")
         (root / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
     elif data == "folder":

@@ -16,7 +16,10 @@ def _rows(capsys) -> list[dict]:
 
 
 def test_new_loss_rows_race_equal_values_and_gradients(capsys):
-    assert cli.main(["bench", "--quick", "--json", "--repeats", "1", "--only", "loss_swav", "loss_barlow", "loss_simsiam"]) == 0
+    assert (
+        cli.main(["bench", "--quick", "--json", "--repeats", "1", "--only", "loss_swav", "loss_barlow", "loss_simsiam"])
+        == 0
+    )
     rows = {r["name"]: r for r in _rows(capsys)}
     assert set(rows) == {"loss_swav", "loss_barlow", "loss_simsiam"}
     for name, row in rows.items():
@@ -32,8 +35,13 @@ def test_peers_rows_are_pending_without_lightly_and_ok_with_it(capsys):
         expected = "pending"
     assert cli.main(["bench", "--peers", "--quick", "--json", "--repeats", "1"]) == 0
     rows = _rows(capsys)
-    assert [r["name"] for r in rows] == ["peer_loss_simclr", "peer_loss_dino", "peer_loss_swav", "peer_loss_barlow",
-                                         "peer_loss_simsiam"]
+    assert [r["name"] for r in rows] == [
+        "peer_loss_simclr",
+        "peer_loss_dino",
+        "peer_loss_swav",
+        "peer_loss_barlow",
+        "peer_loss_simsiam",
+    ]
     for row in rows:
         assert row["status"] == expected, row
         if expected == "pending":

@@ -26,13 +26,26 @@ from ssltheory.benchmarks.harness import (
 from ssltheory.testing import strategies
 
 EXPECTED_ROWS = {
-    "probe_fit_10_classes", "probe_fit_100_classes",
-    "is_ideal_K128_d128_float64_full_dim", "is_ideal_K256_d256_float32_full_dim", "is_ideal_K64_d16_float32_dim_deficit",
-    "is_ideal_check_cli_n2000_d256_K200_float32", "is_ideal_exact_verify_K64_d64_float64",
-    "loss_simclr", "loss_cissl", "loss_dino", "loss_dissl", "loss_swav", "loss_barlow", "loss_simsiam",
-    "train_throughput", "train_throughput_augment_only",
-    "gpu_resnet18_two_view_epoch", "gpu_resnet18_epoch_within_1s",
-    "cli_help", "cli_help_check",
+    "probe_fit_10_classes",
+    "probe_fit_100_classes",
+    "is_ideal_K128_d128_float64_full_dim",
+    "is_ideal_K256_d256_float32_full_dim",
+    "is_ideal_K64_d16_float32_dim_deficit",
+    "is_ideal_check_cli_n2000_d256_K200_float32",
+    "is_ideal_exact_verify_K64_d64_float64",
+    "loss_simclr",
+    "loss_cissl",
+    "loss_dino",
+    "loss_dissl",
+    "loss_swav",
+    "loss_barlow",
+    "loss_simsiam",
+    "train_throughput",
+    "train_throughput_augment_only",
+    "gpu_resnet18_two_view_epoch",
+    "gpu_resnet18_epoch_within_1s",
+    "cli_help",
+    "cli_help_check",
     "monitor_overhead",
 }
 
@@ -110,17 +123,26 @@ def test_update_replaces_some_rows_of_a_report_and_keeps_the_rest(tmp_path, caps
     first = [slowdown_row("is_ideal_a", 2.0, 1.0, 1.0, {"n": 1}), slowdown_row("loss_b", 1.0, 1.0, 1.2, {"n": 2})]
     path = write_results(tmp_path / "RESULTS.md", first, machine, "ssltheory bench", 10.0, [0.1], [0.2])
     again = slowdown_row("is_ideal_a", 0.5, 1.0, 1.0, {"n": 3})
-    update_results(path, [again, pending_row("gpu_c", SPEEDUP, ">= 1.5", "no GPU")], "2026-02-02 UTC by `x`, load [0] -> [0]")
+    update_results(
+        path, [again, pending_row("gpu_c", SPEEDUP, ">= 1.5", "no GPU")], "2026-02-02 UTC by `x`, load [0] -> [0]"
+    )
     text = path.read_text()
     rows = {r.name: r for r in read_rows(text)}
     assert list(rows) == ["is_ideal_a", "loss_b", "gpu_c"]  # replaced in place, kept, added
-    assert rows["is_ideal_a"].ratio == 0.5 and rows["is_ideal_a"].meets_target and rows["is_ideal_a"].details["measured"].startswith("2026-02-02")
+    assert (
+        rows["is_ideal_a"].ratio == 0.5
+        and rows["is_ideal_a"].meets_target
+        and rows["is_ideal_a"].details["measured"].startswith("2026-02-02")
+    )
     assert rows["loss_b"].details == {"n": 2} and "measured" not in rows["loss_b"].details
     assert text.startswith("# Benchmark results") and "| cpu | test cpu |" in text and "were re-run later" in text
     assert text.count("## Results") == 1 and "| is_ideal_a | 0.5000 |" in text
     # bad uses are one line and exit 2, before anything runs
-    for argv in (["bench", "--update", str(path)], ["bench", "--only", "loss_dino", "--update", str(tmp_path / "none.md")],
-                 ["bench", "--only", "loss_dino", "--update", str(path), "--out", str(tmp_path / "o.md")]):
+    for argv in (
+        ["bench", "--update", str(path)],
+        ["bench", "--only", "loss_dino", "--update", str(tmp_path / "none.md")],
+        ["bench", "--only", "loss_dino", "--update", str(path), "--out", str(tmp_path / "o.md")],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert "--update" in err and len(err.strip().splitlines()) == 1
@@ -189,8 +211,13 @@ def _ntxent_loop(z_a, z_b, temperature):
     return total / n
 
 
-@given(st.tuples(st.integers(1, 4), st.integers(1, 4)).flatmap(
-    lambda shape: st.tuples(strategies.float_matrices(*shape, bound=3.0), strategies.float_matrices(*shape, bound=3.0))))
+@given(
+    st.tuples(st.integers(1, 4), st.integers(1, 4)).flatmap(
+        lambda shape: st.tuples(
+            strategies.float_matrices(*shape, bound=3.0), strategies.float_matrices(*shape, bound=3.0)
+        )
+    )
+)
 def test_reference_ntxent_equals_the_loop_formula(views):
     z_a, z_b = (torch.from_numpy(z) for z in views)
     assume(min(z_a.norm(dim=1).min(), z_b.norm(dim=1).min()) >= 1e-3)  # rows are normalised
@@ -224,7 +251,7 @@ def test_reference_dissl_attains_the_minimum_of_theory_t7(n_classes, n_codes):
     for i, m in enumerate(labels.tolist()):
         if n_codes >= n_classes:
             width = n_codes // n_classes
-            logits[i, m * width:(m + 1) * width] = 0.0
+            logits[i, m * width : (m + 1) * width] = 0.0
         else:
             logits[i, m % n_codes] = 0.0
     teacher = logits  # both views of an image get the class's codes: an invariant teacher
@@ -273,8 +300,17 @@ def test_per_image_pipeline_gives_two_normalised_views_of_the_right_shape():
 def test_gpu_epoch_code_path_runs_on_the_cpu_at_toy_sizes():
     from ssltheory.benchmarks.gpu import compare_epochs_rows
 
-    speedup, budget = compare_epochs_rows("cpu", n_images=32, batch_size=8, arch="small_cnn", method="simclr",
-                                          image_size=16, repeats=1, warmup_steps=1, num_workers=0)
+    speedup, budget = compare_epochs_rows(
+        "cpu",
+        n_images=32,
+        batch_size=8,
+        arch="small_cnn",
+        method="simclr",
+        image_size=16,
+        repeats=1,
+        warmup_steps=1,
+        num_workers=0,
+    )
     for row in (speedup, budget):
         check_row(row.to_dict())
         assert row.details["flops_per_step"] > 0 and row.details["mfu"] is None

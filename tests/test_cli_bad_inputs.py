@@ -97,8 +97,26 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
     return target
 
 
-TRAIN = ["train", "--method", "dissl", "--data", "patches", "--z-dim", "8", "--steps", "2", "--batch-size", "16",
-         "--hidden-dim", "32", "--proj-dim", "16", "--n-codes", "32", "--quiet"]
+TRAIN = [
+    "train",
+    "--method",
+    "dissl",
+    "--data",
+    "patches",
+    "--z-dim",
+    "8",
+    "--steps",
+    "2",
+    "--batch-size",
+    "16",
+    "--hidden-dim",
+    "32",
+    "--proj-dim",
+    "16",
+    "--n-codes",
+    "32",
+    "--quiet",
+]
 
 
 # ------------------------------------------------------------------------------ check (features and classes)
@@ -118,8 +136,9 @@ def test_api_shapes_that_disagree():
 def test_check_non_finite_features(tmp_path, capfd, value, name):
     Z = simplex(4)
     Z[1, 0] = value
-    fails_cleanly(["check", save(tmp_path, "z.npy", Z), "--classes", save(tmp_path, "c.npy", np.arange(4))], capfd,
-                  name)
+    fails_cleanly(
+        ["check", save(tmp_path, "z.npy", Z), "--classes", save(tmp_path, "c.npy", np.arange(4))], capfd, name
+    )
 
 
 @pytest.mark.parametrize("value, name", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "inf")])
@@ -135,8 +154,11 @@ def test_api_non_finite_features(value, name, api):
 
 
 def test_check_a_single_class(tmp_path, capfd):
-    fails_cleanly(["check", save(tmp_path, "z.npy", simplex(4)), "--classes", save(tmp_path, "c.npy", np.zeros(4, int))],
-                  capfd, "class")
+    fails_cleanly(
+        ["check", save(tmp_path, "z.npy", simplex(4)), "--classes", save(tmp_path, "c.npy", np.zeros(4, int))],
+        capfd,
+        "class",
+    )
 
 
 def test_api_a_single_class():
@@ -145,8 +167,10 @@ def test_api_a_single_class():
 
 
 def test_check_empty_classes_file(tmp_path, capfd):
-    fails_cleanly(["check", save(tmp_path, "z.npy", np.zeros((0, 3))), "--classes",
-                   save(tmp_path, "c.npy", np.zeros(0, int))], capfd)
+    fails_cleanly(
+        ["check", save(tmp_path, "z.npy", np.zeros((0, 3))), "--classes", save(tmp_path, "c.npy", np.zeros(0, int))],
+        capfd,
+    )
 
 
 def test_api_empty_classes():
@@ -155,8 +179,16 @@ def test_api_empty_classes():
 
 
 def test_check_non_integer_labels(tmp_path, capfd):
-    fails_cleanly(["check", save(tmp_path, "z.npy", simplex(4)), "--classes",
-                   save(tmp_path, "c.npy", np.array([0.0, 0.5, 1.0, 2.0]))], capfd, "integer")
+    fails_cleanly(
+        [
+            "check",
+            save(tmp_path, "z.npy", simplex(4)),
+            "--classes",
+            save(tmp_path, "c.npy", np.array([0.0, 0.5, 1.0, 2.0])),
+        ],
+        capfd,
+        "integer",
+    )
 
 
 def test_api_non_integer_labels():
@@ -165,8 +197,9 @@ def test_api_non_integer_labels():
 
 
 def test_check_missing_features_file(tmp_path, capfd):
-    fails_cleanly(["check", tmp_path / "absent.npy", "--classes", save(tmp_path, "c.npy", np.arange(4))], capfd,
-                  "absent.npy")
+    fails_cleanly(
+        ["check", tmp_path / "absent.npy", "--classes", save(tmp_path, "c.npy", np.arange(4))], capfd, "absent.npy"
+    )
 
 
 def test_check_truncated_npy(tmp_path, capfd):
@@ -191,8 +224,11 @@ def test_api_non_invariant_task():
 def test_score_nan_features(tmp_path, capfd):
     Z = np.repeat(simplex(4), 3, axis=0)
     Z[0, 0] = np.nan
-    fails_cleanly(["score", save(tmp_path, "z.npy", Z), "--classes", save(tmp_path, "c.npy", np.repeat(np.arange(4), 3))],
-                  capfd, "nan")
+    fails_cleanly(
+        ["score", save(tmp_path, "z.npy", Z), "--classes", save(tmp_path, "c.npy", np.repeat(np.arange(4), 3))],
+        capfd,
+        "nan",
+    )
 
 
 def test_score_missing_target(tmp_path, capfd):
@@ -202,15 +238,28 @@ def test_score_missing_target(tmp_path, capfd):
 def test_score_report_into_an_unwritable_folder(tmp_path, unwritable, capfd):
     rng = np.random.default_rng(0)
     Z = np.repeat(simplex(4), 3, axis=0) + 0.01 * rng.normal(size=(12, 3))
-    fails_cleanly(["score", save(tmp_path, "z.npy", Z), "--classes", save(tmp_path, "c.npy", np.repeat(np.arange(4), 3)),
-                   "--report", unwritable], capfd, str(unwritable.parent.name))
+    fails_cleanly(
+        [
+            "score",
+            save(tmp_path, "z.npy", Z),
+            "--classes",
+            save(tmp_path, "c.npy", np.repeat(np.arange(4), 3)),
+            "--report",
+            unwritable,
+        ],
+        capfd,
+        str(unwritable.parent.name),
+    )
 
 
 def test_score_a_corrupt_encoder_file(tmp_path, capfd):
     path = tmp_path / "encoder.pt"
     path.write_bytes(b"PK\x03\x04 this is not a torch archive")
-    fails_cleanly(["score", path, "--data", "patches", "--arch", "small_cnn", "--z-dim", "8", "--n-images", "4",
-                   "--views", "2"], capfd, "encoder.pt")
+    fails_cleanly(
+        ["score", path, "--data", "patches", "--arch", "small_cnn", "--z-dim", "8", "--n-images", "4", "--views", "2"],
+        capfd,
+        "encoder.pt",
+    )
 
 
 # ------------------------------------------------------------------------------ train: what a new user tries
@@ -218,8 +267,14 @@ def test_score_a_corrupt_encoder_file(tmp_path, capfd):
 
 @pytest.mark.parametrize(
     "case",
-    ["unknown data name", "batch larger than the data", "missing data dir", "empty data dir", "a file for the data dir",
-     "z-dim 0"],
+    [
+        "unknown data name",
+        "batch larger than the data",
+        "missing data dir",
+        "empty data dir",
+        "a file for the data dir",
+        "z-dim 0",
+    ],
 )
 def test_train_rejects_bad_input_before_printing_anything(case, tmp_path, capfd):
     """Without --quiet, as a new user runs it: the preset line is printed only once every input
@@ -250,12 +305,31 @@ def test_train_truncated_mnist_file(tmp_path, capfd):
     root = tmp_path / "mnist"
     root.mkdir()
     header = (2051).to_bytes(4, "big") + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
-    for name, body in (("train-images-idx3-ubyte.gz", header + bytes(1000)),
-                       ("train-labels-idx1-ubyte.gz", (2049).to_bytes(4, "big") + (60000).to_bytes(4, "big")),
-                       ("t10k-images-idx3-ubyte.gz", header), ("t10k-labels-idx1-ubyte.gz", b"")):
+    for name, body in (
+        ("train-images-idx3-ubyte.gz", header + bytes(1000)),
+        ("train-labels-idx1-ubyte.gz", (2049).to_bytes(4, "big") + (60000).to_bytes(4, "big")),
+        ("t10k-images-idx3-ubyte.gz", header),
+        ("t10k-labels-idx1-ubyte.gz", b""),
+    ):
         (root / name).write_bytes(gzip.compress(body))
-    line = fails_cleanly(["train", "--method", "simclr", "--data", "mnist", "--data-dir", root, "--steps", "1",
-                          "--quiet", "--out", tmp_path / "out"], capfd, "truncated")
+    line = fails_cleanly(
+        [
+            "train",
+            "--method",
+            "simclr",
+            "--data",
+            "mnist",
+            "--data-dir",
+            root,
+            "--steps",
+            "1",
+            "--quiet",
+            "--out",
+            tmp_path / "out",
+        ],
+        capfd,
+        "truncated",
+    )
     assert "idx" in line
 
 
@@ -342,8 +416,9 @@ def test_a_raw_pickle_checkpoint_is_refused_in_one_line_without_the_advice_to_un
 
 
 def test_experiment_into_an_unwritable_out(unwritable, capfd):
-    fails_cleanly(["experiment", "synthetic", "--part", "coarsening", "--out", unwritable], capfd,
-                  str(unwritable.parent.name))
+    fails_cleanly(
+        ["experiment", "synthetic", "--part", "coarsening", "--out", unwritable], capfd, str(unwritable.parent.name)
+    )
 
 
 def test_figures_into_an_unwritable_out(unwritable, capfd):
@@ -368,8 +443,11 @@ def test_paper_check_out_is_a_file(tmp_path, capfd):
 
 
 def test_bench_report_into_an_unwritable_folder(unwritable, capfd):
-    fails_cleanly(["bench", "--quick", "--only", "is_ideal_K64", "--out", unwritable / "RESULTS.md"], capfd,
-                  str(unwritable.parent.name))
+    fails_cleanly(
+        ["bench", "--quick", "--only", "is_ideal_K64", "--out", unwritable / "RESULTS.md"],
+        capfd,
+        str(unwritable.parent.name),
+    )
 
 
 def test_an_unknown_command(capfd):
@@ -379,13 +457,21 @@ def test_an_unknown_command(capfd):
 # ------------------------------------------------------------------------------ pipes
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["experiment", "--list"], ["paper-check", "--list"],
-                                  pytest.param(["figures", "--list"], marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["experiment", "--list"],
+        ["paper-check", "--list"],
+        pytest.param(["figures", "--list"], marks=pytest.mark.slow),
+    ],
+)
 def test_a_closed_pipe_ends_the_command_quietly(argv):
     """``ssltheory ... | head -1``: the reader goes away; no traceback, the SIGPIPE exit code."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "ssltheory.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssltheory.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     proc.stdout.readline()
     proc.stdout.close()  # the reader is gone before the writer is done
     err = proc.stderr.read().decode()
@@ -397,8 +483,14 @@ def test_a_closed_pipe_ends_the_command_quietly(argv):
 def test_check_json_into_a_closed_pipe(tmp_path):
     Z, c = save(tmp_path, "z.npy", np.vstack([simplex(4)] * 400)), save(tmp_path, "c.npy", np.tile(np.arange(4), 400))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(f"'{sys.executable}' -m ssltheory.cli check '{Z}' --classes '{c}' --json | head -1",
-                          shell=True, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        f"'{sys.executable}' -m ssltheory.cli check '{Z}' --classes '{c}' --json | head -1",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.stdout.strip() == "{"
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
 
@@ -415,6 +507,18 @@ def test_api_train_into_an_unwritable_folder(unwritable):
     from ssltheory.ssl.train import TrainConfig, train
 
     with pytest.raises(OSError) as err:
-        train(TrainConfig.from_flags(method="dissl", data="patches", z_dim=8, steps=1, batch_size=16, hidden_dim=32, proj_dim=16,
-                          n_codes=32, quiet=True, out=str(unwritable)))
+        train(
+            TrainConfig.from_flags(
+                method="dissl",
+                data="patches",
+                z_dim=8,
+                steps=1,
+                batch_size=16,
+                hidden_dim=32,
+                proj_dim=16,
+                n_codes=32,
+                quiet=True,
+                out=str(unwritable),
+            )
+        )
     assert str(unwritable.parent) in str(err.value)

@@ -38,14 +38,19 @@ def ssltheory_command() -> list[str]:
 
 # ---------------------------------------------------------------- verdicts
 def test_ideal_features_exit_0_with_the_documented_json(tmp_path, capsys):
-    code, out, err = check(capsys, save(tmp_path, "z.npy", SIMPLEX), "--classes", save(tmp_path, "c.npy", SIMPLEX_CLASSES), "--json")
+    code, out, err = check(
+        capsys, save(tmp_path, "z.npy", SIMPLEX), "--classes", save(tmp_path, "c.npy", SIMPLEX_CLASSES), "--json"
+    )
     assert code == 0 and err == ""
     verdict = json.loads(out)
     assert set(verdict) == {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
     assert verdict["ideal"] is True and verdict["certificate"] is None
     assert (verdict["n_points"], verdict["n_classes"], verdict["dim"], verdict["probe"]) == (4, 3, 2, "linear")
     assert {name: c["ok"] for name, c in verdict["conditions"].items()} == {
-        "invariance": True, "distinct_codes": True, "affine_independence": True, "dimension": True,
+        "invariance": True,
+        "distinct_codes": True,
+        "affine_independence": True,
+        "dimension": True,
     }
 
 
@@ -93,24 +98,74 @@ def bad_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "pickled objects": ([str(pickled), "--classes", good_c], "could not be read"),
         "NaN": ([save(tmp_path, "nan.npy", nan), "--classes", good_c], "features contains NaN or Inf"),
         "Inf": ([save(tmp_path, "inf.npy", inf), "--classes", good_c], "features contains NaN or Inf"),
-        "lengths disagree": ([good_z, "--classes", save(tmp_path, "short.npy", [0, 1, 2])], "classes has 3 entries but features has 4 rows"),
-        "non-integer classes": ([good_z, "--classes", save(tmp_path, "frac.npy", [0, 1, 2.5, 1])], "classes must hold integers"),
-        "string classes": ([good_z, "--classes", save(tmp_path, "str.npy", ["a", "b", "c", "d"])], "classes must hold integers"),
-        "negative classes": ([good_z, "--classes", save(tmp_path, "neg.npy", [0, -1, 2, 1])], "classes must be non-negative"),
+        "lengths disagree": (
+            [good_z, "--classes", save(tmp_path, "short.npy", [0, 1, 2])],
+            "classes has 3 entries but features has 4 rows",
+        ),
+        "non-integer classes": (
+            [good_z, "--classes", save(tmp_path, "frac.npy", [0, 1, 2.5, 1])],
+            "classes must hold integers",
+        ),
+        "string classes": (
+            [good_z, "--classes", save(tmp_path, "str.npy", ["a", "b", "c", "d"])],
+            "classes must hold integers",
+        ),
+        "negative classes": (
+            [good_z, "--classes", save(tmp_path, "neg.npy", [0, -1, 2, 1])],
+            "classes must be non-negative",
+        ),
         "single class": ([good_z, "--classes", save(tmp_path, "one.npy", [3, 3, 3, 3])], "single class"),
-        "empty": ([save(tmp_path, "empty.npy", np.zeros((0, 2))), "--classes", save(tmp_path, "empty_c.npy", np.zeros(0, dtype=int))], "features is empty"),
-        "features 1-D": ([save(tmp_path, "flat.npy", np.zeros(4)), "--classes", good_c], "features must be a 2-D array"),
-        "features 3-D": ([save(tmp_path, "cube.npy", np.zeros((4, 2, 1))), "--classes", good_c], "features must be a 2-D array"),
-        "classes 2-D": ([good_z, "--classes", save(tmp_path, "c2d.npy", SIMPLEX_CLASSES[:, None])], "classes must be a 1-D array"),
-        "negative tol": ([good_z, "--classes", good_c, "--tol", "-1"], "tol is a relative tolerance and must be in [0, 1)"),
-        "tol of 1e300": ([good_z, "--classes", good_c, "--tol", "1e300"], "tol is a relative tolerance and must be in [0, 1)"),
+        "empty": (
+            [
+                save(tmp_path, "empty.npy", np.zeros((0, 2))),
+                "--classes",
+                save(tmp_path, "empty_c.npy", np.zeros(0, dtype=int)),
+            ],
+            "features is empty",
+        ),
+        "features 1-D": (
+            [save(tmp_path, "flat.npy", np.zeros(4)), "--classes", good_c],
+            "features must be a 2-D array",
+        ),
+        "features 3-D": (
+            [save(tmp_path, "cube.npy", np.zeros((4, 2, 1))), "--classes", good_c],
+            "features must be a 2-D array",
+        ),
+        "classes 2-D": (
+            [good_z, "--classes", save(tmp_path, "c2d.npy", SIMPLEX_CLASSES[:, None])],
+            "classes must be a 1-D array",
+        ),
+        "negative tol": (
+            [good_z, "--classes", good_c, "--tol", "-1"],
+            "tol is a relative tolerance and must be in [0, 1)",
+        ),
+        "tol of 1e300": (
+            [good_z, "--classes", good_c, "--tol", "1e300"],
+            "tol is a relative tolerance and must be in [0, 1)",
+        ),
     }
 
 
 CASES = [
-    "missing file", "missing classes file", "not .npy", ".npz archive", "truncated", "pickled objects", "NaN", "Inf",
-    "lengths disagree", "non-integer classes", "string classes", "negative classes", "single class", "empty",
-    "features 1-D", "features 3-D", "classes 2-D", "negative tol", "tol of 1e300",
+    "missing file",
+    "missing classes file",
+    "not .npy",
+    ".npz archive",
+    "truncated",
+    "pickled objects",
+    "NaN",
+    "Inf",
+    "lengths disagree",
+    "non-integer classes",
+    "string classes",
+    "negative classes",
+    "single class",
+    "empty",
+    "features 1-D",
+    "features 3-D",
+    "classes 2-D",
+    "negative tol",
+    "tol of 1e300",
 ]
 
 
@@ -136,12 +191,22 @@ def test_bad_options_exit_2_from_argparse(tmp_path, capsys):
 def test_real_subprocess_reports_bad_input_and_verdicts(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     z, c = save(tmp_path, "z.npy", COLLINEAR), save(tmp_path, "c.npy", [0, 1, 2])
-    bad = subprocess.run([*ssltheory_command(), "check", z, "--classes", save(tmp_path, "short.npy", [0, 1])],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        [*ssltheory_command(), "check", z, "--classes", save(tmp_path, "short.npy", [0, 1])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == ["ssltheory check: error: classes has 2 entries but features has 3 rows"]
-    good = subprocess.run([*ssltheory_command(), "check", z, "--classes", c, "--json"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    good = subprocess.run(
+        [*ssltheory_command(), "check", z, "--classes", c, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert good.returncode == 1 and json.loads(good.stdout)["certificate"]["task"] == [0, 1, 0]
 
 

@@ -49,9 +49,12 @@ def test_bare_ssltheory_lists_every_command(capsys):
 
 
 def test_the_package_import_is_light_and_the_public_names_still_load():
-    code = ("import sys, ssltheory; light = not any(m in sys.modules for m in ('numpy', 'scipy', 'torch'));"
-            "from ssltheory import is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict;"
-            "print(light, all(map(callable, (is_ideal, EquivalenceClasses, " "linearly_separable, cover_count, IdealVerdict))))")
+    code = (
+        "import sys, ssltheory; light = not any(m in sys.modules for m in ('numpy', 'scipy', 'torch'));"
+        "from ssltheory import is_ideal, EquivalenceClasses, linearly_separable, cover_count, IdealVerdict;"
+        "print(light, all(map(callable, (is_ideal, EquivalenceClasses, "
+        "linearly_separable, cover_count, IdealVerdict))))"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

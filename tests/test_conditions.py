@@ -41,8 +41,9 @@ def invariant_worlds(max_classes=8):
     independent, with a planted dependence, a shared code, d < K - 1), 1 to 3 points per class in
     shuffled order; float64, no offset or scale (the LP oracle of these tests is a float one)."""
     kinds = ("ideal", "dependent", "shared", "deficient")
-    worlds = strategies.class_codes(kinds, max_classes=max_classes, dtypes=(np.float64,), offsets=False, scales=False,
-                                    bound=3)
+    worlds = strategies.class_codes(
+        kinds, max_classes=max_classes, dtypes=(np.float64,), offsets=False, scales=False, bound=3
+    )
     return worlds.map(lambda world: (world.Z, world.classes, world.codes))
 
 
@@ -298,8 +299,17 @@ def codes_with_near_copies(draw):
     others, 1e-14 (inside the tolerance 1e-6 x s_max) or 1e-3 (outside it) times a small vector."""
     K, d = draw(st.integers(3, 12)), draw(st.integers(1, 4))
     C = draw(hnp.arrays(np.int64, (K, d), elements=st.integers(-20, 20))).astype(np.float64)
-    copies = draw(st.lists(st.tuples(st.integers(0, K - 1), st.integers(0, K - 1), st.sampled_from([1e-14, 1e-3]),
-                                     hnp.arrays(np.int64, d, elements=st.integers(-3, 3))), max_size=6))
+    copies = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, K - 1),
+                st.integers(0, K - 1),
+                st.sampled_from([1e-14, 1e-3]),
+                hnp.arrays(np.int64, d, elements=st.integers(-3, 3)),
+            ),
+            max_size=6,
+        )
+    )
     for i, j, size, direction in copies:
         C[j] = C[i] + size * direction
     return C
@@ -344,8 +354,12 @@ def points_with_a_planted_near_copy(draw):
 def test_a_cross_class_pair_is_reported_iff_two_points_of_different_classes_coincide(world):
     Z, labels = world
     verdict = is_ideal(Z, labels, probe="universal", tol=1e-8)
-    close = [(a, b) for a in range(len(Z)) for b in range(a + 1, len(Z))
-             if labels[a] != labels[b] and np.linalg.norm(Z[a] - Z[b]) <= verdict.atol]
+    close = [
+        (a, b)
+        for a in range(len(Z))
+        for b in range(a + 1, len(Z))
+        if labels[a] != labels[b] and np.linalg.norm(Z[a] - Z[b]) <= verdict.atol
+    ]
     cert = verdict.certificate
     assert cert.kind == "not-invariant" and cert.witness["every_task_realizable"] == (not close)
     if close:
@@ -384,13 +398,18 @@ def test_verification_is_exact_for_small_codes_and_opt_in_beyond():
     C = np.random.default_rng(0).integers(-9, 10, size=(130, 160)).astype(float)
     C[7] = 0.5 * C[3] + 0.5 * C[11]  # a dependence, exact in floats
     default = is_ideal(C, np.arange(130)).certificate
-    assert default.witness["verification"]["check"] == "none" and "verify='exact'" in default.witness["verification"]["reason"]
+    assert (
+        default.witness["verification"]["check"] == "none"
+        and "verify='exact'" in default.witness["verification"]["reason"]
+    )
     asked = is_ideal(C, np.arange(130), verify="exact").certificate
     assert asked.witness["verification"]["check"] == "exact"
     assert asked.witness["lambda_exact"] in ({3: "1/2", 7: "-1", 11: "1/2"}, {3: "-1/2", 7: "1", 11: "-1/2"})
     assert asked.task.tolist() == default.task.tolist()  # the certificate does not depend on the check
     never = is_ideal(C[:5, :2], np.arange(5), verify="none").certificate
-    assert never.witness["verification"]["check"] == "none" and "not requested" in never.witness["verification"]["reason"]
+    assert (
+        never.witness["verification"]["check"] == "none" and "not requested" in never.witness["verification"]["reason"]
+    )
 
 
 def test_a_highs_failure_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
@@ -411,9 +430,15 @@ def test_a_highs_failure_is_recorded_not_raised(monkeypatch, tmp_path, capsys):
     # and the command line still answers "not ideal" with its JSON
     np.save(tmp_path / "z.npy", collinear)
     np.save(tmp_path / "c.npy", np.arange(3))
-    code = cli.main(["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json", "--verify", "float-lp"])
+    code = cli.main(
+        ["check", str(tmp_path / "z.npy"), "--classes", str(tmp_path / "c.npy"), "--json", "--verify", "float-lp"]
+    )
     out, err = capsys.readouterr()
-    assert code == 1 and json.loads(out)["certificate"]["witness"]["verification"]["check"] == "none" and "Traceback" not in err
+    assert (
+        code == 1
+        and json.loads(out)["certificate"]["witness"]["verification"]["check"] == "none"
+        and "Traceback" not in err
+    )
 
 
 def test_dimension_deficit_certificate_example():
@@ -436,8 +461,10 @@ def test_a_dependence_inside_a_degenerate_subset_is_certified_not_lost():
     assert hulls_intersect(C[cert.task == 1], C[cert.task == 0])
 
 
-@given(st.integers(1, 5).flatmap(lambda d: strategies.general_position_points(st.integers(d + 3, d + 12), d)),
-       st.sampled_from(["float64", "float32"]))
+@given(
+    st.integers(1, 5).flatmap(lambda d: strategies.general_position_points(st.integers(d + 3, d + 12), d)),
+    st.sampled_from(["float64", "float32"]),
+)
 def test_dimension_deficit_codes_get_a_radon_task_whose_hulls_intersect(points, dtype):
     # K >= d + 3 integer codes in general position (exact in float32 too): affinely dependent; the
     # certificate's task must have intersecting hulls (LP), and lambda must be an affine dependence.

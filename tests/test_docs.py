@@ -43,7 +43,7 @@ def tracked_text_files(repo: Path = REPO) -> list[Path]:
 
 
 def citations_outside(files: list[Path], repo: Path = REPO) -> list[str]:
-    """"file:line: citation" for every cited document that is not in the repository (as written,
+    """ "file:line: citation" for every cited document that is not in the repository (as written,
     beside the citing file, or a tracked file of that name anywhere) and every outside path."""
     found = []
     shipped = {p.name for p in tracked_text_files(repo)} if (repo / ".git").exists() else set()
@@ -93,8 +93,16 @@ _SECTION_BASES = {
     "Commands, experiments, checks, benchmarks": ("ssltheory/", ""),
 }
 #: The folders whose modules the tables must name (package __init__ files aside).
-_MODULE_FOLDERS = ("ssltheory", "ssltheory/commands", "ssltheory/ssl", "ssltheory/ssl/losses", "ssltheory/testing",
-                   "experiments", "paper_checks", "benchmarks")
+_MODULE_FOLDERS = (
+    "ssltheory",
+    "ssltheory/commands",
+    "ssltheory/ssl",
+    "ssltheory/ssl/losses",
+    "ssltheory/testing",
+    "experiments",
+    "paper_checks",
+    "benchmarks",
+)
 
 
 def _expand(token: str) -> list[str]:
@@ -102,8 +110,11 @@ def _expand(token: str) -> list[str]:
     match = re.search(r"\{([^}]*)\}", token)
     if not match:
         return [token]
-    return [out for part in match.group(1).split(",")
-            for out in _expand(token[:match.start()] + part.strip() + token[match.end():])]
+    return [
+        out
+        for part in match.group(1).split(",")
+        for out in _expand(token[: match.start()] + part.strip() + token[match.end() :])
+    ]
 
 
 def table_rows(text: str) -> list[tuple[str, int, str, str]]:
@@ -138,8 +149,12 @@ def named_modules(text: str, repo: Path = REPO) -> tuple[set[str], list[str]]:
 
 
 def library_modules(repo: Path = REPO) -> set[str]:
-    return {f"{folder}/{f.name}" for folder in _MODULE_FOLDERS for f in (repo / folder).glob("*.py")
-            if f.name != "__init__.py"}
+    return {
+        f"{folder}/{f.name}"
+        for folder in _MODULE_FOLDERS
+        for f in (repo / folder).glob("*.py")
+        if f.name != "__init__.py"
+    }
 
 
 def test_architecture_names_every_module_and_no_module_that_is_gone():
@@ -149,7 +164,8 @@ def test_architecture_names_every_module_and_no_module_that_is_gone():
     for module in missing:
         folder, _, name = module.rpartition("/")
         section = {"ssltheory/ssl": "SSL rooms", "ssltheory": "Shared rooms or Theory rooms"}.get(
-            folder, "Commands, experiments, checks, benchmarks")
+            folder, "Commands, experiments, checks, benchmarks"
+        )
         shown = {"ssltheory/ssl": name, "ssltheory": name}.get(folder, module.removeprefix("ssltheory/"))
         if folder == "ssltheory/ssl/losses":
             advice.append(f"name `{name}` in the `losses/` row of 'SSL rooms'")
@@ -158,19 +174,24 @@ def test_architecture_names_every_module_and_no_module_that_is_gone():
         else:
             advice.append(f"add the row '| `{shown}` | what it holds |' to the table of '{section}'")
     assert not missing and not gone, "docs/ARCHITECTURE.md is out of date: " + "; ".join(
-        advice + [f"remove or correct {g}" for g in gone])
+        advice + [f"remove or correct {g}" for g in gone]
+    )
 
 
 def test_the_table_check_reports_a_missing_and_a_gone_module(tmp_path):
     (tmp_path / "ssltheory" / "ssl" / "losses").mkdir(parents=True)
     for name in ("files.py", "new.py", "ssl/data.py", "ssl/losses/a.py", "ssl/losses/b.py"):
         (tmp_path / "ssltheory" / name).write_text("")
-    text = ("## Shared rooms\n\n| module | holds |\n|---|---|\n| `files.py` | writes |\n| `gone.py` | nothing |\n\n"
-            "## SSL rooms\n\n| module | holds |\n|---|---|\n| `data.py` | data |\n| `losses/` | `a.py` only |\n")
+    text = (
+        "## Shared rooms\n\n| module | holds |\n|---|---|\n| `files.py` | writes |\n| `gone.py` | nothing |\n\n"
+        "## SSL rooms\n\n| module | holds |\n|---|---|\n| `data.py` | data |\n| `losses/` | `a.py` only |\n"
+    )
     named, gone = named_modules(text, tmp_path)
     assert named == {"ssltheory/files.py", "ssltheory/ssl/data.py", "ssltheory/ssl/losses/a.py"}
     assert gone == ["docs/ARCHITECTURE.md:6: `gone.py` (no ssltheory/gone.py)"]
-    missing = {f"ssltheory/{n}" for n in ("files.py", "new.py", "ssl/data.py", "ssl/losses/a.py", "ssl/losses/b.py")} - named
+    missing = {
+        f"ssltheory/{n}" for n in ("files.py", "new.py", "ssl/data.py", "ssl/losses/a.py", "ssl/losses/b.py")
+    } - named
     assert missing == {"ssltheory/new.py", "ssltheory/ssl/losses/b.py"}
 
 

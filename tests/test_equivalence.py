@@ -77,7 +77,12 @@ def test_from_pairs_without_pairs_makes_singletons():
 
 @pytest.mark.parametrize(
     "pairs, message",
-    [([(0, 5)], "pairs refers to input 5"), ([(0, 1, 2)], r"shape \(m, 2\)"), ([(-1, 0)], "non-negative"), ([(0.5, 1)], "integers")],
+    [
+        ([(0, 5)], "pairs refers to input 5"),
+        ([(0, 1, 2)], r"shape \(m, 2\)"),
+        ([(-1, 0)], "non-negative"),
+        ([(0.5, 1)], "integers"),
+    ],
 )
 def test_from_pairs_rejects_bad_pairs(pairs, message):
     with pytest.raises(ValueError, match=message):
@@ -103,7 +108,9 @@ def test_from_labels_keeps_the_partition_and_ignores_label_names(labels, renamin
     assert classes == renamed
 
 
-@pytest.mark.parametrize("labels, message", [([], "empty"), ([0, -1], "non-negative"), ([0.5, 1], "integers"), ([[0, 1]], "1-D")])
+@pytest.mark.parametrize(
+    "labels, message", [([], "empty"), ([0, -1], "non-negative"), ([0.5, 1], "integers"), ([[0, 1]], "1-D")]
+)
 def test_from_labels_rejects_bad_labels(labels, message):
     with pytest.raises(ValueError, match=message):
         EquivalenceClasses.from_labels(labels)
@@ -125,7 +132,9 @@ def test_inputs_are_joined_exactly_when_sampled_views_coincide(view_ids):
     views = [[pool[v].copy() for v in ids] for ids in view_ids]
     classes = EquivalenceClasses.from_views(views)
     n = len(views)
-    linked = [(i, j) for i in range(n) for j in range(n) if any(np.array_equal(x, y) for x in views[i] for y in views[j])]
+    linked = [
+        (i, j) for i in range(n) for j in range(n) if any(np.array_equal(x, y) for x in views[i] for y in views[j])
+    ]
     assert partition_of(classes.labels) == {frozenset(p) for p in components_by_search(n, linked)}
 
 
@@ -167,8 +176,11 @@ def test_class_codes_fixed_example():
     np.testing.assert_array_equal(classes.class_codes(Z), [[1.0, 3.0], [5.0, 5.0]])
 
 
-@given(st.lists(st.integers(0, 3), min_size=1, max_size=12).flatmap(
-    lambda labels: st.tuples(st.just(labels), strategies.float_matrices(len(labels), 3, bound=10.0))))
+@given(
+    st.lists(st.integers(0, 3), min_size=1, max_size=12).flatmap(
+        lambda labels: st.tuples(st.just(labels), strategies.float_matrices(len(labels), 3, bound=10.0))
+    )
+)
 def test_class_codes_are_the_class_means(drawn):
     labels, Z = drawn
     classes = EquivalenceClasses.from_labels(labels)

@@ -357,7 +357,9 @@ def _check_exact_certificate(Z, labels, verdict):
         assert exact_dependence_holds(np.asarray(Z, dtype=np.float64)[first], witness["lambda_exact"])
     if cert.kind == "shared-code":
         m, m2 = witness["classes"]
-        assert fractions(Z[labels == m]) and set(map(tuple, fractions(Z[labels == m]))) == set(map(tuple, fractions(Z[labels == m2])))
+        assert fractions(Z[labels == m]) and set(map(tuple, fractions(Z[labels == m]))) == set(
+            map(tuple, fractions(Z[labels == m2]))
+        )
     if cert.task is not None and verdict.probe == "linear":
         assert not exact_strictly_separable(Z, cert.task[labels])
     if cert.task is not None and verdict.probe == "universal":
@@ -410,5 +412,7 @@ def test_oracle_affine_rank_and_radon(world):
 
 def test_oracle_counts_reported():
     """Prints the running totals of the oracle properties above (run with -s to see them)."""
-    print(f"\noracle suite: {COUNTS['cases']} cases, {COUNTS['wrong']} wrong verdicts, {COUNTS['exceptions']} exceptions")
+    print(
+        f"\noracle suite: {COUNTS['cases']} cases, {COUNTS['wrong']} wrong verdicts, {COUNTS['exceptions']} exceptions"
+    )
     assert COUNTS["wrong"] == 0 and COUNTS["exceptions"] == 0

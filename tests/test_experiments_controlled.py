@@ -63,8 +63,11 @@ def test_batched_newton_matches_scikit_learn_on_a_fixed_example():
 
 
 @fraction_of_profile(0.25)
-@given(st.integers(1, 4).flatmap(lambda d: hnp.arrays(np.int64, (40, d), elements=st.integers(-12, 12))),
-       hnp.arrays(np.int64, (40, 3), elements=st.integers(0, 1)), st.sampled_from([1e-2, 1e-1, 1.0]))
+@given(
+    st.integers(1, 4).flatmap(lambda d: hnp.arrays(np.int64, (40, d), elements=st.integers(-12, 12))),
+    hnp.arrays(np.int64, (40, 3), elements=st.integers(0, 1)),
+    st.sampled_from([1e-2, 1e-1, 1.0]),
+)
 def test_batched_newton_matches_scikit_learn_fitted_one_task_at_a_time(grid, Y, lam):
     X = grid / 4  # quarters: a column's spread is 0 or at least 1/4, never at the standardisation's cut
     Y[0], Y[1] = 0, 1  # both labels present in every task
@@ -153,8 +156,12 @@ def test_in_memory_data_is_what_the_trainers_mnist_loader_reads_from_idx_files(t
     ds = controlled.controlled_dataset((*train, *test), relabel=controlled.PAIRS)
     root = tmp_path / "d"
     root.mkdir()
-    for name, array in (("train-images-idx3-ubyte", train[0]), ("train-labels-idx1-ubyte", train[1] // 2),
-                        ("t10k-images-idx3-ubyte", test[0]), ("t10k-labels-idx1-ubyte", test[1])):
+    for name, array in (
+        ("train-images-idx3-ubyte", train[0]),
+        ("train-labels-idx1-ubyte", train[1] // 2),
+        ("t10k-images-idx3-ubyte", test[0]),
+        ("t10k-labels-idx1-ubyte", test[1]),
+    ):
         write_idx(root / name, array, gz=False)
     np.testing.assert_array_equal(read_idx(root / "train-labels-idx1-ubyte", 1), train[1] // 2)  # pair labels
     files = load_dataset("mnist", root)  # the loader's own split of the same images
@@ -194,12 +201,15 @@ def _rows(path):
 
 def test_quick_heatmap_and_relations_write_every_cell(tmp_path):
     cfg = controlled.SCALES["quick"]
-    written = controlled.controlled_heatmap("quick", tmp_path, 0) + controlled.controlled_relations("quick", tmp_path, 0)
+    written = controlled.controlled_heatmap("quick", tmp_path, 0) + controlled.controlled_relations(
+        "quick", tmp_path, 0
+    )
     assert all(p.exists() and p.stat().st_size > 0 for p in written)
     heat = _rows(tmp_path / "controlled_heatmap.csv")
     assert len(heat) == len(cfg["dims"]) * len(cfg["heads"]) * 2
     assert {(int(r["d"]), r["head"], r["probe"]) for r in heat} == {
-        (d, h, p) for d in cfg["dims"] for h in cfg["heads"] for p in ("linear", "mlp")}
+        (d, h, p) for d in cfg["dims"] for h in cfg["heads"] for p in ("linear", "mlp")
+    }
     for r in heat:
         assert int(r["n_tasks"]) == 511 and float(r["min_task_accuracy"]) <= float(r["mean_task_accuracy"]) <= 1
         if int(r["d"]) < 9:  # T1.2: d >= K - 1 is necessary
@@ -274,7 +284,9 @@ def test_quick_issl_threshold_writes_one_row_per_dimension(tmp_path):
 
 
 def test_table1_rows_are_cumulative_like_the_paper():
-    configs = {row: paper_analogues.arm_config("cpu", method, **flags) for _, row, method, flags in paper_analogues.TABLE1_ROWS}
+    configs = {
+        row: paper_analogues.arm_config("cpu", method, **flags) for _, row, method, flags in paper_analogues.TABLE1_ROWS
+    }
     base, full = configs["CISSL"], configs["CISSL + dim + steps + aug"]
     assert configs["CISSL + dim"]["z_dim"] > base["z_dim"]
     assert configs["CISSL + dim + steps"]["steps"] > base["steps"] == configs["CISSL + dim"]["steps"]
@@ -300,12 +312,17 @@ def test_label_curve_uses_the_stated_label_budgets_and_plots_them(tmp_path):
     rng = np.random.default_rng(0)
     centres = 10 * np.eye(5)
     y_train, y_test = np.repeat(np.arange(5), 40), np.repeat(np.arange(5), 10)
-    feats = {"train": ((centres[y_train] + rng.normal(size=(200, 5))).astype(np.float32), y_train),
-             "test": ((centres[y_test] + rng.normal(size=(50, 5))).astype(np.float32), y_test)}
+    feats = {
+        "train": ((centres[y_train] + rng.normal(size=(200, 5))).astype(np.float32), y_train),
+        "test": ((centres[y_test] + rng.normal(size=(50, 5))).astype(np.float32), y_test),
+    }
     curve = paper_analogues.label_curve(feats, (0.0025, 0.1, 1.0), seed=0)
     assert [n for n, _ in curve] == [5, 20, 200]  # 0.25% of 40 rounds to 0: one per class
     assert all(acc == 1.0 for _, acc in curve)
-    rows = [{"strength": s, "seed": 0, "n_labels": n, "fraction": n / 200, "accuracy": acc, "train_seconds": 0.0}
-            for s in (0.25, 1.0) for n, acc in curve]
+    rows = [
+        {"strength": s, "seed": 0, "n_labels": n, "fraction": n / 200, "accuracy": acc, "train_seconds": 0.0}
+        for s in (0.25, 1.0)
+        for n, acc in curve
+    ]
     csv_path = paper_analogues.write_csv(tmp_path / "fig7a.csv", rows)
     assert paper_analogues.plot_fig7a(csv_path, tmp_path / "fig7a.png").stat().st_size > 0

@@ -121,7 +121,12 @@ def test_the_certified_route_decides_as_the_svd_does(monkeypatch):
         for name, C in cases.items():
             verdict = is_ideal(C, np.arange(len(C)))
             M, _ = centre_codes(C)
-            answers[route, name] = (verdict.ok, verdict.conditions["affine_independence"].value, affine_rank(C), affine_spectrum(M, C.dtype, default_rtol(*C.shape)).how)
+            answers[route, name] = (
+                verdict.ok,
+                verdict.conditions["affine_independence"].value,
+                affine_rank(C),
+                affine_spectrum(M, C.dtype, default_rtol(*C.shape)).how,
+            )
     for name in cases:
         assert answers["svd", name][:3] == answers["certified", name][:3], name
         assert answers["svd", name][3] == "svd"

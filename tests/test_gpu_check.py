@@ -32,8 +32,12 @@ def _env(tmp_path: Path) -> dict:
     blocker = tmp_path / "blocker"
     blocker.mkdir(exist_ok=True)
     (blocker / "sitecustomize.py").write_text(BLOCKER)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)]), "OMP_NUM_THREADS": "1",
-            "SSLTHEORY_MNIST": str(tmp_path / "mnist")}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)]),
+        "OMP_NUM_THREADS": "1",
+        "SSLTHEORY_MNIST": str(tmp_path / "mnist"),
+    }
 
 
 def _check(tmp_path: Path, *extra: str) -> list[str]:
@@ -77,9 +81,13 @@ def test_dry_run_without_kornia_flint_or_submitit_writes_every_stage(tmp_path):
 def test_a_stage_past_its_deadline_is_recorded_and_the_next_stage_runs(tmp_path):
     """The compile stage cut at once (a one-second deadline), then a stage that fails (no MNIST): each gets
     its line, and the check still exits 0 with its report."""
-    result = subprocess.run(_check(tmp_path, "--only", "compile,train_cissl", "--stage-deadlines", "compile=1"),
-                            env={**_env(tmp_path), "SSLTHEORY_MNIST": str(tmp_path / "nowhere")},
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        _check(tmp_path, "--only", "compile,train_cissl", "--stage-deadlines", "compile=1"),
+        env={**_env(tmp_path), "SSLTHEORY_MNIST": str(tmp_path / "nowhere")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = gpu_check.read_lines(tmp_path / "out")
     by_stage = {}
@@ -93,8 +101,13 @@ def test_a_stage_past_its_deadline_is_recorded_and_the_next_stage_runs(tmp_path)
 
 def test_a_check_killed_mid_way_keeps_the_finished_stages_lines(tmp_path):
     mnist_tree(tmp_path / "mnist", gz=False, n_train=60, n_test=20)
-    child = subprocess.Popen(_check(tmp_path), env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    child = subprocess.Popen(
+        _check(tmp_path),
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     lines_path = tmp_path / "out" / "stages.jsonl"
     try:
         deadline = time.monotonic() + 600
@@ -143,12 +156,16 @@ def test_without_a_gpu_the_real_check_exits_2_with_one_line(capsys, tmp_path):
 
 def test_exact_verification_falls_back_to_float_lp_without_python_flint(tmp_path):
     """As on the device image: ``auto`` verification says float-lp and why, instead of an ImportError."""
-    code = ("import json, numpy as np\n"
-            "from ssltheory.conditions import is_ideal\n"
-            "Z = np.array([[0., 0.], [1., 0.], [0., 1.], [1., 1.]]).repeat(2, axis=0)\n"
-            "v = is_ideal(Z, np.arange(4).repeat(2)).to_dict()\n"
-            "print(json.dumps(v['certificate']['witness']['verification']))\n")
-    result = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    code = (
+        "import json, numpy as np\n"
+        "from ssltheory.conditions import is_ideal\n"
+        "Z = np.array([[0., 0.], [1., 0.], [0., 1.], [1., 1.]]).repeat(2, axis=0)\n"
+        "v = is_ideal(Z, np.arange(4).repeat(2)).to_dict()\n"
+        "print(json.dumps(v['certificate']['witness']['verification']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     verification = json.loads(result.stdout)
     assert verification["check"] == "float-lp" and "python-flint is not installed" in verification["reason"]

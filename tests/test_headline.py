@@ -32,8 +32,13 @@ def planted_codes(rng, singular_values, d):
 
 
 @fraction_of_profile(0.33)
-@given(seeds, st.integers(2, 8), st.integers(0, 4), st.integers(2, 4),
-       st.lists(st.floats(0.01, 2.0), min_size=2, max_size=5, unique=True))
+@given(
+    seeds,
+    st.integers(2, 8),
+    st.integers(0, 4),
+    st.integers(2, 4),
+    st.lists(st.floats(0.01, 2.0), min_size=2, max_size=5, unique=True),
+)
 def test_strictly_decreasing_as_within_class_spread_grows(seed, K, extra, views, sigmas):
     rng = np.random.default_rng(seed)
     d = K - 1 + extra
@@ -48,8 +53,13 @@ def test_strictly_decreasing_as_within_class_spread_grows(seed, K, extra, views,
 
 
 @fraction_of_profile(0.33)
-@given(seeds, st.integers(3, 8), st.integers(2, 4), st.sampled_from([0.0, 0.2]),
-       st.lists(st.floats(1e-4, 0.9), min_size=2, max_size=5, unique=True))
+@given(
+    seeds,
+    st.integers(3, 8),
+    st.integers(2, 4),
+    st.sampled_from([0.0, 0.2]),
+    st.lists(st.floats(1e-4, 0.9), min_size=2, max_size=5, unique=True),
+)
 def test_strictly_decreasing_as_the_smallest_singular_value_goes_to_zero(seed, K, views, sigma, smallest):
     rng = np.random.default_rng(seed)
     d = K + 1
@@ -62,7 +72,7 @@ def test_strictly_decreasing_as_the_smallest_singular_value_goes_to_zero(seed, K
         values.append(ideal_score(Z, labels, tol=1e-2).value)
     if sigma == 0.0:  # invariant: 1 while s_{K-1} is above the threshold tol x s_1, then strictly falling
         above = [v for v, t in zip(values, sorted(smallest, reverse=True)) if t > 2e-2 * 1.0001]
-        below = values[len(above):]
+        below = values[len(above) :]
         assert all(v == 1.0 for v in above) and all(v < 1.0 for v in below)
         assert all(a > b for a, b in zip(below, below[1:])), values
     else:

@@ -24,8 +24,22 @@ from ssltheory.ssl.methods import METHODS, build_method
 from ssltheory.ssl.train import NonFiniteLossError, NonFiniteWatch, StepSettings, logs_as_floats, train_step
 
 #: Tensor methods and torch functions that read a device value on the host (or need its size first)
-HOST_READS = {"item", "__float__", "__bool__", "__int__", "__index__", "tolist", "nonzero", "cpu", "numpy",
-              "masked_select", "unique", "argwhere", "nonzero_static"}
+HOST_READS = {
+    "item",
+    "__float__",
+    "__bool__",
+    "__int__",
+    "__index__",
+    "tolist",
+    "nonzero",
+    "cpu",
+    "numpy",
+    "masked_select",
+    "unique",
+    "argwhere",
+    "nonzero_static",
+}
+
 
 class HostReads(TorchFunctionMode):
     """Records every host read (see ``HOST_READS``) made while active, with the call that made it."""
@@ -52,9 +66,20 @@ def _has_bool_mask(index) -> bool:
 def test_the_counter_sees_each_kind_of_host_read():
     """The instrument itself: each read it must catch is caught (otherwise a 0 below proves nothing)."""
     x = torch.arange(4.0)
-    reads = [lambda: x[0].item(), lambda: float(x[0]), lambda: bool(x[0]), lambda: int(x[0]), lambda: x.tolist(),
-             lambda: x.nonzero(), lambda: torch.nonzero(x), lambda: x.cpu(), lambda: x.numpy(), lambda: x[x > 1],
-             lambda: x.__setitem__(x > 1, 0.0), lambda: range(10)[x[1].long()]]
+    reads = [
+        lambda: x[0].item(),
+        lambda: float(x[0]),
+        lambda: bool(x[0]),
+        lambda: int(x[0]),
+        lambda: x.tolist(),
+        lambda: x.nonzero(),
+        lambda: torch.nonzero(x),
+        lambda: x.cpu(),
+        lambda: x.numpy(),
+        lambda: x[x > 1],
+        lambda: x.__setitem__(x > 1, 0.0),
+        lambda: range(10)[x[1].long()],
+    ]
     for read in reads:
         with HostReads() as mode:
             read()
@@ -85,8 +110,10 @@ def _setup(name: str, **options):
     optimizer = settings.optimizer(params, 1e-3, 1e-6)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     g = torch.Generator().manual_seed(2)
-    views = [torch.rand(6, 3, 8 if v < method.n_global_views else 4, 8 if v < method.n_global_views else 4, generator=g)
-             for v in range(method.n_views)]
+    views = [
+        torch.rand(6, 3, 8 if v < method.n_global_views else 4, 8 if v < method.n_global_views else 4, generator=g)
+        for v in range(method.n_views)
+    ]
     labels = torch.tensor([0, 1, 2, 0, 1, 2]) if method.needs_labels else None
     return settings, method, params, optimizer, scheduler, settings.layout(views), labels
 
@@ -106,8 +133,9 @@ def test_a_train_step_of_every_method_makes_no_host_read(name, options):
     assert optimizer.defaults["fused"]
     for step in range(3):  # the first step (optimiser state created) counted too
         with HostReads() as mode:
-            loss, logs, _ = train_step(method, views, labels, optimizer, scheduler, params, step, 10,
-                                       autocast=autocast, watch=watch)
+            loss, logs, _ = train_step(
+                method, views, labels, optimizer, scheduler, params, step, 10, autocast=autocast, watch=watch
+            )
         assert mode.calls == [], f"{name} step {step}: {mode.calls}"
     watch.check()  # the log step: reads, and finds every loss finite
     record = logs_as_floats(logs)

@@ -34,7 +34,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def import_edges(repo: Path = REPO) -> list[str]:
-    """"folder/file.py -> module" for every import of one package's module by the other's."""
+    """ "folder/file.py -> module" for every import of one package's module by the other's."""
     edges = []
     for folder, package in PACKAGES.items():
         others = [p for f, p in PACKAGES.items() if f != folder]
@@ -47,8 +47,9 @@ def import_edges(repo: Path = REPO) -> list[str]:
 
 def test_neither_package_imports_the_other():
     edges = import_edges()
-    assert not edges, "experiments and paper_checks must not import each other; move what both need into ssltheory: " + (
-        "; ".join(edges)
+    assert not edges, (
+        "experiments and paper_checks must not import each other; move what both need into ssltheory: "
+        + ("; ".join(edges))
     )
 
 
@@ -77,11 +78,18 @@ print(json.dumps(loaded))
 """
 
 
-@pytest.mark.parametrize("order", [("ssltheory.experiments", "ssltheory.paper_checks"),
-                                   ("ssltheory.paper_checks", "ssltheory.experiments")])
+@pytest.mark.parametrize(
+    "order", [("ssltheory.experiments", "ssltheory.paper_checks"), ("ssltheory.paper_checks", "ssltheory.experiments")]
+)
 def test_every_module_imports_in_either_order_without_loading_the_other_package(order):
-    done = subprocess.run([sys.executable, "-c", _LOAD, *order], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD, *order],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     first, second = order

@@ -15,8 +15,15 @@ from ssltheory.files import jsonable
 
 def test_numpy_torch_tuples_paths_and_keys_become_plain_json():
     torch = pytest.importorskip("torch")
-    obj = {1: (np.int64(3), np.float32(0.5), np.bool_(True)), "a": np.arange(3).reshape(1, 3),
-           "t": torch.tensor(2.5), "p": Path("x/y"), "f": Fraction(1, 3), "n": None, "b": False}
+    obj = {
+        1: (np.int64(3), np.float32(0.5), np.bool_(True)),
+        "a": np.arange(3).reshape(1, 3),
+        "t": torch.tensor(2.5),
+        "p": Path("x/y"),
+        "f": Fraction(1, 3),
+        "n": None,
+        "b": False,
+    }
     out = jsonable(obj)
     assert out == {"1": [3, 0.5, True], "a": [[0, 1, 2]], "t": 2.5, "p": "x/y", "f": "1/3", "n": None, "b": False}
     assert type(out["1"][0]) is int and type(out["1"][2]) is bool

@@ -55,26 +55,52 @@ def test_a_checkout_maps_the_subpackages_onto_the_top_level_folders():
 
 def test_no_repository_module_imports_the_top_level_names():
     offenders = []
-    for path in [*REPO.glob("ssltheory/**/*.py"), *REPO.glob("tests/*.py"),
-                 *(p for f in ssltheory.TOP_LEVEL_FOLDERS for p in (REPO / f).glob("**/*.py"))]:
+    for path in [
+        *REPO.glob("ssltheory/**/*.py"),
+        *REPO.glob("tests/*.py"),
+        *(p for f in ssltheory.TOP_LEVEL_FOLDERS for p in (REPO / f).glob("**/*.py")),
+    ]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             words = line.split()
-            if len(words) >= 2 and words[0] in ("from", "import") and words[1].split(".")[0] in ssltheory.TOP_LEVEL_FOLDERS:
+            if (
+                len(words) >= 2
+                and words[0] in ("from", "import")
+                and words[1].split(".")[0] in ssltheory.TOP_LEVEL_FOLDERS
+            ):
                 offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not offenders, offenders
 
 
 def test_default_outputs_are_relative_to_the_current_directory_not_the_package():
     assert not bench_cli.DEFAULT_RESULTS.is_absolute()
-    for path in (paper_report.RESULTS_MD, paper_report.RESULTS_JSON, paper_report.RESULTS_LOCK,
-                 paper_report.EMPIRICAL_PNG, paper_report.EMPIRICAL_CSV):
+    for path in (
+        paper_report.RESULTS_MD,
+        paper_report.RESULTS_JSON,
+        paper_report.RESULTS_LOCK,
+        paper_report.EMPIRICAL_PNG,
+        paper_report.EMPIRICAL_CSV,
+    ):
         assert not path.is_absolute(), path
 
 
 def test_the_wheel_installs_only_the_ssltheory_namespace_and_its_commands_run(tmp_path):
     """Build the wheel, unpack it as a site-packages would hold it, and run from elsewhere."""
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path / "wheel"), str(REPO)], capture_output=True, text=True)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "wheel"),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if build.returncode != 0 and "No module named pip" in build.stderr:
         pytest.skip("pip is not installed in this interpreter")
     assert build.returncode == 0, build.stderr
@@ -94,18 +120,33 @@ def test_the_wheel_installs_only_the_ssltheory_namespace_and_its_commands_run(tm
     python = [sys.executable, "-S"]
     top = subprocess.run([*python, "-c", "import experiments"], cwd=work, env=env, capture_output=True, text=True)
     assert top.returncode != 0 and "No module named 'experiments'" in top.stderr
-    listing = subprocess.run([*python, "-m", "ssltheory.cli", "experiment", "--list"], cwd=work, env=env,
-                             capture_output=True, text=True)
+    listing = subprocess.run(
+        [*python, "-m", "ssltheory.cli", "experiment", "--list"], cwd=work, env=env, capture_output=True, text=True
+    )
     assert listing.returncode == 0, listing.stderr
     assert "synthetic" in listing.stdout and "phase_transition" in listing.stdout
-    where = subprocess.run([*python, "-c", "import ssltheory.experiments as e; print(e.__file__)"], cwd=work,
-                           env=env, capture_output=True, text=True)
+    where = subprocess.run(
+        [*python, "-c", "import ssltheory.experiments as e; print(e.__file__)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert Path(where.stdout.strip()).is_relative_to(site)
     # the public testing module, with the 'testing' extra (hypothesis, from the interpreter's site-packages)
-    testing = subprocess.run([*python, "-c", "from ssltheory.testing import strategies, oracles, assert_ideal; "
-                              "import numpy as np; assert_ideal(np.eye(3), [0, 1, 2]); "
-                              "print(strategies.__file__, oracles.exact_affine_rank(np.eye(3)))"],
-                             cwd=work, env=env, capture_output=True, text=True)
+    testing = subprocess.run(
+        [
+            *python,
+            "-c",
+            "from ssltheory.testing import strategies, oracles, assert_ideal; "
+            "import numpy as np; assert_ideal(np.eye(3), [0, 1, 2]); "
+            "print(strategies.__file__, oracles.exact_affine_rank(np.eye(3)))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert testing.returncode == 0, testing.stderr
     path, rank = testing.stdout.split()
     assert Path(path).is_relative_to(site) and rank == "2"

@@ -59,14 +59,26 @@ def test_ntxent_equals_lightly(batch, dim, temperature, seed):
 
 
 @SETTINGS
-@given(st.integers(1, 6), st.integers(2, 32), st.integers(2, 5), st.integers(1, 2), st.sampled_from([0.04, 0.07]),
-       st.integers(0, 2**31 - 1))
+@given(
+    st.integers(1, 6),
+    st.integers(2, 32),
+    st.integers(2, 5),
+    st.integers(1, 2),
+    st.sampled_from([0.04, 0.07]),
+    st.integers(0, 2**31 - 1),
+)
 def test_dino_multicrop_loss_and_centre_equal_lightly(batch, codes, n_views, n_global, teacher_temp, seed):
     student = _leaves(seed, [(batch, codes)] * n_views, 0.3)
     teacher = _leaves(seed + 1, [(batch, codes)] * n_global, 0.3, grad=False)
     ours_fn = DINOLoss(codes, student_temperature=0.1, center_momentum=0.9, distributed=False)
-    theirs_fn = lightly_loss.DINOLoss(output_dim=codes, teacher_temp=teacher_temp, warmup_teacher_temp=teacher_temp,
-                                      warmup_teacher_temp_epochs=0, student_temp=0.1, center_momentum=0.9)
+    theirs_fn = lightly_loss.DINOLoss(
+        output_dim=codes,
+        teacher_temp=teacher_temp,
+        warmup_teacher_temp=teacher_temp,
+        warmup_teacher_temp_epochs=0,
+        student_temp=0.1,
+        center_momentum=0.9,
+    )
     s2 = _twins(student)
     ours = ours_fn(student, teacher, teacher_temperature=teacher_temp)[0]
     theirs = theirs_fn(teacher, s2, teacher_temp=teacher_temp)
@@ -75,17 +87,27 @@ def test_dino_multicrop_loss_and_centre_equal_lightly(batch, codes, n_views, n_g
 
 
 @SETTINGS
-@given(st.integers(1, 6), st.integers(2, 20), st.integers(0, 4), st.integers(0, 5), st.sampled_from([0.1, 0.3]),
-       st.integers(0, 2**31 - 1))
+@given(
+    st.integers(1, 6),
+    st.integers(2, 20),
+    st.integers(0, 4),
+    st.integers(0, 5),
+    st.sampled_from([0.1, 0.3]),
+    st.integers(0, 2**31 - 1),
+)
 def test_swav_multicrop_with_queue_equals_lightly(batch, prototypes, n_small, queue_rows, temperature, seed):
     # Prototype scores are cosines, so draw them in [-1, 1]: lightly exponentiates without a shift.
     crops = [x.tanh().detach().requires_grad_() for x in _leaves(seed, [(batch, prototypes)] * (2 + n_small))]
-    queue = None if queue_rows == 0 else [x.tanh() for x in _leaves(seed + 1, [(queue_rows, prototypes)] * 2, grad=False)]
+    queue = (
+        None if queue_rows == 0 else [x.tanh() for x in _leaves(seed + 1, [(queue_rows, prototypes)] * 2, grad=False)]
+    )
     theirs_crops = _twins(crops)
     ours = SwAVLoss(temperature=temperature, epsilon=0.05, sinkhorn_iterations=3, distributed=False)(
-        crops, n_global=2, queue_scores=queue)[0]
+        crops, n_global=2, queue_scores=queue
+    )[0]
     theirs = lightly_loss.SwaVLoss(temperature=temperature, sinkhorn_iterations=3, sinkhorn_epsilon=0.05)(
-        theirs_crops[:2], theirs_crops[2:], queue_outputs=queue)
+        theirs_crops[:2], theirs_crops[2:], queue_outputs=queue
+    )
     _assert_same(ours, theirs, crops, theirs_crops)
 
 

@@ -87,8 +87,9 @@ def strictly_separable(P, Q):
     """LP: is there (w, b) with w.p + b >= 1 on P and w.q + b <= -1 on Q?"""
     d = P.shape[1] if len(P) else Q.shape[1]
     A = np.vstack([-np.hstack([P, np.ones((len(P), 1))]), np.hstack([Q, np.ones((len(Q), 1))])])
-    res = scipy.optimize.linprog(np.zeros(d + 1), A_ub=A, b_ub=-np.ones(len(A)), bounds=[(None, None)] * (d + 1),
-                                 method="highs")
+    res = scipy.optimize.linprog(
+        np.zeros(d + 1), A_ub=A, b_ub=-np.ones(len(A)), bounds=[(None, None)] * (d + 1), method="highs"
+    )
     return res.status == 0
 
 
@@ -121,8 +122,9 @@ def noisy_views(draw, max_k=6, max_d=5, max_views=4, noise=st.floats(0.0, 3.0), 
 
 def integer_codes(max_k=5, max_d=4):
     return st.tuples(st.integers(2, max_k), st.integers(1, max_d)).flatmap(
-        lambda kd: st.lists(st.lists(st.integers(-3, 3), min_size=kd[1], max_size=kd[1]),
-                            min_size=kd[0], max_size=kd[0]).map(np.array)
+        lambda kd: st.lists(
+            st.lists(st.integers(-3, 3), min_size=kd[1], max_size=kd[1]), min_size=kd[0], max_size=kd[0]
+        ).map(np.array)
     )
 
 
@@ -229,8 +231,13 @@ def test_task_accuracy_fixed_example():
     assert task_accuracy(Z, labels, np.array([1, 0, 1]), mask, ridge=0.0) == pytest.approx(2 / 3)
 
 
-@given(noisy_views(max_k=5, max_d=6, max_views=4, noise=st.just(0.5), min_views=2), st.integers(2, 3),
-       st.sampled_from([0.0, 1e-3, 0.3]), seeds, st.data())
+@given(
+    noisy_views(max_k=5, max_d=6, max_views=4, noise=st.just(0.5), min_views=2),
+    st.integers(2, 3),
+    st.sampled_from([0.0, 1e-3, 0.3]),
+    seeds,
+    st.data(),
+)
 def test_task_accuracy_is_the_heldout_accuracy_of_a_ridge_probe(world, k, ridge, seed, data):
     Z, labels, C, _ = world
     K = len(C)
@@ -262,9 +269,11 @@ def test_radon_split_of_collinear_codes_fixed_example():
     assert w.accuracy == pytest.approx(2 / 3)
 
 
-@given(st.integers(1, 3).flatmap(
-    lambda d: st.lists(st.lists(st.integers(-4, 4), min_size=d, max_size=d), min_size=d + 2, max_size=d + 2)
-))
+@given(
+    st.integers(1, 3).flatmap(
+        lambda d: st.lists(st.lists(st.integers(-4, 4), min_size=d, max_size=d), min_size=d + 2, max_size=d + 2)
+    )
+)
 def test_affinely_dependent_codes_have_a_radon_task_no_probe_realizes(rows):
     C = np.array(rows)
     A = sympy.Matrix([list(map(int, c)) + [1] for c in C]).T  # (d+1) x K with columns (c_m, 1)
@@ -289,8 +298,9 @@ def test_worst_task_accuracy_is_the_reference_accuracy_of_the_task_it_reports(wo
     w = worst_task_accuracy(Z, labels, mask, n_random=8, greedy_steps=6, ridge=1e-3, random_state=seed)
     assert w.task.shape == (K,) and 0 < w.task.sum() < K
     expected, margin = ridge_reference(Z, labels, w.task, mask, 1e-3, with_margin=True)
-    singles = [ridge_reference(Z, labels, (np.arange(K) == m).astype(int), mask, 1e-3, with_margin=True)
-               for m in range(K)]
+    singles = [
+        ridge_reference(Z, labels, (np.arange(K) == m).astype(int), mask, 1e-3, with_margin=True) for m in range(K)
+    ]
     assume(min([margin] + [m for _, m in singles]) > CLEAR_MARGIN)  # no held-out view on a decision boundary
     assert w.accuracy == pytest.approx(expected)
     # and no worse than any "one class versus the rest" task, which a loop scores independently
@@ -482,8 +492,19 @@ def test_score_all_reports_every_score_as_json():
     Z, labels = views_of(rng.standard_normal((6, 8)), 3)
     out = score_all(Z + 0.05 * rng.standard_normal(Z.shape), labels).to_dict()
     json.dumps(out)
-    for key in ("invariance_ratio", "affine_rank", "worst_task_accuracy", "rankme", "alpha_req", "lidar",
-                "ideal_score", "worst_task", "heldout_class_accuracy", "dimension_deficit", "cover_fraction"):
+    for key in (
+        "invariance_ratio",
+        "affine_rank",
+        "worst_task_accuracy",
+        "rankme",
+        "alpha_req",
+        "lidar",
+        "ideal_score",
+        "worst_task",
+        "heldout_class_accuracy",
+        "dimension_deficit",
+        "cover_fraction",
+    ):
         assert key in out
     assert len(out["worst_task"]) == 6 and out["affine_rank"] == 5 and out["dimension_deficit"] == 0
 
@@ -517,12 +538,15 @@ def test_train_mask_must_train_on_every_scored_class():
         worst_task_accuracy(Z, labels, np.ones(5, dtype=bool))
 
 
-@pytest.mark.parametrize("name, Z", [
-    ("collapsed", np.ones((12, 4))),
-    ("rank 1", np.outer(np.arange(12.0), np.ones(4))),
-    ("constant zero", np.zeros((12, 3))),
-    ("d = 1", np.arange(12.0)[:, None] % 5),
-])
+@pytest.mark.parametrize(
+    "name, Z",
+    [
+        ("collapsed", np.ones((12, 4))),
+        ("rank 1", np.outer(np.arange(12.0), np.ones(4))),
+        ("constant zero", np.zeros((12, 3))),
+        ("d = 1", np.arange(12.0)[:, None] % 5),
+    ],
+)
 def test_score_all_never_fails_on_valid_codes(name, Z):
     labels = np.tile(np.arange(4), 3)
     scores = score_all(Z, labels, tol=1e-2)

@@ -23,9 +23,26 @@ from ssltheory.cli import main
 from ssltheory.paper_checks import theory_efficiency as eff, theory_objectives as obj, theory_probes as probes
 from ssltheory.paper_checks.registry import SCALES, VERDICTS, CheckContext, run_claim, select
 
-EXPECTED_THEORY = {"T1.1": "pass", "T1.2": "pass", "T1.3": "pass", "T1.4": "pass", "T2": "pass", "T3": "pass",
-                   "T4": "pass", "T5": "pass", "T6": "pass", "T7.1": "pass", "T7.2a": "refuted", "T7.2b": "pass", "T7.2d": "pass",
-                   "T7.2c": "pass", "T8": "pass", "T9": "pass", "P2": "pass", "P3": "pass"}
+EXPECTED_THEORY = {
+    "T1.1": "pass",
+    "T1.2": "pass",
+    "T1.3": "pass",
+    "T1.4": "pass",
+    "T2": "pass",
+    "T3": "pass",
+    "T4": "pass",
+    "T5": "pass",
+    "T6": "pass",
+    "T7.1": "pass",
+    "T7.2a": "refuted",
+    "T7.2b": "pass",
+    "T7.2d": "pass",
+    "T7.2c": "pass",
+    "T8": "pass",
+    "T9": "pass",
+    "P2": "pass",
+    "P3": "pass",
+}
 EMPIRICAL_IDS = ["E1", "E2", "E3", "E4", "E5", "E5.mnist", "E6", "E7", "E8", "E9", "E10", "E11", "E12"]
 
 
@@ -61,8 +78,13 @@ def test_a_contradicted_claim_fails_unless_it_is_a_derived_statement_which_is_re
         return Outcome("fail", "counterexample", {"counterexample": [1, 2]})
 
     for provenance, verdict in (("paper", "fail"), ("code", "fail"), ("derived", "refuted")):
-        claim = Claim(id="X", statement="s", provenance=provenance, group="theory",
-                      checks={"quick": contradicted, "cpu": contradicted, "gpu": contradicted})
+        claim = Claim(
+            id="X",
+            statement="s",
+            provenance=provenance,
+            group="theory",
+            checks={"quick": contradicted, "cpu": contradicted, "gpu": contradicted},
+        )
         result = run_claim(claim, CheckContext(scale="quick"))
         assert result.verdict == verdict and result.evidence == {"counterexample": [1, 2]}
 
@@ -205,8 +227,16 @@ def test_cli_out_dir_gets_json_and_markdown(tmp_path, capsys):
 
 
 def _cmp(diff, tolerance, values=(0.8, 0.8)):
-    return {"diff": diff, "tolerance": tolerance, "mean_a": values[0] + diff, "mean_b": values[1],
-            "values_a": [values[0] + diff], "values_b": [values[1]], "std_a": 0.01, "std_b": 0.01}
+    return {
+        "diff": diff,
+        "tolerance": tolerance,
+        "mean_a": values[0] + diff,
+        "mean_b": values[1],
+        "values_a": [values[0] + diff],
+        "values_b": [values[1]],
+        "std_a": 0.01,
+        "std_b": 0.01,
+    }
 
 
 def verdict_by_rule(*cmps) -> str:
@@ -246,8 +276,13 @@ def test_verdicts_follow_from_random_evidence_by_the_rule():
         assert judge(*cmps) == expected
         suffix = resolution_note(*cmps)
         assert suffix.startswith({"pass": " [resolved", "fail": " [against", "inconclusive": " [unresolved"}[expected])
-        stored = {"id": "E1", "group": "empirical", "verdict": "pass", "measured": "a 1 vs b 0 [resolved]",
-                  "evidence": {"label_fractions": {str(i): c for i, c in enumerate(cmps)}}}
+        stored = {
+            "id": "E1",
+            "group": "empirical",
+            "verdict": "pass",
+            "measured": "a 1 vs b 0 [resolved]",
+            "evidence": {"label_fractions": {str(i): c for i, c in enumerate(cmps)}},
+        }
         again = rejudge(stored)
         assert again["verdict"] == expected and again["measured"] == "a 1 vs b 0" + suffix
         assert ("verdict_as_run" in again) == (expected != "pass")
@@ -260,11 +295,17 @@ def test_the_stored_e7_row_that_read_pass_within_tolerance_is_now_a_fail():
 
     lin = {**_cmp(-0.056, 0.005), "mean_a": 0.8845, "mean_b": 0.9405}
     mlp = {**_cmp(0.1378, 0.044), "mean_a": 0.7462, "mean_b": 0.6084}
-    entry = {"id": "E7", "group": "empirical", "verdict": "fail",
-             "measured": "x [unresolved: difference -5.6 pt within the 0.5 pt tolerance]",
-             "evidence": {"linear_probe": lin, "mlp_probe": mlp}}
+    entry = {
+        "id": "E7",
+        "group": "empirical",
+        "verdict": "fail",
+        "measured": "x [unresolved: difference -5.6 pt within the 0.5 pt tolerance]",
+        "evidence": {"linear_probe": lin, "mlp_probe": mlp},
+    }
     again = rejudge(entry)
-    assert again["verdict"] == "fail" and "against the claim: difference -5.6 pt, beyond the 0.5 pt" in again["measured"]
+    assert (
+        again["verdict"] == "fail" and "against the claim: difference -5.6 pt, beyond the 0.5 pt" in again["measured"]
+    )
 
 
 def test_seeds_to_resolve_is_the_smallest_n_with_twice_the_standard_error_below_the_difference():
@@ -291,7 +332,10 @@ def test_paper_numbers_are_the_transcribed_tables_and_reach_the_registry():
 
     assert paper.TABLE1["contrastive"]["SimCLR"] == (44.9, 0.2)
     assert paper.TABLE1["distillation"]["best of DINO / SwAV / SimSiam"] == (43.5, 0.2)
-    assert paper.TABLE1["contrastive"]["+ coarse aug"] == (51.0, 0.1) and paper.TABLE1["distillation"]["+ epochs"] == (49.2, 0.1)
+    assert paper.TABLE1["contrastive"]["+ coarse aug"] == (51.0, 0.1) and paper.TABLE1["distillation"]["+ epochs"] == (
+        49.2,
+        0.1,
+    )
     assert paper.TABLE3["DISSL"] == 68.9 and paper.TABLE4["DISSL"] == (70.7, 74.0)
     assert paper.transfer_wins() == (7, 9)  # DISSL behind SwAV on Aircraft and Caltech
     values = {c.id: c.paper_value or "" for c in select(None)}
@@ -310,8 +354,9 @@ def test_imagenet_claims_are_pending_gpu_with_their_real_configurations():
             assert result.verdict == "pending-gpu", (claim_id, scale, result.evidence)
         configs = result.evidence["configurations"]
         if claim_id != "E12":
-            assert configs and all(c["config"].get("arch") == "resnet50" and c["config"]["batch_size"] == 2560
-                                   for c in configs.values())
+            assert configs and all(
+                c["config"].get("arch") == "resnet50" and c["config"]["batch_size"] == 2560 for c in configs.values()
+            )
             assert all(c["status"] in ("valid", "method not in this toolkit") for c in configs.values()), configs
     (e10,) = select(["E10"])
     cfg = run_claim(e10, CheckContext()).evidence["configurations"]
@@ -333,8 +378,12 @@ def test_literal_conditions_on_fixed_examples():
     C = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
     W, b = np.array([[-2.0, 0.0], [0.0, 0.0], [2.0, 0.0]]), np.array([1.0, 0.0, -3.0])
     cond = probes.literal_conditions(C, np.arange(3), W, b)
-    assert cond == {"i_M_argmax_predictable": True, "ii_invariant": True, "iii_span_dim": 2,
-                    "iii_span_at_least_K_minus_1": True}
+    assert cond == {
+        "i_M_argmax_predictable": True,
+        "ii_invariant": True,
+        "iii_span_dim": 2,
+        "iii_span_at_least_K_minus_1": True,
+    }
     assert probes.exact_linear_span_dim(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])) == 1
     assert not probes.literal_conditions(C[[0, 1, 1]], np.array([0, 1, 0]), W, b)["ii_invariant"]
 
@@ -377,10 +426,20 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
     start = threading.Barrier(len(ids))
 
     def record(claim_id):
-        result = ClaimResult(claim_id, "a statement", "paper", "empirical", "cpu", None, "1 vs 0", "pass", {}, [0], None, 0.1)
+        result = ClaimResult(
+            claim_id, "a statement", "paper", "empirical", "cpu", None, "1 vs 0", "pass", {}, [0], None, 0.1
+        )
         start.wait()
-        report.record_cpu_run([result], {"date": claim_id, "command": "c", "machine": "m"}, ids, store, markdown, lock,
-                              figure=tmp_path / "empirical.png", figure_csv=tmp_path / "empirical.csv")
+        report.record_cpu_run(
+            [result],
+            {"date": claim_id, "command": "c", "machine": "m"},
+            ids,
+            store,
+            markdown,
+            lock,
+            figure=tmp_path / "empirical.png",
+            figure_csv=tmp_path / "empirical.csv",
+        )
 
     threads = [threading.Thread(target=record, args=(i,)) for i in ids]
     for t in threads:
@@ -394,8 +453,13 @@ def test_cpu_runs_finishing_together_keep_every_result(tmp_path):
 def test_render_only_redraws_results_md_from_the_store_and_refuses_a_damaged_one(tmp_path, monkeypatch, capsys):
     from ssltheory.paper_checks import report
 
-    paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
-             "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
+    paths = {
+        "RESULTS_JSON": tmp_path / "r.json",
+        "RESULTS_MD": tmp_path / "R.md",
+        "RESULTS_LOCK": tmp_path / ".l",
+        "EMPIRICAL_PNG": tmp_path / "e.png",
+        "EMPIRICAL_CSV": tmp_path / "e.csv",
+    }
     for name, path in paths.items():
         monkeypatch.setattr(report, name, path)
     assert main(["paper-check", "--render-only"]) == 2
@@ -460,8 +524,10 @@ def test_e5_runs_where_its_premise_holds_and_mnist_is_a_separate_control(tmp_pat
     with_mnist = CheckContext(scale="cpu", data_dir=tmp_path)
 
     def data_of(ctx, claim_id):
-        return {train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})["data"]
-                for a in CLAIM_ARMS[claim_id](ctx)}
+        return {
+            train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})["data"]
+            for a in CLAIM_ARMS[claim_id](ctx)
+        }
 
     assert data_of(with_mnist, "E1") == {"mnist"} and data_of(with_mnist, "E5") == {"patches"}
     assert data_of(with_mnist, "E5.mnist") == {"mnist"}
@@ -525,7 +591,9 @@ def test_quick_empirical_claims_train_probe_and_judge_consistently(capsys, tmp_p
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
     assert len(rows) == 2 * len(panels)  # quick scale: one seed per arm
     for p in panels:
-        assert p["diff"] == pytest.approx(sum(p["values_a"]) / len(p["values_a"]) - sum(p["values_b"]) / len(p["values_b"]), abs=1e-3)
+        assert p["diff"] == pytest.approx(
+            sum(p["values_a"]) / len(p["values_a"]) - sum(p["values_b"]) / len(p["values_b"]), abs=1e-3
+        )
 
 
 def test_merging_re_judges_a_stored_pass_within_tolerance_and_says_so(tmp_path):
@@ -534,10 +602,21 @@ def test_merging_re_judges_a_stored_pass_within_tolerance_and_says_so(tmp_path):
     paper value refreshed from the registry, its measurements untouched."""
     from ssltheory.paper_checks import report
 
-    old = {"id": "E1", "statement": "old words", "provenance": "paper", "group": "empirical", "scale": "cpu",
-           "paper_value": "45.8 vs 45.2", "measured": "cissl 82.2 vs simclr 81.8 (linear probe %)",
-           "verdict": "pass", "evidence": {**_cmp(0.004, 0.0067), "values_a": [0.82, 0.83], "values_b": [0.81, 0.82]},
-           "seeds": [0, 1], "spread": None, "seconds": 1.0, "run": {"date": "d", "command": "c", "machine": "m"}}
+    old = {
+        "id": "E1",
+        "statement": "old words",
+        "provenance": "paper",
+        "group": "empirical",
+        "scale": "cpu",
+        "paper_value": "45.8 vs 45.2",
+        "measured": "cissl 82.2 vs simclr 81.8 (linear probe %)",
+        "verdict": "pass",
+        "evidence": {**_cmp(0.004, 0.0067), "values_a": [0.82, 0.83], "values_b": [0.81, 0.82]},
+        "seeds": [0, 1],
+        "spread": None,
+        "seconds": 1.0,
+        "run": {"date": "d", "command": "c", "machine": "m"},
+    }
     store = tmp_path / "r.json"
     store.write_text(json.dumps({"results": [old]}))
     (entry,) = report.merge_cpu_results([], {}, ["E1"], store)
@@ -559,8 +638,10 @@ def test_e2_trains_dino_swav_and_simsiam_alike_with_small_image_heads_below_gpu_
     assert set(DISTILLATION_BASELINES) == {"dino", "swav", "simsiam"}
     for scale in ("quick", "cpu"):
         ctx = CheckContext(scale=scale)
-        configs = {a["method"]: train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})
-                   for a in CLAIM_ARMS["E2"](ctx)}
+        configs = {
+            a["method"]: train_config(ctx, a["family"], 0, **{k: v for k, v in a.items() if k != "family"})
+            for a in CLAIM_ARMS["E2"](ctx)
+        }
         assert set(configs) == {"dissl", "dino", "swav", "simsiam"}
         shared = ("data", "arch", "z_dim", "steps", "batch_size", "aug", "aug_strength", "n_small_crops")
         assert len({tuple(c.get(k) for k in shared) for c in configs.values()}) == 1
@@ -584,8 +665,11 @@ def test_e2_compares_dissl_with_the_best_baseline_by_mean(monkeypatch, trial):
     drawn = {m: rng.uniform(0.5, 0.9, size=3).round(4) for m in methods}
     if trial % 4 == 0:  # hunt near-ties between baselines
         drawn["swav"] = drawn["dino"] + rng.choice([-1, 1]) * 1e-4
-    monkeypatch.setattr(empirical, "_run_arm",
-                        lambda ctx, arm, seed, **kw: {1.0: {"linear_accuracy": float(drawn[arm["method"]][seed])}})
+    monkeypatch.setattr(
+        empirical,
+        "_run_arm",
+        lambda ctx, arm, seed, **kw: {1.0: {"linear_accuracy": float(drawn[arm["method"]][seed])}},
+    )
     outcome = empirical.check_e2(CheckContext(scale="cpu"))
     means = {m: sum(drawn[m]) / 3 for m in methods[1:]}
     best = [m for m in methods[1:] if all(means[m] >= means[o] for o in methods[1:])][0]
@@ -603,22 +687,39 @@ def test_reuse_arms_joins_new_baselines_to_a_stored_e2_and_refuses_bad_requests(
     Bad requests exit 2 with one line and leave the store byte for byte as it was."""
     from ssltheory.paper_checks import empirical, report
 
-    paths = {"RESULTS_JSON": tmp_path / "r.json", "RESULTS_MD": tmp_path / "R.md", "RESULTS_LOCK": tmp_path / ".l",
-             "EMPIRICAL_PNG": tmp_path / "e.png", "EMPIRICAL_CSV": tmp_path / "e.csv"}
+    paths = {
+        "RESULTS_JSON": tmp_path / "r.json",
+        "RESULTS_MD": tmp_path / "R.md",
+        "RESULTS_LOCK": tmp_path / ".l",
+        "EMPIRICAL_PNG": tmp_path / "e.png",
+        "EMPIRICAL_CSV": tmp_path / "e.csv",
+    }
     for name, path in paths.items():
         monkeypatch.setattr(report, name, path)
-    old = {"id": "E2", "statement": "old", "provenance": "paper", "group": "empirical", "scale": "cpu",
-           "paper_value": "p", "measured": "dissl 72.4 vs dino 63.5 (linear probe %) [resolved: ...]", "verdict": "pass",
-           "evidence": {**_cmp(0.089, 0.019), "values_a": [0.7171, 0.7156, 0.7395], "values_b": [0.6351, 0.6253, 0.6448]},
-           "seeds": [0, 1, 2], "spread": None, "seconds": 1.0,
-           "run": {"date": "2026-11-24T19:28:45+00:00", "command": "c", "machine": "m"}}
+    old = {
+        "id": "E2",
+        "statement": "old",
+        "provenance": "paper",
+        "group": "empirical",
+        "scale": "cpu",
+        "paper_value": "p",
+        "measured": "dissl 72.4 vs dino 63.5 (linear probe %) [resolved: ...]",
+        "verdict": "pass",
+        "evidence": {**_cmp(0.089, 0.019), "values_a": [0.7171, 0.7156, 0.7395], "values_b": [0.6351, 0.6253, 0.6448]},
+        "seeds": [0, 1, 2],
+        "spread": None,
+        "seconds": 1.0,
+        "run": {"date": "2026-11-24T19:28:45+00:00", "command": "c", "machine": "m"},
+    }
     paths["RESULTS_JSON"].write_text(json.dumps({"results": [old]}))
     before = paths["RESULTS_JSON"].read_bytes()
-    for argv, words in ((["--scale", "quick", "E2", "--reuse-arms", "dino"], "needs --scale cpu"),
-                        (["--scale", "cpu", "E3", "--reuse-arms", "dino"], "applies to E1 and E2"),
-                        (["--scale", "cpu", "E2", "--reuse-arms", "swav"], "no swav arm"),
-                        (["--scale", "cpu", "E1", "--reuse-arms", "cissl"], "no stored result of E1"),
-                        (["--scale", "cpu", "E2", "--reuse-arms", "nope"], "takes method names")):
+    for argv, words in (
+        (["--scale", "quick", "E2", "--reuse-arms", "dino"], "needs --scale cpu"),
+        (["--scale", "cpu", "E3", "--reuse-arms", "dino"], "applies to E1 and E2"),
+        (["--scale", "cpu", "E2", "--reuse-arms", "swav"], "no swav arm"),
+        (["--scale", "cpu", "E1", "--reuse-arms", "cissl"], "no stored result of E1"),
+        (["--scale", "cpu", "E2", "--reuse-arms", "nope"], "takes method names"),
+    ):
         assert main(["paper-check", *argv]) == 2, argv
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1, err
@@ -658,12 +759,18 @@ def test_table1_analogue_compares_dissl_with_the_best_of_its_three_distillation_
     assert set(pa.DISTILLATION_BASELINE_ROWS) <= set(rows)
     for row in (*pa.DISTILLATION_BASELINE_ROWS, "DISSL"):
         config = pa.arm_config("cpu", rows[row][0], **rows[row][1])
-        assert (config["steps"], config["z_dim"], config["batch_size"]) == (pa.SCALES["cpu"]["steps"], pa.SCALES["cpu"]["z_dim"],
-                                                                           pa.SCALES["cpu"]["batch_size"])
+        assert (config["steps"], config["z_dim"], config["batch_size"]) == (
+            pa.SCALES["cpu"]["steps"],
+            pa.SCALES["cpu"]["z_dim"],
+            pa.SCALES["cpu"]["batch_size"],
+        )
         TrainConfig.from_flags(**config, out=str(tmp_path / "run")).validate()
     means = {"DINO": 0.70, "SwAV": 0.80, "SimSiam": 0.75, "DISSL": 0.79}
-    csv_rows = [{"family": "distillation", "row": r, "method": rows[r][0], "seed": s, "accuracy": m + 0.001 * s}
-                for r, m in means.items() for s in range(3)]
+    csv_rows = [
+        {"family": "distillation", "row": r, "method": rows[r][0], "seed": s, "accuracy": m + 0.001 * s}
+        for r, m in means.items()
+        for s in range(3)
+    ]
     md = pa.write_table1_markdown(write_csv(tmp_path / "table1.csv", csv_rows), tmp_path / "table1.md").read_text()
     (dissl,) = [line for line in md.splitlines() if line.startswith("| DISSL |")]
     assert "vs SwAV: -1.0" in dissl and "| fail |" in dissl

@@ -98,8 +98,15 @@ def reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
     s = {k: v.double() for k, v in state.items()}
 
     def bn(prefix, h):
-        return F.batch_norm(h, s[f"{prefix}.running_mean"], s[f"{prefix}.running_var"], s[f"{prefix}.weight"],
-                            s[f"{prefix}.bias"], training=False, eps=1e-5)
+        return F.batch_norm(
+            h,
+            s[f"{prefix}.running_mean"],
+            s[f"{prefix}.running_var"],
+            s[f"{prefix}.weight"],
+            s[f"{prefix}.bias"],
+            training=False,
+            eps=1e-5,
+        )
 
     h = F.relu(bn("bn1", F.conv2d(x.double(), s["conv1.weight"], stride=2, padding=3)))
     h = F.max_pool2d(h, 3, 2, 1)
@@ -110,8 +117,11 @@ def reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
                 stride = 2 if (layer > 1 and i == 0) else 1
                 out = F.relu(bn(f"{p}.bn1", F.conv2d(h, s[f"{p}.conv1.weight"], stride=stride, padding=1)))
                 out = bn(f"{p}.bn2", F.conv2d(out, s[f"{p}.conv2.weight"], padding=1))
-                short = (bn(f"{p}.downsample.1", F.conv2d(h, s[f"{p}.downsample.0.weight"], stride=stride))
-                         if f"{p}.downsample.0.weight" in s else h)
+                short = (
+                    bn(f"{p}.downsample.1", F.conv2d(h, s[f"{p}.downsample.0.weight"], stride=stride))
+                    if f"{p}.downsample.0.weight" in s
+                    else h
+                )
                 h = F.relu(out + short)
         return h.mean(dim=(2, 3))
     for layer, blocks in enumerate(BLOCKS, start=1):
@@ -265,19 +275,30 @@ def _head(prefix: str, *shapes) -> dict:
 
 
 def _solo_learn(s, dataset="imagenet100"):
-    return {"epoch": 399, "global_step": 12345, "pytorch-lightning_version": "2.0.0",
-            "state_dict": {**_without_fc(s, "backbone."), **_head("projector.", (2048, 512), (2048,), (2048, 2048)),
-                           "classifier.weight": torch.randn(100, 512), "classifier.bias": torch.randn(100)},
-            "hyper_parameters": {"cfg": {"data": {"dataset": dataset}, "backbone": {"name": "resnet18"}}},
-            "optimizer_states": [{"state": {0: {"momentum_buffer": torch.zeros(3)}}, "param_groups": [{"lr": 0.1}]}]}
+    return {
+        "epoch": 399,
+        "global_step": 12345,
+        "pytorch-lightning_version": "2.0.0",
+        "state_dict": {
+            **_without_fc(s, "backbone."),
+            **_head("projector.", (2048, 512), (2048,), (2048, 2048)),
+            "classifier.weight": torch.randn(100, 512),
+            "classifier.bias": torch.randn(100),
+        },
+        "hyper_parameters": {"cfg": {"data": {"dataset": dataset}, "backbone": {"name": "resnet18"}}},
+        "optimizer_states": [{"state": {0: {"momentum_buffer": torch.zeros(3)}}, "param_groups": [{"lr": 0.1}]}],
+    }
 
 
 def _dino(s):
-    return {"teacher": {**_without_fc(s, "backbone."), **_head("head.mlp.", (2048, 512), (256, 2048))},
-            "student": {**_without_fc(s, "module.backbone."), **_head("module.head.mlp.", (2048, 512))},
-            "optimizer": {"state": {}, "param_groups": [{"lr": 0.0}]}, "epoch": 100,
-            "args": argparse.Namespace(arch="resnet18", out_dim=65536),
-            "dino_loss": {"center": torch.zeros(1, 65536)}}
+    return {
+        "teacher": {**_without_fc(s, "backbone."), **_head("head.mlp.", (2048, 512), (256, 2048))},
+        "student": {**_without_fc(s, "module.backbone."), **_head("module.head.mlp.", (2048, 512))},
+        "optimizer": {"state": {}, "param_groups": [{"lr": 0.0}]},
+        "epoch": 100,
+        "args": argparse.Namespace(arch="resnet18", out_dim=65536),
+        "dino_loss": {"center": torch.zeros(1, 65536)},
+    }
 
 
 #: naming scheme -> (checkpoint as saved, backbone path, layout, fc ignored, groups dropped)
@@ -285,22 +306,60 @@ SCHEMES = {
     "torchvision": (lambda s: dict(s), "", "torchvision", True, []),
     "timm": (lambda s: dict(s), "", "torchvision", True, []),
     "lightly-backbone": (lambda s: _lightly(s, ""), "", "sequential", False, []),
-    "lightly-model": (lambda s: {**_lightly(s), **_head("projection_head.layers.", (512, 512), (128, 512))},
-                      "backbone.", "sequential", False, ["projection_head"]),
-    "solo-learn": (_solo_learn, "state_dict.backbone.", "torchvision", False,
-                   ["epoch", "global_step", "optimizer_states", "pytorch-lightning_version", "state_dict.classifier",
-                    "state_dict.projector"]),
-    "solo-learn-momentum": (lambda s: {"state_dict": {**_solo_learn(s)["state_dict"],
-                                                      **_without_fc(torchvision_state("resnet18", seed=9),
-                                                                    "momentum_backbone.")}},
-                            "state_dict.backbone.", "torchvision", False,
-                            ["state_dict.classifier", "state_dict.momentum_backbone", "state_dict.projector"]),
-    "vissl": (lambda s: {"classy_state_dict": {"base_model": {"model": {
-        "trunk": _without_fc(s, "_feature_blocks."), "heads": _head("0.clf.0.", (128, 512))}}}, "iteration": 5},
-        "classy_state_dict.base_model.model.trunk._feature_blocks.", "torchvision", False,
-        ["classy_state_dict.base_model.model.heads", "iteration"]),
-    "dino": (_dino, "teacher.backbone.", "torchvision", False, ["args", "dino_loss", "epoch", "optimizer", "student",
-                                                                 "teacher.head"]),
+    "lightly-model": (
+        lambda s: {**_lightly(s), **_head("projection_head.layers.", (512, 512), (128, 512))},
+        "backbone.",
+        "sequential",
+        False,
+        ["projection_head"],
+    ),
+    "solo-learn": (
+        _solo_learn,
+        "state_dict.backbone.",
+        "torchvision",
+        False,
+        [
+            "epoch",
+            "global_step",
+            "optimizer_states",
+            "pytorch-lightning_version",
+            "state_dict.classifier",
+            "state_dict.projector",
+        ],
+    ),
+    "solo-learn-momentum": (
+        lambda s: {
+            "state_dict": {
+                **_solo_learn(s)["state_dict"],
+                **_without_fc(torchvision_state("resnet18", seed=9), "momentum_backbone."),
+            }
+        },
+        "state_dict.backbone.",
+        "torchvision",
+        False,
+        ["state_dict.classifier", "state_dict.momentum_backbone", "state_dict.projector"],
+    ),
+    "vissl": (
+        lambda s: {
+            "classy_state_dict": {
+                "base_model": {
+                    "model": {"trunk": _without_fc(s, "_feature_blocks."), "heads": _head("0.clf.0.", (128, 512))}
+                }
+            },
+            "iteration": 5,
+        },
+        "classy_state_dict.base_model.model.trunk._feature_blocks.",
+        "torchvision",
+        False,
+        ["classy_state_dict.base_model.model.heads", "iteration"],
+    ),
+    "dino": (
+        _dino,
+        "teacher.backbone.",
+        "torchvision",
+        False,
+        ["args", "dino_loss", "epoch", "optimizer", "student", "teacher.head"],
+    ),
     "ddp": (lambda s: {f"module.{k}": v for k, v in s.items()}, "module.", "torchvision", True, []),
     "encoder": (lambda s: {f"model.encoder.{k}": v for k, v in s.items()}, "model.encoder.", "torchvision", True, []),
 }
@@ -370,8 +429,11 @@ def _stem_forward(state: dict, x: torch.Tensor, stem) -> torch.Tensor:
     """`reference_forward` of a ResNet-18 with the given stem (stride, padding, max-pool)."""
     s = {k: v.double() for k, v in state.items()}
     h = F.conv2d(x.double(), s["conv1.weight"], stride=stem.stride, padding=stem.padding)
-    h = F.relu(F.batch_norm(h, s["bn1.running_mean"], s["bn1.running_var"], s["bn1.weight"], s["bn1.bias"],
-                            training=False, eps=1e-5))
+    h = F.relu(
+        F.batch_norm(
+            h, s["bn1.running_mean"], s["bn1.running_var"], s["bn1.weight"], s["bn1.bias"], training=False, eps=1e-5
+        )
+    )
     if stem.maxpool:
         h = F.max_pool2d(h, 3, 2, 1)
     # the rest of the network through our loaded encoder's own trunk is checked elsewhere; compare the stems' outputs
@@ -417,7 +479,10 @@ def test_strictness_inside_the_backbone_and_unknown_architectures(state18):
         load_resnet({**state18, "layer1.0.conv9.weight": torch.zeros(3)})
     with pytest.raises(ValueError, match=r"missing keys: layer2\.0\.downsample\.0\.weight"):
         load_resnet({k: v for k, v in state18.items() if k != "layer2.0.downsample.0.weight"})
-    three = {**state18, **{k.replace("layer1.1.", "layer1.2."): v for k, v in state18.items() if k.startswith("layer1.1.")}}
+    three = {
+        **state18,
+        **{k.replace("layer1.1.", "layer1.2."): v for k, v in state18.items() if k.startswith("layer1.1.")},
+    }
     with pytest.raises(ValueError, match=r"blocks per stage \(3, 2, 2, 2\)"):
         load_resnet(three)
     _, info = load_resnet({**state18, "projector.weight": torch.zeros(3)})  # beside the backbone: dropped, named

@@ -176,16 +176,30 @@ def test_dino_student_and_stem_options_from_the_command_line(tmp_path, capsys):
     state = torchvision_state("resnet18", fc=True)
     path = tmp_path / "dino.pth"
     torch.save(SCHEMES["dino"][0](state), path)
-    code, out, err = score([path, "--which", "student", "--data", "patches", "--n-images", "4", "--views", "2",
-                            "--json"], capsys)
+    code, out, err = score(
+        [path, "--which", "student", "--data", "patches", "--n-images", "4", "--views", "2", "--json"], capsys
+    )
     assert code == 0, err
     assert out["source"]["backbone"] == "student.module.backbone."
     small = {**{k: v for k, v in state.items() if not k.startswith("fc.")}, "conv1.weight": torch.randn(64, 3, 3, 3)}
     torch.save(small, tmp_path / "cifar.pt")
     code, _, err = score([tmp_path / "cifar.pt", "--data", "patches", "--n-images", "4", "--views", "2"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "pass --stem" in err
-    code, out, err = score([tmp_path / "cifar.pt", "--stem", "cifar-pad2", "--data", "patches", "--n-images", "4",
-                            "--views", "2", "--json"], capsys)
+    code, out, err = score(
+        [
+            tmp_path / "cifar.pt",
+            "--stem",
+            "cifar-pad2",
+            "--data",
+            "patches",
+            "--n-images",
+            "4",
+            "--views",
+            "2",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0 and out["source"]["stem"] == "cifar-pad2" and out["source"]["stem_source"] == "given", err
 
 
@@ -197,8 +211,20 @@ def tiny_run(tmp_path_factory) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("run") / "dissl"
-    return train(TrainConfig.from_flags(method="dissl", data="patches", z_dim=8, steps=2, batch_size=16, hidden_dim=32,
-                             proj_dim=16, n_codes=32, quiet=True, out=str(out)))
+    return train(
+        TrainConfig.from_flags(
+            method="dissl",
+            data="patches",
+            z_dim=8,
+            steps=2,
+            batch_size=16,
+            hidden_dim=32,
+            proj_dim=16,
+            n_codes=32,
+            quiet=True,
+            out=str(out),
+        )
+    )
 
 
 def test_run_and_its_encoder_file_give_the_same_scores(tiny_run, tmp_path, capsys):
@@ -211,10 +237,19 @@ def test_run_and_its_encoder_file_give_the_same_scores(tiny_run, tmp_path, capsy
     for name in ("report.md", "spectrum.png", "invariance.png", "worst_task.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
     assert f"{from_run['worst_task_accuracy']:.4g}" in (tmp_path / "report" / "report.md").read_text()
-    code, from_file, err = score([tiny_run / "encoder.pt", "--arch", "small_cnn", "--z-dim", "8", "--data", "patches",
-                                  *common], capsys)
+    code, from_file, err = score(
+        [tiny_run / "encoder.pt", "--arch", "small_cnn", "--z-dim", "8", "--data", "patches", *common], capsys
+    )
     assert code == 0, err
-    for key in ("invariance_ratio", "affine_rank", "worst_task_accuracy", "rankme", "alpha_req", "lidar", "ideal_score"):
+    for key in (
+        "invariance_ratio",
+        "affine_rank",
+        "worst_task_accuracy",
+        "rankme",
+        "alpha_req",
+        "lidar",
+        "ideal_score",
+    ):
         assert from_file[key] == pytest.approx(from_run[key], rel=1e-6), key
 
 
@@ -310,12 +345,15 @@ def test_quick_score_validation_writes_tables_drawn_from_its_csv(tmp_path):
 # ------------------------------------------------------------------------- valid but degenerate input
 
 
-@pytest.mark.parametrize("name, Z", [
-    ("collapsed", np.ones((12, 5))),
-    ("rank 1", np.outer(np.arange(12.0), [1.0, -2.0, 0.5])),
-    ("constant zero", np.zeros((12, 4))),
-    ("d = 1", (np.arange(12.0) % 5)[:, None]),
-])
+@pytest.mark.parametrize(
+    "name, Z",
+    [
+        ("collapsed", np.ones((12, 5))),
+        ("rank 1", np.outer(np.arange(12.0), [1.0, -2.0, 0.5])),
+        ("constant zero", np.zeros((12, 4))),
+        ("d = 1", (np.arange(12.0) % 5)[:, None]),
+    ],
+)
 def test_degenerate_features_are_scored_not_refused(name, Z, tmp_path, capsys):
     Zp, cp = save(tmp_path, Z, np.tile(np.arange(4), 3))
     code, text, err = score([Zp, "--classes", cp, "--report", tmp_path / "r"], capsys)
@@ -387,8 +425,19 @@ def test_scores_survive_features_at_either_end_of_float64s_range(scale):
     base = score_all(Z, labels).to_dict()
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is benign
         got = score_all(Z * scale, labels).to_dict()
-    for name in ("ideal_score", "invariance_ratio", "heldout_class_accuracy", "affine_rank", "rankme",
-                 "alpha_req", "twonn_dimension", "mst_dimension", "alignment", "uniformity", "nesum"):
+    for name in (
+        "ideal_score",
+        "invariance_ratio",
+        "heldout_class_accuracy",
+        "affine_rank",
+        "rankme",
+        "alpha_req",
+        "twonn_dimension",
+        "mst_dimension",
+        "alignment",
+        "uniformity",
+        "nesum",
+    ):
         assert got[name] == pytest.approx(base[name], rel=1e-6, abs=1e-9), name
 
 

@@ -145,7 +145,7 @@ def test_resized_crop_of_a_same_size_box_is_the_window(height, width, data):
     y0 = data.draw(st.integers(0, height - size))
     x = torch.rand(1, 2, height, width, generator=gen(height * 31 + width))
     out = resized_crop(x, torch.tensor([[x0, y0, size, size]], dtype=torch.float32), size)
-    assert torch.allclose(out[0], x[0, :, y0:y0 + size, x0:x0 + size], atol=1e-5)
+    assert torch.allclose(out[0], x[0, :, y0 : y0 + size, x0 : x0 + size], atol=1e-5)
 
 
 def test_crop_boxes_example():
@@ -182,7 +182,7 @@ def test_gaussian_blur_matches_a_loop_convolution():
     xn = x.numpy()
     for b in range(2):
         t = np.arange(7) - 3
-        k = np.exp(-t ** 2 / (2 * sigma[b].item() ** 2))
+        k = np.exp(-(t**2) / (2 * sigma[b].item() ** 2))
         k /= k.sum()
         for c in range(2):
             padded = np.pad(xn[b, c], 3, mode="reflect")
@@ -262,8 +262,8 @@ def test_jitter_applies_each_drawn_factor_once_in_the_drawn_order():
     factors = torch.stack([torch.rand(b, generator=g) * (hi - lo) + lo for lo, hi in zip(lows, highs)], 1)
     order = torch.argsort(torch.rand(b, 4, generator=g), dim=1)
     for i in range(b):
-        y = x[i:i + 1].clone()
-        for op in (order[i].tolist() if apply[i] else []):
+        y = x[i : i + 1].clone()
+        for op in order[i].tolist() if apply[i] else []:
             f = factors[i, op]
             if op == 0:
                 y = (f * y).clamp(0, 1)
@@ -273,4 +273,4 @@ def test_jitter_applies_each_drawn_factor_once_in_the_drawn_order():
                 y = (f * y + (1 - f) * _grey(y)).clamp(0, 1)
             else:
                 y = _hue(y, f.view(1, 1, 1, 1))
-        assert torch.allclose(out[i:i + 1], y, atol=1e-5), i
+        assert torch.allclose(out[i : i + 1], y, atol=1e-5), i

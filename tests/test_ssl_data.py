@@ -60,8 +60,10 @@ def cifar_tree(root: Path, per_batch=6):
     root.mkdir(parents=True, exist_ok=True)
     batches = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
-                 b"labels": [int(v) for v in rng.integers(0, 10, per_batch)]}
+        batch = {
+            b"data": rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, per_batch)],
+        }
         (root / name).write_bytes(pickle.dumps(batch, protocol=2))
         batches[name] = batch
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
@@ -107,8 +109,8 @@ def test_patch_splits_cover_disjoint_pixels_of_each_source(monkeypatch):
         for img, label in zip(split.images.numpy(), split.labels.numpy()):
             y0, x0 = int(img[0, 0, 0]), int(img[1, 0, 0]) + 256 * int(img[2, 0, 0])
             # the patch is an unmodified window of the source
-            assert np.array_equal(img.transpose(1, 2, 0), coded[y0:y0 + 32, x0:x0 + 32])
-            mask[label, y0:y0 + 32, x0:x0 + 32] = True
+            assert np.array_equal(img.transpose(1, 2, 0), coded[y0 : y0 + 32, x0 : x0 + 32])
+            mask[label, y0 : y0 + 32, x0 : x0 + 32] = True
         used.append(mask)
     assert not (used[0] & used[2]).any() and not (used[1] & used[2]).any() and not (used[0] & used[1]).any()
 

@@ -131,5 +131,8 @@ def test_purely_local_losses_would_differ(name):
     # Sanity for the claim above: without the collectives the per-process losses are not the global one.
     loss, _, _ = _single(name)
     full = global_inputs()[name]
-    local = [run_case(name, [x[r * LOCAL_BATCH : (r + 1) * LOCAL_BATCH] for x in full], distributed=False)[0] for r in range(WORLD)]
+    local = [
+        run_case(name, [x[r * LOCAL_BATCH : (r + 1) * LOCAL_BATCH] for x in full], distributed=False)[0]
+        for r in range(WORLD)
+    ]
     assert abs(torch.stack(local).mean().item() - loss.item()) > 1e-3

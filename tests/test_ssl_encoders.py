@@ -16,7 +16,9 @@ def _n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def resnet_count_from_description(bottleneck: bool, in_channels: int, stem_kernel: int, z_dim: int | None = None) -> int:
+def resnet_count_from_description(
+    bottleneck: bool, in_channels: int, stem_kernel: int, z_dim: int | None = None
+) -> int:
     """He et al. 2016 table 1, no fc: stem conv + BN, four stages, 1x1 projection shortcut + BN at stage entry."""
     conv = lambda k, cin, cout: k * k * cin * cout  # noqa: E731
     bn = lambda c: 2 * c  # noqa: E731
@@ -27,7 +29,14 @@ def resnet_count_from_description(bottleneck: bool, in_channels: int, stem_kerne
         for j in range(n):
             if bottleneck:
                 cout = 4 * width
-                total += conv(1, cin, width) + bn(width) + conv(3, width, width) + bn(width) + conv(1, width, cout) + bn(cout)
+                total += (
+                    conv(1, cin, width)
+                    + bn(width)
+                    + conv(3, width, width)
+                    + bn(width)
+                    + conv(1, width, cout)
+                    + bn(cout)
+                )
             else:
                 cout = width
                 total += conv(3, cin, width) + bn(width) + conv(3, width, width) + bn(width)

@@ -25,6 +25,7 @@ def draw_scores(data, batch: int, width: int, bound: float, n_views: int = 1) ->
     matrices = strategies.float_matrices(batch, width, bound=bound, dtype=np.float32)
     return [torch.from_numpy(data.draw(matrices)) for _ in range(n_views)]
 
+
 # ---------------------------------------------------------------- independent float64 loops
 
 
@@ -114,9 +115,7 @@ def _tensor(a: np.ndarray, grad: bool = False) -> torch.Tensor:
 def _matrices(n: int, b: st.SearchStrategy, d: st.SearchStrategy):
     """n float32-exact (B, D) arrays with rows bounded away from 0 (cosines are defined)."""
     return st.tuples(b, d).flatmap(
-        lambda bd: st.tuples(
-            *[arrays(np.float64, bd, elements=st.floats(-2, 2, width=32)) for _ in range(n)]
-        )
+        lambda bd: st.tuples(*[arrays(np.float64, bd, elements=st.floats(-2, 2, width=32)) for _ in range(n)])
     )
 
 
@@ -215,7 +214,11 @@ def test_dino_equals_pair_loop_over_teacher_and_student_views(batch, n_codes, n_
     loss_fn.center.copy_(center)
     loss, _ = loss_fn(student, teacher, teacher_temperature=t_teacher)
     expected = loop_dino(
-        [s.double().numpy() for s in student], [t.double().numpy() for t in teacher], center[0].double().numpy(), 0.1, t_teacher
+        [s.double().numpy() for s in student],
+        [t.double().numpy() for t in teacher],
+        center[0].double().numpy(),
+        0.1,
+        t_teacher,
     )
     assert loss.item() == pytest.approx(expected, rel=1e-4, abs=1e-4)
     all_teacher = torch.cat(teacher).double()
@@ -332,7 +335,9 @@ def test_dissl_equals_multicrop_pair_loop(batch, n_codes, n_views, n_teacher, hp
     student = draw_scores(data, batch, n_codes, 9.0, n_views)
     teacher = draw_scores(data, batch, n_codes, 9.0, n_teacher)
     loss, _ = DISSLLoss(lam, beta, tau_t, tau_s, distributed=False)(student, teacher)
-    expected = loop_dissl([s.double().numpy() for s in student], [t.double().numpy() for t in teacher], lam, beta, tau_t, tau_s)
+    expected = loop_dissl(
+        [s.double().numpy() for s in student], [t.double().numpy() for t in teacher], lam, beta, tau_t, tau_s
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-4, abs=1e-4)
 
 
@@ -408,9 +413,7 @@ def test_exact_issl_equals_mean_negative_log_softmax_at_label(batch, n_classes, 
     logits = draw_scores(data, batch, n_classes, 3.0, n_views)
     labels = torch.from_numpy(data.draw(arrays(np.int64, batch, elements=st.integers(0, n_classes - 1))))
     loss, logs = ExactISSLLoss()(logits, labels)
-    expected = [
-        -_log_softmax(x[r].double().numpy())[int(labels[r])] for x in logits for r in range(batch)
-    ]
+    expected = [-_log_softmax(x[r].double().numpy())[int(labels[r])] for x in logits for r in range(batch)]
     assert loss.item() == pytest.approx(sum(expected) / len(expected), rel=1e-5, abs=1e-6)
     assert 0.0 <= logs["accuracy"] <= 1.0
 

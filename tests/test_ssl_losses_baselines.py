@@ -40,8 +40,14 @@ def loop_sinkhorn(scores: list[list[float]], epsilon: float, iterations: int) ->
     return [[x * n for x in row] for row in q]
 
 
-def loop_swav(scores: list[torch.Tensor], n_global: int, temperature: float, epsilon: float, iterations: int,
-              queue: list[torch.Tensor] | None = None) -> torch.Tensor:
+def loop_swav(
+    scores: list[torch.Tensor],
+    n_global: int,
+    temperature: float,
+    epsilon: float,
+    iterations: int,
+    queue: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Mean over pairs (v global, w != v) of mean_rows -sum_k q_v[r, k] log softmax(p_w[r] / T)[k]."""
     batch, k = scores[0].shape
     codes = []
@@ -86,9 +92,11 @@ def loop_barlow(za: torch.Tensor, zb: torch.Tensor, lam: float, eps: float) -> t
 
 def loop_simsiam(pa, pb, za, zb) -> torch.Tensor:
     """-(cos(p_a, z_b) + cos(p_b, z_a)) / 2, row by row, targets detached."""
+
     def cos(p, z):
         return sum(p[j] * z[j] for j in range(len(p))) / (
-            torch.sqrt(sum(p[j] ** 2 for j in range(len(p)))) * torch.sqrt(sum(z[j] ** 2 for j in range(len(z)))))
+            torch.sqrt(sum(p[j] ** 2 for j in range(len(p)))) * torch.sqrt(sum(z[j] ** 2 for j in range(len(z))))
+        )
 
     n = pa.shape[0]
     d_ab = -sum(cos(pa[r], zb[r].detach()) for r in range(n)) / n
@@ -146,15 +154,23 @@ def test_sinkhorn_does_not_overflow_with_large_scores():
 
 
 @fraction_of_profile(0.2)
-@given(st.integers(1, 3), st.integers(2, 4), st.integers(2, 4), st.integers(1, 2), st.integers(0, 2**31 - 1),
-       st.sampled_from([0.1, 0.5]), st.booleans())
+@given(
+    st.integers(1, 3),
+    st.integers(2, 4),
+    st.integers(2, 4),
+    st.integers(1, 2),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from([0.1, 0.5]),
+    st.booleans(),
+)
 def test_swav_equals_the_pair_loop_values_and_gradients(batch, k, n_views, n_global, seed, temperature, queued):
     ours, loop = _pair(seed, [(batch, k)] * n_views, scale=0.7)
     queue = None
     if queued:
         queue = [0.7 * torch.randn(3, k, generator=torch.Generator().manual_seed(seed + v)) for v in range(n_global)]
     loss, logs = SwAVLoss(temperature=temperature, epsilon=0.3, sinkhorn_iterations=3, distributed=False)(
-        ours, n_global=n_global, queue_scores=queue)
+        ours, n_global=n_global, queue_scores=queue
+    )
     expected = loop_swav(loop, n_global, temperature, 0.3, 3, None if queue is None else [q.double() for q in queue])
     assert loss.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-6)
     assert logs["loss"] == pytest.approx(loss.item())
@@ -248,8 +264,11 @@ def test_simsiam_hand_example():
 def test_new_losses_compute_in_float32_under_bf16_autocast_and_name_bad_input():
     x = [torch.randn(4, 6).to(torch.bfloat16) for _ in range(4)]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        outs = [SwAVLoss(distributed=False)(x, n_global=2)[0], BarlowTwinsLoss(distributed=False)(x[0], x[1])[0],
-                SimSiamLoss()(*x)[0]]
+        outs = [
+            SwAVLoss(distributed=False)(x, n_global=2)[0],
+            BarlowTwinsLoss(distributed=False)(x[0], x[1])[0],
+            SimSiamLoss()(*x)[0],
+        ]
     assert all(o.dtype == torch.float32 for o in outs)
     with pytest.raises(ValueError, match="n_global"):
         SwAVLoss(distributed=False)(x[:2], n_global=3)

@@ -98,15 +98,20 @@ def test_all_views_of_one_resolution_go_through_the_encoder_in_one_batch(name):
 
 def test_build_method_defaults_are_reference_md():
     assert default_options("simclr") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, distributed="auto")
-    assert default_options("cissl") == dict(temperature=0.07, hidden_dim=1024, out_dim=128, student_head="linear",
-                                            mlp_hidden_dim=2048, distributed="auto")
+    assert default_options("cissl") == dict(
+        temperature=0.07, hidden_dim=1024, out_dim=128, student_head="linear", mlp_hidden_dim=2048, distributed="auto"
+    )
     dissl = default_options("dissl")
     assert (dissl["n_codes"], dissl["lambda_maximality"], dissl["beta_det_inv"]) == (16384, 2.3, 0.8)
     assert (dissl["teacher_temperature"], dissl["student_temperature"]) == (0.5, 1.0)
     assert (dissl["hidden_dim"], dissl["bottleneck_dim"]) == (1024, 512)
     dino = default_options("dino")
     assert (dino["n_codes"], dino["hidden_dim"], dino["bottleneck_dim"]) == (1000, 1024, 256)
-    assert (dino["student_temperature"], dino["warmup_teacher_temperature"], dino["teacher_temperature"]) == (0.1, 0.04, 0.07)
+    assert (dino["student_temperature"], dino["warmup_teacher_temperature"], dino["teacher_temperature"]) == (
+        0.1,
+        0.04,
+        0.07,
+    )
     assert (dino["center_momentum"], dino["ema_momentum"]) == (0.9, 0.996)
 
 
@@ -165,7 +170,9 @@ def test_dino_schedules_match_reference_md():
     assert method.ema_momentum_at(total // 2, total) == pytest.approx(0.998)
     assert method.ema_momentum_at(total, total) == pytest.approx(1.0)
     assert method.last_layer_frozen_at(9, total) and not method.last_layer_frozen_at(10, total)
-    explicit = build_method("dino", CountingEncoder(48), **SMALL["dino"], freeze_last_layer_steps=2, teacher_temperature_warmup_steps=4)
+    explicit = build_method(
+        "dino", CountingEncoder(48), **SMALL["dino"], freeze_last_layer_steps=2, teacher_temperature_warmup_steps=4
+    )
     assert explicit.last_layer_frozen_at(1, 10) and not explicit.last_layer_frozen_at(2, 10)
     assert explicit.teacher_temperature_at(2, 10) == pytest.approx(0.055)
 
@@ -251,8 +258,16 @@ def test_heads_have_reference_md_layers():
     ]  # fmt: skip
     assert _layer_signature(heads.exact_head(z, 10)) == [("Linear", z, 10, True)]
     # Fig. 7c's MLP-head arm as the authors run it: both heads two hidden layers of 2048
-    mlp_arm = [("Linear", z, 2048, True), ("BN", 2048), ("ReLU",), ("Linear", 2048, 2048, True), ("BN", 2048), ("ReLU",),
-               ("Linear", 2048, 128, True), ("BN", 128)]
+    mlp_arm = [
+        ("Linear", z, 2048, True),
+        ("BN", 2048),
+        ("ReLU",),
+        ("Linear", 2048, 2048, True),
+        ("BN", 2048),
+        ("ReLU",),
+        ("Linear", 2048, 128, True),
+        ("BN", 128),
+    ]
     assert _layer_signature(heads.cissl_student_head(z, family="mlp")) == mlp_arm
     assert _layer_signature(heads.cissl_teacher_head(z, 2048, family="mlp")) == mlp_arm
 
@@ -262,7 +277,9 @@ def test_cissl_mlp_student_head_is_built_and_bad_families_are_refused():
 
     method = build_method("cissl", CountingEncoder(48), hidden_dim=32, out_dim=8, student_head="mlp")
     assert any(isinstance(m, nn.ReLU) for m in method.student_head.modules())
-    assert not any(isinstance(m, nn.ReLU) for m in build_method("cissl", CountingEncoder(48), out_dim=8).student_head.modules())
+    assert not any(
+        isinstance(m, nn.ReLU) for m in build_method("cissl", CountingEncoder(48), out_dim=8).student_head.modules()
+    )
     loss, _ = method.training_step(_views(method), None, step=0, total_steps=10)
     loss.backward()
     assert method.student_head[0].weight.grad is not None and torch.isfinite(loss)
@@ -303,16 +320,20 @@ def test_the_registry_is_the_one_source_of_every_method_option_and_default():
         assert [p.name for p in params[:2]] == ["self", "encoder"], name
         options = params[2:]
         assert [p.name for p in options] == [o.name for o in spec.options] == list(default_options(name)), name
-        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
-                   for p in options), name
+        assert all(
+            p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty for p in options
+        ), name
 
 
 def test_registries_and_the_train_command_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.datasets, ssltheory.commands.train, "
-            "ssltheory.commands.probe; assert 'torch' not in sys.modules, " "sorted(m for m in sys.modules if 'torch' in m)[:3]")
+    code = (
+        "import sys, ssltheory.ssl.methods, ssltheory.ssl.config, ssltheory.ssl.datasets, ssltheory.commands.train, "
+        "ssltheory.commands.probe; assert 'torch' not in sys.modules, "
+        "sorted(m for m in sys.modules if 'torch' in m)[:3]"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-1500:]
 
@@ -323,7 +344,9 @@ def test_options_are_checked_against_the_registry_and_aliases_map_by_method():
     assert options_from_flags("simclr", {"proj_dim": 8, "hidden_dim": None}) == {"out_dim": 8}
     assert options_from_flags("dissl", {"proj_dim": 8}) == {"bottleneck_dim": 8}
     assert options_from_flags("exact", {"exact_head": "mlp"}) == {"head": "mlp"}
-    with pytest.raises(ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl, swav\)"):
+    with pytest.raises(
+        ValueError, match=r"n_codes does not apply to method simclr \(it applies to dino, dissl, swav\)"
+    ):
         options_from_flags("simclr", {"n_codes": 8})
     assert options_from_flags("simclr", {"n_codes": 8}, skip_missing=True) == {}
     with pytest.raises(ValueError, match="must be an integer"):
@@ -362,19 +385,56 @@ def test_a_new_method_is_one_registry_entry_for_the_trainer_the_cli_and_its_help
     from ssltheory import cli
     from ssltheory.ssl import methods
 
-    spec = methods.MethodSpec("toy", "toy: an MLP head, squared distance", f"{__name__}:ToyMethod", "pair",
-                              (methods.Option("width", 4, "width of the toy head", minimum=1),))
+    spec = methods.MethodSpec(
+        "toy",
+        "toy: an MLP head, squared distance",
+        f"{__name__}:ToyMethod",
+        "pair",
+        (methods.Option("width", 4, "width of the toy head", minimum=1),),
+    )
     monkeypatch.setitem(methods.METHODS, "toy", spec)
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
     assert "--width WIDTH" in help_text and "toy 4" in help_text and "toy: an MLP head" in help_text
     out = tmp_path / "toy"
-    code = cli.main(["train", "--method", "toy", "--data", "digits", "--steps", "2", "--batch-size", "16", "--z-dim", "8",
-                     "--width", "3", "--quiet", "--out", str(out)])
+    code = cli.main(
+        [
+            "train",
+            "--method",
+            "toy",
+            "--data",
+            "digits",
+            "--steps",
+            "2",
+            "--batch-size",
+            "16",
+            "--z-dim",
+            "8",
+            "--width",
+            "3",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and (out / "encoder.pt").exists()
-    code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--width", "3", "--quiet",
-                     "--out", str(tmp_path / "other")])
+    code = cli.main(
+        [
+            "train",
+            "--method",
+            "simclr",
+            "--data",
+            "digits",
+            "--steps",
+            "2",
+            "--width",
+            "3",
+            "--quiet",
+            "--out",
+            str(tmp_path / "other"),
+        ]
+    )
     assert code == 2 and "width does not apply to method simclr (it applies to toy)" in capsys.readouterr().err
 
 
@@ -402,9 +462,18 @@ def test_dino_variants_build_the_heads_each_code_describes():
 
     assert torch.allclose(f(h), f(7.0 * h), atol=1e-6)
     # the original copies the student head into the teacher; the authors re-initialise it
-    assert all(torch.equal(a, b) for a, b in zip(original.head.state_dict().values(), original.teacher_head.state_dict().values()))
-    assert not all(torch.equal(a, b) for a, b in zip(authors.head.state_dict().values(), authors.teacher_head.state_dict().values()))
-    assert all(torch.equal(a, b) for a, b in zip(authors.encoder.state_dict().values(), authors.teacher_encoder.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(original.head.state_dict().values(), original.teacher_head.state_dict().values())
+    )
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(authors.head.state_dict().values(), authors.teacher_head.state_dict().values())
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(authors.encoder.state_dict().values(), authors.teacher_encoder.state_dict().values())
+    )
     assert z == 6
 
 
@@ -427,7 +496,9 @@ def test_dino_centre_updates_once_or_once_per_teacher_view_against_a_loop(varian
         t = torch.softmax((teacher[v] - centres[v]) / temperature, dim=1)
         terms.append(-(t * torch.log_softmax(student[w] / 0.1, dim=1)).sum(1).mean())
     assert loss.item() == pytest.approx(torch.stack(terms).mean().item(), rel=1e-5)
-    expected = m * c0 + (1 - m) * (means[0] + means[1]) / 2 if variant == "original" else m * centres[1] + (1 - m) * means[1]
+    expected = (
+        m * c0 + (1 - m) * (means[0] + means[1]) / 2 if variant == "original" else m * centres[1] + (1 - m) * means[1]
+    )
     assert torch.allclose(method.loss.center, expected, atol=1e-6)
 
 
@@ -437,7 +508,9 @@ def test_dino_teacher_temperature_warms_per_step_or_per_epoch():
     assert [original.teacher_temperature_at(s, total) for s in (0, 100, 200)] == pytest.approx([0.04, 0.055, 0.07])
     assert original.teacher_temperature_at(1, total) > original.teacher_temperature_at(0, total)
     per_epoch = [authors.teacher_temperature_at(s, total) for s in range(200)]
-    assert all(per_epoch[4 * e] == per_epoch[4 * e + k] for e in range(50) for k in range(4))  # constant within an epoch
+    assert all(
+        per_epoch[4 * e] == per_epoch[4 * e + k] for e in range(50) for k in range(4)
+    )  # constant within an epoch
     assert per_epoch[0] == pytest.approx(0.04) and per_epoch[-1] == pytest.approx(0.07)  # linspace(0.04, 0.07, 50)
     assert per_epoch[4 * 10] == pytest.approx(0.04 + 0.03 * 10 / 49)
     assert authors.teacher_temperature_at(200, total) == pytest.approx(0.07)

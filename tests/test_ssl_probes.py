@@ -46,7 +46,7 @@ def softmax_objective(X, y, W, b, lam):
     logits = X @ W.T + b
     logits = logits - logits.max(1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-    return -logp[np.arange(len(y)), y].mean() + 0.5 * lam * (W ** 2).sum()
+    return -logp[np.arange(len(y)), y].mean() + 0.5 * lam * (W**2).sum()
 
 
 def sklearn_fit(Xs, y, lam):
@@ -227,18 +227,54 @@ def tiny_run(tmp_path_factory) -> Path:
     from ssltheory.ssl.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("probe") / "run"
-    config = TrainConfig.from_flags(method="simclr", data="digits", arch="small_cnn", z_dim=8, steps=3, batch_size=16,
-                         hidden_dim=16, proj_dim=8, quiet=True, out=str(out))
+    config = TrainConfig.from_flags(
+        method="simclr",
+        data="digits",
+        arch="small_cnn",
+        z_dim=8,
+        steps=3,
+        batch_size=16,
+        hidden_dim=16,
+        proj_dim=8,
+        quiet=True,
+        out=str(out),
+    )
     return train(config)
 
 
 def test_probe_command_prints_json_fields(tiny_run, capsys):
-    code = cli.main(["probe", str(tiny_run), "--probe", "linear", "knn", "--labels-fraction", "0.5",
-                     "--weight-decay", "1e-2", "1e-4", "--knn-k", "1", "5", "--json"])
+    code = cli.main(
+        [
+            "probe",
+            str(tiny_run),
+            "--probe",
+            "linear",
+            "knn",
+            "--labels-fraction",
+            "0.5",
+            "--weight-decay",
+            "1e-2",
+            "1e-4",
+            "--knn-k",
+            "1",
+            "5",
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("linear_accuracy", "linear_val_accuracy", "linear_weight_decay", "n_train", "n_val", "n_test",
-                "knn_accuracy", "knn_k", "dim", "n_classes"):
+    for key in (
+        "linear_accuracy",
+        "linear_val_accuracy",
+        "linear_weight_decay",
+        "n_train",
+        "n_val",
+        "n_test",
+        "knn_accuracy",
+        "knn_k",
+        "dim",
+        "n_classes",
+    ):
         assert key in result, key
     assert result["dim"] == 8 and result["n_classes"] == 10 and result["n_test"] == 359
     assert result["linear_weight_decay"] in (1e-2, 1e-4) and 0 <= result["linear_accuracy"] <= 1

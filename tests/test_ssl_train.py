@@ -34,8 +34,18 @@ OPTION_FLAGS = ("hidden_dim", "proj_dim", "n_codes", "student_head", "exact_head
 def tiny(tmp_path: Path, **overrides) -> TrainConfig:
     """A run of a few steps on 8x8 digits with a small CNN and narrow heads."""
     base = dict(
-        method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=6, batch_size=16, hidden_dim=16,
-        aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(tmp_path / "run"),
+        method="dissl",
+        data="digits",
+        arch="small_cnn",
+        z_dim=8,
+        steps=6,
+        batch_size=16,
+        hidden_dim=16,
+        aug_strength=0.5,
+        checkpoint_every=2,
+        log_every=1,
+        quiet=True,
+        out=str(tmp_path / "run"),
     )
     base.update(overrides)
     flags = {k: base.pop(k) for k in OPTION_FLAGS if k in base}
@@ -106,10 +116,16 @@ def test_epoch_sampler_draws_distinct_indices_within_each_epoch(n, batch, seed):
 
 @pytest.mark.parametrize(
     "field, value, words",
-    [("method", "byol", "method"), ("data", "imagenet", "data"), ("steps", 0, "steps"), ("batch_size", 1, "batch_size"),
-     ("aug_strength", -1.0, "aug_strength"), ("device", "tpu", "device"),
-     ("method_options", {"student_head": "deep"}, "student_head"),
-     ("method_options", {"student_head": "mlp"}, r"unknown option\(s\) \['student_head'\] for method 'dissl'")],
+    [
+        ("method", "byol", "method"),
+        ("data", "imagenet", "data"),
+        ("steps", 0, "steps"),
+        ("batch_size", 1, "batch_size"),
+        ("aug_strength", -1.0, "aug_strength"),
+        ("device", "tpu", "device"),
+        ("method_options", {"student_head": "deep"}, "student_head"),
+        ("method_options", {"student_head": "mlp"}, r"unknown option\(s\) \['student_head'\] for method 'dissl'"),
+    ],
 )
 def test_bad_config_is_refused_naming_the_field(tmp_path, field, value, words):
     with pytest.raises(ValueError, match=words):
@@ -143,8 +159,15 @@ def test_run_writes_config_metrics_checkpoint_and_encoder(tmp_path):
 
 @pytest.mark.parametrize(
     "method, extra",
-    [("dissl", {}), ("dino", {}), ("dino", {"variant": "authors"}), ("simclr", {}), ("cissl", {}), ("cissl", {"student_head": "mlp"}),
-     ("exact", {"label_views": True})],
+    [
+        ("dissl", {}),
+        ("dino", {}),
+        ("dino", {"variant": "authors"}),
+        ("simclr", {}),
+        ("cissl", {}),
+        ("cissl", {"student_head": "mlp"}),
+        ("exact", {"label_views": True}),
+    ],
 )
 def test_resume_after_a_kill_gives_bitwise_the_same_weights(tmp_path, method, extra):
     whole = train(tiny(tmp_path / "whole", method=method, **extra))
@@ -214,8 +237,32 @@ def test_nan_loss_exits_2_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     real = methods.build_method
     monkeypatch.setattr(methods, "build_method", lambda *a, **k: _NanAfter(real(*a, **k), 5))
     out = tmp_path / "run"
-    code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "8", "--batch-size", "16",
-                     "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12", "--checkpoint-every", "2", "--quiet", "--out", str(out)])
+    code = cli.main(
+        [
+            "train",
+            "--method",
+            "dissl",
+            "--data",
+            "digits",
+            "--steps",
+            "8",
+            "--batch-size",
+            "16",
+            "--z-dim",
+            "8",
+            "--hidden-dim",
+            "16",
+            "--proj-dim",
+            "8",
+            "--n-codes",
+            "12",
+            "--checkpoint-every",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "loss became nan at step 5" in err and len(err.strip().splitlines()) == 1
@@ -242,10 +289,41 @@ def test_two_processes_with_gloo_train_and_only_rank_0_writes(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "ssltheory.cli",
-         "train", "--method", "simclr", "--data", "digits", "--steps", "3", "--batch-size", "16", "--z-dim", "8",
-         "--hidden-dim", "16", "--proj-dim", "8", "--log-every", "1", "--quiet", "--out", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "ssltheory.cli",
+            "train",
+            "--method",
+            "simclr",
+            "--data",
+            "digits",
+            "--steps",
+            "3",
+            "--batch-size",
+            "16",
+            "--z-dim",
+            "8",
+            "--hidden-dim",
+            "16",
+            "--proj-dim",
+            "8",
+            "--log-every",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "encoder.pt").exists()
@@ -283,9 +361,33 @@ def test_train_step_updates_weights_and_refuses_a_non_finite_loss():
 
 
 def _cli_train(out: Path, *extra: str, steps: int = 6) -> list[str]:
-    return [sys.executable, "-m", "ssltheory.cli", "train", "--method", "dissl", "--data", "digits", "--steps", str(steps),
-            "--batch-size", "16", "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12",
-            "--log-every", "1", "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "ssltheory.cli",
+        "train",
+        "--method",
+        "dissl",
+        "--data",
+        "digits",
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "16",
+        "--z-dim",
+        "8",
+        "--hidden-dim",
+        "16",
+        "--proj-dim",
+        "8",
+        "--n-codes",
+        "12",
+        "--log-every",
+        "1",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _env(**extra) -> dict:
@@ -299,7 +401,9 @@ def test_a_second_writer_is_refused_naming_the_holders_pid(tmp_path, capsys):
     with RunDir(config.out).lock():
         with pytest.raises(ValueError, match=rf"being written by another process \(pid {os.getpid()}\)"):
             train(config)
-        code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--quiet", "--out", config.out])
+        code = cli.main(
+            ["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--quiet", "--out", config.out]
+        )
         err = capsys.readouterr().err
         assert code == 2 and f"pid {os.getpid()}" in err and len(err.strip().splitlines()) == 1
     assert not Path(config.out, "config.json").exists()  # the refused writer wrote nothing
@@ -328,17 +432,36 @@ train(TrainConfig.from_flags(**json.loads(sys.argv[1])), callback=hold)
 
 def test_two_concurrent_trains_on_one_out_the_second_is_refused_the_first_finishes_clean(tmp_path):
     out, holding, release = tmp_path / "run", tmp_path / "holding", tmp_path / "release"
-    kwargs = dict(method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=6, batch_size=16, hidden_dim=16,
-                  proj_dim=8, n_codes=12, log_every=1, quiet=True, out=str(out))
-    first = subprocess.Popen([sys.executable, "-c", _HOLD_AFTER_STEP_1, json.dumps(kwargs), str(holding), str(release)],
-                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kwargs = dict(
+        method="dissl",
+        data="digits",
+        arch="small_cnn",
+        z_dim=8,
+        steps=6,
+        batch_size=16,
+        hidden_dim=16,
+        proj_dim=8,
+        n_codes=12,
+        log_every=1,
+        quiet=True,
+        out=str(out),
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_AFTER_STEP_1, json.dumps(kwargs), str(holding), str(release)],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while not holding.exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert holding.exists(), "the first run never reached its first step"
-        second = subprocess.run(_cli_train(out, "--quiet", steps=6), cwd=REPO, env=_env(), capture_output=True,
-                                text=True, timeout=120)
+        second = subprocess.run(
+            _cli_train(out, "--quiet", steps=6), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 2 and f"pid {first.pid}" in second.stderr, second.stderr[-800:]
         assert len(second.stderr.strip().splitlines()) == 1
     finally:
@@ -352,11 +475,34 @@ def test_two_concurrent_trains_on_one_out_the_second_is_refused_the_first_finish
 
 def test_a_killed_run_leaves_no_lock_and_resume_drops_a_half_written_metrics_line(tmp_path, capsys):
     out = tmp_path / "run"
-    kwargs = dict(method="dissl", data="digits", arch="small_cnn", z_dim=8, steps=100_000, batch_size=16, hidden_dim=16,
-                  proj_dim=8, n_codes=12, aug_strength=0.5, checkpoint_every=2, log_every=1, quiet=True, out=str(out))
-    script = "import json, sys; from ssltheory.ssl.train import TrainConfig, " "train; train(TrainConfig.from_flags(**json.loads(sys.argv[1])))"
-    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(kwargs)], cwd=REPO, env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    kwargs = dict(
+        method="dissl",
+        data="digits",
+        arch="small_cnn",
+        z_dim=8,
+        steps=100_000,
+        batch_size=16,
+        hidden_dim=16,
+        proj_dim=8,
+        n_codes=12,
+        aug_strength=0.5,
+        checkpoint_every=2,
+        log_every=1,
+        quiet=True,
+        out=str(out),
+    )
+    script = (
+        "import json, sys; from ssltheory.ssl.train import TrainConfig, "
+        "train; train(TrainConfig.from_flags(**json.loads(sys.argv[1])))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, json.dumps(kwargs)],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -381,8 +527,10 @@ def test_a_config_json_holding_a_list_is_one_clear_line(tmp_path, capsys):
     out.mkdir()
     (out / "config.json").write_text("[1, 2, 3]\n")
     (out / "encoder.pt").write_bytes(b"")
-    for argv in (["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--resume", "--quiet", "--out", str(out)],
-                 ["probe", str(out)]):
+    for argv in (
+        ["train", "--method", "dissl", "--data", "digits", "--steps", "2", "--resume", "--quiet", "--out", str(out)],
+        ["probe", str(out)],
+    ):
         code = cli.main(argv)
         err = capsys.readouterr().err
         assert code == 2 and "holds a JSON list, not a training configuration" in err, err
@@ -399,9 +547,37 @@ def test_a_raw_pickle_or_foreign_object_checkpoint_is_never_unpickled(tmp_path, 
     torch.save(foreign, path)
     for _ in range(2):
         capfd.readouterr()
-        code = cli.main(["train", "--method", "dissl", "--data", "digits", "--steps", "6", "--batch-size", "16",
-                         "--z-dim", "8", "--hidden-dim", "16", "--proj-dim", "8", "--n-codes", "12", "--aug-strength", "0.5",
-                         "--checkpoint-every", "2", "--log-every", "1", "--resume", "--quiet", "--out", config.out])
+        code = cli.main(
+            [
+                "train",
+                "--method",
+                "dissl",
+                "--data",
+                "digits",
+                "--steps",
+                "6",
+                "--batch-size",
+                "16",
+                "--z-dim",
+                "8",
+                "--hidden-dim",
+                "16",
+                "--proj-dim",
+                "8",
+                "--n-codes",
+                "12",
+                "--aug-strength",
+                "0.5",
+                "--checkpoint-every",
+                "2",
+                "--log-every",
+                "1",
+                "--resume",
+                "--quiet",
+                "--out",
+                config.out,
+            ]
+        )
         err = capfd.readouterr().err
         assert code == 2 and "this file is not a plain state dict; it will not be unpickled" in err, err
         assert len(err.strip().splitlines()) == 1 and "weights_only" not in err and "Warning" not in err
@@ -412,8 +588,15 @@ def test_a_raw_pickle_or_foreign_object_checkpoint_is_never_unpickled(tmp_path, 
 
 
 def test_train_prints_periodic_progress_lines_into_a_pipe(tmp_path):
-    result = subprocess.run(_cli_train(tmp_path / "run", steps=8), cwd=REPO, env=_env(SSLTHEORY_PROGRESS_INTERVAL="0"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)  # as `2>&1 | cat`
+    result = subprocess.run(
+        _cli_train(tmp_path / "run", steps=8),
+        cwd=REPO,
+        env=_env(SSLTHEORY_PROGRESS_INTERVAL="0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )  # as `2>&1 | cat`
     assert result.returncode == 0, result.stdout[-1500:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("train dissl:")]
     assert len(lines) >= 8 and "\r" not in result.stdout
@@ -424,9 +607,13 @@ def test_train_prints_periodic_progress_lines_into_a_pipe(tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "probe"])
 def test_help_does_not_import_torch(command):
-    code = ("import sys; from ssltheory import cli\ntry:\n    cli.main([%r, '--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules") % command
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from ssltheory import cli\ntry:\n    cli.main([%r, '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules"
+    ) % command
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "usage: ssltheory " + command in result.stdout, result.stderr[-1500:]
 
 
@@ -451,9 +638,13 @@ def _fake_dataset(name: str, size: int, channels: int = 3, n: int = 40):
     g = torch.Generator().manual_seed(0)
 
     def split(k):
-        return Split(torch.randint(0, 256, (k, channels, size, size), dtype=torch.uint8, generator=g), torch.arange(k) % 4)
+        return Split(
+            torch.randint(0, 256, (k, channels, size, size), dtype=torch.uint8, generator=g), torch.arange(k) % 4
+        )
 
-    return ImageDataset(name, split(n), split(8), split(8), tuple("abcd"), channels, size, (0.5,) * channels, (0.25,) * channels)
+    return ImageDataset(
+        name, split(n), split(8), split(8), tuple("abcd"), channels, size, (0.5,) * channels, (0.25,) * channels
+    )
 
 
 def test_cifar10_runs_build_half_strength_colour_jitter(tmp_path):
@@ -475,15 +666,36 @@ def test_coarse_blur_kernel_is_a_tenth_of_the_image_rounded_to_odd(tmp_path, siz
 
 
 def test_fig7c_mlp_head_arm_builds_both_cissl_heads_with_two_hidden_layers_of_2048(tmp_path):
-    config = TrainConfig(method="cissl", data="digits", z_dim=8, steps=1, batch_size=16, method_options={"student_head": "mlp"},
-                         out=str(tmp_path / "run"))
+    config = TrainConfig(
+        method="cissl",
+        data="digits",
+        z_dim=8,
+        steps=1,
+        batch_size=16,
+        method_options={"student_head": "mlp"},
+        out=str(tmp_path / "run"),
+    )
     method = T.build(config).method
-    arm = [("Linear", 8, 2048), ("BN", 2048), ("ReLU",), ("Linear", 2048, 2048), ("BN", 2048), ("ReLU",),
-           ("Linear", 2048, 128), ("BN", 128)]
+    arm = [
+        ("Linear", 8, 2048),
+        ("BN", 2048),
+        ("ReLU",),
+        ("Linear", 2048, 2048),
+        ("BN", 2048),
+        ("ReLU",),
+        ("Linear", 2048, 128),
+        ("BN", 128),
+    ]
     assert _signature(method.student_head) == arm and _signature(method.teacher_head) == arm
     linear = T.build(replace(config, method_options={})).method
     assert _signature(linear.student_head) == [("Linear", 8, 128), ("BN", 128)]
-    assert _signature(linear.teacher_head) == [("Linear", 8, 1024), ("BN", 1024), ("ReLU",), ("Linear", 1024, 128), ("BN", 128)]
+    assert _signature(linear.teacher_head) == [
+        ("Linear", 8, 1024),
+        ("BN", 1024),
+        ("ReLU",),
+        ("Linear", 1024, 128),
+        ("BN", 128),
+    ]
 
 
 def test_ssl_pretraining_uses_the_whole_train_split_and_probes_keep_a_validation_split(tmp_path):
@@ -510,30 +722,74 @@ def test_presets_paper_and_cpu_and_explicit_flags_override_them(tmp_path, capsys
 
     for method, batch in (("simclr", 512), ("cissl", 512), ("dino", 256), ("dissl", 256)):
         config, preset, default = parse("--method", method, "--data", "cifar10", "--preset", "paper")
-        assert (config.arch, config.z_dim, config.batch_size, config.epochs, config.steps) == ("resnet18", 512, batch, 300.0, None)
+        assert (config.arch, config.z_dim, config.batch_size, config.epochs, config.steps) == (
+            "resnet18",
+            512,
+            batch,
+            300.0,
+            None,
+        )
         assert config.resolved_method_options().get("n_codes") == {"dino": 1000, "dissl": 16384}.get(method)
         assert preset == "paper" and not default
     config, preset, default = parse("--method", "dissl", "--data", "patches")
     plan = demo_recipe(quick=False, steps=None, batch_size=None)  # the demo's recipe is the cpu preset
     assert preset == "cpu" and default
     assert (config.arch, config.z_dim, config.steps, config.batch_size, config.aug_strength) == (
-        "small_cnn", plan.z_dim, plan.steps, plan.batch_size, plan.aug_strength)
-    assert config.method_options == {"hidden_dim": plan.hidden_dim, "bottleneck_dim": plan.proj_dim, "n_codes": plan.n_codes}
-    config, _, _ = parse("--method", "dissl", "--data", "patches", "--preset", "paper", "--batch-size", "64",
-                         "--steps", "5", "--n-codes", "32", "--z-dim", "16")
+        "small_cnn",
+        plan.z_dim,
+        plan.steps,
+        plan.batch_size,
+        plan.aug_strength,
+    )
+    assert config.method_options == {
+        "hidden_dim": plan.hidden_dim,
+        "bottleneck_dim": plan.proj_dim,
+        "n_codes": plan.n_codes,
+    }
+    config, _, _ = parse(
+        "--method",
+        "dissl",
+        "--data",
+        "patches",
+        "--preset",
+        "paper",
+        "--batch-size",
+        "64",
+        "--steps",
+        "5",
+        "--n-codes",
+        "32",
+        "--z-dim",
+        "16",
+    )
     assert (config.batch_size, config.steps, config.epochs, config.z_dim, config.arch) == (64, 5, None, 16, "resnet18")
     assert config.method_options == {"n_codes": 32}
     built = T.build(replace(config, arch="small_cnn"))
     assert built.method.student_head[-1].out_features == 32 and built.encoder.out_dim == 16
-    code = cli.main(["train", "--method", "simclr", "--data", "digits", "--steps", "2", "--batch-size", "16",
-                     "--out", str(tmp_path / "announced")])
+    code = cli.main(
+        [
+            "train",
+            "--method",
+            "simclr",
+            "--data",
+            "digits",
+            "--steps",
+            "2",
+            "--batch-size",
+            "16",
+            "--out",
+            str(tmp_path / "announced"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0 and err.splitlines()[0].startswith("preset cpu (the default on cpu): the demo's recipe")
 
 
 def test_an_explicit_augmentation_kind_keeps_its_own_strength_under_a_preset(tmp_path):
     for aug, strength in (("none", None), ("coarse", None), ("simclr", 0.5)):
-        config = TrainConfig.from_preset("cpu", method="dissl", data="digits", aug=aug, out=str(tmp_path / aug)).validate()
+        config = TrainConfig.from_preset(
+            "cpu", method="dissl", data="digits", aug=aug, out=str(tmp_path / aug)
+        ).validate()
         assert config.aug_strength == strength
     assert TrainConfig.from_preset("cpu", method="dissl", aug="coarse", aug_strength=3.0).aug_strength == 3.0
 

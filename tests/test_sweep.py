@@ -31,8 +31,17 @@ pytest.importorskip("submitit")
 
 BASE = {
     "sweep": {"name": "t", "seeds": [0, 1]},
-    "train": {"data": "digits", "arch": "small_cnn", "z_dim": 8, "steps": 4, "batch_size": 16, "aug_strength": 0.5,
-              "hidden_dim": 16, "proj_dim": 8, "n_codes": 12},
+    "train": {
+        "data": "digits",
+        "arch": "small_cnn",
+        "z_dim": 8,
+        "steps": 4,
+        "batch_size": 16,
+        "aug_strength": 0.5,
+        "hidden_dim": 16,
+        "proj_dim": 8,
+        "n_codes": 12,
+    },
     "space": {"method": ["simsiam", "cissl"]},
     "probe": {"probes": ["linear"], "weight_decay": [1e-4]},
     "score": {"images": 8, "views": 2},
@@ -51,7 +60,8 @@ def test_grid_is_the_product_of_the_space_and_the_seeds_and_ids_are_stable():
     config = _config(space={"method": ["simsiam", "cissl"], "lr": [1e-3, 2e-3]})
     runs = expand_runs(config)
     assert [(r.point["method"], r.point["lr"], r.seed) for r in runs] == [
-        (m, lr, s) for m in ("simsiam", "cissl") for lr in (1e-3, 2e-3) for s in (0, 1)]
+        (m, lr, s) for m in ("simsiam", "cissl") for lr in (1e-3, 2e-3) for s in (0, 1)
+    ]
     assert len({r.run_id for r in runs}) == 8
     assert [r.run_id for r in expand_runs(config)] == [r.run_id for r in runs]
     # n_codes in [train] reaches the methods that have it only
@@ -59,26 +69,37 @@ def test_grid_is_the_product_of_the_space_and_the_seeds_and_ids_are_stable():
 
 
 def test_random_search_is_reproducible_and_within_its_ranges():
-    config = _config(sweep={"search": "random", "samples": 5, "seeds": [0], "random_seed": 3},
-                     space={"method": ["simsiam"], "lr": {"low": 1e-4, "high": 1e-2, "log": True},
-                            "checkpoint_every": {"low": 4, "high": 16, "integer": True}})
+    config = _config(
+        sweep={"search": "random", "samples": 5, "seeds": [0], "random_seed": 3},
+        space={
+            "method": ["simsiam"],
+            "lr": {"low": 1e-4, "high": 1e-2, "log": True},
+            "checkpoint_every": {"low": 4, "high": 16, "integer": True},
+        },
+    )
     points = [r.point for r in expand_runs(config)]
     assert points == [r.point for r in expand_runs(config)] and len(points) == 5
-    assert all(1e-4 <= p["lr"] <= 1e-2 and 4 <= p["checkpoint_every"] <= 16 and isinstance(p["checkpoint_every"], int) for p in points)
+    assert all(
+        1e-4 <= p["lr"] <= 1e-2 and 4 <= p["checkpoint_every"] <= 16 and isinstance(p["checkpoint_every"], int)
+        for p in points
+    )
 
 
-@pytest.mark.parametrize("sections, words", [
-    ({"sweep": {"search": "bayes"}}, "search"),
-    ({"sweep": {"seeds": []}}, "seeds"),
-    ({"train": {"seed": 3}}, "seed"),
-    ({"space": {"method": "cissl"}}, "method"),
-    ({"space": {"lr": {"low": 1, "high": 2}}}, "random"),
-    ({"executor": {"kind": "pbs"}}, "kind"),
-    ({"executor": {"parallel": 0}}, "parallel"),
-    ({"train": {"no_such_option": 1}}, "no_such_option"),
-    ({"space": {"method": ["nope"]}}, "nope"),
-    ({"score": {"images": 4, "views": 1}}, "views"),
-])
+@pytest.mark.parametrize(
+    "sections, words",
+    [
+        ({"sweep": {"search": "bayes"}}, "search"),
+        ({"sweep": {"seeds": []}}, "seeds"),
+        ({"train": {"seed": 3}}, "seed"),
+        ({"space": {"method": "cissl"}}, "method"),
+        ({"space": {"lr": {"low": 1, "high": 2}}}, "random"),
+        ({"executor": {"kind": "pbs"}}, "kind"),
+        ({"executor": {"parallel": 0}}, "parallel"),
+        ({"train": {"no_such_option": 1}}, "no_such_option"),
+        ({"space": {"method": ["nope"]}}, "nope"),
+        ({"score": {"images": 4, "views": 1}}, "views"),
+    ],
+)
 def test_bad_configurations_are_refused_naming_the_key(sections, words):
     with pytest.raises(ValueError, match=words):
         expand_runs(_config(**sections))
@@ -107,7 +128,9 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_with_the_uninterrupte
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     for out in (killed, clean):
         out.mkdir()
-        (out / "sweep.json").write_text(json.dumps({"config": {"probe": config.probe, "score": {"images": 0, "views": 4}}}))
+        (out / "sweep.json").write_text(
+            json.dumps({"config": {"probe": config.probe, "score": {"images": 0, "views": 4}}})
+        )
     run_dir = killed / "runs" / spec.run_id
     train(train_config(spec.settings, run_dir), callback=lambda step, record: step == 3)  # "killed" after step 3
     assert (run_dir / "checkpoint.pt").exists() and not (run_dir / "encoder.pt").exists()
@@ -154,18 +177,36 @@ def test_slurm_executor_submits_one_array_with_the_resources_and_concurrency_cap
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ncat \"$1\" > {tmp_path / 'submitted.sh'}\necho 'Submitted batch job 4242'\n")
+    (bin_dir / "sbatch").write_text(
+        f"#!/bin/sh\ncat \"$1\" > {tmp_path / 'submitted.sh'}\necho 'Submitted batch job 4242'\n"
+    )
     for tool in ("srun", "sbatch"):
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
-    config = _config(executor={"kind": "slurm", "partition": "gpu", "gpus_per_job": 1, "cpus_per_job": 4,
-                               "mem_gb": 16, "timeout_min": 90, "parallel": 2})
+    config = _config(
+        executor={
+            "kind": "slurm",
+            "partition": "gpu",
+            "gpus_per_job": 1,
+            "cpus_per_job": 4,
+            "mem_gb": 16,
+            "timeout_min": 90,
+            "parallel": 2,
+        }
+    )
     runs = expand_runs(config)
     jobs = make_executor(config, tmp_path / "submitit").map_array(print, [r.run_id for r in runs])
     script = (tmp_path / "submitted.sh").read_text()
     assert len(jobs) == 4 and jobs[0].job_id.startswith("4242")
-    for line in ("--array=0-3%2", "--partition=gpu", "--gpus-per-node=1", "--cpus-per-task=4", "--mem=16GB",
-                 "--time=90", "export OMP_NUM_THREADS=4"):
+    for line in (
+        "--array=0-3%2",
+        "--partition=gpu",
+        "--gpus-per-node=1",
+        "--cpus-per-task=4",
+        "--mem=16GB",
+        "--time=90",
+        "export OMP_NUM_THREADS=4",
+    ):
         assert line in script, line
 
 
@@ -187,7 +228,7 @@ def _fake_slurm(tmp_path, monkeypatch, first_id: int) -> Path:
     scripts = {
         "srun": "exit 0",
         "sbatch": f'id=$(cat {state}/next); echo $((id + 1)) > {state}/next; echo "$1" >> {state}/sbatch.log\n'
-                  'echo "Submitted batch job $id"',
+        'echo "Submitted batch job $id"',
         "sacct": f'echo "JobID|State|NodeList"; cat {state}/sacct.txt 2>/dev/null | sed "s/$/|node1/"',
         "squeue": f"cat {state}/squeue.txt 2>/dev/null",
     }
@@ -200,8 +241,9 @@ def _fake_slurm(tmp_path, monkeypatch, first_id: int) -> Path:
     return state
 
 
-def test_slurm_sweeps_submit_and_return_and_a_rerun_never_resubmits_queued_or_running_runs(tmp_path, monkeypatch,
-                                                                                           capsys):
+def test_slurm_sweeps_submit_and_return_and_a_rerun_never_resubmits_queued_or_running_runs(
+    tmp_path, monkeypatch, capsys
+):
     from ssltheory.sweep import read_jobs, sweep_status
 
     slurm = _fake_slurm(tmp_path, monkeypatch, first_id=7100)
@@ -234,7 +276,7 @@ def test_slurm_sweeps_submit_and_return_and_a_rerun_never_resubmits_queued_or_ru
     assert read_jobs(out)[runs[3].run_id]["job_id"] == "7102"
 
     # a result row makes a run finished, whatever its job says; --status shows every run's state
-    (out / "results" ).mkdir(exist_ok=True)
+    (out / "results").mkdir(exist_ok=True)
     (out / "results" / f"{runs[1].run_id}.json").write_text(json.dumps({"run_id": runs[1].run_id, "point": {}}))
     assert cli.main(["sweep", "--status", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()

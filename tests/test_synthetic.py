@@ -89,7 +89,10 @@ def test_finite_world_classes_are_the_components_of_the_augmentation_graph(K, si
         edges = {frozenset(map(int, e)) for e in world.pairs}
         for members in world.classes.members:
             if len(members) >= 3:
-                assert sum(frozenset((int(a), int(b))) in edges for a in members for b in members if a < b) == len(members) - 1
+                assert (
+                    sum(frozenset((int(a), int(b))) in edges for a in members for b in members if a < b)
+                    == len(members) - 1
+                )
 
 
 # ------------------------------------------------------------------------------ continuous

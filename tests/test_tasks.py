@@ -26,7 +26,9 @@ def canonical(labeling) -> tuple[int, ...]:
 
 
 point_labelings = st.integers(1, 10).flatmap(
-    lambda n: st.tuples(st.lists(st.integers(0, 3), min_size=n, max_size=n), st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    lambda n: st.tuples(
+        st.lists(st.integers(0, 3), min_size=n, max_size=n), st.lists(st.integers(0, 2), min_size=n, max_size=n)
+    )
 )
 
 
@@ -127,7 +129,10 @@ def test_sample_tasks_covers_every_binary_split():
     assert seen == {tuple(t) for t in enumerate_binary_tasks(4)}
 
 
-@pytest.mark.parametrize("args, message", [((1, 3), "n_classes must be >= 2"), ((3, -1), "n_tasks must be >= 0"), ((3, 2, 1), "n_labels must be >= 2")])
+@pytest.mark.parametrize(
+    "args, message",
+    [((1, 3), "n_classes must be >= 2"), ((3, -1), "n_tasks must be >= 0"), ((3, 2, 1), "n_labels must be >= 2")],
+)
 def test_sample_tasks_rejects_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         sample_tasks(*args)

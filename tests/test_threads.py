@@ -47,6 +47,11 @@ def test_a_bad_override_is_exit_2_naming_it(tmp_path):
     np.save(tmp_path / "Z.npy", np.eye(4))
     np.save(tmp_path / "c.npy", np.array([0, 0, 1, 1]))
     env = dict(os.environ, PYTHONPATH=str(REPO), **{ENV: "many"})
-    proc = subprocess.run([sys.executable, "-m", "ssltheory.cli", "check", str(tmp_path / "Z.npy"), "--classes",
-                           str(tmp_path / "c.npy")], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssltheory.cli", "check", str(tmp_path / "Z.npy"), "--classes", str(tmp_path / "c.npy")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and f"{ENV} must be a positive integer" in proc.stderr

@@ -32,8 +32,7 @@ def noisy_views(seed, K, d, views, noise):
 
 
 @fraction_of_profile(0.42)
-@given(seeds, st.integers(1, 6), st.integers(1, 7), st.integers(2, 4), st.sampled_from([0.0, 0.3]),
-       st.integers(1, 7))
+@given(seeds, st.integers(1, 6), st.integers(1, 7), st.integers(2, 4), st.sampled_from([0.0, 0.3]), st.integers(1, 7))
 def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chunk_rows):
     Z, labels = noisy_views(seed, K, d, views, noise)
     stats = ViewStatistics.from_views(Z, labels, heldout=False, chunk_rows=chunk_rows)
@@ -46,15 +45,22 @@ def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chun
     scale = max(1.0, np.abs(Z).max()) ** 2 * n
     for got, want in ((stats.within, W), (stats.between, B), (stats.total, T), (stats.means, means)):
         np.testing.assert_allclose(got, want, atol=1e-9 * scale)
-    np.testing.assert_allclose(stats.second_moment_eigenvalues, np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1],
-                               atol=1e-9 * scale)
+    np.testing.assert_allclose(
+        stats.second_moment_eigenvalues, np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1], atol=1e-9 * scale
+    )
     if noise == 0.0:  # identical views: exactly zero within-class scatter
         assert stats.within_per_class.sum() == 0.0 and not stats.within.any()
 
 
 @fraction_of_profile(0.42)
-@given(seeds, st.integers(2, 5), st.integers(1, 6), st.integers(2, 4), st.sampled_from([1e-4, 0.3]),
-       st.sampled_from([0.0, 1e-3]))
+@given(
+    seeds,
+    st.integers(2, 5),
+    st.integers(1, 6),
+    st.integers(2, 4),
+    st.sampled_from([1e-4, 0.3]),
+    st.sampled_from([0.0, 1e-3]),
+)
 def test_ridge_probe_matches_a_from_scratch_ridge_fit(seed, K, d, views, noise, ridge):
     Z, labels = noisy_views(seed, K, d, views, noise)
     mask = split_views(labels, random_state=seed)
@@ -130,8 +136,10 @@ def test_rank_50_codes_are_rank_50_in_every_public_scoring_function(dtype):
     assert worst.accuracy < 1.0  # an affine dependence: some invariant task is lost
 
 
-@pytest.mark.parametrize("name", ["heldout_class_accuracy", "rankme", "rankme_centred", "alpha_req", "lidar",
-                                  "ridge_log_loss", "invariance_ratio"])
+@pytest.mark.parametrize(
+    "name",
+    ["heldout_class_accuracy", "rankme", "rankme_centred", "alpha_req", "lidar", "ridge_log_loss", "invariance_ratio"],
+)
 def test_scores_without_a_tolerance_agree_on_float32_and_float64_input(name):
     rng = np.random.default_rng(5)
     C = rng.standard_normal((30, 20))
@@ -262,8 +270,21 @@ def test_sweep_rows_equal_ssltheory_score_on_the_reference_augmentation(tmp_path
     settings = config.score
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["score", str(tmp_path / "runs" / row["run_id"]), "--split", "val", "--n-images",
-                     str(settings["images"]), "--views", str(settings["views"]), "--seed", str(row["seed"]), "--json"])
+        code = main(
+            [
+                "score",
+                str(tmp_path / "runs" / row["run_id"]),
+                "--split",
+                "val",
+                "--n-images",
+                str(settings["images"]),
+                "--views",
+                str(settings["views"]),
+                "--seed",
+                str(row["seed"]),
+                "--json",
+            ]
+        )
     assert code == 0
     cli = json.loads(out.getvalue())
     for name in ("ideal_score", "invariance_ratio", "rankme", "heldout_class_accuracy", "tol"):

@@ -23,21 +23,32 @@ from ssltheory.files import load_npy
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory check``."""
     parser.add_argument("features", metavar="FEATURES.npy", help="codes, a float array of shape (n, d)")
-    parser.add_argument("--classes", metavar="CLASSES.npy", required=True, help="class ids, non-negative integers, shape (n,)")
-    parser.add_argument("--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)")
     parser.add_argument(
-        "--tol", type=float, default=None, metavar="T",
+        "--classes", metavar="CLASSES.npy", required=True, help="class ids, non-negative integers, shape (n,)"
+    )
+    parser.add_argument(
+        "--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)"
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        metavar="T",
         help="relative tolerance in [0, 1): values at or below T x (largest singular value of the centred class codes) "
         "count as 0 (default: the one rule of verdicts on views, max(K, d) x machine epsilon of the features' dtype as "
         "given, as ssltheory score)",
     )
     parser.add_argument(
-        "--verify", choices=("auto", "exact", "float-lp", "none"), default="auto",
-        help="how a failure certificate is re-checked: exact (rational " "arithmetic, K x d up to a few hundred thousand), "
+        "--verify",
+        choices=("auto", "exact", "float-lp", "none"),
+        default="auto",
+        help="how a failure certificate is re-checked: exact (rational "
+        "arithmetic, K x d up to a few hundred thousand), "
         "float-lp (a HiGHS LP), none; auto (default): exact when the codes are small",
     )
     parser.add_argument(
-        "--exact", action="store_true",
+        "--exact",
+        action="store_true",
         help="decide the verdict itself in exact rational arithmetic (a proof, not a judgement at a tolerance)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")

@@ -42,15 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output directory (default ./demo_out)")
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
-    parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
-                        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
-                        "as ssltheory check)")
-    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of training and of the random-init baseline")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+        "as ssltheory check)",
+    )
+    parser.add_argument(
+        "--seed", type=seed_argument, default=0, help="seed of training and of the random-init baseline"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="methods trained at once, one CPU thread each (default: up to the number of cores on cpu, 1 on cuda)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: a few steps on 8x8 digits (numbers mean nothing)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="methods trained at once, one CPU thread each (default: up to the number of cores on cpu, 1 on cuda)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: a few steps on 8x8 digits (numbers mean nothing)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
     examples = exact_checks(seed=args.seed)
 
     print(f"\n== 2. training {', '.join(DEMO_METHODS)} on {plan.data} ({plan.steps} steps, batch {plan.batch_size}) ==")
-    jobs = args.jobs if args.jobs is not None else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
+    jobs = (
+        args.jobs
+        if args.jobs is not None
+        else (min(len(DEMO_METHODS), os.cpu_count() or 1) if args.device == "cpu" else 1)
+    )
     runs = train_all(plan, out / "runs", seed=args.seed, device=args.device, jobs=jobs)
 
     tolerance = "max(K, d) x eps of the views' dtype" if args.tol is None else f"{args.tol:g}"
@@ -90,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         f"is_ideal at relative tolerance {tolerance} of the largest singular value of the centred class codes. "
         "'linear probe' = "
         "logistic regression, weight decay chosen on validation, test accuracy; 'worst binary task' = smallest "
-        "test accuracy of the ridge linear probe over the invariant " "binary tasks of the labels, found by adversarial search."
+        "test accuracy of the ridge linear probe over the invariant "
+        "binary tasks of the labels, found by adversarial search."
     )
     paths = write_report(out, sections, title="ssltheory demo: ideal-ness of learned representations", notes=notes)
     atomic_write_text(out / "exact_checks.json", json.dumps(examples, indent=2) + "\n")
@@ -114,8 +131,12 @@ def exact_checks(seed: int = 0) -> list[dict]:
 
     world = finite_world(5, class_size=3, graph="chain", random_state=seed)
     examples = {
-        "ideal: 5 classes, random codes in R^4": ideal_representation(world.classes, kind="random", dim=4, random_state=seed),
-        "not ideal: 5 classes, distinct codes in R^2": rank_deficient_representation(world.classes, 2, random_state=seed),
+        "ideal: 5 classes, random codes in R^4": ideal_representation(
+            world.classes, kind="random", dim=4, random_state=seed
+        ),
+        "not ideal: 5 classes, distinct codes in R^2": rank_deficient_representation(
+            world.classes, 2, random_state=seed
+        ),
     }
     results = []
     for name, Z in examples.items():
@@ -129,7 +150,9 @@ def exact_checks(seed: int = 0) -> list[dict]:
             if cert is not None and cert.task is not None:
                 # the certificate on its own: an exact LP on the points with the lifted labels
                 realizable = linearly_separable(Z, lift(cert.task, world.classes))
-                print(f"  independent LP check: task {cert.task.tolist()} linearly realizable on the points? {realizable}")
+                print(
+                    f"  independent LP check: task {cert.task.tolist()} linearly realizable on the points? {realizable}"
+                )
                 entry[f"{probe}_certificate_lp_realizable"] = bool(realizable)
         results.append(entry)
     return results
@@ -181,8 +204,10 @@ def train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) -
     except ValueError as exc:
         if "another configuration" in str(exc):
             demo_dir = out.parent.parent
-            raise InputError(f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
-                             f"use --out DIR or delete {demo_dir}") from None
+            raise InputError(
+                f"{demo_dir} holds a demo run of another configuration (e.g. --quick); "
+                f"use --out DIR or delete {demo_dir}"
+            ) from None
         raise
 
 
@@ -190,10 +215,22 @@ def _train_one(method: str, plan: Recipe, out: Path, *, seed: int, device: str) 
     from ssltheory.ssl.train import TrainConfig, train
 
     config = TrainConfig.from_flags(
-        method=method, data=plan.data, arch="small_cnn", z_dim=plan.z_dim, steps=plan.steps,
-        batch_size=plan.batch_size, hidden_dim=plan.hidden_dim, proj_dim=plan.proj_dim,
-        n_codes=plan.n_codes if method in ("dino", "dissl") else None, aug_strength=plan.aug_strength,
-        device=device, seed=seed, log_every=10, quiet=True, resume=True, out=str(out),
+        method=method,
+        data=plan.data,
+        arch="small_cnn",
+        z_dim=plan.z_dim,
+        steps=plan.steps,
+        batch_size=plan.batch_size,
+        hidden_dim=plan.hidden_dim,
+        proj_dim=plan.proj_dim,
+        n_codes=plan.n_codes if method in ("dino", "dissl") else None,
+        aug_strength=plan.aug_strength,
+        device=device,
+        seed=seed,
+        log_every=10,
+        quiet=True,
+        resume=True,
+        out=str(out),
     )
     return train(config)
 
@@ -223,7 +260,9 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, se
     K = dataset.n_classes
     n_tasks = 2 ** (K - 1) - 1  # invariant binary tasks up to complement
     n_images = min(plan.n_images, len(dataset.val))
-    view_images = dataset.val.images[np.sort(np.random.default_rng(seed).choice(len(dataset.val), n_images, replace=False))]
+    view_images = dataset.val.images[
+        np.sort(np.random.default_rng(seed).choice(len(dataset.val), n_images, replace=False))
+    ]
     side = dataset.image_size if isinstance(dataset.image_size, int) else dataset.image_size[0]
     augmentation = reference_augmentation(side, dataset.channels, dataset.mean, dataset.std)
 
@@ -235,9 +274,18 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, se
             for s in labels:
                 feats[s] = extract_features(encoder, getattr(dataset, s).images, 256, device, normalize)
                 bar.update(1)
-            views = encode_views(encoder, view_images, augmentation=augmentation, n_views=plan.views, seed=seed,
-                                 device=device, progress=bar)
-        probe = LinearProbe(device=device, random_state=seed).fit(feats["train"], labels["train"], feats["val"], labels["val"])
+            views = encode_views(
+                encoder,
+                view_images,
+                augmentation=augmentation,
+                n_views=plan.views,
+                seed=seed,
+                device=device,
+                progress=bar,
+            )
+        probe = LinearProbe(device=device, random_state=seed).fit(
+            feats["train"], labels["train"], feats["val"], labels["val"]
+        )
         linear_test = probe.score(feats["test"], labels["test"])
         # worst invariant binary task of the labels: ridge probe fitted on train features, scored on test features
         Z = np.concatenate([feats["train"], feats["test"]])
@@ -245,10 +293,15 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, se
         train_mask = np.arange(len(y)) < len(labels["train"])
         worst = worst_task_accuracy(Z, y, train_mask, n_random=min(2 * n_tasks, 1024), random_state=seed)
         section = score_representation(
-            views.codes, views.classes, tol=tol, augmentation=views.augmentation, random_state=seed,
+            views.codes,
+            views.classes,
+            tol=tol,
+            augmentation=views.augmentation,
+            random_state=seed,
             accuracies={"linear probe (test)": linear_test, "worst binary task (test)": worst.accuracy},
             extra={
-                "views": f"{views.n_views} views of each of {views.n_images} " "validation images, each image its own class",
+                "views": f"{views.n_views} views of each of {views.n_images} "
+                "validation images, each image its own class",
                 "n_labels": int(K),
                 "linear_probe_weight_decay": probe.weight_decay_,
                 "linear_probe_val_accuracy": probe.val_accuracy_,
@@ -259,19 +312,25 @@ def score_encoders(plan: Recipe, runs: dict[str, Path], *, tol: float | None, se
             },
         )
         sections[name] = section
-        summary.append({
-            "representation": name, "linear test acc": linear_test, "worst binary task": worst.accuracy,
-            "ideal (views)": "yes" if section["verdict"]["ideal"] else "no",
-            "failing": ",".join(section["failing"]) or "-",
-            "ideal_score": section["ideal_score"],
-            "invariance ratio": section["scores"]["invariance_ratio"],
-        })
-        print(f"{name}: linear {linear_test:.3f}, worst binary task found {worst.accuracy:.3f}; on "
-              f"{section['n_points']} views of {section['n_classes']} images ({views.augmentation['kind']} "
-              f"s={views.augmentation['strength']:g}): ideal {section['verdict']['ideal']}"
-              f"{' (failing ' + ', '.join(section['failing']) + ')' if section['failing'] else ''}, "
-              f"ideal_score {section['ideal_score']:.3f} at tolerance {section['tol']:.3g} ({section['tol_rule']}) "
-              f"[{time.perf_counter() - t0:.1f} s]")
+        summary.append(
+            {
+                "representation": name,
+                "linear test acc": linear_test,
+                "worst binary task": worst.accuracy,
+                "ideal (views)": "yes" if section["verdict"]["ideal"] else "no",
+                "failing": ",".join(section["failing"]) or "-",
+                "ideal_score": section["ideal_score"],
+                "invariance ratio": section["scores"]["invariance_ratio"],
+            }
+        )
+        print(
+            f"{name}: linear {linear_test:.3f}, worst binary task found {worst.accuracy:.3f}; on "
+            f"{section['n_points']} views of {section['n_classes']} images ({views.augmentation['kind']} "
+            f"s={views.augmentation['strength']:g}): ideal {section['verdict']['ideal']}"
+            f"{' (failing ' + ', '.join(section['failing']) + ')' if section['failing'] else ''}, "
+            f"ideal_score {section['ideal_score']:.3f} at tolerance {section['tol']:.3g} ({section['tol_rule']}) "
+            f"[{time.perf_counter() - t0:.1f} s]"
+        )
     return sections, summary
 
 

@@ -23,8 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help=f"experiment to run: {', '.join(EXPERIMENTS)}")
     parser.add_argument("--scale", choices=SCALES, default="quick", help="problem sizes (default quick)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default ./out/<name>)")
-    parser.add_argument("--part", action="append", default=None, metavar="PART",
-                        help="run only this part (repeatable); default all parts")
+    parser.add_argument(
+        "--part",
+        action="append",
+        default=None,
+        metavar="PART",
+        help="run only this part (repeatable); default all parts",
+    )
     parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list experiments and their parts, then exit")
 

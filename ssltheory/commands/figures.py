@@ -27,10 +27,12 @@ from ssltheory.experiments import EXPERIMENTS, SCALES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory figures``."""
-    parser.add_argument("names", nargs="*", metavar="EXPERIMENT",
-                        help=f"experiments to run (default all: {', '.join(EXPERIMENTS)})")
-    parser.add_argument("--scale", choices=SCALES, default="cpu",
-                        help="problem sizes (default cpu: the committed figures)")
+    parser.add_argument(
+        "names", nargs="*", metavar="EXPERIMENT", help=f"experiments to run (default all: {', '.join(EXPERIMENTS)})"
+    )
+    parser.add_argument(
+        "--scale", choices=SCALES, default="cpu", help="problem sizes (default cpu: the committed figures)"
+    )
     parser.add_argument("--out", type=Path, default=Path("figures"), help="output directory (default ./figures)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="random seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list the experiments and their parts, then exit")
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     start = time.perf_counter()
     runner.run_experiments(names, args.scale, args.out, args.seed)
-    print(f"figures: {len(names)} experiments written to {args.out} in {time.perf_counter() - start:.0f} s",
-          file=sys.stderr)
+    print(
+        f"figures: {len(names)} experiments written to {args.out} in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
     return 0

@@ -51,47 +51,106 @@ from ssltheory.ssl.datasets import DATASETS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory score``."""
-    parser.add_argument("target", metavar="RUN|ENCODER|FEATURES",
-                        help="a `ssltheory train` run directory, an encoder state dict (.pt) or features (.npy)")
-    parser.add_argument("--classes", metavar="CLASSES.npy", help="class id per row of FEATURES.npy (required for features)")
+    parser.add_argument(
+        "target",
+        metavar="RUN|ENCODER|FEATURES",
+        help="a `ssltheory train` run directory, an encoder state dict (.pt) or features (.npy)",
+    )
+    parser.add_argument(
+        "--classes", metavar="CLASSES.npy", help="class id per row of FEATURES.npy (required for features)"
+    )
     parser.add_argument("--views", type=int, default=8, metavar="V", help="sampled views per image (default 8)")
-    parser.add_argument("--n-images", type=int, default=100, metavar="N",
-                        help="images drawn from --split (default 100; with --classes-from images, K = N classes)")
-    parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="images to score (default test)")
-    parser.add_argument("--classes-from", choices=("images", "labels"), default="images",
-                        help="classes: each source image (default) or the data's labels (controlled runs)")
-    parser.add_argument("--data", default=None,
-                        help="dataset of the images (default: the run's); required for ENCODER: " + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
-    parser.add_argument("--data-dir", default=None, help="where the dataset's files are ("
-                        + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")")
-    parser.add_argument("--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50")
+    parser.add_argument(
+        "--n-images",
+        type=int,
+        default=100,
+        metavar="N",
+        help="images drawn from --split (default 100; with --classes-from images, K = N classes)",
+    )
+    parser.add_argument(
+        "--split", choices=("train", "val", "test"), default="test", help="images to score (default test)"
+    )
+    parser.add_argument(
+        "--classes-from",
+        choices=("images", "labels"),
+        default="images",
+        help="classes: each source image (default) or the data's labels (controlled runs)",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="dataset of the images (default: the run's); required for ENCODER: "
+        + "; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()),
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="where the dataset's files are (" + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")",
+    )
+    parser.add_argument(
+        "--arch", default=None, help="encoder architecture of a state dict: small_cnn, resnet18, resnet50"
+    )
     parser.add_argument("--z-dim", type=int, default=None, help="representation size of a state dict's encoder")
     loading = parser.add_argument_group("checkpoints of other libraries (ssltheory.ssl.released.load_resnet)")
-    loading.add_argument("--which", default=None, metavar="NAME",
-                         help="pick one of several backbones by a part of its path (DINO: student; the teacher is "
-                              "the default; solo-learn: momentum_backbone)")
-    loading.add_argument("--prefix", default=None, metavar="PATH",
-                         help="the backbone's path in the file, e.g. state_dict.backbone. (for unusual layouts)")
-    loading.add_argument("--stem", choices=tuple(STEMS), default=None,
-                         help="the ResNet stem, when the checkpoint does not record it: "
-                              + "; ".join(f"{name}: {stem.describe()}" for name, stem in STEMS.items()))
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="resize the scored images to this side (default: as stored; 224 for released checkpoints)")
-    parser.add_argument("--aug", choices=AUGMENTATIONS, default="simclr",
-                        help="reference augmentation drawing the views, the same for every encoder (default simclr)")
-    parser.add_argument("--aug-strength", type=float, default=None,
-                        help="its strength s (default: simclr 1, coarse 2)")
-    parser.add_argument("--tol", type=float, default=None,
-                        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
-                             "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
-                             "as ssltheory check)")
+    loading.add_argument(
+        "--which",
+        default=None,
+        metavar="NAME",
+        help="pick one of several backbones by a part of its path (DINO: student; the teacher is "
+        "the default; solo-learn: momentum_backbone)",
+    )
+    loading.add_argument(
+        "--prefix",
+        default=None,
+        metavar="PATH",
+        help="the backbone's path in the file, e.g. state_dict.backbone. (for unusual layouts)",
+    )
+    loading.add_argument(
+        "--stem",
+        choices=tuple(STEMS),
+        default=None,
+        help="the ResNet stem, when the checkpoint does not record it: "
+        + "; ".join(f"{name}: {stem.describe()}" for name, stem in STEMS.items()),
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="resize the scored images to this side (default: as stored; 224 for released checkpoints)",
+    )
+    parser.add_argument(
+        "--aug",
+        choices=AUGMENTATIONS,
+        default="simclr",
+        help="reference augmentation drawing the views, the same for every encoder (default simclr)",
+    )
+    parser.add_argument("--aug-strength", type=float, default=None, help="its strength s (default: simclr 1, coarse 2)")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
+        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
+        "as ssltheory check)",
+    )
     params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
-    params.add_argument("--lidar-delta", type=float, default=None, metavar="DELTA",
-                        help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
-                             "undefined: fewer views than dimensions)")
-    params.add_argument("--ridge", type=float, default=None,
-                        help="ridge of the held-out linear probes of the ideal and worst-task scores (default 1e-4)")
-    parser.add_argument("--seed", type=seed_argument, default=0, help="seed of the images, views and held-out split (default 0)")
+    params.add_argument(
+        "--lidar-delta",
+        type=float,
+        default=None,
+        metavar="DELTA",
+        help="ridge added to LiDAR's within-class covariance (default 1e-4; raise it when LiDAR is "
+        "undefined: fewer views than dimensions)",
+    )
+    params.add_argument(
+        "--ridge",
+        type=float,
+        default=None,
+        help="ridge of the held-out linear probes of the ideal and worst-task scores (default 1e-4)",
+    )
+    parser.add_argument(
+        "--seed", type=seed_argument, default=0, help="seed of the images, views and held-out split (default 0)"
+    )
     parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     parser.add_argument("--device", default="cpu", help="where the encoder runs: cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -104,8 +163,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _is_state_dict_file(path: Path) -> bool:
     return path.is_file() and path.suffix in (".pt", ".pth", ".torch", ".ckpt")
-
-
 
 
 def _dataset(name: str | None, data_dir: str | None, what: str):
@@ -125,6 +182,7 @@ def _load_dataset(name: str, data_dir: str | None):
 def _choose_images(dataset, split: str, n_images: int, seed: int):
     """A seeded sample of ``n_images`` images of ``split``: (uint8 (N, C, H, W), labels (N,))."""
     import numpy as np
+
     part = getattr(dataset, split)
     if n_images > len(part):
         raise InputError(f"--n-images is {n_images} but the {split} split has only {len(part)} images")
@@ -144,8 +202,13 @@ def _encoder_and_images(args) -> dict:
         encoder, config = load_run(target)
         dataset = _dataset(args.data or config.get("data"), args.data_dir or config.get("data_dir"), "a run")
         mean, std = config.get("mean", dataset.mean), config.get("std", dataset.std)
-        source = {"kind": "run", "path": str(target), "method": config.get("method"), "arch": config.get("arch"),
-                  "trained_with": {"aug": config.get("aug"), "aug_strength": config.get("aug_strength")}}
+        source = {
+            "kind": "run",
+            "path": str(target),
+            "method": config.get("method"),
+            "arch": config.get("arch"),
+            "trained_with": {"aug": config.get("aug"), "aug_strength": config.get("aug_strength")},
+        }
         image_size = args.image_size
     else:
         from ssltheory.ssl.released import (
@@ -167,14 +230,24 @@ def _encoder_and_images(args) -> dict:
             from ssltheory.ssl.data import IMAGENET_MEAN, IMAGENET_STD
 
             mean, std = IMAGENET_MEAN, IMAGENET_STD  # torchvision-layout models' preprocessing
-            source = {"kind": "torchvision-layout", "path": str(target), "arch": info.arch, "z_dim": info.z_dim,
-                      "loaded": info.describe(), "backbone": info.prefix, "stem": info.stem,
-                      "stem_source": info.stem_source, "ignored_keys": list(info.ignored),
-                      "dropped": dict(info.dropped)}
+            source = {
+                "kind": "torchvision-layout",
+                "path": str(target),
+                "arch": info.arch,
+                "z_dim": info.z_dim,
+                "loaded": info.describe(),
+                "backbone": info.prefix,
+                "stem": info.stem,
+                "stem_source": info.stem_source,
+                "ignored_keys": list(info.ignored),
+                "dropped": dict(info.dropped),
+            }
         else:
             if args.arch is None:
-                raise InputError(f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
-                                 "give --arch (and --z-dim) of its encoder")
+                raise InputError(
+                    f"{target} is neither a torchvision-layout ResNet nor complete without --arch; "
+                    "give --arch (and --z-dim) of its encoder"
+                )
             from ssltheory.ssl.encoders import build_encoder
 
             dataset = _dataset(args.data, args.data_dir, "an encoder state dict")
@@ -191,21 +264,27 @@ def _encoder_and_images(args) -> dict:
         images = convert_channels(images, channels)
     if image_size is not None and images.shape[-1] != image_size:
         images = resize_uint8(images, image_size)
-    augmentation = reference_augmentation(images.shape[-1], channels, mean, std, kind=args.aug, strength=args.aug_strength)
-    source.update(data=dataset.name, split=args.split, n_images=int(len(images)), views=args.views,
-                  classes_from=args.classes_from)
+    augmentation = reference_augmentation(
+        images.shape[-1], channels, mean, std, kind=args.aug, strength=args.aug_strength
+    )
+    source.update(
+        data=dataset.name, split=args.split, n_images=int(len(images)), views=args.views, classes_from=args.classes_from
+    )
     return {"encoder": encoder, "images": images, "labels": labels, "augmentation": augmentation, "source": source}
 
 
 def _check_args(args) -> None:
     import numpy as np
+
     if args.views < 1:
         raise InputError(f"--views must be at least 1, got {args.views}")
     if args.n_images < 2:
         raise InputError(f"--n-images must be at least 2, got {args.n_images}")
     if args.classes_from == "images" and args.views < 2:
-        raise InputError("--views must be at least 2 when each image is its own class "
-                         "(held-out scoring and LiDAR's whitening need 2 views per class)")
+        raise InputError(
+            "--views must be at least 2 when each image is its own class "
+            "(held-out scoring and LiDAR's whitening need 2 views per class)"
+        )
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be positive, got {args.batch_size}")
     if args.device != "cpu":
@@ -265,9 +344,17 @@ def run(args: argparse.Namespace) -> int:
         got = _encoder_and_images(args)
         images, source = got["images"], got["source"]
         with Progress(args.views, "score: views", unit="view") as bar:
-            views = encode_views(got["encoder"], images, augmentation=got["augmentation"], n_views=args.views,
-                                 labels=got["labels"] if args.classes_from == "labels" else None, seed=args.seed,
-                                 batch_size=args.batch_size, device=args.device, progress=bar)
+            views = encode_views(
+                got["encoder"],
+                images,
+                augmentation=got["augmentation"],
+                n_views=args.views,
+                labels=got["labels"] if args.classes_from == "labels" else None,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                device=args.device,
+                progress=bar,
+            )
         Z, classes, augmentation = views.codes, views.classes, views.augmentation
     else:
         raise InputError(f"{args.target}: expected a run directory, a state dict (.pt) or features (.npy)")
@@ -276,19 +363,30 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--tol must be a finite number in [0, 1), got {args.tol}")
     scores = score_all(Z, classes, tol=args.tol, augmentation=augmentation, random_state=args.seed, **parameters)
     section = score_section(scores)
-    payload = {**scores.to_dict(), "source": source,
-               "verdict": {**section["verdict"], "failing": section["failing"]}}
+    payload = {**scores.to_dict(), "source": source, "verdict": {**section["verdict"], "failing": section["failing"]}}
     if args.report is not None:
-        payload["report"] = str(write_score_report(
-            args.report, Z, classes, scores, source=source, verdict=section, images=images,
-            image_classes=args.classes_from if images is not None else None, seed=args.seed))
+        payload["report"] = str(
+            write_score_report(
+                args.report,
+                Z,
+                classes,
+                scores,
+                source=source,
+                verdict=section,
+                images=images,
+                image_classes=args.classes_from if images is not None else None,
+                seed=args.seed,
+            )
+        )
     if args.json:
         print(json.dumps(payload, indent=2))
     else:
         print(scores.format())
         if section["failing"]:
-            print(f"  verdict on the views: not ideal, failing {', '.join(section['failing'])} "
-                  "(`ssltheory check` or --report for the certificate)")
+            print(
+                f"  verdict on the views: not ideal, failing {', '.join(section['failing'])} "
+                "(`ssltheory check` or --report for the certificate)"
+            )
         if source.get("loaded"):
             print(f"  loaded: {source['loaded']}")
         if "report" in payload:

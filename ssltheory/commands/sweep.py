@@ -28,19 +28,33 @@ from ssltheory.errors import InputError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ssltheory sweep``."""
     parser.add_argument("config", nargs="?", default=None, help="the sweep file (.toml or .json)")
-    parser.add_argument("--status", metavar="DIR", default=None,
-                        help="print the state of every run of the sweep in DIR (finished, queued, running, failed, "
-                             "unknown, not submitted) and stop")
-    parser.add_argument("--wait", action="store_true",
-                        help="slurm: block until every job ends and write the table (default: submit and return)")
-    parser.add_argument("--resubmit-unknown", action="store_true",
-                        help="slurm: resubmit runs whose recorded job neither sacct nor squeue knows (only when "
-                             "you know it is dead)")
+    parser.add_argument(
+        "--status",
+        metavar="DIR",
+        default=None,
+        help="print the state of every run of the sweep in DIR (finished, queued, running, failed, "
+        "unknown, not submitted) and stop",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="slurm: block until every job ends and write the table (default: submit and return)",
+    )
+    parser.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="slurm: resubmit runs whose recorded job neither sacct nor squeue knows (only when you know it is dead)",
+    )
     parser.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name> in the current directory)")
-    parser.add_argument("--executor", default=None,
-                        help="override [executor] kind: local, slurm or debug (ssltheory.sweep.EXECUTORS)")
-    parser.add_argument("--parallel", type=int, default=None,
-                        help="override [executor] parallel (local: processes at once; slurm: array concurrency cap)")
+    parser.add_argument(
+        "--executor", default=None, help="override [executor] kind: local, slurm or debug (ssltheory.sweep.EXECUTORS)"
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="override [executor] parallel (local: processes at once; slurm: array concurrency cap)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the runs the sweep would submit and stop")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -65,18 +79,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"{spec.run_id}  seed {spec.seed}  {spec.label}")
         return 0
     echo = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
-    summary = run_sweep(config, out, kind=args.executor, parallel=args.parallel, wait=args.wait or None,
-                        resubmit_unknown=args.resubmit_unknown, echo=echo)
+    summary = run_sweep(
+        config,
+        out,
+        kind=args.executor,
+        parallel=args.parallel,
+        wait=args.wait or None,
+        resubmit_unknown=args.resubmit_unknown,
+        echo=echo,
+    )
     if args.json:
         print(json.dumps({k: v for k, v in summary.items() if k != "rows"}))
     elif not summary["waited"]:
-        print(f"{summary['runs']} runs: {summary['skipped']} finished, {len(summary['submitted'])} submitted now, "
-              f"{len(summary['active'])} already queued or running; see them with: ssltheory sweep --status {out} "
-              f"(or --wait to block)")
+        print(
+            f"{summary['runs']} runs: {summary['skipped']} finished, {len(summary['submitted'])} submitted now, "
+            f"{len(summary['active'])} already queued or running; see them with: ssltheory sweep --status {out} "
+            f"(or --wait to block)"
+        )
     else:
         print(open(summary["table"]).read(), end="")
-        print(f"{summary['runs']} runs ({summary['skipped']} already finished), {len(summary['failed'])} failed, "
-              f"{summary['wall_s']:.1f} s; table: {summary['table']}")
+        print(
+            f"{summary['runs']} runs ({summary['skipped']} already finished), {len(summary['failed'])} failed, "
+            f"{summary['wall_s']:.1f} s; table: {summary['table']}"
+        )
     for run_id, message in summary["failed"]:
         print(f"ssltheory sweep: run {run_id} failed: {message}", file=sys.stderr)
     return 1 if summary["failed"] else 0

@@ -22,7 +22,10 @@ from ssltheory.ssl.datasets import DATASETS
 
 #: TrainConfig fields with a flag of their own: field -> (type or "flag", help). Defaults are the preset's.
 _FIELDS: dict[str, tuple[object, str]] = {
-    "data_dir": (str, "where the dataset's files are (" + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")"),
+    "data_dir": (
+        str,
+        "where the dataset's files are (" + ", ".join(n for n, s in DATASETS.items() if s.needs_dir) + ")",
+    ),
     "arch": (str, f"encoder: {', '.join(ARCHS)}"),
     "z_dim": (int, "representation dimension"),
     "batch_size": (int, "global batch size"),
@@ -37,8 +40,11 @@ _FIELDS: dict[str, tuple[object, str]] = {
     "seed": (seed_argument, "seed of everything random"),
     "checkpoint_every": (int, "steps between checkpoints (0: at the end)"),
     "log_every": (int, "steps between metrics.jsonl lines"),
-    "monitor_every": (int, "score the encoder on a fixed reference set (64 test images x 4 views of the reference "
-                           "augmentation) every N steps into metrics.jsonl, `ssltheory plot RUN` draws them; 0: off"),
+    "monitor_every": (
+        int,
+        "score the encoder on a fixed reference set (64 test images x 4 views of the reference "
+        "augmentation) every N steps into metrics.jsonl, `ssltheory plot RUN` draws them; 0: off",
+    ),
 }
 
 
@@ -55,7 +61,7 @@ def _default_text(value: object) -> str:
 
 
 def _preset_defaults(defaults: TrainConfig, name: str) -> str:
-    """"cpu: 128, paper: 512" for a field, the value each preset gives it (per method where it varies)."""
+    """ "cpu: 128, paper: 512" for a field, the value each preset gives it (per method where it varies)."""
     parts = []
     for preset, values in PRESETS.items():
         if name in values["per_method"]:
@@ -73,17 +79,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help=f"one of {', '.join(registry.METHODS)} ({methods_help})")
     parser.add_argument("--data", required=True, help="; ".join(f"{n}: {s.summary}" for n, s in DATASETS.items()))
     presets = "; ".join(f"{name}: {p['summary']}" for name, p in PRESETS.items())
-    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
-                        help=f"recipe for every flag not given (default cpu on the CPU, paper on cuda). {presets}")
+    parser.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=None,
+        help=f"recipe for every flag not given (default cpu on the CPU, paper on cuda). {presets}",
+    )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of optimiser steps (default: the preset's)")
-    length.add_argument("--epochs", type=float, default=None, help="epochs of the whole training split (default: the preset's)")
+    length.add_argument(
+        "--epochs", type=float, default=None, help="epochs of the whole training split (default: the preset's)"
+    )
     for name, (kind, help_) in _FIELDS.items():
         if kind == "flag":
             parser.add_argument(_flag(name), action="store_true", default=None, help=help_)
         else:
-            parser.add_argument(_flag(name), type=kind, default=None, metavar=name.upper(), help=f"{help_} ({_preset_defaults(d, name)})")
-    group = parser.add_argument_group("method options", "each applies to the methods listed; default: the preset's, else the method's (docs/REFERENCE.md)")
+            parser.add_argument(
+                _flag(name),
+                type=kind,
+                default=None,
+                metavar=name.upper(),
+                help=f"{help_} ({_preset_defaults(d, name)})",
+            )
+    group = parser.add_argument_group(
+        "method options",
+        "each applies to the methods listed; default: the preset's, else the method's (docs/REFERENCE.md)",
+    )
     for flag, entry in registry.cli_options().items():
         option, users = entry["option"], entry["methods"]
         per_method = ", ".join(
@@ -95,8 +116,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if option.choices is None:
             kwargs["metavar"] = flag.upper()
         aliased = any(o != flag for o in users.values())
-        group.add_argument(_flag(flag), dest=f"option__{flag}", default=None, **kwargs,
-                           help=f"older name, by method: {per_method}" if aliased else f"{option.help} ({per_method})")
+        group.add_argument(
+            _flag(flag),
+            dest=f"option__{flag}",
+            default=None,
+            **kwargs,
+            help=f"older name, by method: {per_method}" if aliased else f"{option.help} ({per_method})",
+        )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--quiet", action="store_true", help="print nothing while training")
     parser.add_argument("--out", required=True, help="run directory")
@@ -105,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str, bool]:
     """(the TrainConfig, the preset used, whether it was the default) from parsed flags."""
     registry.method_spec(args.method)
-    values = {k[len("option__"):] if k.startswith("option__") else k: v for k, v in vars(args).items()}
+    values = {k[len("option__") :] if k.startswith("option__") else k: v for k, v in vars(args).items()}
     values = {k: v for k, v in values.items() if k not in ("command", "preset")}
     chosen = args.preset is None
     preset = args.preset or default_preset(args.device or TrainConfig.device)
@@ -128,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
     check_fits(config, dataset.pretraining().images)
     if not config.quiet:
         how = f"the default on {config.device}" if by_default else "--preset"
-        print(f"preset {preset} ({how}): {PRESETS[preset]['summary']}; explicit flags override it", file=sys.stderr, flush=True)
+        print(
+            f"preset {preset} ({how}): {PRESETS[preset]['summary']}; explicit flags override it",
+            file=sys.stderr,
+            flush=True,
+        )
     train(config, dataset)
     return 0
-

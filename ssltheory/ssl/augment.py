@@ -113,9 +113,20 @@ class SSLAugmentation(nn.Module):
     of float32 views, view v of shape (B, C, crops[v].size, crops[v].size), images in the same order.
     """
 
-    def __init__(self, crops: Sequence[CropSpec], channels: int, mean: Sequence[float], std: Sequence[float], *,
-                 strength: float = 1.0, jitter_scale: float = 1.0, blur_p: float = 0.0, blur_kernel: int = 7,
-                 blur_sigma: tuple[float, float] = (0.1, 2.0), flip_p: float = 0.5):
+    def __init__(
+        self,
+        crops: Sequence[CropSpec],
+        channels: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        *,
+        strength: float = 1.0,
+        jitter_scale: float = 1.0,
+        blur_p: float = 0.0,
+        blur_kernel: int = 7,
+        blur_sigma: tuple[float, float] = (0.1, 2.0),
+        flip_p: float = 0.5,
+    ):
         super().__init__()
         if channels not in (1, 3):
             raise InputError(f"channels must be 1 or 3, got {channels}")
@@ -203,12 +214,15 @@ class SSLAugmentation(nn.Module):
         b = len(x)
         where = g.device if g is not None else x.device
         apply = _rand(b, g, where) < self.jitter_p
-        factors = torch.stack([
-            _uniform(b, max(0.0, 1 - self.brightness), 1 + self.brightness, g, where),
-            _uniform(b, max(0.0, 1 - self.contrast), 1 + self.contrast, g, where),
-            _uniform(b, max(0.0, 1 - self.saturation), 1 + self.saturation, g, where),
-            _uniform(b, -self.hue, self.hue, g, where),
-        ], 1)
+        factors = torch.stack(
+            [
+                _uniform(b, max(0.0, 1 - self.brightness), 1 + self.brightness, g, where),
+                _uniform(b, max(0.0, 1 - self.contrast), 1 + self.contrast, g, where),
+                _uniform(b, max(0.0, 1 - self.saturation), 1 + self.saturation, g, where),
+                _uniform(b, -self.hue, self.hue, g, where),
+            ],
+            1,
+        )
         order = torch.argsort(_rand((b, 4), g, where), dim=1)  # a random permutation per image
         active = [self.brightness > 0, self.contrast > 0, self.saturation > 0, self.hue > 0]
         if not any(active):
@@ -299,9 +313,16 @@ def _hue(x, f):
 _JITTER_OPS = (_brightness, _contrast, _saturation, _hue)
 
 
-def sample_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-                      generator: torch.Generator | None = None, attempts: int = 10,
-                      device: torch.device | str | None = None) -> torch.Tensor:
+def sample_crop_boxes(
+    n: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    generator: torch.Generator | None = None,
+    attempts: int = 10,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """RandomResizedCrop boxes, torchvision's rule, vectorised: float (n, 4) = (x0, y0, w, h) in pixels.
 
     For each image, up to ``attempts`` draws of area ~ U(scale) * H * W and log aspect ~ U(log ratio);
@@ -313,7 +334,9 @@ def sample_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float
         device = generator.device if generator is not None else "cpu"
     area = height * width
     target = torch.empty(n, attempts, device=device).uniform_(scale[0], scale[1], generator=generator) * area
-    log_r = torch.empty(n, attempts, device=device).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
+    log_r = torch.empty(n, attempts, device=device).uniform_(
+        math.log(ratio[0]), math.log(ratio[1]), generator=generator
+    )
     r = torch.exp(log_r)
     w = torch.round(torch.sqrt(target * r))
     h = torch.round(torch.sqrt(target / r))
@@ -374,11 +397,21 @@ def default_normalization(channels: int) -> tuple[tuple[float, ...], tuple[float
     return mean, std
 
 
-def build_augmentation(kind: str, image_size: int, channels: int, strength: float | None = None, *,
-                       mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                       n_large: int = 2, n_small_crops: int = 0,
-                       small_size: int | None = None, large_scale: tuple[float, float] | None = None,
-                       small_scale: tuple[float, float] | None = None, jitter_scale: float = 1.0) -> SSLAugmentation:
+def build_augmentation(
+    kind: str,
+    image_size: int,
+    channels: int,
+    strength: float | None = None,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    n_large: int = 2,
+    n_small_crops: int = 0,
+    small_size: int | None = None,
+    large_scale: tuple[float, float] | None = None,
+    small_scale: tuple[float, float] | None = None,
+    jitter_scale: float = 1.0,
+) -> SSLAugmentation:
     """The augmentation of an SSL run (docs/REFERENCE.md, "Augmentations") [code].
 
     Args:
@@ -435,8 +468,16 @@ def build_augmentation(kind: str, image_size: int, channels: int, strength: floa
             raise InputError(f"{name} must be (low, high) with 0 < low <= high <= 1, got {sc}")
     small_size = int(small_size) if small_size is not None else max(4, int(image_size) // 2)
     crops = [CropSpec(int(image_size), large_scale)] * n_large + [CropSpec(small_size, small_scale)] * n_small_crops
-    return SSLAugmentation(crops, channels, mean, std, strength=s, jitter_scale=jitter_scale,
-                           blur_p=0.5 if kind == "coarse" else 0.0, blur_kernel=blur_kernel_size(int(image_size)))
+    return SSLAugmentation(
+        crops,
+        channels,
+        mean,
+        std,
+        strength=s,
+        jitter_scale=jitter_scale,
+        blur_p=0.5 if kind == "coarse" else 0.0,
+        blur_kernel=blur_kernel_size(int(image_size)),
+    )
 
 
 def blur_kernel_size(image_size: int) -> int:

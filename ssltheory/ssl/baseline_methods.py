@@ -40,8 +40,15 @@ from ssltheory.ssl.losses.swav import EmbeddingQueue, SwAVLoss
 from ssltheory.ssl.method_impl import Method, check_view_counts, encode_views
 from ssltheory.validation import as_count
 
-__all__ = ["SwAVMethod", "BarlowTwinsMethod", "SimSiamMethod", "swav_projector", "barlow_projector",
-           "simsiam_projector", "simsiam_predictor"]
+__all__ = [
+    "SwAVMethod",
+    "BarlowTwinsMethod",
+    "SimSiamMethod",
+    "swav_projector",
+    "barlow_projector",
+    "simsiam_projector",
+    "simsiam_predictor",
+]
 
 #: SwAV freezes its prototypes during the first epoch of its 100-epoch schedule [code:
 #: ``freeze_prototypes_niters``] and starts its queue at epoch 15 of 100 [code: ``epoch_queue_starts``].
@@ -67,22 +74,36 @@ def _hidden_block(in_dim: int, out_dim: int) -> list[nn.Module]:
 def swav_projector(z_dim: int, hidden_dim: int = 2048, out_dim: int = 128) -> nn.Sequential:
     """SwAV's projection before the prototypes: (B, z_dim) -> (B, out_dim), not yet normalised. [code]"""
     z_dim, hidden_dim, out_dim = _width(z_dim, "z_dim"), _width(hidden_dim, "hidden_dim"), _width(out_dim, "out_dim")
-    return init_head_(nn.Sequential(nn.Linear(z_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(),
-                                    nn.Linear(hidden_dim, out_dim)))
+    return init_head_(
+        nn.Sequential(
+            nn.Linear(z_dim, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim)
+        )
+    )
 
 
 def barlow_projector(z_dim: int, hidden_dim: int = 8192, out_dim: int = 8192) -> nn.Sequential:
     """Barlow Twins' 3-layer projector (8192-8192-8192 on ImageNet): (B, z_dim) -> (B, out_dim). [code]"""
     z_dim, hidden_dim, out_dim = _width(z_dim, "z_dim"), _width(hidden_dim, "hidden_dim"), _width(out_dim, "out_dim")
-    return init_head_(nn.Sequential(*_hidden_block(z_dim, hidden_dim), *_hidden_block(hidden_dim, hidden_dim),
-                                    nn.Linear(hidden_dim, out_dim, bias=False)))
+    return init_head_(
+        nn.Sequential(
+            *_hidden_block(z_dim, hidden_dim),
+            *_hidden_block(hidden_dim, hidden_dim),
+            nn.Linear(hidden_dim, out_dim, bias=False),
+        )
+    )
 
 
 def simsiam_projector(z_dim: int, hidden_dim: int = 2048, out_dim: int = 2048) -> nn.Sequential:
     """SimSiam's 3-layer projector ending in a batch-norm without affine: (B, z_dim) -> (B, out_dim). [code]"""
     z_dim, hidden_dim, out_dim = _width(z_dim, "z_dim"), _width(hidden_dim, "hidden_dim"), _width(out_dim, "out_dim")
-    return init_head_(nn.Sequential(*_hidden_block(z_dim, hidden_dim), *_hidden_block(hidden_dim, hidden_dim),
-                                    nn.Linear(hidden_dim, out_dim), nn.BatchNorm1d(out_dim, affine=False)))
+    return init_head_(
+        nn.Sequential(
+            *_hidden_block(z_dim, hidden_dim),
+            *_hidden_block(hidden_dim, hidden_dim),
+            nn.Linear(hidden_dim, out_dim),
+            nn.BatchNorm1d(out_dim, affine=False),
+        )
+    )
 
 
 def simsiam_predictor(dim: int = 2048, pred_dim: int = 512) -> nn.Sequential:
@@ -118,8 +139,9 @@ class SwAVMethod(Method):
         super().__init__(encoder, n_views, n_global_views)
         self.projector = swav_projector(self.z_dim, hidden_dim, out_dim)
         self.prototypes = CosineLayer(out_dim, _width(n_prototypes, "n_prototypes"))
-        self.loss = SwAVLoss(temperature=temperature, epsilon=epsilon, sinkhorn_iterations=sinkhorn_iterations,
-                             distributed=distributed)
+        self.loss = SwAVLoss(
+            temperature=temperature, epsilon=epsilon, sinkhorn_iterations=sinkhorn_iterations, distributed=distributed
+        )
         self.freeze_prototypes_steps = _steps_or_none(freeze_prototypes_steps, "freeze_prototypes_steps")
         queue_length = as_count(queue_length, "queue_length", minimum=0)
         self.queue_start_step = _steps_or_none(queue_start_step, "queue_start_step")
@@ -144,7 +166,10 @@ class SwAVMethod(Method):
         queue_scores = None
         use_queue = self.queue_active_at(step, total_steps)
         if use_queue:
-            with torch.no_grad(), torch.autocast(device_type=embeddings.device.type, enabled=False):  # float32, as the layer
+            with (
+                torch.no_grad(),
+                torch.autocast(device_type=embeddings.device.type, enabled=False),
+            ):  # float32, as the layer
                 weight = F.normalize(self.prototypes.weight.detach().float(), dim=1)
                 queue_scores = [self.queue.rows(i).float() @ weight.T for i in range(self.n_global_views)]
         loss, logs = self.loss(scores, n_global=self.n_global_views, queue_scores=queue_scores)
@@ -163,8 +188,9 @@ class BarlowTwinsMethod(Method):
 
     name = "barlow"
 
-    def __init__(self, encoder: nn.Module, *, hidden_dim: int, out_dim: int, lambda_offdiag: float,
-                 distributed: str | bool) -> None:
+    def __init__(
+        self, encoder: nn.Module, *, hidden_dim: int, out_dim: int, lambda_offdiag: float, distributed: str | bool
+    ) -> None:
         super().__init__(encoder)
         self.projector = barlow_projector(self.z_dim, hidden_dim, out_dim)
         self.loss = BarlowTwinsLoss(lambda_offdiag=lambda_offdiag, distributed=distributed)

@@ -23,8 +23,21 @@ from ssltheory.errors import InputError
 from ssltheory.ssl import methods as method_registry
 from ssltheory.ssl.datasets import DATASETS
 
-__all__ = ["TrainConfig", "Recipe", "demo_recipe", "DEMO_METHODS", "ARCHS", "Stem", "STEMS", "AUGMENTATIONS", "PRESETS",
-           "RESUMABLE_KEYS", "default_preset", "preset_values", "small_image_options"]
+__all__ = [
+    "TrainConfig",
+    "Recipe",
+    "demo_recipe",
+    "DEMO_METHODS",
+    "ARCHS",
+    "Stem",
+    "STEMS",
+    "AUGMENTATIONS",
+    "PRESETS",
+    "RESUMABLE_KEYS",
+    "default_preset",
+    "preset_values",
+    "small_image_options",
+]
 
 #: Encoder architectures of ``ssltheory.ssl.encoders.build_encoder`` (listed here, torch-free, for help texts).
 ARCHS = ("small_cnn", "resnet18", "resnet50")
@@ -66,14 +79,14 @@ RESUMABLE_KEYS = frozenset({"out", "device", "quiet", "checkpoint_every", "log_e
 PRESETS: dict[str, dict] = {
     "paper": {
         "summary": "the authors' recipe: ResNet-18, z 512, 300 epochs, batch 512 (SimCLR, CISSL) or 256 (DINO, DISSL), "
-                   "reference heads (C 16384 for DISSL)",
+        "reference heads (C 16384 for DISSL)",
         "fields": {"arch": "resnet18", "z_dim": 512, "epochs": 300.0},
         "per_method": {"batch_size": {"simclr": 512, "cissl": 512, "dino": 256, "dissl": 256, "exact": 512}},
         "method": {},
     },
     "cpu": {
         "summary": "the demo's recipe: small CNN, z 128, 300 steps of batch 128, strength 0.5, heads 256, "
-                   "projection 64, C 256",
+        "projection 64, C 256",
         "fields": {"arch": "small_cnn", "z_dim": 128, "steps": 300, "batch_size": 128, "aug_strength": 0.5},
         "per_method": {},
         "method": {"hidden_dim": 256, "proj_dim": 64, "n_codes": 256, "mlp_hidden_dim": 256},
@@ -132,10 +145,17 @@ def demo_recipe(quick: bool, steps: int | None, batch_size: int | None) -> Recip
     else:
         base = Recipe("patches", DEMO_STEPS, DEMO_BATCH, 128, 256, 64, 256, 0.5)
     return Recipe(
-        base.data, steps or base.steps, batch_size or base.batch_size, base.z_dim, base.hidden_dim, base.proj_dim,
-        base.n_codes, base.aug_strength, base.views, base.n_images,
+        base.data,
+        steps or base.steps,
+        batch_size or base.batch_size,
+        base.z_dim,
+        base.hidden_dim,
+        base.proj_dim,
+        base.n_codes,
+        base.aug_strength,
+        base.views,
+        base.n_images,
     )
-
 
 
 @dataclass
@@ -203,7 +223,10 @@ class TrainConfig:
         method = values.get("method", cls.method)
         fields = {k: v for k, v in values.items() if k in names and v is not None}
         flags = {k: v for k, v in values.items() if k not in names}
-        options = {**dict(fields.pop("method_options", None) or {}), **method_registry.options_from_flags(method, flags)}
+        options = {
+            **dict(fields.pop("method_options", None) or {}),
+            **method_registry.options_from_flags(method, flags),
+        }
         if preset is not None:
             return cls.from_preset(preset, **fields, method_options=options)
         return cls(**fields, method_options=options)
@@ -220,8 +243,13 @@ class TrainConfig:
     def build_options(self, n_classes: int | None) -> dict:
         """The keyword options the trainer passes to ``build_method``: the user's options plus the
         derived ones (views from ``n_small_crops`` / ``label_views``; ``n_classes`` = K of the data)."""
-        return method_registry.trainer_options(self.method, self.method_options, n_small_crops=self.n_small_crops,
-                                               label_views=self.label_views, n_classes=n_classes)
+        return method_registry.trainer_options(
+            self.method,
+            self.method_options,
+            n_small_crops=self.n_small_crops,
+            label_views=self.label_views,
+            n_classes=n_classes,
+        )
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError naming the first bad field; return self."""
@@ -238,7 +266,9 @@ class TrainConfig:
             raise InputError(f"aug {self.aug!r} is unknown; choose one of {', '.join(AUGMENTATIONS)}")
         if (self.steps is None) == (self.epochs is None):
             raise InputError("give exactly one of steps and epochs")
-        if self.steps is not None and (not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1):
+        if self.steps is not None and (
+            not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1
+        ):
             raise InputError(f"steps must be a positive integer, got {self.steps!r}")
         if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
             raise InputError(f"epochs must be positive, got {self.epochs!r}")
@@ -274,7 +304,9 @@ class TrainConfig:
         """The fields that must agree between a run and its resumption, method options resolved
         to their values (so an option given at its default matches one left out), flattened as
         ``method_options.NAME``."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in RESUMABLE_KEYS and k != "method_options"}
+        fields = {
+            k: v for k, v in dataclasses.asdict(self).items() if k not in RESUMABLE_KEYS and k != "method_options"
+        }
         try:
             options = self.resolved_method_options()
         except ValueError:

@@ -49,8 +49,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Sources of the ``patches`` task: distinct scenes and textures bundled with scikit-image
 #: (five colour photographs, five grey pictures / textures). ``cat`` is ``chelsea``, so only one.
-PATCH_SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry",
-                 "camera", "brick", "grass", "gravel", "coins")
+PATCH_SOURCES = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "immunohistochemistry",
+    "camera",
+    "brick",
+    "grass",
+    "gravel",
+    "coins",
+)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -130,8 +140,16 @@ class ImageDataset:
 # public entry point
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0, val_fraction: float = 0.1,
-                 image_size: int | None = None, channels: int | None = None, **options) -> ImageDataset:
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    image_size: int | None = None,
+    channels: int | None = None,
+    **options,
+) -> ImageDataset:
     """Load dataset ``name`` into memory, split into train / val / test.
 
     Args:
@@ -174,8 +192,16 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, seed: int = 0
     return _assemble(name, (tr, va, te), names, channels=channels, image_size=image_size)
 
 
-def dataset_from_splits(name: str, train: Split, test: Split, class_names: Sequence[str], *, seed: int = 0,
-                        val_fraction: float = 0.1, val: Split | None = None) -> ImageDataset:
+def dataset_from_splits(
+    name: str,
+    train: Split,
+    test: Split,
+    class_names: Sequence[str],
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    val: Split | None = None,
+) -> ImageDataset:
     """An in-memory ImageDataset built exactly as :func:`load_dataset` builds one from files.
 
     ``train`` is the whole training split; unless ``val`` is given, val is drawn from it
@@ -205,8 +231,17 @@ def _assemble(name: str, splits, names, *, channels: int | None = None, image_si
         mean, std = IMAGENET_MEAN, IMAGENET_STD
     else:
         mean, std = channel_stats(tr.images)
-    return ImageDataset(name=name, train=tr, val=va, test=te, class_names=tuple(names), channels=int(c),
-                        image_size=int(h) if h == w else (int(h), int(w)), mean=mean, std=std)
+    return ImageDataset(
+        name=name,
+        train=tr,
+        val=va,
+        test=te,
+        class_names=tuple(names),
+        channels=int(c),
+        image_size=int(h) if h == w else (int(h), int(w)),
+        mean=mean,
+        std=std,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,12 +254,12 @@ def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float,
     total = torch.zeros(c, dtype=torch.float64)
     total_sq = torch.zeros(c, dtype=torch.float64)
     for start in range(0, len(images), chunk):
-        x = images[start:start + chunk].to(torch.float64) / 255.0
+        x = images[start : start + chunk].to(torch.float64) / 255.0
         total += x.sum(dim=(0, 2, 3))
         total_sq += (x * x).sum(dim=(0, 2, 3))
     count = images.shape[0] * images.shape[2] * images.shape[3]
     mean = total / count
-    std = (total_sq / count - mean ** 2).clamp_min(0).sqrt().clamp_min(1e-3)
+    std = (total_sq / count - mean**2).clamp_min(0).sqrt().clamp_min(1e-3)
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
@@ -248,9 +283,9 @@ def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
         return images
     out = torch.empty((images.shape[0], images.shape[1], *size), dtype=torch.uint8)
     for start in range(0, len(images), 2048):
-        x = images[start:start + 2048].float()
+        x = images[start : start + 2048].float()
         y = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-        out[start:start + 2048] = y.round().clamp(0, 255).to(torch.uint8)
+        out[start : start + 2048] = y.round().clamp(0, 255).to(torch.uint8)
     return out
 
 
@@ -295,9 +330,15 @@ def _stratified_three_way(labels: np.ndarray, test_fraction: float, val_fraction
 # patches (embedded default)
 
 
-def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch_size: int = 32,
-                 source_size: int = 256, n_per_class: tuple[int, int, int] = (400, 100, 200),
-                 split_fractions: tuple[float, float] = (0.1, 0.2)):
+def load_patches(
+    *,
+    seed: int = 0,
+    sources: Sequence[str] = PATCH_SOURCES,
+    patch_size: int = 32,
+    source_size: int = 256,
+    n_per_class: tuple[int, int, int] = (400, 100, 200),
+    split_fractions: tuple[float, float] = (0.1, 0.2),
+):
     """The patch-source task: label = which scikit-image picture a patch was cut from.
 
     How regions are kept disjoint [derived design]: each source picture is resized so its shorter
@@ -348,7 +389,7 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
         n_val = max(1, round(split_fractions[0] * len(corners)))
         if n_test + n_val >= len(corners):
             raise InputError(f"source {source!r} has only {len(corners)} blocks of {block} px; lower patch_size")
-        dealt = (order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test])
+        dealt = (order[n_test + n_val :], order[n_test : n_test + n_val], order[:n_test])
         offsets = block - patch_size + 1
         for split_id, block_ids in enumerate(dealt):
             n_positions = len(block_ids) * offsets * offsets
@@ -360,7 +401,7 @@ def load_patches(*, seed: int = 0, sources: Sequence[str] = PATCH_SOURCES, patch
             for i in range(n):
                 y0, x0 = corners[block_ids[b[i]]]
                 y0, x0 = y0 + dy[i], x0 + dx[i]
-                patches[i] = picture[y0:y0 + patch_size, x0:x0 + patch_size]
+                patches[i] = picture[y0 : y0 + patch_size, x0 : x0 + patch_size]
             per_split[split_id].append(patches)
     splits = []
     for split_id in range(3):
@@ -432,7 +473,7 @@ def read_idx(path: str | Path, expected_ndim: int) -> np.ndarray:
     expected_magic = 0x0800 + expected_ndim
     if magic != expected_magic:
         raise InputError(f"{path}: bad idx magic number {magic:#010x}, expected {expected_magic:#010x}")
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(expected_ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(expected_ndim)]
     header = 4 + 4 * expected_ndim
     need = int(np.prod(dims))
     if len(raw) - header != need:
@@ -474,9 +515,16 @@ def load_mnist(root: str | Path):
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only: a CIFAR batch cannot run code."""
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -556,8 +604,10 @@ def _stack_images(paths: Sequence[Path], mode: str, size: int | None) -> torch.T
             first_shape = (arr.shape[1:], path)
         elif arr.shape[1:] != first_shape[0]:
             (h0, w0), p0 = first_shape
-            raise InputError(f"images have different sizes: {p0} is {h0}x{w0} but {path} is "
-                             f"{arr.shape[1]}x{arr.shape[2]}; pass image_size to resize them")
+            raise InputError(
+                f"images have different sizes: {p0} is {h0}x{w0} but {path} is "
+                f"{arr.shape[1]}x{arr.shape[2]}; pass image_size to resize them"
+            )
         arrays.append(arr)
     if not arrays:
         raise InputError("no images found")
@@ -606,8 +656,9 @@ def load_tinyimagenet(root: str | Path):
     train = Split(_stack_images(train_paths, "RGB", None), torch.tensor(train_labels, dtype=torch.int64))
     test = Split(_stack_images(test_paths, "RGB", None), torch.tensor(test_labels, dtype=torch.int64))
     if train.images.shape[1:] != test.images.shape[1:]:
-        raise InputError(f"train images are {tuple(train.images.shape[2:])} but val images are "
-                         f"{tuple(test.images.shape[2:])}")
+        raise InputError(
+            f"train images are {tuple(train.images.shape[2:])} but val images are {tuple(test.images.shape[2:])}"
+        )
     return (train, test), names
 
 
@@ -645,8 +696,14 @@ def _tree_mode(paths: Sequence[Path]) -> str:
     return "L"
 
 
-def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2,
-                image_size: int | None = None):
+def load_folder(
+    root: str | Path,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    image_size: int | None = None,
+):
     """An ImageFolder tree. Two layouts:
 
     - ``root/train/<class>/<image>`` and ``root/test/...`` (and optionally ``root/val/...``): used as
@@ -670,9 +727,9 @@ def load_folder(root: str | Path, *, seed: int = 0, val_fraction: float = 0.1, t
         all_images = _stack_images(tr_p + va_p + te_p, mode, image_size)
         n_tr, n_va = len(tr_p), len(va_p)
         train = Split(all_images[:n_tr], torch.tensor(tr_l, dtype=torch.int64))
-        test = Split(all_images[n_tr + n_va:], torch.tensor(te_l, dtype=torch.int64))
+        test = Split(all_images[n_tr + n_va :], torch.tensor(te_l, dtype=torch.int64))
         if va_p:
-            val = Split(all_images[n_tr:n_tr + n_va], torch.tensor(va_l, dtype=torch.int64))
+            val = Split(all_images[n_tr : n_tr + n_va], torch.tensor(va_l, dtype=torch.int64))
         else:
             train, val = split_train_val(train, val_fraction, seed)
         return (train, val, test), names
@@ -755,6 +812,7 @@ def _no_options(name: str, options: dict) -> None:
 
 def _train_test_loader(name: str, load: Callable) -> Callable:
     """A loader for a dataset shipped as (train, test): val drawn from train, stratified, seeded."""
+
     def loader(data_dir, *, seed, val_fraction, image_size, **options):
         _no_options(name, options)
         (train_full, test), names = load(data_dir)

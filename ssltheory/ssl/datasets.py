@@ -61,16 +61,33 @@ _READERS = "ssltheory.ssl.data"
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec("patches", "embedded patch-source task (scikit-image pictures; label = source picture)",
-                    f"{_READERS}:read_patches", needs_dir=False),
-        DatasetSpec("digits", "scikit-learn's 8x8 handwritten digits (embedded)", f"{_READERS}:read_digits", needs_dir=False),
+        DatasetSpec(
+            "patches",
+            "embedded patch-source task (scikit-image pictures; label = source picture)",
+            f"{_READERS}:read_patches",
+            needs_dir=False,
+        ),
+        DatasetSpec(
+            "digits", "scikit-learn's 8x8 handwritten digits (embedded)", f"{_READERS}:read_digits", needs_dir=False
+        ),
         DatasetSpec("mnist", "MNIST idx files in --data-dir (default $SSLTHEORY_MNIST)", f"{_READERS}:read_mnist"),
-        DatasetSpec("cifar10", "CIFAR-10 python batches in --data-dir (half colour jitter)", f"{_READERS}:read_cifar10",
-                    jitter_scale=0.5),
-        DatasetSpec("tinyimagenet", "TinyImageNet tree in --data-dir (ImageNet statistics)", f"{_READERS}:read_tinyimagenet",
-                    imagenet_stats=True),
-        DatasetSpec("folder", "an ImageFolder tree in --data-dir (root/<class>/<image> or root/{train,val,test}/...)",
-                    f"{_READERS}:read_folder"),
+        DatasetSpec(
+            "cifar10",
+            "CIFAR-10 python batches in --data-dir (half colour jitter)",
+            f"{_READERS}:read_cifar10",
+            jitter_scale=0.5,
+        ),
+        DatasetSpec(
+            "tinyimagenet",
+            "TinyImageNet tree in --data-dir (ImageNet statistics)",
+            f"{_READERS}:read_tinyimagenet",
+            imagenet_stats=True,
+        ),
+        DatasetSpec(
+            "folder",
+            "an ImageFolder tree in --data-dir (root/<class>/<image> or root/{train,val,test}/...)",
+            f"{_READERS}:read_folder",
+        ),
     )
 }
 

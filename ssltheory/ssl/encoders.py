@@ -31,8 +31,18 @@ from ssltheory.errors import InputError
 from ssltheory.ssl.config import ARCHS, STEMS, Stem
 from ssltheory.validation import as_count
 
-__all__ = ["build_encoder", "Stem", "STEMS", "stem_for_size", "ResNet", "SmallCNN", "DimensionExpansion", "BasicBlock",
-           "Bottleneck", "ARCHS"]
+__all__ = [
+    "build_encoder",
+    "Stem",
+    "STEMS",
+    "stem_for_size",
+    "ResNet",
+    "SmallCNN",
+    "DimensionExpansion",
+    "BasicBlock",
+    "Bottleneck",
+    "ARCHS",
+]
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -55,7 +65,9 @@ class BasicBlock(nn.Module):
         self.conv2, self.bn2 = _conv3x3(width, cout), nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = (
-            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout)) if stride != 1 or cin != cout else nn.Identity()
+            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +89,9 @@ class Bottleneck(nn.Module):
         self.conv3, self.bn3 = _conv1x1(width, cout), nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = (
-            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout)) if stride != 1 or cin != cout else nn.Identity()
+            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -199,8 +213,9 @@ class SmallCNN(nn.Module):
         return self.fc(self.features(x))
 
 
-def build_encoder(arch: str, in_channels: int, image_size: int, z_dim: int | None = None,
-                  stem: str | None = None) -> nn.Module:
+def build_encoder(
+    arch: str, in_channels: int, image_size: int, z_dim: int | None = None, stem: str | None = None
+) -> nn.Module:
     """Build an encoder for square images of side `image_size` with `in_channels` channels.
 
     Args:

@@ -74,8 +74,13 @@ def init_head_(module: nn.Module) -> nn.Module:
     return module
 
 
-def mlp(in_dim: int, hidden_dims: int | Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU,
-        out_bias: bool = True) -> list[nn.Module]:
+def mlp(
+    in_dim: int,
+    hidden_dims: int | Sequence[int],
+    out_dim: int,
+    activation: type[nn.Module] = nn.ReLU,
+    out_bias: bool = True,
+) -> list[nn.Module]:
     """Layers of an MLP head, for ``nn.Sequential``: per hidden width h, Linear(prev, h) BN(h)
     activation; then Linear(prev, out_dim) (bias per ``out_bias``). Maps (B, in_dim) -> (B, out_dim).
     Not initialised: wrap the result with :func:`init_head_`. [code: the authors' heads]"""
@@ -91,7 +96,9 @@ def mlp(in_dim: int, hidden_dims: int | Sequence[int], out_dim: int, activation:
 
 def simclr_head(z_dim: int, hidden_dim: int = 1024, out_dim: int = 128) -> nn.Sequential:
     """SimCLR projection g, shared by both views: (B, z_dim) -> (B, out_dim). [code]"""
-    z_dim, hidden_dim, out_dim = (_check_width(v, n) for v, n in ((z_dim, "z_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim")))
+    z_dim, hidden_dim, out_dim = (
+        _check_width(v, n) for v, n in ((z_dim, "z_dim"), (hidden_dim, "hidden_dim"), (out_dim, "out_dim"))
+    )
     return init_head_(nn.Sequential(*mlp(z_dim, hidden_dim, out_dim, nn.ReLU), nn.BatchNorm1d(out_dim)))
 
 
@@ -168,11 +175,20 @@ class DINOHead(nn.Module):
     forward(z: (B, z_dim), freeze_last_layer=False) -> logits (B, n_codes).
     """
 
-    def __init__(self, z_dim: int, n_codes: int = 1000, hidden_dim: int = 1024, bottleneck_dim: int = 256,
-                 variant: str = "original") -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        n_codes: int = 1000,
+        hidden_dim: int = 1024,
+        bottleneck_dim: int = 256,
+        variant: str = "original",
+    ) -> None:
         super().__init__()
         z_dim, n_codes = _check_width(z_dim, "z_dim"), _check_width(n_codes, "n_codes")
-        hidden_dim, bottleneck_dim = _check_width(hidden_dim, "hidden_dim"), _check_width(bottleneck_dim, "bottleneck_dim")
+        hidden_dim, bottleneck_dim = (
+            _check_width(hidden_dim, "hidden_dim"),
+            _check_width(bottleneck_dim, "bottleneck_dim"),
+        )
         if variant not in DINO_VARIANTS:
             raise InputError(f"variant must be one of {', '.join(DINO_VARIANTS)}, got {variant!r}")
         self.variant = variant
@@ -191,7 +207,9 @@ class DINOHead(nn.Module):
         return self.last_layer(F.normalize(h, dim=1), frozen=freeze_last_layer)
 
 
-def dissl_teacher_head(z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024, bottleneck_dim: int = 512) -> nn.Sequential:
+def dissl_teacher_head(
+    z_dim: int, n_codes: int = 16384, hidden_dim: int = 1024, bottleneck_dim: int = 512
+) -> nn.Sequential:
     """DISSL teacher T: MLP (BN, ReLU) -> Linear(no bias) bottleneck -> BN -> Linear to C. [code]
 
     (B, z_dim) -> (B, n_codes)."""
@@ -209,7 +227,11 @@ def dissl_student_head(z_dim: int, n_codes: int = 16384, bottleneck_dim: int = 5
         _check_width(v, n) for v, n in ((z_dim, "z_dim"), (n_codes, "n_codes"), (bottleneck_dim, "bottleneck_dim"))
     )
     return init_head_(
-        nn.Sequential(nn.Linear(z_dim, bottleneck_dim, bias=False), nn.BatchNorm1d(bottleneck_dim), nn.Linear(bottleneck_dim, n_codes))
+        nn.Sequential(
+            nn.Linear(z_dim, bottleneck_dim, bias=False),
+            nn.BatchNorm1d(bottleneck_dim),
+            nn.Linear(bottleneck_dim, n_codes),
+        )
     )
 
 

@@ -165,7 +165,9 @@ class Method(nn.Module):
                     "batch size and channels must agree"
                 )
             if i < self.n_global_views and v.shape != views[0].shape:
-                raise InputError(f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}")
+                raise InputError(
+                    f"global view views[{i}] has shape {tuple(v.shape)} but views[0] has {tuple(views[0].shape)}"
+                )
         if views[0].shape[0] < 2:
             raise InputError(f"views need at least 2 images per batch (batch-norm heads), got {views[0].shape[0]}")
         return views
@@ -174,7 +176,9 @@ class Method(nn.Module):
         if not isinstance(labels, torch.Tensor):
             raise InputError(f"{self.name} needs labels: a (B,) integer tensor, got {type(labels).__name__}")
         if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise InputError(f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}")
+            raise InputError(
+                f"labels must be a 1-D integer tensor, got dtype {labels.dtype} shape {tuple(labels.shape)}"
+            )
         if labels.shape[0] != batch:
             raise InputError(f"labels has {labels.shape[0]} entries but views have {batch} rows")
         return labels
@@ -259,7 +263,8 @@ class DINOMethod(Method):
 
     def __init__(
         self,
-        encoder: nn.Module, *,
+        encoder: nn.Module,
+        *,
         n_codes: int,
         hidden_dim: int,
         bottleneck_dim: int,
@@ -296,7 +301,9 @@ class DINOMethod(Method):
             center_momentum=center_momentum, distributed=distributed,
         )  # fmt: skip
         self.warmup_teacher_temperature = float(warmup_teacher_temperature)
-        self.teacher_temperature_warmup_steps = _optional_steps(teacher_temperature_warmup_steps, "teacher_temperature_warmup_steps")
+        self.teacher_temperature_warmup_steps = _optional_steps(
+            teacher_temperature_warmup_steps, "teacher_temperature_warmup_steps"
+        )
         self.ema_momentum = float(ema_momentum)
         self.freeze_last_layer_steps = _optional_steps(freeze_last_layer_steps, "freeze_last_layer_steps")
 
@@ -335,11 +342,16 @@ class DINOMethod(Method):
             teacher = list(self.teacher_head(z_t).chunk(self.n_global_views, dim=0))
         temperature = self.teacher_temperature_at(step, total_steps)
         if self.variant == "authors":  # one half of the symmetrised loss per teacher view, centre updated after each
-            halves = [self.loss([student[v], *student[:v], *student[v + 1:]], [teacher[v]], teacher_temperature=temperature)
-                      for v in range(self.n_global_views)]
+            halves = [
+                self.loss([student[v], *student[:v], *student[v + 1 :]], [teacher[v]], teacher_temperature=temperature)
+                for v in range(self.n_global_views)
+            ]
             loss = torch.stack([h[0] for h in halves]).mean()
-            logs = {**halves[-1][1], "loss": loss.detach(),
-                    "teacher_entropy": torch.stack([h[1]["teacher_entropy"] for h in halves]).mean()}
+            logs = {
+                **halves[-1][1],
+                "loss": loss.detach(),
+                "teacher_entropy": torch.stack([h[1]["teacher_entropy"] for h in halves]).mean(),
+            }
         else:
             loss, logs = self.loss(student, teacher, teacher_temperature=temperature)
         logs["last_layer_frozen"] = float(frozen)
@@ -372,7 +384,8 @@ class DISSLMethod(Method):
 
     def __init__(
         self,
-        encoder: nn.Module, *,
+        encoder: nn.Module,
+        *,
         n_codes: int,
         hidden_dim: int,
         bottleneck_dim: int,
@@ -409,9 +422,7 @@ class ExactMethod(Method):
     name = "exact"
     needs_labels = True
 
-    def __init__(
-        self, encoder: nn.Module, *, n_classes: int | None, head: str, hidden_dim: int, n_views: int
-    ) -> None:
+    def __init__(self, encoder: nn.Module, *, n_classes: int | None, head: str, hidden_dim: int, n_views: int) -> None:
         if n_classes is None:
             raise InputError("exact ISSL needs the option n_classes (the number K of classes of M)")
         n_classes = as_count(n_classes, "n_classes", 1)

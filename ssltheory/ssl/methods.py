@@ -86,13 +86,17 @@ class Option:
                 return None
             raise InputError(f"{where} must be set, got None")
         if self.choices is not None:
-            if value not in self.choices or isinstance(value, bool) != any(isinstance(c, bool) and c == value for c in self.choices):
+            if value not in self.choices or isinstance(value, bool) != any(
+                isinstance(c, bool) and c == value for c in self.choices
+            ):
                 raise InputError(f"{where} must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
             return value
         kind = self.type
         if kind is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
             raise InputError(f"{where} must be an integer, got {value!r}")
-        if kind is float and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)):
+        if kind is float and (
+            isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+        ):
             raise InputError(f"{where} must be a finite number, got {value!r}")
         if kind is str and not isinstance(value, str):
             raise InputError(f"{where} must be a string, got {value!r}")
@@ -139,8 +143,13 @@ class MethodSpec:
         return tuple(o.name for o in self.options)
 
 
-_DISTRIBUTED = Option("distributed", "auto", "gather across processes: auto (when a process group is up), True, False",
-                      choices=("auto", True, False), cli=False)
+_DISTRIBUTED = Option(
+    "distributed",
+    "auto",
+    "gather across processes: auto (when a process group is up), True, False",
+    choices=("auto", True, False),
+    cli=False,
+)
 
 
 def _hidden(default: int = 1024, what: str = "the MLP heads") -> Option:
@@ -149,8 +158,10 @@ def _hidden(default: int = 1024, what: str = "the MLP heads") -> Option:
 
 def _views(kind: str) -> tuple[Option, ...]:
     if kind == "multi_crop":
-        return (Option("n_views", 2, "views per image (2 large crops + the small ones)", minimum=1, derived=True),
-                Option("n_global_views", 2, "large crops among the views (the teacher's)", minimum=2, derived=True))
+        return (
+            Option("n_views", 2, "views per image (2 large crops + the small ones)", minimum=1, derived=True),
+            Option("n_global_views", 2, "large crops among the views (the teacher's)", minimum=2, derived=True),
+        )
     return (Option("n_views", 1, "views per image (2 with label views)", minimum=1, derived=True),)
 
 
@@ -159,8 +170,10 @@ METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
         MethodSpec(
-            "simclr", "SimCLR: one MLP head shared by both views, NT-Xent (THEORY.md T9)",
-            "ssltheory.ssl.method_impl:SimCLRMethod", "pair",
+            "simclr",
+            "SimCLR: one MLP head shared by both views, NT-Xent (THEORY.md T9)",
+            "ssltheory.ssl.method_impl:SimCLRMethod",
+            "pair",
             (
                 Option("temperature", 0.07, "softmax temperature of the loss", minimum=0),
                 _hidden(1024, "the MLP head"),
@@ -169,21 +182,31 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "cissl", "CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8)",
-            "ssltheory.ssl.method_impl:CISSLMethod", "pair",
+            "cissl",
+            "CISSL: linear student, MLP teacher, self-inclusive contrastive target (THEORY.md T8)",
+            "ssltheory.ssl.method_impl:CISSLMethod",
+            "pair",
             (
                 Option("temperature", 0.07, "softmax temperature of the loss", minimum=0),
                 _hidden(1024, "the teacher's MLP head"),
                 Option("out_dim", 128, "output size of the projection heads", minimum=1, alias="proj_dim"),
-                Option("student_head", "linear", "linear: the paper's CISSL (linear student); mlp: Fig. 7c's MLP-head arm "
-                       "(both heads two hidden layers of mlp_hidden_dim)", choices=("linear", "mlp")),
+                Option(
+                    "student_head",
+                    "linear",
+                    "linear: the paper's CISSL (linear student); mlp: Fig. 7c's MLP-head arm "
+                    "(both heads two hidden layers of mlp_hidden_dim)",
+                    choices=("linear", "mlp"),
+                ),
                 Option("mlp_hidden_dim", 2048, "width of both heads' two hidden layers in the MLP-head arm", minimum=1),
                 _DISTRIBUTED,
             ),
         ),
         MethodSpec(
-            "dino", "DINO: EMA teacher, centring and sharpening (THEORY.md " "T7's contrast); the original DINO or the authors' variant",
-            "ssltheory.ssl.method_impl:DINOMethod", "multi_crop",
+            "dino",
+            "DINO: EMA teacher, centring and sharpening (THEORY.md "
+            "T7's contrast); the original DINO or the authors' variant",
+            "ssltheory.ssl.method_impl:DINOMethod",
+            "multi_crop",
             (
                 Option("n_codes", 1000, "C, the number of codes", minimum=1),
                 _hidden(1024, "the MLP head"),
@@ -191,27 +214,51 @@ METHODS: dict[str, MethodSpec] = {
                 Option("student_temperature", 0.1, "student softmax temperature", minimum=0),
                 Option("teacher_temperature", 0.07, "teacher temperature after its warm-up", minimum=0),
                 Option("warmup_teacher_temperature", 0.04, "teacher temperature at step 0", minimum=0),
-                Option("teacher_temperature_warmup_steps", None, "steps of the teacher-temperature warm-up (default 50/300 of the run)",
-                       kind=int, minimum=0, nullable=True),
+                Option(
+                    "teacher_temperature_warmup_steps",
+                    None,
+                    "steps of the teacher-temperature warm-up (default 50/300 of the run)",
+                    kind=int,
+                    minimum=0,
+                    nullable=True,
+                ),
                 Option("center_momentum", 0.9, "momentum of the teacher's centre", minimum=0),
                 Option("ema_momentum", 0.996, "EMA momentum of the teacher at step 0 (cosine to 1)", minimum=0),
-                Option("freeze_last_layer_steps", None, "steps with the last layer frozen (default 1/300 of the run)",
-                       kind=int, minimum=0, nullable=True),
-                Option("variant", "original", "original: the original DINO's head, centre and schedule; authors: the ISSL "
-                       "authors' re-implementation", choices=("original", "authors")),
+                Option(
+                    "freeze_last_layer_steps",
+                    None,
+                    "steps with the last layer frozen (default 1/300 of the run)",
+                    kind=int,
+                    minimum=0,
+                    nullable=True,
+                ),
+                Option(
+                    "variant",
+                    "original",
+                    "original: the original DINO's head, centre and schedule; authors: the ISSL "
+                    "authors' re-implementation",
+                    choices=("original", "authors"),
+                ),
                 *_views("multi_crop"),
                 _DISTRIBUTED,
             ),
         ),
         MethodSpec(
-            "dissl", "DISSL: jointly trained MLP teacher and linear student, no EMA (THEORY.md T7)",
-            "ssltheory.ssl.method_impl:DISSLMethod", "multi_crop",
+            "dissl",
+            "DISSL: jointly trained MLP teacher and linear student, no EMA (THEORY.md T7)",
+            "ssltheory.ssl.method_impl:DISSLMethod",
+            "multi_crop",
             (
                 Option("n_codes", 16384, "C, the number of codes", minimum=1),
                 _hidden(1024, "the teacher's MLP"),
                 Option("bottleneck_dim", 512, "bottleneck of both heads", minimum=1, alias="proj_dim"),
                 Option("lambda_maximality", 2.3, "weight of the batch-marginal entropy (maximality)", minimum=0),
-                Option("beta_det_inv", 0.8, "weight of the teacher's cross-view term (determinism and invariance)", minimum=0),
+                Option(
+                    "beta_det_inv",
+                    0.8,
+                    "weight of the teacher's cross-view term (determinism and invariance)",
+                    minimum=0,
+                ),
                 Option("teacher_temperature", 0.5, "teacher softmax temperature", minimum=0),
                 Option("student_temperature", 1.0, "student softmax temperature", minimum=0),
                 *_views("multi_crop"),
@@ -219,21 +266,37 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "exact", "exact ISSL: cross-entropy predicting the known class M from z (THEORY.md T6)",
-            "ssltheory.ssl.method_impl:ExactMethod", "single",
+            "exact",
+            "exact ISSL: cross-entropy predicting the known class M from z (THEORY.md T6)",
+            "ssltheory.ssl.method_impl:ExactMethod",
+            "single",
             (
-                Option("n_classes", None, "K, the number of classes of M (the data's labels)", kind=int, minimum=1,
-                       nullable=True, derived=True),
-                Option("head", "linear", "head family predicting M: linear (T1) or mlp (T2)", choices=("linear", "mlp"),
-                       alias="exact_head"),
+                Option(
+                    "n_classes",
+                    None,
+                    "K, the number of classes of M (the data's labels)",
+                    kind=int,
+                    minimum=1,
+                    nullable=True,
+                    derived=True,
+                ),
+                Option(
+                    "head",
+                    "linear",
+                    "head family predicting M: linear (T1) or mlp (T2)",
+                    choices=("linear", "mlp"),
+                    alias="exact_head",
+                ),
                 _hidden(1024, "the MLP head"),
                 *_views("single"),
             ),
             needs_labels=True,
         ),
         MethodSpec(
-            "swav", "SwAV: swapped prediction of Sinkhorn-Knopp codes over prototypes, multi-crop, optional queue",
-            "ssltheory.ssl.baseline_methods:SwAVMethod", "multi_crop",
+            "swav",
+            "SwAV: swapped prediction of Sinkhorn-Knopp codes over prototypes, multi-crop, optional queue",
+            "ssltheory.ssl.baseline_methods:SwAVMethod",
+            "multi_crop",
             (
                 Option("n_prototypes", 3000, "K, the number of prototypes", minimum=1, alias="n_codes"),
                 _hidden(2048, "the projection MLP"),
@@ -241,18 +304,32 @@ METHODS: dict[str, MethodSpec] = {
                 Option("temperature", 0.1, "student softmax temperature", minimum=0),
                 Option("epsilon", 0.05, "Sinkhorn's entropic regularisation", minimum=0),
                 Option("sinkhorn_iterations", 3, "Sinkhorn-Knopp iterations", minimum=1),
-                Option("freeze_prototypes_steps", None, "steps with frozen prototypes (default 1/100 of the run)",
-                       kind=int, minimum=0, nullable=True),
+                Option(
+                    "freeze_prototypes_steps",
+                    None,
+                    "steps with frozen prototypes (default 1/100 of the run)",
+                    kind=int,
+                    minimum=0,
+                    nullable=True,
+                ),
                 Option("queue_length", 0, "queued projections per global crop (0: no queue)", minimum=0),
-                Option("queue_start_step", None, "step from which the queue is used (default 15/100 of the run)",
-                       kind=int, minimum=0, nullable=True),
+                Option(
+                    "queue_start_step",
+                    None,
+                    "step from which the queue is used (default 15/100 of the run)",
+                    kind=int,
+                    minimum=0,
+                    nullable=True,
+                ),
                 *_views("multi_crop"),
                 _DISTRIBUTED,
             ),
         ),
         MethodSpec(
-            "barlow", "Barlow Twins: cross-correlation of the two views' projections towards the identity",
-            "ssltheory.ssl.baseline_methods:BarlowTwinsMethod", "pair",
+            "barlow",
+            "Barlow Twins: cross-correlation of the two views' projections towards the identity",
+            "ssltheory.ssl.baseline_methods:BarlowTwinsMethod",
+            "pair",
             (
                 _hidden(8192, "the 3-layer projector"),
                 Option("out_dim", 8192, "output size of the projector", minimum=1, alias="proj_dim"),
@@ -261,8 +338,10 @@ METHODS: dict[str, MethodSpec] = {
             ),
         ),
         MethodSpec(
-            "simsiam", "SimSiam: predictor and stop-gradient, negative cosine between views",
-            "ssltheory.ssl.baseline_methods:SimSiamMethod", "pair",
+            "simsiam",
+            "SimSiam: predictor and stop-gradient, negative cosine between views",
+            "ssltheory.ssl.baseline_methods:SimSiamMethod",
+            "pair",
             (
                 _hidden(2048, "the 3-layer projector"),
                 Option("out_dim", 2048, "output size of the projector", minimum=1, alias="proj_dim"),
@@ -331,8 +410,9 @@ def build_method(name: str, encoder, **options: object):
     return method_class(name)(encoder, **resolved)
 
 
-def trainer_options(name: str, options: dict, *, n_small_crops: int = 0, label_views: bool = False,
-                    n_classes: int | None = None) -> dict[str, object]:
+def trainer_options(
+    name: str, options: dict, *, n_small_crops: int = 0, label_views: bool = False, n_classes: int | None = None
+) -> dict[str, object]:
     """The options the trainer passes to ``build_method``: the user's ``options`` plus the derived
     ones (view counts from ``n_small_crops`` / ``label_views``, K from the data)."""
     spec = _spec(name)

@@ -91,8 +91,14 @@ def _validation_split(y: np.ndarray, fraction: float, random_state: int):
 
 
 @torch.no_grad()
-def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: str | torch.device = "cpu",
-                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None, keep_on_device: bool = False):
+def extract_features(
+    encoder: nn.Module,
+    images,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    keep_on_device: bool = False,
+):
     """Frozen features of ``images``: the encoder in eval mode, no augmentation, no gradients.
 
     Args:
@@ -124,7 +130,7 @@ def extract_features(encoder: nn.Module, images, batch_size: int = 256, device: 
     chunks = []
     try:
         for start in range(0, len(images), int(batch_size)):
-            x = images[start:start + int(batch_size)].to(device)
+            x = images[start : start + int(batch_size)].to(device)
             x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
             if transform is not None:
                 x = transform(x)
@@ -177,9 +183,17 @@ class LinearProbe(ProbeAccuracy):
         test_accuracy = probe.score(Z_test, y_test)
     """
 
-    def __init__(self, weight_decay: float | Sequence[float] | None = None, *, max_iter: int = 300,
-                 tol: float = 1e-4, validation_fraction: float = 0.1, standardize: bool = True,
-                 device: str | torch.device = "cpu", random_state: int = 0):
+    def __init__(
+        self,
+        weight_decay: float | Sequence[float] | None = None,
+        *,
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        device: str | torch.device = "cpu",
+        random_state: int = 0,
+    ):
         self.weight_decay = weight_decay
         self.max_iter = max_iter
         self.tol = tol
@@ -298,7 +312,7 @@ def _covariance_eig(X: np.ndarray, max_rows: int = 4096, max_dim: int = 4096):
     work of torch's general product on one CPU thread)."""
     if X.shape[1] > max_dim:
         return None, None
-    S = np.ascontiguousarray(X[::-(-len(X) // max_rows)])
+    S = np.ascontiguousarray(X[:: -(-len(X) // max_rows)])
     cov = torch.from_numpy((S.T @ S) / np.float32(len(S)))
     eigval, eigvec = torch.linalg.eigh(cov)
     return eigval.clamp_min(0), eigvec
@@ -310,7 +324,7 @@ def _column_sums(X: np.ndarray, square: bool) -> np.ndarray:
     n * eps, at the speed of a float32 reduction)."""
     total = np.zeros(X.shape[1])
     for start in range(0, len(X), _CPU_BLOCK_ROWS):
-        block = X[start:start + _CPU_BLOCK_ROWS]
+        block = X[start : start + _CPU_BLOCK_ROWS]
         total += np.einsum("ij,ij->j", block, block) if square else block.sum(0)
     return total
 
@@ -374,8 +388,17 @@ class _Problem:
         return _fit_softmax(self.X, self.y, self.k, lam, params, self.eigval, self.eigvec, max_iter, tol)
 
 
-def _fit_softmax(X: torch.Tensor, y: torch.Tensor, k: int, lam: float, params0: torch.Tensor,
-                 eigval: torch.Tensor, eigvec: torch.Tensor, max_iter: int, tol: float):
+def _fit_softmax(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    k: int,
+    lam: float,
+    params0: torch.Tensor,
+    eigval: torch.Tensor,
+    eigvec: torch.Tensor,
+    max_iter: int,
+    tol: float,
+):
     """Minimise mean CE + lam/2 ||W||^2 over params (k, d + 1) = [W | b] by preconditioned L-BFGS.
 
     X is (n, d), y (n,) class indices. One evaluation costs two matrix products with X (the
@@ -386,7 +409,7 @@ def _fit_softmax(X: torch.Tensor, y: torch.Tensor, k: int, lam: float, params0: 
     accelerator the whole of X is one block. Returns (params, iterations)."""
     n, d = X.shape
     rows = _CPU_BLOCK_ROWS if X.device.type == "cpu" else n
-    blocks = [(X[s:s + rows], y[s:s + rows].view(1, -1)) for s in range(0, n, rows)]
+    blocks = [(X[s : s + rows], y[s : s + rows].view(1, -1)) for s in range(0, n, rows)]
     minus_one = torch.full((1, min(rows, n)), -1.0, dtype=X.dtype, device=X.device)
     alpha = 1.0 / k
     inv_b = 1.0 / alpha
@@ -408,11 +431,11 @@ def _fit_softmax(X: torch.Tensor, y: torch.Tensor, k: int, lam: float, params0: 
             total = resid.sum(0)
             cross_entropy += (top + total.log()).sum()
             resid.div_(total)  # softmax, in place of the logits
-            resid.scatter_add_(0, yb, minus_one[:, :yb.shape[1]])  # minus the one-hot labels
+            resid.scatter_add_(0, yb, minus_one[:, : yb.shape[1]])  # minus the one-hot labels
             grad_w.addmm_(resid, Xb)
             grad_b.add_(resid.sum(1, keepdim=True))
         grad = torch.cat([grad_w.add_(W, alpha=lam * n), grad_b], 1).div_(n)
-        loss = cross_entropy / n + 0.5 * lam * (W ** 2).sum()
+        loss = cross_entropy / n + 0.5 * lam * (W**2).sum()
         return loss, grad
 
     def precondition(g):
@@ -495,9 +518,18 @@ class MLPProbe(ProbeAccuracy):
     Attributes after fit: ``classes_``, ``best_epoch_``, ``val_accuracy_``, ``model_``.
     """
 
-    def __init__(self, hidden: int | Sequence[int] = 2048, *, epochs: int = 50, batch_size: int = 512,
-                 lr: float = 1e-3, weight_decay: float = 1e-5, validation_fraction: float = 0.1,
-                 device: str | torch.device = "cpu", random_state: int = 0):
+    def __init__(
+        self,
+        hidden: int | Sequence[int] = 2048,
+        *,
+        epochs: int = 50,
+        batch_size: int = 512,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        validation_fraction: float = 0.1,
+        device: str | torch.device = "cpu",
+        random_state: int = 0,
+    ):
         self.hidden = hidden
         self.epochs = epochs
         self.batch_size = batch_size
@@ -543,8 +575,12 @@ class MLPProbe(ProbeAccuracy):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             model = nn.Sequential(
-                nn.Linear(X.shape[1], hidden[0]), nn.BatchNorm1d(hidden[0]), nn.ReLU(inplace=True),
-                nn.Linear(hidden[0], hidden[1]), nn.BatchNorm1d(hidden[1]), nn.ReLU(inplace=True),
+                nn.Linear(X.shape[1], hidden[0]),
+                nn.BatchNorm1d(hidden[0]),
+                nn.ReLU(inplace=True),
+                nn.Linear(hidden[0], hidden[1]),
+                nn.BatchNorm1d(hidden[1]),
+                nn.ReLU(inplace=True),
                 nn.Linear(hidden[1], len(self.classes_)),
             ).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -556,7 +592,7 @@ class MLPProbe(ProbeAccuracy):
             model.train()
             order = torch.randperm(len(Xt), generator=torch_gen).to(device)
             for s in range(steps_per_epoch):
-                idx = order[s * batch:(s + 1) * batch]
+                idx = order[s * batch : (s + 1) * batch]
                 loss = F.cross_entropy(model(Xt[idx]), yt[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -598,9 +634,16 @@ class KNNProbe(ProbeAccuracy):
     Attributes after fit: ``classes_``, ``k_``, ``val_scores_`` (k -> validation accuracy).
     """
 
-    def __init__(self, k: int | Sequence[int] = 20, *, temperature: float | None = None,
-                 validation_fraction: float = 0.1, batch_size: int = 1024, device: str | torch.device = "cpu",
-                 random_state: int = 0):
+    def __init__(
+        self,
+        k: int | Sequence[int] = 20,
+        *,
+        temperature: float | None = None,
+        validation_fraction: float = 0.1,
+        batch_size: int = 1024,
+        device: str | torch.device = "cpu",
+        random_state: int = 0,
+    ):
         self.k = k
         self.temperature = temperature
         self.validation_fraction = validation_fraction
@@ -650,7 +693,7 @@ class KNNProbe(ProbeAccuracy):
         out = []
         Xt = F.normalize(torch.from_numpy(np.ascontiguousarray(X)).to(self._bank.device), dim=1)
         for start in range(0, len(Xt), self.batch_size):
-            sims = Xt[start:start + self.batch_size] @ self._bank.T
+            sims = Xt[start : start + self.batch_size] @ self._bank.T
             top, idx = sims.topk(k, dim=1)
             weights = torch.ones_like(top) if self.temperature is None else torch.exp(top / self.temperature)
             votes = torch.zeros(len(top), n_classes, device=top.device, dtype=top.dtype)
@@ -682,9 +725,19 @@ def labelled_subset(labels, fraction: float, random_state: int = 0) -> np.ndarra
     return stratified_indices(labels, fraction, random_state)
 
 
-def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, labels_fraction: float = 1.0,
-              weight_decay: Sequence[float] | None = None, mlp_width: int = 2048, mlp_epochs: int = 50,
-              knn_k: Sequence[int] = (20,), batch_size: int = 256, device: str = "cpu", seed: int = 0) -> dict:
+def probe_run(
+    run_dir: str | Path,
+    probes: Sequence[str] = ("linear",),
+    *,
+    labels_fraction: float = 1.0,
+    weight_decay: Sequence[float] | None = None,
+    mlp_width: int = 2048,
+    mlp_epochs: int = 50,
+    knn_k: Sequence[int] = (20,),
+    batch_size: int = 256,
+    device: str = "cpu",
+    seed: int = 0,
+) -> dict:
     """Fit the requested probes on a trained run's frozen train features, select on val, score on
     test. The dataset is loaded exactly as the trainer loaded it, so test regions/images are the
     ones the encoder never trained on; images are normalised with the run's statistics (config
@@ -713,8 +766,10 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
     transform = Normalize(mean, std).to(device)
 
     started = time.perf_counter()
-    feats = {name: extract_features(encoder, getattr(dataset, name).images, batch_size, device, transform)
-             for name in ("train", "val", "test")}
+    feats = {
+        name: extract_features(encoder, getattr(dataset, name).images, batch_size, device, transform)
+        for name in ("train", "val", "test")
+    }
     labels = {name: getattr(dataset, name).labels.numpy() for name in ("train", "val", "test")}
     seconds_features = time.perf_counter() - started
     tr_idx = labelled_subset(labels["train"], labels_fraction, seed)
@@ -722,37 +777,55 @@ def probe_run(run_dir: str | Path, probes: Sequence[str] = ("linear",), *, label
     Xtr, ytr = feats["train"][tr_idx], labels["train"][tr_idx]
     Xva, yva = feats["val"][va_idx], labels["val"][va_idx]
     result = {
-        "run": str(run_dir), "data": config["data"], "method": config.get("method"), "arch": config.get("arch"),
-        "z_dim": config.get("z_dim"), "dim": int(feats["train"].shape[1]), "n_classes": dataset.n_classes,
-        "labels_fraction": labels_fraction, "n_train": int(len(tr_idx)), "n_val": int(len(va_idx)),
-        "n_test": int(len(labels["test"])), "seed": seed, "device": device,
+        "run": str(run_dir),
+        "data": config["data"],
+        "method": config.get("method"),
+        "arch": config.get("arch"),
+        "z_dim": config.get("z_dim"),
+        "dim": int(feats["train"].shape[1]),
+        "n_classes": dataset.n_classes,
+        "labels_fraction": labels_fraction,
+        "n_train": int(len(tr_idx)),
+        "n_val": int(len(va_idx)),
+        "n_test": int(len(labels["test"])),
+        "seed": seed,
+        "device": device,
         "seconds_features": round(seconds_features, 3),
     }
     if "linear" in probes:
         t0 = time.perf_counter()
         lin = LinearProbe(weight_decay, device=device, random_state=seed).fit(Xtr, ytr, Xva, yva)
-        result.update({
-            "linear_accuracy": lin.score(feats["test"], labels["test"]),
-            "linear_val_accuracy": lin.val_accuracy_,
-            "linear_train_accuracy": lin.score(Xtr, ytr),
-            "linear_weight_decay": lin.weight_decay_,
-            "linear_val_scores": {f"{k:g}": v for k, v in lin.val_scores_.items()},
-            "linear_seconds": round(time.perf_counter() - t0, 3),
-        })
+        result.update(
+            {
+                "linear_accuracy": lin.score(feats["test"], labels["test"]),
+                "linear_val_accuracy": lin.val_accuracy_,
+                "linear_train_accuracy": lin.score(Xtr, ytr),
+                "linear_weight_decay": lin.weight_decay_,
+                "linear_val_scores": {f"{k:g}": v for k, v in lin.val_scores_.items()},
+                "linear_seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
     if "mlp" in probes:
         t0 = time.perf_counter()
         mlp = MLPProbe(mlp_width, epochs=mlp_epochs, device=device, random_state=seed).fit(Xtr, ytr, Xva, yva)
-        result.update({
-            "mlp_accuracy": mlp.score(feats["test"], labels["test"]), "mlp_val_accuracy": mlp.val_accuracy_,
-            "mlp_best_epoch": mlp.best_epoch_, "mlp_width": mlp_width,
-            "mlp_seconds": round(time.perf_counter() - t0, 3),
-        })
+        result.update(
+            {
+                "mlp_accuracy": mlp.score(feats["test"], labels["test"]),
+                "mlp_val_accuracy": mlp.val_accuracy_,
+                "mlp_best_epoch": mlp.best_epoch_,
+                "mlp_width": mlp_width,
+                "mlp_seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
     if "knn" in probes:
         t0 = time.perf_counter()
         knn = KNNProbe(list(knn_k), device=device, random_state=seed).fit(Xtr, ytr, Xva, yva)
-        result.update({
-            "knn_accuracy": knn.score(feats["test"], labels["test"]),
-            "knn_val_accuracy": knn.val_scores_.get(knn.k_, knn.score(Xva, yva)), "knn_k": knn.k_,
-            "knn_seconds": round(time.perf_counter() - t0, 3),
-        })
+        result.update(
+            {
+                "knn_accuracy": knn.score(feats["test"], labels["test"]),
+                "knn_val_accuracy": knn.val_scores_.get(knn.k_, knn.score(Xva, yva)),
+                "knn_k": knn.k_,
+                "knn_seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
     return result

@@ -98,8 +98,7 @@ __all__ = [
 ]
 
 #: Entries of a checkpoint dict that may hold the state dict itself.
-NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict",
-          "classy_state_dict", "base_model", "trunk")
+NESTED = ("state_dict", "model", "teacher", "student", "model_state_dict", "classy_state_dict", "base_model", "trunk")
 #: lightly's children-of-torchvision-ResNet numbering -> torchvision's names
 _SEQUENTIAL = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 
@@ -123,9 +122,9 @@ _EXPAND = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2", "6": "conv3", "7"
 def released_key(our_key: str) -> str:
     """The torchvision-layout name of one of our ResNet-50 state-dict keys (module docstring)."""
     if our_key.startswith("stem.0."):
-        return "conv1." + our_key[len("stem.0."):]
+        return "conv1." + our_key[len("stem.0.") :]
     if our_key.startswith("stem.1."):
-        return "bn1." + our_key[len("stem.1."):]
+        return "bn1." + our_key[len("stem.1.") :]
     match = re.match(r"(layer\d\.\d+)\.shortcut\.([01])\.(.+)", our_key)
     if match:
         return f"{match[1]}.downsample.{match[2]}.{match[3]}"
@@ -138,8 +137,8 @@ def released_key(our_key: str) -> str:
 def _normalise_keys(state: dict) -> dict:
     """Strip a ``module.`` prefix carried by every key; spell the expansion block ``avgpool.0.``."""
     if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return {("avgpool.0." + k[len("resizer."):] if k.startswith("resizer.") else k): v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return {("avgpool.0." + k[len("resizer.") :] if k.startswith("resizer.") else k): v for k, v in state.items()}
 
 
 def is_released_layout(state: dict) -> bool:
@@ -182,7 +181,9 @@ def load_strict(encoder: nn.Module, state: dict, source: str) -> None:
     problem = key_mismatch(sorted(set(expected) - set(state)), sorted(set(state) - set(expected)))
     if problem:
         raise InputError(f"state dict {source} does not fit the encoder: {problem}")
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape
+    ]
     if wrong:
         raise InputError(f"state dict {source} has tensors of the wrong shape: {_listing(wrong, 4)}")
     encoder.load_state_dict(state)
@@ -204,8 +205,10 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
     missing = [k for k in wanted if k not in state and not k.endswith("num_batches_tracked")]
     extra = sorted(k for k in state if k not in wanted)
     if missing or extra:
-        raise InputError(f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape "
-                         f"({key_mismatch(missing, extra)})")
+        raise InputError(
+            f"the state dict does not fit a torchvision-layout {type(encoder).__name__} of this shape "
+            f"({key_mismatch(missing, extra)})"
+        )
     out = {}
     wrong = []
     for name, key in wanted.items():
@@ -224,8 +227,22 @@ def to_encoder_state(state: dict, encoder: nn.Module) -> dict:
 
 #: Path components that only wrap a backbone (a checkpoint entry, DDP, a library's attribute name):
 #: a backbone under nothing but these is the model's main one.
-WRAPPERS = frozenset({"state_dict", "model", "module", "backbone", "encoder", "trunk", "_feature_blocks",
-                      "classy_state_dict", "base_model", "model_state_dict", "net", "teacher"})
+WRAPPERS = frozenset(
+    {
+        "state_dict",
+        "model",
+        "module",
+        "backbone",
+        "encoder",
+        "trunk",
+        "_feature_blocks",
+        "classy_state_dict",
+        "base_model",
+        "model_state_dict",
+        "net",
+        "teacher",
+    }
+)
 #: Names of the ResNet's own modules in torchvision's layout; keys under any other name are not the backbone's.
 _RESNET_MODULES = re.compile(r"(conv1|bn1|layer\d+|avgpool|resizer|fc)\.")
 
@@ -257,9 +274,11 @@ class LoadedResNet:
 
     def describe(self) -> str:
         """One line for people: the architecture, where the backbone was, and everything left out."""
-        parts = [f"{self.arch} (z_dim {self.z_dim}, {self.layout} layout, {self.n_tensors} tensors)",
-                 f"backbone {self.prefix or '(top level)'}",
-                 f"stem {self.stem}: {STEMS[self.stem].describe()} ({self.stem_source})"]
+        parts = [
+            f"{self.arch} (z_dim {self.z_dim}, {self.layout} layout, {self.n_tensors} tensors)",
+            f"backbone {self.prefix or '(top level)'}",
+            f"stem {self.stem}: {STEMS[self.stem].describe()} ({self.stem_source})",
+        ]
         if self.ignored:
             parts.append(f"ignored classifier head ({len(self.ignored)} keys: {_listing(list(self.ignored), 4)})")
         if self.dropped:
@@ -270,7 +289,11 @@ class LoadedResNet:
 
 
 def _is_tensor_dict(obj) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def read_checkpoint(path) -> object:
@@ -287,9 +310,11 @@ def read_checkpoint(path) -> object:
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         what = f" ({found[1]})" if found else ""
-        raise InputError(f"{path} holds objects other than tensors and plain containers{what}; it will not be "
-                         "unpickled (not a plain state dict). If you trust the file, save its weights alone: "
-                         f"torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'weights.pt')") from None
+        raise InputError(
+            f"{path} holds objects other than tensors and plain containers{what}; it will not be "
+            "unpickled (not a plain state dict). If you trust the file, save its weights alone: "
+            f"torch.save(torch.load(PATH, weights_only=False)['state_dict'], 'weights.pt')"
+        ) from None
     except Exception as exc:
         raise InputError(f"{path} is unreadable or corrupt ({type(exc).__name__})") from None
 
@@ -313,8 +338,10 @@ def read_state_dict(source) -> tuple[dict, str | None]:
             break
         obj = obj[entry]
         path_taken.append(entry)
-    raise InputError(f"{where} does not hold a state dict (a mapping of names to tensors, or one under "
-                     f"{', '.join(repr(e) for e in NESTED)})")
+    raise InputError(
+        f"{where} does not hold a state dict (a mapping of names to tensors, or one under "
+        f"{', '.join(repr(e) for e in NESTED)})"
+    )
 
 
 def flatten_checkpoint(obj, prefix: str = "") -> tuple[dict, dict]:
@@ -350,10 +377,12 @@ def find_backbones(tensors: dict) -> list:
     and ``P + "4.0.conv1.weight"`` (lightly's ``Sequential(children[:-1])``), P empty or ending in '.'."""
     found = []
     for key in sorted(tensors):
-        for tail, first, layout in (("layer1.0.conv1.weight", "conv1.weight", "torchvision"),
-                                    ("4.0.conv1.weight", "0.weight", "sequential")):
+        for tail, first, layout in (
+            ("layer1.0.conv1.weight", "conv1.weight", "torchvision"),
+            ("4.0.conv1.weight", "0.weight", "sequential"),
+        ):
             if key.endswith(tail):
-                prefix = key[:-len(tail)]
+                prefix = key[: -len(tail)]
                 if (prefix == "" or prefix.endswith(".")) and prefix + first in tensors:
                     found.append(_Backbone(prefix, layout))
     return found
@@ -373,31 +402,38 @@ def choose_backbone(found: list, *, which: str | None = None, prefix: str | None
     """
     seen = ", ".join(repr(b.prefix or "(top level)") for b in found) or "none"
     if not found:
-        raise InputError(f"{where} holds no ResNet backbone: no key pair conv1.weight + layer1.0.conv1.weight "
-                         "(torchvision, timm, solo-learn, DINO, VISSL) or 0.weight + 4.0.conv1.weight "
-                         "(lightly's Sequential) under any prefix")
+        raise InputError(
+            f"{where} holds no ResNet backbone: no key pair conv1.weight + layer1.0.conv1.weight "
+            "(torchvision, timm, solo-learn, DINO, VISSL) or 0.weight + 4.0.conv1.weight "
+            "(lightly's Sequential) under any prefix"
+        )
     if prefix is not None:
         wanted = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
         chosen = [b for b in found if b.prefix == wanted or b.prefix.endswith("." + wanted)]
         if len(chosen) != 1:
-            raise InputError(f"prefix {prefix!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
-                             "pass one of those as --prefix / prefix=")
+            raise InputError(
+                f"prefix {prefix!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+                "pass one of those as --prefix / prefix="
+            )
         return chosen[0]
     if which is not None:
         chosen = [b for b in found if which in _components(b.prefix)]
         if len(chosen) != 1:
-            raise InputError(f"--which {which!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
-                             "pass --prefix with one of them")
+            raise InputError(
+                f"--which {which!r} matches {len(chosen)} of the backbones in {where} ({seen}); "
+                "pass --prefix with one of them"
+            )
         return chosen[0]
     if len(found) == 1:
         return found[0]
-    for rule in (lambda b: _components(b.prefix)[:1] == ["teacher"],
-                 lambda b: set(_components(b.prefix)) <= WRAPPERS):
+    for rule in (lambda b: _components(b.prefix)[:1] == ["teacher"], lambda b: set(_components(b.prefix)) <= WRAPPERS):
         chosen = [b for b in found if rule(b)]
         if len(chosen) == 1:
             return chosen[0]
-    raise InputError(f"{where} holds {len(found)} backbones ({seen}); choose one with --which NAME "
-                     "(a part of its path, e.g. student) or --prefix PATH")
+    raise InputError(
+        f"{where} holds {len(found)} backbones ({seen}); choose one with --which NAME "
+        "(a part of its path, e.g. student) or --prefix PATH"
+    )
 
 
 def _dropped_groups(keys, prefix: str) -> tuple:
@@ -408,7 +444,7 @@ def _dropped_groups(keys, prefix: str) -> tuple:
     for key in keys:
         parts = key.split(".")
         depth = next((i for i, (a, b) in enumerate(zip(parts, parent)) if a != b), min(len(parent), len(parts) - 1))
-        group = ".".join(parts[:depth + 1])
+        group = ".".join(parts[: depth + 1])
         counts[group] = counts.get(group, 0) + 1
     return tuple(sorted(counts.items()))
 
@@ -443,24 +479,32 @@ def recorded_stem(metadata: dict, kernel: int) -> tuple[str, str] | None:
 def _resolve_stem(stem: str | None, kernel: int, metadata: dict) -> tuple[str, str]:
     fitting = [name for name, s in STEMS.items() if s.kernel == kernel]
     if not fitting:
-        raise InputError(f"conv1.weight has a {kernel}x{kernel} kernel; the stems known are "
-                         f"{', '.join(f'{n} ({s.kernel}x{s.kernel})' for n, s in STEMS.items())}")
+        raise InputError(
+            f"conv1.weight has a {kernel}x{kernel} kernel; the stems known are "
+            f"{', '.join(f'{n} ({s.kernel}x{s.kernel})' for n, s in STEMS.items())}"
+        )
     if stem is not None:
         if stem not in STEMS:
             raise InputError(f"stem must be one of {', '.join(STEMS)}, got {stem!r}")
         if STEMS[stem].kernel != kernel:
-            raise InputError(f"stem {stem!r} has a {STEMS[stem].kernel}x{STEMS[stem].kernel} conv but the checkpoint's "
-                             f"conv1 is {kernel}x{kernel}; choose one of {', '.join(fitting)}")
+            raise InputError(
+                f"stem {stem!r} has a {STEMS[stem].kernel}x{STEMS[stem].kernel} conv but the checkpoint's "
+                f"conv1 is {kernel}x{kernel}; choose one of {', '.join(fitting)}"
+            )
         return stem, "given"
     recorded = recorded_stem(metadata, kernel)
     if recorded is not None and recorded[0] is not None:
         return recorded[0], f"recorded in the checkpoint: {recorded[1]}"
     if kernel == 7:
-        return "imagenet", ("assumed: torchvision's 7x7 stem keeps its max-pool and the weights cannot say; "
-                            "pass --stem imagenet-nomaxpool if it was removed")
-    raise InputError(f"the checkpoint's conv1 is {kernel}x{kernel} and it does not record its stem's padding or "
-                     f"max-pool; pass --stem (stem=) one of {', '.join(fitting)} (cifar: padding 1 as in lightly's and "
-                     "the ISSL code's CIFAR ResNets; cifar-pad2: solo-learn's)")
+        return "imagenet", (
+            "assumed: torchvision's 7x7 stem keeps its max-pool and the weights cannot say; "
+            "pass --stem imagenet-nomaxpool if it was removed"
+        )
+    raise InputError(
+        f"the checkpoint's conv1 is {kernel}x{kernel} and it does not record its stem's padding or "
+        f"max-pool; pass --stem (stem=) one of {', '.join(fitting)} (cifar: padding 1 as in lightly's and "
+        "the ISSL code's CIFAR ResNets; cifar-pad2: solo-learn's)"
+    )
 
 
 def _sequential_name(key: str) -> str:
@@ -475,8 +519,9 @@ def _blocks(state: dict, layer: int) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
-                stem: str | None = None) -> tuple[nn.Module, LoadedResNet]:
+def load_resnet(
+    source, *, prefix: str | None = None, which: str | None = None, stem: str | None = None
+) -> tuple[nn.Module, LoadedResNet]:
     """Our ResNet-18 / ResNet-50 with the backbone of a checkpoint, in eval mode on the CPU.
 
     The file is read with ``torch.load(weights_only=True)`` and flattened (`flatten_checkpoint`);
@@ -516,7 +561,7 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     owned = {}  # key in the file -> torchvision name, for the keys of the backbone's own modules
     for key in tensors:
         if key.startswith(backbone.prefix):
-            name = rename(key[len(backbone.prefix):])
+            name = rename(key[len(backbone.prefix) :])
             if _RESNET_MODULES.match(name) or (backbone.layout == "sequential" and re.match(r"\d+\.", name)):
                 owned[key] = name
     state = {name: tensors[key] for key, name in owned.items() if not name.startswith("fc.")}
@@ -529,18 +574,29 @@ def load_resnet(source, *, prefix: str | None = None, which: str | None = None,
     elif not bottleneck and blocks == (2, 2, 2, 2):
         arch = "resnet18"
     else:
-        raise InputError(f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
-                         "only ResNet-18 (2, 2, 2, 2; basic) and ResNet-50 (3, 4, 6, 3; bottleneck) are supported")
+        raise InputError(
+            f"blocks per stage {blocks} with {'bottleneck' if bottleneck else 'basic'} blocks: "
+            "only ResNet-18 (2, 2, 2, 2; basic) and ResNet-50 (3, 4, 6, 3; bottleneck) are supported"
+        )
     kernel = int(state["conv1.weight"].shape[-1])
     stem_name, stem_source = _resolve_stem(stem, kernel, metadata)
     in_channels = int(state["conv1.weight"].shape[1])
     encoder = build_encoder(arch, in_channels, 224, _expansion_dim(_normalise_keys(state)), stem=stem_name)
     loaded = to_encoder_state(state, encoder)
     encoder.load_state_dict(loaded)
-    info = LoadedResNet(arch, int(encoder.out_dim), stem_name, stem_source, backbone.layout, backbone.prefix,
-                        tuple(ignored), _dropped_groups(outside, backbone.prefix),
-                        tuple(sorted({k.split(".")[0] for k in metadata})),
-                        tuple(b.prefix for b in find_backbones(tensors)), len(loaded))
+    info = LoadedResNet(
+        arch,
+        int(encoder.out_dim),
+        stem_name,
+        stem_source,
+        backbone.layout,
+        backbone.prefix,
+        tuple(ignored),
+        _dropped_groups(outside, backbone.prefix),
+        tuple(sorted({k.split(".")[0] for k in metadata})),
+        tuple(b.prefix for b in find_backbones(tensors)),
+        len(loaded),
+    )
     return encoder.eval(), info
 
 
@@ -567,8 +623,10 @@ def load_released(source, image_size: int = 224) -> nn.Module:
         raise InputError("the state dict has no conv1.weight: not a torchvision-layout ResNet")
     in_channels = int(state["conv1.weight"].shape[1])
     if state["conv1.weight"].shape[-1] != 7 and image_size >= 100:
-        raise InputError(f"conv1.weight has a {state['conv1.weight'].shape[-1]}x{state['conv1.weight'].shape[-1]} "
-                         "kernel; the released ImageNet models have 7x7 (use image_size < 100 for a 3x3 stem)")
+        raise InputError(
+            f"conv1.weight has a {state['conv1.weight'].shape[-1]}x{state['conv1.weight'].shape[-1]} "
+            "kernel; the released ImageNet models have 7x7 (use image_size < 100 for a 3x3 stem)"
+        )
     encoder = build_encoder("resnet50", in_channels, image_size, _expansion_dim(state))
     encoder.load_state_dict(to_encoder_state(state, encoder))
     return encoder.eval()

@@ -187,12 +187,16 @@ def read_config(run_dir: str | os.PathLike) -> dict:
     try:
         config = json.loads(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"run directory {run_dir} has no config.json (is it an `ssltheory train` run?)") from None
+        raise FileNotFoundError(
+            f"run directory {run_dir} has no config.json (is it an `ssltheory train` run?)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path} is corrupt (not valid JSON); delete the run or choose another --out") from None
     if not isinstance(config, dict):
-        raise InputError(f"{path} holds a JSON {type(config).__name__}, not a training configuration (a JSON object); "
-                         "delete the run or choose another --out")
+        raise InputError(
+            f"{path} holds a JSON {type(config).__name__}, not a training configuration (a JSON object); "
+            "delete the run or choose another --out"
+        )
     return config
 
 
@@ -247,7 +251,9 @@ def load_run(run_dir: str | os.PathLike):
     run = RunDir(run_dir)
     for path in (run.config_path, run.encoder_path):
         if not path.exists():
-            raise FileNotFoundError(f"run directory {run_dir} has no {path.name} (is it a finished `ssltheory train` run?)")
+            raise FileNotFoundError(
+                f"run directory {run_dir} has no {path.name} (is it a finished `ssltheory train` run?)"
+            )
     config = run.read_config()
     try:
         encoder = build_encoder(config["arch"], config["image_channels"], config["image_size"], config["z_dim"])
@@ -257,7 +263,9 @@ def load_run(run_dir: str | os.PathLike):
     try:
         encoder.load_state_dict(state)
     except Exception as exc:
-        raise InputError(f"{run.encoder_path} does not hold this run's encoder weights ({type(exc).__name__})") from None
+        raise InputError(
+            f"{run.encoder_path} does not hold this run's encoder weights ({type(exc).__name__})"
+        ) from None
     return encoder.eval(), config
 
 
@@ -288,7 +296,9 @@ def refuse_other_config(saved: object, config, what: str) -> None:
     """Raise InputError naming every key of :func:`differing_keys` (the saved config dict ``saved``
     against the TrainConfig ``config``), or when ``saved`` is not a dict."""
     if not isinstance(saved, dict):
-        raise InputError(f"{what} does not record a training configuration (a JSON object); delete it or choose another --out")
+        raise InputError(
+            f"{what} does not record a training configuration (a JSON object); delete it or choose another --out"
+        )
     keys = differing_keys(saved, config)
     current, before = config.identity(), saved_identity(saved)
     if keys:

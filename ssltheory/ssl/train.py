@@ -60,8 +60,21 @@ from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.losses.common import check_label_range
 from ssltheory.ssl.runs import RunDir, load_checkpoint, load_run, refuse_other_config
 
-__all__ = ["TrainConfig", "Built", "NonFiniteLossError", "NonFiniteWatch", "StepSettings", "build", "train", "train_step",
-           "logs_as_floats", "warmup_cosine", "load_checkpoint", "load_run"]
+__all__ = [
+    "TrainConfig",
+    "Built",
+    "NonFiniteLossError",
+    "NonFiniteWatch",
+    "StepSettings",
+    "build",
+    "train",
+    "train_step",
+    "logs_as_floats",
+    "warmup_cosine",
+    "load_checkpoint",
+    "load_run",
+]
+
 
 class NonFiniteLossError(InputError):
     """The loss became NaN or infinite; training stopped and the last good checkpoint is kept.
@@ -160,9 +173,20 @@ class NonFiniteWatch:
             raise NonFiniteLossError(f"loss became {self.first_loss.item()} at step {int(self.first_step)}{more}")
 
 
-def train_step(method: nn.Module, views: list[torch.Tensor], labels: torch.Tensor | None, optimizer: torch.optim.Optimizer,
-               scheduler, params: list[torch.Tensor], step: int, total_steps: int, *, world_size: int = 1,
-               autocast=None, watch: NonFiniteWatch | None = None) -> tuple[torch.Tensor, dict, float]:
+def train_step(
+    method: nn.Module,
+    views: list[torch.Tensor],
+    labels: torch.Tensor | None,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    params: list[torch.Tensor],
+    step: int,
+    total_steps: int,
+    *,
+    world_size: int = 1,
+    autocast=None,
+    watch: NonFiniteWatch | None = None,
+) -> tuple[torch.Tensor, dict, float]:
     """One optimiser step of the trainer, from augmented views to updated weights [code: docs/REFERENCE.md].
 
     ``method.training_step`` under ``autocast`` (the trainer passes bf16 autocast on CUDA, off
@@ -329,14 +353,22 @@ def build(config: TrainConfig, dataset=None, *, world_size: int = 1) -> Built:
     encoder = build_encoder(config.arch, channels, height, config.z_dim)
     method = methods_registry.build_method(config.method, encoder, **config.build_options(dataset.n_classes))
     augment = build_augmentation(
-        config.aug, height, channels, config.aug_strength, jitter_scale=jitter_scale,
-        mean=dataset.mean, std=dataset.std, n_large=method.n_global_views, n_small_crops=config.n_small_crops,
+        config.aug,
+        height,
+        channels,
+        config.aug_strength,
+        jitter_scale=jitter_scale,
+        mean=dataset.mean,
+        std=dataset.std,
+        n_large=method.n_global_views,
+        n_small_crops=config.n_small_crops,
     )
     return Built(dataset, images, labels, total_steps, encoder, method, augment)
 
 
-def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int,
-                  device: torch.device) -> Path:
+def _train_locked(
+    config: TrainConfig, dataset, callback, run: RunDir, rank: int, world_size: int, device: torch.device
+) -> Path:
     """The body of :func:`train`, run while holding the run directory's writer lock (rank 0)."""
     is_main = rank == 0
     say = print if is_main and not config.quiet else (lambda *a, **k: None)
@@ -356,7 +388,9 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         if world_size > 1:
             method = nn.SyncBatchNorm.convert_sync_batchnorm(method)
     if method.needs_labels:
-        check_label_range(labels, getattr(method, "n_classes", int(labels.max()) + 1))  # once, on the host: the step itself reads nothing back
+        check_label_range(
+            labels, getattr(method, "n_classes", int(labels.max()) + 1)
+        )  # once, on the host: the step itself reads nothing back
     if world_size > 1:
         for tensor in method.state_dict().values():
             dist.broadcast(tensor, src=0)
@@ -376,7 +410,8 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         state = load_checkpoint(checkpoint_path, config)
         if state["world_size"] != world_size:
             raise InputError(
-                "checkpoint differs in world_size: it was written by " f"{state['world_size']} processes, this run has {world_size}"
+                "checkpoint differs in world_size: it was written by "
+                f"{state['world_size']} processes, this run has {world_size}"
             )
         method.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -395,24 +430,32 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
         run.remove_stale_temporaries()
         if step == 0:  # a run killed before its first checkpoint starts again
             run.clear_metrics()
-        run.write_config({
-            **dataclasses.asdict(config), "image_channels": channels, "image_size": height,
-            "mean": list(dataset.mean), "std": list(dataset.std), "total_steps": total_steps,
-        })
+        run.write_config(
+            {
+                **dataclasses.asdict(config),
+                "image_channels": channels,
+                "image_size": height,
+                "mean": list(dataset.mean),
+                "std": list(dataset.std),
+                "total_steps": total_steps,
+            }
+        )
 
     def save_checkpoint(at_step: int) -> None:
         rng = _gather_rng_states(world_size, device, augment_generator)
         if is_main:
-            run.save_checkpoint({
-                "model": method.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "sampler": sampler.state_dict(),
-                "rng": rng,
-                "step": at_step,
-                "world_size": world_size,
-                "config": dataclasses.asdict(config),
-            })
+            run.save_checkpoint(
+                {
+                    "model": method.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "sampler": sampler.state_dict(),
+                    "rng": rng,
+                    "step": at_step,
+                    "world_size": world_size,
+                    "config": dataclasses.asdict(config),
+                }
+            )
 
     monitor = _reference_monitor(config, dataset, encoder) if is_main and config.monitor_every else None
 
@@ -422,8 +465,9 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
     method.train()
     last_checkpoint = step if checkpoint_path.exists() and config.resume else None
     started, start_step = time.perf_counter(), step
-    with Progress(total_steps, f"train {config.method}", unit="step", initial=step,
-                  disable=config.quiet or not is_main) as progress:
+    with Progress(
+        total_steps, f"train {config.method}", unit="step", initial=step, disable=config.quiet or not is_main
+    ) as progress:
         while step < total_steps:
             index = sampler.next_batch()  # same global batch on every rank
             index = index.chunk(world_size)[rank]
@@ -435,11 +479,24 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
             views = settings.layout(views)
             batch_labels = _to_device(labels[index], device) if method.needs_labels else None
 
-            loss, logs, lr = train_step(method, views, batch_labels, optimizer, scheduler, params, step, total_steps,
-                                        world_size=world_size, autocast=autocast, watch=watch)
+            loss, logs, lr = train_step(
+                method,
+                views,
+                batch_labels,
+                optimizer,
+                scheduler,
+                params,
+                step,
+                total_steps,
+                world_size=world_size,
+                autocast=autocast,
+                watch=watch,
+            )
             step += 1
             logged = step % config.log_every == 0 or step == total_steps
-            checkpoint_due = bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
+            checkpoint_due = (
+                bool(config.checkpoint_every) and step % config.checkpoint_every == 0 and step < total_steps
+            )
             monitored = monitor is not None and (step % config.monitor_every == 0 or step == total_steps)
             if not (logged or checkpoint_due or monitored or callback is not None):
                 progress.update(1)
@@ -447,7 +504,11 @@ def _train_locked(config: TrainConfig, dataset, callback, run: RunDir, rank: int
             try:
                 watch.check()  # before anything of a non-finite step is written
             except NonFiniteLossError as exc:
-                where = f"step {last_checkpoint} in {checkpoint_path}" if last_checkpoint is not None else "none was written yet"
+                where = (
+                    f"step {last_checkpoint} in {checkpoint_path}"
+                    if last_checkpoint is not None
+                    else "none was written yet"
+                )
                 raise NonFiniteLossError(f"{exc}; training stopped, last good checkpoint: {where}") from None
             seconds = time.perf_counter() - started
             record = {"step": step, "loss": loss.item(), "lr": lr, "seconds": round(seconds, 3), **logs_as_floats(logs)}
@@ -484,8 +545,9 @@ def _reference_monitor(config: TrainConfig, dataset, encoder: nn.Module):
     from ssltheory.monitor import IdealnessMonitor
 
     part = dataset.test if len(dataset.test) >= 2 else dataset.val
-    return IdealnessMonitor(encoder, part.images, every=config.monitor_every, mean=dataset.mean, std=dataset.std,
-                            seed=config.seed)
+    return IdealnessMonitor(
+        encoder, part.images, every=config.monitor_every, mean=dataset.mean, std=dataset.std, seed=config.seed
+    )
 
 
 class _EpochSampler:
@@ -547,7 +609,12 @@ def _rng_state(device: torch.device) -> dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "python": list(random.getstate()[1]),
         "python_gauss": random.getstate()[2],
     }
@@ -595,5 +662,7 @@ def _check_run_dir(run: RunDir, config: TrainConfig) -> None:
         raise InputError(f"out {run.path} exists and is not a directory")
     if run.has_run():
         if not config.resume:
-            raise InputError(f"out {run.path} already holds a run; pass --resume to continue it or choose another --out")
+            raise InputError(
+                f"out {run.path} already holds a run; pass --resume to continue it or choose another --out"
+            )
         refuse_other_config(run.read_config(), config, what=f"the run in {run.path}")

@@ -48,8 +48,15 @@ REFERENCE_KIND = "simclr"
 REFERENCE_STRENGTH = 1.0
 
 
-def reference_augmentation(image_size: int, channels: int, mean=None, std=None, *,
-                           kind: str = REFERENCE_KIND, strength: float | None = REFERENCE_STRENGTH) -> SSLAugmentation:
+def reference_augmentation(
+    image_size: int,
+    channels: int,
+    mean=None,
+    std=None,
+    *,
+    kind: str = REFERENCE_KIND,
+    strength: float | None = REFERENCE_STRENGTH,
+) -> SSLAugmentation:
     """The augmentation that draws the scored views (default: simclr at s = 1, `REFERENCE_KIND`).
 
     Args:
@@ -58,8 +65,9 @@ def reference_augmentation(image_size: int, channels: int, mean=None, std=None, 
         kind, strength: another augmentation (``build_augmentation``'s kinds); ``none`` ignores
             ``strength``.
     """
-    augmentation = build_augmentation(kind, image_size, channels, None if kind == "none" else strength,
-                                      mean=mean, std=std)
+    augmentation = build_augmentation(
+        kind, image_size, channels, None if kind == "none" else strength, mean=mean, std=std
+    )
     augmentation.kind = kind  # named in every output (`describe_augmentation`)
     return augmentation
 
@@ -72,8 +80,18 @@ def describe_augmentation(augmentation: SSLAugmentation) -> dict:
     return {"kind": kind, "strength": None if kind == "none" else float(augmentation.strength)}
 
 
-def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
-                 batch_size: int = 256, device="cpu", progress=None, keep_on_device: bool = False):
+def sample_views(
+    encoder,
+    images,
+    augmentation: SSLAugmentation,
+    n_views: int,
+    *,
+    generator=None,
+    batch_size: int = 256,
+    device="cpu",
+    progress=None,
+    keep_on_device: bool = False,
+):
     """Codes of ``n_views`` augmented views of each image: float32 (n_views * N, d), view-major.
 
     Row ``v * N + i`` is the code of view v of image i, so the class of row r is ``r % N``
@@ -100,32 +118,42 @@ def sample_views(encoder, images, augmentation: SSLAugmentation, n_views: int, *
     if not isinstance(images, torch.Tensor):
         images = torch.as_tensor(np.asarray(images))
     if n_views == 1:
-        normalize = Normalize(augmentation.normalize.mean.flatten().tolist(), augmentation.normalize.std.flatten().tolist())
-        out = extract_features(encoder, images, batch_size=batch_size, transform=normalize, device=device,
-                               keep_on_device=keep_on_device)
+        normalize = Normalize(
+            augmentation.normalize.mean.flatten().tolist(), augmentation.normalize.std.flatten().tolist()
+        )
+        out = extract_features(
+            encoder, images, batch_size=batch_size, transform=normalize, device=device, keep_on_device=keep_on_device
+        )
         if progress is not None:
             progress.update(1)
         return out
     chunks = []
     for _ in range(n_views):
         views = draw_views(images, augmentation, 1, generator=generator, batch_size=batch_size)
-        chunks.append(extract_features(encoder, views, batch_size=batch_size, device=device,
-                                       keep_on_device=keep_on_device))
+        chunks.append(
+            extract_features(encoder, views, batch_size=batch_size, device=device, keep_on_device=keep_on_device)
+        )
         if progress is not None:
             progress.update(1)
     return torch.cat(chunks) if keep_on_device else np.concatenate(chunks)
 
 
-def draw_views(images, augmentation: SSLAugmentation, n_views: int, *, generator=None,
-               batch_size: int = 256) -> torch.Tensor:
+def draw_views(
+    images, augmentation: SSLAugmentation, n_views: int, *, generator=None, batch_size: int = 256
+) -> torch.Tensor:
     """``n_views`` augmented views of each image, normalised, view-major: float32 (n_views * N, C, h, w).
 
     Drawn on the CPU batch by batch (``batch_size`` images) with ``generator``, in the order
     `sample_views` draws them, so the same generator gives the same views (the first large view of
     ``augmentation``). ``images``: uint8 or [0, 1] float (N, C, H, W).
     """
-    return torch.cat([augmentation.view(images[s:s + batch_size], 0, generator=generator)
-                      for _ in range(n_views) for s in range(0, len(images), batch_size)])
+    return torch.cat(
+        [
+            augmentation.view(images[s : s + batch_size], 0, generator=generator)
+            for _ in range(n_views)
+            for s in range(0, len(images), batch_size)
+        ]
+    )
 
 
 def view_classes(n_images: int, n_views: int, labels=None) -> np.ndarray:
@@ -152,9 +180,21 @@ class Views:
     n_views: int
 
 
-def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None, n_views: int = 8,
-                 labels=None, mean=None, std=None, seed: int = 0, batch_size: int = 256, device="cpu",
-                 progress=None, keep_on_device: bool = False) -> Views:
+def encode_views(
+    encoder,
+    images,
+    *,
+    augmentation: SSLAugmentation | None = None,
+    n_views: int = 8,
+    labels=None,
+    mean=None,
+    std=None,
+    seed: int = 0,
+    batch_size: int = 256,
+    device="cpu",
+    progress=None,
+    keep_on_device: bool = False,
+) -> Views:
     """Views of ``images`` through ``encoder``, grouped into the augmentation's classes.
 
     Args:
@@ -179,17 +219,44 @@ def encode_views(encoder, images, *, augmentation: SSLAugmentation | None = None
         augmentation = reference_augmentation(images.shape[-1], images.shape[1], mean, std)
     if labels is None and n_views < 2:
         raise InputError("n_views must be at least 2 when each image is its own class")
-    codes = sample_views(encoder, images, augmentation, n_views, generator=torch.Generator().manual_seed(seed),
-                         batch_size=batch_size, device=device, progress=progress, keep_on_device=keep_on_device)
+    codes = sample_views(
+        encoder,
+        images,
+        augmentation,
+        n_views,
+        generator=torch.Generator().manual_seed(seed),
+        batch_size=batch_size,
+        device=device,
+        progress=progress,
+        keep_on_device=keep_on_device,
+    )
     if not (bool(torch.isfinite(codes).all()) if keep_on_device else np.isfinite(codes).all()):
         raise InputError("the encoder produced NaN or infinite features")
-    return Views(codes, view_classes(len(images), n_views, labels), describe_augmentation(augmentation),
-                 "images" if labels is None else "labels", int(len(images)), int(n_views))
+    return Views(
+        codes,
+        view_classes(len(images), n_views, labels),
+        describe_augmentation(augmentation),
+        "images" if labels is None else "labels",
+        int(len(images)),
+        int(n_views),
+    )
 
 
-def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = None, n_views: int = 8, labels=None,
-                  mean=None, std=None, tol: float | None = None, seed: int = 0, batch_size: int = 256,
-                  device="cpu", progress: bool = False):
+def score_encoder(
+    encoder,
+    images,
+    *,
+    augmentation: SSLAugmentation | None = None,
+    n_views: int = 8,
+    labels=None,
+    mean=None,
+    std=None,
+    tol: float | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+    device="cpu",
+    progress: bool = False,
+):
     """Score any encoder on views of ``images``: `ssltheory.metrics.Scores`.
 
     The views are drawn by ``augmentation`` (default: the reference augmentation,
@@ -217,7 +284,18 @@ def score_encoder(encoder, images, *, augmentation: SSLAugmentation | None = Non
         print(scores.format())
     """
     with thread_limit(), Progress(n_views, "score: views", unit="view", disable=not progress) as bar:
-        views = encode_views(encoder, images, augmentation=augmentation, n_views=n_views, labels=labels, mean=mean,
-                             std=std, seed=seed, batch_size=batch_size, device=device, progress=bar,
-                             keep_on_device=True)
+        views = encode_views(
+            encoder,
+            images,
+            augmentation=augmentation,
+            n_views=n_views,
+            labels=labels,
+            mean=mean,
+            std=std,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            progress=bar,
+            keep_on_device=True,
+        )
     return score_all(views.codes, views.classes, tol=tol, augmentation=views.augmentation, random_state=seed)

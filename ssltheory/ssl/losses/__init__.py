@@ -26,4 +26,13 @@ from ssltheory.ssl.losses.simclr import NTXentLoss
 from ssltheory.ssl.losses.simsiam import SimSiamLoss
 from ssltheory.ssl.losses.swav import SwAVLoss
 
-__all__ = ["NTXentLoss", "CISSLLoss", "DINOLoss", "DISSLLoss", "ExactISSLLoss", "SwAVLoss", "BarlowTwinsLoss", "SimSiamLoss"]
+__all__ = [
+    "NTXentLoss",
+    "CISSLLoss",
+    "DINOLoss",
+    "DISSLLoss",
+    "ExactISSLLoss",
+    "SwAVLoss",
+    "BarlowTwinsLoss",
+    "SimSiamLoss",
+]

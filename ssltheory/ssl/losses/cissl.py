@@ -80,7 +80,12 @@ class CISSLLoss(nn.Module):
         Returns:
             (loss, logs): the scalar loss tensor and its detached logs (``"loss"`` and the parts).
         """
-        for name, x in (("student_a", student_a), ("student_b", student_b), ("teacher_a", teacher_a), ("teacher_b", teacher_b)):
+        for name, x in (
+            ("student_a", student_a),
+            ("student_b", student_b),
+            ("teacher_a", teacher_a),
+            ("teacher_b", teacher_b),
+        ):
             check_matrix(x, name)
             check_same_shape(x, student_a, name, "student_a")
         use_dist = resolve_distributed(self.distributed)

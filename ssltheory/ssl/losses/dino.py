@@ -106,8 +106,10 @@ class DINOLoss(nn.Module):
         student_logits, teacher_logits = check_student_teacher_views(student_logits, teacher_logits, 1)
         if student_logits[0].shape[1] != self.n_codes:
             raise InputError(f"logits have {student_logits[0].shape[1]} columns but n_codes is {self.n_codes}")
-        temperature = self.teacher_temperature if teacher_temperature is None else check_positive(
-            teacher_temperature, "teacher_temperature"
+        temperature = (
+            self.teacher_temperature
+            if teacher_temperature is None
+            else check_positive(teacher_temperature, "teacher_temperature")
         )
         use_dist = resolve_distributed(self.distributed)
 
@@ -130,7 +132,9 @@ class DINOLoss(nn.Module):
     def update_center(self, teacher_rows: torch.Tensor, distributed: bool) -> None:
         """EMA of the teacher's mean logits over the global batch: (N, C) rows of all teacher views."""
         batch_center = global_mean_no_grad(teacher_rows.float(), distributed).unsqueeze(0)
-        self.center.mul_(self.center_momentum).add_(batch_center.to(self.center.dtype), alpha=1.0 - self.center_momentum)
+        self.center.mul_(self.center_momentum).add_(
+            batch_center.to(self.center.dtype), alpha=1.0 - self.center_momentum
+        )
 
 
 def _pair_cross_entropy(teacher_probs: list[torch.Tensor], student_log_probs: list[torch.Tensor]) -> torch.Tensor:

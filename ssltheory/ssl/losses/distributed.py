@@ -59,7 +59,9 @@ def resolve_distributed(option: str | bool) -> bool:
         return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
     if option is True:
         if not (dist.is_available() and dist.is_initialized()):
-            raise InputError("distributed=True but torch.distributed is not initialised (call init_process_group first)")
+            raise InputError(
+                "distributed=True but torch.distributed is not initialised (call init_process_group first)"
+            )
         return True
     if option is False:
         return False

@@ -49,7 +49,9 @@ class ExactISSLLoss(nn.Module):
             logits = [logits]
         logits = check_view_list(logits, "logits", min_views=1)
         if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
-            raise InputError(f"labels must be a 1-D integer tensor, got {getattr(labels, 'shape', type(labels).__name__)}")
+            raise InputError(
+                f"labels must be a 1-D integer tensor, got {getattr(labels, 'shape', type(labels).__name__)}"
+            )
         if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
             raise InputError(f"labels must be integers, got dtype {labels.dtype}")
         batch, n_classes = logits[0].shape

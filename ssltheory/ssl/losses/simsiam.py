@@ -70,8 +70,9 @@ class SimSiamLoss(nn.Module):
             raise InputError(f"eps must be a positive number, got {eps!r}")
         self.eps = float(eps)
 
-    def forward(self, p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor,
-                z_b: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, p_a: torch.Tensor, p_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss of the class docstring on the predictions ``p_a``, ``p_b`` and the projections ``z_a``,
         ``z_b`` of two views, each (batch, dim).
 

@@ -34,8 +34,14 @@ __all__ = ["SwAVLoss", "sinkhorn_knopp", "EmbeddingQueue", "MULTICROP_IMAGENET",
 #: SwAV's "2x160 + 4x96" multi-crop setting on ImageNet (the paper's Table 4) [paper]: (number of
 #: global crops, their side, number of small crops, their side), and the crop-area ranges of the
 #: SwAV code (global (0.14, 1), small (0.05, 0.14)) [code].
-MULTICROP_IMAGENET = {"n_global": 2, "global_size": 160, "n_small": 4, "small_size": 96,
-                      "global_scale": (0.14, 1.0), "small_scale": (0.05, 0.14)}
+MULTICROP_IMAGENET = {
+    "n_global": 2,
+    "global_size": 160,
+    "n_small": 4,
+    "small_size": 96,
+    "global_scale": (0.14, 1.0),
+    "small_scale": (0.05, 0.14),
+}
 
 
 def multicrop_for(image_size: int) -> dict:
@@ -53,8 +59,9 @@ def multicrop_for(image_size: int) -> dict:
 
 
 @torch.no_grad()
-def sinkhorn_knopp(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3,
-                   distributed: bool = False) -> torch.Tensor:
+def sinkhorn_knopp(
+    scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3, distributed: bool = False
+) -> torch.Tensor:
     """Equipartitioned soft assignments of N rows to K prototypes: scores (N, K) -> codes (N, K).
 
     Q = exp(scores / epsilon) is scaled alternately so that every prototype (column) holds mass
@@ -166,8 +173,13 @@ class SwAVLoss(nn.Module):
         >>> loss, logs = loss_fn(scores, n_global=2)
     """
 
-    def __init__(self, temperature: float = 0.1, epsilon: float = 0.05, sinkhorn_iterations: int = 3,
-                 distributed: str | bool = "auto") -> None:
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        epsilon: float = 0.05,
+        sinkhorn_iterations: int = 3,
+        distributed: str | bool = "auto",
+    ) -> None:
         super().__init__()
         self.temperature = check_positive(temperature, "temperature")
         self.epsilon = check_positive(epsilon, "epsilon")
@@ -176,8 +188,9 @@ class SwAVLoss(nn.Module):
         self.sinkhorn_iterations = sinkhorn_iterations
         self.distributed = check_distributed_option(distributed)
 
-    def forward(self, scores: Sequence[torch.Tensor], n_global: int = 2,
-                queue_scores: Sequence[torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, scores: Sequence[torch.Tensor], n_global: int = 2, queue_scores: Sequence[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss of the class docstring on prototype scores, one (batch, n_prototypes) tensor per crop
         (the first ``n_global`` the global crops), with ``queue_scores`` (one (Q, n_prototypes) per global
         crop) added to the codes' Sinkhorn batch when given.
@@ -192,12 +205,16 @@ class SwAVLoss(nn.Module):
             raise InputError(f"n_global is {n_global} but scores holds only {len(scores)} crops")
         if queue_scores is not None:
             if isinstance(queue_scores, torch.Tensor) or len(queue_scores) != n_global:
-                raise InputError(f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop")
+                raise InputError(
+                    f"queue_scores must be a list of {n_global} (Q, n_prototypes) tensors, one per global crop"
+                )
             for i, q in enumerate(queue_scores):
                 if q.numel():
                     check_matrix(q, f"queue_scores[{i}]")
                 if q.ndim != 2 or q.shape[1] != scores[0].shape[1]:
-                    raise InputError(f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns")
+                    raise InputError(
+                        f"queue_scores[{i}] has shape {tuple(q.shape)}; it needs {scores[0].shape[1]} columns"
+                    )
         use_dist = resolve_distributed(self.distributed)
         batch = scores[0].shape[0]
         with float32_maths(scores[0]):
