@@ -600,7 +600,8 @@ def test_train_prints_periodic_progress_lines_into_a_pipe(tmp_path):
     assert result.returncode == 0, result.stdout[-1500:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("train dissl:")]
     assert len(lines) >= 8 and "\r" not in result.stdout
-    assert all("step/s" in line and "img_per_s=" in line and "loss=" in line for line in lines)
+    # tqdm writes the rate as "s/step" below one step a second (a loaded machine), else "step/s"
+    assert all(("step/s" in line or "s/step" in line) and "img_per_s=" in line and "loss=" in line for line in lines)
     assert " 1/8 [" in lines[0] and "<" in lines[0]  # step count, elapsed < time left
     assert result.stdout.splitlines()[0].startswith("preset cpu (the default on cpu)")
 
