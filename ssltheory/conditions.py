@@ -179,6 +179,8 @@ class IdealVerdict:
             "n_points": int(self.n_points),
             "n_classes": int(self.n_classes),
             "dim": int(self.dim),
+            "tol": float(self.rtol),
+            "atol": float(self.atol),
             "conditions": {name: c.to_dict() for name, c in self.conditions.items()},
             "certificate": None if self.certificate is None else self.certificate.to_dict(),
         }

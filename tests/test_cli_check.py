@@ -43,7 +43,18 @@ def test_ideal_features_exit_0_with_the_documented_json(tmp_path, capsys):
     )
     assert code == 0 and err == ""
     verdict = json.loads(out)
-    assert set(verdict) == {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
+    assert set(verdict) == {
+        "ideal",
+        "mode",
+        "probe",
+        "n_points",
+        "n_classes",
+        "dim",
+        "tol",
+        "atol",
+        "conditions",
+        "certificate",
+    }
     assert verdict["ideal"] is True and verdict["certificate"] is None
     assert (verdict["n_points"], verdict["n_classes"], verdict["dim"], verdict["probe"]) == (4, 3, 2, "linear")
     assert {name: c["ok"] for name, c in verdict["conditions"].items()} == {

@@ -245,6 +245,7 @@ def test_check_and_score_agree_on_a_shared_file_and_name_the_tolerance(tmp_path,
     assert check["ideal"] == score["ideal"] == score["verdict"]["ideal"]
     assert check["ideal"] is (tol == 0.01)  # 1e-4 noise: within 0.01 x s_max, beyond 60 x eps32 x s_max
     assert f"{score['tol']:.3g} x s_max" in check_text  # the same relative tolerance decided both
+    assert check["tol"] == score["tol"] == score["verdict"]["tol"]  # and both JSON payloads name it
     assert score["verdict"]["mode"] == check["mode"] == "tolerance"
     assert score["tol_rule"] == ("given" if tol else "default max(K, d) x eps(float32)")
     assert (score["ideal_score"] == 1.0) is check["ideal"]
