@@ -18,27 +18,13 @@ import torch
 from test_ssl_methods import SMALL  # small widths: every method's step in well under a second
 from torch.overrides import TorchFunctionMode
 
+from ssltheory.benchmarks.gpu_check import HOST_READ_CALLS
 from ssltheory.ssl.augment import build_augmentation
 from ssltheory.ssl.encoders import build_encoder
 from ssltheory.ssl.methods import METHODS, build_method
 from ssltheory.ssl.train import NonFiniteLossError, NonFiniteWatch, StepSettings, logs_as_floats, train_step
 
-#: Tensor methods and torch functions that read a device value on the host (or need its size first)
-HOST_READS = {
-    "item",
-    "__float__",
-    "__bool__",
-    "__int__",
-    "__index__",
-    "tolist",
-    "nonzero",
-    "cpu",
-    "numpy",
-    "masked_select",
-    "unique",
-    "argwhere",
-    "nonzero_static",
-}
+HOST_READS = HOST_READ_CALLS  # one list of host reads, shared with the gpu check
 
 
 class HostReads(TorchFunctionMode):
