@@ -46,8 +46,11 @@ one-hot targets with an intercept, classified by strict argmax (a view counts as
 its label's score is strictly largest, THEORY.md section 0), fitted on the training views and scored
 on held-out views. Ridge rather than logistic regression because its predictions are linear in the
 targets, so that one factorisation of the training views serves every task of the adversarial
-search; with invariant, affinely independent codes it interpolates (the pseudo-inverse probe of
-T1.3), so every task then scores 1.
+search. With invariant, affinely independent codes whose smallest relevant singular value is well
+above the penalty (s_{K-1}^2 >> ridge x s_1^2) it interpolates (the pseudo-inverse probe of T1.3),
+so every task then scores 1; for codes closer to dependence than that, the penalty shrinks the weak
+direction and the worst task found can score below 1 although the verdict at the tolerance passes
+(the verdict, not the probe, decides ideal-ness; pass ridge=0 for the pseudo-inverse probe).
 
 Only numpy/scipy: this is a theory room.
 """
