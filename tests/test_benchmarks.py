@@ -47,6 +47,10 @@ EXPECTED_ROWS = {
     "cli_help",
     "cli_help_check",
     "monitor_overhead",
+    "score_cli_realistic_240x96",
+    "score_cli_clean_240x96",
+    "check_cli_tol0.01_realistic_240x96",
+    "score_api_realistic_80x32",
 }
 
 
