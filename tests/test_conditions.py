@@ -372,7 +372,9 @@ def test_a_cross_class_pair_is_reported_iff_two_points_of_different_classes_coin
 def test_to_dict_has_exactly_the_documented_fields_and_is_json():
     verdict = is_ideal(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), [0, 1, 2])
     out = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
-    assert set(out) == {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "conditions", "certificate"}
+    documented = {"ideal", "mode", "probe", "n_points", "n_classes", "dim", "tol", "atol", "conditions", "certificate"}
+    assert set(out) == documented
+    assert out["tol"] == verdict.rtol and out["atol"] == verdict.atol > 0
     assert set(out["conditions"]) == {"invariance", "distinct_codes", "affine_independence", "dimension"}
     assert all(set(c) == {"ok", "value", "detail"} for c in out["conditions"].values())
     assert set(out["certificate"]) == {"task", "witness"} and out["certificate"]["task"] == [0, 1, 0]
