@@ -1,4 +1,4 @@
-"""Benchmark: the scoring engine at the size users bring (issue 20), against the spectrum an expert computes first.
+"""Benchmark: the scoring engine at the size users bring, against the spectrum an expert computes first.
 
 The floor is ``np.linalg.eigvalsh(Z.T @ Z)`` in float64 on the same views (load the .npy, cast,
 Gram matrix, eigenvalues), in a fresh Python process, like ours. Features:

@@ -3,7 +3,7 @@
 torch's intra-op pool and the BLAS behind numpy / scipy (OpenBLAS, MKL) each start one thread per
 core by default. Used together, or on a machine other processes keep busy, they oversubscribe the
 cores: OpenMP regions then wait for descheduled threads, and the same scoring ran 4 to 40 times
-slower than with one thread (issue 20). So every command (`ssltheory.cli.main`) and the API's heavy
+slower than with one thread. So every command (`ssltheory.cli.main`) and the API's heavy
 calls (`ssltheory.metrics.score_all`, `ssltheory.ssl.views.score_encoder`) run under this policy:
 
 - ``SSLTHEORY_THREADS`` (environment, a positive integer) when set: that many threads;

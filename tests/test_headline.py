@@ -1,4 +1,4 @@
-"""The headline ``ideal_score`` (issue 21 item 1): its monotonicity claims on codes with planted structure.
+"""The headline ``ideal_score``: its monotonicity claims on codes with planted structure.
 
 ideal_score = 1 iff the verdict passes, else invariant share x recoverable share (THEORY.md T1/T3,
 `ssltheory.metrics.ideal_score`). Views are C[class] + sigma E with E *class-centred* (each class's noise
@@ -95,8 +95,9 @@ def test_lower_when_the_dimension_falls_below_k_minus_1(seed, K, sigma, data):
 
 
 def test_keeps_ranking_where_held_out_class_accuracy_is_one():
-    """The saturation case of issue 21: K = 150, d = 512, one fixed class-centred noise draw. Held-out
-    class accuracy is 1 at every sigma, yet the score is below 1 and strictly decreasing in sigma."""
+    """The saturation case, where a held-out count stops moving: K = 150, d = 512, one fixed class-centred
+    noise draw. Held-out class accuracy is 1 at every sigma, yet the score is below 1 and strictly decreasing
+    in sigma."""
     rng = np.random.default_rng(0)
     K, d, views = 150, 512, 4
     C = rng.standard_normal((K, d))

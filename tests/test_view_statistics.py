@@ -117,7 +117,7 @@ def test_the_rule_uses_the_dtype_as_given():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_rank_50_codes_are_rank_50_in_every_public_scoring_function(dtype):
-    """The silent wrong answer of issue 20: float32 rounding must not count as rank."""
+    """A silent wrong answer to avoid: float32 rounding must not count as rank."""
     Z, labels = rank_50_views()
     Z = Z.astype(dtype)
     verdict = is_ideal(Z, labels)
@@ -218,7 +218,7 @@ def test_cross_class_pair_search_agrees_with_brute_force(seed, n, d, K, quantile
 
 @pytest.mark.parametrize("tol", [None, 0.01])
 def test_check_and_score_agree_on_a_shared_file_and_name_the_tolerance(tmp_path, tol):
-    """Issue 20's two answers for one file: 50 classes x 4 views with 1e-4 noise."""
+    """check and score give one answer for one file: 50 classes x 4 views with 1e-4 noise."""
     import contextlib
     import io
     import json

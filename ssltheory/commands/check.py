@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ssltheory.commands import add_tolerance_argument
 from ssltheory.files import load_npy
 
 
@@ -29,15 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probe", choices=("linear", "universal"), default="linear", help="probe family (default: linear)"
     )
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=None,
-        metavar="T",
-        help="relative tolerance in [0, 1): values at or below T x (largest singular value of the centred class codes) "
-        "count as 0 (default: the one rule of verdicts on views, max(K, d) x machine epsilon of the features' dtype as "
-        "given, as ssltheory score)",
-    )
+    add_tolerance_argument(parser)
     parser.add_argument(
         "--verify",
         choices=("auto", "exact", "float-lp", "none"),

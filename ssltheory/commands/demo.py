@@ -32,7 +32,7 @@ import os
 import time
 from pathlib import Path
 
-from ssltheory.commands import seed_argument
+from ssltheory.commands import add_tolerance_argument, seed_argument
 from ssltheory.errors import InputError
 from ssltheory.ssl.config import DEMO_BATCH, DEMO_METHODS, DEMO_STEPS, Recipe, demo_recipe
 
@@ -42,14 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output directory (default ./demo_out)")
     parser.add_argument("--steps", type=int, default=None, help=f"training steps per method (default {DEMO_STEPS})")
     parser.add_argument("--batch-size", type=int, default=None, help=f"training batch size (default {DEMO_BATCH})")
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=None,
-        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
-        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
-        "as ssltheory check)",
-    )
+    add_tolerance_argument(parser)
     parser.add_argument(
         "--seed", type=seed_argument, default=0, help="seed of training and of the random-init baseline"
     )

@@ -42,7 +42,7 @@ import functools
 import json
 from pathlib import Path
 
-from ssltheory.commands import seed_argument
+from ssltheory.commands import add_tolerance_argument, seed_argument
 from ssltheory.errors import InputError
 from ssltheory.files import load_npy
 from ssltheory.ssl.config import AUGMENTATIONS, STEMS
@@ -125,14 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reference augmentation drawing the views, the same for every encoder (default simclr)",
     )
     parser.add_argument("--aug-strength", type=float, default=None, help="its strength s (default: simclr 1, coarse 2)")
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=None,
-        help="relative tolerance of the verdict and the scores, a fraction of the largest singular value of the "
-        "centred class codes (default: the one rule, max(K, d) x machine epsilon of the views' dtype, "
-        "as ssltheory check)",
-    )
+    add_tolerance_argument(parser)
     params = parser.add_argument_group("score parameters (ssltheory.metrics.score_all)")
     params.add_argument(
         "--lidar-delta",
