@@ -75,6 +75,7 @@ from ssltheory.view_statistics import (
     ViewStatistics,
     as_view_features,
     check_train_mask,
+    plus_identity,
     split_views,
     to_numpy,
 )
@@ -433,16 +434,17 @@ def worst_task_accuracy(
         candidates.append((signs, "random"))
 
     best_signs, best_source, best_acc, n_eval, timed_out = None, "", np.inf, 0, False
-    for signs, source in candidates:
-        if np.all(signs == signs[0]):
-            continue
+    candidates = [(signs, source) for signs, source in candidates if not np.all(signs == signs[0])]
+    for start in range(0, len(candidates), _CANDIDATE_BATCH):
         if n_eval and out_of_time():
             timed_out = True
             break
-        acc = probe.binary_accuracy(signs)
-        n_eval += 1
-        if acc < best_acc:
-            best_signs, best_source, best_acc = signs, source, acc
+        batch = candidates[start : start + _CANDIDATE_BATCH]
+        accuracies = probe.binary_accuracies(np.column_stack([signs for signs, _ in batch]))
+        n_eval += len(batch)
+        for (signs, source), acc in zip(batch, accuracies):
+            if acc < best_acc:
+                best_signs, best_source, best_acc = signs, source, float(acc)
     if best_signs is None:  # no candidate at all: start the local search from "class 0 versus the rest"
         best_signs, best_source = np.where(np.arange(K) == 0, 1.0, -1.0), "one-versus-rest"
         best_acc, n_eval = probe.binary_accuracy(best_signs), n_eval + 1
@@ -507,19 +509,43 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng) ->
     return out[:count]
 
 
+#: candidate tasks scored together (one matrix product) between two looks at the clock
+_CANDIDATE_BATCH = 16
+
+
 def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
-    """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n)."""
+    """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n).
+
+    Flipping class m (sign s_m) moves every view's score s_i to s_i - 2 s_m F_im (F: the one-hot
+    scores with intercept, `RidgeProbe.columns`) and flips the truth y_i of class m's views. A view
+    i outside class m stays correct iff y_i s_i > 2 s_m y_i F_im; a view of class m is correct after
+    the flip iff 2 F_im > s_m s_i. Both are the sign tests y'_i s'_i > 0 rearranged with exact
+    operations (products by +-1 and 2, a - b > 0 iff a > b), so every decision equals the direct
+    evaluation's. One (n_ev, chunk) comparison per chunk of classes, plus the views of each class.
+    """
     K = signs.size
+    labels = probe.test_labels
     scores = probe.binary_scores(signs)
-    y = signs[probe.test_labels]
+    y = signs[labels]
+    u = y * scores
     n_same = (int(np.sum(signs < 0)), int(np.sum(signs > 0)))
+    rows = np.arange(labels.size)
+    own = probe.scores[rows, labels] + probe.c[labels]  # F_{i, m(i)}
+    # a view of class m(i) = m has s_m y_i = 1: the loop below counts it by u_i > 2 F_im (taken off
+    # again here) where its truth flips and the test is 2 F_im > u_i
+    stays = u > 2.0 * own
+    flipped = 2.0 * own > u
+    correction = np.bincount(labels, weights=flipped.astype(float) - stays, minlength=K)
     best_flip, best_acc, evaluated = None, np.inf, 0
+    buffer = np.empty((labels.size, min(chunk, K)))
     for start in range(0, K, chunk):
         cols = np.arange(start, min(start + chunk, K))
-        # flipping class m moves every score by -2 s_m G[:, m] and flips the truth of class m's views
-        new_scores = scores[:, None] - 2.0 * signs[cols] * probe.columns(cols)
-        new_truth = np.where(probe.test_labels[:, None] == cols[None, :], -y[:, None], y[:, None])
-        acc = np.mean(new_truth * new_scores > 0, axis=0)
+        threshold = buffer[:, : cols.size]
+        np.add(probe.scores[:, start : start + cols.size], probe.c[cols], out=threshold)  # F[:, cols]
+        threshold *= (2.0 * signs[cols])[None, :]
+        threshold *= y[:, None]
+        correct = np.count_nonzero(threshold < u[:, None], axis=0) + correction[cols]
+        acc = correct / labels.size
         for j, m in enumerate(cols):
             if n_same[int(signs[m] > 0)] == 1:  # flipping the only class of its side: constant task
                 continue
@@ -582,7 +608,7 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
         import scipy.linalg as sl
 
         try:
-            L = np.linalg.cholesky(stats.total + tau2 * np.eye(stats.d))
+            L = sl.cholesky(plus_identity(stats.total, tau2), lower=True, overwrite_a=True, check_finite=False)
             X = sl.solve_triangular(L, D.T, lower=True, check_finite=False)
             trace = float(np.einsum("ij,ij->", X, X))
         except np.linalg.LinAlgError:
@@ -960,9 +986,10 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
             f"delta = {delta:g} is out of float64's range on features of scale {stats.unit:.3g}; "
             "rescale the features or pass delta on their scale"
         )
-    sigma_w = stats.within / (n - K) + ridge * np.eye(d)
+    sigma_w = stats.within / (n - K)
+    sigma_w.flat[:: d + 1] += ridge  # + ridge I
     try:
-        L = np.linalg.cholesky(sigma_w)
+        L = sl.cholesky(sigma_w, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
         raise singular from None
     rcond, _ = sl.lapack.dpocon(L.T, np.linalg.norm(sigma_w, 1))  # upper factor U = L^T

@@ -41,7 +41,16 @@ from ssltheory.errors import InputError
 from ssltheory.geometry import power_of_two, resolve_rtol
 from ssltheory.validation import as_features, as_tolerance
 
-__all__ = ["ViewStatistics", "RidgeProbe", "split_views", "check_train_mask", "tolerance_rule", "DEFAULT_CHUNK_ROWS"]
+__all__ = [
+    "ViewStatistics",
+    "RidgeProbe",
+    "split_views",
+    "check_train_mask",
+    "tolerance_rule",
+    "plus_identity",
+    "centred_and_uncentred_spectra",
+    "DEFAULT_CHUNK_ROWS",
+]
 
 #: Rows per streamed block: a float64 block of 2,048 rows of d = 2,048 is 32 MiB.
 DEFAULT_CHUNK_ROWS = 2048
@@ -165,8 +174,9 @@ class _Backend:
             self.device = Z.device
 
     def block(self, Z, start: int, stop: int):
+        """Rows start:stop of Z as a new float64 array (a copy: safe to change in place)."""
         b = Z[start:stop]
-        return b.to(self.t.float64) if self.torch else np.asarray(b, dtype=np.float64)
+        return b.to(self.t.float64, copy=True) if self.torch else np.array(b, dtype=np.float64)
 
     def put(self, x):
         return self.t.as_tensor(np.array(x), device=self.device) if self.torch else x
@@ -183,6 +193,10 @@ class _Backend:
 
         c = rows.shape[0]
         return sp.csr_matrix((np.ones(c), (labels, np.arange(c))), shape=(K, c)) @ rows
+
+    def row_squares(self, rows):
+        """(c,) sums of squares of the rows of ``rows`` (c, d)."""
+        return (rows * rows).sum(1) if self.torch else np.einsum("ij,ij->i", rows, rows)
 
     def max_abs(self, Z) -> float:
         return float(Z.abs().max()) if self.torch else float(np.abs(Z).max())
@@ -226,8 +240,6 @@ class ViewStatistics:
     between: np.ndarray
     total: np.ndarray
     within_per_class: np.ndarray
-    total_eigenvalues: np.ndarray
-    second_moment_eigenvalues: np.ndarray
     train_mask: np.ndarray
     evaluate_mask: np.ndarray
     train_mean: np.ndarray
@@ -293,8 +305,9 @@ class ViewStatistics:
         offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
         means_dev = anchor + offsets
 
-        W = xp.put(np.zeros((d, d)))
-        W_tr = xp.put(np.zeros((d, d)))  # the training views' part (when some views are held out)
+        # one Gram product over all rows in all: W_tr over the training rows, W_ev over the others, W = W_tr + W_ev
+        W_tr = xp.put(np.zeros((d, d)))  # the training views' part
+        W_ev = xp.put(np.zeros((d, d)))  # the other views' part (zero when every view trains)
         R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
         sq = np.zeros(n)
         every = bool(mask.all())
@@ -303,21 +316,27 @@ class ViewStatistics:
             lab = labels[start:stop]
             lab_dev = xp.put(lab)
             # (z - anchor) - offset: identical views give exactly zero residuals
-            R = (xp.block(Z, start, stop) / unit - anchor[lab_dev]) - offsets[lab_dev]
-            sq[start:stop] = xp.get((R * R).sum(1))
-            W = W + R.T @ R  # the same sums whatever the split: W does not depend on the mask
+            R = xp.block(Z, start, stop)
+            if unit != 1.0:
+                R /= unit
+            R -= anchor[lab_dev]
+            R -= offsets[lab_dev]
+            sq[start:stop] = xp.get(xp.row_squares(R))
             t = mask[start:stop]
-            if every:
+            if every or t.all():
+                W_tr = W_tr + R.T @ R
                 R_tr = R_tr + xp.class_sums(R, lab, K)
-            elif t.any():
+                continue
+            if t.any():
                 Rt = R[xp.put(t)]
                 W_tr = W_tr + Rt.T @ Rt
                 R_tr = R_tr + xp.class_sums(Rt, lab[t], K)
-        W, W_tr, R_tr, means = xp.get(W), xp.get(W_tr), xp.get(R_tr), xp.get(means_dev)
+            Re = R[xp.put(~t)]
+            W_ev = W_ev + Re.T @ Re
+        W_tr, W_ev, R_tr, means = xp.get(W_tr), xp.get(W_ev), xp.get(R_tr), xp.get(means_dev)
         if xp.torch:  # torch's X^T X need not be bit-symmetric: make it so (numpy's syrk already is)
-            W, W_tr = (W + W.T) / 2, (W_tr + W_tr.T) / 2
-        if every:
-            W_tr = W
+            W_tr, W_ev = (W_tr + W_tr.T) / 2, (W_ev + W_ev.T) / 2
+        W = W_tr if every else W_tr + W_ev
 
         # every matrix below is exactly symmetric: X^T X products are computed as such (syrk), and
         # sums of symmetric matrices and outer products a a^T stay symmetric in floating point
@@ -326,17 +345,20 @@ class ViewStatistics:
         D = (means - grand_mean) * np.sqrt(sizes)[:, None]  # (K, d), B = D^T D
         between = D.T @ D
         total = within + between
-        second = total + n * np.outer(grand_mean, grand_mean)
-        total_eig = np.clip(np.linalg.eigvalsh(total)[::-1], 0.0, None)
-        second_eig = np.clip(np.linalg.eigvalsh(second)[::-1], 0.0, None)
 
         train_sizes = np.bincount(labels[mask], minlength=K).astype(np.int64)
         n_tr = int(train_sizes.sum())
         train_mean = (train_sizes @ means + R_tr.sum(axis=0)) / n_tr
         E = means - train_mean  # (K, d)
-        cross = R_tr.T @ E
-        weighted = E * np.sqrt(train_sizes)[:, None]
-        train_scatter = W_tr + (cross + cross.T) + weighted.T @ weighted
+        # S_tr = sum over training views of (r_i + e_m)(r_i + e_m)^T
+        #      = W_tr + sum_m (R_m e_m^T + e_m R_m^T + n_m e_m e_m^T), and the class sum equals
+        # A^T A - C^T C with A_m = R_m / sqrt(n_m) + sqrt(n_m) e_m, C_m = R_m / sqrt(n_m):
+        # two symmetric rank-K products (syrk) instead of a general one and a symmetric one
+        seen = train_sizes > 0
+        root = np.sqrt(train_sizes[seen])[:, None]
+        C_ = R_tr[seen] / root
+        A_ = C_ + root * E[seen]
+        train_scatter = W_tr + (A_.T @ A_ - C_.T @ C_)
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
         return cls(
             n,
@@ -354,8 +376,6 @@ class ViewStatistics:
             between,
             total,
             np.bincount(labels, weights=sq, minlength=K),
-            total_eig,
-            second_eig,
             mask,
             evaluate,
             train_mean,
@@ -365,6 +385,16 @@ class ViewStatistics:
         )
 
     # ----------------------------------------------------------------------------------------
+    @property
+    def total_eigenvalues(self) -> np.ndarray:
+        """(d,) eigenvalues of T, descending, negative round-off clipped: the centred spectrum."""
+        return self.cached("spectra", lambda: centred_and_uncentred_spectra(self.total, self.grand_mean, self.n))[0]
+
+    @property
+    def second_moment_eigenvalues(self) -> np.ndarray:
+        """(d,) eigenvalues of Z^T Z = T + n mu mu^T, descending, clipped at 0 (RankMe's uncentred convention)."""
+        return self.cached("spectra", lambda: centred_and_uncentred_spectra(self.total, self.grand_mean, self.n))[1]
+
     def cached(self, key: str, compute):
         """``compute()`` once per statistics object (derived quantities several scores share)."""
         if key not in self._cache:
@@ -420,9 +450,8 @@ class RidgeProbe:
 
             lam = ridge * top
             try:
-                weights = sl.cho_solve(
-                    sl.cho_factor(S + lam * np.eye(stats.d), lower=True, check_finite=False), G, check_finite=False
-                )
+                factor = sl.cho_factor(plus_identity(S, lam), lower=True, overwrite_a=True, check_finite=False)
+                weights = sl.cho_solve(factor, G, check_finite=False)
             except np.linalg.LinAlgError:  # S is semi-definite only up to rounding (views equal but for it)
                 e, V = np.linalg.eigh(S)
                 weights = (V / (np.clip(e, 0.0, None) + lam)) @ (V.T @ G)
@@ -452,6 +481,11 @@ class RidgeProbe:
     def binary_accuracy(self, signs: np.ndarray) -> float:
         return float(np.mean(signs[self.test_labels] * self.binary_scores(signs) > 0))
 
+    def binary_accuracies(self, signs: np.ndarray) -> np.ndarray:
+        """(t,) held-out accuracies of the t +-1 tasks, the columns of ``signs`` (K, t): one matrix product."""
+        F = self.scores @ signs + self.c @ signs
+        return np.count_nonzero(signs[self.test_labels] * F > 0, axis=0) / self.test_labels.size
+
     def class_accuracy(self, chunk: int = 4096) -> float:
         """Fraction of evaluated views whose own class has strictly the largest one-hot score."""
         correct = 0
@@ -463,6 +497,61 @@ class RidgeProbe:
             F[rows, truth] = -np.inf
             correct += int(np.sum(own > F.max(axis=1)))
         return correct / self.test_labels.size
+
+
+def plus_identity(S: np.ndarray, value: float) -> np.ndarray:
+    """S + value I for a square float64 ``S`` (d, d), as a new array, without forming the identity."""
+    out = np.array(S, dtype=np.float64)
+    out.flat[:: out.shape[0] + 1] += value
+    return out
+
+
+def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues of T and of T + n mean mean^T, each (d,) descending and clipped at 0, from ONE
+    tridiagonal reduction (the cost of one `numpy.linalg.eigvalsh`, not two).
+
+    T (d, d) exactly symmetric (a scatter matrix), ``mean`` (d,), n > 0. A Householder reflector H
+    maps ``mean`` to alpha e_1 (|alpha| = ||mean||); LAPACK's lower tridiagonal reduction of H T H,
+    Q^T (H T H) Q = Tr, keeps e_1 fixed (Q e_1 = e_1), so
+
+        Q^T H (T + n mean mean^T) H Q = Tr + n alpha^2 e_1 e_1^T:
+
+    the two matrices' tridiagonal forms differ in their first diagonal entry only, and both
+    spectra come from O(d^2) tridiagonal eigenvalue solves (sterf). Backward stable like eigvalsh:
+    each eigenvalue is exact for a matrix within a few d eps ||T|| of the given one.
+    """
+    import scipy.linalg as sl
+    from scipy.linalg import blas, lapack
+
+    d = T.shape[0]
+    # work on T / 4^k and mean / 2^k (exact) with entries near 1: no squares under- or overflow
+    root = power_of_two(max(np.sqrt(float(np.abs(T).max())), float(np.abs(mean).max()) * np.sqrt(n)))
+    scale = root * root
+    mean = np.asarray(mean, dtype=np.float64) / root
+    shift = n * float(np.dot(mean, mean))
+    if d == 1:
+        values = (max(float(T[0, 0]) / scale, 0.0), max(float(T[0, 0]) / scale + shift, 0.0))
+        return np.array([values[0]]) * scale, np.array([values[1]]) * scale
+    A = (np.asarray(T, dtype=np.float64) / scale).T  # a copy; its transpose is Fortran-ordered (T is symmetric)
+    norm = float(np.linalg.norm(mean))
+    if norm > 0:
+        v = mean.copy()
+        v[0] += np.copysign(norm, v[0])  # H = I - beta v v^T maps mean to -sign(mean_0) ||mean|| e_1
+        beta = 2.0 / float(np.dot(v, v))
+        p = beta * (A @ v)
+        w = p - (0.5 * beta * float(np.dot(v, p))) * v
+        A = blas.dsyr2(-1.0, v, w, a=A, lower=1, overwrite_a=1)  # H A H = A - v w^T - w v^T (lower triangle)
+    lwork = int(lapack.dsytrd_lwork(d, lower=1)[0])
+    _, diagonal, off, _, info = lapack.dsytrd(A, lower=1, lwork=max(lwork, 1), overwrite_a=1)
+    if info != 0:  # LAPACK refused: the two eigenvalue problems the plain way
+        T = np.asarray(T, dtype=np.float64) / scale
+        plain = [sl.eigh(M, eigvals_only=True, check_finite=False) for M in (T, T + n * np.outer(mean, mean))]
+    else:
+        shifted = diagonal.copy()
+        shifted[0] += shift
+        plain = [sl.eigvalsh_tridiagonal(a, off, lapack_driver="sterf") for a in (diagonal, shifted)]
+    centred, uncentred = (np.clip(np.sort(values)[::-1], 0.0, None) * scale for values in plain)
+    return centred, uncentred
 
 
 def _largest_eigenvalue(S: np.ndarray) -> float:

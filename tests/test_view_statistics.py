@@ -15,7 +15,7 @@ from hypothesis import given, strategies as st
 from ssltheory import metrics
 from ssltheory.conditions import is_ideal
 from ssltheory.testing.strategies import fraction_of_profile
-from ssltheory.view_statistics import ViewStatistics, split_views, tolerance_rule
+from ssltheory.view_statistics import ViewStatistics, centred_and_uncentred_spectra, split_views, tolerance_rule
 
 seeds = st.integers(0, 2**31 - 1)
 
@@ -50,6 +50,37 @@ def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chun
     )
     if noise == 0.0:  # identical views: exactly zero within-class scatter
         assert stats.within_per_class.sum() == 0.0 and not stats.within.any()
+
+
+@fraction_of_profile(0.42)
+@given(
+    seeds,
+    st.integers(1, 40),
+    st.integers(1, 30),
+    st.sampled_from([1e-100, 1e-3, 1.0, 1e100]),
+    st.sampled_from([0.0, 1.0, 1e6]),
+    st.sampled_from(["gaussian", "integer", "half_zero", "rank_one"]),
+)
+def test_both_spectra_from_one_reduction_match_two_eigvalsh(seed, n, d, scale, offset, kind):
+    # the Householder-plus-tridiagonal route against numpy's eigvalsh of T and of T + n mu mu^T
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    if kind == "integer":
+        X = np.round(3 * X)
+    elif kind == "half_zero":
+        X[:, : d // 2] = 0.0
+    elif kind == "rank_one":
+        X = np.outer(rng.standard_normal(n), rng.standard_normal(d))
+    X = (X + offset * rng.standard_normal(d)) * scale
+    mu = X.mean(axis=0)
+    T = (X - mu).T @ (X - mu)
+    S = T + n * np.outer(mu, mu)
+    centred, uncentred = centred_and_uncentred_spectra(T, mu, n)
+    size = np.abs(S).max()
+    for got, want in ((centred, T), (uncentred, S)):
+        expected = np.clip(np.sort(np.linalg.eigvalsh(want))[::-1], 0.0, None)
+        assert got.shape == (d,) and np.all(np.diff(got) <= 0) and np.all(got >= 0)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=64 * d * np.finfo(float).eps * size)
 
 
 @fraction_of_profile(0.42)
