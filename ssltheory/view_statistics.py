@@ -178,6 +178,14 @@ class _Backend:
         b = Z[start:stop]
         return b.to(self.t.float64, copy=True) if self.torch else np.array(b, dtype=np.float64)
 
+    def rows(self, Z, idx: np.ndarray):
+        """Rows ``idx`` (sorted, distinct) of Z as a new float64 array: a slice when they are consecutive."""
+        if idx.size and int(idx[-1]) - int(idx[0]) + 1 == idx.size:
+            return self.block(Z, int(idx[0]), int(idx[-1]) + 1)
+        if self.torch:
+            return Z[self.put(idx)].to(self.t.float64)
+        return Z[idx].astype(np.float64)
+
     def put(self, x):
         return self.t.as_tensor(np.array(x), device=self.device) if self.torch else x
 
@@ -311,28 +319,23 @@ class ViewStatistics:
         R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
         sq = np.zeros(n)
         every = bool(mask.all())
-        for start in range(0, n, chunk_rows):
-            stop = min(n, start + chunk_rows)
-            lab = labels[start:stop]
-            lab_dev = xp.put(lab)
-            # (z - anchor) - offset: identical views give exactly zero residuals
-            R = xp.block(Z, start, stop)
-            if unit != 1.0:
-                R /= unit
-            R -= anchor[lab_dev]
-            R -= offsets[lab_dev]
-            sq[start:stop] = xp.get(xp.row_squares(R))
-            t = mask[start:stop]
-            if every or t.all():
-                W_tr = W_tr + R.T @ R
-                R_tr = R_tr + xp.class_sums(R, lab, K)
-                continue
-            if t.any():
-                Rt = R[xp.put(t)]
-                W_tr = W_tr + Rt.T @ Rt
-                R_tr = R_tr + xp.class_sums(Rt, lab[t], K)
-            Re = R[xp.put(~t)]
-            W_ev = W_ev + Re.T @ Re
+        for rows, training in ((np.flatnonzero(mask), True), (np.flatnonzero(~mask), False)):
+            for start in range(0, rows.size, chunk_rows):
+                idx = rows[start : start + chunk_rows]
+                lab = labels[idx]
+                lab_dev = xp.put(lab)
+                # (z - anchor) - offset: identical views give exactly zero residuals
+                R = xp.rows(Z, idx)
+                if unit != 1.0:
+                    R /= unit
+                R -= anchor[lab_dev]
+                R -= offsets[lab_dev]
+                sq[idx] = xp.get(xp.row_squares(R))
+                if training:
+                    W_tr += R.T @ R
+                    R_tr += xp.class_sums(R, lab, K)
+                else:
+                    W_ev += R.T @ R
         W_tr, W_ev, R_tr, means = xp.get(W_tr), xp.get(W_ev), xp.get(R_tr), xp.get(means_dev)
         if xp.torch:  # torch's X^T X need not be bit-symmetric: make it so (numpy's syrk already is)
             W_tr, W_ev = (W_tr + W_tr.T) / 2, (W_ev + W_ev.T) / 2
