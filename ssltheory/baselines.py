@@ -55,7 +55,7 @@ __all__ = [
 DEFAULT_MAX_POINTS = 2048
 #: rows per block of `alignment`'s passes over the views, and of TwoNN's exact re-measure (a
 #: block of float64 rows stays in cache)
-_BLOCK = 64
+_BLOCK = 32
 #: entries of the (rows, m, dim) difference arrays of `alignment` at alpha != 2
 _DIFFERENCE_ENTRIES = 1 << 22
 
@@ -186,9 +186,14 @@ class PairwisePool:
         return self.squared_distances if d.size == self.rows.size else self.squared_distances[np.ix_(d, d)]
 
     @cached_property
-    def distinct_distances(self) -> np.ndarray:
-        """float64 (u, u): ||c_i - c_j|| between the distinct rows, diagonal +inf."""
-        return np.sqrt(self.distinct_squared_distances)
+    def tree_distances(self) -> np.ndarray:
+        """float64 (u, u + 1): ||c_i - c_j|| between the distinct rows, the diagonal and the last
+        column +inf (the column `_mst_lengths` reads for points already in a tree)."""
+        u = self.distinct.size
+        D = np.empty((u, u + 1))
+        np.sqrt(self.distinct_squared_distances, out=D[:, :u])
+        D[:, u] = np.inf
+        return D
 
     @cached_property
     def chords(self) -> np.ndarray:
@@ -273,19 +278,20 @@ def _distinct_count(pool: PairwisePool, minimum: int, what: str) -> int:
 
 
 def _unit_rows(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """``rows`` (float32 or float64, taken from ``features``) as float64 rows of unit L2 norm
-    (Wang and Isola's f normalised onto the hypersphere); norms by `_row_norms` (no underflow or
-    overflow at any scale).
+    """A float64 copy of ``rows`` (taken from ``features``) with rows of unit L2 norm (Wang and
+    Isola's f normalised onto the hypersphere); norms by `_row_norms` (no underflow or overflow
+    at any scale).
 
     Raises:
         ValueError: a row is all zero (the message counts the zero rows of all ``features``).
     """
-    rows = np.asarray(rows, dtype=np.float64)
+    rows = np.array(rows, dtype=np.float64)
     norms = _row_norms(rows)
     if np.any(norms == 0):
         zero = int(np.sum(~np.asarray(features).any(axis=1)))
         raise InputError(f"{zero} feature row(s) are all zero: they cannot be L2-normalised; drop them first")
-    return rows / norms[:, None]
+    rows /= norms[:, None]
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +309,18 @@ def _two_nearest(pool: PairwisePool) -> tuple[np.ndarray, np.ndarray]:
     C = pool.centred[pool.distinct]
     n = C.shape[0]
     k = min(3, n - 1)
-    cand = np.argpartition(pool.distinct_squared_distances, k - 1, axis=1)[:, :k]
+    D = pool.distinct_squared_distances
+    rows = np.arange(n)
+    cand = np.empty((n, k), dtype=np.intp)
+    taken = []
+    try:  # the k smallest of each row by k argmins, each one hidden (+inf) for the next
+        for q in range(k):
+            cand[:, q] = D.argmin(axis=1)
+            taken.append(D[rows, cand[:, q]])
+            D[rows, cand[:, q]] = np.inf
+    finally:
+        for q, values in enumerate(taken):
+            D[rows, cand[:, q]] = values
     exact = np.empty((n, k))
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)
@@ -363,35 +380,39 @@ def _mst_lengths(D: np.ndarray, subsets: np.ndarray, alpha: float) -> np.ndarray
     the edges e of the minimum spanning tree of the complete graph on S with edge lengths
     D[S][:, S] of |e|^alpha: float64 (r,).
 
-    Prim's algorithm on the dense matrix ``D`` (N, N) (symmetric; its diagonal is never read),
-    the r trees grown side by side: k - 1 steps, each one vectorised over the r subsets and their
-    points (O(r k^2) time, O(r k) memory beyond D).
+    ``D`` (N, N + 1): the symmetric (N, N) edge lengths (their diagonal never read) and a last
+    column of +inf. Prim's algorithm, the r trees grown side by side: k - 1 steps, each one
+    vectorised over the r subsets and their points (O(r k^2) time, O(r k) memory beyond D); a
+    point that has joined its tree reads the +inf column from then on.
     """
     r, k = subsets.shape
     flat = D.reshape(-1)
     width = D.shape[1]
     trees = np.arange(r)
-    best = flat.take(subsets[:, :1] * width + subsets)  # distance of each point to its tree
-    joined = np.zeros((r, k))  # +inf once a point is in its tree: it is never picked again
-    joined[:, 0] = np.inf
-    best += joined
-    totals = np.zeros(r)
+    starts = subsets * width  # where each point's row of D begins in ``flat``
+    columns = subsets.copy()  # the column each point reads: its own, or +inf once in the tree
+    columns[:, 0] = width - 1
+    best = flat.take(starts[:, :1] + columns)  # distance of each point to its tree
+    edges = np.empty((r, k - 1))
     where, row = np.empty((r, k), dtype=np.intp), np.empty((r, k))
-    for _ in range(k - 1):
+    for step in range(k - 1):
         j = best.argmin(axis=1)
-        totals += best[trees, j] ** alpha
-        joined[trees, j] = np.inf
-        np.add(subsets, (subsets[trees, j] * width)[:, None], out=where)
-        flat.take(where, out=row)
+        edges[:, step] = best[trees, j]
+        best[trees, j] = np.inf
+        columns[trees, j] = width - 1
+        np.add(columns, starts[trees, j][:, None], out=where)
+        flat.take(where, out=row, mode="clip")
         np.minimum(best, row, out=best)
-        best += joined
-    return totals
+    return np.sum(edges**alpha, axis=1)
 
 
 def _mst_length(D: np.ndarray, alpha: float) -> float:
     """Sum over the edges e of the minimum spanning tree of the complete graph with edge lengths
     ``D`` (n, n) of |e|^alpha (`_mst_lengths` on all n points)."""
-    return float(_mst_lengths(np.ascontiguousarray(D, dtype=np.float64), np.arange(D.shape[0])[None, :], alpha)[0])
+    n = D.shape[0]
+    padded = np.full((n, n + 1), np.inf)
+    padded[:, :n] = D
+    return float(_mst_lengths(padded, np.arange(n)[None, :], alpha)[0])
 
 
 def mst_dimension(
@@ -420,9 +441,10 @@ def mst_dimension(
     the subsample is drawn first, identical rows are then counted once), n_max of them;
     ``n_sizes`` subsample sizes spaced geometrically from ``min_points`` (default
     max(10, n_max // 10)) to n_max; at each size ``repeats`` subsamples of the pool without
-    replacement, drawn by a generator seeded with ``random_state``, each one's Euclidean MST by
-    Prim's algorithm; the fit is ordinary least squares of the mean log length against log size
-    (Birdal et al.'s PH_0 dimension, whose 0-th persistence sum is exactly the MST length).
+    replacement, drawn by a generator seeded with ``random_state`` (at n_max each one is the whole
+    pool, whose tree is grown once), each one's Euclidean MST by Prim's algorithm; the fit is
+    ordinary least squares of the mean log length against log size (Birdal et al.'s PH_0
+    dimension, whose 0-th persistence sum is exactly the MST length).
 
     Points uniform on a d-dimensional flat give about d (the estimate approaches d from below as
     n grows; boundary effects bias small samples).
@@ -454,8 +476,11 @@ def mst_dimension(
     rng = np.random.default_rng(random_state)
     logs = []
     for size in sizes:
-        picks = np.stack([rng.choice(n_max, size=size, replace=False) for _ in range(repeats)])
-        logs.append(np.mean(np.log(_mst_lengths(pool.distinct_distances, picks, alpha))))
+        if size == n_max:  # every subsample is the whole pool: one tree
+            picks = np.arange(n_max)[None, :]
+        else:
+            picks = np.stack([rng.choice(n_max, size=size, replace=False) for _ in range(repeats)])
+        logs.append(np.mean(np.log(_mst_lengths(pool.tree_distances, picks, alpha))))
     slope = float(np.polyfit(np.log(sizes), np.array(logs), 1)[0])
     if slope >= 1:
         raise InputError(f"the MST length grows with slope {slope:.3f} >= 1 in log n: the MST dimension is undefined")

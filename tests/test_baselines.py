@@ -267,7 +267,8 @@ def test_mst_length_matches_kruskal(Z, alpha):
     rng = np.random.default_rng(U.shape[0])
     size = max(2, U.shape[0] // 2)
     subsets = np.stack([rng.choice(U.shape[0], size=size, replace=False) for _ in range(3)])
-    lengths = baselines._mst_lengths(D, subsets, alpha)
+    padded = np.hstack([D, np.full((D.shape[0], 1), np.inf)])  # the +inf column read by points in a tree
+    lengths = baselines._mst_lengths(padded, subsets, alpha)
     for got, subset in zip(lengths, subsets):
         assert got == pytest.approx(kruskal_length(U[subset].tolist(), alpha), rel=1e-7, abs=1e-9)
 
@@ -437,6 +438,16 @@ def test_the_shared_pool_gives_each_function_its_own_value(seed, offset, duplica
     distinct = np.unique(sub, axis=0).shape[0]
     min_points = max(10, distinct // 10)
     assert alone[1] == pytest.approx(mst_dimension_loop(sub, 8, min_points, 3, seed), rel=1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 5])
+def test_one_pool_of_a_flat_gives_its_dimension_to_twonn_and_the_mst(dim):
+    # more rows than the pool keeps, at a common offset: both estimators read the same subsample
+    Z = flat_points(6000, dim, 64, seed=20 + dim) + 1e8
+    pool = PairwisePool.from_features(Z)
+    assert pool.rows.size == baselines.DEFAULT_MAX_POINTS
+    assert abs(twonn_dimension(Z, pool=pool) - dim) < 0.15 * dim
+    assert abs(mst_dimension(Z, pool=pool) - dim) < 0.15 * dim
 
 
 def test_a_pool_of_other_arguments_is_refused():
