@@ -90,10 +90,10 @@ SEARCH_MAX_ENTRIES = 20_000
 #: ... and for at most this many seconds (the exact proofs are slow on degenerate codes)
 SEARCH_MAX_SECONDS = 5.0
 _COLUMN_SALTS: dict[int, np.ndarray] = {}
-#: entries of one (block x n) matrix of pair-distance bounds in _candidate_blocks (8 MiB of float64)
-_BOUND_BLOCK = 1 << 20
+#: entries of one (block x window) matrix of pair-distance bounds in _candidate_blocks (1 MiB of float64)
+_BOUND_BLOCK = 1 << 17
 #: rows of the seeded sample from which the pair searches build their projection basis (_projected_rows)
-_BASIS_SAMPLE_ROWS = 1024
+_BASIS_SAMPLE_ROWS = 512
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
 
@@ -392,9 +392,10 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
     reach = np.searchsorted(key, key + width, side="right")  # row i meets rows i+1 .. reach[i]-1
     slack = 32 * (d + 8) * eps
     proj_sq = np.einsum("ij,ij->i", P, P)
-    # bound_ab <= atol^2 (1 + 1e-6) + slack (sq_a + sq_b), read as: bound_ab - slack sq_b <= row_limit_a
+    limit = atol * atol * (1 + 1e-6) + slack * sq_norms  # bound_ab <= limit_a + slack sq_b, read as
+    row_term = limit - proj_sq  # -2 p_a . p_b + (proj_sq_b - slack sq_b) <= limit_a - proj_sq_a
     column_term = proj_sq - slack * sq_norms
-    row_limit = atol * atol * (1 + 1e-6) + slack * sq_norms
+    left = -2.0 * P  # exact
     with_residual = bool(residual.any() or margin.any())
     look = max(1, math.isqrt(_BOUND_BLOCK))  # a block of m rows has at least m^2 entries (reach[i] > i)
     start = 0
@@ -403,35 +404,32 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
         cost = np.arange(1, ahead.size + 1) * ahead
         stop = start + max(1, int(np.searchsorted(cost, _BOUND_BLOCK, side="right")))
         end = int(reach[stop - 1])
-        if end - start <= 1 and stop - start == 1:
+        if end <= start + 1:  # a single row with no later row in its window
             start = stop
             continue
-        bound = P[start:stop] @ P[start:end].T
-        bound *= -2.0
-        bound += proj_sq[start:stop, None]
+        bound = left[start:stop] @ P[start:end].T
         bound += column_term[None, start:end]
-        if with_residual:
-            gap = np.subtract.outer(residual[start:stop], residual[start:end])
-            np.abs(gap, out=gap)
-            gap -= margin[start:stop, None]
-            gap -= margin[None, start:end]
-            np.maximum(gap, 0.0, out=gap)
-            gap *= gap
-            bound += gap
-        diagonal = bound[:, : stop - start]
-        diagonal[np.tril_indices(stop - start)] = np.inf  # each pair once, a < b in the sorted order
-        rows, cols = np.nonzero(bound <= row_limit[start:stop, None])
-        if rows.size:
-            rows += start
-            cols += start
-            a, b = order[rows], order[cols]
-            if labels is not None:
-                cross = labels[a] != labels[b]
-                a, b, rows, cols = a[cross], b[cross], rows[cross], cols[cross]
-            if a.size:
-                rank = np.argsort(bound[rows - start, cols - start], kind="stable")
-                a, b = a[rank], b[rank]
-                yield np.minimum(a, b), np.maximum(a, b)
+        bound[:, : stop - start][np.tri(stop - start, dtype=bool)] = np.inf  # each pair once: a < b in the order
+        rows, cols = np.nonzero(bound <= row_term[start:stop, None])
+        if rows.size == 0:
+            start = stop
+            continue
+        value = bound[rows, cols] + proj_sq[rows + start]
+        rows += start
+        cols += start
+        if with_residual:  # the residual term only where the projected one leaves the pair in
+            gap = np.abs(residual[rows] - residual[cols]) - margin[rows] - margin[cols]
+            value += np.maximum(gap, 0.0) ** 2
+            near = value <= limit[rows]
+            rows, cols, value = rows[near], cols[near], value[near]
+        a, b = order[rows], order[cols]
+        if labels is not None:
+            cross = labels[a] != labels[b]
+            a, b, value = a[cross], b[cross], value[cross]
+        if a.size:
+            rank = np.argsort(value, kind="stable")
+            a, b = a[rank], b[rank]
+            yield np.minimum(a, b), np.maximum(a, b)
         start = stop
 
 

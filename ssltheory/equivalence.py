@@ -301,6 +301,7 @@ def class_sums(rows: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarr
         _add_by_class(sums, rows[index], batch_labels, one_class)
     return sums
 
+
 def components(pairs: np.ndarray, n: int) -> tuple[int, np.ndarray]:
     """Connected components of the graph on 0..n-1 with edges ``pairs`` (m, 2) int64.
 
