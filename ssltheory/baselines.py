@@ -13,29 +13,36 @@ experiment); RankMe, alpha-ReQ and LiDAR live in `ssltheory.metrics`.
 - `uniformity`           Wang and Isola (ICML 2020): log of the mean Gaussian potential over pairs
 - `nesum`                He and Ozay (ICML 2022): sum of covariance eigenvalues over the largest
 
-Sizes. Distances are computed by blocked matrix products (memory O(block * n), never n^2 at
-once for the nearest-neighbour search); the estimators that need all pairs (MST, uniformity) or
-all nearest neighbours (TwoNN) work on a seeded random subsample of at most ``max_points`` rows
-(documented per function; the default keeps 8,000 x 2,048 codes to seconds). Identical rows are
-removed before the intrinsic-dimension estimators run (both papers assume distinct points: a
-zero nearest-neighbour distance makes the TwoNN ratio undefined and adds a zero-length MST edge).
+Sizes. The estimators that need all pairs (MST, uniformity) or all nearest neighbours (TwoNN)
+work on one seeded random subsample of at most ``max_points`` rows, a `PairwisePool`: drawn once,
+centred and brought into range once, with one float64 Gram matrix of the centred rows from which
+TwoNN's candidates, the MST's distances and uniformity's chords all come (the default keeps
+8,000 x 2,048 codes to a fraction of a second). Each function builds the pool itself, or takes one
+built once for all three (``pool=``, as `metrics.score_all` does). Identical rows are removed
+before the intrinsic-dimension estimators run (both papers assume distinct points: a zero
+nearest-neighbour distance makes the TwoNN ratio undefined and adds a zero-length MST edge).
+`alignment` reads every view, in row blocks.
 
 Only numpy/scipy: this is a theory room.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse.linalg
-from scipy.special import logsumexp
 
+from ssltheory.conditions import exact_duplicate_rows
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
-from ssltheory.geometry import power_of_two
+from ssltheory.geometry import power_of_two, row_norms
 from ssltheory.validation import as_count, as_features
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
+    "PairwisePool",
     "alignment",
     "mst_dimension",
     "nesum",
@@ -46,96 +53,304 @@ __all__ = [
 
 #: rows kept (seeded random subsample) by the estimators that look at all pairs of points
 DEFAULT_MAX_POINTS = 2048
-#: rows per block of the blocked distance computations
-_BLOCK = 1024
-#: entries of the (rows, m, dim) difference arrays of `alignment`
+#: rows per block of `alignment`'s passes over the views, and of TwoNN's exact re-measure (a
+#: block of float64 rows stays in cache)
+_BLOCK = 32
+#: entries of the (rows, m, dim) difference arrays of `alignment` at alpha != 2
 _DIFFERENCE_ENTRIES = 1 << 22
 
 
 # --------------------------------------------------------------------------------------------
-# shared helpers
+# the shared subsample
 
 
-def _subsample(Z: np.ndarray, max_points: int | None, random_state) -> np.ndarray:
-    """At most ``max_points`` rows of ``Z``, drawn without replacement (all rows if fewer or None)."""
-    if max_points is None or Z.shape[0] <= max_points:
-        return Z
+def _subsample_indices(n: int, max_points: int | None, random_state) -> np.ndarray:
+    """Increasing indices of at most ``max_points`` of n rows, drawn without replacement (all rows
+    if fewer or None)."""
+    if max_points is None or n <= max_points:
+        return np.arange(n)
     rng = np.random.default_rng(random_state)
-    return Z[np.sort(rng.choice(Z.shape[0], size=max_points, replace=False))]
+    return np.sort(rng.choice(n, size=max_points, replace=False))
 
 
 def _max_points(max_points) -> int | None:
     return None if max_points is None else as_count(max_points, "max_points", minimum=3)
 
 
-def _distinct_rows(Z: np.ndarray, minimum: int, what: str) -> np.ndarray:
-    """The distinct rows of ``Z``; ValueError if fewer than ``minimum``."""
-    unique = np.unique(Z, axis=0)
-    if unique.shape[0] < minimum:
-        raise InputError(
-            f"features have {unique.shape[0]} distinct row(s); {what} needs at least {minimum} distinct points"
+def _in_range(Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """(``Z`` / unit, unit), unit a power of two (exact division) such that the largest entry
+    lies in [1, 2): squares of entries then neither overflow (features near 1e308) nor underflow
+    (features near 1e-170)."""
+    unit = power_of_two(max(float(Z.max()), -float(Z.min()))) if Z.size else 1.0
+    return (Z if unit == 1.0 else Z / unit), unit
+
+
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows of X (m, d) float64: one pass of squares, and `row_norms`
+    (each row at its own scale) only for the rows whose sum of squares may have underflowed or
+    overflowed."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    risky = ~((norms > 2.0**-480) & (norms < 2.0**480))
+    if np.any(risky):
+        norms[risky] = row_norms(X[risky])
+    return norms
+
+
+@dataclass(frozen=True, eq=False)
+class PairwisePool:
+    """The seeded subsample of at most ``max_points`` views that TwoNN, the MST dimension and
+    uniformity share, with the squared distances of its centred rows from one Gram matrix.
+
+    Build it with :meth:`from_features`. With X (m, d) the subsample divided by a power of two
+    (its largest entry in [1, 2)) and mu its mean row, the centred rows are c_i = (x_i - mu) / s,
+    s a second power of two (largest entry in [1, 2) again): distances between views keep their
+    relative accuracy under an offset all views share. G = C C^T (m, m) is formed once, in float64,
+    and gives every pairwise quantity.
+
+    Attributes:
+        shape: (n, d) of the features the pool was drawn from.
+        max_points, random_state: the arguments it was drawn with (a function given a pool
+            checks that they are its own).
+        rows: int64 (m,), increasing indices of the subsample's rows in the features.
+        centred: float64 (m, d), the centred rows c_i.
+        scale: s, the power of two of the centring.
+        norms: float64 (m,), ||x_i||.
+        mean_projections: float64 (m,), <c_i, mu>.
+        squared_norms: float64 (m,), G_ii = ||c_i||^2.
+        squared_distances: float64 (m, m), ||c_i - c_j||^2 = G_ii + G_jj - 2 G_ij clipped at 0,
+            diagonal +inf (no row is its own neighbour).
+        distinct: int64 (u,), increasing positions in the subsample of its distinct centred rows
+            (the first of each group of identical rows).
+
+    Derived on first use and kept: `distinct_centred` and `distinct_squared_distances` (TwoNN),
+    `tree_distances` (the MST dimension), `chords` (uniformity).
+    """
+
+    shape: tuple[int, int]
+    max_points: int | None
+    random_state: object
+    rows: np.ndarray
+    centred: np.ndarray
+    scale: float
+    norms: np.ndarray
+    mean_projections: np.ndarray
+    squared_norms: np.ndarray
+    squared_distances: np.ndarray
+    distinct: np.ndarray
+
+    @classmethod
+    def from_features(cls, Z, *, max_points: int | None = DEFAULT_MAX_POINTS, random_state=0) -> "PairwisePool":
+        """The pool of features ``Z`` (n, d) (any float dtype: the subsample is read in float64)."""
+        Z = as_features(Z, "features", dtype=None)
+        max_points = _max_points(max_points)
+        rows = _subsample_indices(Z.shape[0], max_points, random_state)
+        X, _ = _in_range(np.asarray(Z[rows], dtype=np.float64))
+        mean = X.mean(axis=0)
+        centred, scale = _in_range(X - mean)
+        G = centred @ centred.T
+        squared_norms = np.diagonal(G).copy()
+        G *= -2.0
+        G += squared_norms[:, None]
+        G += squared_norms[None, :]
+        np.maximum(G, 0.0, out=G)
+        np.fill_diagonal(G, np.inf)
+        return cls(
+            shape=Z.shape,
+            max_points=max_points,
+            random_state=random_state,
+            rows=rows,
+            centred=centred,
+            scale=scale,
+            norms=_row_norms(X),
+            mean_projections=centred @ mean,
+            squared_norms=squared_norms,
+            squared_distances=G,
+            distinct=_distinct_positions(centred, G, squared_norms),
         )
-    return unique
+
+    def check(self, Z, max_points, random_state) -> None:
+        """ValueError unless this pool was drawn from features of Z's shape with these arguments."""
+        if (
+            np.shape(Z) != self.shape
+            or self.max_points != _max_points(max_points)
+            or not _same_seed(self.random_state, random_state)
+        ):
+            raise InputError(
+                f"the pairwise pool was drawn from {self.shape} features with max_points={self.max_points}, "
+                f"random_state={self.random_state!r}, not from these {np.shape(Z)} features with "
+                f"max_points={max_points}, random_state={random_state!r}: build it from the same arguments or "
+                "leave pool out"
+            )
+
+    @property
+    def all_distinct(self) -> bool:
+        """Whether every row of the subsample is distinct (then the distinct views are the arrays themselves)."""
+        return self.distinct.size == self.rows.size
+
+    @cached_property
+    def distinct_centred(self) -> np.ndarray:
+        """float64 (u, d): the distinct centred rows."""
+        return self.centred if self.all_distinct else self.centred[self.distinct]
+
+    @cached_property
+    def distinct_squared_distances(self) -> np.ndarray:
+        """float64 (u, u): `squared_distances` between the distinct rows."""
+        d = self.distinct
+        return self.squared_distances if self.all_distinct else self.squared_distances[np.ix_(d, d)]
+
+    @cached_property
+    def tree_distances(self) -> np.ndarray:
+        """float64 (u, u + 1): ||c_i - c_j|| between the distinct rows, the diagonal and the last
+        column +inf (the column `_mst_lengths` reads for points already in a tree)."""
+        u = self.distinct.size
+        D = np.empty((u, u + 1))
+        np.sqrt(self.distinct_squared_distances, out=D[:, :u])
+        D[:, u] = np.inf
+        return D
+
+    @cached_property
+    def chords(self) -> np.ndarray:
+        """float64 (m, m): ||x_i / ||x_i|| - x_j / ||x_j|| ||^2 between the subsample's unit rows.
+
+        Computed without the cancellation of 2 - 2 cos (which loses everything at a common
+        offset of 1e8): ||u_i - u_j||^2 = (||x_i - x_j||^2 - (||x_i|| - ||x_j||)^2) / (||x_i|| ||x_j||),
+        with ||x_i - x_j||^2 = s^2 ||c_i - c_j||^2 and
+        ||x_i|| - ||x_j|| = (s^2 (G_ii - G_jj) + 2 s (<c_i, mu> - <c_j, mu>)) / (||x_i|| + ||x_j||),
+        both free of the offset; the diagonal is +inf (a row and itself are not a pair).
+
+        Raises:
+            ValueError: a row of the subsample is all zero (it has no direction).
+        """
+        zero = int(np.sum(self.norms == 0))
+        if zero:
+            raise InputError(f"{zero} feature row(s) are all zero: they cannot be L2-normalised; drop them first")
+        s, norms = self.scale, self.norms
+        a = s * self.squared_norms + 2.0 * self.mean_projections  # (||x_i||^2 - ||mu||^2) / s
+        # ((||x_i|| - ||x_j||) / s)^2, in the units of the centred rows
+        length_gap = a[:, None] - a[None, :]
+        length_gap /= norms[:, None] + norms[None, :]
+        length_gap *= length_gap
+        K = self.squared_distances - length_gap
+        np.maximum(K, 0.0, out=K)
+        weights = s / norms
+        K *= weights[:, None]
+        K *= weights[None, :]
+        np.fill_diagonal(K, np.inf)
+        return K
 
 
-def _squared_distances(A: np.ndarray, B: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
-    """(len(A), len(B)) squared Euclidean distances from norms and one matrix product, clipped at 0."""
-    D = sq_a[:, None] + sq_b[None, :] - 2.0 * (A @ B.T)
-    np.maximum(D, 0.0, out=D)
-    return D
+def _distinct_positions(centred: np.ndarray, squared_distances: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
+    """Increasing positions of the distinct rows of ``centred`` (m, d) (the first of each group of
+    identical rows), given their squared distances from the Gram matrix (m, m), diagonal +inf.
+
+    Two identical rows c have a computed G_ii + G_jj - 2 G_ij of at most (4 gamma_d + 8 u) ||c||^2
+    (u the unit roundoff, gamma_d = d u / (1 - d u), the error bound of a dot product in any
+    order): a row farther than twice that from every other row has no copy. The rest are grouped
+    exactly (`conditions.exact_duplicate_rows`).
+    """
+    m, d = centred.shape
+    if m < 2:
+        return np.arange(m)
+    bound = 8.0 * (d + 4) * np.finfo(np.float64).eps / 2 * float(np.max(squared_norms))
+    near = np.flatnonzero(np.min(squared_distances, axis=1) <= bound)
+    if near.size == 0:
+        return np.arange(m)
+    rep, _ = exact_duplicate_rows(centred[near])
+    alone = np.ones(m, dtype=bool)
+    alone[near] = False
+    alone[near[rep]] = True
+    return np.flatnonzero(alone)
 
 
-def _in_range(Z: np.ndarray) -> np.ndarray:
-    """``Z`` divided by a power of two (exact) so that its largest entry lies in [1, 2): squares of
-    entries then neither overflow (features near 1e308) nor underflow (features near 1e-170)."""
-    return Z / power_of_two(float(np.max(np.abs(Z)))) if Z.size else Z
+def _same_seed(a, b) -> bool:
+    """Whether two random_state arguments are the same seed (a Generator only equals itself)."""
+    if a is b:
+        return True
+    try:
+        return bool(np.all(np.asarray(a == b)))
+    except (TypeError, ValueError):
+        return False
 
 
-def _centred(Z: np.ndarray) -> np.ndarray:
-    """``Z`` minus its mean row, brought into range (`_in_range`) before and after: distances keep
-    their relative accuracy under a common offset (|a|^2 + |b|^2 - 2ab cancels at offset 1e8)."""
-    Z = _in_range(Z)
-    return _in_range(Z - Z.mean(axis=0))
+def _pool(Z, pool: PairwisePool | None, max_points, random_state) -> PairwisePool:
+    """``pool`` checked against the call's arguments, or a new pool of ``Z``."""
+    if pool is None:
+        return PairwisePool.from_features(Z, max_points=max_points, random_state=random_state)
+    if not isinstance(pool, PairwisePool):
+        raise InputError(f"pool must be a PairwisePool or None, got {type(pool).__name__}")
+    pool.check(Z, max_points, random_state)
+    return pool
 
 
-def _unit_rows(Z: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (Wang and Isola's f normalised onto the hypersphere)."""
-    Z = _in_range(Z)
-    norms = np.linalg.norm(Z, axis=1)
+def _distinct_count(pool: PairwisePool, minimum: int, what: str) -> int:
+    """The number of distinct rows of the pool; ValueError if fewer than ``minimum``."""
+    u = pool.distinct.size
+    if u < minimum:
+        raise InputError(f"features have {u} distinct row(s); {what} needs at least {minimum} distinct points")
+    return u
+
+
+def _unit_rows(rows: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """A float64 copy of ``rows`` (taken from ``features``) with rows of unit L2 norm (Wang and
+    Isola's f normalised onto the hypersphere); norms by `_row_norms` (no underflow or overflow
+    at any scale).
+
+    Raises:
+        ValueError: a row is all zero (the message counts the zero rows of all ``features``).
+    """
+    rows = np.array(rows, dtype=np.float64)
+    norms = _row_norms(rows)
     if np.any(norms == 0):
-        raise InputError(
-            f"{int(np.sum(norms == 0))} feature row(s) are all zero: they cannot be L2-normalised; drop them first"
-        )
-    return Z / norms[:, None]
+        zero = int(np.sum(~np.asarray(features).any(axis=1)))
+        raise InputError(f"{zero} feature row(s) are all zero: they cannot be L2-normalised; drop them first")
+    rows /= norms[:, None]
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
 # intrinsic dimension
 
 
-def _two_nearest(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distances r1 <= r2 from each row of ``Z`` to its first and second nearest other rows.
+def _two_nearest(pool: PairwisePool) -> tuple[np.ndarray, np.ndarray]:
+    """Distances r1 <= r2 from each distinct row of the pool to its first and second nearest
+    other distinct rows.
 
-    Candidates come from blocked squared distances (norms and one matrix product); the three
-    nearest candidates of each row are then re-measured exactly as ||z_i - z_j|| so that
-    cancellation in the product formula cannot reorder or zero close pairs.
+    Candidates are the three nearest by the Gram matrix's squared distances; they are then
+    re-measured exactly as ||c_i - c_j|| so that cancellation in G_ii + G_jj - 2 G_ij cannot
+    reorder or zero close pairs. (The pool's matrix has its candidates hidden and restored in
+    place: a pool is not for concurrent use.)
     """
-    n = Z.shape[0]
-    sq = np.einsum("ij,ij->i", Z, Z)
+    C = pool.distinct_centred
+    n = C.shape[0]
     k = min(3, n - 1)
+    D = pool.distinct_squared_distances
+    rows = np.arange(n)
     cand = np.empty((n, k), dtype=np.intp)
+    taken = []
+    try:  # the k smallest of each row by k argmins, each hidden (+inf) for the next, then restored
+        for q in range(k):
+            cand[:, q] = D.argmin(axis=1)
+            taken.append(D[rows, cand[:, q]])
+            D[rows, cand[:, q]] = np.inf
+    finally:
+        for q, values in enumerate(taken):
+            D[rows, cand[:, q]] = values
+    exact = np.empty((n, k))
     for start in range(0, n, _BLOCK):
         stop = min(n, start + _BLOCK)
-        D = _squared_distances(Z[start:stop], Z, sq[start:stop], sq)
-        D[np.arange(stop - start), np.arange(start, stop)] = np.inf
-        cand[start:stop] = np.argpartition(D, k - 1, axis=1)[:, :k]
-    exact = np.linalg.norm(Z[:, None, :] - Z[cand], axis=2)
+        diff = C[start:stop, None, :] - C[cand[start:stop]]
+        exact[start:stop] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
     exact.sort(axis=1)
     return exact[:, 0], exact[:, 1]
 
 
 def twonn_dimension(
-    Z, *, discard_fraction: float = 0.1, max_points: int | None = DEFAULT_MAX_POINTS, random_state=0
+    Z,
+    *,
+    discard_fraction: float = 0.1,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    random_state=0,
+    pool: PairwisePool | None = None,
 ) -> float:
     """TwoNN intrinsic dimension (Facco, d'Errico, Rodriguez, Laio, Sci. Rep. 7, 12140, 2017).
 
@@ -152,15 +367,17 @@ def twonn_dimension(
         Z: (n, dim) codes. discard_fraction: in [0, 1), share of the largest ratios left out of the
             fit. max_points: the estimate uses a seeded subsample of at most this many rows (None:
             all); identical rows are counted once. random_state: seed of the subsample.
+            pool: the `PairwisePool` of Z drawn with the same max_points and random_state (None:
+            built here).
 
     Raises:
         ValueError: fewer than 3 distinct points, or too few ratios above 1 to fit.
     """
-    Z = as_features(Z, "features")
     if not 0 <= discard_fraction < 1:
         raise InputError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
-    Z = _distinct_rows(_centred(_subsample(Z, _max_points(max_points), random_state)), 3, "TwoNN")
-    r1, r2 = _two_nearest(Z)
+    pool = _pool(Z, pool, max_points, random_state)
+    _distinct_count(pool, 3, "TwoNN")
+    r1, r2 = _two_nearest(pool)
     mu = np.sort(r2 / r1)
     n = mu.size
     F = np.arange(1, n + 1) / n
@@ -172,26 +389,44 @@ def twonn_dimension(
     return float(np.dot(x, y) / np.dot(x, x))
 
 
+def _mst_lengths(D: np.ndarray, subsets: np.ndarray, alpha: float) -> np.ndarray:
+    """For each row S of ``subsets`` (r, k) (indices into D, distinct within a row), the sum over
+    the edges e of the minimum spanning tree of the complete graph on S with edge lengths
+    D[S][:, S] of |e|^alpha: float64 (r,).
+
+    ``D`` (N, N + 1): the symmetric (N, N) edge lengths (their diagonal never read) and a last
+    column of +inf. Prim's algorithm, the r trees grown side by side: k - 1 steps, each one
+    vectorised over the r subsets and their points (O(r k^2) time, O(r k) memory beyond D); a
+    point that has joined its tree reads the +inf column from then on.
+    """
+    r, k = subsets.shape
+    flat = D.reshape(-1)
+    width = D.shape[1]
+    trees = np.arange(r)
+    starts = subsets * width  # where each point's row of D begins in ``flat``
+    columns = subsets.copy()  # the column each point reads: its own, or +inf once in the tree
+    columns[:, 0] = width - 1
+    best = flat.take(starts[:, :1] + columns)  # distance of each point to its tree
+    edges = np.empty((r, k - 1))
+    where, row = np.empty((r, k), dtype=np.intp), np.empty((r, k))
+    for step in range(k - 1):
+        j = best.argmin(axis=1)
+        edges[:, step] = best[trees, j]
+        best[trees, j] = np.inf
+        columns[trees, j] = width - 1
+        np.add(columns, starts[trees, j][:, None], out=where)
+        flat.take(where, out=row, mode="clip")
+        np.minimum(best, row, out=best)
+    return np.sum(edges**alpha, axis=1)
+
+
 def _mst_length(D: np.ndarray, alpha: float) -> float:
     """Sum over the edges e of the minimum spanning tree of the complete graph with edge lengths
-    ``D`` (n, n) of |e|^alpha.
-
-    Prim's algorithm on the dense matrix: n steps, each one vectorised over the points not yet in
-    the tree (O(n^2) time and memory for the subsample).
-    """
+    ``D`` (n, n) of |e|^alpha (`_mst_lengths` on all n points)."""
     n = D.shape[0]
-    in_tree = np.zeros(n, dtype=bool)
-    in_tree[0] = True
-    best = D[0].copy()
-    best[0] = np.inf
-    total = 0.0
-    for _ in range(n - 1):
-        j = int(np.argmin(best))
-        total += best[j] ** alpha
-        in_tree[j] = True
-        best[j] = np.inf
-        np.minimum(best, np.where(in_tree, np.inf, D[j]), out=best)
-    return float(total)
+    padded = np.full((n, n + 1), np.inf)
+    padded[:, :n] = D
+    return float(_mst_lengths(padded, np.arange(n)[None, :], alpha)[0])
 
 
 def mst_dimension(
@@ -203,6 +438,7 @@ def mst_dimension(
     max_points: int | None = DEFAULT_MAX_POINTS,
     repeats: int = 3,
     random_state=0,
+    pool: PairwisePool | None = None,
 ) -> float:
     """Minimum-spanning-tree intrinsic dimension (0-th persistent-homology dimension).
 
@@ -214,12 +450,15 @@ def mst_dimension(
     size and returns d = alpha / (1 - m); with alpha = 1 (the default, total tree length) this is
     d = 1 / (1 - m).
 
-    Variant implemented: a seeded pool of n_max = min(n distinct points, ``max_points``) rows;
+    Variant implemented: the pool is the distinct rows (in order of first appearance) of the
+    seeded subsample of at most ``max_points`` rows that TwoNN and uniformity use (`PairwisePool`:
+    the subsample is drawn first, identical rows are then counted once), n_max of them;
     ``n_sizes`` subsample sizes spaced geometrically from ``min_points`` (default
-    max(10, n_max // 10)) to n_max; at each size ``repeats`` seeded subsamples of the pool without
-    replacement, each one's Euclidean MST by Prim's algorithm; the fit is ordinary least squares of the
-    mean log length against log size (Birdal et al.'s PH_0 dimension, whose 0-th persistence sum
-    is exactly the MST length).
+    max(10, n_max // 10)) to n_max; at each size ``repeats`` subsamples of the pool without
+    replacement, drawn by a generator seeded with ``random_state`` (at n_max each one is the whole
+    pool, whose tree is grown once), each one's Euclidean MST by Prim's algorithm; the fit is
+    ordinary least squares of the mean log length against log size (Birdal et al.'s PH_0
+    dimension, whose 0-th persistence sum is exactly the MST length).
 
     Points uniform on a d-dimensional flat give about d (the estimate approaches d from below as
     n grows; boundary effects bias small samples).
@@ -227,35 +466,35 @@ def mst_dimension(
     Args:
         Z: (n, dim) codes. alpha: edge-length exponent, 0 < alpha < the dimension. n_sizes >= 2,
             repeats >= 1, min_points >= 3, max_points: sizes of the subsamples (None: all rows).
-            random_state: seed of the subsamples.
+            random_state: seed of the subsamples. pool: the `PairwisePool` of Z drawn with the same
+            max_points and random_state (None: built here).
 
     Raises:
         ValueError: fewer than ``min_points`` distinct points or fewer than 2 distinct sizes, or
             a fitted slope m >= 1 (the length does not grow sublinearly: the dimension is undefined).
     """
-    Z = as_features(Z, "features")
     if not np.isfinite(alpha) or alpha <= 0:
         raise InputError(f"alpha must be a finite number > 0, got {alpha}")
     n_sizes = as_count(n_sizes, "n_sizes", minimum=2)
     repeats = as_count(repeats, "repeats", minimum=1)
-    Z = _distinct_rows(_centred(Z), 3, "the MST dimension")
-    n_max = Z.shape[0] if max_points is None else min(Z.shape[0], _max_points(max_points))
-    lo = max(10, n_max // 10) if min_points is None else as_count(min_points, "min_points", minimum=3)
+    lo = None if min_points is None else as_count(min_points, "min_points", minimum=3)
+    pool = _pool(Z, pool, max_points, random_state)
+    n_max = _distinct_count(pool, 3, "the MST dimension")
+    lo = max(10, n_max // 10) if lo is None else lo
     lo = min(lo, n_max)
     sizes = np.unique(np.round(np.geomspace(lo, n_max, n_sizes)).astype(int))
     if sizes.size < 2:
         raise InputError(
-            f"the MST dimension needs subsamples of at least 2 sizes; {Z.shape[0]} distinct points give only {sizes}"
+            f"the MST dimension needs subsamples of at least 2 sizes; {n_max} distinct points give only {sizes}"
         )
     rng = np.random.default_rng(random_state)
-    pool = Z[np.sort(rng.choice(Z.shape[0], size=n_max, replace=False))]
-    sq = np.einsum("ij,ij->i", pool, pool)
-    D = np.sqrt(_squared_distances(pool, pool, sq, sq))  # every subsample is drawn from this pool
     logs = []
     for size in sizes:
-        picks = [rng.choice(n_max, size=size, replace=False) for _ in range(repeats)]
-        lengths = [_mst_length(D[np.ix_(idx, idx)], alpha) for idx in picks]
-        logs.append(np.mean(np.log(lengths)))
+        if size == n_max:  # every subsample is the whole pool: one tree
+            picks = np.arange(n_max)[None, :]
+        else:
+            picks = np.stack([rng.choice(n_max, size=size, replace=False) for _ in range(repeats)])
+        logs.append(np.mean(np.log(_mst_lengths(pool.tree_distances, picks, alpha))))
     slope = float(np.polyfit(np.log(sizes), np.array(logs), 1)[0])
     if slope >= 1:
         raise InputError(f"the MST length grows with slope {slope:.3f} >= 1 in log n: the MST dimension is undefined")
@@ -266,6 +505,35 @@ def mst_dimension(
 # alignment and uniformity
 
 
+def _class_scatter_of_unit_rows(Z: np.ndarray, classes) -> tuple[float, int]:
+    """(sum over classes c of 2 m_c sum_{i in c} ||u_i - ubar_c||^2, sum over classes of m_c (m_c - 1)).
+
+    The first is the sum of ||u_i - u_j||^2 over the ordered pairs i != j of views of one class
+    (for each class, sum_{i, j} ||u_i - u_j||^2 = 2 m sum_i ||u_i - ubar||^2, exactly), with u the
+    unit rows; the residuals u_i - ubar are formed directly (no ||u||^2 - ||ubar||^2 cancellation
+    for nearly invariant views). O(n d): the views are read class by class, in blocks of about
+    ``_BLOCK`` rows.
+    """
+    order = np.argsort(classes.labels, kind="stable")
+    sizes = classes.sizes
+    ends = np.cumsum(sizes)
+    total, pairs = 0.0, int(np.sum(sizes * (sizes - 1)))
+    first_class = 0
+    while first_class < classes.n_classes:
+        begin = 0 if first_class == 0 else int(ends[first_class - 1])
+        last_class = max(first_class + 1, int(np.searchsorted(ends, begin + _BLOCK, side="right")))
+        stop = int(ends[last_class - 1])
+        U = _unit_rows(Z[order[begin:stop]], Z)
+        block_sizes = sizes[first_class:last_class]
+        starts = np.concatenate([[0], np.cumsum(block_sizes)[:-1]])
+        means = np.add.reduceat(U, starts, axis=0) / block_sizes[:, None]
+        U -= np.repeat(means, block_sizes, axis=0)
+        residuals = np.add.reduceat(np.einsum("ij,ij->i", U, U), starts)
+        total += float(np.dot(2.0 * block_sizes, residuals))
+        first_class = last_class
+    return total, pairs
+
+
 def alignment(Z, classes, *, alpha: float = 2.0) -> float:
     """Alignment (Wang and Isola, "Understanding contrastive representation learning through
     alignment and uniformity on the hypersphere", ICML 2020).
@@ -274,17 +542,29 @@ def alignment(Z, classes, *, alpha: float = 2.0) -> float:
     L2-normalised features and alpha = 2 by default. Positive pairs here: every ordered pair of
     two different views of the same class (``classes``), all pairs weighted equally. Range
     [0, 2^alpha]; 0 exactly when every class's views share one direction (invariant views);
-    lower is better.
+    lower is better. At alpha = 2 the sum over a class's pairs is 2 m sum_i ||u_i - ubar||^2 (an
+    identity), computed in O(n d); other alphas sum the pairs' exact distances.
 
     Args:
         Z: (n, dim) codes, no all-zero row. classes: n labels or an EquivalenceClasses, with at
             least one class of two or more views. alpha: exponent > 0.
     """
-    Z = as_features(Z, "features")
+    Z = as_features(Z, "features", dtype=None)
     classes = as_classes(classes, Z.shape[0])
     if not np.isfinite(alpha) or alpha <= 0:
         raise InputError(f"alpha must be a finite number > 0, got {alpha}")
-    U = _unit_rows(Z)
+    if alpha == 2:
+        total, pairs = _class_scatter_of_unit_rows(Z, classes)
+    else:
+        total, pairs = _pairwise_distance_sum(_unit_rows(Z, Z), classes, alpha)
+    if pairs == 0:
+        raise InputError("every class has a single view: alignment needs positive pairs (two views of one class)")
+    return total / pairs
+
+
+def _pairwise_distance_sum(U: np.ndarray, classes, alpha: float) -> tuple[float, int]:
+    """(sum of ||u_i - u_j||^alpha over ordered pairs i != j of one class, their number), from
+    exact differences (no norm-and-product shortcut: close views keep their small distances)."""
     labels = classes.labels
     total, pairs = 0.0, 0
     for c in range(classes.n_classes):
@@ -295,41 +575,55 @@ def alignment(Z, classes, *, alpha: float = 2.0) -> float:
         pairs += m * (m - 1)
         rows = max(1, _DIFFERENCE_ENTRIES // (m * U.shape[1]))
         for start in range(0, m, rows):
-            # exact differences (no norm-and-product shortcut): close views keep their small distances
             D = np.linalg.norm(members[start : start + rows, None, :] - members[None, :, :], axis=2)
             total += float(np.sum(D**alpha))
-    if pairs == 0:
-        raise InputError("every class has a single view: alignment needs positive pairs (two views of one class)")
-    return total / pairs
+    return total, pairs
 
 
-def uniformity(Z, *, t: float = 2.0, max_points: int | None = DEFAULT_MAX_POINTS, random_state=0) -> float:
+def uniformity(
+    Z,
+    *,
+    t: float = 2.0,
+    max_points: int | None = DEFAULT_MAX_POINTS,
+    random_state=0,
+    pool: PairwisePool | None = None,
+) -> float:
     """Uniformity (Wang and Isola, ICML 2020).
 
     [paper: L_uniform] L_uniform(f; t) = log E_{x, y ~ p_data iid} exp(-t ||f(x) - f(y)||_2^2), with
     f the L2-normalised features and t = 2 by default, estimated as in the authors' code over all
     unordered pairs of distinct rows (a log-mean-exp, computed stably). Range [-4t, 0]; lower is
     better (more uniform on the sphere); K points on a regular simplex give -t * 2K / (K - 1).
+    The squared chords ||f(x) - f(y)||^2 come from the pool's Gram matrix without cancellation
+    (`PairwisePool.chords`).
 
     Args:
         Z: (n, dim) codes, n >= 2, no all-zero row. t: > 0. max_points: a seeded subsample of at
             most this many rows (None: all; the authors average over a batch). random_state: seed.
+            pool: the `PairwisePool` of Z drawn with the same max_points and random_state (None:
+            built here).
     """
-    Z = as_features(Z, "features")
     if not np.isfinite(t) or t <= 0:
         raise InputError(f"t must be a finite number > 0, got {t}")
-    if Z.shape[0] < 2:
+    pool = _pool(Z, pool, max_points, random_state)
+    if pool.shape[0] < 2:
         raise InputError("uniformity needs at least 2 feature rows")
-    U = _unit_rows(_subsample(Z, _max_points(max_points), random_state))
-    n = U.shape[0]
-    sq = np.ones(n)
-    parts = []
-    for start in range(0, n - 1, _BLOCK):
-        stop = min(n, start + _BLOCK)
-        D = _squared_distances(U[start:stop], U, sq[start:stop], sq)
-        upper = np.arange(n)[None, :] > np.arange(start, stop)[:, None]
-        parts.append(logsumexp(-t * D[upper]))
-    return float(logsumexp(parts) - np.log(n * (n - 1) / 2))
+    K = pool.chords  # the ordered pairs i != j (each unordered pair twice); +inf on the diagonal
+    m = K.shape[0]
+    nearest = float(K.min())
+    # log mean exp(-t K) = -t min K + log(1 + mean(expm1(-t (K - min K)))): the mean of expm1 keeps
+    # its relative accuracy where every chord is tiny (views at a common offset), log1p then too
+    terms = K - nearest
+    terms *= -t
+    np.expm1(terms, out=terms)
+    np.fill_diagonal(terms, 0.0)
+    mean = float(terms.sum()) / (m * (m - 1))
+    if mean < -0.5:  # most terms near 0, where 1 + expm1 keeps no digit: the mean of exp itself
+        terms = K - nearest
+        terms *= -t
+        np.exp(terms, out=terms)  # 0 on the diagonal
+        return float(np.log(float(terms.sum()) / (m * (m - 1))) - t * nearest)
+    return float(np.log1p(mean) - t * nearest)
 
 
 # --------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from fractions import Fraction
 import numpy as np
 
 from ssltheory import exact as rational
-from ssltheory.equivalence import BLOCK_ROWS, as_classes, components
+from ssltheory.equivalence import BLOCK_ROWS, as_classes, class_rows, components, member_batches, scaled_rows
 from ssltheory.errors import InputError
 from ssltheory.files import jsonable
 from ssltheory.geometry import (
@@ -90,8 +90,10 @@ SEARCH_MAX_ENTRIES = 20_000
 #: ... and for at most this many seconds (the exact proofs are slow on degenerate codes)
 SEARCH_MAX_SECONDS = 5.0
 _COLUMN_SALTS: dict[int, np.ndarray] = {}
-#: entries of one (block x n) matrix of pair-distance bounds in _candidate_blocks (8 MiB of float64)
-_BOUND_BLOCK = 1 << 20
+#: entries of one (block x window) matrix of pair-distance bounds in _candidate_blocks (1 MiB of float64)
+_BOUND_BLOCK = 1 << 17
+#: rows of the seeded sample from which the pair searches build their projection basis (_projected_rows)
+_BASIS_SAMPLE_ROWS = 512
 #: floats gathered at once when computing exact distances of candidate pairs
 _PAIR_BLOCK_FLOATS = 1 << 22
 
@@ -233,21 +235,24 @@ _REQUIRED = {
 
 # ------------------------------------------------------------------------ numerical helpers
 def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.ndarray:
-    """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row blocks.
+    """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row batches.
 
     Computed as ||(z_i - z_first) / unit - offset_m|| (offsets from ``mean_offsets`` in the same
-    unit), so that a large common offset of the codes does not drown small deviations in
-    rounding, and with :func:`row_norms`, which neither under- nor overflows.
+    unit, rows batched as there by `member_batches`; a
+    class's first row is at ||offset_m||), so that a large common offset of the codes does not
+    drown small deviations in rounding, and with :func:`row_norms`, which neither under- nor
+    overflows.
     """
     n = Z.shape[0]
-    labels, first = classes.labels, classes.first
     out = np.empty(n)
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(n, start + BLOCK_ROWS)
-        rows = labels[start:stop]
-        block = np.asarray(Z[start:stop], dtype=np.float64) / unit - np.asarray(Z[first[rows]], dtype=np.float64) / unit
-        block -= offsets[rows]
-        out[start:stop] = row_norms(block)
+    out[classes.first] = row_norms(offsets)
+    reference = scaled_rows(Z, classes.first, unit)
+    buffer = np.empty((min(n, BLOCK_ROWS), Z.shape[1]))
+    for rows, labels, one_class in member_batches(classes.labels, skip_first=True):
+        block = scaled_rows(Z, rows, unit, out=buffer)
+        block -= class_rows(reference, labels, one_class)
+        block -= class_rows(offsets, labels, one_class)
+        out[rows] = row_norms(block)
     return out
 
 
@@ -299,8 +304,8 @@ def _pair_distances(X: np.ndarray, a: np.ndarray, b: np.ndarray, unit: float = 1
     out = np.empty(a.size)
     step = max(1, _PAIR_BLOCK_FLOATS // X.shape[1])
     for start in range(0, a.size, step):
-        left = np.asarray(X[a[start : start + step]], dtype=np.float64) / unit
-        diff = left - np.asarray(X[b[start : start + step]], dtype=np.float64) / unit
+        diff = scaled_rows(X, a[start : start + step], unit)
+        diff -= scaled_rows(X, b[start : start + step], unit)
         out[start : start + step] = row_norms(diff)
     return out
 
@@ -349,82 +354,127 @@ def _first_cross_class_pair(
 def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarray | None = None):
     """Yield (a, b) index arrays (a < b) of the pairs of rows of U / unit that may be within atol.
 
-    Blocked matrix products, exact for any atol: the rows x (divided by ``unit``, less the first row) are
-    projected on an orthonormal basis V (d x k, k = min(d, 24)) of their dominant subspace
-    (`_projected_rows`; any orthonormal V keeps the bound valid), and every pair's distance is
-    bounded below by
+    Exact for any atol (every pair whose `_pair_distances` is at most atol is yielded), with
+    memory bounded by _BOUND_BLOCK entries (never n x n). The rows x (divided by ``unit``, less
+    the first row) are projected on an orthonormal basis V (d x k, k = min(d, 24); any
+    orthonormal V keeps both bounds below valid, its quality only sets how many pairs survive
+    them) by `_projected_rows`, and two bounds prune the pairs:
 
-        ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = x - V V^T x,
+    1. A sweep along the first coordinate p = x v (v the basis's first column, the sample's
+       principal direction): |v^T (x_a - x_b)| <= ||v|| ||x_a - x_b||, so after sorting the rows
+       by p a row only meets the later rows whose p is within the window
 
-    (the second term with its rounding margin taken off, `_projected_rows`),
+           w = ||v|| (1 + 1e-9) (atol (1 + 1e-6) + 4 (d + 4) eps r_max),   r_max = max ||x||.
 
-    evaluated for a block of rows against the later rows as one (block x n) product (n^2 k / 2
-    flops in all, memory _BOUND_BLOCK entries, never n x n). A pair is a candidate when its bound
-    is within atol^2 (1 + 1e-6) + 32 d eps (||x_a||^2 + ||x_b||^2) (rounding slack) and, with
-    ``labels``, its rows are of different classes. Each block's candidates come smallest bound first.
+       The margin covers the rounding of p = fl(fl(x - x_0) V) (at most (d + 1) eps ||x|| ||v||
+       per row, so (d + 1) eps 2 r_max ||v|| for a difference, Higham's dot-product bound), of the
+       window's end fl(p + w) (eps (|p| + w)), and of the distance `_pair_distances` computes
+       (a correctly rounded difference and a d-term sum: relative (d + 2) eps, far below 1e-6).
+    2. For the pairs inside the window, blocked matrix products of
+
+           ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = x - V V^T x,
+
+       (the second term with its rounding margin taken off, `_projected_rows`): a pair is a
+       candidate when this bound is within atol^2 (1 + 1e-6) + 32 (d + 8) eps (||x_a||^2 + ||x_b||^2)
+       (rounding slack) and, with ``labels``, its rows are of different classes.
+
+    Blocks of consecutive rows in the sorted order meet their window of later rows; each block's
+    candidates come smallest bound first.
     """
     n, d = U.shape
-    P, residual, margin, sq_norms = _projected_rows(U, unit)
-    proj_sq = np.einsum("ij,ij->i", P, P)
     eps = np.finfo(np.float64).eps
-    block = max(1, min(n, _BOUND_BLOCK // max(n, 1)))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        bound = (
-            proj_sq[start:stop, None]
-            + proj_sq[None, start:]
-            - 2.0 * (P[start:stop] @ P[start:].T)
-            + np.clip(
-                np.abs(residual[start:stop, None] - residual[None, start:])
-                - margin[start:stop, None]
-                - margin[None, start:],
-                0.0,
-                None,
-            )
-            ** 2
-        )
-        limit = atol * atol * (1 + 1e-6) + 32 * d * eps * (sq_norms[start:stop, None] + sq_norms[None, start:])
-        keep = (bound <= limit) & (np.arange(start, n)[None, :] > np.arange(start, stop)[:, None])
+    P, residual, margin, sq_norms, v_norm = _projected_rows(U, unit)
+    order = np.argsort(P[:, 0], kind="stable")
+    P, residual, margin, sq_norms = P[order], residual[order], margin[order], sq_norms[order]
+    key = np.ascontiguousarray(P[:, 0])
+    r_max = math.sqrt(float(sq_norms.max())) * (1 + 1e-9)
+    width = v_norm * (1 + 1e-9) * (atol * (1 + 1e-6) + 4 * (d + 4) * eps * r_max)
+    reach = np.searchsorted(key, key + width, side="right")  # row i meets rows i+1 .. reach[i]-1
+    slack = 32 * (d + 8) * eps
+    proj_sq = np.einsum("ij,ij->i", P, P)
+    limit = atol * atol * (1 + 1e-6) + slack * sq_norms  # bound_ab <= limit_a + slack sq_b, read as
+    row_term = limit - proj_sq  # -2 p_a . p_b + (proj_sq_b - slack sq_b) <= limit_a - proj_sq_a
+    column_term = proj_sq - slack * sq_norms
+    left = -2.0 * P  # exact
+    with_residual = bool(residual.any() or margin.any())
+    look = max(1, math.isqrt(_BOUND_BLOCK))  # a block of m rows has at least m^2 entries (reach[i] > i)
+    start = 0
+    while start < n:
+        ahead = reach[start : start + look] - start
+        cost = np.arange(1, ahead.size + 1) * ahead
+        stop = start + max(1, int(np.searchsorted(cost, _BOUND_BLOCK, side="right")))
+        end = int(reach[stop - 1])
+        if end <= start + 1:  # a single row with no later row in its window
+            start = stop
+            continue
+        bound = left[start:stop] @ P[start:end].T
+        bound += column_term[None, start:end]
+        bound[:, : stop - start][np.tri(stop - start, dtype=bool)] = np.inf  # each pair once: a < b in the order
+        rows, cols = np.nonzero(bound <= row_term[start:stop, None])
+        if rows.size == 0:
+            start = stop
+            continue
+        value = bound[rows, cols] + proj_sq[rows + start]
+        rows += start
+        cols += start
+        if with_residual:  # the residual term only where the projected one leaves the pair in
+            gap = np.abs(residual[rows] - residual[cols]) - margin[rows] - margin[cols]
+            value += np.maximum(gap, 0.0) ** 2
+            near = value <= limit[rows]
+            rows, cols, value = rows[near], cols[near], value[near]
+        a, b = order[rows], order[cols]
         if labels is not None:
-            keep &= labels[start:stop, None] != labels[None, start:]
-        rows, cols = np.nonzero(keep)
-        if rows.size:
-            order = np.argsort(bound[rows, cols], kind="stable")
-            yield rows[order] + start, cols[order] + start
+            cross = labels[a] != labels[b]
+            a, b, value = a[cross], b[cross], value[cross]
+        if a.size:
+            rank = np.argsort(value, kind="stable")
+            a, b = a[rank], b[rank]
+            yield np.minimum(a, b), np.maximum(a, b)
+        start = stop
 
 
-def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple[np.ndarray, ...]:
-    """Rows of X / unit, less the first row, on an orthonormal basis V of their dominant k-dimensional subspace.
+def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple:
+    """Rows of X / unit, less the first row, on an orthonormal basis V of (about) their dominant subspace.
 
     Returns (P (n, k') the coordinates x V, r (n,) the norms of x - V V^T x as sqrt(||x||^2 -
     ||P||^2), e (n,) = sqrt(8 d eps) ||x|| the most that difference's rounding can move r, (n,)
-    the squared norms of x), with k' = min(d, k); V from one pass of a randomized range finder
-    (V = orth(X^T X Omega), Omega seeded Gaussian), streamed in row blocks, float64. When d <= k,
-    V = I and r = e = 0.
+    the squared norms of x, ||v|| the computed norm of V's first column), with k' = min(d, k).
+    V comes from a seeded sample of at most _BASIS_SAMPLE_ROWS rows (two steps of a randomized
+    range finder on the centred sample, rotated by the SVD of the sample's coordinates so that
+    the first column is the sample's principal direction); one streamed pass over X (float64,
+    row blocks) then gives P and the squared norms. When d <= k, V = I with the coordinate of
+    largest spread first, and r = e = 0.
     """
     n, d = X.shape
-    origin = np.asarray(X[0], dtype=np.float64) / unit  # distances do not move; differences round to the spread
+    origin = scaled_rows(X, [0], unit)  # distances do not move; differences round to the spread
+    buffer = np.empty((min(n, BLOCK_ROWS), d))
 
-    def rows(start):
-        return np.asarray(X[start : start + BLOCK_ROWS], dtype=np.float64) / unit - origin
+    def rows(index, out=buffer):
+        block = scaled_rows(X, index, unit, out=out)
+        block -= origin
+        return block
 
     if d <= k:
-        P = np.concatenate([rows(s) for s in range(0, n, BLOCK_ROWS)])
-        return P, np.zeros(n), np.zeros(n), np.einsum("ij,ij->i", P, P)
-    omega = np.random.default_rng(0).standard_normal((d, k))
-    B = np.zeros((d, k))
-    for start in range(0, n, BLOCK_ROWS):
-        R = rows(start)
-        B += R.T @ (R @ omega)
-    V = np.linalg.qr(B)[0]
+        P = rows(slice(None), out=None)
+        spread = P.max(axis=0) - P.min(axis=0)
+        P = P[:, np.argsort(-spread, kind="stable")]
+        return P, np.zeros(n), np.zeros(n), np.einsum("ij,ij->i", P, P), 1.0
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, size=_BASIS_SAMPLE_ROWS, replace=False)) if n > _BASIS_SAMPLE_ROWS else slice(None)
+    S = rows(sample, out=None)
+    S -= S.mean(axis=0)
+    V = np.linalg.qr(S.T @ (S @ rng.standard_normal((d, k))))[0]
+    V = np.linalg.qr(S.T @ (S @ V))[0]
+    C = S @ V
+    V = V @ np.linalg.eigh(C.T @ C)[1][:, ::-1]  # a rotation (k x k): the sample's principal direction first
     P, sq = np.empty((n, k)), np.empty(n)
     for start in range(0, n, BLOCK_ROWS):
-        R = rows(start)
+        R = rows(slice(start, start + BLOCK_ROWS))
         stop = start + R.shape[0]
-        P[start:stop] = R @ V
+        np.matmul(R, V, out=P[start:stop])
         sq[start:stop] = np.einsum("ij,ij->i", R, R)
     residual = np.sqrt(np.clip(sq - np.einsum("ij,ij->i", P, P), 0.0, None))
-    return P, residual, np.sqrt(8 * d * np.finfo(np.float64).eps * sq), sq
+    return P, residual, np.sqrt(8 * d * np.finfo(np.float64).eps * sq), sq, float(np.linalg.norm(V[:, 0]))
 
 
 def _exactly_invariant(Z: np.ndarray, classes) -> bool:

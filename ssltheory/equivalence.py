@@ -186,20 +186,17 @@ class EquivalenceClasses:
         the spread within the class, never to an offset all codes share; identical rows give
         exactly 0. ``unit`` (a power of two, e.g. ``geometry.power_of_two(max |Z|)``) divides
         the rows before they are subtracted, so that features near float64's range do not
-        overflow. Sums accumulate in float64, streamed in blocks of BLOCK_ROWS rows.
+        overflow (`scaled_rows`). Sums accumulate in float64, in the batches of
+        `member_batches` (each class's first row, a zero difference, is skipped).
         """
-        import scipy.sparse as sp  # imported here: invariant features never need it
-
         n, d = Z.shape
-        indicator = sp.csc_matrix((np.ones(n), (self.labels, np.arange(n))), shape=(self.n_classes, n))
         sums = np.zeros((self.n_classes, d))
-        for start in range(0, n, BLOCK_ROWS):
-            stop = min(n, start + BLOCK_ROWS)
-            block = (
-                np.asarray(Z[start:stop], dtype=np.float64) / unit
-                - np.asarray(Z[self.first[self.labels[start:stop]]], dtype=np.float64) / unit
-            )
-            sums += indicator[:, start:stop] @ block
+        reference = scaled_rows(Z, self.first, unit)
+        buffer = np.empty((min(n, BLOCK_ROWS), d))
+        for rows, labels, one_class in member_batches(self.labels, skip_first=True):
+            block = scaled_rows(Z, rows, unit, out=buffer)
+            block -= class_rows(reference, labels, one_class)
+            _add_by_class(sums, block, labels, one_class)
         return sums / self.sizes[:, None]
 
     # ---------------------------------------------------------------- dunder
@@ -210,6 +207,99 @@ class EquivalenceClasses:
 
     def __repr__(self) -> str:
         return f"EquivalenceClasses(n_points={self.n_points}, n_classes={self.n_classes})"
+
+
+def scaled_rows(Z: np.ndarray, rows, unit: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """Z[rows] / unit in float64, (m, d), written into the first m rows of ``out`` when given.
+
+    Args:
+        Z: (n, d) float array; rows: a slice or int index array selecting m rows; unit: a power of
+            two (dividing by it is exact in float64's normal range); out: optional float64 buffer
+            of at least m rows and d columns, reused across blocks (a fresh large array costs its
+            page faults on every block).
+
+    The rows are widened (exactly) and divided in place: no temporary float64 copies, and no
+    mixed-precision arithmetic (NumPy's casting loops are several times slower).
+    """
+    stored = Z[rows]
+    m = stored.shape[0]
+    block = np.empty((m, Z.shape[1])) if out is None else out[:m]
+    np.copyto(block, stored)
+    if unit != 1.0:
+        np.divide(block, unit, out=block)
+    return block
+
+
+#: classes up to this size are batched by member (the j-th rows of many classes together, `member_batches`)
+_GATHERED_CLASS_SIZE = 64
+
+
+def member_batches(labels: np.ndarray, *, skip_first: bool = False, max_rows: int = BLOCK_ROWS):
+    """Indices 0..c-1 grouped for class-wise accumulation without sparse matrices or sorting copies.
+
+    Args:
+        labels: (c,) int class of each row; skip_first: leave out the first row (lowest index) of
+            every class; max_rows: most rows per batch.
+
+    Yields:
+        (rows (b,) int64, labels of those rows (b,), one_class) with 1 <= b <= max_rows; together
+        the batches cover every index once (every index but each class's first with
+        ``skip_first``). Classes of at most _GATHERED_CLASS_SIZE rows come as the j-th rows of
+        every class that has one, j = 0, 1, ... (no class twice in a batch, one_class False);
+        each larger class comes alone, in chunks of its rows (one_class True).
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return
+    order = np.argsort(labels, kind="stable")
+    ordered = labels[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    sizes = np.diff(np.append(starts, labels.size))
+    skip = 1 if skip_first else 0
+    small = np.flatnonzero(sizes <= _GATHERED_CLASS_SIZE)
+    for j in range(skip, int(sizes[small].max()) if small.size else 0):
+        have = small[sizes[small] > j]
+        rows = order[starts[have] + j]
+        for s in range(0, rows.size, max_rows):
+            yield rows[s : s + max_rows], ordered[starts[have[s : s + max_rows]]], False
+    for c in np.flatnonzero(sizes > _GATHERED_CLASS_SIZE):
+        rows = order[starts[c] + skip : starts[c] + sizes[c]]
+        for s in range(0, rows.size, max_rows):
+            yield rows[s : s + max_rows], ordered[starts[c] : starts[c] + min(max_rows, rows.size - s)], True
+
+
+def class_rows(per_class: np.ndarray, labels: np.ndarray, one_class: bool) -> np.ndarray:
+    """per_class[labels] (or a view, no copy, when the batch is one class or every class in order)."""
+    if one_class:
+        return per_class[labels[0]]
+    return per_class if labels.size == per_class.shape[0] else per_class[labels]
+
+
+def _add_by_class(sums: np.ndarray, block: np.ndarray, labels: np.ndarray, one_class: bool) -> None:
+    """sums[labels[i]] += block[i] for one batch of `member_batches` (labels distinct, or all one class)."""
+    if one_class:
+        sums[labels[0]] += block.sum(axis=0, dtype=np.float64)
+    elif labels.size == sums.shape[0]:  # every class once, in increasing order: labels is 0..K-1
+        sums += block
+    else:
+        sums[labels] += block
+
+
+def class_sums(rows: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Sum of the rows of each class: S[m] = sum of rows[i] over labels[i] == m, (K, d) float64.
+
+    Args:
+        rows: (c, d) float array; labels: (c,) int in [0, n_classes); n_classes: K.
+
+    NumPy only (no sparse matrices): the rows are added in the batches of `member_batches` (the
+    j-th rows of the small classes together, each large class by a contiguous sum), accumulating
+    in float64. Classes without rows get 0.
+    """
+    rows = np.asarray(rows)
+    sums = np.zeros((n_classes, rows.shape[1]))
+    for index, batch_labels, one_class in member_batches(labels):
+        _add_by_class(sums, rows[index], batch_labels, one_class)
+    return sums
 
 
 def components(pairs: np.ndarray, n: int) -> tuple[int, np.ndarray]:

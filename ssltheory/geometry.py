@@ -117,14 +117,23 @@ def scaled(value: float, *units: float) -> float:
 def row_norms(X: np.ndarray) -> np.ndarray:
     """Euclidean norms of the rows of X (m, d), float64, without underflow or overflow.
 
-    Each row is divided by a power of two near its largest entry before squaring, so rows of
-    size 1e-200 or 1e300 keep their norms.
+    Rows whose plain sum of squares lies in [2**-960, 2**960] keep it: no square overflows, and
+    the squares lost to underflow (each below 2**-1022) move it by at most d 2**-1074, relatively
+    d 2**-114, far below rounding. Every other row is divided by a power of two near its largest
+    entry before squaring, so rows of size 1e-200 or 1e300 keep their norms.
     """
     X = np.asarray(X, dtype=np.float64)
-    peak = np.abs(X).max(axis=1) if X.size else np.zeros(X.shape[0])
-    exponent = np.frexp(peak)[1]
-    scaled = np.ldexp(X, -exponent[:, None])
-    return np.ldexp(np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), exponent)
+    with np.errstate(over="ignore", under="ignore"):
+        squares = np.einsum("ij,ij->i", X, X)
+    out = np.sqrt(squares)
+    extreme = np.flatnonzero(~((squares >= 2.0**-960) & (squares <= 2.0**960)))
+    if extreme.size:
+        rows = X[extreme]
+        peak = np.abs(rows).max(axis=1) if rows.size else np.zeros(extreme.size)
+        exponent = np.frexp(peak)[1]
+        scaled = np.ldexp(rows, -exponent[:, None])
+        out[extreme] = np.ldexp(np.sqrt(np.einsum("ij,ij->i", scaled, scaled)), exponent)
+    return out
 
 
 def centre_codes(C) -> tuple[np.ndarray, float]:

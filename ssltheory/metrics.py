@@ -64,7 +64,14 @@ from typing import Callable
 
 import numpy as np
 
-from ssltheory.baselines import alignment, mst_dimension, nesum_from_eigenvalues, twonn_dimension, uniformity
+from ssltheory.baselines import (
+    PairwisePool,
+    alignment,
+    mst_dimension,
+    nesum_from_eigenvalues,
+    twonn_dimension,
+    uniformity,
+)
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
@@ -1115,7 +1122,9 @@ SCORES: dict[str, ScoreInfo] = {
         1,
         "TwoNN intrinsic dimension of the views, Facco et al. 2017 (larger = more expressive, the field's reading)",
         ours=False,
-        compute=lambda stats, Z, classes, **_: twonn_dimension(to_numpy(Z)),
+        compute=lambda stats, Z, classes, **_: twonn_dimension(
+            to_numpy(Z), pool=stats.cached("pairwise_pool", lambda: PairwisePool.from_features(to_numpy(Z)))
+        ),
         provenance="Facco et al., Sci. Rep. 2017",
         label="TwoNN ID",
     ),
@@ -1123,7 +1132,9 @@ SCORES: dict[str, ScoreInfo] = {
         1,
         "minimum-spanning-tree (PH0) intrinsic dimension of the views, the estimator of IdEst (ICML 2026)",
         ours=False,
-        compute=lambda stats, Z, classes, **_: mst_dimension(to_numpy(Z)),
+        compute=lambda stats, Z, classes, **_: mst_dimension(
+            to_numpy(Z), pool=stats.cached("pairwise_pool", lambda: PairwisePool.from_features(to_numpy(Z)))
+        ),
         provenance="Costa and Hero 2004; Birdal et al. 2021; IdEst, ICML 2026",
         label="MST ID",
     ),
@@ -1139,7 +1150,9 @@ SCORES: dict[str, ScoreInfo] = {
         -1,
         "log mean exp(-2 ||u - v||^2) over pairs of L2-normalised views, Wang and Isola 2020 (lower is better)",
         ours=False,
-        compute=lambda stats, Z, classes, **_: uniformity(to_numpy(Z)),
+        compute=lambda stats, Z, classes, **_: uniformity(
+            to_numpy(Z), pool=stats.cached("pairwise_pool", lambda: PairwisePool.from_features(to_numpy(Z)))
+        ),
         provenance="Wang and Isola, ICML 2020",
         label="uniformity",
     ),

@@ -9,6 +9,7 @@ hypothesis-generated inputs.
 from __future__ import annotations
 
 import math
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import given, strategies as st
 
 from ssltheory import baselines
 from ssltheory.baselines import (
+    PairwisePool,
     alignment,
     mst_dimension,
     nesum,
@@ -72,12 +74,12 @@ def kruskal_length(points, alpha=1.0):
 
 
 def mst_dimension_loop(Z, n_sizes, min_points, repeats, seed, alpha=1.0):
-    """The documented protocol of `mst_dimension` (pool, geometric sizes, seeded subsamples),
-    with Kruskal's tree and a least-squares slope written out."""
-    unique = np.unique(np.asarray(Z, dtype=float), axis=0)
+    """The documented protocol of `mst_dimension` on all rows (pool: the distinct rows in order of
+    first appearance; geometric sizes; seeded subsamples), with Kruskal's tree and a
+    least-squares slope written out."""
+    pool = np.array(list(dict.fromkeys(tuple(r) for r in np.asarray(Z, dtype=float).tolist())))
     rng = np.random.default_rng(seed)
-    n_max = unique.shape[0]
-    pool = unique[np.sort(rng.choice(n_max, size=n_max, replace=False))]
+    n_max = pool.shape[0]
     sizes = sorted({round(s) for s in np.geomspace(min_points, n_max, n_sizes)})
     xs, ys = [], []
     for size in sizes:
@@ -113,6 +115,39 @@ def uniformity_loop(Z, t=2.0):
     U = [unit(r) for r in np.asarray(Z).tolist()]
     vals = [math.exp(-t * math.dist(U[i], U[j]) ** 2) for i in range(len(U)) for j in range(i + 1, len(U))]
     return math.log(sum(vals) / len(vals))
+
+
+def decimal_unit_rows(Z):
+    """The rows of Z as unit vectors in 60-digit decimal arithmetic (an oracle free of rounding
+    at float64's scale: offsets of 1e8 and scales of 1e-150 cost it nothing)."""
+    rows = []
+    for row in np.asarray(Z).tolist():
+        values = [Decimal(v) for v in row]
+        norm = sum(v * v for v in values).sqrt()
+        rows.append([v / norm for v in values])
+    return rows
+
+
+def decimal_chord(a, b):
+    return sum((x - y) * (x - y) for x, y in zip(a, b))
+
+
+def alignment_decimal(Z, labels):
+    """Wang and Isola at alpha = 2: mean ||u_i - u_j||^2 over ordered pairs of one class, in 60 digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        U = decimal_unit_rows(Z)
+        pairs = [(i, j) for i in range(len(U)) for j in range(len(U)) if i != j and labels[i] == labels[j]]
+        return float(sum(decimal_chord(U[i], U[j]) for i, j in pairs) / len(pairs))
+
+
+def uniformity_decimal(Z, t):
+    """Wang and Isola's log mean exp(-t ||u_i - u_j||^2) over unordered pairs, in 60 digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        U = decimal_unit_rows(Z)
+        terms = [(-Decimal(t) * decimal_chord(U[i], U[j])).exp() for i in range(len(U)) for j in range(i + 1, len(U))]
+        return float((sum(terms) / len(terms)).ln())
 
 
 def nesum_loop(Z):
@@ -226,9 +261,16 @@ def test_mst_dimension_recovers_the_dimension_of_a_flat(dim):
 @fraction_of_profile(0.67)
 def test_mst_length_matches_kruskal(Z, alpha):
     U = np.unique(Z, axis=0)
-    sq = np.einsum("ij,ij->i", U, U)
-    D = np.sqrt(baselines._squared_distances(U, U, sq, sq))
+    D = np.linalg.norm(U[:, None, :] - U[None, :, :], axis=2)
     assert baselines._mst_length(D, alpha) == pytest.approx(kruskal_length(U.tolist(), alpha), rel=1e-7, abs=1e-9)
+    # trees grown side by side on subsets of the points, each one its own Kruskal tree
+    rng = np.random.default_rng(U.shape[0])
+    size = max(2, U.shape[0] // 2)
+    subsets = np.stack([rng.choice(U.shape[0], size=size, replace=False) for _ in range(3)])
+    padded = np.hstack([D, np.full((D.shape[0], 1), np.inf)])  # the +inf column read by points in a tree
+    lengths = baselines._mst_lengths(padded, subsets, alpha)
+    for got, subset in zip(lengths, subsets):
+        assert got == pytest.approx(kruskal_length(U[subset].tolist(), alpha), rel=1e-7, abs=1e-9)
 
 
 @given(seeds, st.integers(2, 4))
@@ -273,6 +315,44 @@ def test_alignment_matches_the_paper_loop(views, alpha):
     assert alignment(Z, labels, alpha=alpha) == pytest.approx(alignment_loop(Z, labels, alpha), rel=1e-7, abs=1e-10)
 
 
+@st.composite
+def offset_labelled_views(draw):
+    """Views of K classes at a common offset (0 or 1e8) and scale (1 or 1e-150), their spread
+    within a class from exactly invariant (0) to nearly invariant (1e-6 of the codes) to wide."""
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    K, views, d = draw(st.integers(1, 5)), draw(st.integers(2, 5)), draw(st.integers(2, 6))
+    labels = rng.permutation(np.repeat(np.arange(K), views))
+    centres = rng.standard_normal((K, d))
+    spread = draw(st.sampled_from([0.0, 1e-6, 1e-2, 1.0]))
+    offset = draw(st.sampled_from([0.0, 1e8])) * rng.standard_normal(d)
+    scale = draw(st.sampled_from([1.0, 1e-150]))
+    Z = (offset + centres[labels] + spread * rng.standard_normal((labels.size, d))) * scale
+    return Z, labels
+
+
+@given(offset_labelled_views())
+@fraction_of_profile(0.67)
+def test_alignment_at_alpha_2_equals_the_pairwise_definition(views):
+    # the O(n d) class-residual path against the definition's ordered pairs, in 60 digits
+    Z, labels = views
+    expected = alignment_decimal(Z, labels)
+    # float64 unit rows are each rounded by ~eps per entry: a squared chord c moves by about
+    # 2 sqrt(c) eps sqrt(d) (the rounding of ||u||^2 - ||ubar||^2 instead would be ~eps, absolute)
+    rounding = 8 * np.finfo(float).eps * math.sqrt(Z.shape[1] * expected)
+    assert alignment(Z, labels) == pytest.approx(expected, rel=1e-9, abs=rounding + 1e-30)
+
+
+def test_alignment_at_alpha_2_keeps_nearly_invariant_views_at_an_offset():
+    # 1e8 offset, spread 1: squared chords near 1e-16, below the rounding of ||u||^2 - ||ubar||^2
+    rng = np.random.default_rng(7)
+    labels = np.repeat(np.arange(20), 4)
+    Z = 1e8 * rng.standard_normal(64) + rng.standard_normal((20, 64))[labels] + rng.standard_normal((80, 64))
+    expected = alignment_decimal(Z, labels)
+    assert 0 < expected < 1e-14
+    assert alignment(Z, labels) == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("K", [2, 3, 10, 50])
 def test_uniformity_of_a_regular_simplex(K):
     simplex = np.eye(K) - 1.0 / K  # K unit-distance-equal points, every pair at squared chord 2K/(K-1)
@@ -295,6 +375,30 @@ def test_uniformity_matches_the_paper_loop(Z, t):
     assert uniformity(Z, t=t, max_points=None) == pytest.approx(uniformity_loop(Z, t), rel=1e-7, abs=1e-9)
 
 
+@given(point_clouds(min_n=2, max_n=25), st.sampled_from([0.0, 1e8]), st.sampled_from([0.5, 2.0]))
+@fraction_of_profile(0.67)
+def test_uniformity_from_the_shared_gram_equals_the_direct_definition(Z, offset, t):
+    # the chords come from the Gram matrix of the centred rows; at a common offset of 1e8 they
+    # are near 1e-16, where 2 - 2 cos would keep no digit
+    Z = Z + offset * np.random.default_rng(Z.shape[0]).standard_normal(Z.shape[1])
+    norms = np.linalg.norm(Z, axis=1)
+    if np.any(norms == 0):
+        return
+    # each chord is exact up to a few eps of ||x_i - x_j||^2 / (||x_i|| ||x_j||) (parallel rows of
+    # different lengths: the subtraction of two equal terms); at the offset that scale is ~1e-16
+    scale = np.max(np.sum((Z[:, None] - Z[None, :]) ** 2, axis=2) / np.outer(norms, norms))
+    expected = uniformity_decimal(Z, t)
+    assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-6, abs=64e-16 * t * scale)
+
+
+def test_uniformity_at_an_offset_reads_the_directions():
+    rng = np.random.default_rng(11)
+    Z = 1e8 * rng.standard_normal(32) + rng.standard_normal((60, 32))
+    expected = uniformity_decimal(Z, 2.0)
+    assert -1e-14 < expected < 0
+    assert uniformity(Z, max_points=None) == pytest.approx(expected, rel=1e-6)
+
+
 def test_alignment_and_uniformity_undefined_cases():
     with pytest.raises(ValueError, match="zero"):
         alignment(np.array([[0.0, 0.0], [1.0, 0.0]]), [0, 0])
@@ -302,6 +406,76 @@ def test_alignment_and_uniformity_undefined_cases():
         alignment(np.eye(3), [0, 1, 2])
     with pytest.raises(ValueError, match="at least 2"):
         uniformity(np.ones((1, 3)))
+
+
+# ------------------------------------------------------------------------------------------
+# the shared pool
+
+
+@given(seeds, st.sampled_from([0.0, 1e8]), st.booleans())
+@fraction_of_profile(0.34)
+def test_the_shared_pool_gives_each_function_its_own_value(seed, offset, duplicates):
+    rng = np.random.default_rng(seed)
+    Z = rng.uniform(size=(90, 3)) @ rng.standard_normal((3, 5)) + offset * rng.standard_normal(5)
+    if duplicates:
+        Z[rng.choice(90, size=30)] = Z[rng.choice(90, size=30)]
+    kwargs = {"max_points": 60, "random_state": seed}
+    pool = PairwisePool.from_features(Z, **kwargs)
+    alone = (twonn_dimension(Z, **kwargs), mst_dimension(Z, **kwargs), uniformity(Z, **kwargs))
+    shared = (
+        twonn_dimension(Z, pool=pool, **kwargs),
+        mst_dimension(Z, pool=pool, **kwargs),
+        uniformity(Z, pool=pool, **kwargs),
+    )
+    assert shared == alone
+    # the documented subsample, then the definitions on it
+    rows = np.sort(np.random.default_rng(seed).choice(90, size=60, replace=False))
+    np.testing.assert_array_equal(pool.rows, rows)
+    sub = Z[rows]
+    if np.unique(sub, axis=0).shape[0] >= 3:
+        assert alone[0] == pytest.approx(twonn_loop(sub), rel=1e-6)
+    assert alone[2] == pytest.approx(uniformity_decimal(sub, 2.0), rel=1e-6, abs=1e-28)
+    distinct = np.unique(sub, axis=0).shape[0]
+    min_points = max(10, distinct // 10)
+    assert alone[1] == pytest.approx(mst_dimension_loop(sub, 8, min_points, 3, seed), rel=1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 5])
+def test_one_pool_of_a_flat_gives_its_dimension_to_twonn_and_the_mst(dim):
+    # more rows than the pool keeps, at a common offset: both estimators read the same subsample
+    Z = flat_points(6000, dim, 64, seed=20 + dim) + 1e8
+    pool = PairwisePool.from_features(Z)
+    assert pool.rows.size == baselines.DEFAULT_MAX_POINTS
+    assert abs(twonn_dimension(Z, pool=pool) - dim) < 0.15 * dim
+    assert abs(mst_dimension(Z, pool=pool) - dim) < 0.15 * dim
+
+
+def test_a_pool_of_other_arguments_is_refused():
+    Z = np.random.default_rng(0).standard_normal((50, 4))
+    pool = PairwisePool.from_features(Z, max_points=40, random_state=1)
+    for fn in (twonn_dimension, mst_dimension, uniformity):
+        with pytest.raises(ValueError, match="pool"):
+            fn(Z, max_points=30, random_state=1, pool=pool)
+        with pytest.raises(ValueError, match="pool"):
+            fn(Z, max_points=40, random_state=2, pool=pool)
+        with pytest.raises(ValueError, match="pool"):
+            fn(Z[:45], max_points=40, random_state=1, pool=pool)
+        with pytest.raises(ValueError, match="pool"):
+            fn(Z, max_points=40, random_state=1, pool="not a pool")
+
+
+def test_the_pool_counts_identical_rows_once():
+    # copies, near copies (1 ulp apart) and -0.0: only exact copies are merged
+    rng = np.random.default_rng(4)
+    Z = rng.standard_normal((40, 6))
+    Z[10] = Z[3]
+    Z[11] = np.nextafter(Z[3], np.inf)
+    Z[12, 0], Z[13] = 0.0, Z[12]
+    Z[13, 0] = -0.0
+    pool = PairwisePool.from_features(Z, max_points=None)
+    expected = sorted({tuple(r): i for i, r in reversed(list(enumerate((Z - Z.mean(0)).tolist())))}.values())
+    assert pool.distinct.tolist() == expected
+    assert 10 not in pool.distinct and 11 in pool.distinct and 13 not in pool.distinct
 
 
 # ------------------------------------------------------------------------------------------

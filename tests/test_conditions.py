@@ -9,12 +9,13 @@ failure shrinks to a few small codes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ssltheory import EquivalenceClasses, cover_count, is_ideal, linearly_separable
@@ -523,3 +524,222 @@ def test_the_binary_task_search_of_a_not_invariant_certificate_stops_at_its_budg
     stopped = is_ideal(Z, labels).certificate.witness
     assert "search stopped" in stopped["search_note"]
     assert stopped["every_binary_task_realizable"] is None
+
+
+# ---------------------------------------------------------------- the pair searches
+# `_candidate_blocks` prunes pairs by a sweep along the principal coordinate and a projected
+# bound; `_close_pairs` and `_first_cross_class_pair` verify its candidates by `_pair_distances`.
+# Oracles: every pair's `_pair_distances` (brute force, the very numbers the searches verify
+# with) and, on small cases, the exact rational distance of the scaled rows.
+PAIR_KINDS = ("lattice", "equal-first", "duplicates", "near-duplicates", "collinear", "gaussian")
+
+
+@st.composite
+def pair_worlds(draw):
+    """(X (n, d) float32/float64, unit, labels (n,), atol): rows built to sit right at atol.
+
+    Kinds: integer lattices (many equal distances and duplicates), a constant first column
+    (every row ties on it), repeated rows, repeated rows apart by ~1e-14 (below the rounding of
+    the sweep's coordinate), collinear rows a + t v spaced exactly along a random
+    direction, Gaussian rows with a decaying spectrum; d <= 24 and d > 24, scales 1e-150 to
+    1e150, a common offset up to 1e8. atol is one pair's own computed distance (the threshold
+    itself), one of the three smallest positive distances, that times 1 +- 1e-12, 0 (identical
+    rows only), or a quantile of all distances.
+    """
+    from ssltheory.conditions import _pair_distances
+    from ssltheory.geometry import power_of_two
+
+    kind = draw(st.sampled_from(PAIR_KINDS))
+    n = draw(st.integers(2, 40))
+    d = draw(st.sampled_from([1, 2, 3, 7, 24, 25, 40, 90]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if kind == "lattice":
+        X = rng.integers(-2, 3, (n, d)).astype(float)
+    elif kind == "equal-first":
+        X = rng.standard_normal((n, d))
+        X[:, 0] = 1.5
+    elif kind in ("duplicates", "near-duplicates"):
+        X = rng.integers(-1, 2, (max(1, n // 3), d)).astype(float)[rng.integers(0, max(1, n // 3), n)]
+        if kind == "near-duplicates":  # copies apart by ~1e-14: below the rounding of their coordinates
+            X += rng.standard_normal((n, d)) * 1e-14 * (rng.random((n, 1)) < 0.5)
+    elif kind == "collinear":
+        v = rng.standard_normal(d)
+        X = rng.standard_normal(d) + np.arange(n)[:, None] * (v / np.linalg.norm(v))
+    else:
+        X = rng.standard_normal((n, d)) * (1.0 + np.arange(d)) ** -1.5
+    X = X * draw(st.sampled_from([1.0, 1e-150, 1e150, 2.0**-40, 3.0])) + draw(st.sampled_from([0.0, 1.0, 1e8]))
+    with np.errstate(over="ignore"):
+        X = X.astype(draw(st.sampled_from([np.float64, np.float32])))
+    assume(np.isfinite(X).all())
+    unit = power_of_two(float(np.abs(X).max()))
+    labels = rng.integers(0, draw(st.integers(1, 4)), n)
+    a, b = np.triu_indices(n, 1)
+    dist = _pair_distances(X, a, b, unit)
+    how = draw(st.sampled_from(["pair", "smallest", "above", "below", "zero", "quantile"]))
+    pick = dist[draw(st.integers(0, dist.size - 1))]
+    positive = np.sort(dist[dist > 0])
+    atol = {
+        "pair": pick,
+        "smallest": positive[min(draw(st.integers(0, 2)), positive.size - 1)] if positive.size else 0.0,
+        "above": pick * (1 + 1e-12),
+        "below": pick * (1 - 1e-12),
+        "zero": 0.0,
+        "quantile": float(np.quantile(dist, draw(st.floats(0.0, 0.3)))),
+    }[how]
+    return X, unit, labels, atol
+
+
+@contextlib.contextmanager
+def tiny_sweep_blocks(entries):
+    """Run `_candidate_blocks` with blocks of at most ``entries`` bound entries (None: the default)."""
+    from ssltheory import conditions
+
+    saved = conditions._BOUND_BLOCK
+    conditions._BOUND_BLOCK = saved if entries is None else entries
+    try:
+        yield
+    finally:
+        conditions._BOUND_BLOCK = saved
+
+
+def all_pairs_within(X, unit, atol):
+    """Brute force: every pair i < j whose `_pair_distances` is at most atol, as a set."""
+    from ssltheory.conditions import _pair_distances
+
+    a, b = np.triu_indices(X.shape[0], 1)
+    near = _pair_distances(X, a, b, unit) <= atol
+    return set(zip(a[near].tolist(), b[near].tolist()))
+
+
+def exact_squared_distance(X, unit, i, j):
+    from fractions import Fraction
+
+    return sum(
+        (Fraction(float(x)) / Fraction(unit) - Fraction(float(y)) / Fraction(unit)) ** 2 for x, y in zip(X[i], X[j])
+    )
+
+
+@strategies.fraction_of_profile(2.0)
+@given(pair_worlds())
+def test_pair_candidates_contain_every_pair_within_atol(world):
+    from fractions import Fraction
+
+    from ssltheory.conditions import _candidate_blocks
+
+    X, unit, labels, atol = world
+    want = all_pairs_within(X, unit, atol)
+    for with_labels, block in itertools.product((False, True), (4, None)):
+        with tiny_sweep_blocks(block):  # blocks of one or two rows: the window alone decides their partners
+            got = [
+                pair for a, b in _candidate_blocks(X, atol, unit, labels if with_labels else None) for pair in zip(a, b)
+            ]
+        assert all(i < j for i, j in got) and len(got) == len(set(got))  # each pair once, as (smaller, larger)
+        cross = {(i, j) for i, j in want if labels[i] != labels[j]} if with_labels else want
+        assert cross <= set(got), sorted(cross - set(got))[:5]
+        if with_labels:
+            assert all(labels[i] != labels[j] for i, j in got)
+    if X.shape[0] * X.shape[1] <= 400:  # the exact distances: no pair strictly inside atol (relatively) is left out
+        limit = Fraction(atol) ** 2 * (1 - Fraction(1, 10**9))
+        n = X.shape[0]
+        inside = {(i, j) for i in range(n) for j in range(i + 1, n) if exact_squared_distance(X, unit, i, j) <= limit}
+        assert inside <= want
+
+
+@strategies.fraction_of_profile(1.0)
+@given(pair_worlds())
+def test_close_pairs_and_cross_class_pair_agree_with_brute_force(world):
+    from ssltheory.conditions import _close_pairs, _first_cross_class_pair, _pair_distances
+    from ssltheory.equivalence import components
+
+    X, unit, labels, atol = world
+    want = all_pairs_within(X, unit, atol)
+    n = X.shape[0]
+    scaled_rows = X.astype(np.float64) / unit
+    with tiny_sweep_blocks(4):
+        pairs, dists = _close_pairs(scaled_rows, atol)
+    assert (dists <= atol).all()
+    got_parts = components(pairs, n)[1]
+    want_parts = components(np.array(sorted(want), dtype=np.int64).reshape(-1, 2), n)[1]
+    assert np.array_equal(got_parts[:, None] == got_parts[None, :], want_parts[:, None] == want_parts[None, :])
+    cross = {(i, j) for i, j in want if labels[i] != labels[j]}
+    with tiny_sweep_blocks(4):
+        found = _first_cross_class_pair(X, labels, atol, unit)
+    assert (found is not None) == bool(cross)
+    if found is not None:
+        i, j, dist = found
+        assert (i, j) in cross and dist == _pair_distances(X, np.array([i]), np.array([j]), unit)[0]
+
+
+def test_pair_search_at_realistic_size_finds_exactly_the_brute_force_pairs():
+    """1,500 float32 rows of d = 2,048 with a decaying spectrum and planted near pairs (a view and
+    its slightly moved copy), atol between the planted distances: the search's pairs are exactly
+    those of all 1.1 million pairs' distances (brute force by a float64 Gram matrix with a 1%
+    margin, then `_pair_distances`)."""
+    from ssltheory.conditions import _close_pairs, _pair_distances
+
+    rng = np.random.default_rng(7)
+    n, d = 1500, 2048
+    X = (rng.standard_normal((n, 64)) @ rng.standard_normal((64, d)) / 8 + 0.05 * rng.standard_normal((n, d))).astype(
+        np.float32
+    )
+    X = np.maximum(X, 0)
+    moved = rng.choice(n, 40, replace=False)
+    X[moved[:20]] = X[moved[20:]] + (rng.standard_normal((20, d)) * np.geomspace(1e-3, 1e-1, 20)[:, None]).astype(
+        np.float32
+    )
+    X64 = X.astype(np.float64)
+    sq = np.einsum("ij,ij->i", X64, X64)
+    gram = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * X64 @ X64.T, 0, None))
+    planted = np.sort(_pair_distances(X64, moved[:20], moved[20:]))
+    for atol in (planted[9], (planted[9] + planted[10]) / 2, 0.0):
+        a, b = np.nonzero(np.triu(gram <= atol * 1.01 + 1e-9, 1))
+        exact = _pair_distances(X64, a, b) <= atol
+        want = set(zip(a[exact].tolist(), b[exact].tolist()))
+        pairs, _ = _close_pairs(X64, atol)
+        assert {tuple(sorted(p)) for p in pairs.tolist()} == want and len(want) >= (10 if atol else 0)
+
+
+@pytest.mark.parametrize("d", [3, 30, 90])
+@pytest.mark.parametrize("offset", [0.0, 1e8])
+def test_pair_search_keeps_pairs_at_the_edge_of_the_sweep_window(d, offset):
+    """Rows a + t v on a line (v random; for d = 3 a coordinate axis, the sweep's coordinate),
+    spaced by about 1 with jitter, so that the sweep's coordinate differences equal the distances
+    up to rounding: at atol = the largest neighbour distance every neighbouring pair sits inside
+    the window only by its rounding margin, and must still be found."""
+    from ssltheory.conditions import _candidate_blocks, _pair_distances
+
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        v = np.eye(d)[0] if d == 3 else rng.standard_normal(d)
+        v /= np.linalg.norm(v)
+        t = np.cumsum(1 + 1e-3 * rng.standard_normal(300))
+        X = offset + rng.standard_normal(d) + t[:, None] * v
+        steps = _pair_distances(X, np.arange(299), np.arange(1, 300))
+        for atol in np.sort(steps)[[-1, -2, 150]]:
+            with tiny_sweep_blocks(4):
+                got = {pair for a, b in _candidate_blocks(X, atol, 1.0) for pair in zip(a.tolist(), b.tolist())}
+            want = {(i, i + 1) for i in np.flatnonzero(steps <= atol).tolist()}
+            assert want <= got, sorted(want - got)[:5]
+
+
+@pytest.mark.parametrize("d", [3, 30, 90])
+@pytest.mark.parametrize("offset", [0.0, 3.0])
+def test_pair_search_keeps_pairs_closer_than_the_rounding_of_their_coordinates(d, offset):
+    """Copies of lattice rows moved by ~1e-14, far below the rounding of the projected bound's
+    terms (~1e-16 x ||x||^2 against atol^2 ~ 1e-28): at atol = the smallest positive distance
+    (and the next two), each such pair is kept only through the bound's rounding slack."""
+    from ssltheory.conditions import _candidate_blocks, _pair_distances
+
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        X = rng.integers(-1, 2, (13, d)).astype(float)[rng.integers(0, 13, 40)] + offset
+        X += rng.standard_normal((40, d)) * 1e-14 * (rng.random((40, 1)) < 0.5)
+        a, b = np.triu_indices(40, 1)
+        dist = _pair_distances(X, a, b)
+        for atol in np.sort(dist[dist > 0])[:3]:
+            want = set(zip(a[dist <= atol].tolist(), b[dist <= atol].tolist()))
+            for block in (4, None):
+                with tiny_sweep_blocks(block):
+                    got = {pair for p, q in _candidate_blocks(X, atol, 1.0) for pair in zip(p.tolist(), q.tolist())}
+                assert want <= got, sorted(want - got)[:5]

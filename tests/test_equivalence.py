@@ -201,3 +201,61 @@ def test_class_codes_of_identical_rows_are_exact_despite_a_large_offset():
 def test_class_codes_rejects_wrong_rows():
     with pytest.raises(ValueError, match="Z has 2 rows but the classes cover 3 points"):
         EquivalenceClasses.from_labels([0, 1, 1]).class_codes(np.zeros((2, 2)))
+
+
+# ---------------------------------------------------------------- class sums without sparse matrices
+@given(
+    st.lists(st.integers(0, 6), min_size=1, max_size=300),
+    st.integers(1, 5),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1, 3, 64, None]),
+)
+def test_class_sums_and_member_batches_agree_with_a_loop(labels, d, dtype, seed, max_rows):
+    """class_sums equals a loop over the rows (classes empty, small and above the gathered size of
+    64 rows); member_batches covers every row once (all but each class's first with skip_first),
+    its batches hold distinct classes or a single one, within max_rows."""
+    from ssltheory.equivalence import class_sums, member_batches
+
+    rng = np.random.default_rng(seed)
+    labels = np.array(labels)
+    if rng.random() < 0.5:  # one class far above the gathered size
+        labels = np.concatenate([labels, np.full(150, labels[0])])
+        rng.shuffle(labels)
+    K = int(labels.max()) + 2  # the last class has no rows
+    rows = rng.standard_normal((labels.size, d)).astype(dtype)
+    want = np.zeros((K, d))
+    for i, m in enumerate(labels):
+        want[m] += rows[i].astype(np.float64)
+    np.testing.assert_allclose(class_sums(rows, labels, K), want, rtol=1e-12, atol=1e-12)
+    firsts = {int(np.flatnonzero(labels == m)[0]) for m in np.unique(labels)}
+    for skip_first in (False, True):
+        seen = []
+        kwargs = {} if max_rows is None else {"max_rows": max_rows}
+        for index, batch_labels, one_class in member_batches(labels, skip_first=skip_first, **kwargs):
+            assert 1 <= index.size <= (max_rows or index.size) and np.array_equal(labels[index], batch_labels)
+            distinct = np.unique(batch_labels).size
+            assert distinct == 1 if one_class else distinct == batch_labels.size
+            seen.extend(index.tolist())
+        expected = set(range(labels.size)) - (firsts if skip_first else set())
+        assert sorted(seen) == sorted(expected)
+
+
+def test_mean_offsets_of_identical_rows_are_exactly_zero_and_match_a_loop():
+    """mean_offsets: exact zeros for classes of identical rows (float32 and float64, offset 1e8), and a loop's
+    means of z_i - z_first elsewhere, with classes larger than the gathered size."""
+    rng = np.random.default_rng(3)
+    labels = np.concatenate([np.repeat(np.arange(5), 3), np.full(100, 5), np.arange(6, 9)])
+    rng.shuffle(labels)
+    for dtype in (np.float32, np.float64):
+        Z = (1e8 + rng.standard_normal((9, 4))[labels]).astype(dtype)
+        moved = labels == 5
+        Z[moved] += rng.standard_normal((moved.sum(), 4)).astype(dtype)
+        classes = EquivalenceClasses.from_labels(labels)
+        got = classes.mean_offsets(Z, unit=2.0**27)
+        for m in range(classes.n_classes):
+            members = classes.members[m]
+            diffs = Z[members].astype(np.float64) / 2.0**27 - Z[members[0]].astype(np.float64) / 2.0**27
+            np.testing.assert_allclose(got[m], diffs.mean(axis=0), rtol=1e-12, atol=1e-15)
+            if np.unique(Z[members], axis=0).shape[0] == 1:
+                assert (got[m] == 0).all()
