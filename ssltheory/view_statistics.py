@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ssltheory.equivalence import EquivalenceClasses, as_classes
+from ssltheory.equivalence import EquivalenceClasses, as_classes, scaled_rows
 from ssltheory.errors import InputError
 from ssltheory.geometry import power_of_two, resolve_rtol
 from ssltheory.validation import as_features, as_tolerance
@@ -173,18 +173,19 @@ class _Backend:
             self.t = torch
             self.device = Z.device
 
-    def block(self, Z, start: int, stop: int):
-        """Rows start:stop of Z as a new float64 array (a copy: safe to change in place)."""
-        b = Z[start:stop]
-        return b.to(self.t.float64, copy=True) if self.torch else np.array(b, dtype=np.float64)
-
-    def rows(self, Z, idx: np.ndarray):
-        """Rows ``idx`` (sorted, distinct) of Z as a new float64 array: a slice when they are consecutive."""
-        if idx.size and int(idx[-1]) - int(idx[0]) + 1 == idx.size:
-            return self.block(Z, int(idx[0]), int(idx[-1]) + 1)
+    def scaled(self, Z, rows, unit: float, buffer=None):
+        """Z[rows] / unit in float64 (rows: a slice or int indices), safe to change in place:
+        numpy writes into ``buffer`` (a reused float64 array of at least as many rows) when given."""
         if self.torch:
-            return Z[self.put(idx)].to(self.t.float64)
-        return Z[idx].astype(np.float64)
+            picked = Z[rows] if isinstance(rows, slice) else Z[self.put(rows)]
+            return picked.to(self.t.float64, copy=True) / unit
+        if not isinstance(rows, slice) and rows.size and np.all(np.diff(rows) == 1):
+            rows = slice(int(rows[0]), int(rows[-1]) + 1)  # consecutive rows: no gather
+        return scaled_rows(Z, rows, unit, out=buffer)
+
+    def buffer(self, rows: int, d: int):
+        """A float64 work array for `scaled` (None for torch, which allocates on its device)."""
+        return None if self.torch else np.empty((rows, d))
 
     def put(self, x):
         return self.t.as_tensor(np.array(x), device=self.device) if self.torch else x
@@ -304,12 +305,15 @@ class ViewStatistics:
         unit = power_of_two(big) if big > 2.0**400 or 0.0 < big < 2.0**-400 else 1.0
 
         first = classes.first
-        anchor = xp.block(Z[first] if not xp.torch else Z[xp.put(first)], 0, K) / unit  # (K, d)
+        anchor = xp.scaled(Z, first, unit)  # (K, d)
         offsets = xp.put(np.zeros((K, d)))
+        work = xp.buffer(min(n, chunk_rows), d)
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
             lab = labels[start:stop]
-            offsets = offsets + xp.class_sums(xp.block(Z, start, stop) / unit - anchor[xp.put(lab)], lab, K)
+            block = xp.scaled(Z, slice(start, stop), unit, work)
+            block -= anchor[xp.put(lab)]
+            offsets += xp.class_sums(block, lab, K)
         offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
         means_dev = anchor + offsets
 
@@ -325,9 +329,7 @@ class ViewStatistics:
                 lab = labels[idx]
                 lab_dev = xp.put(lab)
                 # (z - anchor) - offset: identical views give exactly zero residuals
-                R = xp.rows(Z, idx)
-                if unit != 1.0:
-                    R /= unit
+                R = xp.scaled(Z, idx, unit, work)
                 R -= anchor[lab_dev]
                 R -= offsets[lab_dev]
                 sq[idx] = xp.get(xp.row_squares(R))
@@ -466,10 +468,11 @@ class RidgeProbe:
         rows = np.flatnonzero(stats.evaluate_mask)
         W_dev, mean_dev = xp.put(weights), xp.put(stats.train_mean)
         parts = []
+        work = xp.buffer(min(rows.size, chunk_rows), stats.d)
         for start in range(0, rows.size, chunk_rows):
-            idx = rows[start : start + chunk_rows]
-            block = xp.block(Z[idx] if not xp.torch else Z[xp.put(idx)], 0, idx.size) / stats.unit
-            parts.append(xp.get((block - mean_dev) @ W_dev))
+            block = xp.scaled(Z, rows[start : start + chunk_rows], stats.unit, work)
+            block -= mean_dev
+            parts.append(xp.get(block @ W_dev))
         scores = np.concatenate(parts) if parts else np.zeros((0, stats.K))
         return cls(scores, stats.train_sizes / n_tr, stats.labels[rows], stats.K)
 
