@@ -321,3 +321,15 @@ def test_sweep_rows_equal_ssltheory_score_on_the_reference_augmentation(tmp_path
     cli = json.loads(out.getvalue())
     for name in ("ideal_score", "invariance_ratio", "rankme", "heldout_class_accuracy", "tol"):
         assert row["score"][name] == cli[name], name
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_order_of_the_rows_does_not_change_the_statistics(seed):
+    # classes first seen out of order (first rows 0, 2, 1, 3, ...) and shuffled rows: the same sums
+    Z, labels = noisy_views(seed, 7, 5, 3, 0.3)
+    order = np.random.default_rng(seed).permutation(len(Z))
+    a = ViewStatistics.from_views(Z, labels, heldout=False, chunk_rows=4)
+    b = ViewStatistics.from_views(Z[order], labels[order], heldout=False, chunk_rows=4)
+    scale = np.abs(Z).max() ** 2 * len(Z)
+    for name in ("means", "within", "between", "total", "total_eigenvalues", "second_moment_eigenvalues"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), atol=1e-12 * scale, err_msg=name)
