@@ -208,7 +208,9 @@ class _Backend:
         return (rows * rows).sum(1) if self.torch else np.einsum("ij,ij->i", rows, rows)
 
     def max_abs(self, Z) -> float:
-        return float(Z.abs().max()) if self.torch else float(np.abs(Z).max())
+        if self.torch:
+            return float(Z.abs().max())
+        return max(float(Z.max()), -float(Z.min()))  # no |Z| temporary
 
 
 # --------------------------------------------------------------------------------------------
