@@ -528,7 +528,7 @@ def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     i outside class m stays correct iff y_i s_i > 2 s_m y_i F_im; a view of class m is correct after
     the flip iff 2 F_im > s_m s_i. Both are the sign tests y'_i s'_i > 0 rearranged with exact
     operations (products by +-1 and 2, a - b > 0 iff a > b), so every decision equals the direct
-    evaluation's. One (n_ev, chunk) comparison per chunk of classes, plus the views of each class.
+    evaluation's. One (chunk, n_ev) comparison per chunk of classes (`RidgeProbe.class_major`), plus the views of each class.
     """
     K = signs.size
     labels = probe.test_labels
@@ -544,14 +544,16 @@ def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     flipped = 2.0 * own > u
     correction = np.bincount(labels, weights=flipped.astype(float) - stays, minlength=K)
     best_flip, best_acc, evaluated = None, np.inf, 0
-    buffer = np.empty((labels.size, min(chunk, K)))
+    F_t = probe.class_major()  # (K, n_ev)
+    buffer = np.empty((min(chunk, K), labels.size))
+    below = np.empty((min(chunk, K), labels.size), dtype=bool)
     for start in range(0, K, chunk):
         cols = np.arange(start, min(start + chunk, K))
-        threshold = buffer[:, : cols.size]
-        np.add(probe.scores[:, start : start + cols.size], probe.c[cols], out=threshold)  # F[:, cols]
-        threshold *= (2.0 * signs[cols])[None, :]
-        threshold *= y[:, None]
-        correct = np.count_nonzero(threshold < u[:, None], axis=0) + correction[cols]
+        threshold = buffer[: cols.size]
+        np.multiply(F_t[start : start + cols.size], (2.0 * signs[cols])[:, None], out=threshold)
+        threshold *= y[None, :]
+        np.less(threshold, u[None, :], out=below[: cols.size])
+        correct = below[: cols.size].sum(axis=1) + correction[cols]
         acc = correct / labels.size
         for j, m in enumerate(cols):
             if n_same[int(signs[m] > 0)] == 1:  # flipping the only class of its side: constant task

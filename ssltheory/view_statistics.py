@@ -444,6 +444,7 @@ class RidgeProbe:
     c: np.ndarray
     test_labels: np.ndarray
     n_classes: int
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def fit(cls, stats: ViewStatistics, Z, ridge: float, chunk_rows: int) -> "RidgeProbe":
@@ -477,6 +478,13 @@ class RidgeProbe:
             parts.append(xp.get(block @ W_dev))
         scores = np.concatenate(parts) if parts else np.zeros((0, stats.K))
         return cls(scores, stats.train_sizes / n_tr, stats.labels[rows], stats.K)
+
+    def class_major(self) -> np.ndarray:
+        """(K, n_ev) the one-hot scores with intercept, F^T = (scores + c)^T, one class per row (contiguous:
+        the worst-task search reads one class's scores at a time). Computed once."""
+        if "class_major" not in self._cache:
+            self._cache["class_major"] = np.ascontiguousarray((self.scores + self.c).T)
+        return self._cache["class_major"]
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """(n_ev, len(cols)) scores of the one-hot targets of classes ``cols``."""
