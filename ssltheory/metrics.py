@@ -528,7 +528,8 @@ def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     i outside class m stays correct iff y_i s_i > 2 s_m y_i F_im; a view of class m is correct after
     the flip iff 2 F_im > s_m s_i. Both are the sign tests y'_i s'_i > 0 rearranged with exact
     operations (products by +-1 and 2, a - b > 0 iff a > b), so every decision equals the direct
-    evaluation's. One (chunk, n_ev) comparison per chunk of classes (`RidgeProbe.class_major`), plus the views of each class.
+    evaluation's. One (chunk, n_ev) comparison per chunk of classes (`RidgeProbe.class_major`), plus
+    the views of each class.
     """
     K = signs.size
     labels = probe.test_labels
