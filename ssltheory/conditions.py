@@ -238,10 +238,9 @@ def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.
     """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row batches.
 
     Computed as ||(z_i - z_first) / unit - offset_m|| (offsets from ``mean_offsets`` in the same
-    unit, rows batched as there by `member_batches`; a
-    class's first row is at ||offset_m||), so that a large common offset of the codes does not
-    drown small deviations in rounding, and with :func:`row_norms`, which neither under- nor
-    overflows.
+    unit, rows batched as there by `member_batches`; a class's first row is at ||offset_m||), so
+    that a large common offset of the codes does not drown small deviations in rounding, and with
+    :func:`row_norms`, which neither under- nor overflows.
     """
     n = Z.shape[0]
     out = np.empty(n)
@@ -364,7 +363,7 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
        principal direction): |v^T (x_a - x_b)| <= ||v|| ||x_a - x_b||, so after sorting the rows
        by p a row only meets the later rows whose p is within the window
 
-           w = ||v|| (1 + 1e-9) (atol (1 + 1e-6) + 4 (d + 4) eps r_max),   r_max = max ||x||.
+           w = ||v|| (1 + 1e-9) (atol (1 + 1e-6) + 4 (d + 4) eps r_max),   r_max = max ||x - x_0||.
 
        The margin covers the rounding of p = fl(fl(x - x_0) V) (at most (d + 1) eps ||x|| ||v||
        per row, so (d + 1) eps 2 r_max ||v|| for a difference, Higham's dot-product bound), of the
@@ -440,10 +439,10 @@ def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple:
     ||P||^2), e (n,) = sqrt(8 d eps) ||x|| the most that difference's rounding can move r, (n,)
     the squared norms of x, ||v|| the computed norm of V's first column), with k' = min(d, k).
     V comes from a seeded sample of at most _BASIS_SAMPLE_ROWS rows (two steps of a randomized
-    range finder on the centred sample, rotated by the SVD of the sample's coordinates so that
-    the first column is the sample's principal direction); one streamed pass over X (float64,
-    row blocks) then gives P and the squared norms. When d <= k, V = I with the coordinate of
-    largest spread first, and r = e = 0.
+    range finder on the centred sample, then rotated by the eigenvectors of the k x k Gram matrix
+    of the sample's coordinates, so that the first column is the sample's principal direction);
+    one streamed pass over X (float64, row blocks) then gives P and the squared norms. When
+    d <= k, V = I with the coordinate of largest spread first, and r = e = 0.
     """
     n, d = X.shape
     origin = scaled_rows(X, [0], unit)  # distances do not move; differences round to the spread
