@@ -121,6 +121,9 @@ class PairwisePool:
             diagonal +inf (no row is its own neighbour).
         distinct: int64 (u,), increasing positions in the subsample of its distinct centred rows
             (the first of each group of identical rows).
+
+    Derived on first use and kept: `distinct_centred` and `distinct_squared_distances` (TwoNN),
+    `tree_distances` (the MST dimension), `chords` (uniformity).
     """
 
     shape: tuple[int, int]
@@ -179,11 +182,21 @@ class PairwisePool:
                 "leave pool out"
             )
 
+    @property
+    def all_distinct(self) -> bool:
+        """Whether every row of the subsample is distinct (then the distinct views are the arrays themselves)."""
+        return self.distinct.size == self.rows.size
+
+    @cached_property
+    def distinct_centred(self) -> np.ndarray:
+        """float64 (u, d): the distinct centred rows."""
+        return self.centred if self.all_distinct else self.centred[self.distinct]
+
     @cached_property
     def distinct_squared_distances(self) -> np.ndarray:
         """float64 (u, u): `squared_distances` between the distinct rows."""
         d = self.distinct
-        return self.squared_distances if d.size == self.rows.size else self.squared_distances[np.ix_(d, d)]
+        return self.squared_distances if self.all_distinct else self.squared_distances[np.ix_(d, d)]
 
     @cached_property
     def tree_distances(self) -> np.ndarray:
@@ -304,16 +317,17 @@ def _two_nearest(pool: PairwisePool) -> tuple[np.ndarray, np.ndarray]:
 
     Candidates are the three nearest by the Gram matrix's squared distances; they are then
     re-measured exactly as ||c_i - c_j|| so that cancellation in G_ii + G_jj - 2 G_ij cannot
-    reorder or zero close pairs.
+    reorder or zero close pairs. (The pool's matrix has its candidates hidden and restored in
+    place: a pool is not for concurrent use.)
     """
-    C = pool.centred[pool.distinct]
+    C = pool.distinct_centred
     n = C.shape[0]
     k = min(3, n - 1)
     D = pool.distinct_squared_distances
     rows = np.arange(n)
     cand = np.empty((n, k), dtype=np.intp)
     taken = []
-    try:  # the k smallest of each row by k argmins, each one hidden (+inf) for the next
+    try:  # the k smallest of each row by k argmins, each hidden (+inf) for the next, then restored
         for q in range(k):
             cand[:, q] = D.argmin(axis=1)
             taken.append(D[rows, cand[:, q]])
@@ -604,9 +618,10 @@ def uniformity(
     np.expm1(terms, out=terms)
     np.fill_diagonal(terms, 0.0)
     mean = float(terms.sum()) / (m * (m - 1))
-    if mean < -0.5:  # most terms near 0: the mean of exp itself is the accurate one
-        terms += 1.0
-        np.fill_diagonal(terms, 0.0)
+    if mean < -0.5:  # most terms near 0, where 1 + expm1 keeps no digit: the mean of exp itself
+        terms = K - nearest
+        terms *= -t
+        np.exp(terms, out=terms)  # 0 on the diagonal
         return float(np.log(float(terms.sum()) / (m * (m - 1))) - t * nearest)
     return float(np.log1p(mean) - t * nearest)
 
