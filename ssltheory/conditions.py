@@ -238,10 +238,9 @@ def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.
     """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row batches.
 
     Computed as ||(z_i - z_first) / unit - offset_m|| (offsets from ``mean_offsets`` in the same
-    unit, rows batched as there by `member_batches`; a
-    class's first row is at ||offset_m||), so that a large common offset of the codes does not
-    drown small deviations in rounding, and with :func:`row_norms`, which neither under- nor
-    overflows.
+    unit, rows batched as there by `member_batches`; a class's first row is at ||offset_m||), so
+    that a large common offset of the codes does not drown small deviations in rounding, and with
+    :func:`row_norms`, which neither under- nor overflows.
     """
     n = Z.shape[0]
     out = np.empty(n)
@@ -355,28 +354,30 @@ def _candidate_blocks(U: np.ndarray, atol: float, unit: float, labels: np.ndarra
     """Yield (a, b) index arrays (a < b) of the pairs of rows of U / unit that may be within atol.
 
     Exact for any atol (every pair whose `_pair_distances` is at most atol is yielded), with
-    memory bounded by _BOUND_BLOCK entries (never n x n). The rows x (divided by ``unit``, less
-    the first row) are projected on an orthonormal basis V (d x k, k = min(d, 24); any
-    orthonormal V keeps both bounds below valid, its quality only sets how many pairs survive
-    them) by `_projected_rows`, and two bounds prune the pairs:
+    memory bounded by _BOUND_BLOCK entries (never n x n). The rows x = U / unit, less the first
+    row x_0, are projected on an orthonormal basis V (d x k, k = min(d, 24); any orthonormal V
+    keeps both bounds below valid, its quality only sets how many pairs survive them) by
+    `_projected_rows`, and two bounds prune the pairs:
 
-    1. A sweep along the first coordinate p = x v (v the basis's first column, the sample's
-       principal direction): |v^T (x_a - x_b)| <= ||v|| ||x_a - x_b||, so after sorting the rows
-       by p a row only meets the later rows whose p is within the window
+    1. A sweep along the first coordinate p = (x - x_0) v (v the basis's first column, the
+       sample's principal direction): |v^T (x_a - x_b)| <= ||v|| ||x_a - x_b||, so after sorting
+       the rows by p a row only meets the later rows whose p is within the window
 
-           w = ||v|| (1 + 1e-9) (atol (1 + 1e-6) + 4 (d + 4) eps r_max),   r_max = max ||x||.
+           w = ||v|| (1 + 1e-9) (atol (1 + 1e-6) + 4 (d + 4) eps r_max),   r_max = max ||x - x_0||.
 
-       The margin covers the rounding of p = fl(fl(x - x_0) V) (at most (d + 1) eps ||x|| ||v||
-       per row, so (d + 1) eps 2 r_max ||v|| for a difference, Higham's dot-product bound), of the
+       The margin covers the rounding of p = fl(fl(x - x_0) V) (at most (d + 1) eps ||x - x_0||
+       ||v|| per row, so (d + 1) eps 2 r_max ||v|| for a difference, Higham's dot-product bound), of the
        window's end fl(p + w) (eps (|p| + w)), and of the distance `_pair_distances` computes
        (a correctly rounded difference and a d-term sum: relative (d + 2) eps, far below 1e-6).
     2. For the pairs inside the window, blocked matrix products of
 
-           ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = x - V V^T x,
+           ||x_a - x_b||^2 >= ||V^T (x_a - x_b)||^2 + (||r_a|| - ||r_b||)^2,   r = y - V V^T y, y = x - x_0,
 
        (the second term with its rounding margin taken off, `_projected_rows`): a pair is a
-       candidate when this bound is within atol^2 (1 + 1e-6) + 32 (d + 8) eps (||x_a||^2 + ||x_b||^2)
-       (rounding slack) and, with ``labels``, its rows are of different classes.
+       candidate when this bound is within atol^2 (1 + 1e-6) + 32 (d + 8) eps (||y_a||^2 + ||y_b||^2)
+       (rounding slack) and, with ``labels``, its rows are of different classes. The bound is
+       evaluated as -2 p_a . p_b + (||p_b||^2 - slack_b) <= limit_a - ||p_a||^2 on the block (one
+       product and one addition per entry), and the residual term only for the pairs it leaves in.
 
     Blocks of consecutive rows in the sorted order meet their window of later rows; each block's
     candidates come smallest bound first.
@@ -440,10 +441,10 @@ def _projected_rows(X: np.ndarray, unit: float, k: int = 24) -> tuple:
     ||P||^2), e (n,) = sqrt(8 d eps) ||x|| the most that difference's rounding can move r, (n,)
     the squared norms of x, ||v|| the computed norm of V's first column), with k' = min(d, k).
     V comes from a seeded sample of at most _BASIS_SAMPLE_ROWS rows (two steps of a randomized
-    range finder on the centred sample, rotated by the SVD of the sample's coordinates so that
-    the first column is the sample's principal direction); one streamed pass over X (float64,
-    row blocks) then gives P and the squared norms. When d <= k, V = I with the coordinate of
-    largest spread first, and r = e = 0.
+    range finder on the centred sample, then rotated by the eigenvectors of the k x k Gram matrix
+    of the sample's coordinates, so that the first column is the sample's principal direction);
+    one streamed pass over X (float64, row blocks) then gives P and the squared norms. When
+    d <= k, V = I with the coordinate of largest spread first, and r = e = 0.
     """
     n, d = X.shape
     origin = scaled_rows(X, [0], unit)  # distances do not move; differences round to the spread
