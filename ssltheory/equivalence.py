@@ -269,14 +269,18 @@ def member_batches(labels: np.ndarray, *, skip_first: bool = False, max_rows: in
 
 
 def class_rows(per_class: np.ndarray, labels: np.ndarray, one_class: bool) -> np.ndarray:
-    """per_class[labels] (or a view, no copy, when the batch is one class or every class in order)."""
+    """per_class[labels] for one batch of `member_batches` (K, d) -> (b, d) or a broadcastable (d,).
+
+    A batch's labels are increasing and distinct, or all one class; so a batch of K labels is
+    0..K-1 and gets per_class itself, and a one-class batch its single row (views, no copies).
+    """
     if one_class:
         return per_class[labels[0]]
     return per_class if labels.size == per_class.shape[0] else per_class[labels]
 
 
 def _add_by_class(sums: np.ndarray, block: np.ndarray, labels: np.ndarray, one_class: bool) -> None:
-    """sums[labels[i]] += block[i] for one batch of `member_batches` (labels distinct, or all one class)."""
+    """sums[labels[i]] += block[i] for one batch of `member_batches` (labels increasing and distinct, or one class)."""
     if one_class:
         sums[labels[0]] += block.sum(axis=0, dtype=np.float64)
     elif labels.size == sums.shape[0]:  # every class once, in increasing order: labels is 0..K-1

@@ -117,10 +117,11 @@ def scaled(value: float, *units: float) -> float:
 def row_norms(X: np.ndarray) -> np.ndarray:
     """Euclidean norms of the rows of X (m, d), float64, without underflow or overflow.
 
-    Rows whose plain sum of squares lies in [2**-960, 2**960] keep it: no square overflows, and
-    the squares lost to underflow (each below 2**-1022) move it by at most d 2**-1074, relatively
-    d 2**-114, far below rounding. Every other row is divided by a power of two near its largest
-    entry before squaring, so rows of size 1e-200 or 1e300 keep their norms.
+    Rows whose plain sum of squares lies in [2**-960, 2**960] keep it: no square overflowed, and
+    a square below 2**-1022 (subnormal) is rounded by at most 2**-1075, so all of them move the
+    sum by at most d 2**-1075, relatively d 2**-115, far below rounding. Every other row is divided
+    by a power of two near its largest entry before squaring, so rows of size 1e-200 or 1e300
+    keep their norms.
     """
     X = np.asarray(X, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):

@@ -743,3 +743,25 @@ def test_pair_search_keeps_pairs_closer_than_the_rounding_of_their_coordinates(d
                 with tiny_sweep_blocks(block):
                     got = {pair for p, q in _candidate_blocks(X, atol, 1.0) for pair in zip(p.tolist(), q.tolist())}
                 assert want <= got, sorted(want - got)[:5]
+
+
+@pytest.mark.parametrize("d", [30, 90, 300])
+def test_pair_search_keeps_pairs_whose_coordinates_round_more_than_their_distance(d):
+    """Rows on a line 1e-10 apart, 1 away from the first row (the origin of the sweep's
+    coordinate): rounding the coordinate moves it by ~sqrt(d) eps = 1e-15 to 4e-15, a relative 1e-5
+    of the distances, far beyond the window's relative 1e-6; only its absolute margin
+    4 (d + 4) eps r_max keeps the neighbouring pairs at atol = their largest distances."""
+    from ssltheory.conditions import _candidate_blocks, _pair_distances
+
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        v = rng.standard_normal(d)
+        v /= np.linalg.norm(v)
+        t = np.concatenate([[0.0], 1.0 + np.cumsum(1e-10 * (1 + 0.1 * rng.standard_normal(199)))])
+        X = rng.standard_normal(d) + t[:, None] * v
+        steps = _pair_distances(X, np.arange(1, 199), np.arange(2, 200))
+        for atol in np.sort(steps)[[-1, -2, -3, 100]]:
+            want = {(i + 1, i + 2) for i in np.flatnonzero(steps <= atol).tolist()}
+            with tiny_sweep_blocks(4):
+                got = {pair for a, b in _candidate_blocks(X, atol, 1.0) for pair in zip(a.tolist(), b.tolist())}
+            assert want <= got, sorted(want - got)[:5]

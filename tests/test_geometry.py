@@ -294,3 +294,35 @@ def test_probe_predict_checks_shapes():
         probe_predict(np.zeros((2, 2)), np.zeros(2), np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
         probe_predict(np.zeros((2, 3)), np.zeros(3), np.zeros((4, 3)))
+
+
+@given(
+    st.integers(1, 40),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([(-1074, -1000), (-600, -400), (-60, 60), (400, 600), (960, 1020), (-1074, 1020)]),
+)
+def test_row_norms_match_exact_norms_from_subnormal_to_near_overflow(d, seed, exponents):
+    """row_norms against the exact square root of the exact sum of squares (Fractions): relative
+    error at most (d + 4) eps for rows whose norm is a normal float, within a few ulps of the
+    smallest subnormal otherwise; rows mix magnitudes, zeros and subnormals."""
+    import math
+    from fractions import Fraction
+
+    from ssltheory.geometry import row_norms
+
+    rng = np.random.default_rng(seed)
+    low, high = exponents
+    X = np.ldexp(rng.uniform(0.5, 1.0, (6, d)) * rng.choice([-1.0, 1.0], (6, d)), rng.integers(low, high, (6, d)))
+    X[rng.random((6, d)) < 0.2] = 0.0
+    X[0] = 0.0
+    got = row_norms(X)
+    eps = Fraction(float(np.finfo(np.float64).eps))
+    for row, norm in zip(X, got):
+        exact_sq = sum(Fraction(float(x)) ** 2 for x in row)
+        assert math.isfinite(norm) and norm >= 0.0
+        if exact_sq == 0:
+            assert norm == 0.0
+            continue
+        # compare squares exactly: |norm^2 - exact_sq| <= 2 (d + 4) eps exact_sq (+ subnormal rounding of norm)
+        slack = 2 * (d + 4) * eps * exact_sq + 4 * Fraction(2) ** -1074 * (Fraction(float(norm)) + Fraction(2) ** -1074)
+        assert abs(Fraction(float(norm)) ** 2 - exact_sq) <= slack, (norm, row)
