@@ -162,6 +162,25 @@ def to_numpy(Z) -> np.ndarray:
     return Z.cpu().numpy() if _is_tensor(Z) else Z
 
 
+def _upper_gram_add(W: np.ndarray, R: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """W += alpha R^T R on W's upper triangle only, in place (BLAS syrk; W (d, d) C-ordered float64)."""
+    from scipy.linalg import blas
+
+    blas.dsyrk(alpha, R.T, beta=1.0, c=W.T, trans=0, lower=1, overwrite_c=1)  # W.T's lower triangle = W's upper
+    return W
+
+
+def _mirror_upper(W: np.ndarray, block: int = 256) -> np.ndarray:
+    """W's lower triangle set from its upper one, in place, by blocks (exactly symmetric afterwards)."""
+    d = W.shape[0]
+    for start in range(0, d, block):
+        stop = min(d, start + block)
+        W[stop:, start:stop] = W[start:stop, stop:].T
+        diagonal = W[start:stop, start:stop]
+        diagonal[...] = np.triu(diagonal) + np.triu(diagonal, 1).T
+    return W
+
+
 class _Backend:
     """The few array operations of the streamed passes, for numpy or for torch on Z's device."""
 
@@ -182,6 +201,25 @@ class _Backend:
         if not isinstance(rows, slice) and rows.size and np.all(np.diff(rows) == 1):
             rows = slice(int(rows[0]), int(rows[-1]) + 1)  # consecutive rows: no gather
         return scaled_rows(Z, rows, unit, out=buffer)
+
+    def gram_add(self, W, R, alpha: float = 1.0):
+        """W += alpha R^T R in place (R (c, d), W (d, d) float64). numpy fills only W's upper triangle
+        (BLAS syrk, no d x d temporary): call `symmetric` before reading W."""
+        if self.torch:
+            W += alpha * (R.T @ R)
+            return W
+        return _upper_gram_add(W, R, alpha)
+
+    def symmetric(self, W):
+        """W made exactly symmetric in place: numpy mirrors the upper triangle `gram_add` filled; torch
+        (whose X^T X need not be bit-symmetric) averages W and W^T."""
+        return (W + W.T) / 2 if self.torch else _mirror_upper(W)
+
+    def gather(self, A, lab, out=None):
+        """A[lab] (rows of a (K, d) array by class), into the reused numpy buffer ``out`` when given."""
+        if self.torch or out is None:
+            return A[self.put(lab)]
+        return np.take(A, lab, axis=0, out=out[: lab.size])
 
     def buffer(self, rows: int, d: int):
         """A float64 work array for `scaled` (None for torch, which allocates on its device)."""
@@ -309,12 +347,12 @@ class ViewStatistics:
         first = classes.first
         anchor = xp.scaled(Z, first, unit)  # (K, d)
         offsets = xp.put(np.zeros((K, d)))
-        work = xp.buffer(min(n, chunk_rows), d)
+        work, picked = xp.buffer(min(n, chunk_rows), d), xp.buffer(min(n, chunk_rows), d)  # reused: no page faults
         for start in range(0, n, chunk_rows):
             stop = min(n, start + chunk_rows)
             lab = labels[start:stop]
             block = xp.scaled(Z, slice(start, stop), unit, work)
-            block -= anchor[xp.put(lab)]
+            block -= xp.gather(anchor, lab, picked)
             offsets += xp.class_sums(block, lab, K)
         offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
         means_dev = anchor + offsets
@@ -329,20 +367,18 @@ class ViewStatistics:
             for start in range(0, rows.size, chunk_rows):
                 idx = rows[start : start + chunk_rows]
                 lab = labels[idx]
-                lab_dev = xp.put(lab)
                 # (z - anchor) - offset: identical views give exactly zero residuals
                 R = xp.scaled(Z, idx, unit, work)
-                R -= anchor[lab_dev]
-                R -= offsets[lab_dev]
+                R -= xp.gather(anchor, lab, picked)
+                R -= xp.gather(offsets, lab, picked)
                 sq[idx] = xp.get(xp.row_squares(R))
                 if training:
-                    W_tr += R.T @ R
+                    xp.gram_add(W_tr, R)
                     R_tr += xp.class_sums(R, lab, K)
                 else:
-                    W_ev += R.T @ R
+                    xp.gram_add(W_ev, R)
+        W_tr, W_ev = xp.symmetric(W_tr), xp.symmetric(W_ev)
         W_tr, W_ev, R_tr, means = xp.get(W_tr), xp.get(W_ev), xp.get(R_tr), xp.get(means_dev)
-        if xp.torch:  # torch's X^T X need not be bit-symmetric: make it so (numpy's syrk already is)
-            W_tr, W_ev = (W_tr + W_tr.T) / 2, (W_ev + W_ev.T) / 2
         W = W_tr if every else W_tr + W_ev
 
         # every matrix below is exactly symmetric: X^T X products are computed as such (syrk), and
@@ -365,7 +401,8 @@ class ViewStatistics:
         root = np.sqrt(train_sizes[seen])[:, None]
         C_ = R_tr[seen] / root
         A_ = C_ + root * E[seen]
-        train_scatter = W_tr + (A_.T @ A_ - C_.T @ C_)
+        train_scatter = _upper_gram_add(_upper_gram_add(np.array(W_tr), A_), C_, -1.0)
+        train_scatter = _mirror_upper(train_scatter)
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
         return cls(
             n,
