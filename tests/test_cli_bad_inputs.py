@@ -522,3 +522,32 @@ def test_api_train_into_an_unwritable_folder(unwritable):
             )
         )
     assert str(unwritable.parent) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "features, needle",
+    [
+        (np.array([["a", "b"]] * 4), "numeric"),
+        (np.where(np.eye(4, 2) > 0, np.nan, 1.0), "NaN or Inf"),
+        (np.ones((4, 2), dtype=np.float16), "float16"),
+        (np.ones((4, 2, 1)), "2-D"),
+    ],
+    ids=["strings", "nan", "float16", "3-D"],
+)
+def test_check_and_score_refuse_the_same_feature_files_with_the_same_line(tmp_path, capfd, features, needle):
+    z, c = tmp_path / "z.npy", tmp_path / "c.npy"
+    np.save(z, features)
+    np.save(c, np.array([0, 0, 1, 1]))
+    lines = [fails_cleanly([command, z, "--classes", c], capfd, needle) for command in ("check", "score")]
+    assert lines[0].split(": error: ")[1] == lines[1].split(": error: ")[1]
+
+
+def test_check_and_score_both_accept_boolean_features(tmp_path, capfd):
+    z, c = tmp_path / "z.npy", tmp_path / "c.npy"
+    np.save(z, np.array([[True, False], [True, False], [False, True], [False, True]]))
+    np.save(c, np.array([0, 0, 1, 1]))
+    assert cli.main(["check", str(z), "--classes", str(c)]) == 0  # invariant, 2 distinct codes: ideal
+    capfd.readouterr()
+    assert cli.main(["score", str(z), "--classes", str(c), "--json"]) == 0
+    payload = json.loads(capfd.readouterr().out)
+    assert payload["ideal"] is True and payload["ideal_score"] == 1.0

@@ -310,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ssltheory.metrics import score_all
     from ssltheory.report import score_section, write_score_report
+    from ssltheory.validation import as_features
 
     parameters = score_parameters(args)
     target = Path(args.target)
@@ -319,13 +320,9 @@ def run(args: argparse.Namespace) -> int:
     if target.is_file() and target.suffix == ".npy":
         if args.classes is None:
             raise InputError("--classes is required with a FEATURES.npy file")
-        Z = load_npy(args.target, "features")
+        # the same checks and messages as `ssltheory check` (float32 kept as given)
+        Z = as_features(load_npy(args.target, "features"), "features", dtype=None)
         classes = load_npy(args.classes, "classes")
-        if Z.ndim != 2:
-            raise InputError(f"features must have shape (n, d), got {Z.shape}")
-        if not np.issubdtype(Z.dtype, np.number) or not np.isfinite(Z).all():
-            bad = int(np.size(Z) - np.isfinite(Z).sum()) if np.issubdtype(Z.dtype, np.number) else None
-            raise InputError(f"features contain {bad} NaN or infinite values" if bad else "features are not numbers")
         source = {"kind": "features", "path": str(target), "classes": str(args.classes)}
     elif target.is_dir() or _is_state_dict_file(target):
         if args.classes is not None:
