@@ -521,7 +521,19 @@ _CANDIDATE_BATCH = 16
 
 
 def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
-    """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n).
+    """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n), the
+    lowest index among equals; (None, inf, 0) when every flip leaves a constant task."""
+    acc = flip_accuracies(probe, signs, chunk)
+    allowed = np.flatnonzero(~np.isnan(acc))
+    if allowed.size == 0:
+        return None, np.inf, 0
+    best = int(allowed[np.argmin(acc[allowed])])
+    return best, float(acc[best]), int(allowed.size)
+
+
+def flip_accuracies(probe, signs: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """(K,) held-out accuracy of the +-1 task ``signs`` (K,) with class m's sign flipped, for every m
+    (NaN where the flip leaves a constant task: m was the only class of its side).
 
     Flipping class m (sign s_m) moves every view's score s_i to s_i - 2 s_m F_im (F: the one-hot
     scores with intercept, `RidgeProbe.columns`) and flips the truth y_i of class m's views. A view
@@ -536,33 +548,27 @@ def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     scores = probe.binary_scores(signs)
     y = signs[labels]
     u = y * scores
-    n_same = (int(np.sum(signs < 0)), int(np.sum(signs > 0)))
     rows = np.arange(labels.size)
     own = probe.scores[rows, labels] + probe.c[labels]  # F_{i, m(i)}
     # a view of class m(i) = m has s_m y_i = 1: the loop below counts it by u_i > 2 F_im (taken off
     # again here) where its truth flips and the test is 2 F_im > u_i
     stays = u > 2.0 * own
     flipped = 2.0 * own > u
-    correction = np.bincount(labels, weights=flipped.astype(float) - stays, minlength=K)
-    best_flip, best_acc, evaluated = None, np.inf, 0
+    correct = np.bincount(labels, weights=flipped.astype(float) - stays, minlength=K)
     F_t = probe.class_major()  # (K, n_ev)
     buffer = np.empty((min(chunk, K), labels.size))
     below = np.empty((min(chunk, K), labels.size), dtype=bool)
     for start in range(0, K, chunk):
-        cols = np.arange(start, min(start + chunk, K))
-        threshold = buffer[: cols.size]
-        np.multiply(F_t[start : start + cols.size], (2.0 * signs[cols])[:, None], out=threshold)
+        stop = min(start + chunk, K)
+        threshold = buffer[: stop - start]
+        np.multiply(F_t[start:stop], (2.0 * signs[start:stop])[:, None], out=threshold)
         threshold *= y[None, :]
-        np.less(threshold, u[None, :], out=below[: cols.size])
-        correct = below[: cols.size].sum(axis=1) + correction[cols]
-        acc = correct / labels.size
-        for j, m in enumerate(cols):
-            if n_same[int(signs[m] > 0)] == 1:  # flipping the only class of its side: constant task
-                continue
-            evaluated += 1
-            if acc[j] < best_acc:
-                best_flip, best_acc = int(m), float(acc[j])
-    return best_flip, best_acc, evaluated
+        np.less(threshold, u[None, :], out=below[: stop - start])
+        correct[start:stop] += below[: stop - start].sum(axis=1)
+    acc = correct / labels.size
+    n_same = np.array([np.sum(signs < 0), np.sum(signs > 0)])
+    acc[n_same[(signs > 0).astype(int)] == 1] = np.nan
+    return acc
 
 
 # --------------------------------------------------------------------------------------------

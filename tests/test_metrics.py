@@ -563,3 +563,67 @@ def test_score_all_never_fails_on_valid_codes(name, Z):
 def test_module_is_a_theory_room():
     source = open(metrics.__file__).read()
     assert "import torch" not in source and "ssltheory.ssl" not in source
+
+
+@given(
+    seeds,
+    st.integers(2, 30),
+    st.integers(2, 5),
+    st.integers(1, 12),
+    st.sampled_from([0.0, 1e-3, 1.0]),
+    st.sampled_from([0.0, 1e-4, 1.0]),
+    st.sampled_from(["gaussian", "half_integers", "constant"]),
+    st.integers(1, 40),
+)
+def test_the_greedy_flip_count_equals_flipping_each_class_directly(seed, K, views, d, noise, ridge, kind, chunk):
+    # oracle: flip class m, move every score by -2 s_m F[:, m], flip the truth of class m's views, count
+    rng = np.random.default_rng(seed)
+    codes = rng.standard_normal((K, d))
+    labels = np.tile(np.arange(K), views)
+    Z = codes[labels] + noise * rng.standard_normal((labels.size, d))
+    if kind == "half_integers":  # ties: equal scores
+        Z = np.round(2 * Z) / 2
+    elif kind == "constant":  # only the intercept predicts: scores land exactly on the flip's threshold
+        Z = np.zeros_like(Z)
+    stats = metrics.ViewStatistics.from_views(Z, labels, random_state=seed)
+    probe = stats.ridge_probe(Z, ridge)
+    signs = rng.choice([-1.0, 1.0], size=K)
+    scores = probe.binary_scores(signs)
+    truth = signs[probe.test_labels]
+    expected = np.full(K, np.nan)
+    for m in range(K):
+        if np.sum(signs == signs[m]) == 1:  # flipping the only class of its side leaves a constant task
+            continue
+        new_scores = scores - 2.0 * signs[m] * (probe.scores[:, m] + probe.c[m])
+        new_truth = np.where(probe.test_labels == m, -truth, truth)
+        expected[m] = np.mean(new_truth * new_scores > 0)
+    np.testing.assert_array_equal(metrics.flip_accuracies(probe, signs, chunk=chunk), expected)
+    flip, acc, evaluated = metrics._best_flip(probe, signs, chunk=chunk)
+    assert evaluated == np.sum(~np.isnan(expected))
+    if evaluated:
+        assert flip == int(np.nanargmin(expected)) and acc == np.nanmin(expected)
+    else:
+        assert flip is None
+
+
+@given(seeds, st.integers(2, 9), st.integers(1, 30), st.integers(1, 12))
+def test_flip_accuracies_on_exact_ties(seed, K, n_ev, chunk):
+    # scores and intercepts of small halves: every sum is exact, so many views sit exactly on a flip's threshold
+    from ssltheory.view_statistics import RidgeProbe
+
+    rng = np.random.default_rng(seed)
+    probe = RidgeProbe(
+        scores=rng.integers(-3, 4, size=(n_ev, K)) / 2.0,
+        c=rng.integers(-2, 3, size=K) / 2.0,
+        test_labels=rng.integers(0, K, size=n_ev),
+        n_classes=K,
+    )
+    signs = rng.choice([-1.0, 1.0], size=K)
+    scores = probe.binary_scores(signs)
+    truth = signs[probe.test_labels]
+    expected = np.full(K, np.nan)
+    for m in range(K):
+        if np.sum(signs == signs[m]) > 1:
+            new_scores = scores - 2.0 * signs[m] * (probe.scores[:, m] + probe.c[m])
+            expected[m] = np.mean(np.where(probe.test_labels == m, -truth, truth) * new_scores > 0)
+    np.testing.assert_array_equal(metrics.flip_accuracies(probe, signs, chunk=chunk), expected)
