@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.ssltheory-installed
 PYTEST := $(BIN)/python -m pytest -q
 
 NUMERIC_TESTS := tests/test_exact.py tests/test_geometry.py tests/test_conditions.py tests/test_metrics.py \
-                 tests/test_efficiency.py tests/test_cli_check.py
+                 tests/test_efficiency.py tests/test_cli_check.py tests/test_view_statistics.py tests/test_baselines.py
 KERNELS ?= Haswell Sandybridge Prescott
 
 .PHONY: demo test test-all test-slow test-kernels lint time-test install clean gpu-check gpu-data gpu-dry-run
