@@ -100,6 +100,7 @@ __all__ = [
     "heldout_class_accuracy",
     "task_accuracy",
     "worst_task_accuracy",
+    "flip_accuracies",
     "ideal_score",
     "ridge_log_loss",
     "heldout_log_loss",
