@@ -579,6 +579,7 @@ def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tu
     d = T.shape[0]
     # work on T / 4^k and mean / 2^k (exact) with entries near 1: no squares under- or overflow
     root = power_of_two(max(np.sqrt(float(np.abs(T).max())), float(np.abs(mean).max()) * np.sqrt(n)))
+    root = max(root, 2.0**-511)  # root^2 stays a normal number (entries below it are rounding to 0 anyway)
     scale = root * root
     mean = np.asarray(mean, dtype=np.float64) / root
     shift = n * float(np.dot(mean, mean))
@@ -586,10 +587,12 @@ def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tu
         values = (max(float(T[0, 0]) / scale, 0.0), max(float(T[0, 0]) / scale + shift, 0.0))
         return np.array([values[0]]) * scale, np.array([values[1]]) * scale
     A = (np.asarray(T, dtype=np.float64) / scale).T  # a copy; its transpose is Fortran-ordered (T is symmetric)
-    norm = float(np.linalg.norm(mean))
-    if norm > 0:
-        v = mean.copy()
-        v[0] += np.copysign(norm, v[0])  # H = I - beta v v^T maps mean to -sign(mean_0) ||mean|| e_1
+    largest = float(np.abs(mean).max())
+    if largest > 0:
+        # H depends on the mean's direction only: build it from mean / max|mean| (entries in [-1, 1], one of
+        # them +-1), so that v^T v >= 1 never underflows however small the mean is
+        v = mean / largest
+        v[0] += np.copysign(float(np.linalg.norm(v)), v[0])  # H = I - beta v v^T maps mean to a multiple of e_1
         beta = 2.0 / float(np.dot(v, v))
         p = beta * (A @ v)
         w = p - (0.5 * beta * float(np.dot(v, p))) * v

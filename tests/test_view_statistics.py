@@ -333,3 +333,30 @@ def test_the_order_of_the_rows_does_not_change_the_statistics(seed):
     scale = np.abs(Z).max() ** 2 * len(Z)
     for name in ("means", "within", "between", "total", "total_eigenvalues", "second_moment_eigenvalues"):
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), atol=1e-12 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("exponent", [-150, -154.5, -155, -158, -161.5, -162, -170, -300])
+def test_both_spectra_survive_a_mean_far_below_the_scatter(exponent):
+    # the reflector is built from the mean's direction: a mean near 1e-158 (whose square is subnormal) once made
+    # v^T v underflow and both spectra NaN
+    centred, uncentred = centred_and_uncentred_spectra(np.eye(2), np.array([10.0**exponent, 0.0]), 1)
+    np.testing.assert_array_equal(centred, [1.0, 1.0])
+    np.testing.assert_allclose(uncentred, [1.0, 1.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_both_spectra_of_a_zero_scatter_and_a_mean_whose_square_underflows(d):
+    mean = np.zeros(d)
+    mean[0] = 1e-200
+    centred, uncentred = centred_and_uncentred_spectra(np.zeros((d, d)), mean, 3)
+    assert not centred.any() and not uncentred.any()  # n ||mean||^2 = 3e-400 is 0 in float64
+
+
+def test_a_tiny_constant_feature_leaves_the_spectral_scores_defined():
+    # max |Z| = 1 (no rescaling), the grand mean is 1e-160 e_2: the scores equal those with that column exactly 0
+    Z = np.array([[1, 1e-160], [-1, 1e-160], [0.5, 1e-160], [-0.5, 1e-160], [0.2, 1e-160], [-0.2, 1e-160]])
+    labels, mask = [0, 0, 1, 1, 2, 2], [1, 0, 1, 0, 1, 0]
+    tiny = metrics.score_all(Z, labels, mask, n_random=2, greedy_steps=1)
+    zero = metrics.score_all(np.where(Z == 1e-160, 0.0, Z), labels, mask, n_random=2, greedy_steps=1)
+    for name in ("rankme", "rankme_centred", "nesum"):
+        assert tiny.values[name] is not None and tiny.values[name] == pytest.approx(zero.values[name], rel=1e-12)
