@@ -233,6 +233,17 @@ _REQUIRED = {
 }
 
 
+def _verdict_conditions(probe: str, invariance, distinct, affine, dimension) -> tuple[dict, bool]:
+    """The four conditions by name, and whether every one the probe family requires holds (`_REQUIRED`)."""
+    conditions = {
+        "invariance": invariance,
+        "distinct_codes": distinct,
+        "affine_independence": affine,
+        "dimension": dimension,
+    }
+    return conditions, all(conditions[name].ok for name in _REQUIRED[probe])
+
+
 # ------------------------------------------------------------------------ numerical helpers
 def _deviations(Z: np.ndarray, classes, offsets: np.ndarray, unit: float) -> np.ndarray:
     """||z_i - c_{M(i)}|| / unit for every point, (n,) float64, streamed in row batches.
@@ -776,13 +787,7 @@ def is_ideal(
             text = f"all {K} class codes are distinct (no two within {atol_true:.3g})"
         distinct = Condition(n_distinct == K, n_distinct, text + on_means)
 
-    conditions = {
-        "invariance": invariance,
-        "distinct_codes": distinct,
-        "affine_independence": affine,
-        "dimension": dimension,
-    }
-    ok = all(conditions[name].ok for name in _REQUIRED[probe])
+    conditions, ok = _verdict_conditions(probe, invariance, distinct, affine, dimension)
 
     certificate = None
     if not ok:
@@ -1073,13 +1078,7 @@ def _exact_verdict(Z: np.ndarray, classes, probe: str) -> IdealVerdict:
             f"{n_distinct} distinct codes for {K} classes: classes {shared[0]} "
             f"and {shared[1]} have identical codes (exact){on_means}",
         )
-    conditions = {
-        "invariance": invariance,
-        "distinct_codes": distinct,
-        "affine_independence": affine,
-        "dimension": dimension,
-    }
-    ok = all(conditions[name].ok for name in _REQUIRED[probe])
+    conditions, ok = _verdict_conditions(probe, invariance, distinct, affine, dimension)
     certificate = None
     if not ok:
         certificate = _exact_certificate(probe, Z, classes, codes, rank, shared, pair)

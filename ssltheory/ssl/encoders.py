@@ -53,6 +53,14 @@ def _conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False)
 
 
+def _shortcut(cin: int, cout: int, stride: int) -> nn.Module:
+    """A residual block's skip path: identity, or a strided 1x1 convolution and batch norm when the shape changes
+    (torchvision's ``downsample``; its parameters keep the names ``shortcut.0`` / ``shortcut.1``)."""
+    if stride != 1 or cin != cout:
+        return nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+    return nn.Identity()
+
+
 class BasicBlock(nn.Module):
     """ResNet-18/34 block: two 3x3 convs, projection shortcut when the shape changes."""
 
@@ -64,11 +72,7 @@ class BasicBlock(nn.Module):
         self.conv1, self.bn1 = _conv3x3(cin, width, stride), nn.BatchNorm2d(width)
         self.conv2, self.bn2 = _conv3x3(width, cout), nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = (
-            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
-            if stride != 1 or cin != cout
-            else nn.Identity()
-        )
+        self.shortcut = _shortcut(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -88,11 +92,7 @@ class Bottleneck(nn.Module):
         self.conv2, self.bn2 = _conv3x3(width, width, stride), nn.BatchNorm2d(width)
         self.conv3, self.bn3 = _conv1x1(width, cout), nn.BatchNorm2d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = (
-            nn.Sequential(_conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
-            if stride != 1 or cin != cout
-            else nn.Identity()
-        )
+        self.shortcut = _shortcut(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
