@@ -58,6 +58,8 @@ DEFAULT_MAX_POINTS = 2048
 _BLOCK = 32
 #: entries of the (rows, m, dim) difference arrays of `alignment` at alpha != 2
 _DIFFERENCE_ENTRIES = 1 << 22
+#: rows per band of `PairwisePool.upper_chords` (a band's scratch of norms stays in cache)
+_CHORD_BLOCK = 128
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,12 +79,14 @@ def _max_points(max_points) -> int | None:
     return None if max_points is None else as_count(max_points, "max_points", minimum=3)
 
 
-def _in_range(Z: np.ndarray) -> tuple[np.ndarray, float]:
-    """(``Z`` / unit, unit), unit a power of two (exact division) such that the largest entry
-    lies in [1, 2): squares of entries then neither overflow (features near 1e308) nor underflow
-    (features near 1e-170)."""
-    unit = power_of_two(max(float(Z.max()), -float(Z.min()))) if Z.size else 1.0
-    return (Z if unit == 1.0 else Z / unit), unit
+def _into_range(X: np.ndarray) -> float:
+    """Divides the float64 array ``X`` in place by unit, a power of two (exact division) such that
+    its largest entry then lies in [1, 2), and returns unit: squares of entries then neither
+    overflow (features near 1e308) nor underflow (features near 1e-170)."""
+    unit = power_of_two(max(float(X.max()), -float(X.min()))) if X.size else 1.0
+    if unit != 1.0:
+        X /= unit
+    return unit
 
 
 def _row_norms(X: np.ndarray) -> np.ndarray:
@@ -123,7 +127,7 @@ class PairwisePool:
             (the first of each group of identical rows).
 
     Derived on first use and kept: `distinct_centred` and `distinct_squared_distances` (TwoNN),
-    `tree_distances` (the MST dimension), `chords` (uniformity).
+    `tree_distances` (the MST dimension). Computed on each call: `upper_chords` (uniformity).
     """
 
     shape: tuple[int, int]
@@ -144,10 +148,14 @@ class PairwisePool:
         Z = as_features(Z, "features", dtype=None)
         max_points = _max_points(max_points)
         rows = _subsample_indices(Z.shape[0], max_points, random_state)
-        X, _ = _in_range(np.asarray(Z[rows], dtype=np.float64))
+        X = np.asarray(Z[rows], dtype=np.float64)  # a fresh array (fancy indexing copies): changed in place
+        _into_range(X)
+        norms = _row_norms(X)
         mean = X.mean(axis=0)
-        centred, scale = _in_range(X - mean)
-        G = centred @ centred.T
+        centred = X
+        centred -= mean
+        scale = _into_range(centred)
+        G = centred @ centred.T  # numpy's product of a matrix and its transpose: BLAS syrk, one triangle's work
         squared_norms = np.diagonal(G).copy()
         G *= -2.0
         G += squared_norms[:, None]
@@ -161,7 +169,7 @@ class PairwisePool:
             rows=rows,
             centred=centred,
             scale=scale,
-            norms=_row_norms(X),
+            norms=norms,
             mean_projections=centred @ mean,
             squared_norms=squared_norms,
             squared_distances=G,
@@ -208,15 +216,20 @@ class PairwisePool:
         D[:, u] = np.inf
         return D
 
-    @cached_property
-    def chords(self) -> np.ndarray:
-        """float64 (m, m): ||x_i / ||x_i|| - x_j / ||x_j|| ||^2 between the subsample's unit rows.
+    def upper_chords(self, block: int = _CHORD_BLOCK) -> np.ndarray:
+        """||x_i / ||x_i|| - x_j / ||x_j|| ||^2 for the pairs i < j of the subsample's unit rows, each
+        unordered pair once: float64, flat, a fresh array (the caller may change it in place).
+
+        Layout: for each band of ``block`` rows [b, e), the row-major entries of the matrix's
+        rows b..e-1 and columns b..m-1; the entries at or below the diagonal (j <= i) of each
+        band are +inf, so the array holds every pair i < j once and only +inf besides (about
+        m^2 / 2 + m block / 2 entries in all, no (m, m) matrix).
 
         Computed without the cancellation of 2 - 2 cos (which loses everything at a common
         offset of 1e8): ||u_i - u_j||^2 = (||x_i - x_j||^2 - (||x_i|| - ||x_j||)^2) / (||x_i|| ||x_j||),
         with ||x_i - x_j||^2 = s^2 ||c_i - c_j||^2 and
         ||x_i|| - ||x_j|| = (s^2 (G_ii - G_jj) + 2 s (<c_i, mu> - <c_j, mu>)) / (||x_i|| + ||x_j||),
-        both free of the offset; the diagonal is +inf (a row and itself are not a pair).
+        both free of the offset.
 
         Raises:
             ValueError: a row of the subsample is all zero (it has no direction).
@@ -225,18 +238,28 @@ class PairwisePool:
         if zero:
             raise InputError(f"{zero} feature row(s) are all zero: they cannot be L2-normalised; drop them first")
         s, norms = self.scale, self.norms
+        m = norms.size
         a = s * self.squared_norms + 2.0 * self.mean_projections  # (||x_i||^2 - ||mu||^2) / s
-        # ((||x_i|| - ||x_j||) / s)^2, in the units of the centred rows
-        length_gap = a[:, None] - a[None, :]
-        length_gap /= norms[:, None] + norms[None, :]
-        length_gap *= length_gap
-        K = self.squared_distances - length_gap
-        np.maximum(K, 0.0, out=K)
         weights = s / norms
-        K *= weights[:, None]
-        K *= weights[None, :]
-        np.fill_diagonal(K, np.inf)
-        return K
+        bands = [(b, min(m, b + block)) for b in range(0, m, block)]
+        chords = np.empty(sum((e - b) * (m - b) for b, e in bands))
+        sums = np.empty(min(block, m) * m)  # ||x_i|| + ||x_j|| of one band
+        at = 0
+        for b, e in bands:
+            K = chords[at : at + (e - b) * (m - b)].reshape(e - b, m - b)
+            at += K.size
+            den = sums[: K.size].reshape(K.shape)
+            # ((||x_i|| - ||x_j||) / s)^2, in the units of the centred rows
+            np.subtract(a[b:e, None], a[None, b:], out=K)
+            np.add(norms[b:e, None], norms[None, b:], out=den)
+            K /= den
+            K *= K
+            np.subtract(self.squared_distances[b:e, b:], K, out=K)
+            np.maximum(K, 0.0, out=K)
+            K *= weights[b:e, None]
+            K *= weights[None, b:]
+            K[:, : e - b][np.tri(e - b, dtype=bool)] = np.inf  # j <= i: not a pair of this band
+        return chords
 
 
 def _distinct_positions(centred: np.ndarray, squared_distances: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
@@ -595,7 +618,7 @@ def uniformity(
     unordered pairs of distinct rows (a log-mean-exp, computed stably). Range [-4t, 0]; lower is
     better (more uniform on the sphere); K points on a regular simplex give -t * 2K / (K - 1).
     The squared chords ||f(x) - f(y)||^2 come from the pool's Gram matrix without cancellation
-    (`PairwisePool.chords`).
+    (`PairwisePool.upper_chords`).
 
     Args:
         Z: (n, dim) codes, n >= 2, no all-zero row. t: > 0. max_points: a seeded subsample of at
@@ -608,22 +631,32 @@ def uniformity(
     pool = _pool(Z, pool, max_points, random_state)
     if pool.shape[0] < 2:
         raise InputError("uniformity needs at least 2 feature rows")
-    K = pool.chords  # the ordered pairs i != j (each unordered pair twice); +inf on the diagonal
-    m = K.shape[0]
+    K = pool.upper_chords()  # each unordered pair once, +inf besides
+    m = pool.rows.size
+    pairs = m * (m - 1) // 2
     nearest = float(K.min())
-    # log mean exp(-t K) = -t min K + log(1 + mean(expm1(-t (K - min K)))): the mean of expm1 keeps
-    # its relative accuracy where every chord is tiny (views at a common offset), log1p then too
-    terms = K - nearest
-    terms *= -t
-    np.expm1(terms, out=terms)
-    np.fill_diagonal(terms, 0.0)
-    mean = float(terms.sum()) / (m * (m - 1))
-    if mean < -0.5:  # most terms near 0, where 1 + expm1 keeps no digit: the mean of exp itself
-        terms = K - nearest
-        terms *= -t
-        np.exp(terms, out=terms)  # 0 on the diagonal
-        return float(np.log(float(terms.sum()) / (m * (m - 1))) - t * nearest)
-    return float(np.log1p(mean) - t * nearest)
+    # log mean exp(-t K) = -t min K + log mean exp(-t (K - min K)): every term in (0, 1], one of them 1
+    K -= nearest
+    K *= -t  # the exponents, <= 0; -inf for the entries that are not pairs
+    exps = _sum_of(np.exp, K)
+    if exps >= 0.5 * pairs:  # every chord near the nearest: log of a mean near 1 keeps few digits, while
+        # log1p of the mean of expm1 keeps its relative accuracy where every chord is tiny (views at a
+        # common offset)
+        K[K == -np.inf] = 0.0  # expm1(0) = 0: the entries that are not pairs add nothing
+        return float(np.log1p(_sum_of(np.expm1, K) / pairs) - t * nearest)
+    return float(np.log(exps / pairs) - t * nearest)
+
+
+def _sum_of(function, values: np.ndarray, block: int = 1 << 16) -> float:
+    """sum_k function(values[k]) for a flat float64 array, evaluated a block at a time in one reused
+    scratch array (``values`` is left as it is)."""
+    scratch = np.empty(min(block, values.size))
+    total = 0.0
+    for start in range(0, values.size, block):
+        part = scratch[: min(block, values.size - start)]
+        function(values[start : start + part.size], out=part)
+        total += float(part.sum())
+    return total
 
 
 # --------------------------------------------------------------------------------------------

@@ -399,6 +399,118 @@ def test_uniformity_at_an_offset_reads_the_directions():
     assert uniformity(Z, max_points=None) == pytest.approx(expected, rel=1e-6)
 
 
+def uniformity_over_ordered_pairs_decimal(Z, t):
+    """Wang and Isola's log mean exp(-t ||u_i - u_j||^2) over the ordered pairs i != j (both triangles
+    of the chord matrix, each unordered pair twice), in 60 digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        U = decimal_unit_rows(Z)
+        n = len(U)
+        terms = [(-Decimal(t) * decimal_chord(U[i], U[j])).exp() for i in range(n) for j in range(n) if i != j]
+        return float((sum(terms) / len(terms)).ln())
+
+
+@st.composite
+def hard_direction_sets(draw):
+    """Rows on few directions: exact copies, scaled copies (chord 0 between distinct rows), tied
+    chords (the vertices of a cross-polytope), one close pair among far ones, all at a common offset
+    (0 or 1e8) and scale (1, 1e-150 or 1e150)."""
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    d = draw(st.integers(1, 5))
+    kind = draw(st.sampled_from(["copies", "scaled copies", "cross-polytope", "one close pair"]))
+    if kind == "cross-polytope":
+        Z = np.vstack([np.eye(d), -np.eye(d)]) @ np.linalg.qr(rng.standard_normal((d, d)))[0]
+    elif kind == "one close pair":
+        Z = rng.standard_normal((draw(st.integers(2, 24)), d))
+        Z = np.vstack([Z, Z[:1] + 1e-9 * rng.standard_normal(d)])
+    else:
+        directions = rng.standard_normal((draw(st.integers(1, 8)), d))
+        Z = directions[rng.integers(0, directions.shape[0], draw(st.integers(2, 24)))]
+        if kind == "scaled copies":
+            Z = Z * rng.choice([0.5, 1.0, 2.0, 3.0], size=(Z.shape[0], 1))
+    Z = Z + draw(st.sampled_from([0.0, 1e8])) * rng.standard_normal(d)
+    return Z * draw(st.sampled_from([1.0, 1e-150, 1e150]))
+
+
+@given(hard_direction_sets(), st.sampled_from([0.5, 2.0, 50.0, 400.0]))
+@fraction_of_profile(0.67)
+def test_uniformity_over_one_triangle_equals_the_mean_over_ordered_pairs(Z, t):
+    # uniformity sums each unordered pair once (the upper triangle of the chords); the definition's
+    # mean over ordered pairs counts each twice: the same mean, on ties, zero chords between distinct
+    # rows, a mean of exponentials near 1 (expm1 path) or far below it (exp path), and a large t where
+    # exp(-t K) underflows for every pair but the nearest
+    if Z.shape[0] < 2 or not np.all(np.any(Z != 0, axis=1)):
+        return
+    expected = uniformity_over_ordered_pairs_decimal(Z, t)
+    assert expected == pytest.approx(uniformity_decimal(Z, t), rel=1e-12, abs=1e-300)
+    # each chord is exact up to a few eps of ||x_i - x_j||^2 / (||x_i|| ||x_j||) (as above; a ratio
+    # free of the scale, taken at scale 1 so that squares of 1e158 do not overflow)
+    X = Z / np.max(np.abs(Z))
+    norms = np.linalg.norm(X, axis=1)
+    scale = np.max(np.sum((X[:, None] - X[None, :]) ** 2, axis=2) / np.outer(norms, norms))
+    assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-6, abs=64e-16 * t * scale)
+
+
+@given(point_clouds(min_n=2, max_n=40), st.sampled_from([0.0, 1e8]), st.sampled_from([1, 2, 3, 7, 16, 40]))
+@fraction_of_profile(0.67)
+def test_upper_chords_hold_each_pair_once_in_bands_of_any_height(Z, offset, block):
+    # the documented layout: bands of ``block`` rows, row-major from the band's first row to the last
+    # column, +inf on and below the diagonal; the values do not depend on the band height
+    Z = Z + offset * np.random.default_rng(Z.shape[0]).standard_normal(Z.shape[1])
+    if np.any(np.linalg.norm(Z, axis=1) == 0):
+        return
+    pool = PairwisePool.from_features(Z, max_points=None)
+    m = Z.shape[0]
+    one_band = pool.upper_chords(block=m)
+    got = pool.upper_chords(block=block)
+    at, pairs = 0, {}
+    for first in range(0, m, block):
+        last = min(m, first + block)
+        band = got[at : at + (last - first) * (m - first)].reshape(last - first, m - first)
+        at += band.size
+        for i in range(first, last):
+            for j in range(first, m):
+                if j <= i:
+                    assert band[i - first, j - first] == np.inf
+                else:
+                    pairs[i, j] = band[i - first, j - first]
+    assert at == got.size
+    assert sorted(pairs) == [(i, j) for i in range(m) for j in range(i + 1, m)]
+    values = np.array(list(pairs.values()))
+    np.testing.assert_array_equal(values, one_band[np.isfinite(one_band)])
+    # the same numbers as the docstring's formula on the whole (m, m) matrix, entry by entry
+    s, n = pool.scale, pool.norms
+    a = s * pool.squared_norms + 2.0 * pool.mean_projections
+    gap = (a[:, None] - a[None, :]) / (n[:, None] + n[None, :])
+    full = np.maximum(pool.squared_distances - gap * gap, 0.0) * (s / n)[:, None] * (s / n)[None, :]
+    np.testing.assert_array_equal(values, full[np.triu_indices(m, 1)])
+    # and the chords of the unit rows, in 60 digits, up to a few eps of the largest
+    # ||x_i - x_j||^2 / (||x_i|| ||x_j||) (the bound of the uniformity test above)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        U = decimal_unit_rows(Z)
+        exact = np.array([float(decimal_chord(U[i], U[j])) for i, j in pairs])
+    norms = np.linalg.norm(Z, axis=1)
+    scale = np.max(np.sum((Z[:, None] - Z[None, :]) ** 2, axis=2) / np.outer(norms, norms))
+    assert np.all(np.abs(values - exact) <= 64e-16 * scale + 1e-300)
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_uniformity_of_a_pool_of_several_bands_equals_the_mean_over_ordered_pairs(duplicates):
+    # 300 rows: three bands of the chords (the default band height is 128)
+    rng = np.random.default_rng(5)
+    Z = rng.standard_normal((300, 3)) + np.array([0.5, 0.0, 0.0])
+    if duplicates:
+        Z[rng.choice(300, size=100)] = Z[rng.choice(300, size=100)]
+    U = Z / np.linalg.norm(Z, axis=1)[:, None]
+    chords = np.sum((U[:, None] - U[None, :]) ** 2, axis=2)
+    off_diagonal = ~np.eye(300, dtype=bool)
+    for t in (0.5, 2.0):
+        expected = math.log(float(np.mean(np.exp(-t * chords[off_diagonal]))))
+        assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-12)
+
+
 def test_alignment_and_uniformity_undefined_cases():
     with pytest.raises(ValueError, match="zero"):
         alignment(np.array([[0.0, 0.0], [1.0, 0.0]]), [0, 0])
