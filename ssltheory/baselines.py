@@ -126,8 +126,8 @@ class PairwisePool:
         distinct: int64 (u,), increasing positions in the subsample of its distinct centred rows
             (the first of each group of identical rows).
 
-    Derived on first use and kept: `distinct_centred` and `distinct_squared_distances` (TwoNN),
-    `tree_distances` (the MST dimension). Computed on each call: `upper_chords` (uniformity).
+    Derived on first use and kept: `distinct_centred` (TwoNN) and `distinct_squared_distances`
+    (TwoNN, the MST dimension). Computed on each call: `upper_chords` (uniformity).
     """
 
     shape: tuple[int, int]
@@ -205,16 +205,6 @@ class PairwisePool:
         """float64 (u, u): `squared_distances` between the distinct rows."""
         d = self.distinct
         return self.squared_distances if self.all_distinct else self.squared_distances[np.ix_(d, d)]
-
-    @cached_property
-    def tree_distances(self) -> np.ndarray:
-        """float64 (u, u + 1): ||c_i - c_j|| between the distinct rows, the diagonal and the last
-        column +inf (the column `_mst_lengths` reads for points already in a tree)."""
-        u = self.distinct.size
-        D = np.empty((u, u + 1))
-        np.sqrt(self.distinct_squared_distances, out=D[:, :u])
-        D[:, u] = np.inf
-        return D
 
     def upper_chords(self, block: int = _CHORD_BLOCK) -> np.ndarray:
         """||x_i / ||x_i|| - x_j / ||x_j|| ||^2 for the pairs i < j of the subsample's unit rows, each
@@ -412,44 +402,42 @@ def twonn_dimension(
     return float(np.dot(x, y) / np.dot(x, x))
 
 
-def _mst_lengths(D: np.ndarray, subsets: np.ndarray, alpha: float) -> np.ndarray:
-    """For each row S of ``subsets`` (r, k) (indices into D, distinct within a row), the sum over
-    the edges e of the minimum spanning tree of the complete graph on S with edge lengths
-    D[S][:, S] of |e|^alpha: float64 (r,).
+def _mst_lengths(squared: np.ndarray, subsets: np.ndarray, alpha: float) -> np.ndarray:
+    """For each row S of ``subsets`` (r, k) (indices into ``squared``, distinct within a row), the
+    sum over the edges e of the minimum spanning tree of the complete graph on S with edge lengths
+    sqrt(squared[S][:, S]) of |e|^alpha: float64 (r,).
 
-    ``D`` (N, N + 1): the symmetric (N, N) edge lengths (their diagonal never read) and a last
-    column of +inf. Prim's algorithm, the r trees grown side by side: k - 1 steps, each one
-    vectorised over the r subsets and their points (O(r k^2) time, O(r k) memory beyond D); a
-    point that has joined its tree reads the +inf column from then on.
+    ``squared`` (N, N) C-ordered: the symmetric squared edge lengths, +inf on the diagonal. The
+    tree is grown on the squared lengths (squaring is increasing: a minimum spanning tree of the
+    squares is one of the lengths) and only its k - 1 edges are square-rooted. Prim's algorithm,
+    the r trees grown side by side: k - 1 steps, each one vectorised over the r subsets and their
+    points (O(r k^2) time, O(r k) memory beyond ``squared``); a point that has joined its tree
+    reads from then on a position past the end of the flattened matrix, which the clipped gather
+    maps to its last entry, the +inf of the diagonal.
     """
     r, k = subsets.shape
-    flat = D.reshape(-1)
-    width = D.shape[1]
-    trees = np.arange(r)
-    starts = subsets * width  # where each point's row of D begins in ``flat``
-    columns = subsets.copy()  # the column each point reads: its own, or +inf once in the tree
-    columns[:, 0] = width - 1
-    best = flat.take(starts[:, :1] + columns)  # distance of each point to its tree
-    edges = np.empty((r, k - 1))
-    where, row = np.empty((r, k), dtype=np.intp), np.empty((r, k))
+    flat = squared.reshape(-1)
+    if flat[-1] != np.inf:
+        raise InputError("the squared edge lengths must have +inf on the diagonal")
+    past_the_end = flat.size  # the column of a point already in its tree
+    firsts = np.arange(r) * k  # where each tree's points begin in the flattened (r, k) arrays
+    starts = (subsets * squared.shape[1]).reshape(-1)  # where each point's row begins in ``flat``
+    columns = subsets.copy()  # the column each point reads: its own, or past the end once in the tree
+    columns[:, 0] = past_the_end
+    column_of = columns.reshape(-1)
+    best = flat.take(starts[firsts][:, None] + columns, mode="clip")  # squared distance of each point to its tree
+    best_of = best.reshape(-1)
+    edges = np.empty((k - 1, r))
+    where, row, joined = np.empty((r, k), dtype=np.intp), np.empty((r, k)), np.empty(r, dtype=np.intp)
     for step in range(k - 1):
-        j = best.argmin(axis=1)
-        edges[:, step] = best[trees, j]
-        best[trees, j] = np.inf
-        columns[trees, j] = width - 1
-        np.add(columns, starts[trees, j][:, None], out=where)
+        np.add(best.argmin(axis=1), firsts, out=joined)  # each tree's nearest outside point, flat position
+        best_of.take(joined, out=edges[step])
+        best_of[joined] = np.inf
+        column_of[joined] = past_the_end
+        np.add(columns, starts.take(joined)[:, None], out=where)
         flat.take(where, out=row, mode="clip")
         np.minimum(best, row, out=best)
-    return np.sum(edges**alpha, axis=1)
-
-
-def _mst_length(D: np.ndarray, alpha: float) -> float:
-    """Sum over the edges e of the minimum spanning tree of the complete graph with edge lengths
-    ``D`` (n, n) of |e|^alpha (`_mst_lengths` on all n points)."""
-    n = D.shape[0]
-    padded = np.full((n, n + 1), np.inf)
-    padded[:, :n] = D
-    return float(_mst_lengths(padded, np.arange(n)[None, :], alpha)[0])
+    return np.sum(np.sqrt(np.ascontiguousarray(edges.T)) ** alpha, axis=1)
 
 
 def mst_dimension(
@@ -517,7 +505,7 @@ def mst_dimension(
             picks = np.arange(n_max)[None, :]
         else:
             picks = np.stack([rng.choice(n_max, size=size, replace=False) for _ in range(repeats)])
-        logs.append(np.mean(np.log(_mst_lengths(pool.tree_distances, picks, alpha))))
+        logs.append(np.mean(np.log(_mst_lengths(pool.distinct_squared_distances, picks, alpha))))
     slope = float(np.polyfit(np.log(sizes), np.array(logs), 1)[0])
     if slope >= 1:
         raise InputError(f"the MST length grows with slope {slope:.3f} >= 1 in log n: the MST dimension is undefined")
@@ -534,26 +522,25 @@ def _class_scatter_of_unit_rows(Z: np.ndarray, classes) -> tuple[float, int]:
     The first is the sum of ||u_i - u_j||^2 over the ordered pairs i != j of views of one class
     (for each class, sum_{i, j} ||u_i - u_j||^2 = 2 m sum_i ||u_i - ubar||^2, exactly), with u the
     unit rows; the residuals u_i - ubar are formed directly (no ||u||^2 - ||ubar||^2 cancellation
-    for nearly invariant views). O(n d): the views are read class by class, in blocks of about
-    ``_BLOCK`` rows.
+    for nearly invariant views). O(n d): the classes of each size m >= 2 are read together, in
+    blocks of about ``_BLOCK`` rows held as a (classes, m, d) array (a class's mean is a sum along
+    its middle axis); classes of one view have no pair and are not read.
     """
-    order = np.argsort(classes.labels, kind="stable")
+    order = np.argsort(classes.labels, kind="stable")  # the views of each class, consecutive
     sizes = classes.sizes
-    ends = np.cumsum(sizes)
+    begins = np.cumsum(sizes) - sizes
     total, pairs = 0.0, int(np.sum(sizes * (sizes - 1)))
-    first_class = 0
-    while first_class < classes.n_classes:
-        begin = 0 if first_class == 0 else int(ends[first_class - 1])
-        last_class = max(first_class + 1, int(np.searchsorted(ends, begin + _BLOCK, side="right")))
-        stop = int(ends[last_class - 1])
-        U = _unit_rows(Z[order[begin:stop]], Z)
-        block_sizes = sizes[first_class:last_class]
-        starts = np.concatenate([[0], np.cumsum(block_sizes)[:-1]])
-        means = np.add.reduceat(U, starts, axis=0) / block_sizes[:, None]
-        U -= np.repeat(means, block_sizes, axis=0)
-        residuals = np.add.reduceat(np.einsum("ij,ij->i", U, U), starts)
-        total += float(np.dot(2.0 * block_sizes, residuals))
-        first_class = last_class
+    for size in np.unique(sizes[sizes >= 2]):
+        of_size = np.flatnonzero(sizes == size)
+        per_block = max(1, _BLOCK // int(size))
+        for start in range(0, of_size.size, per_block):
+            block = of_size[start : start + per_block]
+            views = order[(begins[block][:, None] + np.arange(size)).reshape(-1)]
+            U = _unit_rows(Z[views], Z).reshape(block.size, size, Z.shape[1])
+            means = U.sum(axis=1)
+            means /= size
+            U -= means[:, None, :]
+            total += 2.0 * float(size) * float(np.einsum("ijk,ijk->", U, U))
     return total, pairs
 
 

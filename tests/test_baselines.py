@@ -261,14 +261,15 @@ def test_mst_dimension_recovers_the_dimension_of_a_flat(dim):
 @fraction_of_profile(0.67)
 def test_mst_length_matches_kruskal(Z, alpha):
     U = np.unique(Z, axis=0)
-    D = np.linalg.norm(U[:, None, :] - U[None, :, :], axis=2)
-    assert baselines._mst_length(D, alpha) == pytest.approx(kruskal_length(U.tolist(), alpha), rel=1e-7, abs=1e-9)
+    squared = np.sum((U[:, None, :] - U[None, :, :]) ** 2, axis=2)
+    np.fill_diagonal(squared, np.inf)  # the diagonal the tree grower reads for points already in a tree
+    whole = baselines._mst_lengths(squared, np.arange(U.shape[0])[None, :], alpha)
+    assert whole[0] == pytest.approx(kruskal_length(U.tolist(), alpha), rel=1e-7, abs=1e-9)
     # trees grown side by side on subsets of the points, each one its own Kruskal tree
     rng = np.random.default_rng(U.shape[0])
     size = max(2, U.shape[0] // 2)
     subsets = np.stack([rng.choice(U.shape[0], size=size, replace=False) for _ in range(3)])
-    padded = np.hstack([D, np.full((D.shape[0], 1), np.inf)])  # the +inf column read by points in a tree
-    lengths = baselines._mst_lengths(padded, subsets, alpha)
+    lengths = baselines._mst_lengths(squared, subsets, alpha)
     for got, subset in zip(lengths, subsets):
         assert got == pytest.approx(kruskal_length(U[subset].tolist(), alpha), rel=1e-7, abs=1e-9)
 
@@ -313,6 +314,20 @@ def test_alignment_of_invariant_views_is_zero_and_of_antipodal_views_is_two_to_t
 def test_alignment_matches_the_paper_loop(views, alpha):
     Z, labels = views
     assert alignment(Z, labels, alpha=alpha) == pytest.approx(alignment_loop(Z, labels, alpha), rel=1e-7, abs=1e-10)
+
+
+@given(seeds, st.lists(st.integers(1, 12), min_size=1, max_size=30))
+@fraction_of_profile(0.34)
+def test_alignment_with_classes_of_many_sizes_matches_the_paper_loop(seed, sizes):
+    # classes of one view (no pair), and classes of several sizes, more views than one block of
+    # the class-residual pass, in shuffled order
+    if max(sizes) < 2:
+        return
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+    d = int(rng.integers(2, 6))
+    Z = rng.standard_normal((len(sizes), d))[labels] + rng.uniform(0.0, 1.0) * rng.standard_normal((labels.size, d))
+    assert alignment(Z, labels) == pytest.approx(alignment_loop(Z, labels), rel=1e-9, abs=1e-12)
 
 
 @st.composite
