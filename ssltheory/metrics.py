@@ -82,6 +82,7 @@ from ssltheory.view_statistics import (
     ViewStatistics,
     as_view_features,
     check_train_mask,
+    largest_squared_singular_value,
     plus_identity,
     split_views,
     to_numpy,
@@ -188,7 +189,7 @@ def invariance_ratio(Z, classes, *, stats: ViewStatistics | None = None) -> Inva
     """
     _, _, stats = _statistics(Z, classes, stats=stats)
     within = stats.within_per_class
-    total = float(within.sum() + np.trace(stats.between))
+    total = float(within.sum() + stats.between_trace)
     if total == 0.0:
         return InvarianceRatio(0.0, np.zeros(stats.K))
     per_class = (within / stats.sizes) / (total / stats.n)
@@ -611,14 +612,13 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
     usable Cholesky factor (tau = 0 and T singular) the pseudo-inverse of T (eigenvalues above
     lambda_max(T) d eps) is used. 0 when every class has the same mean.
     """
-    trB = float(np.trace(stats.between))
+    trB = stats.between_trace
     trT = float(stats.within_per_class.sum()) + trB
     invariant = 1.0 if trT == 0 else trB / trT
-    D = (stats.means - stats.grand_mean) * np.sqrt(stats.sizes)[:, None]  # (K, d)
+    D = stats.between_factor  # (K, d)
     if trB == 0 or stats.K < 2:
         return invariant, 0.0
-    small = D @ D.T if stats.K <= stats.d else stats.between
-    lam_b = float(np.linalg.eigvalsh(small)[-1]) if small.shape[0] <= 512 else _top_eigenvalue(small)
+    lam_b = largest_squared_singular_value(D)
     tau2 = stats.tol**2 * lam_b
     trace = None
     if tau2 > 0:
@@ -636,12 +636,6 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
         P = V[:, keep].T @ D.T
         trace = float(np.sum(P * P / (e[keep] + tau2)[:, None]))
     return invariant, float(min(1.0, max(0.0, trace / (stats.K - 1))))
-
-
-def _top_eigenvalue(S: np.ndarray) -> float:
-    from ssltheory.view_statistics import _largest_eigenvalue
-
-    return _largest_eigenvalue(S)
 
 
 def ideal_score(

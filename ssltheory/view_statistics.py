@@ -48,6 +48,7 @@ __all__ = [
     "check_train_mask",
     "tolerance_rule",
     "plus_identity",
+    "largest_squared_singular_value",
     "centred_and_uncentred_spectra",
     "DEFAULT_CHUNK_ROWS",
 ]
@@ -215,6 +216,10 @@ class _Backend:
         (whose X^T X need not be bit-symmetric) averages W and W^T."""
         return (W + W.T) / 2 if self.torch else _mirror_upper(W)
 
+    def copy(self, A):
+        """A fresh copy of the array ``A`` on its device."""
+        return A.clone() if self.torch else np.array(A)
+
     def gather(self, A, lab, out=None):
         """A[lab] (rows of a (K, d) array by class), into the reused numpy buffer ``out`` when given."""
         if self.torch or out is None:
@@ -264,8 +269,10 @@ class ViewStatistics:
     on that dtype) and ``tol_rule`` what decided it. ``unit``: a power of two; the statistics are
     those of Z / unit (exact).
 
-    ``labels`` (n,), ``sizes`` (K,), ``means`` (K, d), ``grand_mean`` (d,); ``within`` W,
-    ``between`` B, ``total`` T = W + B (d, d) scatter matrices (sums, not averages);
+    ``labels`` (n,), ``sizes`` (K,), ``means`` (K, d), ``grand_mean`` (d,); ``between_factor`` D
+    (K, d), the rows sqrt(n_m) (mu_m - mu), so that B = D^T D; ``within`` W and ``total``
+    T = W + B (d, d) scatter matrices (sums, not averages), and the property ``between`` B (formed
+    on first use: the scores read D, tr B = ||D||_F^2);
     ``within_per_class`` (K,) the within-class sum of squares of each class; ``total_eigenvalues``
     (d,) of T descending (the centred spectrum); ``second_moment_eigenvalues`` (d,) of Z^T Z
     descending (RankMe's uncentred convention). Held-out probes: ``train_mask`` (n,) bool,
@@ -285,8 +292,8 @@ class ViewStatistics:
     sizes: np.ndarray
     means: np.ndarray
     grand_mean: np.ndarray
+    between_factor: np.ndarray
     within: np.ndarray
-    between: np.ndarray
     total: np.ndarray
     within_per_class: np.ndarray
     train_mask: np.ndarray
@@ -357,13 +364,15 @@ class ViewStatistics:
         offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
         means_dev = anchor + offsets
 
-        # one Gram product over all rows in all: W_tr over the training rows, W_ev over the others, W = W_tr + W_ev
-        W_tr = xp.put(np.zeros((d, d)))  # the training views' part
-        W_ev = xp.put(np.zeros((d, d)))  # the other views' part (zero when every view trains)
+        # one Gram product over all rows in all, on W's upper triangle: the training rows first, then a
+        # copy of that partial sum W_tr seeds S_tr (below), and the held-out rows complete W = W_tr + W_ev
+        W = xp.put(np.zeros((d, d)))
+        W_tr = None
         R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
         sq = np.zeros(n)
-        every = bool(mask.all())
         for rows, training in ((np.flatnonzero(mask), True), (np.flatnonzero(~mask), False)):
+            if not training:
+                W_tr = xp.copy(W)
             for start in range(0, rows.size, chunk_rows):
                 idx = rows[start : start + chunk_rows]
                 lab = labels[idx]
@@ -372,22 +381,18 @@ class ViewStatistics:
                 R -= xp.gather(anchor, lab, picked)
                 R -= xp.gather(offsets, lab, picked)
                 sq[idx] = xp.get(xp.row_squares(R))
+                xp.gram_add(W, R)
                 if training:
-                    xp.gram_add(W_tr, R)
                     R_tr += xp.class_sums(R, lab, K)
-                else:
-                    xp.gram_add(W_ev, R)
-        W_tr, W_ev = xp.symmetric(W_tr), xp.symmetric(W_ev)
-        W_tr, W_ev, R_tr, means = xp.get(W_tr), xp.get(W_ev), xp.get(R_tr), xp.get(means_dev)
-        W = W_tr if every else W_tr + W_ev
+        W_tr = xp.get(W_tr)  # only its upper triangle is read (the corrections below, then mirrored)
+        W, R_tr, means = xp.get(xp.symmetric(W)), xp.get(R_tr), xp.get(means_dev)
 
-        # every matrix below is exactly symmetric: X^T X products are computed as such (syrk), and
-        # sums of symmetric matrices and outer products a a^T stay symmetric in floating point
+        # every matrix below is exactly symmetric: X^T X products are computed as such (syrk on one
+        # triangle, then mirrored), and sums of symmetric matrices stay symmetric in floating point
         within = W
         grand_mean = sizes @ means / n
         D = (means - grand_mean) * np.sqrt(sizes)[:, None]  # (K, d), B = D^T D
-        between = D.T @ D
-        total = within + between
+        total = _mirror_upper(_upper_gram_add(np.array(W), D))  # T = W + D^T D
 
         train_sizes = np.bincount(labels[mask], minlength=K).astype(np.int64)
         n_tr = int(train_sizes.sum())
@@ -401,8 +406,7 @@ class ViewStatistics:
         root = np.sqrt(train_sizes[seen])[:, None]
         C_ = R_tr[seen] / root
         A_ = C_ + root * E[seen]
-        train_scatter = _upper_gram_add(_upper_gram_add(np.array(W_tr), A_), C_, -1.0)
-        train_scatter = _mirror_upper(train_scatter)
+        train_scatter = _mirror_upper(_upper_gram_add(_upper_gram_add(W_tr, A_), C_, -1.0))
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
         return cls(
             n,
@@ -416,8 +420,8 @@ class ViewStatistics:
             sizes,
             means,
             grand_mean,
+            D,
             within,
-            between,
             total,
             np.bincount(labels, weights=sq, minlength=K),
             mask,
@@ -429,6 +433,19 @@ class ViewStatistics:
         )
 
     # ----------------------------------------------------------------------------------------
+    @property
+    def between(self) -> np.ndarray:
+        """(d, d) between-class scatter B = D^T D (``between_factor`` D), formed once on first use."""
+        return self.cached(
+            "between", lambda: _mirror_upper(_upper_gram_add(np.zeros((self.d, self.d)), self.between_factor))
+        )
+
+    @property
+    def between_trace(self) -> float:
+        """tr B = ||D||_F^2, without forming B."""
+        D = self.between_factor
+        return float(np.einsum("ij,ij->", D, D))
+
     @property
     def total_eigenvalues(self) -> np.ndarray:
         """(d,) eigenvalues of T, descending, negative round-off clipped: the centred spectrum."""
@@ -608,6 +625,21 @@ def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tu
         plain = [sl.eigvalsh_tridiagonal(a, off, lapack_driver="sterf") for a in (diagonal, shifted)]
     centred, uncentred = (np.clip(np.sort(values)[::-1], 0.0, None) * scale for values in plain)
     return centred, uncentred
+
+
+def largest_squared_singular_value(D: np.ndarray) -> float:
+    """s_max(D)^2 = lambda_max(D^T D) for D (k, d), without forming D^T D: the eigenvalues of the
+    smaller Gram matrix when min(k, d) <= 512, else Lanczos on D (``svds``, relative tolerance 1e-10)."""
+    k, d = D.shape
+    if min(k, d) <= 512:
+        return float(np.linalg.eigvalsh(D @ D.T if k <= d else D.T @ D)[-1]) if k and d else 0.0
+    from scipy.sparse.linalg import ArpackError, svds
+
+    try:
+        v0 = np.random.default_rng(0).standard_normal(min(k, d))
+        return float(svds(D, k=1, v0=v0, tol=1e-10, return_singular_vectors=False)[0]) ** 2
+    except ArpackError:
+        return float(np.linalg.eigvalsh(D @ D.T if k <= d else D.T @ D)[-1])
 
 
 def _largest_eigenvalue(S: np.ndarray) -> float:

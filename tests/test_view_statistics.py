@@ -15,7 +15,13 @@ from hypothesis import given, strategies as st
 from ssltheory import metrics
 from ssltheory.conditions import is_ideal
 from ssltheory.testing.strategies import fraction_of_profile
-from ssltheory.view_statistics import ViewStatistics, centred_and_uncentred_spectra, split_views, tolerance_rule
+from ssltheory.view_statistics import (
+    ViewStatistics,
+    centred_and_uncentred_spectra,
+    largest_squared_singular_value,
+    split_views,
+    tolerance_rule,
+)
 
 seeds = st.integers(0, 2**31 - 1)
 
@@ -360,3 +366,28 @@ def test_a_tiny_constant_feature_leaves_the_spectral_scores_defined():
     zero = metrics.score_all(np.where(Z == 1e-160, 0.0, Z), labels, mask, n_random=2, greedy_steps=1)
     for name in ("rankme", "rankme_centred", "nesum"):
         assert tiny.values[name] is not None and tiny.values[name] == pytest.approx(zero.values[name], rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (1, 3), (40, 7), (7, 40), (600, 900), (900, 600)])
+def test_largest_squared_singular_value_matches_the_dense_spectrum(shape):
+    # both routes (the small Gram matrix, Lanczos on D past 512) against eigvalsh of D^T D,
+    # on a matrix with a close second singular value (Lanczos's hard case) and an offset
+    rng = np.random.default_rng(sum(shape))
+    k, d = shape
+    D = rng.standard_normal((k, d)) + 3.0
+    if min(k, d) > 1:
+        U, s, Vt = np.linalg.svd(D, full_matrices=False)
+        s[1] = s[0] * (1 - 1e-6)
+        D = (U * s) @ Vt
+    want = float(np.linalg.eigvalsh(D.T @ D)[-1]) if k and d else 0.0
+    assert largest_squared_singular_value(D) == pytest.approx(want, rel=1e-8, abs=0.0)
+
+
+def test_between_is_formed_from_its_factor_on_demand():
+    Z, y = np.random.default_rng(3).standard_normal((60, 9)), np.repeat(np.arange(12), 5)
+    stats = ViewStatistics.from_views(Z, y)
+    D = stats.between_factor
+    assert np.array_equal(stats.between, stats.between.T)
+    np.testing.assert_allclose(stats.between, D.T @ D, rtol=1e-12, atol=1e-12 * np.abs(D.T @ D).max())
+    assert stats.between_trace == pytest.approx(np.trace(D.T @ D), rel=1e-13)
+    np.testing.assert_allclose(stats.total, stats.within + stats.between, rtol=1e-12, atol=1e-12)
