@@ -28,6 +28,7 @@ Only numpy/scipy: this is a theory room.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -58,7 +59,7 @@ DEFAULT_MAX_POINTS = 2048
 _BLOCK = 32
 #: entries of the (rows, m, dim) difference arrays of `alignment` at alpha != 2
 _DIFFERENCE_ENTRIES = 1 << 22
-#: rows per band of `PairwisePool.upper_chords` (a band's scratch of norms stays in cache)
+#: rows per band of `PairwisePool.chord_bands` (a band's buffers stay in cache)
 _CHORD_BLOCK = 128
 
 
@@ -127,7 +128,7 @@ class PairwisePool:
             (the first of each group of identical rows).
 
     Derived on first use and kept: `distinct_centred` (TwoNN) and `distinct_squared_distances`
-    (TwoNN, the MST dimension). Computed on each call: `upper_chords` (uniformity).
+    (TwoNN, the MST dimension). Computed a band at a time on each call: `chord_bands` (uniformity).
     """
 
     shape: tuple[int, int]
@@ -148,7 +149,9 @@ class PairwisePool:
         Z = as_features(Z, "features", dtype=None)
         max_points = _max_points(max_points)
         rows = _subsample_indices(Z.shape[0], max_points, random_state)
-        X = np.asarray(Z[rows], dtype=np.float64)  # a fresh array (fancy indexing copies): changed in place
+        X = np.empty((rows.size, Z.shape[1]))  # the subsample in float64, read a block of rows at a time
+        for start in range(0, rows.size, _BLOCK):
+            X[start : start + _BLOCK] = Z[rows[start : start + _BLOCK]]
         _into_range(X)
         norms = _row_norms(X)
         mean = X.mean(axis=0)
@@ -206,14 +209,13 @@ class PairwisePool:
         d = self.distinct
         return self.squared_distances if self.all_distinct else self.squared_distances[np.ix_(d, d)]
 
-    def upper_chords(self, block: int = _CHORD_BLOCK) -> np.ndarray:
-        """||x_i / ||x_i|| - x_j / ||x_j|| ||^2 for the pairs i < j of the subsample's unit rows, each
-        unordered pair once: float64, flat, a fresh array (the caller may change it in place).
+    def chord_bands(self, block: int = _CHORD_BLOCK):
+        """Yields the squared chords ||x_i / ||x_i|| - x_j / ||x_j|| ||^2 between the subsample's
+        unit rows a band of rows at a time, each unordered pair once (no (m, m) matrix is formed).
 
-        Layout: for each band of ``block`` rows [b, e), the row-major entries of the matrix's
-        rows b..e-1 and columns b..m-1; the entries at or below the diagonal (j <= i) of each
-        band are +inf, so the array holds every pair i < j once and only +inf besides (about
-        m^2 / 2 + m block / 2 entries in all, no (m, m) matrix).
+        For each band of ``block`` rows [b, e), in order: K, float64 (e - b, m - b), the chords of
+        rows b..e-1 against columns b..m-1, +inf where j <= i (not a pair of this band). K is one
+        reused buffer, overwritten by the next band: change it in place if you like, never keep it.
 
         Computed without the cancellation of 2 - 2 cos (which loses everything at a common
         offset of 1e8): ||u_i - u_j||^2 = (||x_i - x_j||^2 - (||x_i|| - ||x_j||)^2) / (||x_i|| ||x_j||),
@@ -231,14 +233,11 @@ class PairwisePool:
         m = norms.size
         a = s * self.squared_norms + 2.0 * self.mean_projections  # (||x_i||^2 - ||mu||^2) / s
         weights = s / norms
-        bands = [(b, min(m, b + block)) for b in range(0, m, block)]
-        chords = np.empty(sum((e - b) * (m - b) for b, e in bands))
-        sums = np.empty(min(block, m) * m)  # ||x_i|| + ||x_j|| of one band
-        at = 0
-        for b, e in bands:
-            K = chords[at : at + (e - b) * (m - b)].reshape(e - b, m - b)
-            at += K.size
-            den = sums[: K.size].reshape(K.shape)
+        chords, sums = np.empty(min(block, m) * m), np.empty(min(block, m) * m)
+        for b in range(0, m, block):
+            e = min(m, b + block)
+            K = chords[: (e - b) * (m - b)].reshape(e - b, m - b)
+            den = sums[: K.size].reshape(K.shape)  # ||x_i|| + ||x_j||
             # ((||x_i|| - ||x_j||) / s)^2, in the units of the centred rows
             np.subtract(a[b:e, None], a[None, b:], out=K)
             np.add(norms[b:e, None], norms[None, b:], out=den)
@@ -248,8 +247,8 @@ class PairwisePool:
             np.maximum(K, 0.0, out=K)
             K *= weights[b:e, None]
             K *= weights[None, b:]
-            K[:, : e - b][np.tri(e - b, dtype=bool)] = np.inf  # j <= i: not a pair of this band
-        return chords
+            K[:, : e - b][np.tri(e - b, dtype=bool)] = np.inf  # j <= i
+            yield K
 
 
 def _distinct_positions(centred: np.ndarray, squared_distances: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
@@ -605,7 +604,7 @@ def uniformity(
     unordered pairs of distinct rows (a log-mean-exp, computed stably). Range [-4t, 0]; lower is
     better (more uniform on the sphere); K points on a regular simplex give -t * 2K / (K - 1).
     The squared chords ||f(x) - f(y)||^2 come from the pool's Gram matrix without cancellation
-    (`PairwisePool.upper_chords`).
+    (`PairwisePool.chord_bands`).
 
     Args:
         Z: (n, dim) codes, n >= 2, no all-zero row. t: > 0. max_points: a seeded subsample of at
@@ -618,32 +617,33 @@ def uniformity(
     pool = _pool(Z, pool, max_points, random_state)
     if pool.shape[0] < 2:
         raise InputError("uniformity needs at least 2 feature rows")
-    K = pool.upper_chords()  # each unordered pair once, +inf besides
     m = pool.rows.size
     pairs = m * (m - 1) // 2
-    nearest = float(K.min())
-    # log mean exp(-t K) = -t min K + log mean exp(-t (K - min K)): every term in (0, 1], one of them 1
-    K -= nearest
-    K *= -t  # the exponents, <= 0; -inf for the entries that are not pairs
-    exps = _sum_of(np.exp, K)
-    if exps >= 0.5 * pairs:  # every chord near the nearest: log of a mean near 1 keeps few digits, while
-        # log1p of the mean of expm1 keeps its relative accuracy where every chord is tiny (views at a
-        # common offset)
-        K[K == -np.inf] = 0.0  # expm1(0) = 0: the entries that are not pairs add nothing
-        return float(np.log1p(_sum_of(np.expm1, K) / pairs) - t * nearest)
-    return float(np.log(exps / pairs) - t * nearest)
-
-
-def _sum_of(function, values: np.ndarray, block: int = 1 << 16) -> float:
-    """sum_k function(values[k]) for a flat float64 array, evaluated a block at a time in one reused
-    scratch array (``values`` is left as it is)."""
-    scratch = np.empty(min(block, values.size))
-    total = 0.0
-    for start in range(0, values.size, block):
-        part = scratch[: min(block, values.size - start)]
-        function(values[start : start + part.size], out=part)
-        total += float(part.sum())
-    return total
+    # log mean exp(-t K) = -t min K + log mean exp(-t (K - min K)), every term in (0, 1], one of them
+    # 1; over the bands of chords with the nearest chord so far, the sum re-expressed whenever a
+    # band brings a nearer one
+    nearest, exps = np.inf, 0.0
+    for K in pool.chord_bands():
+        low = float(K.min())
+        if low < nearest:
+            exps *= math.exp(-t * (nearest - low))
+            nearest = low
+        K -= nearest
+        K *= -t  # the exponents, <= 0; -inf where not a pair
+        np.exp(K, out=K)
+        exps += float(K.sum())
+    if exps < 0.5 * pairs:
+        return float(np.log(exps / pairs) - t * nearest)
+    # every chord near the nearest: the log of a mean near 1 keeps few digits, while log1p of the
+    # mean of expm1 keeps its relative accuracy where every chord is tiny (views at a common offset)
+    expm1s = 0.0
+    for K in pool.chord_bands():
+        K -= nearest
+        K *= -t
+        K[np.isinf(K)] = 0.0  # not a pair: expm1(0) = 0 adds nothing
+        np.expm1(K, out=K)
+        expm1s += float(K.sum())
+    return float(np.log1p(expm1s / pairs) - t * nearest)
 
 
 # --------------------------------------------------------------------------------------------

@@ -406,9 +406,11 @@ def test_uniformity_from_the_shared_gram_equals_the_direct_definition(Z, offset,
     assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-6, abs=64e-16 * t * scale)
 
 
-def test_uniformity_at_an_offset_reads_the_directions():
+@pytest.mark.parametrize("n, d", [(60, 32), (150, 2)])
+def test_uniformity_at_an_offset_reads_the_directions(n, d):
+    # every chord near 1e-16 (the expm1 pass); 150 rows are two bands of chords
     rng = np.random.default_rng(11)
-    Z = 1e8 * rng.standard_normal(32) + rng.standard_normal((60, 32))
+    Z = 1e8 * rng.standard_normal(d) + rng.standard_normal((n, d))
     expected = uniformity_decimal(Z, 2.0)
     assert -1e-14 < expected < 0
     assert uniformity(Z, max_points=None) == pytest.approx(expected, rel=1e-6)
@@ -469,31 +471,28 @@ def test_uniformity_over_one_triangle_equals_the_mean_over_ordered_pairs(Z, t):
 
 @given(point_clouds(min_n=2, max_n=40), st.sampled_from([0.0, 1e8]), st.sampled_from([1, 2, 3, 7, 16, 40]))
 @fraction_of_profile(0.67)
-def test_upper_chords_hold_each_pair_once_in_bands_of_any_height(Z, offset, block):
-    # the documented layout: bands of ``block`` rows, row-major from the band's first row to the last
-    # column, +inf on and below the diagonal; the values do not depend on the band height
+def test_chord_bands_hold_each_pair_once_in_bands_of_any_height(Z, offset, block):
+    # the documented layout: bands of ``block`` rows, from the band's first row to the last column,
+    # +inf on and below the diagonal; the values do not depend on the band height
     Z = Z + offset * np.random.default_rng(Z.shape[0]).standard_normal(Z.shape[1])
     if np.any(np.linalg.norm(Z, axis=1) == 0):
         return
     pool = PairwisePool.from_features(Z, max_points=None)
     m = Z.shape[0]
-    one_band = pool.upper_chords(block=m)
-    got = pool.upper_chords(block=block)
-    at, pairs = 0, {}
+    pairs = {}
+    bands = pool.chord_bands(block=block)
     for first in range(0, m, block):
-        last = min(m, first + block)
-        band = got[at : at + (last - first) * (m - first)].reshape(last - first, m - first)
-        at += band.size
-        for i in range(first, last):
+        band = next(bands)
+        assert band.shape == (min(m, first + block) - first, m - first)
+        for i in range(first, first + band.shape[0]):
             for j in range(first, m):
                 if j <= i:
                     assert band[i - first, j - first] == np.inf
                 else:
                     pairs[i, j] = band[i - first, j - first]
-    assert at == got.size
+    assert next(bands, None) is None
     assert sorted(pairs) == [(i, j) for i in range(m) for j in range(i + 1, m)]
     values = np.array(list(pairs.values()))
-    np.testing.assert_array_equal(values, one_band[np.isfinite(one_band)])
     # the same numbers as the docstring's formula on the whole (m, m) matrix, entry by entry
     s, n = pool.scale, pool.norms
     a = s * pool.squared_norms + 2.0 * pool.mean_projections
@@ -523,6 +522,22 @@ def test_uniformity_of_a_pool_of_several_bands_equals_the_mean_over_ordered_pair
     off_diagonal = ~np.eye(300, dtype=bool)
     for t in (0.5, 2.0):
         expected = math.log(float(np.mean(np.exp(-t * chords[off_diagonal]))))
+        assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("close_rows", [(3, 4), (150, 151), (297, 298)])
+def test_uniformity_finds_the_nearest_pair_in_any_band(close_rows):
+    # the bands are summed against the nearest chord seen so far; a nearer one in a later band
+    # re-expresses the sum: the same mean wherever the nearest pair lies
+    rng = np.random.default_rng(8)
+    Z = rng.standard_normal((300, 4))
+    i, j = close_rows
+    Z[j] = Z[i] + 1e-7 * rng.standard_normal(4)
+    U = Z / np.linalg.norm(Z, axis=1)[:, None]
+    chords = np.sum((U[:, None] - U[None, :]) ** 2, axis=2)[np.triu_indices(300, 1)]
+    for t in (2.0, 400.0):  # at t = 400 exp(-t K) underflows for all but the nearest pairs
+        nearest = chords.min()
+        expected = math.log(float(np.mean(np.exp(-t * (chords - nearest))))) - t * nearest
         assert uniformity(Z, t=t, max_points=None) == pytest.approx(expected, rel=1e-12)
 
 
