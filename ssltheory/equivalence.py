@@ -196,7 +196,7 @@ class EquivalenceClasses:
         for rows, labels, one_class in member_batches(self.labels, skip_first=True):
             block = scaled_rows(Z, rows, unit, out=buffer)
             block -= class_rows(reference, labels, one_class)
-            _add_by_class(sums, block, labels, one_class)
+            add_by_class(sums, block, labels, one_class)
         return sums / self.sizes[:, None]
 
     # ---------------------------------------------------------------- dunder
@@ -279,7 +279,7 @@ def class_rows(per_class: np.ndarray, labels: np.ndarray, one_class: bool) -> np
     return per_class if labels.size == per_class.shape[0] else per_class[labels]
 
 
-def _add_by_class(sums: np.ndarray, block: np.ndarray, labels: np.ndarray, one_class: bool) -> None:
+def add_by_class(sums: np.ndarray, block: np.ndarray, labels: np.ndarray, one_class: bool) -> None:
     """sums[labels[i]] += block[i] for one batch of `member_batches` (labels increasing and distinct, or one class)."""
     if one_class:
         sums[labels[0]] += block.sum(axis=0, dtype=np.float64)
@@ -302,7 +302,7 @@ def class_sums(rows: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarr
     rows = np.asarray(rows)
     sums = np.zeros((n_classes, rows.shape[1]))
     for index, batch_labels, one_class in member_batches(labels):
-        _add_by_class(sums, rows[index], batch_labels, one_class)
+        add_by_class(sums, rows[index], batch_labels, one_class)
     return sums
 
 

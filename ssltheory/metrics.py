@@ -999,11 +999,12 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
         )
     sigma_w = stats.within / (n - K)
     sigma_w.flat[:: d + 1] += ridge  # + ridge I
+    norm = np.linalg.norm(sigma_w, 1)  # before the factorisation overwrites sigma_w
     try:
-        L = sl.cholesky(sigma_w, lower=True, check_finite=False)
+        L = sl.cholesky(sigma_w, lower=True, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         raise singular from None
-    rcond, _ = sl.lapack.dpocon(L.T, np.linalg.norm(sigma_w, 1))  # upper factor U = L^T
+    rcond, _ = sl.lapack.dpocon(L.T, norm)  # upper factor U = L^T
     if not rcond > 1e-12:
         raise singular
     between = stats.means - stats.means.mean(axis=0)  # (K, d), unweighted as in the paper

@@ -36,7 +36,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ssltheory.equivalence import EquivalenceClasses, as_classes, scaled_rows
+from ssltheory.equivalence import (
+    EquivalenceClasses,
+    add_by_class,
+    as_classes,
+    class_rows,
+    member_batches,
+    scaled_rows,
+)
 from ssltheory.errors import InputError
 from ssltheory.geometry import power_of_two, resolve_rtol
 from ssltheory.validation import as_features, as_tolerance
@@ -220,11 +227,30 @@ class _Backend:
         """A fresh copy of the array ``A`` on its device."""
         return A.clone() if self.torch else np.array(A)
 
-    def gather(self, A, lab, out=None):
-        """A[lab] (rows of a (K, d) array by class), into the reused numpy buffer ``out`` when given."""
-        if self.torch or out is None:
-            return A[self.put(lab)]
-        return np.take(A, lab, axis=0, out=out[: lab.size])
+    def batches(self, rows: np.ndarray, labels: np.ndarray, chunk_rows: int):
+        """``rows`` (int, global) in batches of at most ``chunk_rows``: (row indices, their labels,
+        one_class). numpy groups them by member (`equivalence.member_batches`: the j-th rows of the
+        classes together, increasing and distinct labels, or one class alone), so that per-class
+        rows are read without gathers (`per_class`); torch takes them in order (one_class None)."""
+        if self.torch:
+            for start in range(0, rows.size, chunk_rows):
+                idx = rows[start : start + chunk_rows]
+                yield idx, labels[idx], None
+        else:
+            for local, lab, one_class in member_batches(labels[rows], max_rows=chunk_rows):
+                yield rows[local], lab, one_class
+
+    def per_class(self, A, lab, one_class):
+        """A[lab]: the rows of a (K, d) array for one batch of `batches` (numpy: `equivalence.class_rows`,
+        a view of A or one broadcast row whenever the batch allows it)."""
+        return A[self.put(lab)] if self.torch else class_rows(A, lab, one_class)
+
+    def add_by_class(self, sums, block, lab, one_class):
+        """sums[lab[i]] += block[i] in place, for one batch of `batches`."""
+        if self.torch:
+            sums.index_add_(0, self.put(lab), block)
+        else:
+            add_by_class(sums, block, lab, one_class)
 
     def buffer(self, rows: int, d: int):
         """A float64 work array for `scaled` (None for torch, which allocates on its device)."""
@@ -235,16 +261,6 @@ class _Backend:
 
     def get(self, x) -> np.ndarray:
         return x.cpu().numpy() if self.torch else x
-
-    def class_sums(self, rows, labels, K: int):
-        """(K, d) sums of ``rows`` (c, d) per class ``labels`` (c,)."""
-        if self.torch:
-            out = self.t.zeros((K, rows.shape[1]), dtype=rows.dtype, device=self.device)
-            return out.index_add_(0, self.put(labels), rows)
-        import scipy.sparse as sp
-
-        c = rows.shape[0]
-        return sp.csr_matrix((np.ones(c), (labels, np.arange(c))), shape=(K, c)) @ rows
 
     def row_squares(self, rows):
         """(c,) sums of squares of the rows of ``rows`` (c, d)."""
@@ -351,17 +367,17 @@ class ViewStatistics:
         # square overflows or underflows (1e-170 squared is 0 in float64)
         unit = power_of_two(big) if big > 2.0**400 or 0.0 < big < 2.0**-400 else 1.0
 
-        first = classes.first
-        anchor = xp.scaled(Z, first, unit)  # (K, d)
-        offsets = xp.put(np.zeros((K, d)))
-        work, picked = xp.buffer(min(n, chunk_rows), d), xp.buffer(min(n, chunk_rows), d)  # reused: no page faults
-        for start in range(0, n, chunk_rows):
-            stop = min(n, start + chunk_rows)
-            lab = labels[start:stop]
-            block = xp.scaled(Z, slice(start, stop), unit, work)
-            block -= xp.gather(anchor, lab, picked)
-            offsets += xp.class_sums(block, lab, K)
-        offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
+        anchor = xp.scaled(Z, classes.first, unit)  # (K, d)
+        work = xp.buffer(min(n, chunk_rows), d)  # reused: no page faults
+        if xp.torch:
+            offsets = xp.put(np.zeros((K, d)))
+            for idx, lab, one_class in xp.batches(np.arange(n), labels, chunk_rows):
+                block = xp.scaled(Z, idx, unit, work)
+                block -= xp.per_class(anchor, lab, one_class)
+                xp.add_by_class(offsets, block, lab, one_class)
+            offsets = offsets / xp.put(sizes.astype(np.float64))[:, None]
+        else:
+            offsets = classes.mean_offsets(Z, unit)
         means_dev = anchor + offsets
 
         # one Gram product over all rows in all, on W's upper triangle: the training rows first, then a
@@ -373,17 +389,15 @@ class ViewStatistics:
         for rows, training in ((np.flatnonzero(mask), True), (np.flatnonzero(~mask), False)):
             if not training:
                 W_tr = xp.copy(W)
-            for start in range(0, rows.size, chunk_rows):
-                idx = rows[start : start + chunk_rows]
-                lab = labels[idx]
+            for idx, lab, one_class in xp.batches(rows, labels, chunk_rows):
                 # (z - anchor) - offset: identical views give exactly zero residuals
                 R = xp.scaled(Z, idx, unit, work)
-                R -= xp.gather(anchor, lab, picked)
-                R -= xp.gather(offsets, lab, picked)
+                R -= xp.per_class(anchor, lab, one_class)
+                R -= xp.per_class(offsets, lab, one_class)
                 sq[idx] = xp.get(xp.row_squares(R))
                 xp.gram_add(W, R)
                 if training:
-                    R_tr += xp.class_sums(R, lab, K)
+                    xp.add_by_class(R_tr, R, lab, one_class)
         W_tr = xp.get(W_tr)  # only its upper triangle is read (the corrections below, then mirrored)
         W, R_tr, means = xp.get(xp.symmetric(W)), xp.get(R_tr), xp.get(means_dev)
 
@@ -524,13 +538,15 @@ class RidgeProbe:
         xp = _Backend(Z)
         rows = np.flatnonzero(stats.evaluate_mask)
         W_dev, mean_dev = xp.put(weights), xp.put(stats.train_mean)
-        parts = []
+        scores = np.empty((rows.size, stats.K))
         work = xp.buffer(min(rows.size, chunk_rows), stats.d)
         for start in range(0, rows.size, chunk_rows):
             block = xp.scaled(Z, rows[start : start + chunk_rows], stats.unit, work)
             block -= mean_dev
-            parts.append(xp.get(block @ W_dev))
-        scores = np.concatenate(parts) if parts else np.zeros((0, stats.K))
+            if xp.torch:
+                scores[start : start + block.shape[0]] = xp.get(block @ W_dev)
+            else:
+                np.matmul(block, W_dev, out=scores[start : start + block.shape[0]])
         return cls(scores, stats.train_sizes / n_tr, stats.labels[rows], stats.K)
 
     def class_major(self) -> np.ndarray:
