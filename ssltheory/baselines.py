@@ -504,6 +504,7 @@ def mst_dimension(
             picks = np.arange(n_max)[None, :]
         else:
             picks = np.stack([rng.choice(n_max, size=size, replace=False) for _ in range(repeats)])
+            picks.sort(axis=1)  # a tree does not depend on the order of its points: rows are then read forward
         logs.append(np.mean(np.log(_mst_lengths(pool.distinct_squared_distances, picks, alpha))))
     slope = float(np.polyfit(np.log(sizes), np.array(logs), 1)[0])
     if slope >= 1:
@@ -539,7 +540,7 @@ def _class_scatter_of_unit_rows(Z: np.ndarray, classes) -> tuple[float, int]:
             means = U.sum(axis=1)
             means /= size
             U -= means[:, None, :]
-            total += 2.0 * float(size) * float(np.einsum("ijk,ijk->", U, U))
+            total += 2.0 * float(size) * float(np.vdot(U, U))  # sum of squared residuals (BLAS dot)
     return total, pairs
 
 
