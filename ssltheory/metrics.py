@@ -75,7 +75,7 @@ from ssltheory.baselines import (
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
-from ssltheory.geometry import centre_codes, centred_singular_values, rank_from_singular_values
+from ssltheory.geometry import centre_codes, centred_singular_values, gram_is_accurate, rank_from_singular_values
 from ssltheory.threads import thread_limit
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
@@ -240,13 +240,34 @@ def affine_conditioning(
     return stats.cached("affine_conditioning", lambda: _affine_conditioning(stats))
 
 
+def _centred_means_gram(stats: ViewStatistics) -> tuple:
+    """(M, unit, e, U), computed once per statistics: M (K, d) and unit from `geometry.centre_codes`
+    of the class means, and when K <= d the eigendecomposition of M M^T (K, K), eigenvalues ``e``
+    ascending with eigenvectors ``U`` (K, K) as columns (else None, None). `_affine_conditioning`
+    reads its eigenvalues (where the Gram route is accurate), the worst-task search its vectors."""
+
+    def compute():
+        M, unit = centre_codes(stats.means)
+        if stats.K > stats.d:
+            return M, unit, None, None
+        e, U = np.linalg.eigh(M @ M.T)
+        return M, unit, e, U
+
+    return stats.cached("centred_means_gram", compute)
+
+
 def _affine_conditioning(stats: ViewStatistics) -> AffineConditioning:
     """The singular values of the centred class means (`geometry.centre_codes`, offset- and
     scale-free; `geometry.centred_singular_values` at the features' dtype as given, so the Gram
-    route where it is accurate, as in `conditions.is_ideal`), read by the tolerance rule
-    (`geometry.rank_from_singular_values`) at ``stats.tol``: one decomposition."""
-    M, unit = centre_codes(stats.means)
-    s = centred_singular_values(M, np.float32 if stats.dtype == "float32" else np.float64, stats.tol)
+    route where it is accurate, as in `conditions.is_ideal`: then the eigenvalues of the Gram matrix
+    the worst-task search also reads), read by the tolerance rule (`geometry.rank_from_singular_values`)
+    at ``stats.tol``: one decomposition."""
+    M, unit, e, _ = _centred_means_gram(stats)
+    dtype = np.float32 if stats.dtype == "float32" else np.float64
+    if e is not None and stats.K and stats.d and gram_is_accurate(stats.K, stats.d, stats.tol, dtype):
+        s = np.sqrt(np.clip(e[::-1], 0.0, None))
+    else:
+        s = centred_singular_values(M, dtype, stats.tol)
     rank, _ = rank_from_singular_values(s, stats.K, stats.tol)
     K = stats.K
     s_km1 = s[K - 2] if s.size >= K - 1 else 0.0
@@ -434,7 +455,8 @@ def worst_task_accuracy(
         return max_seconds is not None and time.perf_counter() - started > max_seconds
 
     candidates: list[tuple[np.ndarray, str]] = []
-    for lam in _nearly_dependent_directions(stats.means, n_radon, stats.tol, rng):
+    gram = _centred_means_gram(stats)[2:] if n_radon and K <= stats.d else None
+    for lam in _nearly_dependent_directions(stats.means, n_radon, stats.tol, rng, gram):
         candidates.append((np.where(lam > 0, 1.0, -1.0), "radon"))
     for _ in range(n_random):
         signs = rng.choice([-1.0, 1.0], size=K)
@@ -479,20 +501,21 @@ def worst_task_accuracy(
     return WorstTask(float(best_acc), (best_signs > 0).astype(np.int64), best_source, n_eval, budget)
 
 
-def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng) -> list[np.ndarray]:
+def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, gram=None) -> list[np.ndarray]:
     """Up to ``count`` unit vectors lambda (K,) with sum(lambda) = 0, most nearly dependent first.
 
     Exact null vectors of [C; 1] (random ones, when the centred codes have rank < K - 1 at the
     relative tolerance ``rtol``) come first, then the left singular vectors of the centred codes
     from the smallest kept singular value up. The vectors come from the K x K Gram matrix of the
-    centred codes when K <= d (candidates, not decisions: its rounding only perturbs them).
+    centred codes when K <= d (candidates, not decisions: its rounding only perturbs them); ``gram``
+    = (e ascending, U), its eigendecomposition when already computed (`_centred_means_gram`).
     """
     K = C.shape[0]
     if count == 0 or K < 2:
         return []
-    X = C - C.mean(axis=0)
-    if K <= X.shape[1]:
-        e, U = np.linalg.eigh(X @ X.T)
+    X = C - C.mean(axis=0) if gram is None else None
+    if K <= C.shape[1]:
+        e, U = gram if gram is not None else np.linalg.eigh(X @ X.T)
         order = np.argsort(e)[::-1]
         s, U = np.sqrt(np.clip(e[order], 0.0, None)), U[:, order]
         floor = s[0] * np.sqrt(K * np.finfo(float).eps) if s.size else 0.0  # the Gram's rounding level
@@ -768,13 +791,14 @@ def ridge_log_loss(
 
 def _softmax_nll(F: np.ndarray, own: np.ndarray, beta: float) -> tuple[float, float, float]:
     """(L, L', L'') of L(beta) = mean(logsumexp(beta F) - beta own) over the rows of F (n, K)."""
-    X = beta * F
-    top = X.max(axis=1, keepdims=True)
-    E = np.exp(X - top)
+    E = beta * F  # then exp(beta F - max), in place
+    top = E.max(axis=1, keepdims=True)
+    E -= top
+    np.exp(E, out=E)
     Zs = E.sum(axis=1)
-    P = E / Zs[:, None]
-    mean_f = np.einsum("ij,ij->i", P, F)
-    var_f = np.einsum("ij,ij->i", P, F * F) - mean_f**2
+    mean_f = np.einsum("ij,ij->i", E, F) / Zs  # E_p[f] with p = E / Zs
+    E *= F
+    var_f = np.einsum("ij,ij->i", E, F) / Zs - mean_f**2
     loss = float(np.mean(np.log(Zs) + top[:, 0] - beta * own))
     return loss, float(np.mean(mean_f - own)), float(np.mean(np.clip(var_f, 0.0, None)))
 
