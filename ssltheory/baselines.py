@@ -59,8 +59,9 @@ DEFAULT_MAX_POINTS = 2048
 _BLOCK = 32
 #: entries of the (rows, m, dim) difference arrays of `alignment` at alpha != 2
 _DIFFERENCE_ENTRIES = 1 << 22
-#: rows per band of `PairwisePool.chord_bands` (a band's buffers stay in cache)
-_CHORD_BLOCK = 128
+#: rows per band of the pool's passes over (m, m) arrays (its squared distances, `PairwisePool.chord_bands`):
+#: a band of float64 rows stays in cache
+_BAND = 128
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,11 +161,15 @@ class PairwisePool:
         scale = _into_range(centred)
         G = centred @ centred.T  # numpy's product of a matrix and its transpose: BLAS syrk, one triangle's work
         squared_norms = np.diagonal(G).copy()
-        G *= -2.0
-        G += squared_norms[:, None]
-        G += squared_norms[None, :]
-        np.maximum(G, 0.0, out=G)
-        np.fill_diagonal(G, np.inf)
+        nearest = np.empty(rows.size)  # each row's squared distance to its nearest other row
+        for b in range(0, rows.size, _BAND):  # G_ii + G_jj - 2 G_ij, a band of rows (in cache) at a time
+            band = G[b : b + _BAND]
+            band *= -2.0
+            band += squared_norms[b : b + _BAND, None]
+            band += squared_norms[None, :]
+            np.maximum(band, 0.0, out=band)
+            np.fill_diagonal(band[:, b:], np.inf)
+            np.min(band, axis=1, out=nearest[b : b + _BAND])
         return cls(
             shape=Z.shape,
             max_points=max_points,
@@ -176,7 +181,7 @@ class PairwisePool:
             mean_projections=centred @ mean,
             squared_norms=squared_norms,
             squared_distances=G,
-            distinct=_distinct_positions(centred, G, squared_norms),
+            distinct=_distinct_positions(centred, nearest, squared_norms),
         )
 
     def check(self, Z, max_points, random_state) -> None:
@@ -209,7 +214,7 @@ class PairwisePool:
         d = self.distinct
         return self.squared_distances if self.all_distinct else self.squared_distances[np.ix_(d, d)]
 
-    def chord_bands(self, block: int = _CHORD_BLOCK):
+    def chord_bands(self, block: int = _BAND):
         """Yields the squared chords ||x_i / ||x_i|| - x_j / ||x_j|| ||^2 between the subsample's
         unit rows a band of rows at a time, each unordered pair once (no (m, m) matrix is formed).
 
@@ -251,9 +256,10 @@ class PairwisePool:
             yield K
 
 
-def _distinct_positions(centred: np.ndarray, squared_distances: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
+def _distinct_positions(centred: np.ndarray, nearest: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
     """Increasing positions of the distinct rows of ``centred`` (m, d) (the first of each group of
-    identical rows), given their squared distances from the Gram matrix (m, m), diagonal +inf.
+    identical rows), given each row's squared distance from the Gram matrix to its nearest other
+    row (m,).
 
     Two identical rows c have a computed G_ii + G_jj - 2 G_ij of at most (4 gamma_d + 8 u) ||c||^2
     (u the unit roundoff, gamma_d = d u / (1 - d u), the error bound of a dot product in any
@@ -264,7 +270,7 @@ def _distinct_positions(centred: np.ndarray, squared_distances: np.ndarray, squa
     if m < 2:
         return np.arange(m)
     bound = 8.0 * (d + 4) * np.finfo(np.float64).eps / 2 * float(np.max(squared_norms))
-    near = np.flatnonzero(np.min(squared_distances, axis=1) <= bound)
+    near = np.flatnonzero(nearest <= bound)
     if near.size == 0:
         return np.arange(m)
     rep, _ = exact_duplicate_rows(centred[near])

@@ -620,6 +620,21 @@ def test_the_pool_counts_identical_rows_once():
     assert 10 not in pool.distinct and 11 in pool.distinct and 13 not in pool.distinct
 
 
+def test_the_pool_of_several_bands_keeps_every_distance_and_copy():
+    # 300 rows: the squared distances are formed a band of 128 rows at a time; copies across bands
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((300, 6))
+    Z[250], Z[299], Z[140] = Z[10], Z[0], Z[139]
+    pool = PairwisePool.from_features(Z, max_points=None)
+    C = pool.centred
+    brute = np.sum((C[:, None] - C[None, :]) ** 2, axis=2)
+    off = ~np.eye(300, dtype=bool)
+    bound = 16 * (6 + 4) * np.finfo(float).eps * np.max(pool.squared_norms)
+    assert np.all(np.abs(pool.squared_distances[off] - brute[off]) <= bound)
+    assert np.all(np.diagonal(pool.squared_distances) == np.inf)
+    assert pool.distinct.tolist() == [i for i in range(300) if i not in (140, 250, 299)]
+
+
 # ------------------------------------------------------------------------------------------
 # NESum
 
