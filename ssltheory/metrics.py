@@ -545,7 +545,7 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, gr
 _CANDIDATE_BATCH = 16
 
 
-def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
+def _best_flip(probe, signs: np.ndarray, chunk: int = 64):
     """The single-class flip of ``signs`` with the lowest held-out accuracy: (class, acc, n), the
     lowest index among equals; (None, inf, 0) when every flip leaves a constant task."""
     acc = flip_accuracies(probe, signs, chunk)
@@ -556,7 +556,7 @@ def _best_flip(probe, signs: np.ndarray, chunk: int = 256):
     return best, float(acc[best]), int(allowed.size)
 
 
-def flip_accuracies(probe, signs: np.ndarray, chunk: int = 256) -> np.ndarray:
+def flip_accuracies(probe, signs: np.ndarray, chunk: int = 64) -> np.ndarray:
     """(K,) held-out accuracy of the +-1 task ``signs`` (K,) with class m's sign flipped, for every m
     (NaN where the flip leaves a constant task: m was the only class of its side).
 
