@@ -641,7 +641,7 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
     D = stats.between_factor  # (K, d)
     if trB == 0 or stats.K < 2:
         return invariant, 0.0
-    lam_b = largest_squared_singular_value(D)
+    lam_b = _largest_between_eigenvalue(stats)
     tau2 = stats.tol**2 * lam_b
     trace = None
     if tau2 > 0:
@@ -659,6 +659,19 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
         P = V[:, keep].T @ D.T
         trace = float(np.sum(P * P / (e[keep] + tau2)[:, None]))
     return invariant, float(min(1.0, max(0.0, trace / (stats.K - 1))))
+
+
+def _largest_between_eigenvalue(stats: ViewStatistics) -> float:
+    """lambda_max(B), B = D^T D. When every class has as many views and the centred means' Gram
+    matrix is already decomposed (`_centred_means_gram`, in `score_all`), it is n_m unit^2 times
+    that Gram's largest eigenvalue (D = sqrt(n_m) (mu_m - mu) = sqrt(n_m) unit M, up to the
+    rounding of the centring); else `view_statistics.largest_squared_singular_value` of D."""
+    known = stats._cache.get("centred_means_gram")
+    sizes = stats.sizes
+    if known is not None and known[2] is not None and known[2].size and np.all(sizes == sizes[0]):
+        _, unit, e, _ = known
+        return float(sizes[0]) * unit * unit * max(float(e[-1]), 0.0)
+    return largest_squared_singular_value(stats.between_factor)
 
 
 def ideal_score(

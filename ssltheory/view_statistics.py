@@ -644,24 +644,20 @@ def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tu
 
 
 def largest_squared_singular_value(D: np.ndarray) -> float:
-    """s_max(D)^2 = lambda_max(D^T D) for D (k, d), without forming D^T D: the eigenvalues of the
-    smaller Gram matrix when min(k, d) <= 512, else Lanczos on D (``svds``, relative tolerance 1e-10)."""
+    """s_max(D)^2 = lambda_max(D^T D) for D (k, d), through the smaller Gram matrix (min(k, d) square,
+    one syrk): all its eigenvalues up to 512, else Lanczos on it (`_largest_eigenvalue`; Lanczos on
+    D itself needs as many passes over D as iterations, and many when the top singular values
+    cluster, as for Gaussian codes)."""
     k, d = D.shape
-    if min(k, d) <= 512:
-        return float(np.linalg.eigvalsh(D @ D.T if k <= d else D.T @ D)[-1]) if k and d else 0.0
-    from scipy.sparse.linalg import ArpackError, svds
-
-    try:
-        v0 = np.random.default_rng(0).standard_normal(min(k, d))
-        return float(svds(D, k=1, v0=v0, tol=1e-10, return_singular_vectors=False)[0]) ** 2
-    except ArpackError:
-        return float(np.linalg.eigvalsh(D @ D.T if k <= d else D.T @ D)[-1])
+    if not (k and d):
+        return 0.0
+    return _largest_eigenvalue(D @ D.T if k <= d else D.T @ D)
 
 
 def _largest_eigenvalue(S: np.ndarray) -> float:
     """lambda_max of a symmetric positive semi-definite matrix (Lanczos for large ones)."""
     d = S.shape[0]
-    if d <= 256:
+    if d <= 512:
         return float(np.linalg.eigvalsh(S)[-1])
     from scipy.sparse.linalg import ArpackError, eigsh
 

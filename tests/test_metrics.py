@@ -38,6 +38,7 @@ from ssltheory.metrics import (
 )
 from ssltheory.testing import strategies
 from ssltheory.testing.oracles import exact_affine_rank
+from ssltheory.view_statistics import ViewStatistics
 
 seeds = st.integers(0, 2**32 - 1)  # random_state arguments of the functions under test
 
@@ -627,3 +628,22 @@ def test_flip_accuracies_on_exact_ties(seed, K, n_ev, chunk):
             new_scores = scores - 2.0 * signs[m] * (probe.scores[:, m] + probe.c[m])
             expected[m] = np.mean(np.where(probe.test_labels == m, -truth, truth) * new_scores > 0)
     np.testing.assert_array_equal(metrics.flip_accuracies(probe, signs, chunk=chunk), expected)
+
+
+@pytest.mark.parametrize("views", [[4] * 30, [2, 3, 5, 4, 6] * 6])
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_largest_between_eigenvalue_from_the_shared_gram_equals_the_definition(views, offset):
+    # equal class sizes read the centred means' Gram decomposition (when score_all has made it),
+    # unequal ones fall back to D itself; both must be lambda_max(B) of the view-weighted means
+    rng = np.random.default_rng(len(views) + int(offset))
+    labels = np.repeat(np.arange(len(views)), views)
+    Z = offset + rng.standard_normal((len(views), 40))[labels] + 0.1 * rng.standard_normal((labels.size, 40))
+    stats = ViewStatistics.from_views(Z, labels)
+    means = np.array([Z[labels == m].mean(axis=0) for m in range(len(views))])
+    centred = (means - Z.mean(axis=0)) * np.sqrt(np.asarray(views))[:, None]
+    want = float(np.linalg.eigvalsh(centred.T @ centred)[-1])
+    before = metrics._largest_between_eigenvalue(stats)
+    metrics._centred_means_gram(stats)
+    after = metrics._largest_between_eigenvalue(stats)
+    assert before == pytest.approx(want, rel=1e-9)
+    assert after == pytest.approx(want, rel=1e-9)
