@@ -94,3 +94,26 @@ def test_every_registry_list_is_named_by_the_help_that_names_it(capsys):
         text = " ".join(capsys.readouterr().out.split())
         missing = [n for n in (*DATASETS, *AUGMENTATIONS) if n not in text]
         assert not missing, (command, missing)
+
+
+_PAGES = (
+    "import os, sys, contextlib, io\n"
+    "from ssltheory import cli\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    cli.main([])\n"
+    "import numpy\n"
+    "print(os.environ.get('NUMPY_MADVISE_HUGEPAGE'))\n"
+)
+
+
+def test_a_command_maps_fresh_arrays_in_small_pages_unless_the_user_chose():
+    # the command sets numpy's huge-page switch before numpy is imported (children inherit it);
+    # a value the user set is left alone
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    run = subprocess.run([sys.executable, "-c", _PAGES], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "0"
+    env["NUMPY_MADVISE_HUGEPAGE"] = "1"
+    run = subprocess.run([sys.executable, "-c", _PAGES], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1"
