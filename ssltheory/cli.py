@@ -145,28 +145,51 @@ def build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, object]:
 
 #: numpy's switch for asking the kernel for transparent huge pages on large arrays
 _HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
+#: glibc's mallopt parameters (malloc.h) and the threshold the command sets for both
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _KEEP_BYTES = -1, -3, 1 << 30
 
 
-def _small_pages_for_fresh_memory() -> None:
-    """Have numpy (when this process has not imported it yet) map large arrays in ordinary pages.
+def _memory_policy() -> None:
+    """Make fresh memory cheap for this process: ordinary pages, and freed blocks kept for reuse.
 
-    numpy asks Linux for transparent huge pages on every array of 4 MiB or more. Where free
-    memory is handed back to the host (virtual machines with free-page reporting, as on the
-    machines this project is measured on), each fresh 2 MiB page is then faulted in at the host
-    and the first touch of new memory costs far more than with ordinary pages, which are
-    recycled warm: on ``ssltheory score`` of 8,000 x 2,048 views, about 0.3 s of kernel time
-    (0.9 s against 0.6 s), with the same results. The command owns its process, so it chooses
-    for itself and for its children (the benchmarks' baselines inherit it too); the library
-    never does, and a value the user set wins.
+    The scoring engine allocates many d x d float64 matrices (32 MiB each at d = 2,048) and
+    frees them again; the first touch of fresh memory is what costs (page faults, zeroing). Two
+    process-wide settings, measured on ``ssltheory score`` of 8,000 x 2,048 views (same results):
+
+    - numpy (when this process has not imported it yet) maps large arrays in ordinary pages
+      (``NUMPY_MADVISE_HUGEPAGE=0``). numpy asks Linux for transparent huge pages on every array of
+      4 MiB or more; where free memory is handed back to the host (virtual machines with
+      free-page reporting, as on the machines this project is measured on) each fresh 2 MiB page
+      is faulted in at the host: 0.9 s of kernel time against 0.6 s.
+    - glibc's malloc keeps freed blocks of up to 1 GiB for reuse (``mallopt`` mmap and trim
+      thresholds). By default every block above 32 MiB is mapped freshly and unmapped when freed,
+      so each temporary d x d matrix pays its page faults again: 0.6 s of kernel time against 0.3 s.
+
+    The command owns its process, so it chooses for itself and its children (which inherit the
+    numpy switch: the benchmarks' baselines too); the library never does. A value the user set
+    wins: ``NUMPY_MADVISE_HUGEPAGE``, or any ``MALLOC_*`` variable (glibc's own tunables). Other
+    C libraries than glibc, and other systems than Linux, are left alone.
     """
     if _HUGEPAGE_ENV not in os.environ and "numpy" not in sys.modules:
         os.environ[_HUGEPAGE_ENV] = "0"
+    if not sys.platform.startswith("linux") or any(k.startswith(("MALLOC_", "GLIBC_TUNABLES")) for k in os.environ):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        if not hasattr(libc, "gnu_get_libc_version"):  # not glibc: its mallopt parameters may differ
+            return
+        libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
+    except (OSError, AttributeError):  # no C library to ask: nothing to tune
+        return
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``ssltheory ARGV``; returns the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    _small_pages_for_fresh_memory()
+    _memory_policy()
     chosen = next((a for a in argv if not a.startswith("-")), None)
     command = chosen or "ssltheory"
     try:

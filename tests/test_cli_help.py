@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ssltheory import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,3 +119,33 @@ def test_a_command_maps_fresh_arrays_in_small_pages_unless_the_user_chose():
     run = subprocess.run([sys.executable, "-c", _PAGES], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "1"
+
+
+_REUSE = (
+    "import contextlib, io, resource, sys\n"
+    "from ssltheory import cli\n"
+    "if sys.argv[1] == 'policy':\n"
+    "    with contextlib.redirect_stdout(io.StringIO()):\n"
+    "        cli.main([])\n"
+    "import numpy as np\n"
+    "np.ones(8 << 20)\n"  # 64 MiB, freed at once
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "np.ones(8 << 20)\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the allocator policy is glibc's, on Linux")
+def test_a_command_reuses_freed_memory_instead_of_faulting_it_in_again():
+    # glibc maps a 64 MiB block freshly each time (16,384 page faults); under the command's policy
+    # the second block reuses the first one's pages
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    env["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    faults = {}
+    for mode in ("plain", "policy"):
+        run = subprocess.run([sys.executable, "-c", _REUSE, mode], env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        faults[mode] = int(run.stdout.split()[-1])
+    if faults["plain"] < 8000:
+        pytest.skip(f"this C library already reuses freed 64 MiB blocks ({faults['plain']} faults)")
+    assert faults["policy"] < faults["plain"] / 10, faults
