@@ -660,17 +660,35 @@ def _code_geometry(Z: np.ndarray, classes, rtol: float) -> CodeGeometry:
     offsets = np.zeros((K, d)) if exactly else classes.mean_offsets(Z, z_unit)
     if not exactly:
         codes += offsets
-    M, code_unit = centre_codes(codes)
-    spectrum = affine_spectrum(M, Z.dtype, rtol)
-    rank, atol_m = spectrum.rank, spectrum.atol
     deviation = np.zeros(n) if exactly else _deviations(Z, classes, offsets, z_unit)
-    invariant = exactly or bool(deviation.max() <= atol_m * code_unit)
+    return geometry_from_measurements(z_unit, offsets, codes, deviation, Z.dtype, rtol)
+
+
+def geometry_from_measurements(z_unit: float, offsets, codes, deviation, dtype, rtol: float) -> CodeGeometry:
+    """The decisions of :func:`code_geometry` from its measurements (all in z units, z_unit =
+    ``geometry.power_of_two(max |Z|)``): ``offsets`` (K, d) from ``EquivalenceClasses.mean_offsets``,
+    ``codes`` (K, d) = the classes' first rows + offsets, ``deviation`` (n,) the `geometry.row_norms`
+    of each row minus its class code, taken as (z - z_first) - offset. Given the same numbers (the
+    scoring engine streams the same rows with the same operations), the same geometry.
+    """
+    M, code_unit = centre_codes(codes)
+    spectrum = affine_spectrum(M, dtype, rtol)
+    rank, atol_m = spectrum.rank, spectrum.atol
+    peak = float(deviation.max()) if deviation.size else 0.0
+    invariant = peak == 0.0 or bool(peak <= atol_m * code_unit)
     return CodeGeometry(z_unit, offsets, codes, M, code_unit, spectrum, rank, atol_m, deviation, invariant, rtol)
 
 
 # ------------------------------------------------------------------------ the predicate
 def is_ideal(
-    Z, classes, probe: str = "linear", tol: float | None = None, *, verify: str | None = None, exact: bool = False
+    Z,
+    classes,
+    probe: str = "linear",
+    tol: float | None = None,
+    *,
+    verify: str | None = None,
+    exact: bool = False,
+    geometry: CodeGeometry | None = None,
 ) -> IdealVerdict:
     """Is the representation Z ideal for the probe family? (THEORY.md T1, T2) [paper].
 
@@ -689,6 +707,10 @@ def is_ideal(
             on it; an exact check may replace a float certificate by an exact one.
         exact: decide the verdict itself in rational arithmetic (see the module docstring):
             IdealVerdict.mode is then "exact" and every certificate is exact.
+        geometry: the :func:`code_geometry` of these Z and classes at this tolerance when the
+            caller has it (the scoring engine measures it while streaming the views:
+            ``ViewStatistics.code_geometry``), so that it is not measured twice; it must be made
+            at the same rtol with K classes and n deviations. Ignored by exact mode.
 
     Returns:
         IdealVerdict with the four conditions and, when not ideal, a certificate. For
@@ -720,7 +742,16 @@ def is_ideal(
     labels = classes.labels
     verifier = _Verifier(verify, Z, classes, probe)
 
-    geo = _code_geometry(Z, classes, rtol)
+    if geometry is None:
+        geo = _code_geometry(Z, classes, rtol)
+    elif geometry.rtol != rtol or geometry.codes.shape != (K, d) or geometry.deviation.shape != (n,):
+        raise InputError(
+            f"geometry was measured at rtol {geometry.rtol:g} on {geometry.codes.shape[0]} codes of dimension "
+            f"{geometry.codes.shape[1]} and {geometry.deviation.size} points, not at rtol {rtol:g} on these "
+            f"{K} classes of {n} points in dimension {d}; pass geometry=None to measure it here"
+        )
+    else:
+        geo = geometry
     z_unit, codes, M, code_unit, rank, atol_m = geo.z_unit, geo.codes, geo.M, geo.code_unit, geo.rank, geo.atol_m
     atol = atol_m * code_unit  # in z units
     units = (code_unit, z_unit)  # from M's units to the features' own (their product may overflow: see scaled)

@@ -114,18 +114,20 @@ def scaled(value: float, *units: float) -> float:
         return math.copysign(math.inf, mantissa)
 
 
-def row_norms(X: np.ndarray) -> np.ndarray:
+def row_norms(X: np.ndarray, squares: np.ndarray | None = None) -> np.ndarray:
     """Euclidean norms of the rows of X (m, d), float64, without underflow or overflow.
 
     Rows whose plain sum of squares lies in [2**-960, 2**960] keep it: no square overflowed, and
     a square below 2**-1022 (subnormal) is rounded by at most 2**-1075, so all of them move the
     sum by at most d 2**-1075, relatively d 2**-115, far below rounding. Every other row is divided
     by a power of two near its largest entry before squaring, so rows of size 1e-200 or 1e300
-    keep their norms.
+    keep their norms. ``squares``: ``np.einsum("ij,ij->i", X, X)`` when the caller has it already
+    (the plain sums of squares; the result is then the same).
     """
     X = np.asarray(X, dtype=np.float64)
-    with np.errstate(over="ignore", under="ignore"):
-        squares = np.einsum("ij,ij->i", X, X)
+    if squares is None:
+        with np.errstate(over="ignore", under="ignore"):
+            squares = np.einsum("ij,ij->i", X, X)
     out = np.sqrt(squares)
     extreme = np.flatnonzero(~((squares >= 2.0**-960) & (squares <= 2.0**960)))
     if extreme.size:

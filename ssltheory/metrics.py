@@ -80,6 +80,7 @@ from ssltheory.threads import thread_limit
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
     ViewStatistics,
+    _is_tensor,
     as_view_features,
     check_train_mask,
     largest_squared_singular_value,
@@ -1036,7 +1037,9 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
         )
     sigma_w = stats.within / (n - K)
     sigma_w.flat[:: d + 1] += ridge  # + ridge I
-    norm = np.linalg.norm(sigma_w, 1)  # before the factorisation overwrites sigma_w
+    # its 1-norm (largest column sum of |.|), by blocks of columns: no (d, d) |sigma_w| temporary;
+    # taken before the factorisation overwrites sigma_w
+    norm = max(float(np.abs(sigma_w[:, j : j + 256]).sum(axis=0).max()) for j in range(0, d, 256))
     try:
         L = sl.cholesky(sigma_w, lower=True, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
@@ -1411,7 +1414,9 @@ def _score_all(
     rng = np.random.default_rng(random_state)
     if stats is None:
         stats = ViewStatistics.from_views(Z, classes, check_train_mask(train_mask, classes, rng), tol=tol)
-    verdict = is_ideal(to_numpy(Z), classes, probe="linear", tol=stats.tol)
+    # the verdict's geometry is what the engine measured while streaming numpy views (same numbers)
+    geometry = None if _is_tensor(Z) else stats.code_geometry()
+    verdict = is_ideal(to_numpy(Z), classes, probe="linear", tol=stats.tol, geometry=geometry)
     conditioning = affine_conditioning(Z, classes, stats=stats)
     worst = worst_task_accuracy(
         Z,

@@ -17,8 +17,9 @@ memory grows with d^2 + K d, never with n^2, and Z is never copied to float64 wh
 numpy array or a torch tensor on any device: the n x d^2 products are then done by torch on that
 device in float64 and only the d x d results come to the host. The residuals z_i - mu_m are taken
 against a view of the same class first (``EquivalenceClasses.mean_offsets``' rule), so identical
-views give exactly zero within-class scatter. Entries are scaled by a power of two (``unit``,
-exact) so that squares of codes near float64's range do not overflow; every score here is
+views give exactly zero within-class scatter. Entries are divided by the power of two of the
+largest one (``unit``, exact) so that squares of codes near float64's range do not overflow, in
+the units the exact verdict measures in (`conditions.code_geometry`); every score here is
 invariant to that scale, and the few absolute constants (LiDAR's delta) are rescaled.
 
 The one tolerance rule for verdicts on views is `geometry.resolve_rtol` applied to the dtype of
@@ -45,7 +46,7 @@ from ssltheory.equivalence import (
     scaled_rows,
 )
 from ssltheory.errors import InputError
-from ssltheory.geometry import power_of_two, resolve_rtol
+from ssltheory.geometry import power_of_two, resolve_rtol, row_norms
 from ssltheory.validation import as_features, as_tolerance
 
 __all__ = [
@@ -266,6 +267,13 @@ class _Backend:
         """(c,) sums of squares of the rows of ``rows`` (c, d)."""
         return (rows * rows).sum(1) if self.torch else np.einsum("ij,ij->i", rows, rows)
 
+    def row_norms(self, rows, squares: np.ndarray) -> np.ndarray:
+        """(c,) host Euclidean norms of the rows of ``rows`` (c, d), ``squares`` their `row_squares` on
+        the host: `geometry.row_norms` for numpy (what the verdict's deviations are), torch's norm."""
+        if self.torch:
+            return self.get(self.t.linalg.vector_norm(rows, dim=1))
+        return row_norms(rows, squares)
+
     def max_abs(self, Z) -> float:
         if self.torch:
             return float(Z.abs().max())
@@ -289,7 +297,10 @@ class ViewStatistics:
     (K, d), the rows sqrt(n_m) (mu_m - mu), so that B = D^T D; ``within`` W and ``total``
     T = W + B (d, d) scatter matrices (sums, not averages), and the property ``between`` B (formed
     on first use: the scores read D, tr B = ||D||_F^2);
-    ``within_per_class`` (K,) the within-class sum of squares of each class; ``total_eigenvalues``
+    ``within_per_class`` (K,) the within-class sum of squares of each class; ``offsets`` (K, d)
+    the class means minus each class's first view and ``deviation`` (n,) the distance of each view
+    to its class mean (`geometry.row_norms` of (z - z_first) - offset, for numpy input the numbers
+    `conditions.code_geometry` measures: `code_geometry`); ``total_eigenvalues``
     (d,) of T descending (the centred spectrum); ``second_moment_eigenvalues`` (d,) of Z^T Z
     descending (RankMe's uncentred convention). Held-out probes: ``train_mask`` (n,) bool,
     ``evaluate_mask`` (n,) bool (the views a probe is scored on: the held-out ones, or all views
@@ -312,6 +323,8 @@ class ViewStatistics:
     within: np.ndarray
     total: np.ndarray
     within_per_class: np.ndarray
+    offsets: np.ndarray
+    deviation: np.ndarray
     train_mask: np.ndarray
     evaluate_mask: np.ndarray
     train_mean: np.ndarray
@@ -363,9 +376,9 @@ class ViewStatistics:
         chunk_rows = max(1, int(chunk_rows))
         xp = _Backend(Z)
         big = xp.max_abs(Z)
-        # codes near either end of float64's range: divide by a power of two (exact) so that no
-        # square overflows or underflows (1e-170 squared is 0 in float64)
-        unit = power_of_two(big) if big > 2.0**400 or 0.0 < big < 2.0**-400 else 1.0
+        # divide by the power of two of the largest entry (exact): no square overflows or underflows
+        # (1e-170 squared is 0 in float64), and the verdict's z units (`conditions.code_geometry`)
+        unit = power_of_two(big)
 
         anchor = xp.scaled(Z, classes.first, unit)  # (K, d)
         work = xp.buffer(min(n, chunk_rows), d)  # reused: no page faults
@@ -385,7 +398,7 @@ class ViewStatistics:
         W = xp.put(np.zeros((d, d)))
         W_tr = None
         R_tr = xp.put(np.zeros((K, d)))  # class sums of the training views' residuals z_i - mu_m
-        sq = np.zeros(n)
+        sq, deviation = np.zeros(n), np.zeros(n)
         for rows, training in ((np.flatnonzero(mask), True), (np.flatnonzero(~mask), False)):
             if not training:
                 W_tr = xp.copy(W)
@@ -395,11 +408,12 @@ class ViewStatistics:
                 R -= xp.per_class(anchor, lab, one_class)
                 R -= xp.per_class(offsets, lab, one_class)
                 sq[idx] = xp.get(xp.row_squares(R))
+                deviation[idx] = xp.row_norms(R, sq[idx])
                 xp.gram_add(W, R)
                 if training:
                     xp.add_by_class(R_tr, R, lab, one_class)
         W_tr = xp.get(W_tr)  # only its upper triangle is read (the corrections below, then mirrored)
-        W, R_tr, means = xp.get(xp.symmetric(W)), xp.get(R_tr), xp.get(means_dev)
+        W, R_tr, means, offsets_host = xp.get(xp.symmetric(W)), xp.get(R_tr), xp.get(means_dev), xp.get(offsets)
 
         # every matrix below is exactly symmetric: X^T X products are computed as such (syrk on one
         # triangle, then mirrored), and sums of symmetric matrices stay symmetric in floating point
@@ -438,6 +452,8 @@ class ViewStatistics:
             within,
             total,
             np.bincount(labels, weights=sq, minlength=K),
+            offsets_host,
+            deviation,
             mask,
             evaluate,
             train_mean,
@@ -459,6 +475,19 @@ class ViewStatistics:
         """tr B = ||D||_F^2, without forming B."""
         D = self.between_factor
         return float(np.einsum("ij,ij->", D, D))
+
+    def code_geometry(self):
+        """`conditions.CodeGeometry` of the views at ``tol`` from the streamed measurements (``unit`` is
+        the verdict's z unit), computed once: for numpy input, the geometry `conditions.is_ideal`
+        measures itself, number for number, so it can be passed to it (``geometry=``)."""
+        from ssltheory.conditions import geometry_from_measurements
+
+        return self.cached(
+            "code_geometry",
+            lambda: geometry_from_measurements(
+                self.unit, self.offsets, self.means, self.deviation, np.dtype(self.dtype), self.tol
+            ),
+        )
 
     @property
     def total_eigenvalues(self) -> np.ndarray:

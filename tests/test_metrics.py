@@ -641,7 +641,7 @@ def test_largest_between_eigenvalue_from_the_shared_gram_equals_the_definition(v
     stats = ViewStatistics.from_views(Z, labels)
     means = np.array([Z[labels == m].mean(axis=0) for m in range(len(views))])
     centred = (means - Z.mean(axis=0)) * np.sqrt(np.asarray(views))[:, None]
-    want = float(np.linalg.eigvalsh(centred.T @ centred)[-1])
+    want = float(np.linalg.eigvalsh(centred.T @ centred)[-1]) / stats.unit**2  # in the statistics' units
     before = metrics._largest_between_eigenvalue(stats)
     metrics._centred_means_gram(stats)
     after = metrics._largest_between_eigenvalue(stats)

@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from ssltheory import metrics
-from ssltheory.conditions import is_ideal
+from ssltheory.conditions import code_geometry, is_ideal
 from ssltheory.testing.strategies import fraction_of_profile
 from ssltheory.view_statistics import (
     ViewStatistics,
@@ -49,10 +49,13 @@ def test_scatter_matrices_match_a_loop_over_views(seed, K, d, views, noise, chun
     B = sum((labels == m).sum() * np.outer(means[m] - mu, means[m] - mu) for m in range(K))
     T = sum(np.outer(z - mu, z - mu) for z in Z)
     scale = max(1.0, np.abs(Z).max()) ** 2 * n
-    for got, want in ((stats.within, W), (stats.between, B), (stats.total, T), (stats.means, means)):
-        np.testing.assert_allclose(got, want, atol=1e-9 * scale)
+    u = stats.unit  # the statistics are those of Z / u (u the power of two of max |Z|)
+    assert u == 2.0 ** np.floor(np.log2(np.abs(Z).max()))
+    for got, want in ((stats.within, W), (stats.between, B), (stats.total, T)):
+        np.testing.assert_allclose(got * u**2, want, atol=1e-9 * scale)
+    np.testing.assert_allclose(stats.means * u, means, atol=1e-9 * scale)
     np.testing.assert_allclose(
-        stats.second_moment_eigenvalues, np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1], atol=1e-9 * scale
+        stats.second_moment_eigenvalues * u**2, np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1], atol=1e-9 * scale
     )
     if noise == 0.0:  # identical views: exactly zero within-class scatter
         assert stats.within_per_class.sum() == 0.0 and not stats.within.any()
@@ -391,3 +394,47 @@ def test_between_is_formed_from_its_factor_on_demand():
     np.testing.assert_allclose(stats.between, D.T @ D, rtol=1e-12, atol=1e-12 * np.abs(D.T @ D).max())
     assert stats.between_trace == pytest.approx(np.trace(D.T @ D), rel=1e-13)
     np.testing.assert_allclose(stats.total, stats.within + stats.between, rtol=1e-12, atol=1e-12)
+
+
+@fraction_of_profile(0.1)
+@given(
+    seeds,
+    st.integers(2, 6),
+    st.integers(1, 6),
+    st.sampled_from([0.0, 1e-9, 0.3]),
+    st.sampled_from([1e-300, 1e-12, 1.0, 3.0, 1e12, 1e300]),
+    st.sampled_from([0.0, 1e8]),
+    st.sampled_from([np.float32, np.float64]),
+    st.booleans(),
+)
+def test_the_engine_measures_the_verdicts_geometry_number_for_number(seed, K, d, noise, scale, offset, dtype, ragged):
+    # the verdict given the engine's measurements (score_all's path) is the verdict measuring itself
+    rng = np.random.default_rng(seed)
+    views = rng.integers(1, 4, K) if ragged else np.full(K, 3)
+    labels = rng.permutation(np.repeat(np.arange(K), views))
+    C = rng.standard_normal((K, d))
+    Z = ((C[labels] + noise * rng.standard_normal((labels.size, d)) + offset) * scale).astype(dtype)
+    if not np.all(np.isfinite(Z)):
+        return
+    tol = 1e-3
+    stats = ViewStatistics.from_views(Z, labels, tol=tol, heldout=False)
+    mine, theirs = stats.code_geometry(), code_geometry(Z, labels, tol)
+    assert mine.z_unit == theirs.z_unit
+    for name in ("offsets", "codes", "M", "deviation"):
+        assert np.array_equal(getattr(mine, name), getattr(theirs, name)), name
+    assert (mine.rank, mine.atol_m, mine.code_unit, mine.invariant) == (
+        theirs.rank,
+        theirs.atol_m,
+        theirs.code_unit,
+        theirs.invariant,
+    )
+    assert is_ideal(Z, labels, tol=tol, geometry=mine).to_dict() == is_ideal(Z, labels, tol=tol).to_dict()
+
+
+def test_a_geometry_measured_elsewhere_is_refused():
+    Z, labels = noisy_views(0, 4, 3, 3, 0.3)
+    geometry = ViewStatistics.from_views(Z, labels, tol=1e-3, heldout=False).code_geometry()
+    with pytest.raises(ValueError, match="geometry was measured at rtol"):
+        is_ideal(Z, labels, tol=1e-2, geometry=geometry)
+    with pytest.raises(ValueError, match="geometry was measured"):
+        is_ideal(Z[:-1], labels[:-1], tol=1e-3, geometry=geometry)
