@@ -75,7 +75,7 @@ from ssltheory.baselines import (
 from ssltheory.conditions import cover_count, is_ideal
 from ssltheory.equivalence import as_classes
 from ssltheory.errors import InputError
-from ssltheory.geometry import centre_codes, centred_singular_values, gram_is_accurate, rank_from_singular_values
+from ssltheory.geometry import centre_codes, centred_singular_values, rank_from_singular_values
 from ssltheory.threads import thread_limit
 from ssltheory.validation import as_count
 from ssltheory.view_statistics import (
@@ -241,34 +241,31 @@ def affine_conditioning(
     return stats.cached("affine_conditioning", lambda: _affine_conditioning(stats))
 
 
-def _centred_means_gram(stats: ViewStatistics) -> tuple:
-    """(M, unit, e, U), computed once per statistics: M (K, d) and unit from `geometry.centre_codes`
-    of the class means, and when K <= d the eigendecomposition of M M^T (K, K), eigenvalues ``e``
-    ascending with eigenvectors ``U`` (K, K) as columns (else None, None). `_affine_conditioning`
-    reads its eigenvalues (where the Gram route is accurate), the worst-task search its vectors."""
+def _centred_means_spectrum(stats: ViewStatistics) -> tuple:
+    """(M, unit, s), once per statistics: the centred class means M (K, d) and their unit
+    (`geometry.centre_codes`, the verdict's: `ViewStatistics.code_geometry`), and all min(K, d)
+    singular values s of M, descending: the verdict's own when it computed them (the Gram route
+    for float32 views, else an SVD), else `geometry.centred_singular_values` (when the verdict
+    proved full rank without them). `_affine_conditioning` reads them, and the worst-task search
+    its rank."""
 
     def compute():
-        M, unit = centre_codes(stats.means)
-        if stats.K > stats.d:
-            return M, unit, None, None
-        e, U = np.linalg.eigh(M @ M.T)
-        return M, unit, e, U
+        geometry = stats.code_geometry()
+        s = geometry.spectrum.values
+        if s is None:
+            s = centred_singular_values(geometry.M, np.float32 if stats.dtype == "float32" else np.float64, stats.tol)
+        return geometry.M, geometry.code_unit, s
 
-    return stats.cached("centred_means_gram", compute)
+    return stats.cached("centred_means_spectrum", compute)
 
 
 def _affine_conditioning(stats: ViewStatistics) -> AffineConditioning:
     """The singular values of the centred class means (`geometry.centre_codes`, offset- and
     scale-free; `geometry.centred_singular_values` at the features' dtype as given, so the Gram
-    route where it is accurate, as in `conditions.is_ideal`: then the eigenvalues of the Gram matrix
-    the worst-task search also reads), read by the tolerance rule (`geometry.rank_from_singular_values`)
-    at ``stats.tol``: one decomposition."""
-    M, unit, e, _ = _centred_means_gram(stats)
-    dtype = np.float32 if stats.dtype == "float32" else np.float64
-    if e is not None and stats.K and stats.d and gram_is_accurate(stats.K, stats.d, stats.tol, dtype):
-        s = np.sqrt(np.clip(e[::-1], 0.0, None))
-    else:
-        s = centred_singular_values(M, dtype, stats.tol)
+    route where it is accurate), the very numbers of the verdict at ``stats.tol``
+    (`_centred_means_spectrum`), read by the tolerance rule (`geometry.rank_from_singular_values`):
+    one decomposition, and the same rank as `conditions.is_ideal`."""
+    M, unit, s = _centred_means_spectrum(stats)
     rank, _ = rank_from_singular_values(s, stats.K, stats.tol)
     K = stats.K
     s_km1 = s[K - 2] if s.size >= K - 1 else 0.0
@@ -456,8 +453,8 @@ def worst_task_accuracy(
         return max_seconds is not None and time.perf_counter() - started > max_seconds
 
     candidates: list[tuple[np.ndarray, str]] = []
-    gram = _centred_means_gram(stats)[2:] if n_radon and K <= stats.d else None
-    for lam in _nearly_dependent_directions(stats.means, n_radon, stats.tol, rng, gram):
+    spectrum = _centred_means_spectrum(stats) if n_radon and K <= stats.d else None
+    for lam in _nearly_dependent_directions(stats.means, n_radon, stats.tol, rng, spectrum):
         candidates.append((np.where(lam > 0, 1.0, -1.0), "radon"))
     for _ in range(n_random):
         signs = rng.choice([-1.0, 1.0], size=K)
@@ -502,27 +499,47 @@ def worst_task_accuracy(
     return WorstTask(float(best_acc), (best_signs > 0).astype(np.int64), best_source, n_eval, budget)
 
 
-def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, gram=None) -> list[np.ndarray]:
+def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, spectrum=None) -> list[np.ndarray]:
     """Up to ``count`` unit vectors lambda (K,) with sum(lambda) = 0, most nearly dependent first.
 
     Exact null vectors of [C; 1] (random ones, when the centred codes have rank < K - 1 at the
     relative tolerance ``rtol``) come first, then the left singular vectors of the centred codes
-    from the smallest kept singular value up. The vectors come from the K x K Gram matrix of the
-    centred codes when K <= d (candidates, not decisions: its rounding only perturbs them); ``gram``
-    = (e ascending, U), its eigendecomposition when already computed (`_centred_means_gram`).
+    from the smallest kept singular value up. When K <= d the vectors are eigenvectors of the
+    K x K Gram matrix of the centred codes (candidates, not decisions: its rounding only perturbs
+    them), only the ones needed (the null space and ``count`` more: LAPACK's MRRR on an index
+    range). ``spectrum``: (M, unit, s) of `_centred_means_spectrum` when already computed (M the
+    centred codes, s their singular values descending), else they are computed here.
     """
     K = C.shape[0]
     if count == 0 or K < 2:
         return []
-    X = C - C.mean(axis=0) if gram is None else None
     if K <= C.shape[1]:
-        e, U = gram if gram is not None else np.linalg.eigh(X @ X.T)
-        order = np.argsort(e)[::-1]
-        s, U = np.sqrt(np.clip(e[order], 0.0, None)), U[:, order]
+        import scipy.linalg as sl
+
+        if spectrum is None:
+            M, _ = centre_codes(C)
+            s = centred_singular_values(M, np.float64, rtol)
+        else:
+            M, _, s = spectrum
         floor = s[0] * np.sqrt(K * np.finfo(float).eps) if s.size else 0.0  # the Gram's rounding level
         rtol = max(rtol, floor / s[0]) if s.size and s[0] > 0 else rtol
-    else:
-        U, s, _ = np.linalg.svd(X, full_matrices=False)
+        rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
+        top = min(K - 1, K - 1 - rank + count)  # ascending: the K - rank null directions, then count kept
+        _, V = sl.eigh(M @ M.T, subset_by_index=[0, top], driver="evr", check_finite=False)
+        null, kept = V[:, : K - rank], V[:, K - rank :]
+        out: list[np.ndarray] = []
+        if K - 1 - rank > 0:
+            for _ in range(count):
+                g = rng.standard_normal(K)
+                g = null @ (null.T @ g)
+                g -= g.mean()
+                norm = np.linalg.norm(g)
+                if norm > 0:
+                    out.append(g / norm)
+        out.extend(kept[:, j] for j in range(kept.shape[1]))  # from the smallest kept singular value up
+        return out[:count]
+    X = C - C.mean(axis=0)
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
     rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
     U = U[:, :rank]
     out: list[np.ndarray] = []
@@ -663,15 +680,15 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
 
 
 def _largest_between_eigenvalue(stats: ViewStatistics) -> float:
-    """lambda_max(B), B = D^T D. When every class has as many views and the centred means' Gram
-    matrix is already decomposed (`_centred_means_gram`, in `score_all`), it is n_m unit^2 times
-    that Gram's largest eigenvalue (D = sqrt(n_m) (mu_m - mu) = sqrt(n_m) unit M, up to the
-    rounding of the centring); else `view_statistics.largest_squared_singular_value` of D."""
-    known = stats._cache.get("centred_means_gram")
+    """lambda_max(B), B = D^T D. When every class has as many views and the centred means' singular
+    values are already known (`_centred_means_spectrum`, in `score_all`), it is n_m unit^2 s_max^2
+    (D = sqrt(n_m) (mu_m - mu) = sqrt(n_m) unit M, up to the rounding of the centring); else
+    `view_statistics.largest_squared_singular_value` of D."""
+    known = stats._cache.get("centred_means_spectrum")
     sizes = stats.sizes
-    if known is not None and known[2] is not None and known[2].size and np.all(sizes == sizes[0]):
-        _, unit, e, _ = known
-        return float(sizes[0]) * unit * unit * max(float(e[-1]), 0.0)
+    if known is not None and known[2].size and np.all(sizes == sizes[0]):
+        _, unit, s = known
+        return float(sizes[0]) * (unit * float(s[0])) ** 2
     return largest_squared_singular_value(stats.between_factor)
 
 

@@ -643,7 +643,33 @@ def test_largest_between_eigenvalue_from_the_shared_gram_equals_the_definition(v
     centred = (means - Z.mean(axis=0)) * np.sqrt(np.asarray(views))[:, None]
     want = float(np.linalg.eigvalsh(centred.T @ centred)[-1]) / stats.unit**2  # in the statistics' units
     before = metrics._largest_between_eigenvalue(stats)
-    metrics._centred_means_gram(stats)
+    metrics._centred_means_spectrum(stats)
     after = metrics._largest_between_eigenvalue(stats)
     assert before == pytest.approx(want, rel=1e-9)
     assert after == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("K, d, dependent", [(12, 20, 0), (12, 20, 3), (40, 40, 0), (9, 30, 8)])
+def test_nearly_dependent_directions_are_the_smallest_singular_directions(K, d, dependent):
+    # against a full SVD of the centred codes: each direction sums to 0 and has unit norm; with an
+    # exact dependence all are (random) null vectors, else ||X^T lambda|| is the next smallest
+    # singular value
+    rng = np.random.default_rng(K + d + dependent)
+    C = rng.standard_normal((K, d)) * np.geomspace(1.0, 0.1, d)
+    for j in range(dependent):  # exact affine dependences: the last codes are mixtures of the first two
+        C[K - 1 - j] = 0.3 * C[0] + 0.7 * C[1]
+    X = C - C.mean(axis=0)
+    s = np.linalg.svd(X, compute_uv=False)
+    rank = int(np.sum(s > 1e-9 * s[0]))
+    count = 6
+    got = metrics._nearly_dependent_directions(C, count, 1e-9, np.random.default_rng(0))
+    assert len(got) == count
+    n_null = count if rank < K - 1 else 0
+    kept = s[:rank][::-1]  # ascending
+    for i, lam in enumerate(got):
+        assert abs(lam.sum()) < 1e-10 and np.linalg.norm(lam) == pytest.approx(1.0, rel=1e-12)
+        residual = np.linalg.norm(X.T @ lam)
+        if i < n_null:
+            assert residual < 1e-8 * s[0]
+        else:
+            assert residual == pytest.approx(kept[i - n_null], rel=1e-6, abs=1e-9 * s[0])
