@@ -37,7 +37,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -204,9 +204,7 @@ def centred_singular_values(M: np.ndarray, dtype=np.float64, rtol: float | None 
     """
     K, d = M.shape
     if rtol is not None and K and d and gram_is_accurate(K, d, rtol, dtype):
-        A = np.asarray(M, dtype=np.float64)
-        G = A.T @ A if K > d else A @ A.T
-        return np.sqrt(np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None))
+        return _gram_singular_values(M)[0]
     import scipy.linalg as sla
 
     work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
@@ -216,6 +214,14 @@ def centred_singular_values(M: np.ndarray, dtype=np.float64, rtol: float | None 
     except np.linalg.LinAlgError:  # gesdd can fail to converge where gesvd does not
         s = sla.svd(A, compute_uv=False, check_finite=False, lapack_driver="gesvd")
     return s.astype(np.float64)
+
+
+def _gram_singular_values(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(singular values descending, G): the Gram route of :func:`centred_singular_values`, with the
+    float64 Gram matrix G of M on its smaller side (M M^T (K, K) when K <= d, else M^T M)."""
+    A = np.asarray(M, dtype=np.float64)
+    G = A.T @ A if A.shape[0] > A.shape[1] else A @ A.T
+    return np.sqrt(np.clip(np.linalg.eigvalsh(G)[::-1], 0.0, None)), G
 
 
 def rank_from_singular_values(s: np.ndarray, n_rows: int, rtol: float) -> tuple[int, float]:
@@ -242,6 +248,9 @@ class Spectrum:
         values: all min(K, d) singular values, descending; None when ``how`` is "certified".
         how: "svd", "gram" (:func:`gram_is_accurate`) or "certified"
             (:func:`certified_independence`).
+        gram: when ``how`` is "gram", the float64 Gram matrix of M on its smaller side whose
+            eigenvalues gave ``values`` (M M^T (K, K) when K <= d), for a caller that wants its
+            eigenvectors too; else None.
     """
 
     rank: int
@@ -250,6 +259,7 @@ class Spectrum:
     s_kept: float
     values: np.ndarray | None
     how: str
+    gram: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def affine_spectrum(M: np.ndarray, dtype, rtol: float) -> Spectrum:
@@ -267,10 +277,10 @@ def affine_spectrum(M: np.ndarray, dtype, rtol: float) -> Spectrum:
         if proof is not None:
             s_max, s_low = proof
             return Spectrum(K - 1, rank_threshold(s_max, rtol), s_max, s_low, None, "certified")
-    s = centred_singular_values(M, dtype, rtol)
+    s, G = _gram_singular_values(M) if gram else (centred_singular_values(M, dtype, rtol), None)
     rank, atol = rank_from_singular_values(s, K, rtol)
     kept = float(s[K - 2]) if 0 <= K - 2 < s.size else 0.0
-    return Spectrum(rank, atol, float(s[0]) if s.size else 0.0, kept, s, "gram" if gram else "svd")
+    return Spectrum(rank, atol, float(s[0]) if s.size else 0.0, kept, s, "gram" if gram else "svd", G)
 
 
 def certified_independence(M: np.ndarray, rtol: float) -> tuple[float, float] | None:

@@ -242,19 +242,19 @@ def affine_conditioning(
 
 
 def _centred_means_spectrum(stats: ViewStatistics) -> tuple:
-    """(M, unit, s), once per statistics: the centred class means M (K, d) and their unit
-    (`geometry.centre_codes`, the verdict's: `ViewStatistics.code_geometry`), and all min(K, d)
+    """(M, unit, s, G), once per statistics: the centred class means M (K, d) and their unit
+    (`geometry.centre_codes`, the verdict's: `ViewStatistics.code_geometry`), all min(K, d)
     singular values s of M, descending: the verdict's own when it computed them (the Gram route
     for float32 views, else an SVD), else `geometry.centred_singular_values` (when the verdict
-    proved full rank without them). `_affine_conditioning` reads them, and the worst-task search
-    its rank."""
+    proved full rank without them), and the Gram matrix the verdict decomposed (or None).
+    `_affine_conditioning` reads s, the worst-task search s and G."""
 
     def compute():
         geometry = stats.code_geometry()
         s = geometry.spectrum.values
         if s is None:
             s = centred_singular_values(geometry.M, np.float32 if stats.dtype == "float32" else np.float64, stats.tol)
-        return geometry.M, geometry.code_unit, s
+        return geometry.M, geometry.code_unit, s, geometry.spectrum.gram
 
     return stats.cached("centred_means_spectrum", compute)
 
@@ -265,7 +265,7 @@ def _affine_conditioning(stats: ViewStatistics) -> AffineConditioning:
     route where it is accurate), the very numbers of the verdict at ``stats.tol``
     (`_centred_means_spectrum`), read by the tolerance rule (`geometry.rank_from_singular_values`):
     one decomposition, and the same rank as `conditions.is_ideal`."""
-    M, unit, s = _centred_means_spectrum(stats)
+    M, unit, s, _ = _centred_means_spectrum(stats)
     rank, _ = rank_from_singular_values(s, stats.K, stats.tol)
     K = stats.K
     s_km1 = s[K - 2] if s.size >= K - 1 else 0.0
@@ -507,8 +507,8 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, sp
     from the smallest kept singular value up. When K <= d the vectors are eigenvectors of the
     K x K Gram matrix of the centred codes (candidates, not decisions: its rounding only perturbs
     them), only the ones needed (the null space and ``count`` more: LAPACK's MRRR on an index
-    range). ``spectrum``: (M, unit, s) of `_centred_means_spectrum` when already computed (M the
-    centred codes, s their singular values descending), else they are computed here.
+    range). ``spectrum``: (M, unit, s, G) of `_centred_means_spectrum` when already computed (M the
+    centred codes, s their singular values descending, G = M M^T or None), else computed here.
     """
     K = C.shape[0]
     if count == 0 or K < 2:
@@ -518,14 +518,15 @@ def _nearly_dependent_directions(C: np.ndarray, count: int, rtol: float, rng, sp
 
         if spectrum is None:
             M, _ = centre_codes(C)
-            s = centred_singular_values(M, np.float64, rtol)
+            s, G = centred_singular_values(M, np.float64, rtol), None
         else:
-            M, _, s = spectrum
+            M, _, s, G = spectrum
         floor = s[0] * np.sqrt(K * np.finfo(float).eps) if s.size else 0.0  # the Gram's rounding level
         rtol = max(rtol, floor / s[0]) if s.size and s[0] > 0 else rtol
         rank = min(int(np.sum(s > rtol * s[0])), K - 1) if s.size and s[0] > 0 else 0
         top = min(K - 1, K - 1 - rank + count)  # ascending: the K - rank null directions, then count kept
-        _, V = sl.eigh(M @ M.T, subset_by_index=[0, top], driver="evr", check_finite=False)
+        G = M @ M.T if G is None or G.shape != (K, K) else G
+        _, V = sl.eigh(G, subset_by_index=[0, top], driver="evr", check_finite=False)
         null, kept = V[:, : K - rank], V[:, K - rank :]
         out: list[np.ndarray] = []
         if K - 1 - rank > 0:
@@ -687,7 +688,7 @@ def _largest_between_eigenvalue(stats: ViewStatistics) -> float:
     known = stats._cache.get("centred_means_spectrum")
     sizes = stats.sizes
     if known is not None and known[2].size and np.all(sizes == sizes[0]):
-        _, unit, s = known
+        _, unit, s, _ = known
         return float(sizes[0]) * (unit * float(s[0])) ** 2
     return largest_squared_singular_value(stats.between_factor)
 

@@ -430,10 +430,11 @@ class ViewStatistics:
         #      = W_tr + sum_m (R_m e_m^T + e_m R_m^T + n_m e_m e_m^T), and the class sum equals
         # A^T A - C^T C with A_m = R_m / sqrt(n_m) + sqrt(n_m) e_m, C_m = R_m / sqrt(n_m):
         # two symmetric rank-K products (syrk) instead of a general one and a symmetric one
-        seen = train_sizes > 0
+        seen = slice(None) if train_sizes.all() else train_sizes > 0  # every class seen: no gathered copies
         root = np.sqrt(train_sizes[seen])[:, None]
         C_ = R_tr[seen] / root
-        A_ = C_ + root * E[seen]
+        A_ = root * E[seen]
+        A_ += C_
         train_scatter = _mirror_upper(_upper_gram_add(_upper_gram_add(W_tr, A_), C_, -1.0))
         G = (R_tr + train_sizes[:, None] * E).T  # (d, K)
         return cls(
