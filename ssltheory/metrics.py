@@ -585,7 +585,10 @@ def flip_accuracies(probe, signs: np.ndarray, chunk: int = 64) -> np.ndarray:
     the flip iff 2 F_im > s_m s_i. Both are the sign tests y'_i s'_i > 0 rearranged with exact
     operations (products by +-1 and 2, a - b > 0 iff a > b), so every decision equals the direct
     evaluation's. One (chunk, n_ev) comparison per chunk of classes (`RidgeProbe.class_major`), plus
-    the views of each class.
+    the views of each class; only on the views a bound leaves open: with r_i the largest |F_im| over
+    the other classes (`RidgeProbe.other_class_reach`), |2 s_m y_i F_im| <= 2 r_i exactly, so a view
+    with y_i s_i > 2 r_i stays correct whichever other class flips, and one with y_i s_i < -2 r_i
+    stays wrong (strict inequalities: a view on a bound is compared entry by entry).
     """
     K = signs.size
     labels = probe.test_labels
@@ -599,9 +602,19 @@ def flip_accuracies(probe, signs: np.ndarray, chunk: int = 64) -> np.ndarray:
     stays = u > 2.0 * own
     flipped = 2.0 * own > u
     correct = np.bincount(labels, weights=flipped.astype(float) - stays, minlength=K)
+    # decided by the bound: in every other class's row a sure view counts 1 and a lost one 0, and in
+    # its own row the loop's test is u_i > 2 F_im (stays)
+    reach = 2.0 * probe.other_class_reach()
+    sure, lost = u > reach, u < -reach
+    decided = sure | lost
+    correct += np.bincount(labels[decided], weights=stays[decided], minlength=K)
+    correct += np.count_nonzero(sure) - np.bincount(labels[sure], minlength=K)
+    open_ = np.flatnonzero(~decided)
     F_t = probe.class_major()  # (K, n_ev)
-    buffer = np.empty((min(chunk, K), labels.size))
-    below = np.empty((min(chunk, K), labels.size), dtype=bool)
+    if open_.size < labels.size:
+        F_t, y, u = F_t[:, open_], y[open_], u[open_]
+    buffer = np.empty((min(chunk, K), open_.size))
+    below = np.empty((min(chunk, K), open_.size), dtype=bool)
     for start in range(0, K, chunk):
         stop = min(start + chunk, K)
         threshold = buffer[: stop - start]

@@ -586,6 +586,23 @@ class RidgeProbe:
             self._cache["class_major"] = np.ascontiguousarray((self.scores + self.c).T)
         return self._cache["class_major"]
 
+    def other_class_reach(self, chunk: int = 64) -> np.ndarray:
+        """(n_ev,) r_i = max over classes m other than view i's own of |F_im| (F: `class_major`), 0 when
+        K = 1: no other class's flip moves view i's binary score by more than 2 r_i. Computed once."""
+        if "reach" not in self._cache:
+            F_t = self.class_major()
+            K, n_ev = F_t.shape
+            reach = np.zeros(n_ev)
+            block = np.empty((min(chunk, K), n_ev))
+            for start in range(0, K, chunk):
+                stop = min(start + chunk, K)
+                part = np.abs(F_t[start:stop], out=block[: stop - start])
+                mine = np.flatnonzero((self.test_labels >= start) & (self.test_labels < stop))
+                part[self.test_labels[mine] - start, mine] = 0.0  # a view's own class is not "other"
+                np.maximum(reach, part.max(axis=0), out=reach)
+            self._cache["reach"] = reach
+        return self._cache["reach"]
+
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """(n_ev, len(cols)) scores of the one-hot targets of classes ``cols``."""
         return self.scores[:, cols] + self.c[cols]
