@@ -1207,4 +1207,6 @@ def cover_count(n_points: int, dim: int) -> int:
     """
     N = as_count(n_points, "n_points", minimum=1)
     d = as_count(dim, "dim", minimum=0)
+    if N <= d + 1:  # every binom(N - 1, i) is summed: 2 * 2^(N-1)
+        return 1 << N
     return 2 * sum(math.comb(N - 1, i) for i in range(d + 1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
@@ -765,3 +766,9 @@ def test_pair_search_keeps_pairs_whose_coordinates_round_more_than_their_distanc
             with tiny_sweep_blocks(4):
                 got = {pair for a, b in _candidate_blocks(X, atol, 1.0) for pair in zip(a.tolist(), b.tolist())}
             assert want <= got, sorted(want - got)[:5]
+
+
+@pytest.mark.parametrize("N, d", [(1, 0), (2, 1), (3, 1), (5, 4), (6, 4), (40, 39), (40, 41), (1000, 2048), (300, 12)])
+def test_cover_count_equals_the_binomial_sum(N, d):
+    # the shortcut 2^N where every binomial is summed (N <= d + 1) against the definition
+    assert cover_count(N, d) == 2 * sum(math.comb(N - 1, i) for i in range(d + 1))
