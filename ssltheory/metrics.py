@@ -680,7 +680,8 @@ def headline_shares(stats: ViewStatistics) -> tuple[float, float]:
         import scipy.linalg as sl
 
         try:
-            L = sl.cholesky(plus_identity(stats.total, tau2), lower=True, overwrite_a=True, check_finite=False)
+            # .T: the F-ordered view of the symmetric matrix, which LAPACK factors in place (no copy)
+            L = sl.cholesky(plus_identity(stats.total, tau2).T, lower=True, overwrite_a=True, check_finite=False)
             X = sl.solve_triangular(L, D.T, lower=True, check_finite=False)
             trace = float(np.einsum("ij,ij->", X, X))
         except np.linalg.LinAlgError:
@@ -1072,10 +1073,10 @@ def lidar(Z, classes, *, delta: float = 1e-4, eps: float = 1e-8, stats: ViewStat
     # taken before the factorisation overwrites sigma_w
     norm = max(float(np.abs(sigma_w[:, j : j + 256]).sum(axis=0).max()) for j in range(0, d, 256))
     try:
-        L = sl.cholesky(sigma_w, lower=True, overwrite_a=True, check_finite=False)
+        L = sl.cholesky(sigma_w.T, lower=True, overwrite_a=True, check_finite=False)  # .T: in place (symmetric)
     except np.linalg.LinAlgError:
         raise singular from None
-    rcond, _ = sl.lapack.dpocon(L.T, norm)  # upper factor U = L^T
+    rcond, _ = sl.lapack.dpocon(L, norm, uplo="L")
     if not rcond > 1e-12:
         raise singular
     between = stats.means - stats.means.mean(axis=0)  # (K, d), unweighted as in the paper

@@ -556,7 +556,8 @@ class RidgeProbe:
 
             lam = ridge * top
             try:
-                factor = sl.cho_factor(plus_identity(S, lam), lower=True, overwrite_a=True, check_finite=False)
+                # .T: the F-ordered view of the symmetric matrix, which LAPACK factors in place (no copy)
+                factor = sl.cho_factor(plus_identity(S, lam).T, lower=True, overwrite_a=True, check_finite=False)
                 weights = sl.cho_solve(factor, G, check_finite=False)
             except np.linalg.LinAlgError:  # S is semi-definite only up to rounding (views equal but for it)
                 e, V = np.linalg.eigh(S)
