@@ -659,7 +659,8 @@ def centred_and_uncentred_spectra(T: np.ndarray, mean: np.ndarray, n: int) -> tu
 
     d = T.shape[0]
     # work on T / 4^k and mean / 2^k (exact) with entries near 1: no squares under- or overflow
-    root = power_of_two(max(np.sqrt(float(np.abs(T).max())), float(np.abs(mean).max()) * np.sqrt(n)))
+    largest_entry = max(float(T.max()), -float(T.min()))  # max |T| without a (d, d) temporary
+    root = power_of_two(max(np.sqrt(largest_entry), float(np.abs(mean).max()) * np.sqrt(n)))
     root = max(root, 2.0**-511)  # root^2 stays a normal number (entries below it are rounding to 0 anyway)
     scale = root * root
     mean = np.asarray(mean, dtype=np.float64) / root
