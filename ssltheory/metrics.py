@@ -852,6 +852,8 @@ def _softmax_nll(F: np.ndarray, own: np.ndarray, beta: float) -> tuple[float, fl
 def _fit_temperature(F: np.ndarray, own: np.ndarray, beta_max: float) -> tuple[float, bool]:
     """argmin over 0 <= beta <= beta_max of the convex `_softmax_nll`: (beta, converged)."""
     tol = 1e-9 * (1.0 + float(np.mean(np.abs(F))))
+    if np.array_equal(F.max(axis=1), F.min(axis=1)):  # each view's scores are equal: uniform at every beta
+        return 0.0, True
     # L'(0) = mean(mean_k F_ik - own_i): at beta = 0 the softmax is uniform (no exponentials needed)
     if float(np.mean(F.mean(axis=1) - own)) >= 0:  # the loss grows from beta = 0: chance is the best calibration
         return 0.0, True

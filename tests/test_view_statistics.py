@@ -438,3 +438,23 @@ def test_a_geometry_measured_elsewhere_is_refused():
         is_ideal(Z, labels, tol=1e-2, geometry=geometry)
     with pytest.raises(ValueError, match="geometry was measured"):
         is_ideal(Z[:-1], labels[:-1], tol=1e-3, geometry=geometry)
+
+
+@pytest.mark.parametrize("K", [2, 7, 13, 21, 27, 29, 33, 38])
+@pytest.mark.parametrize("value, dtype", [(0.0, np.float64), (1.0, np.float64), (0.1, np.float32), (0.1, np.float64)])
+def test_collapsed_features_have_chance_log_loss_and_no_recoverable_share(K, value, dtype):
+    # every view identical: the probe's scores are equal within each view, so the calibrated loss is
+    # log K at every temperature (rounding once drove the fit to beta ~ 1e302 and a loss of 0), and
+    # every class mean is the same, so nothing is recoverable whatever the constant
+    labels = np.repeat(np.arange(K), 2)
+    Z = np.full((2 * K, 3), value, dtype=dtype)
+    assert metrics.ridge_log_loss(Z, labels) == pytest.approx(np.log(K), rel=1e-12)
+    scores = metrics.score_all(Z, labels)
+    assert scores.ideal_score == 0.0 and scores.recoverable_share == 0.0
+
+
+def test_the_engine_keeps_the_sign_of_an_exactly_invariant_zero_code():
+    # codes of exactly invariant views are their rows as given, as the verdict reads them (-0.0 kept)
+    Z, labels = np.array([[-0.0]] * 4 + [[1.0]] * 2), np.array([0, 0, 1, 1, 2, 2])
+    geometry = ViewStatistics.from_views(Z, labels, heldout=False).code_geometry()
+    assert is_ideal(Z, labels, geometry=geometry).to_dict() == is_ideal(Z, labels).to_dict()
