@@ -195,6 +195,8 @@ def probe_is_strict(W, b, Z, y) -> bool:
     k = W.shape[0]
     if k == 1:
         return True
+    if not (np.isfinite(W).all() and np.isfinite(np.asarray(b, dtype=np.float64)).all()):
+        return False  # weights that overflowed (codes near float64's bottom): no real probe to check
     scores = rational_matrix(Z) * rational_matrix(W).transpose()  # (n, k), exact
     b_q = [flint.fmpq(*float(v).as_integer_ratio()) for v in np.asarray(b, dtype=np.float64).tolist()]
     for i, label in enumerate(y.tolist()):

@@ -772,3 +772,18 @@ def test_pair_search_keeps_pairs_whose_coordinates_round_more_than_their_distanc
 def test_cover_count_equals_the_binomial_sum(N, d):
     # the shortcut 2^N where every binomial is summed (N <= d + 1) against the definition
     assert cover_count(N, d) == 2 * sum(math.comb(N - 1, i) for i in range(d + 1))
+
+
+@pytest.mark.parametrize("exponent", [-1010, -1040])
+def test_views_near_the_bottom_of_float64_get_the_same_verdict(exponent):
+    # the exact check of a float probe once crashed on weights that overflowed to inf (codes of
+    # size 2^-1010); such a probe is not proved, and the verdict is that of the unscaled views
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(5), 3)
+    codes = rng.standard_normal((5, 4))
+    codes[-1] = 0.5 * (codes[0] + codes[1])
+    Z = codes[labels] + 1e-3 * rng.standard_normal((labels.size, 4))
+    want = is_ideal(Z, labels)
+    got = is_ideal(np.ldexp(Z, exponent), labels)
+    assert got.ok == want.ok
+    assert [c.ok for c in got.conditions.values()] == [c.ok for c in want.conditions.values()]
